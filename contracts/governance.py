@@ -1,0 +1,124 @@
+"""Judges the governance marts against the policy and turns every breach into a Finding.
+
+Each policy check becomes a one-column pandera schema with one check per severity level; pandera's lazy failure
+cases say which rows crossed which level, and ``findings_from_failures`` is the one place those become Findings.
+The marts are already aggregated by dbt, so this never sees raw rows.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from ..integrations.errors import ConfigError
+from .finding import Finding, Severity
+from .policy import CheckRule, Policy
+
+__all__ = ["evaluate", "judge", "findings_from_failures"]
+
+MartReader = Callable[[str], pd.DataFrame]
+_LEVELS = (Severity.critical, Severity.warn)
+
+
+def evaluate(policy: Policy, read_mart: MartReader, run_id: str) -> list[Finding]:
+    """Every check of the policy over its mart; marts are read once each through ``read_mart``."""
+    cache: dict[str, pd.DataFrame] = {}
+    findings: list[Finding] = []
+    for check_id, rule in policy.checks.items():
+        if rule.mart not in cache:
+            cache[rule.mart] = read_mart(rule.mart)
+        findings += judge(check_id, rule, cache[rule.mart], run_id, policy)
+    return findings
+
+
+def judge(check_id: str, rule: CheckRule, mart: pd.DataFrame, run_id: str, policy: Policy) -> list[Finding]:
+    rows = _judgeable(check_id, rule, mart, policy)
+    checks = [pa.Check(_passes(rule.direction, limit), name=level.value)
+              for level in _LEVELS if (limit := getattr(rule, level.value)) is not None]
+    schema = pa.DataFrameSchema({rule.metric: pa.Column(float, nullable=True, coerce=True, checks=checks)})
+    try:
+        schema.validate(rows, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as err:
+        return findings_from_failures(check_id, rule, rows, err.failure_cases, run_id, policy)
+
+
+def findings_from_failures(check_id: str, rule: CheckRule, rows: pd.DataFrame, failures: pd.DataFrame,
+                           run_id: str, policy: Policy) -> list[Finding]:
+    """The single translation from pandera failure cases to Findings: worst level per row wins."""
+    failed = failures[failures["index"].notna() & failures["check"].isin([lvl.value for lvl in _LEVELS])]
+    worst: dict[Any, Severity] = {}
+    for idx, level in zip(failed["index"], failed["check"]):
+        sev = Severity(level)
+        if idx not in worst or sev.at_least(worst[idx]):
+            worst[idx] = sev
+    out = []
+    for idx, severity in worst.items():
+        row = {k: _plain(v) for k, v in rows.loc[idx].items()}
+        threshold = getattr(rule, severity.value)
+        observed = row.get(rule.metric)
+        values = {**row, "observed": observed, "threshold": threshold, "severity": severity.value}
+        out.append(Finding(
+            run_id=run_id, check_id=check_id, family=rule.family, severity=severity,
+            subject_type=rule.subject_type, subject=_fill(check_id, "subject", rule.subject, values),
+            metric=rule.metric, observed=observed, threshold=threshold,
+            evidence={k: row.get(k) for k in rule.evidence},
+            explanation=" ".join(_fill(check_id, "explanation", rule.explanation, values).split()),
+            sample_query=_sample_query(rule, row), owner=rule.owner or policy.owner,
+            action=rule.action_for(severity)))
+    return sorted(out, key=lambda f: (-f.severity.rank, f.subject))
+
+
+def _judgeable(check_id: str, rule: CheckRule, mart: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    needed = [rule.metric, *rule.key, *rule.evidence]
+    unknown = [c for c in needed if c not in mart.columns]
+    if unknown:
+        raise ConfigError(f"{policy.source}: checks.{check_id}: unknown column '{unknown[0]}' in mart {rule.mart} "
+                          f"(columns: {', '.join(map(str, mart.columns))})")
+    if not rule.where or mart.empty:
+        return mart
+    try:
+        return mart.query(rule.where)
+    except Exception as exc:  # pandas raises several types for a bad expression
+        raise ConfigError(f"{policy.source}: checks.{check_id}.where: cannot apply '{rule.where}' to "
+                          f"{rule.mart}: {exc}") from exc
+
+
+def _passes(direction: str, limit: float) -> Callable[[pd.Series], pd.Series]:
+    if direction == "min":
+        return lambda s: s >= limit
+    return lambda s: s <= limit
+
+
+def _fill(check_id: str, field: str, template: str, values: dict[str, Any]) -> str:
+    safe = {k: (math.nan if v is None else v) for k, v in values.items()}
+    try:
+        return template.format_map(safe)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ConfigError(f"checks.{check_id}.{field}: cannot fill '{template[:60]}...': {exc!r}") from exc
+
+
+def _sample_query(rule: CheckRule, row: dict[str, Any]) -> str:
+    where = " and ".join(f"{k} = '{str(row.get(k)).replace(chr(39), chr(39) * 2)}'" for k in rule.key)
+    return f"select * from governance.{rule.mart} where {where}"
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly Python values from numpy/pandas cells."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value

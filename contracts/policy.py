@@ -1,0 +1,128 @@
+"""The governance policy: every threshold, severity, owner, channel and action, loaded from YAML.
+
+Rules are data so that a marketing-ops lead can tighten a tolerance or turn a pause into an alert without touching
+code. ``scope`` says what the SQL marts measure (handed to dbt as vars); ``checks`` say how to judge what they
+measured. A policy that does not validate is refused with one line naming the file and the field.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..integrations.errors import ConfigError
+from .finding import Action, Family, Severity
+
+__all__ = ["Policy", "CheckRule", "Scope", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS"]
+
+DEFAULT_POLICY = "policy.yaml"
+# Attributes of the unified customer model an auditor may group by (int_customers__unified).
+GROUP_COLUMNS = ("age_band", "gender", "region", "country")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Alerts(_Strict):
+    min_severity: Severity = Severity.warn
+    channel: str = "#marketing-ops-alerts"
+
+
+class Actions(_Strict):
+    dry_run: bool = False
+    kill_switch: bool = False
+
+
+class Scope(_Strict):
+    bias_dimensions: list[str] = Field(default_factory=lambda: ["age_band", "gender", "region"], min_length=1)
+    bias_models: dict[str, list[str]] = Field(default_factory=lambda: {"lead_scoring": ["priority"]})
+    oversight_min_confidence: float = Field(0.6, ge=0, le=1)
+    oversight_high_value_revenue: float = Field(1_000_000, ge=0)
+    metric_window_days: int = Field(28, ge=1, le=366)
+    freshness_sla_hours: dict[str, float] = Field(default_factory=lambda: {"default": 48})
+
+    @field_validator("bias_dimensions")
+    @classmethod
+    def _known_columns(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in GROUP_COLUMNS]
+        if unknown:
+            raise ValueError(f"unknown column '{unknown[0]}' (known: {', '.join(GROUP_COLUMNS)})")
+        return value
+
+
+class CheckRule(_Strict):
+    family: Family
+    mart: str = Field(pattern=r"^gov_[a-z0-9_]+$")
+    subject_type: str
+    subject: str
+    key: list[str] = Field(min_length=1)
+    metric: str
+    direction: Literal["min", "max"]
+    warn: float | None = None
+    critical: float | None = None
+    where: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+    explanation: str
+    owner: str | None = None
+    action: dict[Severity, Action] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _has_threshold(self) -> "CheckRule":
+        if self.warn is None and self.critical is None:
+            raise ValueError("needs a 'warn' or a 'critical' threshold")
+        return self
+
+    def action_for(self, severity: Severity) -> Action:
+        return self.action.get(severity, "alert" if severity.at_least(Severity.warn) else "none")
+
+
+class Policy(_Strict):
+    version: int = 1
+    owner: str = "marketing-ops"
+    alerts: Alerts = Field(default_factory=Alerts)
+    actions: Actions = Field(default_factory=Actions)
+    scope: Scope = Field(default_factory=Scope)
+    checks: dict[str, CheckRule]
+    source: str = "<memory>"
+
+    @field_validator("checks")
+    @classmethod
+    def _check_ids(cls, value: dict[str, CheckRule]) -> dict[str, CheckRule]:
+        for check_id in value:
+            if "." not in check_id or check_id != check_id.lower():
+                raise ValueError(f"check id '{check_id}' must look like '<domain>.<rule>' in lower case")
+        return value
+
+    def dbt_vars(self) -> dict:
+        """What the governance marts need to know to measure; judging stays in Python."""
+        return self.scope.model_dump()
+
+
+def load_policy(path: Path | str | None = None) -> Policy:
+    """The policy at ``path``, or the packaged default; errors name the file and the field in one line."""
+    if path is None:
+        text, where = resources.files("steward.contracts").joinpath(DEFAULT_POLICY).read_text(), "default policy"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"{p}: policy file not found")
+        text, where = p.read_text(encoding="utf-8"), str(p)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{where}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping with 'checks', got {type(data).__name__}")
+    try:
+        return Policy(**data, source=where)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise ConfigError(f"{where}: {loc}: {err['msg']}") from exc

@@ -1,0 +1,128 @@
+"""Judges one landed batch against its source contract: schema drift first, then row by row.
+
+A drifted export is conformed rather than refused: columns the contract expects but the file lacks arrive as nulls
+(and their checks are relaxed), columns the contract does not know are kept verbatim in ``_unmapped`` so no data is
+lost, and the drift itself is reported as data for a finding. Rows that break the contract are quarantined with the
+checks they broke; the rest flow on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pandera.pandas as pa
+
+from ..integrations.errors import SourceError
+from ..integrations.sources._protocol import Batch
+from .registry import SourceContract, contract_for
+
+__all__ = ["SourceVerdict", "check_batch", "detect_drift"]
+
+
+@dataclass
+class SourceVerdict:
+    valid: pd.DataFrame
+    quarantined: pd.DataFrame  # source_row, reasons, record (JSON text)
+    drift: dict | None
+    contract: SourceContract
+    failures_by_check: dict[str, int] = field(default_factory=dict)
+
+
+def detect_drift(expected: list[str], present: list[str]) -> dict | None:
+    """Missing and added columns, with likely renames paired by name similarity (``LeadSource``~``Lead_Source__c``)."""
+    missing = [c for c in expected if c not in present]
+    added = [c for c in present if c not in expected]
+    if not missing and not added:
+        return None
+    renamed: dict[str, str] = {}
+    pool = {_norm(c): c for c in added}
+    for col in missing:
+        match = difflib.get_close_matches(_norm(col), list(pool), n=1, cutoff=0.8)
+        if match:
+            renamed[col] = pool.pop(match[0])
+    return {"missing": missing, "added": added, "renamed": renamed}
+
+
+def check_batch(batch: Batch) -> SourceVerdict:
+    contract = contract_for(batch.stream.key)
+    expected = contract.columns()
+    present = [str(c) for c in batch.frame.columns]
+    drift = detect_drift(expected, present)
+    _refuse_unrecognisable(batch, contract, expected, present, drift)
+    schema = contract.schema()
+    frame = batch.frame.copy()
+    frame.columns = present
+    for col in (drift or {}).get("missing", []):
+        frame[col] = None
+        schema = schema.update_column(col, nullable=True)
+    extras = (drift or {}).get("added", [])
+    unmapped = _unmapped(frame, extras)
+    frame = frame[expected]
+    valid, bad, by_check = _validate(schema, frame, batch)
+    valid = valid.assign(_unmapped=unmapped.loc[valid.index].astype("string"))
+    quarantined = _quarantine_rows(batch, bad)
+    return SourceVerdict(valid.reset_index(drop=True), quarantined, drift, contract, by_check)
+
+
+def _refuse_unrecognisable(batch: Batch, contract: SourceContract, expected: list[str], present: list[str],
+                           drift: dict | None) -> None:
+    overlap = len(set(expected) & set(present))
+    if overlap < max(1, len(expected) // 2):
+        shown = ", ".join(present[:6]) or "no columns"
+        raise SourceError(f"{batch.source}: does not look like a {batch.stream.key} export "
+                          f"(found {shown}; expected columns such as {', '.join(expected[:5])})")
+    keys = batch.stream.primary_key.split(",")
+    lost = [k for k in keys if k not in present]
+    if lost:
+        raise SourceError(f"{batch.source}: primary key column '{lost[0]}' of {batch.stream.key} is missing; "
+                          f"cannot land without it")
+
+
+def _unmapped(frame: pd.DataFrame, extras: list[str]) -> pd.Series:
+    if not extras:
+        return pd.Series([None] * len(frame), index=frame.index, dtype="object")
+    sub = frame[extras].astype("object").where(frame[extras].notna(), None)
+    return pd.Series([json.dumps(r, default=str) for r in sub.to_dict("records")], index=frame.index)
+
+
+def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch):
+    try:
+        return schema.validate(frame, lazy=True), pd.DataFrame(), {}
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+    row_cases = cases[cases["index"].notna()]
+    table_cases = cases[cases["index"].isna()]
+    if len(table_cases):
+        first = table_cases.iloc[0]
+        raise SourceError(f"{batch.source}: {batch.stream.key} column '{first['column']}' fails "
+                          f"{first['check']} for the whole file")
+    labels = row_cases.apply(lambda r: f"{r['column'] or 'row'}: {r['check']}", axis=1)
+    reasons = labels.groupby(row_cases["index"].astype(int)).agg(lambda s: "; ".join(sorted(set(s))))
+    by_check = labels.value_counts().to_dict()
+    bad_idx = reasons.index
+    try:
+        valid = schema.validate(frame.drop(index=bad_idx), lazy=True)
+    except pa.errors.SchemaErrors as err:  # pragma: no cover - a contract that fails its own clean rows
+        raise SourceError(f"{batch.source}: {batch.stream.key} fails its contract after quarantine: "
+                          f"{err.failure_cases.iloc[0]['check']}") from err
+    bad = frame.loc[bad_idx].assign(_reasons=reasons)
+    return valid, bad, {str(k): int(v) for k, v in by_check.items()}
+
+
+def _quarantine_rows(batch: Batch, bad: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    if len(bad):
+        records = bad.drop(columns="_reasons").astype("object").where(bad.drop(columns="_reasons").notna(), None)
+        for idx, rec, why in zip(bad.index, records.to_dict("records"), bad["_reasons"]):
+            rows.append({"source_row": int(idx) + 1, "reasons": why, "record": json.dumps(rec, default=str)})
+    for rej in batch.rejected:
+        rows.append({"source_row": rej.source_row, "reasons": rej.reason, "record": json.dumps({"raw": rej.raw})})
+    return pd.DataFrame(rows, columns=["source_row", "reasons", "record"])
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", re.sub(r"__c$", "", name.lower()))

@@ -1,0 +1,34 @@
+{# A stable, non-reversible token for a customer identifier: what findings and Slack may show instead of PII. #}
+{% macro mask_id(expr) -%}
+    'h:' || left(md5(lower(trim(cast({{ expr }} as varchar)))), 10)
+{%- endmacro %}
+
+{# Normalised email used to match one person across systems. #}
+{% macro email_key(expr) -%}
+    nullif(lower(trim({{ expr }})), '')
+{%- endmacro %}
+
+{# Hours between two timestamps as a double, the same on DuckDB and PostgreSQL. #}
+{% macro hours_between(start_ts, end_ts) -%}
+    (extract(epoch from ({{ end_ts }})) - extract(epoch from ({{ start_ts }}))) / 3600.0
+{%- endmacro %}
+
+{# The run's reference time: the `as_of` var Steward passes, else now (as a plain timestamp with time zone). #}
+{% macro as_of() -%}
+    {%- if var('as_of') -%} cast('{{ var("as_of") }}' as timestamptz) {%- else -%} cast(now() as timestamptz) {%- endif -%}
+{%- endmacro %}
+
+{# Wilson score interval bound for a proportion (z = 1.96). #}
+{% macro wilson(pos, n, sign) -%}
+    case when {{ n }} > 0 then
+        ((cast({{ pos }} as double) / {{ n }}) + 1.9208 / {{ n }}
+         {{ sign }} 1.96 * sqrt((cast({{ pos }} as double) / {{ n }}) * (1 - cast({{ pos }} as double) / {{ n }}) / {{ n }}
+                        + 0.9604 / ({{ n }} * {{ n }})))
+        / (1 + 3.8416 / {{ n }})
+    end
+{%- endmacro %}
+
+{# Up to five example values, sorted, as an array: evidence that names a few subjects without listing them all. #}
+{% macro example_ids(expr) -%}
+    (array_agg(distinct {{ expr }} order by {{ expr }}))[1:5]
+{%- endmacro %}

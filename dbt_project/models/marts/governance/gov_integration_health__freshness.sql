@@ -1,0 +1,41 @@
+-- How old each integration's newest record is, against its SLA from policy (`freshness_sla_hours`).
+-- An ad report for day D is complete at the end of D, so it counts as a record of D + 1 day.
+{%- set sla = var('freshness_sla_hours') %}
+with latest as (
+    select 'salesforce' as platform, 'accounts' as entity, max(updated_at) as last_record_at
+    from {{ ref('stg_salesforce__accounts') }}
+    union all select 'salesforce', 'contacts', max(updated_at) from {{ ref('stg_salesforce__contacts') }}
+    union all select 'salesforce', 'leads', max(updated_at) from {{ ref('stg_salesforce__leads') }}
+    union all select 'salesforce', 'campaigns', max(updated_at) from {{ ref('stg_salesforce__campaigns') }}
+    union all select 'hubspot', 'contacts', max(updated_at) from {{ ref('stg_hubspot__contacts') }}
+    union all select 'hubspot', 'email_events', max(occurred_at) from {{ ref('stg_hubspot__email_events') }}
+    union all select 'google_ads', 'campaign_stats', cast(max(report_date) + interval '1 day' as timestamptz)
+              from {{ ref('stg_google_ads__campaign_stats') }}
+    union all select 'cdp', 'profiles', max(updated_at) from {{ ref('stg_cdp__profiles') }}
+    union all select 'decisions', 'ai_decisions', max(decided_at) from {{ ref('stg_decisions__ai_decisions') }}
+),
+
+per_platform as (
+    select platform, max(last_record_at) as last_record_at, string_agg(entity, ', ' order by entity) as entities
+    from latest
+    group by platform
+)
+
+select
+    platform,
+    entities,
+    last_record_at,
+    {{ hours_between('last_record_at', as_of()) }} as hours_since_last_record,
+    case platform
+        {%- for name, hours in sla.items() if name != 'default' %}
+        when '{{ name }}' then {{ hours }}
+        {%- endfor %}
+        else {{ sla.get('default', 48) }}
+    end as sla_hours,
+    {{ hours_between('last_record_at', as_of()) }} / case platform
+        {%- for name, hours in sla.items() if name != 'default' %}
+        when '{{ name }}' then {{ hours }}
+        {%- endfor %}
+        else {{ sla.get('default', 48) }}
+    end as staleness_ratio
+from per_platform

@@ -1,0 +1,69 @@
+-- The optimised KPI (click rate) against its guardrail (unsubscribes + spam complaints per delivery), comparing the
+-- last `metric_window_days` with the same span before. guardrail_z is the two-proportion z-test of the change.
+{%- set days = var('metric_window_days') %}
+with windowed as (
+    select
+        campaign_id,
+        marketing_email_id,
+        event_type,
+        case
+            when occurred_at > {{ as_of() }} - interval '{{ days }} days' then 'recent'
+            when occurred_at > {{ as_of() }} - interval '{{ 2 * days }} days' then 'prior'
+        end as time_window
+    from {{ ref('int_email_events__attributed') }}
+    where campaign_id is not null
+),
+
+counts as (
+    select
+        campaign_id,
+        min(marketing_email_id) as marketing_email_id,
+        count(*) filter (where time_window = 'prior' and event_type = 'DELIVERED') as delivered_prior,
+        count(*) filter (where time_window = 'recent' and event_type = 'DELIVERED') as delivered_recent,
+        count(*) filter (where time_window = 'prior' and event_type = 'CLICK') as clicks_prior,
+        count(*) filter (where time_window = 'recent' and event_type = 'CLICK') as clicks_recent,
+        count(*) filter (where time_window = 'prior' and event_type = 'STATUSCHANGE') as unsubscribes_prior,
+        count(*) filter (where time_window = 'recent' and event_type = 'STATUSCHANGE') as unsubscribes_recent,
+        count(*) filter (where time_window = 'prior' and event_type = 'SPAMREPORT') as complaints_prior,
+        count(*) filter (where time_window = 'recent' and event_type = 'SPAMREPORT') as complaints_recent
+    from windowed
+    group by campaign_id
+),
+
+rates as (
+    select
+        counts.*,
+        cast(clicks_prior as double) / nullif(delivered_prior, 0) as ctr_prior,
+        cast(clicks_recent as double) / nullif(delivered_recent, 0) as ctr_recent,
+        cast(unsubscribes_prior + complaints_prior as double) / nullif(delivered_prior, 0) as guardrail_rate_prior,
+        cast(unsubscribes_recent + complaints_recent as double) / nullif(delivered_recent, 0) as guardrail_rate_recent,
+        cast(unsubscribes_prior + complaints_prior + unsubscribes_recent + complaints_recent as double)
+            / nullif(delivered_prior + delivered_recent, 0) as guardrail_pooled
+    from counts
+)
+
+select
+    rates.campaign_id,
+    campaigns.campaign_name,
+    delivered_prior,
+    delivered_recent,
+    ctr_prior,
+    ctr_recent,
+    ctr_recent / nullif(ctr_prior, 0) as kpi_ratio,
+    unsubscribes_prior,
+    unsubscribes_recent,
+    complaints_prior,
+    complaints_recent,
+    guardrail_rate_prior,
+    guardrail_rate_recent,
+    guardrail_rate_recent / nullif(guardrail_rate_prior, 0) as guardrail_ratio,
+    case
+        when guardrail_pooled is null or guardrail_pooled in (0, 1) or delivered_prior = 0 or delivered_recent = 0
+            then 0.0
+        else (guardrail_rate_recent - guardrail_rate_prior)
+             / sqrt(guardrail_pooled * (1 - guardrail_pooled) * (1.0 / delivered_prior + 1.0 / delivered_recent))
+    end as guardrail_z,
+    'hubspot' as control_platform,
+    rates.marketing_email_id as control_campaign_id
+from rates
+left join {{ ref('stg_salesforce__campaigns') }} as campaigns on campaigns.campaign_id = rates.campaign_id

@@ -1,0 +1,31 @@
+with source as (
+    {{ latest_records(source('decisions', 'ai_decisions'), 'decision_id') }}
+),
+
+renamed as (
+    select
+        -- ids
+        decision_id,
+        subject_id as crm_person_id,
+        account_id,
+        campaign_id,
+        -- attributes
+        model_name,
+        model_version,
+        decision_type,
+        decision,
+        score,
+        confidence,
+        nullif(trim(reason_codes), '') as reason_codes,
+        -- booleans
+        human_reviewed as is_human_reviewed,
+        executed as is_executed,
+        -- timestamps
+        decided_at,
+        reviewed_at,
+        'decisions' as source_system,
+        _batch_id
+    from source
+)
+
+select * from renamed

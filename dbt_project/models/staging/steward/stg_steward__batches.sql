@@ -1,0 +1,25 @@
+with source as (
+    select * from {{ source('steward', 'batches') }}
+),
+
+renamed as (
+    select
+        -- ids
+        batch_id,
+        run_id,
+        integration,
+        platform,
+        entity,
+        -- attributes
+        rows_read,
+        rows_loaded,
+        rows_quarantined,
+        contract_version,
+        drift,
+        -- timestamps
+        loaded_at,
+        'steward' as source_system
+    from source
+)
+
+select * from renamed

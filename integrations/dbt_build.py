@@ -1,0 +1,92 @@
+"""Runs the bundled dbt project against the warehouse, in process, through dbt's own Python runner.
+
+dbt's artefacts (target/, logs/, profiles.yml) go to a working folder, never into the project, so the package can be
+installed read-only. A model that fails to build is a ``TransformError`` naming the model; a data test that fails
+is returned as a ``TestFailure`` for the contracts to judge, because bad data is a finding, not a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .errors import TransformError
+
+__all__ = ["TestFailure", "BuildOutcome", "dbt_project_dir", "build"]
+
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
+@dataclass(frozen=True)
+class TestFailure:
+    test: str
+    model: str | None
+    failures: int
+    severity: str  # dbt's own: "error" or "warn"
+    message: str
+
+
+@dataclass
+class BuildOutcome:
+    models: int = 0
+    tests_passed: int = 0
+    unit_tests: int = 0
+    test_failures: list[TestFailure] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def dbt_project_dir() -> Path:
+    return Path(str(resources.files("steward.dbt_project")))
+
+
+def _write_profile(work_dir: Path, warehouse: Path) -> Path:
+    profiles = work_dir / "profiles"
+    profiles.mkdir(parents=True, exist_ok=True)
+    (profiles / "profiles.yml").write_text(
+        "steward:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"
+        f"      path: {json.dumps(str(warehouse))}\n      schema: main\n      threads: 2\n",
+        encoding="utf-8")
+    return profiles
+
+
+def build(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None = None) -> BuildOutcome:
+    """``dbt build`` (models, data tests and unit tests) with the policy's scope as vars."""
+    from dbt.cli.main import dbtRunner  # imported late: dbt's import takes a second and most commands skip it
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    args = ["build", "--project-dir", str(dbt_project_dir()), "--profiles-dir", str(_write_profile(work_dir, warehouse)),
+            "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
+            "--vars", json.dumps(dbt_vars, default=str), "--quiet", "--no-use-colors"]
+    if select:
+        args += ["--select", *select]
+    res = dbtRunner().invoke(args)
+    if res.exception is not None:
+        raise TransformError(f"dbt build did not run: {str(res.exception).strip().splitlines()[0]}") from res.exception
+    return _outcome(res.result)
+
+
+def _outcome(results) -> BuildOutcome:
+    out = BuildOutcome()
+    for r in results or []:
+        node, status = r.node, str(r.status)
+        kind = node.resource_type.value if hasattr(node.resource_type, "value") else str(node.resource_type)
+        if kind == "model":
+            if status == "error":
+                raise TransformError(f"dbt model {node.name} failed: {(r.message or '').strip().splitlines()[0]}")
+            if status == "skipped":
+                out.skipped.append(node.name)
+            else:
+                out.models += 1
+        elif kind in ("test", "unit_test"):
+            if status in ("fail", "warn", "error"):
+                model = (node.attached_node or "").split(".")[-1] or None if hasattr(node, "attached_node") else None
+                out.test_failures.append(TestFailure(node.name, model, int(r.failures or 0),
+                                                     "warn" if status == "warn" else "error", (r.message or "")[:300]))
+            elif kind == "unit_test":
+                out.unit_tests += 1
+            else:
+                out.tests_passed += 1
+    return out

@@ -1,0 +1,39 @@
+"""Errors Steward raises on purpose, each with a message a marketing-ops engineer can act on in one line.
+
+    StewardError                 anything Steward refuses to do, with the source and field it concerns
+     ├── ConfigError             a config or policy file is missing, unreadable or invalid
+     ├── SourceError             an integration's data cannot be read (missing file, not the expected export)
+     ├── WarehouseError          the DuckDB warehouse cannot be opened or written
+     ├── TransformError          the dbt build failed on a model (not on a data test: those become findings)
+     └── NotifyError             an alert channel refused a message for good (bad token, unknown channel)
+
+The CLI prints ``str(error)`` alone and exits 2, so messages start with the file or integration they concern.
+"""
+
+from __future__ import annotations
+
+__all__ = ["StewardError", "ConfigError", "SourceError", "WarehouseError", "TransformError", "NotifyError"]
+
+
+class StewardError(Exception):
+    """Base of every error Steward raises deliberately."""
+
+
+class ConfigError(StewardError):
+    """A config or policy file is missing, unreadable or invalid."""
+
+
+class SourceError(StewardError):
+    """An integration's data cannot be read as the export it claims to be."""
+
+
+class WarehouseError(StewardError):
+    """The warehouse cannot be opened or written."""
+
+
+class TransformError(StewardError):
+    """A dbt model failed to build."""
+
+
+class NotifyError(StewardError):
+    """An alert channel rejected a message permanently."""

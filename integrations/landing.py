@@ -1,0 +1,74 @@
+"""Lands one checked batch into ``raw`` atomically: valid rows, quarantined rows and the batch record commit together.
+
+If anything fails the transaction rolls back and the warehouse is exactly as before; a batch whose content was
+already landed for the same integration and entity is skipped, so re-running a pull never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from .sources._protocol import Batch
+from .warehouse import Warehouse
+
+__all__ = ["LandResult", "land_batch", "raw_table"]
+
+
+@dataclass(frozen=True)
+class LandResult:
+    batch_id: str
+    integration: str
+    entity: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    skipped: bool = False
+
+
+def raw_table(batch: Batch) -> str:
+    return f'raw."{batch.stream.table}"'
+
+
+def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd.DataFrame,
+               drift: dict | None, contract_version: str, run_id: str) -> LandResult:
+    """Append ``valid`` to the raw table and ``quarantined`` (source_row, reasons, record) to the quarantine."""
+    stream, now = batch.stream, datetime.now(timezone.utc)
+    rows_read = len(valid) + len(quarantined)
+    with wh.connect() as con:
+        seen = con.execute(
+            "select batch_id from steward.batches where integration = ? and entity = ? and fingerprint = ?",
+            [batch.integration, stream.entity, batch.fingerprint]).fetchone()
+        if seen:
+            return LandResult(seen[0], batch.integration, stream.entity, rows_read, 0, 0, skipped=True)
+        batch_id = f"b-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        table = raw_table(batch)
+        frame = valid.assign(_batch_id=batch_id, _integration=batch.integration, _loaded_at=now)
+        con.execute("begin")
+        try:
+            con.register("landing_frame", frame)
+            con.execute(f"create table if not exists {table} as select * from landing_frame limit 0")
+            con.execute(f"insert into {table} by name select * from landing_frame")
+            con.unregister("landing_frame")
+            if len(quarantined):
+                q = quarantined.assign(batch_id=batch_id, integration=batch.integration, entity=stream.entity,
+                                       source=batch.source, quarantined_at=now)
+                con.register("quarantine_frame", q)
+                con.execute("insert into steward.quarantine by name select batch_id, integration, entity, source, "
+                            "source_row, reasons, record::json as record, quarantined_at from quarantine_frame")
+                con.unregister("quarantine_frame")
+            con.execute("insert into steward.batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [batch_id, run_id, batch.integration, stream.platform, stream.entity, batch.source,
+                         batch.fingerprint, rows_read, len(valid), len(quarantined), contract_version,
+                         json.dumps(drift) if drift else None, now])
+            con.execute("insert into steward.schema_snapshots values (?, ?, ?, ?, ?)",
+                        [batch_id, batch.integration, stream.entity, json.dumps(list(map(str, batch.frame.columns))), now])
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    return LandResult(batch_id, batch.integration, stream.entity, rows_read, len(valid), len(quarantined))

@@ -1,0 +1,94 @@
+"""The one small interface every platform adapter implements, and the records it hands back.
+
+An adapter pulls entities as batches, probes its platform's health and pauses or resumes a campaign there. Adding a
+platform means one module implementing ``SourceAdapter`` plus its staging models in dbt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterator, Literal, Protocol, runtime_checkable
+
+import pandas as pd
+
+__all__ = ["Stream", "Batch", "Rejected", "Health", "ControlResult", "SourceAdapter"]
+
+FileFormat = Literal["csv", "json", "parquet"]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One entity of one platform, as data: where it comes from and how its records are keyed and ordered."""
+
+    platform: str
+    entity: str
+    path: str  # relative to the integration's export folder
+    format: FileFormat
+    primary_key: str
+    cursor: str  # the field that says when a record last changed
+    flatten: str | None = None  # a nested object whose fields become columns (HubSpot's ``properties``)
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}.{self.entity}"
+
+    @property
+    def table(self) -> str:
+        return f"{self.platform}__{self.entity}"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record the reader could not even parse (wrong number of columns, unreadable value)."""
+
+    source_row: int
+    reason: str
+    raw: str
+
+
+@dataclass
+class Batch:
+    """One pull of one entity: the records, where they came from, and what could not be parsed."""
+
+    integration: str
+    stream: Stream
+    frame: pd.DataFrame
+    source: str  # file path or URL, for messages and lineage
+    fingerprint: str  # content hash: the same content is never landed twice
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Health:
+    integration: str
+    state: Literal["healthy", "degraded", "down"]
+    detail: str
+    checked_at: datetime
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    """What a pause or resume did on the platform; ``changed`` is False when it was already in that state."""
+
+    integration: str
+    campaign_id: str
+    action: Literal["pause", "resume"]
+    changed: bool
+    detail: str
+
+
+@runtime_checkable
+class SourceAdapter(Protocol):
+    name: str
+    platform: str
+
+    def streams(self) -> list[Stream]: ...
+
+    def pull(self, entity: str, since: datetime | None = None) -> Iterator[Batch]: ...
+
+    def probe(self) -> Health: ...
+
+    def pause(self, campaign_id: str, reason: str) -> ControlResult: ...
+
+    def resume(self, campaign_id: str, reason: str) -> ControlResult: ...

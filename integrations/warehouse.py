@@ -1,0 +1,91 @@
+"""The DuckDB warehouse: where landed data, Steward's own ledgers and dbt's models live in one file.
+
+Connections are short-lived on purpose: dbt opens the same file in the same process between our steps, and DuckDB
+allows one read-write owner at a time, so nothing here keeps a connection open across a step.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from .errors import WarehouseError
+
+__all__ = ["Warehouse", "LEDGER_DDL"]
+
+LEDGER_DDL = """
+create schema if not exists raw;
+create schema if not exists steward;
+create table if not exists steward.runs (
+    run_id varchar primary key, kind varchar, started_at timestamptz, finished_at timestamptz, status varchar,
+    config_path varchar, summary json);
+create table if not exists steward.batches (
+    batch_id varchar primary key, run_id varchar, integration varchar, platform varchar, entity varchar,
+    source varchar, fingerprint varchar, rows_read bigint, rows_loaded bigint, rows_quarantined bigint,
+    contract_version varchar, drift json, loaded_at timestamptz);
+create table if not exists steward.quarantine (
+    batch_id varchar, integration varchar, entity varchar, source varchar, source_row bigint,
+    reasons varchar, record json, quarantined_at timestamptz);
+create table if not exists steward.schema_snapshots (
+    batch_id varchar, integration varchar, entity varchar, columns json, taken_at timestamptz);
+create table if not exists steward.findings (
+    run_id varchar, fingerprint varchar, check_id varchar, family varchar, severity varchar, subject_type varchar,
+    subject varchar, metric varchar, observed double, threshold double, evidence json, explanation varchar,
+    sample_query varchar, owner varchar, action varchar, first_seen_at timestamptz, last_seen_at timestamptz,
+    primary key (run_id, fingerprint));
+create table if not exists steward.audit_log (
+    seq bigint primary key, logged_at timestamptz, run_id varchar, fingerprint varchar, check_id varchar, action varchar,
+    target varchar, decided_by varchar, reason varchar, outcome varchar, prev_hash varchar, hash varchar);
+create table if not exists steward.alert_outbox (
+    alert_id varchar primary key, run_id varchar, fingerprint varchar, channel varchar, payload json,
+    status varchar, attempts integer, last_error varchar, created_at timestamptz, sent_at timestamptz);
+create table if not exists steward.campaign_controls (
+    integration varchar, campaign_id varchar, state varchar, reason varchar, changed_at timestamptz,
+    primary key (integration, campaign_id));
+"""
+
+
+class Warehouse:
+    """A DuckDB file plus the ledgers Steward writes to it. Creating one checks the file can be written."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path).expanduser().resolve()
+        parent = self.path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(f"{self.path}: cannot create the warehouse folder ({exc.strerror})") from exc
+        if not os.access(parent, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
+            raise WarehouseError(f"{self.path}: warehouse path is not writable; choose another with --warehouse")
+        with self.connect() as con:
+            con.execute(LEDGER_DDL)
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        try:
+            con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"{self.path}: cannot open the warehouse ({_first_line(exc)})") from exc
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def query_df(self, sql: str, params: list | None = None):
+        """A small result as a pandas frame; for aggregated marts and ledgers, never for raw tables."""
+        with self.connect() as con:
+            return con.execute(sql, params or []).df()
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        with self.connect() as con:
+            row = con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                              [schema, table]).fetchone()
+        return bool(row and row[0])
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
