@@ -55,6 +55,7 @@ class Finding(BaseModel):
     sample_query: str | None = None
     owner: str = "marketing-ops"
     action: Action = "alert"
+    target: dict[str, str] | None = None  # the platform object an action would change: {platform, campaign_id}
     first_seen_at: datetime | None = None
     last_seen_at: datetime | None = None
 

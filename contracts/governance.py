@@ -18,7 +18,7 @@ from ..integrations.errors import ConfigError
 from .finding import Finding, Severity
 from .policy import CheckRule, Policy
 
-__all__ = ["evaluate", "judge", "findings_from_failures"]
+__all__ = ["evaluate", "judge", "findings_from_failures", "findings_from_dbt_tests"]
 
 MartReader = Callable[[str], pd.DataFrame]
 _LEVELS = (Severity.critical, Severity.warn)
@@ -69,7 +69,7 @@ def findings_from_failures(check_id: str, rule: CheckRule, rows: pd.DataFrame, f
             evidence={k: row.get(k) for k in rule.evidence},
             explanation=" ".join(_fill(check_id, "explanation", rule.explanation, values).split()),
             sample_query=_sample_query(rule, row), owner=rule.owner or policy.owner,
-            action=rule.action_for(severity)))
+            action=rule.action_for(severity), target=_target(row)))
     return sorted(out, key=lambda f: (-f.severity.rank, f.subject))
 
 
@@ -102,6 +102,13 @@ def _fill(check_id: str, field: str, template: str, values: dict[str, Any]) -> s
         raise ConfigError(f"checks.{check_id}.{field}: cannot fill '{template[:60]}...': {exc!r}") from exc
 
 
+def _target(row: dict[str, Any]) -> dict[str, str] | None:
+    """Marts whose subjects can be paused name the platform and its own campaign id in ``control_*`` columns."""
+    if row.get("control_platform") and row.get("control_campaign_id"):
+        return {"platform": str(row["control_platform"]), "campaign_id": str(row["control_campaign_id"])}
+    return None
+
+
 def _sample_query(rule: CheckRule, row: dict[str, Any]) -> str:
     where = " and ".join(f"{k} = '{str(row.get(k)).replace(chr(39), chr(39) * 2)}'" for k in rule.key)
     return f"select * from governance.{rule.mart} where {where}"
@@ -122,3 +129,14 @@ def _plain(value: Any) -> Any:
     if value is pd.NA or value is pd.NaT:
         return None
     return value
+
+
+def findings_from_dbt_tests(failures: list[Any], run_id: str, policy: Policy) -> list[Finding]:
+    """A failed dbt data test (duplicate key, broken relationship) means staged data cannot be trusted as is."""
+    return [Finding(
+        run_id=run_id, check_id="data_quality.dbt_test", family="data_quality", severity=policy.dbt_test_severity,
+        subject_type="model", subject=f"{t.model or 'project'}: {t.test}", metric="failing_rows",
+        observed=float(t.failures), threshold=0.0, evidence={"test": t.test, "failing_rows": t.failures},
+        explanation=f"dbt test {t.test} found {t.failures} failing rows in {t.model or 'the project'}; "
+                    f"models built on it may double-count or drop records.",
+        sample_query=None, owner=policy.owner, action="alert") for t in failures]

@@ -84,6 +84,7 @@ class CheckRule(_Strict):
 class Policy(_Strict):
     version: int = 1
     owner: str = "marketing-ops"
+    dbt_test_severity: Severity = Severity.warn  # a failed dbt data test on staged data
     alerts: Alerts = Field(default_factory=Alerts)
     actions: Actions = Field(default_factory=Actions)
     scope: Scope = Field(default_factory=Scope)

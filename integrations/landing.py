@@ -41,7 +41,7 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
     rows_read = len(valid) + len(quarantined)
     with wh.connect() as con:
         seen = con.execute(
-            "select batch_id from steward.batches where integration = ? and entity = ? and fingerprint = ?",
+            "select batch_id from ledger.batches where integration = ? and entity = ? and fingerprint = ?",
             [batch.integration, stream.entity, batch.fingerprint]).fetchone()
         if seen:
             return LandResult(seen[0], batch.integration, stream.entity, rows_read, 0, 0, skipped=True)
@@ -58,14 +58,14 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
                 q = quarantined.assign(batch_id=batch_id, integration=batch.integration, entity=stream.entity,
                                        source=batch.source, quarantined_at=now)
                 con.register("quarantine_frame", q)
-                con.execute("insert into steward.quarantine by name select batch_id, integration, entity, source, "
+                con.execute("insert into ledger.quarantine by name select batch_id, integration, entity, source, "
                             "source_row, reasons, record::json as record, quarantined_at from quarantine_frame")
                 con.unregister("quarantine_frame")
-            con.execute("insert into steward.batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            con.execute("insert into ledger.batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [batch_id, run_id, batch.integration, stream.platform, stream.entity, batch.source,
                          batch.fingerprint, rows_read, len(valid), len(quarantined), contract_version,
                          json.dumps(drift) if drift else None, now])
-            con.execute("insert into steward.schema_snapshots values (?, ?, ?, ?, ?)",
+            con.execute("insert into ledger.schema_snapshots values (?, ?, ?, ?, ?)",
                         [batch_id, batch.integration, stream.entity, json.dumps(list(map(str, batch.frame.columns))), now])
             con.execute("commit")
         except Exception:

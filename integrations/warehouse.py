@@ -19,31 +19,31 @@ __all__ = ["Warehouse", "LEDGER_DDL"]
 
 LEDGER_DDL = """
 create schema if not exists raw;
-create schema if not exists steward;
-create table if not exists steward.runs (
+create schema if not exists ledger;
+create table if not exists ledger.runs (
     run_id varchar primary key, kind varchar, started_at timestamptz, finished_at timestamptz, status varchar,
     config_path varchar, summary json);
-create table if not exists steward.batches (
+create table if not exists ledger.batches (
     batch_id varchar primary key, run_id varchar, integration varchar, platform varchar, entity varchar,
     source varchar, fingerprint varchar, rows_read bigint, rows_loaded bigint, rows_quarantined bigint,
     contract_version varchar, drift json, loaded_at timestamptz);
-create table if not exists steward.quarantine (
+create table if not exists ledger.quarantine (
     batch_id varchar, integration varchar, entity varchar, source varchar, source_row bigint,
     reasons varchar, record json, quarantined_at timestamptz);
-create table if not exists steward.schema_snapshots (
+create table if not exists ledger.schema_snapshots (
     batch_id varchar, integration varchar, entity varchar, columns json, taken_at timestamptz);
-create table if not exists steward.findings (
+create table if not exists ledger.findings (
     run_id varchar, fingerprint varchar, check_id varchar, family varchar, severity varchar, subject_type varchar,
     subject varchar, metric varchar, observed double, threshold double, evidence json, explanation varchar,
     sample_query varchar, owner varchar, action varchar, first_seen_at timestamptz, last_seen_at timestamptz,
     primary key (run_id, fingerprint));
-create table if not exists steward.audit_log (
+create table if not exists ledger.audit_log (
     seq bigint primary key, logged_at timestamptz, run_id varchar, fingerprint varchar, check_id varchar, action varchar,
     target varchar, decided_by varchar, reason varchar, outcome varchar, prev_hash varchar, hash varchar);
-create table if not exists steward.alert_outbox (
+create table if not exists ledger.alert_outbox (
     alert_id varchar primary key, run_id varchar, fingerprint varchar, channel varchar, payload json,
     status varchar, attempts integer, last_error varchar, created_at timestamptz, sent_at timestamptz);
-create table if not exists steward.campaign_controls (
+create table if not exists ledger.campaign_controls (
     integration varchar, campaign_id varchar, state varchar, reason varchar, changed_at timestamptz,
     primary key (integration, campaign_id));
 """

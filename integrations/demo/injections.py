@@ -41,14 +41,14 @@ class Injections:
         return [name for name, on in asdict(self).items() if on]
 
 
-# injection -> the check id (contracts/policy.yaml) whose finding proves it was caught.
-EXPECTED_CHECKS: dict[str, str] = {
-    "biased_lead_scoring": "bias.selection_rate_disparity",
-    "consent_mismatch": "consent.send_after_opt_out",
-    "spend_mismatch": "reconciliation.ad_spend_vs_crm_cost",
-    "unreviewed_low_confidence": "oversight.unreviewed_high_risk_decisions",
-    "over_optimised_campaign": "metric_balance.kpi_up_guardrail_down",
-    "missing_reason_codes": "transparency.decisions_without_reason",
-    "stale_integration": "integration_health.stale_source",
-    "schema_drift": "data_quality.schema_drift",
+# injection -> the check ids (contracts/policy.yaml) whose findings prove it was caught; the first is the primary one.
+EXPECTED_CHECKS: dict[str, tuple[str, ...]] = {
+    "biased_lead_scoring": ("bias.selection_rate_disparity",),
+    "consent_mismatch": ("consent.send_after_opt_out", "reconciliation.consent_crm_vs_esp"),
+    "spend_mismatch": ("reconciliation.ad_spend_vs_crm_cost",),
+    "unreviewed_low_confidence": ("oversight.unreviewed_high_risk_decisions",),
+    "over_optimised_campaign": ("metric_balance.kpi_up_guardrail_down",),
+    "missing_reason_codes": ("transparency.decisions_without_reason",),
+    "stale_integration": ("integration_health.stale_source",),
+    "schema_drift": ("data_quality.schema_drift",),
 }

@@ -2,7 +2,7 @@
 
 DuckDB's own readers parse the files (sniffing CSV dialects and types, flattening JSON objects); rows the CSV reader
 cannot parse are handed back as ``Rejected`` instead of failing the whole file. Files cannot pause a campaign, so
-pause and resume are recorded in the warehouse's ``steward.campaign_controls`` ledger, which is what the demo shows.
+pause and resume are recorded in the warehouse's ``ledger.campaign_controls`` ledger, which is what the demo shows.
 """
 
 from __future__ import annotations
@@ -82,11 +82,11 @@ class ExportFilesAdapter:
         if self.warehouse is None:
             raise SourceError(f"integration '{self.name}': no warehouse to record a {action} in")
         with self.warehouse.connect() as con:
-            row = con.execute("select state from steward.campaign_controls where integration = ? and campaign_id = ?",
+            row = con.execute("select state from ledger.campaign_controls where integration = ? and campaign_id = ?",
                               [self.name, campaign_id]).fetchone()
             if row and row[0] == state:
                 return ControlResult(self.name, campaign_id, action, False, f"already {state}")  # type: ignore[arg-type]
-            con.execute("insert or replace into steward.campaign_controls values (?, ?, ?, ?, ?)",
+            con.execute("insert or replace into ledger.campaign_controls values (?, ?, ?, ?, ?)",
                         [self.name, campaign_id, state, reason, datetime.now(timezone.utc)])
         return ControlResult(self.name, campaign_id, action, True, f"{state} in the campaign ledger")  # type: ignore[arg-type]
 
@@ -97,7 +97,9 @@ def _read(con: duckdb.DuckDBPyConnection, stream: Stream, path: Path):
     if stream.format == "csv":
         rel = con.sql(f"select * from read_csv('{p}', header = true, store_rejects = true)")
         frame = rel.df()
-        for line, msg, raw in con.execute("select line, error_message, csv_line from reject_errors").fetchall():
+        rejects = con.execute("select line, min(error_message), min(csv_line) from reject_errors "
+                              "group by line order by line").fetchall()  # one entry per bad line, not per column
+        for line, msg, raw in rejects:
             rejected.append(Rejected(int(line) - 1, f"unparseable CSV row: {msg}", raw or ""))
     elif stream.format == "json":
         rel = con.sql(f"select * from read_json('{p}', format = 'newline_delimited')")

@@ -1,0 +1,35 @@
+"""The embedded default: a demo workspace on disk and a steward.yaml that points at it.
+
+``steward demo`` regenerates the exports and starts from an empty warehouse every time, so a clean run after an
+injected one is not haunted by the earlier data. Nothing else in the working folder is removed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from steward.integrations.demo.generator import Workspace, generate_workspace
+from steward.integrations.demo.injections import Injections
+from steward.integrations.errors import ConfigError
+
+from .config import IntegrationConfig, StewardConfig, write_config
+
+__all__ = ["prepare_demo", "DEMO_PLATFORMS"]
+
+DEMO_PLATFORMS = ("salesforce", "hubspot", "google_ads", "cdp", "decisions")
+
+
+def prepare_demo(workdir: Path, scale: float = 1.0, seed: int = 7, clean: bool = False) -> tuple[Path, Workspace]:
+    """Write the workspace and its config; returns the config path and what was generated."""
+    workdir = workdir.expanduser().resolve()
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{workdir}: cannot create the demo folder ({exc.strerror})") from exc
+    ws = generate_workspace(workdir, seed=seed, scale=scale, injections=Injections.none() if clean else Injections())
+    for stale in (workdir / "steward.duckdb", workdir / "steward.duckdb.wal"):
+        stale.unlink(missing_ok=True)
+    cfg = StewardConfig(
+        warehouse=Path("steward.duckdb"), work_dir=Path("work"), report_dir=Path("reports"),
+        integrations=[IntegrationConfig(name=p, platform=p, path=Path("exports") / p) for p in DEMO_PLATFORMS])
+    return write_config(cfg, workdir / "steward.yaml"), ws

@@ -1,0 +1,94 @@
+"""The governance run: pull, check, transform, judge, act, alert, report; one Prefect flow, one result.
+
+The flow body reads as the loop in DESIGN.md and holds no logic of its own; every step records what it did in the
+warehouse so the run can be explained afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Literal
+
+import pandas as pd
+from prefect import flow
+from pydantic import BaseModel, Field
+
+from steward.contracts.policy import load_policy
+from steward.integrations import ledger
+from steward.integrations.warehouse import Warehouse
+
+from . import steps
+from .alerts import dispatch_alerts
+from .artifacts import publish_artifacts
+from .config import load_config
+from .progress import report
+from .report import render_report
+
+__all__ = ["RunParams", "RunResult", "FindingSummary", "governance_run"]
+
+
+class RunParams(BaseModel):
+    """What a governance run needs: the config file, and why it runs (shown in the run ledger)."""
+
+    config: str = Field(description="Path to steward.yaml")
+    kind: Literal["scheduled", "on_demand", "demo"] = "on_demand"
+
+
+class FindingSummary(BaseModel):
+    check_id: str
+    family: str
+    severity: str
+    subject: str
+    metric: str
+    observed: float | None
+    threshold: float | None
+    action: str
+    fingerprint: str
+
+
+class RunResult(BaseModel):
+    run_id: str
+    status: str
+    warehouse: str
+    report: str
+    seconds: float
+    counts: dict[str, int]
+    findings: list[FindingSummary]
+    actions: list[dict]
+    alerts: dict
+    ingested: list[dict]
+
+
+@flow(name="governance-run", log_prints=False)
+def governance_run(params: RunParams) -> RunResult:
+    cfg = load_config(params.config)
+    policy = load_policy(cfg.policy)
+    wh = Warehouse(cfg.warehouse)
+    run_id = f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    started = ledger.start_run(wh, run_id, params.kind, str(cfg.source))
+    report("start", f"run {run_id} -> {wh.path}")
+    try:
+        adapters = steps.adapters_for(cfg, wh)
+        steps.preflight(adapters)
+        ingested = [row for i in cfg.integrations for row in steps.ingest_integration(i, adapters[i.name], wh, run_id)]
+        outcome = steps.transform(wh, cfg.work_dir, policy, pd.Timestamp(started))
+        findings = steps.judge(wh, policy, outcome, run_id)
+        actions = steps.act(wh, findings, policy, adapters, run_id)
+        report_path = cfg.report_dir / f"{run_id}.html"
+        alerts = dispatch_alerts(wh, findings, policy, cfg, run_id, report_path)
+    except Exception as exc:
+        ledger.finish_run(wh, run_id, "failed", {"error": str(exc).splitlines()[0] if str(exc) else repr(exc)})
+        raise
+    result = RunResult(
+        run_id=run_id, status="completed", warehouse=str(wh.path), report=str(report_path),
+        seconds=round((datetime.now(timezone.utc) - started).total_seconds(), 2),
+        counts={s: sum(f.severity.value == s for f in findings) for s in ("critical", "warn", "info")},
+        findings=[FindingSummary(**f.model_dump(mode="json", include=set(FindingSummary.model_fields)))
+                  for f in findings],
+        actions=actions, alerts=alerts, ingested=ingested)
+    ledger.finish_run(wh, run_id, "completed", result.model_dump(exclude={"findings", "ingested"}))
+    render_report(wh, run_id, report_path)
+    publish_artifacts(result)
+    return result
+

@@ -1,0 +1,189 @@
+"""The HTML report of one governance run: what was found, what was done about it, and what was landed.
+
+The report is the run explaining itself afterwards, so it is built only from the ledgers the run wrote, never from
+raw tables. The quarantine ledger holds raw customer records; the report reads its counts and reasons and never the
+``record`` column, so the file can be shared with people who may not see customer data. Autoescaping is on because
+explanations, subjects and drifted column names all come from data Steward does not control.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from steward.contracts.finding import FAMILIES, Severity
+from steward.integrations.errors import WarehouseError
+from steward.integrations.warehouse import Warehouse
+
+__all__ = ["render_report", "report_context"]
+
+TEMPLATE = "report.html.j2"
+SEVERITIES: tuple[str, ...] = ("critical", "warn", "info")  # worst first: the order a reader triages in
+
+_FINDINGS_SQL = """
+select check_id, family, severity, subject_type, subject, metric, observed, threshold, evidence, explanation,
+       sample_query, owner, action, first_seen_at, last_seen_at
+from ledger.findings where run_id = ?"""
+_BATCHES_SQL = """
+select integration, platform, entity, source, rows_read, rows_loaded, rows_quarantined, drift, loaded_at
+from ledger.batches where run_id = ? order by integration, entity, loaded_at"""
+# Only counts leave this query: the record column holds raw customer data and is deliberately never selected.
+_QUARANTINE_SQL = """
+with reasons as (
+    select q.integration, q.entity, trim(unnest(string_split(coalesce(q.reasons, 'unspecified'), ';'))) as reason
+    from ledger.quarantine q join ledger.batches b on b.batch_id = q.batch_id
+    where b.run_id = ?)
+select integration, entity, reason, count(*) as row_count
+from reasons where reason <> '' group by all order by integration, entity, row_count desc, reason"""
+_AUDIT_SQL = """
+select logged_at, check_id, action, target, decided_by, reason, outcome
+from ledger.audit_log where run_id = ? order by seq"""
+_PAUSED_SQL = """
+select integration, campaign_id, reason, changed_at
+from ledger.campaign_controls where state = 'paused' order by changed_at, integration, campaign_id"""
+
+
+def report_context(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
+    """Everything the template shows, as plain data, so tests can check the numbers without parsing HTML.
+
+    Raises:
+        WarehouseError: the run is not in ``ledger.runs``; an empty report would read as a clean run.
+    """
+    runs = _records(warehouse.query_df("select * from ledger.runs where run_id = ?", [run_id]))
+    if not runs:
+        raise WarehouseError(f"{warehouse.path}: no run '{run_id}' in ledger.runs; nothing to report")
+    findings = [_finding(row) for row in _records(warehouse.query_df(_FINDINGS_SQL, [run_id]))]
+    findings.sort(key=lambda f: (-Severity(f["severity"]).rank, f["check_id"], f["subject"]))
+    counts = {sev: sum(f["severity"] == sev for f in findings) for sev in SEVERITIES}
+    return {
+        "run": _run(runs[0]),
+        "counts": counts,
+        "summary": ", ".join(f"{counts[sev]} {sev}" for sev in SEVERITIES),
+        "is_clean": counts["critical"] == 0 and counts["warn"] == 0,
+        "severities": list(SEVERITIES),
+        "family_counts": _family_counts(findings),
+        "families": _by_family(findings),
+        "audit": [_stamped(r, "logged_at") for r in _records(warehouse.query_df(_AUDIT_SQL, [run_id]))],
+        "paused": [_stamped(r, "changed_at") for r in _records(warehouse.query_df(_PAUSED_SQL))],
+        "batches": [_batch(r) for r in _records(warehouse.query_df(_BATCHES_SQL, [run_id]))],
+        "quarantine": _records(warehouse.query_df(_QUARANTINE_SQL, [run_id])),
+        "generated_at": _when(datetime.now(timezone.utc)),
+    }
+
+
+def render_report(warehouse: Warehouse, run_id: str, out_path: Path) -> Path:
+    """Write the run's report to ``out_path`` whole or not at all, so a reader never opens half a file."""
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    html = env.get_template(TEMPLATE).render(**report_context(warehouse, run_id))
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, out_path)
+    return out_path
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows with pandas' NaN/NaT turned into None, so the template tests one kind of missing."""
+    return [{k: (None if _missing(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def _run(row: dict[str, Any]) -> dict[str, Any]:
+    return {**_stamped(row, "started_at", "finished_at"), "summary": _json(row.get("summary"))}
+
+
+def _finding(row: dict[str, Any]) -> dict[str, Any]:
+    evidence = _json(row["evidence"]) or {}
+    if not isinstance(evidence, dict):
+        evidence = {"value": evidence}
+    return {**_stamped(row, "first_seen_at", "last_seen_at"),
+            "observed": _number(row["observed"]), "threshold": _number(row["threshold"]),
+            "evidence": [(str(k), _cell(v)) for k, v in evidence.items()]}
+
+
+def _family_counts(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per family that has findings, worst first, plus its total."""
+    rows = []
+    for family in _family_order(findings):
+        counts = {sev: sum(f["family"] == family and f["severity"] == sev for f in findings) for sev in SEVERITIES}
+        rows.append({"family": family, **counts, "total": sum(counts.values())})
+    return rows
+
+
+def _by_family(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"family": fam, "findings": [f for f in findings if f["family"] == fam]} for fam in _family_order(findings)]
+
+
+def _family_order(findings: list[dict[str, Any]]) -> list[str]:
+    """Families with a critical finding first, so the reader meets what was paused before what was merely noted."""
+    worst: dict[str, int] = {}
+    for f in findings:
+        worst[f["family"]] = max(worst.get(f["family"], 0), Severity(f["severity"]).rank)
+    known = {fam: i for i, fam in enumerate(FAMILIES)}
+    return sorted(worst, key=lambda fam: (-worst[fam], known.get(fam, len(known)), fam))
+
+
+def _batch(row: dict[str, Any]) -> dict[str, Any]:
+    """Drift as a diff: renames once as ``old → new``, not also as a missing and an added column."""
+    drift = _json(row.get("drift")) or {}
+    renamed = {str(k): str(v) for k, v in (drift.get("renamed") or {}).items()}
+    diff = [("renamed", f"{old} → {new}") for old, new in renamed.items()]
+    diff += [("missing", str(c)) for c in drift.get("missing") or [] if c not in renamed]
+    diff += [("added", str(c)) for c in drift.get("added") or [] if c not in renamed.values()]
+    return {**_stamped(row, "loaded_at"), "drift": diff}
+
+
+def _stamped(row: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {**row, **{k: _when(row.get(k)) for k in keys}}
+
+
+def _when(value: Any) -> str:
+    """Timestamps in UTC, whatever time zone the DuckDB session handed them back in."""
+    if value is None:
+        return "—"
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _json(value: Any) -> Any:
+    if value is None or not isinstance(value, (str, bytes)):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "—"
+    value = float(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+
+
+def _cell(value: Any) -> str:
+    """One evidence value as text: lists joined, mappings as ``k: v``, numbers without float noise."""
+    if value is None:
+        return "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_cell(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return _number(value)
+    return str(value)

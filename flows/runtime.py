@@ -1,0 +1,34 @@
+"""Prefect and dbt settings Steward runs with, applied before either library is imported.
+
+A newcomer's first run must not phone home, must not wait on a heartbeat thread, and must keep the terminal for
+Steward's own progress; users who want Prefect's logs set PREFECT_LOGGING_LEVEL themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+__all__ = ["apply_defaults", "flow_settings"]
+
+_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+}
+
+
+def apply_defaults() -> None:
+    for key, value in _DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
+@contextmanager
+def flow_settings() -> Iterator[None]:
+    """No flow-run heartbeat: our runs are short and its thread costs a second at every exit."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield

@@ -1,0 +1,110 @@
+"""The governance run's tasks. Each one only wires a room of the house to the next; none holds a rule or SQL.
+
+Tasks pass small, serialisable things (paths, ids, findings), never connections: DuckDB and dbt open the warehouse
+in turn, one at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from steward.contracts.actions import PlannedAction, plan_actions
+from steward.contracts.finding import Finding
+from steward.contracts.governance import evaluate, findings_from_dbt_tests
+from steward.contracts.policy import Policy
+from steward.contracts.source_checks import check_batch
+from steward.integrations import dbt_build, ledger
+from steward.integrations.errors import SourceError
+from steward.integrations.landing import land_batch
+from steward.integrations.sources import SourceAdapter, build_adapter
+from steward.integrations.warehouse import Warehouse
+
+from .config import IntegrationConfig, StewardConfig
+from .progress import report
+
+__all__ = ["adapters_for", "preflight", "ingest_integration", "transform", "judge", "act"]
+
+
+def adapters_for(cfg: StewardConfig, wh: Warehouse) -> dict[str, SourceAdapter]:
+    return {i.name: build_adapter(i.name, i.platform, i.kind, i.path, wh, i.entities) for i in cfg.integrations}
+
+
+@task(name="preflight", cache_policy=NO_CACHE)
+def preflight(adapters: dict[str, SourceAdapter]) -> None:
+    """Refuse before loading anything when a configured export is missing, so a run never half-lands."""
+    for name, adapter in adapters.items():
+        missing = adapter.missing_files() if hasattr(adapter, "missing_files") else []
+        if missing:
+            raise SourceError(f"{missing[0]}: export file is missing for integration '{name}'"
+                              + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+
+
+@task(name="ingest", cache_policy=NO_CACHE, task_run_name="ingest-{integration.name}")
+def ingest_integration(integration: IntegrationConfig, adapter: SourceAdapter, wh: Warehouse,
+                       run_id: str) -> list[dict]:
+    """Pull, check and land every entity of one integration; each batch commits on its own."""
+    landed = []
+    for stream in adapter.streams():
+        for batch in adapter.pull(stream.entity):
+            verdict = check_batch(batch)
+            result = land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift,
+                                verdict.contract.version, run_id)
+            landed.append({**dataclasses.asdict(result), "drift": verdict.drift})
+            note = "unchanged, skipped" if result.skipped else f"{result.rows_loaded:,} rows"
+            if result.rows_quarantined:
+                note += f", {result.rows_quarantined:,} quarantined"
+            if verdict.drift:
+                note += ", schema drift"
+            report("ingest", f"{integration.name}.{stream.entity}: {note}")
+    return landed
+
+
+@task(name="transform", cache_policy=NO_CACHE)
+def transform(wh: Warehouse, work_dir: Path, policy: Policy, as_of: pd.Timestamp) -> dbt_build.BuildOutcome:
+    outcome = dbt_build.build(wh.path, work_dir / "dbt", {**policy.dbt_vars(), "as_of": as_of.isoformat()})
+    report("transform", f"dbt built {outcome.models} models, {outcome.tests_passed + outcome.unit_tests} tests passed"
+           + (f", {len(outcome.test_failures)} failed" if outcome.test_failures else ""))
+    return outcome
+
+
+@task(name="judge", cache_policy=NO_CACHE)
+def judge(wh: Warehouse, policy: Policy, outcome: dbt_build.BuildOutcome, run_id: str) -> list[Finding]:
+    findings = evaluate(policy, lambda mart: wh.query_df(f"select * from governance.{mart}"), run_id)
+    findings += findings_from_dbt_tests(outcome.test_failures, run_id, policy)
+    findings = ledger.record_findings(wh, findings)
+    counts = pd.Series([f.severity.value for f in findings]).value_counts().to_dict() if findings else {}
+    report("judge", f"{len(findings)} findings ({counts.get('critical', 0)} critical, {counts.get('warn', 0)} warn)")
+    return findings
+
+
+@task(name="act", cache_policy=NO_CACHE)
+def act(wh: Warehouse, findings: list[Finding], policy: Policy, adapters: dict[str, SourceAdapter],
+        run_id: str) -> list[dict]:
+    """Carry out the pauses policy asks for, through the adapter of the platform that runs the campaign."""
+    done = []
+    for plan in plan_actions(findings, policy):
+        outcome = _execute(plan, adapters)
+        ledger.append_audit(wh, run_id=run_id, fingerprint=plan.finding.fingerprint, check_id=plan.finding.check_id,
+                            action=plan.action, target=plan.target, decided_by=f"policy:{plan.finding.check_id}",
+                            reason=plan.reason, outcome=outcome)
+        done.append({"check_id": plan.finding.check_id, "action": plan.action, "target": plan.target,
+                     "outcome": outcome})
+        report("act", f"{plan.action} {plan.target or plan.finding.subject}: {outcome}")
+    return done
+
+
+def _execute(plan: PlannedAction, adapters: dict[str, SourceAdapter]) -> str:
+    if not plan.execute:
+        return "not executed: " + plan.reason.rsplit("; ", 1)[-1]
+    adapter = next((a for a in adapters.values() if a.platform == plan.platform), None)
+    if adapter is None:
+        return f"not executed: no integration for platform {plan.platform}"
+    if plan.action != "pause":
+        return f"not executed: {plan.action} needs an approval flow"
+    result = adapter.pause(plan.campaign_id or "", plan.reason)
+    return "paused" if result.changed else f"unchanged: {result.detail}"

@@ -1,0 +1,82 @@
+"""Landing is atomic per batch, idempotent per content, and never loses what an earlier batch landed."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from conftest import write_text
+from steward.contracts.source_checks import check_batch
+from steward.integrations.errors import WarehouseError
+from steward.integrations.landing import land_batch
+from steward.integrations.sources import ExportFilesAdapter
+from steward.integrations.warehouse import Warehouse
+
+HEADER = "Id,Name,Industry,AnnualRevenue,BillingCountry,CreatedDate,SystemModstamp"
+
+
+def _accounts(folder, rows):
+    write_text(folder / "accounts.csv", "\n".join([HEADER, *rows]) + "\n")
+    return next(ExportFilesAdapter("crm", "salesforce", folder, entities=["accounts"]).pull("accounts"))
+
+
+def _acc(i, revenue="1000"):
+    return f"001{i:015d},Acme {i},Retail,{revenue},US,2026-01-01T00:00:00.000Z,2026-11-0{1 + i % 8}T00:00:00.000Z"
+
+
+def _land(wh, batch, run="r1"):
+    v = check_batch(batch)
+    return land_batch(wh, batch, v.valid, v.quarantined, v.drift, v.contract.version, run)
+
+
+def _count(wh, sql):
+    with wh.connect() as con:
+        return con.execute(sql).fetchone()[0]
+
+
+def test_valid_rows_land_and_bad_rows_go_to_quarantine_in_one_batch(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    result = _land(wh, _accounts(tmp_path, [_acc(1), _acc(2, revenue="-5"), _acc(3)]))
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
+    assert _count(wh, 'select count(*) from raw."salesforce__accounts"') == 2
+    assert _count(wh, "select count(*) from ledger.quarantine where source_row = 2") == 1
+    assert _count(wh, f"select rows_quarantined from ledger.batches where batch_id = '{result.batch_id}'") == 1
+
+
+def test_same_content_is_not_landed_twice(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    batch = _accounts(tmp_path, [_acc(1), _acc(2)])
+    first, again = _land(wh, batch), _land(wh, batch, run="r2")
+    assert not first.skipped and again.skipped and again.batch_id == first.batch_id
+    assert _count(wh, 'select count(*) from raw."salesforce__accounts"') == 2
+    assert _count(wh, "select count(*) from ledger.batches") == 1
+
+
+def test_a_failing_batch_rolls_back_and_keeps_earlier_batches(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    _land(wh, _accounts(tmp_path / "a", [_acc(1), _acc(2)]))
+    batch = _accounts(tmp_path / "b", [_acc(3)])
+    v = check_batch(batch)
+    broken = v.valid.assign(AnnualRevenue="not a number")  # the insert itself fails half-way through the batch
+    with pytest.raises(Exception):
+        land_batch(wh, batch, broken, v.quarantined, None, "1", "r2")
+    assert _count(wh, 'select count(*) from raw."salesforce__accounts"') == 2
+    assert _count(wh, "select count(*) from ledger.batches") == 1
+
+
+def test_unwritable_warehouse_path_is_a_one_line_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(WarehouseError, match="cannot create the warehouse folder"):
+        Warehouse(blocker / "sub" / "w.duckdb")
+
+
+def test_pause_is_recorded_and_idempotent(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    adapter = ExportFilesAdapter("hs", "hubspot", tmp_path, wh)
+    first, second = adapter.pause("700003", "test"), adapter.pause("700003", "test")
+    assert first.changed and not second.changed
+    assert adapter.resume("700003", "ok").changed
+    rows = wh.query_df("select * from ledger.campaign_controls")
+    assert len(rows) == 1 and rows.iloc[0]["state"] == "active"
+    assert isinstance(rows, pd.DataFrame)
