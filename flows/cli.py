@@ -28,7 +28,7 @@ contracts_app = typer.Typer(help="Data contracts.", no_args_is_help=True)
 audit_log_app = typer.Typer(help="The append-only audit log.", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(audit_log_app, name="audit-log")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, however long
 _COLORS = {"critical": "bold red", "warn": "yellow", "info": "cyan"}
 
 FailOn = Optional[Severity]

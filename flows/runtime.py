@@ -15,7 +15,7 @@ __all__ = ["apply_defaults", "flow_settings"]
 _DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_LOGGING_LEVEL": "CRITICAL",  # a failed run is reported by the CLI in one line, not a traceback
     "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
 }
 

@@ -1,0 +1,104 @@
+"""Bad input as a new user makes it: one line naming the file and the problem, exit 2, nothing landed is lost."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from test_cli_end_to_end import steward
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A small demo that ran once successfully, then is copied per test so each can break it its own way."""
+    root = tmp_path_factory.mktemp("bad")
+    proc = steward("demo", "--scale", "0.2", "--workdir", "ws", "--json", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return root / "ws"
+
+
+@pytest.fixture
+def ws(workspace, tmp_path):
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy)
+    return copy
+
+
+def _raw_counts(ws: Path) -> dict[str, int]:
+    with duckdb.connect(str(ws / "steward.duckdb"), read_only=True) as con:
+        tables = [t for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()]
+        return {t: con.execute(f'select count(*) from raw."{t}"').fetchone()[0] for t in tables}
+
+
+def _fails_with(ws: Path, pattern: str, *args: str) -> str:
+    before = _raw_counts(ws) if (ws / "steward.duckdb").exists() else None
+    proc = steward("run", "-c", str(ws / "steward.yaml"), *args, cwd=ws)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and pattern in last, last
+    assert "Traceback" not in proc.stderr
+    if before is not None:
+        assert _raw_counts(ws) == before  # nothing already loaded was lost (or duplicated)
+    return last
+
+
+def test_missing_export_file(ws):
+    (ws / "exports" / "hubspot" / "subscriptions.jsonl").unlink()
+    _fails_with(ws, "subscriptions.jsonl: export file is missing for integration 'hubspot'")
+
+
+def test_corrupt_csv(ws):
+    (ws / "exports" / "salesforce" / "contacts.csv").write_bytes(b"\x00\x01\x02garbage\xff\xfe\n\x00\x00\n")
+    _fails_with(ws, "contacts.csv: does not look like a salesforce.contacts export")
+
+
+def test_unknown_column_in_policy(ws):
+    policy = ws / "policy.yaml"
+    policy.write_text("checks: {}\nscope: {bias_dimensions: [age_bnd]}\n")
+    cfg = yaml.safe_load((ws / "steward.yaml").read_text())
+    (ws / "steward.yaml").write_text(yaml.safe_dump({**cfg, "policy": "policy.yaml"}))
+    _fails_with(ws, f"{policy}: scope.bias_dimensions: Value error, unknown column 'age_bnd'")
+
+
+def test_bad_policy_yaml(ws):
+    (ws / "policy.yaml").write_text("checks: [oops\n")
+    cfg = yaml.safe_load((ws / "steward.yaml").read_text())
+    (ws / "steward.yaml").write_text(yaml.safe_dump({**cfg, "policy": "policy.yaml"}))
+    _fails_with(ws, "policy.yaml: not valid YAML at line")
+
+
+def test_unwritable_warehouse_path(ws):
+    (ws / "blocker").write_text("a file, not a folder")
+    cfg = yaml.safe_load((ws / "steward.yaml").read_text())
+    (ws / "steward.yaml").write_text(yaml.safe_dump({**cfg, "warehouse": "blocker/w.duckdb"}))
+    _fails_with(ws, "blocker/w.duckdb: cannot create the warehouse folder")
+
+
+def test_unknown_platform_in_config(ws):
+    cfg = yaml.safe_load((ws / "steward.yaml").read_text())
+    cfg["integrations"][0]["platform"] = "salesfarce"
+    (ws / "steward.yaml").write_text(yaml.safe_dump(cfg))
+    _fails_with(ws, "integrations.0.platform: Value error, unknown platform 'salesfarce'")
+
+
+def test_missing_config_file(tmp_path):
+    proc = steward("run", "-c", "nope.yaml", cwd=tmp_path)
+    assert proc.returncode == 2 and "nope.yaml: config file not found" in proc.stderr
+
+
+def test_rerun_lands_nothing_twice(ws):
+    before = _raw_counts(ws)
+    proc = steward("run", "-c", str(ws / "steward.yaml"), "--json", cwd=ws)
+    assert proc.returncode == 0, proc.stderr
+    assert _raw_counts(ws) == before
+    with duckdb.connect(str(ws / "steward.duckdb"), read_only=True) as con:
+        firsts = con.execute("select count(distinct first_seen_at), count(distinct run_id) from ledger.findings "
+                             "where check_id = 'bias.selection_rate_disparity'").fetchone()
+    assert firsts == (1, 2)  # seen in both runs, first seen in the first
