@@ -171,7 +171,9 @@ def _number(value: Any) -> str:
     if value is None:
         return "—"
     value = float(value)
-    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+    if value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def _cell(value: Any) -> str:

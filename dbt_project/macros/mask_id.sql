@@ -28,7 +28,11 @@
     end
 {%- endmacro %}
 
-{# Up to five example values, sorted, as an array: evidence that names a few subjects without listing them all. #}
+{# Up to five example values, sorted, as an array: evidence that names a few subjects without listing them all.
+   Rows where `expr` is null (the CASE of a non-matching row) are not examples; no match gives an empty list. #}
 {% macro example_ids(expr) -%}
-    (array_agg(distinct {{ expr }} order by {{ expr }}))[1:5]
+    coalesce(
+        (array_agg(distinct cast({{ expr }} as varchar) order by cast({{ expr }} as varchar))
+            filter (where {{ expr }} is not null))[1:5],
+        {% if target.type == 'postgres' %}cast('{}' as varchar[]){% else %}cast([] as varchar[]){% endif %})
 {%- endmacro %}

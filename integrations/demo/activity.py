@@ -44,7 +44,7 @@ OVER_OPTIMISED = 3
 SPEND_MISMATCH = 7
 
 _BASE = {"deliver": 0.97, "open": 0.25, "click": 0.025, "unsub": 0.004, "complaint": 0.001}
-_OVER = {"deliver": 0.97, "open": 0.30, "click": 0.045, "unsub": 0.016, "complaint": 0.004}
+_OVER = {"deliver": 0.97, "open": 0.30, "click": 0.045, "unsub": 0.020, "complaint": 0.005}  # 5x the guardrail
 
 
 def simulate_email(rng: np.random.Generator, people: pd.DataFrame, as_of: pd.Timestamp,

@@ -84,3 +84,21 @@ def test_clean_demo_reports_no_warn_or_critical(tmp_path):
     assert result["counts"]["critical"] == 0 and result["counts"]["warn"] == 0
     assert result["actions"] == [] and result["alerts"]["outcome"] == "none"
     assert Path(result["report"]).is_file()
+
+
+def test_demo_posts_alerts_to_slack_when_a_token_is_set(tmp_path):
+    from steward.integrations.emulator.slack import SlackEmulator
+
+    with SlackEmulator(token="xoxb-e2e-secret", channels={"#marketing-ops-alerts": "C0ALERTS"}) as slack:
+        proc = steward("demo", "--scale", "0.3", "--json", cwd=tmp_path,
+                       env={"SLACK_BOT_TOKEN": "xoxb-e2e-secret", "SLACK_API_URL": slack.base_url})
+        messages = slack.messages
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["alerts"]["outcome"] == "sent" and result["alerts"]["channel"] == "#marketing-ops-alerts"
+    assert len(messages) == 1 and messages[0].channel == "C0ALERTS"
+    body = json.dumps(messages[0].blocks) + messages[0].text
+    assert "metric_balance.kpi_up_guardrail_down" in body and "bias.selection_rate_disparity" in body
+    assert "@" not in body and "xoxb-e2e-secret" not in proc.stderr + proc.stdout
+    with duckdb.connect(result["warehouse"], read_only=True) as con:
+        assert con.execute("select status from ledger.alert_outbox").fetchall() == [("sent",)]

@@ -183,7 +183,7 @@ def test_summary_counts_by_severity_and_family(page: _Page, warehouse: Warehouse
 
 def test_evidence_is_a_key_value_table_and_the_query_is_folded(page: _Page) -> None:
     evidence = dict(page.tables["evidence:bias.approval_rate_gap"][1:])
-    assert evidence == {"group_rows": "1200", "reference_rows": "5400", "sample_ids": "c_***91, c_***07"}
+    assert evidence == {"group_rows": "1,200", "reference_rows": "5,400", "sample_ids": "c_***91, c_***07"}
     folded = "".join(page.details["bias.approval_rate_gap"])
     assert "select * from gov_bias__by_group where segment = 'age_55_plus'" in folded
     assert "transparency.reason_coverage" not in page.details  # no query, no empty details block
