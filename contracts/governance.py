@@ -30,7 +30,11 @@ def evaluate(policy: Policy, read_mart: MartReader, run_id: str) -> list[Finding
     findings: list[Finding] = []
     for check_id, rule in policy.checks.items():
         if rule.mart not in cache:
-            cache[rule.mart] = read_mart(rule.mart)
+            try:
+                cache[rule.mart] = read_mart(rule.mart)
+            except Exception as exc:  # the reader's own error type depends on the warehouse
+                raise ConfigError(f"{policy.source}: checks.{check_id}.mart: cannot read governance.{rule.mart} "
+                                  f"({str(exc).strip().splitlines()[0]})") from exc
         findings += judge(check_id, rule, cache[rule.mart], run_id, policy)
     return findings
 
@@ -64,11 +68,11 @@ def findings_from_failures(check_id: str, rule: CheckRule, rows: pd.DataFrame, f
         values = {**row, "observed": observed, "threshold": threshold, "severity": severity.value}
         out.append(Finding(
             run_id=run_id, check_id=check_id, family=rule.family, severity=severity,
-            subject_type=rule.subject_type, subject=_fill(check_id, "subject", rule.subject, values),
+            subject_type=rule.subject_type, subject=_fill(policy, check_id, "subject", rule.subject, values),
             metric=rule.metric, observed=observed, threshold=threshold,
             evidence={k: row.get(k) for k in rule.evidence},
-            explanation=" ".join(_fill(check_id, "explanation", rule.explanation, values).split()),
-            sample_query=_sample_query(rule, row), owner=rule.owner or policy.owner,
+            explanation=" ".join(_fill(policy, check_id, "explanation", rule.explanation, values).split()),
+            sample_query=_sample_query(rule, row), owner=rule.owner or row.get("owner") or policy.owner,
             action=rule.action_for(severity), target=_target(row)))
     return sorted(out, key=lambda f: (-f.severity.rank, f.subject))
 
@@ -94,12 +98,12 @@ def _passes(direction: str, limit: float) -> Callable[[pd.Series], pd.Series]:
     return lambda s: s <= limit
 
 
-def _fill(check_id: str, field: str, template: str, values: dict[str, Any]) -> str:
+def _fill(policy: Policy, check_id: str, field: str, template: str, values: dict[str, Any]) -> str:
     safe = {k: (math.nan if v is None else v) for k, v in values.items()}
     try:
         return template.format_map(safe)
     except (KeyError, ValueError, TypeError) as exc:
-        raise ConfigError(f"checks.{check_id}.{field}: cannot fill '{template[:60]}...': {exc!r}") from exc
+        raise ConfigError(f"{policy.source}: checks.{check_id}.{field}: cannot fill '{template[:60]}...': {exc!r}") from exc
 
 
 def _target(row: dict[str, Any]) -> dict[str, str] | None:

@@ -1,7 +1,7 @@
 """Which contract judges which landed entity, who owns it, how serious a breach is, and which version applies.
 
-Owners and severities travel into every finding a contract produces, so an alert reaches the team that can fix
-the data rather than whoever happens to watch the channel.
+The owner is recorded with every landed batch and becomes the owner of the data-quality findings about it (drift,
+quarantined rows), so an alert reaches the team that can fix the data rather than whoever watches the channel.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
+import pandas as pd
 import pandera.pandas as pa
 
 from .frames.cdp import ProfileFrame
@@ -37,6 +38,11 @@ class SourceContract:
 
     def columns(self) -> list[str]:
         return list(self.schema().columns)
+
+    def empty_frame(self) -> pd.DataFrame:
+        """No rows, but every column in its contract type: the shape of a platform nobody has connected yet."""
+        empty = pd.DataFrame({c: pd.Series(dtype="object") for c in self.columns()})
+        return self.schema().validate(empty).assign(_unmapped=pd.Series(dtype="string"))
 
 
 def _c(stream: str, model: type[pa.DataFrameModel], owner: str, severity: str = "warn",

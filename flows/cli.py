@@ -100,6 +100,7 @@ def _run(config: Path, kind: str, verbose: bool):
 
     if verbose:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+        os.environ["STEWARD_DBT_LOG_LEVEL"] = "info"
     cfg = load_config(config)  # fail fast, before Prefect starts, on a bad config or policy
     load_policy(cfg.policy)
     from steward.integrations.warehouse import Warehouse

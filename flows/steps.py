@@ -17,11 +17,13 @@ from steward.contracts.actions import PlannedAction, plan_actions
 from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate, findings_from_dbt_tests
 from steward.contracts.policy import Policy
+from steward.contracts.registry import contract_for
 from steward.contracts.source_checks import check_batch
 from steward.integrations import dbt_build, ledger
 from steward.integrations.errors import SourceError
-from steward.integrations.landing import land_batch
+from steward.integrations.landing import ensure_raw_table, land_batch
 from steward.integrations.sources import SourceAdapter, build_adapter
+from steward.integrations.sources.streams import EXPORT_STREAMS
 from steward.integrations.warehouse import Warehouse
 
 from .config import IntegrationConfig, StewardConfig
@@ -53,7 +55,7 @@ def ingest_integration(integration: IntegrationConfig, adapter: SourceAdapter, w
         for batch in adapter.pull(stream.entity):
             verdict = check_batch(batch)
             result = land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift,
-                                verdict.contract.version, run_id)
+                                verdict.contract.version, run_id, verdict.contract.owner)
             landed.append({**dataclasses.asdict(result), "drift": verdict.drift})
             note = "unchanged, skipped" if result.skipped else f"{result.rows_loaded:,} rows"
             if result.rows_quarantined:
@@ -66,6 +68,8 @@ def ingest_integration(integration: IntegrationConfig, adapter: SourceAdapter, w
 
 @task(name="transform", cache_policy=NO_CACHE)
 def transform(wh: Warehouse, work_dir: Path, policy: Policy, as_of: pd.Timestamp) -> dbt_build.BuildOutcome:
+    for stream in EXPORT_STREAMS:  # platforms not connected yet build as empty, not as errors
+        ensure_raw_table(wh, stream.table, contract_for(stream.key).empty_frame())
     outcome = dbt_build.build(wh.path, work_dir / "dbt", {**policy.dbt_vars(), "as_of": as_of.isoformat()})
     report("transform", f"dbt built {outcome.models} models, {outcome.tests_passed + outcome.unit_tests} tests passed"
            + (f", {len(outcome.test_failures)} failed" if outcome.test_failures else ""))

@@ -59,7 +59,8 @@ def build(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | N
     work_dir.mkdir(parents=True, exist_ok=True)
     args = ["build", "--project-dir", str(dbt_project_dir()), "--profiles-dir", str(_write_profile(work_dir, warehouse)),
             "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
-            "--vars", json.dumps(dbt_vars, default=str), "--quiet", "--no-use-colors"]
+            "--vars", json.dumps(dbt_vars, default=str), "--no-use-colors",
+            "--log-level", os.environ.get("STEWARD_DBT_LOG_LEVEL", "none")]  # failures reach us as results
     if select:
         args += ["--select", *select]
     res = dbtRunner().invoke(args)

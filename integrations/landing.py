@@ -16,7 +16,7 @@ import pandas as pd
 from .sources._protocol import Batch
 from .warehouse import Warehouse
 
-__all__ = ["LandResult", "land_batch", "raw_table"]
+__all__ = ["LandResult", "land_batch", "raw_table", "ensure_raw_table"]
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,21 @@ def raw_table(batch: Batch) -> str:
     return f'raw."{batch.stream.table}"'
 
 
+def ensure_raw_table(wh: Warehouse, table: str, empty: pd.DataFrame) -> bool:
+    """Create an empty raw table in its contract's shape, so dbt builds even for a platform not connected."""
+    frame = empty.assign(_batch_id=pd.Series(dtype="string"), _integration=pd.Series(dtype="string"),
+                         _loaded_at=pd.Series(dtype="datetime64[us, UTC]"))
+    with wh.connect() as con:
+        exists = con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
+                             "and table_name = ?", [table]).fetchall()[0][0]
+        if not exists:
+            con.register("empty_frame", frame)
+            con.execute(f'create table raw."{table}" as select * from empty_frame')
+    return not exists
+
+
 def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd.DataFrame,
-               drift: dict | None, contract_version: str, run_id: str) -> LandResult:
+               drift: dict | None, contract_version: str, run_id: str, owner: str | None = None) -> LandResult:
     """Append ``valid`` to the raw table and ``quarantined`` (source_row, reasons, record) to the quarantine."""
     stream, now = batch.stream, datetime.now(timezone.utc)
     rows_read = len(valid) + len(quarantined)
@@ -61,10 +74,12 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
                 con.execute("insert into ledger.quarantine by name select batch_id, integration, entity, source, "
                             "source_row, reasons, record::json as record, quarantined_at from quarantine_frame")
                 con.unregister("quarantine_frame")
-            con.execute("insert into ledger.batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            con.execute("insert into ledger.batches (batch_id, run_id, integration, platform, entity, source, "
+                        "fingerprint, rows_read, rows_loaded, rows_quarantined, contract_version, drift, loaded_at, "
+                        "owner) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [batch_id, run_id, batch.integration, stream.platform, stream.entity, batch.source,
                          batch.fingerprint, rows_read, len(valid), len(quarantined), contract_version,
-                         json.dumps(drift) if drift else None, now])
+                         json.dumps(drift) if drift else None, now, owner])
             con.execute("insert into ledger.schema_snapshots values (?, ?, ?, ?, ?)",
                         [batch_id, batch.integration, stream.entity, json.dumps(list(map(str, batch.frame.columns))), now])
             con.execute("commit")

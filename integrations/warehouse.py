@@ -26,7 +26,8 @@ create table if not exists ledger.runs (
 create table if not exists ledger.batches (
     batch_id varchar primary key, run_id varchar, integration varchar, platform varchar, entity varchar,
     source varchar, fingerprint varchar, rows_read bigint, rows_loaded bigint, rows_quarantined bigint,
-    contract_version varchar, drift json, loaded_at timestamptz);
+    contract_version varchar, drift json, loaded_at timestamptz, owner varchar);
+alter table ledger.batches add column if not exists owner varchar;
 create table if not exists ledger.quarantine (
     batch_id varchar, integration varchar, entity varchar, source varchar, source_row bigint,
     reasons varchar, record json, quarantined_at timestamptz);
@@ -60,7 +61,7 @@ class Warehouse:
         except OSError as exc:
             raise WarehouseError(f"{self.path}: cannot create the warehouse folder ({exc.strerror})") from exc
         if not os.access(parent, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
-            raise WarehouseError(f"{self.path}: warehouse path is not writable; choose another with --warehouse")
+            raise WarehouseError(f"{self.path}: warehouse path is not writable; set 'warehouse:' in steward.yaml to a writable path")
         with self.connect() as con:
             con.execute(LEDGER_DDL)
 

@@ -25,7 +25,8 @@ def land_exports(wh: Warehouse, exports: Path, run_id: str = "t") -> list:
         for stream in adapter.streams():
             for batch in adapter.pull(stream.entity):
                 v = check_batch(batch)
-                results.append(land_batch(wh, batch, v.valid, v.quarantined, v.drift, v.contract.version, run_id))
+                results.append(land_batch(wh, batch, v.valid, v.quarantined, v.drift, v.contract.version, run_id,
+                                          v.contract.owner))
     return results
 
 

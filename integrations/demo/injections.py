@@ -21,7 +21,7 @@ class Injections:
     consent_mismatch: bool = True
     """(b) people who unsubscribed in HubSpot stay opted-in in Salesforce and keep receiving sends."""
     spend_mismatch: bool = True
-    """(c) one paid campaign's Google Ads spend is ~40% above the Salesforce campaign's ActualCost."""
+    """(c) the CRM books only 70% of what Google Ads charged one paid campaign (a 30% gap, tolerance 5%)."""
     unreviewed_low_confidence: bool = True
     """(d) low-confidence next-best-offer decisions on high-value accounts executed with no human review."""
     over_optimised_campaign: bool = True

@@ -53,7 +53,7 @@ def draw_people(rng: np.random.Generator, n: int) -> pd.DataFrame:
 
 
 def draw_accounts(rng: np.random.Generator, n: int) -> pd.DataFrame:
-    """Companies the contacts work for; about a third are high-value (annual revenue of a million or more)."""
+    """Companies the contacts work for; about 40% are high-value (annual revenue of a million or more)."""
     return pd.DataFrame({
         "account": np.arange(n),
         "name": [f"{rng.choice(_LAST).capitalize()} {rng.choice(['Labs', 'Group', 'Systems', 'Retail', 'Co'])}"

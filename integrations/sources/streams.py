@@ -20,7 +20,7 @@ EXPORT_STREAMS: list[Stream] = [
     Stream("hubspot", "contacts", "contacts.jsonl", "json", "id", "updatedAt", flatten="properties"),
     Stream("hubspot", "marketing_emails", "marketing_emails.jsonl", "json", "id", "updatedAt"),
     Stream("hubspot", "email_events", "email_events.jsonl", "json", "id", "created"),
-    Stream("hubspot", "subscriptions", "subscriptions.jsonl", "json", "recipient", "timestamp"),
+    Stream("hubspot", "subscriptions", "subscriptions.jsonl", "json", "recipient,subscriptionId", "timestamp"),
     Stream("google_ads", "campaign_stats", "campaign_stats.csv", "csv", "campaign.id,segments.date", "segments.date"),
     Stream("cdp", "profiles", "profiles.parquet", "parquet", "profile_id", "updated_at"),
     Stream("decisions", "ai_decisions", "ai_decisions.parquet", "parquet", "decision_id", "decided_at"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -102,3 +103,26 @@ def test_rerun_lands_nothing_twice(ws):
         firsts = con.execute("select count(distinct first_seen_at), count(distinct run_id) from ledger.findings "
                              "where check_id = 'bias.selection_rate_disparity'").fetchone()
     assert firsts == (1, 2)  # seen in both runs, first seen in the first
+
+
+def test_a_stack_with_only_some_platforms_runs(ws):
+    cfg = yaml.safe_load((ws / "steward.yaml").read_text())
+    cfg["integrations"] = [i for i in cfg["integrations"] if i["platform"] in ("salesforce", "google_ads")]
+    cfg["warehouse"] = "partial.duckdb"
+    (ws / "steward.yaml").write_text(yaml.safe_dump(cfg))
+    proc = steward("run", "-c", str(ws / "steward.yaml"), "--json", cwd=ws)
+    assert proc.returncode == 0, proc.stderr
+    checks = {f["check_id"] for f in json.loads(proc.stdout)["findings"]}
+    # the two connected platforms are still judged; nothing is invented for the missing ones
+    assert {"reconciliation.ad_spend_vs_crm_cost", "data_quality.schema_drift"} <= checks
+    assert not checks & {"consent.send_after_opt_out", "bias.selection_rate_disparity"}
+
+
+def test_a_policy_naming_a_mart_that_does_not_exist(ws):
+    policy = ws / "policy.yaml"
+    text = (Path(__file__).parents[2] / "contracts" / "policy.yaml").read_text()
+    policy.write_text(text.replace("mart: gov_transparency__reasons", "mart: gov_transparency__reason"))
+    cfg = yaml.safe_load((ws / "steward.yaml").read_text())
+    (ws / "steward.yaml").write_text(yaml.safe_dump({**cfg, "policy": "policy.yaml"}))
+    _fails_with(ws, f"{policy}: checks.transparency.decisions_without_reason.mart: cannot read "
+                    "governance.gov_transparency__reason")

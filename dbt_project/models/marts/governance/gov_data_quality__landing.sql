@@ -9,6 +9,7 @@ select
     integration,
     entity,
     batch_id,
+    owner,
     rows_read,
     rows_loaded,
     rows_quarantined,

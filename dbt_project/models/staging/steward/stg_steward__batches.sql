@@ -15,6 +15,7 @@ renamed as (
         rows_loaded,
         rows_quarantined,
         contract_version,
+        owner,
         drift,
         -- timestamps
         loaded_at,
