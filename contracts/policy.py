@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..integrations.errors import ConfigError
 from .finding import Action, Family, Severity
 
-__all__ = ["Policy", "CheckRule", "Scope", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS"]
+__all__ = ["Policy", "CheckRule", "Scope", "Alerts", "Actions", "Route", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS"]
 
 DEFAULT_POLICY = "policy.yaml"
 # Attributes of the unified customer model an auditor may group by (int_customers__unified).
@@ -28,14 +28,30 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Route(_Strict):
+    """Where findings that match go; every field given must match, the first matching route wins."""
+
+    channel: str
+    family: Family | None = None
+    min_severity: Severity | None = None
+    owner: str | None = None
+    check_id: str | None = None  # an exact id, or a prefix ending in "." ("consent.")
+
+
 class Alerts(_Strict):
     min_severity: Severity = Severity.warn
-    channel: str = "#marketing-ops-alerts"
+    channel: str = "#marketing-ops-alerts"  # where findings no route matches go
+    routes: list[Route] = Field(default_factory=list)
+    mentions: dict[str, str] = Field(default_factory=dict)  # owner -> Slack mention added to critical alerts
+    suppress_hours: float = Field(24, ge=0)  # an open incident is re-notified at most this often unless it worsens
+    digest_channel: str | None = None  # `steward alerts digest` posts open incidents here (default: channel)
 
 
 class Actions(_Strict):
     dry_run: bool = False
     kill_switch: bool = False
+    approval_timeout_seconds: int = Field(3600, ge=1)
+    on_approval_timeout: Literal["reject", "approve"] = "reject"  # the safe choice when nobody answers
 
 
 class Scope(_Strict):
@@ -70,6 +86,7 @@ class CheckRule(_Strict):
     explanation: str
     owner: str | None = None
     action: dict[Severity, Action] = Field(default_factory=dict)
+    suppress_hours: float | None = Field(None, ge=0)  # overrides alerts.suppress_hours for this check
 
     @model_validator(mode="after")
     def _has_threshold(self) -> "CheckRule":
