@@ -26,8 +26,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Steward keeps autonomous marketing systems honest: reconcile, audit, alert, pause.")
 contracts_app = typer.Typer(help="Data contracts.", no_args_is_help=True)
 audit_log_app = typer.Typer(help="The append-only audit log.", no_args_is_help=True)
+campaigns_app = typer.Typer(help="Campaigns Steward paused, and resuming them.", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(audit_log_app, name="audit-log")
+app.add_typer(campaigns_app, name="campaigns")
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, however long
 _COLORS = {"critical": "bold red", "warn": "yellow", "info": "cyan"}
 
@@ -41,6 +43,7 @@ def demo(clean: bool = typer.Option(False, help="Switch every injected problem o
          workdir: Path = typer.Option(Path("steward-demo"), help="Working folder for exports, warehouse, reports."),
          as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else."),
          fail_on: FailOn = typer.Option(None, help="Exit 1 when a finding is at least this severe."),
+         dry_run: bool = typer.Option(False, help="Decide and record actions, but pause nothing."),
          verbose: bool = typer.Option(False, help="Show Prefect's and dbt's own logs.")) -> None:
     """Generate the demo workspace and run the whole governance loop on it, no accounts needed."""
     from .demo import prepare_demo
@@ -50,7 +53,7 @@ def demo(clean: bool = typer.Option(False, help="Switch every injected problem o
             config, ws = prepare_demo(workdir, scale=scale, seed=seed, clean=clean)
         injected = ", ".join(ws.injections.enabled()) or "none (clean)"
         err.print(f"[bold]Demo workspace[/] {ws.root}  ({sum(ws.counts.values()):,} records, injected: {injected})")
-        return _run(config, "demo", verbose)
+        return _run(config, "demo", verbose, dry_run)
 
     _main(go, as_json, fail_on)
 
@@ -59,9 +62,76 @@ def demo(clean: bool = typer.Option(False, help="Switch every injected problem o
 def run(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", help="Path to steward.yaml."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else."),
         fail_on: FailOn = typer.Option(None, help="Exit 1 when a finding is at least this severe."),
+        dry_run: bool = typer.Option(False, help="Decide and record actions, but pause nothing."),
         verbose: bool = typer.Option(False, help="Show Prefect's and dbt's own logs.")) -> None:
     """Run one governance run against a config file."""
-    _main(lambda: _run(config, "on_demand", verbose), as_json, fail_on)
+    _main(lambda: _run(config, "on_demand", verbose, dry_run), as_json, fail_on)
+
+
+@app.command()
+def approve(flow_run_id: str = typer.Argument(..., help="The waiting governance flow run's id (printed by the run)."),
+            reject: bool = typer.Option(False, "--reject", help="Refuse the action instead of approving it."),
+            comment: str = typer.Option("", help="Why; kept in the audit log."),
+            by: str = typer.Option(None, "--by", help="Who answers (default: $USER).")) -> None:
+    """Answer a governance run waiting for a human decision (needs PREFECT_API_URL of that run's server)."""
+    import getpass
+
+    from .approval import answer
+
+    try:
+        answer(flow_run_id, not reject, by or getpass.getuser(), comment)
+    except Exception as exc:  # prefect raises several types for a run that cannot be resumed
+        err.print(f"[bold red]error:[/] flow run {flow_run_id}: cannot answer: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+        raise typer.Exit(2) from None
+    err.print(f"{'rejected' if reject else 'approved'}: flow run {flow_run_id} resumes")
+
+
+@campaigns_app.command("list")
+def campaigns_list(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c")) -> None:
+    """Campaigns Steward has paused or resumed, with the reason."""
+    from steward.integrations.warehouse import Warehouse
+
+    def go() -> None:
+        rows = Warehouse(load_config(config).warehouse).query_df(
+            "select integration, campaign_id, state, changed_at, reason from ledger.campaign_controls order by 4")
+        table = Table("integration", "campaign", "state", "changed", "reason")
+        for r in rows.itertuples(index=False):
+            table.add_row(r.integration, r.campaign_id, r.state, str(r.changed_at)[:19], r.reason[:80])
+        Console().print(table)
+
+    _guard(go)
+
+
+@campaigns_app.command("resume")
+def campaigns_resume(integration: str = typer.Argument(..., help="Integration name from steward.yaml."),
+                     campaign_id: str = typer.Argument(..., help="The platform's own campaign id."),
+                     reason: str = typer.Option(..., help="Why it is safe to run again; kept in the audit log."),
+                     by: str = typer.Option(None, "--by", help="Who decides (default: $USER)."),
+                     config: Path = typer.Option(Path("steward.yaml"), "--config", "-c")) -> None:
+    """Resume a paused campaign through its platform, recorded in the audit log with who and why."""
+    import getpass
+
+    from steward.integrations import ledger
+    from steward.integrations.errors import ConfigError as _ConfigError
+    from steward.integrations.warehouse import Warehouse
+
+    from .steps import adapters_for
+
+    def go() -> None:
+        cfg = load_config(config)
+        wh = Warehouse(cfg.warehouse)
+        adapter = adapters_for(cfg, wh).get(integration)
+        if adapter is None:
+            raise _ConfigError(f"{config}: no integration named '{integration}'")
+        result = adapter.resume(campaign_id, reason)
+        who = by or getpass.getuser()
+        outcome = "resumed" if result.changed else f"unchanged: {result.detail}"
+        ledger.append_audit(wh, run_id="manual", fingerprint=None, check_id=None, action="resume",
+                            target=f"{adapter.platform}:{campaign_id}", decided_by=f"person:{who}", reason=reason,
+                            outcome=outcome)
+        err.print(f"{adapter.platform}:{campaign_id}: {outcome}")
+
+    _guard(go)
 
 
 @contracts_app.command("list")
@@ -88,6 +158,11 @@ def audit_log_verify(config: Path = typer.Option(Path("steward.yaml"), "--config
             raise typer.Exit(1)
         err.print("[green]audit log intact[/]")
 
+    _guard(go)
+
+
+def _guard(go) -> None:
+    """Known errors are one line and exit 2."""
     try:
         go()
     except StewardError as exc:
@@ -95,7 +170,7 @@ def audit_log_verify(config: Path = typer.Option(Path("steward.yaml"), "--config
         raise typer.Exit(2) from None
 
 
-def _run(config: Path, kind: str, verbose: bool):
+def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False):
     import os
 
     if verbose:
@@ -112,7 +187,7 @@ def _run(config: Path, kind: str, verbose: bool):
     progress.set_reporter(lambda stage, detail: err.print(f"  [dim]{stage:>9}[/]  {detail}"))
     try:
         with flow_settings(), err.status("Running the governance loop…"):
-            return governance_run(RunParams(config=str(config), kind=kind))
+            return governance_run(RunParams(config=str(config), kind=kind, dry_run=dry_run))
     finally:
         progress.set_reporter(None)
 

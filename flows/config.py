@@ -6,16 +6,21 @@ Secrets are never in this file: an integration or Slack names the environment va
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from steward.contracts.policy import Policy
 from steward.integrations.errors import ConfigError
 from steward.integrations.sources.streams import PLATFORMS
 
-__all__ = ["IntegrationConfig", "SlackConfig", "StewardConfig", "load_config", "write_config"]
+__all__ = ["IntegrationConfig", "SlackConfig", "StewardConfig", "load_config", "write_config", "effective_policy",
+           "KILL_SWITCH_ENV"]
+
+KILL_SWITCH_ENV = "STEWARD_KILL_SWITCH"
 
 
 class _Strict(BaseModel):
@@ -90,6 +95,15 @@ def load_config(path: Path | str) -> StewardConfig:
         err = exc.errors()[0]
         raise ConfigError(f"{p}: {'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from exc
     return cfg.resolved(p.parent.resolve()).model_copy(update={"source": p.resolve()})
+
+
+def effective_policy(policy: Policy, dry_run: bool = False) -> Policy:
+    """The policy with the run's overrides: ``--dry-run``, and the kill switch any operator can throw from the
+    environment (``STEWARD_KILL_SWITCH=1``) without editing the policy file. Overrides only ever make it safer."""
+    kill = os.environ.get(KILL_SWITCH_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    actions = policy.actions.model_copy(update={"dry_run": policy.actions.dry_run or dry_run,
+                                                "kill_switch": policy.actions.kill_switch or kill})
+    return policy.model_copy(update={"actions": actions})
 
 
 def write_config(cfg: StewardConfig, path: Path) -> Path:

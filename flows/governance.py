@@ -19,9 +19,10 @@ from steward.integrations import ledger
 from steward.integrations.warehouse import Warehouse
 
 from . import steps
+from .approval import collect_approvals
 from .alerts import dispatch_alerts
 from .artifacts import publish_artifacts
-from .config import load_config
+from .config import effective_policy, load_config
 from .progress import report
 from .report import render_report
 
@@ -33,6 +34,7 @@ class RunParams(BaseModel):
 
     config: str = Field(description="Path to steward.yaml")
     kind: Literal["scheduled", "on_demand", "demo"] = "on_demand"
+    dry_run: bool = Field(False, description="Decide and record actions, change nothing on the platforms")
 
 
 class FindingSummary(BaseModel):
@@ -63,7 +65,7 @@ class RunResult(BaseModel):
 @flow(name="governance-run", log_prints=False)
 def governance_run(params: RunParams) -> RunResult:
     cfg = load_config(params.config)
-    policy = load_policy(cfg.policy)
+    policy = effective_policy(load_policy(cfg.policy), dry_run=params.dry_run)
     wh = Warehouse(cfg.warehouse)
     run_id = f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = ledger.start_run(wh, run_id, params.kind, str(cfg.source))
@@ -74,7 +76,8 @@ def governance_run(params: RunParams) -> RunResult:
         ingested = [row for i in cfg.integrations for row in steps.ingest_integration(i, adapters[i.name], wh, run_id)]
         outcome = steps.transform(wh, cfg.work_dir, policy, pd.Timestamp(started))
         findings = steps.judge(wh, policy, outcome, run_id)
-        actions = steps.act(wh, findings, policy, adapters, run_id)
+        plans = steps.plan(findings, policy)
+        actions = steps.act(wh, plans, collect_approvals(plans, policy), adapters, run_id)
         report_path = cfg.report_dir / f"{run_id}.html"
         alerts = dispatch_alerts(wh, findings, policy, cfg, run_id, report_path)
     except Exception as exc:

@@ -26,10 +26,11 @@ from steward.integrations.sources import SourceAdapter, build_adapter
 from steward.integrations.sources.streams import EXPORT_STREAMS
 from steward.integrations.warehouse import Warehouse
 
+from .approval import Decision
 from .config import IntegrationConfig, StewardConfig
 from .progress import report
 
-__all__ = ["adapters_for", "preflight", "ingest_integration", "transform", "judge", "act"]
+__all__ = ["adapters_for", "preflight", "ingest_integration", "transform", "judge", "plan", "act"]
 
 
 def adapters_for(cfg: StewardConfig, wh: Warehouse) -> dict[str, SourceAdapter]:
@@ -86,29 +87,37 @@ def judge(wh: Warehouse, policy: Policy, outcome: dbt_build.BuildOutcome, run_id
     return findings
 
 
+@task(name="plan-actions", cache_policy=NO_CACHE)
+def plan(findings: list[Finding], policy: Policy) -> list[PlannedAction]:
+    return plan_actions(findings, policy)
+
+
 @task(name="act", cache_policy=NO_CACHE)
-def act(wh: Warehouse, findings: list[Finding], policy: Policy, adapters: dict[str, SourceAdapter],
-        run_id: str) -> list[dict]:
-    """Carry out the pauses policy asks for, through the adapter of the platform that runs the campaign."""
+def act(wh: Warehouse, plans: list[PlannedAction], decisions: dict[int, Decision],
+        adapters: dict[str, SourceAdapter], run_id: str) -> list[dict]:
+    """Carry out the pauses policy (and, where it asks, a person) decided, through the platform's own adapter."""
     done = []
-    for plan in plan_actions(findings, policy):
-        outcome = _execute(plan, adapters)
-        ledger.append_audit(wh, run_id=run_id, fingerprint=plan.finding.fingerprint, check_id=plan.finding.check_id,
-                            action=plan.action, target=plan.target, decided_by=f"policy:{plan.finding.check_id}",
-                            reason=plan.reason, outcome=outcome)
-        done.append({"check_id": plan.finding.check_id, "action": plan.action, "target": plan.target,
-                     "outcome": outcome})
-        report("act", f"{plan.action} {plan.target or plan.finding.subject}: {outcome}")
+    for i, plan_ in enumerate(plans):
+        decision = decisions.get(i)
+        outcome = _execute(plan_, decision, adapters)
+        decided_by = decision.decided_by if decision else f"policy:{plan_.finding.check_id}"
+        reason = plan_.reason + (f"; {decision.how}: {decision.comment}" if decision else "")
+        ledger.append_audit(wh, run_id=run_id, fingerprint=plan_.finding.fingerprint,
+                            check_id=plan_.finding.check_id, action=plan_.action, target=plan_.target,
+                            decided_by=decided_by, reason=reason, outcome=outcome)
+        done.append({"check_id": plan_.finding.check_id, "action": plan_.action, "target": plan_.target,
+                     "outcome": outcome, "decided_by": decided_by})
+        report("act", f"{plan_.action} {plan_.target or plan_.finding.subject}: {outcome}")
     return done
 
 
-def _execute(plan: PlannedAction, adapters: dict[str, SourceAdapter]) -> str:
-    if not plan.execute:
-        return "not executed: " + plan.reason.rsplit("; ", 1)[-1]
-    adapter = next((a for a in adapters.values() if a.platform == plan.platform), None)
+def _execute(plan_: PlannedAction, decision: Decision | None, adapters: dict[str, SourceAdapter]) -> str:
+    if not plan_.execute:
+        return "not executed: " + plan_.reason.rsplit("; ", 1)[-1]
+    if decision is not None and not decision.approved:
+        return f"not executed: {decision.how}"
+    adapter = next((a for a in adapters.values() if a.platform == plan_.platform), None)
     if adapter is None:
-        return f"not executed: no integration for platform {plan.platform}"
-    if plan.action != "pause":
-        return f"not executed: {plan.action} needs an approval flow"
-    result = adapter.pause(plan.campaign_id or "", plan.reason)
+        return f"not executed: no integration for platform {plan_.platform}"
+    result = adapter.pause(plan_.campaign_id or "", plan_.reason)
     return "paused" if result.changed else f"unchanged: {result.detail}"
