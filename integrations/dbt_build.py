@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import TransformError
 
-__all__ = ["TestFailure", "BuildOutcome", "dbt_project_dir", "build"]
+__all__ = ["TestFailure", "BuildOutcome", "dbt_project_dir", "build", "run_models"]
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
@@ -54,10 +54,20 @@ def _write_profile(work_dir: Path, warehouse: Path) -> Path:
 
 def build(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None = None) -> BuildOutcome:
     """``dbt build`` (models, data tests and unit tests) with the policy's scope as vars."""
+    return _invoke("build", warehouse, work_dir, dbt_vars, select)
+
+
+def run_models(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None = None) -> BuildOutcome:
+    """``dbt run``: models only, for measuring what the audits themselves cost."""
+    return _invoke("run", warehouse, work_dir, dbt_vars, select)
+
+
+def _invoke(command: str, warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None) -> BuildOutcome:
     from dbt.cli.main import dbtRunner  # imported late: dbt's import takes a second and most commands skip it
 
     work_dir.mkdir(parents=True, exist_ok=True)
-    args = ["build", "--project-dir", str(dbt_project_dir()), "--profiles-dir", str(_write_profile(work_dir, warehouse)),
+    args = [command, "--project-dir", str(dbt_project_dir()),
+            "--profiles-dir", str(_write_profile(work_dir, warehouse)),
             "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
             "--vars", json.dumps(dbt_vars, default=str), "--no-use-colors",
             "--log-level", os.environ.get("STEWARD_DBT_LOG_LEVEL", "none")]  # failures reach us as results
@@ -65,7 +75,8 @@ def build(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | N
         args += ["--select", *select]
     res = dbtRunner().invoke(args)
     if res.exception is not None:
-        raise TransformError(f"dbt build did not run: {str(res.exception).strip().splitlines()[0]}") from res.exception
+        raise TransformError(f"dbt {command} did not run: {str(res.exception).strip().splitlines()[0]}") \
+            from res.exception
     return _outcome(res.result)
 
 
