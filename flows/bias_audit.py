@@ -1,0 +1,145 @@
+"""The bias audit as a Python API: point it at a table or file, say which columns mean what, get a judged result.
+
+    from steward.flows.bias_audit import audit_bias
+    audit = audit_bias("scores.parquet", groups=["age_band", "gender"], intersect=True,
+                       score="lead_score", cutoff=60, outcome="converted")
+    audit.failed            # True when a group fails the four-fifths rule significantly
+    audit.to_dict()         # what `steward audit bias --json` prints
+
+It only wires the rooms together: DuckDB counts (integrations.group_counts), the contracts judge
+(contracts.fairness, contracts.proxies), and the policy supplies the thresholds nobody overrode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from steward.contracts.fairness import (LARGEST, MOST_FAVOURED, DimensionResult, GroupResult, Rate, Thresholds,
+                                        audit_dimension, to_findings)
+from steward.contracts.finding import Finding
+from steward.contracts.policy import Policy, load_policy
+from steward.contracts.proxies import PROXY_THRESHOLD, ProxyResult, judge_proxies
+from steward.integrations.errors import ConfigError
+from steward.integrations.audit_source import open_source
+from steward.integrations.group_counts import ColumnMap, count_groups, proxy_aggregates
+
+__all__ = ["BiasAudit", "audit_bias", "resolve_references"]
+
+
+@dataclass
+class BiasAudit:
+    source: str
+    subject: str  # names the audited model or table in findings: the table, else the file's stem
+    mapping: ColumnMap
+    thresholds: Thresholds
+    dimensions: list[DimensionResult]
+    proxies: list[ProxyResult] = field(default_factory=list)
+    proxy_threshold: float = PROXY_THRESHOLD
+    policy: Policy | None = None
+
+    @property
+    def failed(self) -> bool:
+        return any(d.failing for d in self.dimensions)
+
+    def findings(self, run_id: str = "bias-audit") -> list[Finding]:
+        """Failing groups as Findings, worded and owned as the policy's bias check words and owns them."""
+        policy = self.policy or load_policy()
+        return [f for d in self.dimensions for f in to_findings(d, run_id, policy, self.subject)]
+
+    def to_dict(self, run_id: str = "bias-audit") -> dict[str, Any]:
+        m = self.mapping
+        return {
+            "source": self.source,
+            "mapping": {"groups": list(m.groups), "intersect": m.intersect, "score": m.score, "cutoff": m.cutoff,
+                        "decision": m.decision, "positive": list(m.positive), "outcome": m.outcome,
+                        "outcome_positive": list(m.outcome_positive)},
+            "thresholds": vars(self.thresholds).copy(),
+            "failed": self.failed,
+            "dimensions": [_dimension(d) for d in self.dimensions],
+            "proxy_threshold": self.proxy_threshold,
+            "proxies": [vars(p).copy() for p in self.proxies],
+            "findings": [f.model_dump(mode="json") for f in self.findings(run_id)],
+        }
+
+
+def audit_bias(source: Path | str, groups: Sequence[str], *, table: str | None = None, score: str | None = None,
+               cutoff: float | None = None, decision: str | None = None, positive: Sequence[str] = (),
+               outcome: str | None = None, outcome_positive: Sequence[str] = (), intersect: bool = False,
+               reference: Sequence[str] | str = LARGEST, min_group_size: int | None = None,
+               inputs: Sequence[str] | None = None, proxies: bool = True,
+               proxy_threshold: float = PROXY_THRESHOLD, policy: Policy | None = None) -> BiasAudit:
+    """Count in DuckDB, judge in contracts. Thresholds not given come from the policy's bias check."""
+    mapping = ColumnMap(groups=tuple(groups), score=score, cutoff=cutoff, decision=decision,
+                        positive=tuple(str(p) for p in positive), outcome=outcome,
+                        outcome_positive=tuple(str(v) for v in outcome_positive), intersect=intersect)
+    policy = policy or load_policy()
+    thresholds = Thresholds.from_policy(policy)
+    if min_group_size is not None:
+        thresholds = replace(thresholds, min_group_size=min_group_size)
+    with open_source(source, table) as src:
+        counts = count_groups(src, mapping)
+        aggregates = proxy_aggregates(src, mapping, inputs) if proxies or inputs else None
+        name = src.name
+    by_dim: dict[str, list] = {}
+    for c in counts:
+        by_dim.setdefault(c.dimension, []).append(c)
+    refs = resolve_references([reference] if isinstance(reference, str) else list(reference), by_dim)
+    dims = [audit_dimension(cs, thresholds, refs[d]) for d, cs in by_dim.items()]
+    found = judge_proxies(aggregates.contingencies, aggregates.moments, aggregates.skipped,
+                          list(dict.fromkeys(groups)), proxy_threshold) if aggregates else []
+    return BiasAudit(name, table or _stem(Path(source)), mapping, thresholds, dims, found, proxy_threshold, policy)
+
+
+def resolve_references(specs: Sequence[str], groups: dict[str, list]) -> dict[str, str]:
+    """Per dimension: ``largest`` | ``most-favoured`` | ``DIMENSION=GROUP`` | ``GROUP`` (in whichever has it)."""
+    rule = LARGEST
+    chosen: dict[str, str] = {}
+    for spec in specs or [LARGEST]:
+        if spec in (LARGEST, MOST_FAVOURED):
+            rule = spec
+        elif "=" in spec and spec.split("=", 1)[0].strip() in groups:
+            dim, value = (s.strip() for s in spec.split("=", 1))
+            chosen[dim] = value
+        else:
+            hits = [d for d, cs in groups.items() if any(c.label == spec for c in cs)]
+            if not hits:
+                raise ConfigError(f"reference group '{spec}' is in no audited dimension "
+                                  f"({', '.join(groups)}); use DIMENSION=GROUP or largest / most-favoured")
+            chosen.update({d: spec for d in hits if d not in chosen})
+    return {d: chosen.get(d, rule) for d in groups}
+
+
+def _stem(path: Path) -> str:
+    """What findings call a file: its name without suffix; for a glob (``scores/*.parquet``), its folder."""
+    return (path.parent.name or "files") if any(ch in path.stem for ch in "*?[") else path.stem
+
+
+def _rate(r: Rate | None) -> dict[str, Any] | None:
+    return None if r is None else {"value": r.value, "ci_low": r.low, "ci_high": r.high, "num": r.num, "den": r.den}
+
+
+def _group(g: GroupResult) -> dict[str, Any]:
+    c = g.counts
+    confusion = {"tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn} if c.has_outcome else None
+    return {
+        "group": c.label, "values": dict(zip(c.columns, c.values)), "n": c.n,
+        "counts": {"positives": c.positives, **(confusion or {})},
+        "rates": {"selection_rate": _rate(g.selection), "tpr": _rate(g.tpr), "fpr": _rate(g.fpr),
+                  "fnr": _rate(g.fnr), "precision": _rate(g.precision)},
+        "vs_reference": {"disparity_ratio": g.disparity_ratio, "rate_difference": g.rate_difference, "z": g.z,
+                         "tpr_difference": g.tpr_difference, "fpr_difference": g.fpr_difference},
+        "verdict": g.verdict, "severity": g.severity.value if g.severity else None,
+    }
+
+
+def _dimension(d: DimensionResult) -> dict[str, Any]:
+    return {
+        "dimension": d.dimension, "columns": list(d.columns), "reference_group": d.reference,
+        "reference_rule": d.reference_rule, "demographic_parity_difference": d.demographic_parity_difference,
+        "demographic_parity_ratio": d.demographic_parity_ratio,
+        "equalized_odds_difference": d.equalized_odds_difference, "failing": list(d.failing),
+        "favoured_over_reference": list(d.favoured_over_reference),
+        "groups": [_group(g) for g in d.groups],
+    }
