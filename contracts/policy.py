@@ -7,9 +7,10 @@ measured. A policy that does not validate is refused with one line naming the fi
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -17,11 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..integrations.errors import ConfigError
 from .finding import Action, Family, Severity
 
-__all__ = ["Policy", "CheckRule", "Scope", "Alerts", "Actions", "Route", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS"]
+__all__ = ["Policy", "CheckRule", "Scope", "Alerts", "Actions", "Route", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS",
+           "SLACK_MENTION", "SEGMENT_ATTRIBUTES", "ANOMALY_MIN_SCALE", "PII_ALLOWED_TABLES"]
 
 DEFAULT_POLICY = "policy.yaml"
 # Attributes of the unified customer model an auditor may group by (int_customers__unified).
 GROUP_COLUMNS = ("age_band", "gender", "region", "country")
+# What alerts.mentions may hold: a user group, a user, or @here; anything else would reach the channel as raw text.
+SLACK_MENTION = re.compile(r"^<(!subteam\^[A-Z0-9]{2,32}|@[UW][A-Z0-9]{2,32}|!here)>$")
 
 
 class _Strict(BaseModel):
@@ -46,12 +50,36 @@ class Alerts(_Strict):
     suppress_hours: float = Field(24, ge=0)  # an open incident is re-notified at most this often unless it worsens
     digest_channel: str | None = None  # `steward alerts digest` posts open incidents here (default: channel)
 
+    @field_validator("mentions")
+    @classmethod
+    def _slack_mentions(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [m for m in value.values() if not SLACK_MENTION.match(m)]
+        if bad:
+            raise ValueError(f"'{bad[0]}' is not a Slack mention (<!subteam^ID>, <@USERID> or <!here>)")
+        return value
+
 
 class Actions(_Strict):
     dry_run: bool = False
     kill_switch: bool = False
     approval_timeout_seconds: int = Field(3600, ge=1)
     on_approval_timeout: Literal["reject", "approve"] = "reject"  # the safe choice when nobody answers
+
+
+# Where raw personal data may live by default: the systems of record for people (CRM, marketing automation, CDP)
+# as landed, and their staging; schema.table globs, see docs/policy.md.
+PII_ALLOWED_TABLES = ("raw.salesforce__*", "raw.hubspot__*", "raw.marketo__*", "raw.cdp__*",
+                      "staging.stg_salesforce__*", "staging.stg_hubspot__*", "staging.stg_marketo__*",
+                      "staging.stg_cdp__*", "staging.int_customers__*", "staging.int_email_events__*")
+# Scope values that become SQL literals or identifiers in the marts: no quotes, nothing else to escape.
+_SqlWord = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")]
+_TableGlob = Annotated[str, Field(pattern=r"^[a-z0-9_*?]+\.[a-z0-9_*?]+$")]
+_Entity = Annotated[str, Field(pattern=r"^[a-z0-9_]+\.[a-z0-9_]+$")]
+_SegmentValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:+ -]+$")]  # "65+", "vulnerable_customer"
+# What the sensitive-segment rule may match on: a unified-customer attribute, or a CDP audience tag.
+SEGMENT_ATTRIBUTES = (*GROUP_COLUMNS, "audience")
+# The daily series the anomaly audit watches, and the smallest spread each counts with (a flat history has none).
+ANOMALY_MIN_SCALE = {"send_volume": 50.0, "ad_spend": 50.0, "conversions": 3.0, "quarantine_rate": 0.02}
 
 
 class Scope(_Strict):
@@ -61,6 +89,26 @@ class Scope(_Strict):
     oversight_high_value_revenue: float = Field(1_000_000, ge=0)
     metric_window_days: int = Field(28, ge=1, le=366)
     freshness_sla_hours: dict[str, float] = Field(default_factory=lambda: {"default": 48})
+    # privacy and consent
+    consent_email_subscriptions: list[_SqlWord] = Field(default_factory=lambda: ["marketing_information"], min_length=1)
+    retention_days: dict[_Entity, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: {"hubspot.email_events": 730, "google_ads.audience_uploads": 540,
+                                 "decisions.ai_decisions": 1095})
+    pii_scan_schemas: list[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]] = Field(default_factory=lambda: ["raw"])
+    pii_sample_rows: int = Field(1000, ge=1, le=1_000_000)
+    pii_min_match_share: float = Field(0.05, gt=0, le=1)
+    pii_allowed_tables: list[_TableGlob] = Field(default_factory=lambda: list(PII_ALLOWED_TABLES))
+    # metric balance, oversight, transparency and anomaly audits (docs/policy.md)
+    contact_cap_per_week: int = Field(5, ge=1)  # marketing emails one person may get in any 7 days
+    oversight_sensitive_segments: dict[str, list[_SegmentValue]] = Field(
+        default_factory=lambda: {"audience": ["vulnerable_customer"]})  # decisions about them always need a review
+    model_registry: dict[_SqlWord, list[_SqlWord]] = Field(
+        default_factory=lambda: {"lead_scoring": ["3.2.0"], "next_best_offer": ["1.4.1"]})
+    anomaly_baseline_weeks: int = Field(6, ge=2, le=52)  # the same weekday in this many earlier weeks
+    anomaly_detection_days: int = Field(7, ge=1, le=31)  # judge each of the last N days
+    anomaly_min_scale: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: dict(ANOMALY_MIN_SCALE))  # the robust spread never counts as less than this
+    anomaly_min_relative_scale: float = Field(0.25, ge=0)  # ... nor as less than this share of the baseline median
 
     @field_validator("bias_dimensions")
     @classmethod
@@ -69,6 +117,22 @@ class Scope(_Strict):
         if unknown:
             raise ValueError(f"unknown column '{unknown[0]}' (known: {', '.join(GROUP_COLUMNS)})")
         return value
+
+    @field_validator("oversight_sensitive_segments")
+    @classmethod
+    def _known_segment_attributes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = [k for k in value if k not in SEGMENT_ATTRIBUTES]
+        if unknown:
+            raise ValueError(f"unknown attribute '{unknown[0]}' (known: {', '.join(SEGMENT_ATTRIBUTES)})")
+        return value
+
+    @field_validator("anomaly_min_scale")
+    @classmethod
+    def _known_series(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = [k for k in value if k not in ANOMALY_MIN_SCALE]
+        if unknown:
+            raise ValueError(f"unknown series '{unknown[0]}' (known: {', '.join(ANOMALY_MIN_SCALE)})")
+        return {**ANOMALY_MIN_SCALE, **value}
 
 
 class CheckRule(_Strict):

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import pandas as pd
 import pandera.pandas as pa
 
-from .frames.cdp import ProfileFrame
+from .frames.cdp import ErasureRequestFrame, ProfileFrame
 from .frames.decisions import DecisionFrame
-from .frames.google_ads import CampaignStatsFrame
+from .frames.google_ads import AudienceUploadFrame, CampaignStatsFrame
 from .frames.hubspot import EmailEventFrame, HubspotContactFrame, MarketingEmailFrame, SubscriptionFrame
 from .frames.salesforce import (AccountFrame, CampaignFrame, CampaignMemberFrame, ContactFrame, LeadFrame,
                                 OpportunityFrame)
@@ -62,8 +62,10 @@ SOURCE_CONTRACTS: dict[str, SourceContract] = {c.stream: c for c in [
     _c("hubspot.email_events", EmailEventFrame, "marketing-ops"),
     _c("hubspot.subscriptions", SubscriptionFrame, "privacy-office", "critical"),
     _c("google_ads.campaign_stats", CampaignStatsFrame, "paid-media"),
+    _c("google_ads.audience_uploads", AudienceUploadFrame, "paid-media", "critical"),
     _c("cdp.profiles", ProfileFrame, "data-platform"),
-    _c("decisions.ai_decisions", DecisionFrame, "ml-governance", "critical"),
+    _c("cdp.erasure_requests", ErasureRequestFrame, "privacy-office", "critical"),
+    _c("decisions.ai_decisions", DecisionFrame, "ml-governance", "critical", "1.1.0"),  # 1.1: input_snapshot_id
 ]}
 
 

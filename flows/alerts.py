@@ -1,60 +1,122 @@
-"""Alerting step: the findings policy wants people to see go to the outbox first, then to Slack or the console.
+"""Alerting step: findings become incidents, incidents become Slack messages, and every message goes through the outbox.
 
-Slack is used when the bot token's environment variable is set; otherwise the alert is printed and kept in the
-outbox as ``local``. A Slack that refuses the token leaves the alert queued (never lost) and the run completes.
+The order matters for "never lose an alert": incidents and their messages are written to the warehouse in one
+transaction (``notify.incidents.record``) before any HTTP call; only then is the outbox delivered. Slack is used when
+the bot token's environment variable is set; otherwise the run's messages are printed and kept as ``local``. A Slack
+that is down, throttling or refusing the token leaves messages queued (``steward alerts retry`` sends them later) and
+the run completes. One audit row per run records what was decided and what became of it.
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from steward.contracts.actions import alertable
 from steward.contracts.finding import Finding
 from steward.contracts.policy import Policy
 from steward.integrations import ledger
 from steward.integrations.errors import NotifyError
-from steward.integrations.notify.message import build_message, render_text
-from steward.integrations.notify.outbox import deliver, enqueue, mark_printed
+from steward.integrations.notify import incidents, outbox
+from steward.integrations.notify.message import console_line
 from steward.integrations.warehouse import Warehouse
 
 from .config import StewardConfig
 from .progress import report
 
-__all__ = ["dispatch_alerts"]
+if TYPE_CHECKING:
+    from steward.integrations.notify.slack import SlackNotifier
+
+__all__ = ["dispatch_alerts", "alert_policy", "slack_sender", "flush", "ALWAYS_EVALUATED"]
+
+# Checks every governance run evaluates besides the policy's own: dbt's data tests run in every build.
+ALWAYS_EVALUATED = ("data_quality.dbt_test",)
 
 
 def dispatch_alerts(wh: Warehouse, findings: list[Finding], policy: Policy, cfg: StewardConfig, run_id: str,
                     report_path: Path) -> dict:
+    """Open, re-notify, suppress or resolve this run's incidents, deliver their messages, audit the outcome.
+
+    Returns a dict for the run result: ``channel`` (the default channel), ``alerted`` (findings at or above the alert
+    severity), ``outcome`` (``none``, ``sent``, ``queued`` or ``printed``), ``summary`` (one line), the decision
+    counts (``opened``, ``repeated``, ``worsened``, ``suppressed``, ``resolved``), ``channels`` messaged and
+    ``messages`` enqueued.
+    """
+    policy = alert_policy(policy, cfg)
     chosen = alertable(findings, policy)
-    channel = cfg.slack.channel or policy.alerts.channel
-    if not chosen:
-        return {"channel": channel, "alerted": 0, "outcome": "none",
-                "summary": f"nothing at or above {policy.alerts.min_severity.value}"}
-    alert_id = enqueue(wh, run_id, chosen, channel, build_message(chosen, run_id, report=str(report_path)))
+    now = datetime.now(timezone.utc)
+    known = {i.fingerprint: i for i in incidents.incidents(wh)}
+    decisions = incidents.plan(chosen, known, policy, [*policy.checks, *ALWAYS_EVALUATED], now)
+    ids = incidents.record(wh, run_id, decisions, now, report=str(report_path))
+    kinds = Counter(d.kind for d in decisions)
+    channels = sorted({a.channel for a in outbox.alerts(wh, ids=ids)}) if ids else []
+    result = {"channel": policy.alerts.channel, "alerted": len(chosen), "opened": kinds["open"],
+              "repeated": kinds["repeat"], "worsened": kinds["worse"], "suppressed": kinds["suppress"],
+              "resolved": kinds["resolve"], "channels": channels, "messages": len(ids)}
+    if not decisions:
+        return {**result, "outcome": "none", "summary": f"nothing at or above {policy.alerts.min_severity.value}"}
+    outcome = flush(wh, cfg, ids, policy.alerts.channel)
+    summary = _summary(result, outcome, policy, cfg)
+    ledger.append_audit(wh, run_id=run_id, fingerprint=None, check_id=None, action="alert",
+                        target=", ".join(channels) or policy.alerts.channel,
+                        decided_by=f"policy:alerts (min_severity={policy.alerts.min_severity.value}, "
+                                   f"suppress_hours={policy.alerts.suppress_hours:g})",
+                        reason=summary, outcome=outcome)
+    return {**result, "outcome": outcome, "summary": summary}
+
+
+def alert_policy(policy: Policy, cfg: StewardConfig) -> Policy:
+    """The policy with ``slack.channel`` from steward.yaml, when set, as the channel unrouted findings go to."""
+    if not cfg.slack.channel or cfg.slack.channel == policy.alerts.channel:
+        return policy
+    return policy.model_copy(update={"alerts": policy.alerts.model_copy(update={"channel": cfg.slack.channel})})
+
+
+def slack_sender(cfg: StewardConfig, default_channel: str) -> "SlackNotifier | None":
+    """A Slack client from the environment variables steward.yaml names, or None when no token is set."""
     token = os.environ.get(cfg.slack.token_env, "").strip()
-    if token:
-        outcome = _to_slack(wh, token, os.environ.get(cfg.slack.api_url_env), channel)
-    else:
-        mark_printed(wh, alert_id)
-        for line in render_text(chosen).splitlines():
-            report("alert", line)
-        outcome = "printed"
-    ledger.append_audit(wh, run_id=run_id, fingerprint=None, check_id=None, action="alert", target=channel,
-                        decided_by=f"policy:alerts.min_severity={policy.alerts.min_severity.value}",
-                        reason=f"{len(chosen)} findings at or above {policy.alerts.min_severity.value}",
-                        outcome=outcome)
-    where = f"Slack {channel}" if token else "the console (no SLACK_BOT_TOKEN; kept in ledger.alert_outbox)"
-    return {"channel": channel, "alerted": len(chosen), "outcome": outcome, "alert_id": alert_id,
-            "summary": f"{len(chosen)} findings {outcome} to {where}"}
-
-
-def _to_slack(wh: Warehouse, token: str, api_url: str | None, channel: str) -> str:
+    if not token:
+        return None
     from steward.integrations.notify.slack import DEFAULT_API_URL, SlackNotifier, build_client
 
+    api_url = os.environ.get(cfg.slack.api_url_env, "").strip() or DEFAULT_API_URL
+    return SlackNotifier(build_client(token, api_url), default_channel)
+
+
+def flush(wh: Warehouse, cfg: StewardConfig, ids: list[str], default_channel: str) -> str:
+    """Deliver what is queued (these messages and any an earlier run left), or print these when Slack is not set up.
+
+    Returns ``none`` (nothing to send), ``sent``, ``queued`` (some of ``ids`` wait for Slack) or ``printed``.
+    """
+    sender = slack_sender(cfg, default_channel)
+    if sender is None:
+        mine = outbox.alerts(wh, status=outbox.QUEUED, ids=ids) if ids else []
+        for alert in mine:
+            if alert.kind != outbox.UPDATE:  # an update rewrites a message the console has already shown
+                report("alert", f"{alert.channel}  {console_line(alert.payload)}")
+            outbox.mark_printed(wh, alert.alert_id)
+        return "printed" if mine else "none"
     try:
-        delivery = deliver(wh, SlackNotifier(build_client(token, api_url or DEFAULT_API_URL), channel))
+        delivery = outbox.deliver(wh, sender)
     except NotifyError as exc:
         report("alert", f"Slack refused the alert, kept queued: {exc}")
-        return "queued"
-    return "sent" if delivery.sent and not delivery.pending else "queued"
+        return "queued" if ids else "none"
+    for channel in delivery.blocked:
+        report("alert", f"Slack channel {channel} refused the bot; its alerts stay queued")
+    if not ids:
+        return "none"
+    return "queued" if outbox.alerts(wh, status=outbox.QUEUED, ids=ids) else "sent"
+
+
+def _summary(result: dict, outcome: str, policy: Policy, cfg: StewardConfig) -> str:
+    counts = (f"{result['opened']} opened, {result['repeated'] + result['worsened']} re-notified "
+              f"({result['worsened']} worse), {result['suppressed']} suppressed, {result['resolved']} resolved")
+    head = f"{result['alerted']} findings at or above {policy.alerts.min_severity.value}: {counts}"
+    where = {"sent": f"sent to Slack {', '.join(result['channels'])}",
+             "queued": "queued in ledger.alert_outbox (Slack unreachable or refusing; `steward alerts retry`)",
+             "printed": f"printed to the console (no {cfg.slack.token_env}; kept in ledger.alert_outbox)",
+             "none": "nothing new to send"}[outcome]
+    return f"{head}; {result['messages']} messages {where}" if outcome != "none" else f"{head}; {where}"

@@ -20,6 +20,7 @@ from steward.contracts.policy import load_policy  # noqa: E402
 from steward.integrations.errors import StewardError  # noqa: E402
 
 from . import progress  # noqa: E402
+from .cli_alerts import alerts_app  # noqa: E402
 from .cli_audit import audit_app  # noqa: E402
 from .config import load_config  # noqa: E402
 
@@ -32,6 +33,7 @@ app.add_typer(contracts_app, name="contracts")
 app.add_typer(audit_log_app, name="audit-log")
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(audit_app, name="audit")
+app.add_typer(alerts_app, name="alerts")
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, however long
 _COLORS = {"critical": "bold red", "warn": "yellow", "info": "cyan"}
 

@@ -19,7 +19,7 @@ from steward.contracts.governance import evaluate, findings_from_dbt_tests
 from steward.contracts.policy import Policy
 from steward.contracts.registry import contract_for
 from steward.contracts.source_checks import check_batch
-from steward.integrations import dbt_build, ledger
+from steward.integrations import dbt_build, ledger, pii_scan
 from steward.integrations.errors import SourceError
 from steward.integrations.landing import ensure_raw_table, land_batch
 from steward.integrations.sources import SourceAdapter, build_adapter
@@ -71,6 +71,7 @@ def ingest_integration(integration: IntegrationConfig, adapter: SourceAdapter, w
 def transform(wh: Warehouse, work_dir: Path, policy: Policy, as_of: pd.Timestamp) -> dbt_build.BuildOutcome:
     for stream in EXPORT_STREAMS:  # platforms not connected yet build as empty, not as errors
         ensure_raw_table(wh, stream.table, contract_for(stream.key).empty_frame())
+    pii_scan.scan_pii(wh, policy.scope.pii_scan_schemas, policy.scope.pii_sample_rows)
     outcome = dbt_build.build(wh.path, work_dir / "dbt", {**policy.dbt_vars(), "as_of": as_of.isoformat()})
     report("transform", f"dbt built {outcome.models} models, {outcome.tests_passed + outcome.unit_tests} tests passed"
            + (f", {len(outcome.test_failures)} failed" if outcome.test_failures else ""))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -70,14 +71,21 @@ def _invoke(command: str, warehouse: Path, work_dir: Path, dbt_vars: dict, selec
             "--profiles-dir", str(_write_profile(work_dir, warehouse)),
             "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
             "--vars", json.dumps(dbt_vars, default=str), "--no-use-colors",
-            "--log-level", os.environ.get("STEWARD_DBT_LOG_LEVEL", "none")]  # failures reach us as results
+            "--log-level", "none"]  # stdout belongs to Steward (--json); failures reach us as results
     if select:
         args += ["--select", *select]
-    res = dbtRunner().invoke(args)
+    verbose = os.environ.get("STEWARD_DBT_LOG_LEVEL", "none") != "none"
+    res = dbtRunner(callbacks=[_echo_to_stderr] if verbose else []).invoke(args)
     if res.exception is not None:
         raise TransformError(f"dbt {command} did not run: {str(res.exception).strip().splitlines()[0]}") \
             from res.exception
     return _outcome(res.result)
+
+
+def _echo_to_stderr(event) -> None:
+    """dbt's own log lines, for --verbose, on stderr so that stdout stays one JSON document."""
+    if event.info.level in ("info", "warn", "error") and event.info.msg:
+        print(f"dbt: {event.info.msg}", file=sys.stderr)
 
 
 def _outcome(results) -> BuildOutcome:

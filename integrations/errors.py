@@ -5,14 +5,16 @@
      ├── SourceError             an integration's data cannot be read (missing file, not the expected export)
      ├── WarehouseError          the DuckDB warehouse cannot be opened or written
      ├── TransformError          the dbt build failed on a model (not on a data test: those become findings)
-     └── NotifyError             an alert channel refused a message for good (bad token, unknown channel)
+     └── NotifyError             Slack refused the bot for good (bad token, missing scope)
+          └── ChannelError        one channel refused the bot (unknown, archived, bot not invited)
 
 The CLI prints ``str(error)`` alone and exits 2, so messages start with the file or integration they concern.
 """
 
 from __future__ import annotations
 
-__all__ = ["StewardError", "ConfigError", "SourceError", "WarehouseError", "TransformError", "NotifyError"]
+__all__ = ["StewardError", "ConfigError", "SourceError", "WarehouseError", "TransformError", "NotifyError",
+           "ChannelError"]
 
 
 class StewardError(Exception):
@@ -37,3 +39,11 @@ class TransformError(StewardError):
 
 class NotifyError(StewardError):
     """An alert channel rejected a message permanently."""
+
+
+class ChannelError(NotifyError):
+    """One channel refuses the bot; alerts for other channels can still go out."""
+
+    def __init__(self, message: str, channel: str) -> None:
+        super().__init__(message)
+        self.channel = channel

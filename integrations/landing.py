@@ -65,6 +65,7 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
         try:
             con.register("landing_frame", frame)
             con.execute(f"create table if not exists {table} as select * from landing_frame limit 0")
+            _add_new_columns(con, table, stream.table)
             con.execute(f"insert into {table} by name select * from landing_frame")
             con.unregister("landing_frame")
             if len(quarantined):
@@ -87,3 +88,12 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
             con.execute("rollback")
             raise
     return LandResult(batch_id, batch.integration, stream.entity, rows_read, len(valid), len(quarantined))
+
+
+def _add_new_columns(con, table: str, name: str) -> None:
+    """Columns a newer contract added (``input_snapshot_id``) join a raw table landed before it; old rows hold null."""
+    have = {r[0] for r in con.execute("select column_name from information_schema.columns where table_schema = 'raw' "
+                                      "and table_name = ?", [name]).fetchall()}
+    for column, dtype, *_ in con.execute("describe select * from landing_frame").fetchall():
+        if column not in have:
+            con.execute(f'alter table {table} add column "{column}" {dtype}')

@@ -43,7 +43,22 @@ create table if not exists ledger.audit_log (
     target varchar, decided_by varchar, reason varchar, outcome varchar, prev_hash varchar, hash varchar);
 create table if not exists ledger.alert_outbox (
     alert_id varchar primary key, run_id varchar, fingerprint varchar, channel varchar, payload json,
-    status varchar, attempts integer, last_error varchar, created_at timestamptz, sent_at timestamptz);
+    status varchar, attempts integer, last_error varchar, created_at timestamptz, sent_at timestamptz,
+    kind varchar, parent_id varchar, ts varchar, channel_id varchar, seq bigint);
+alter table ledger.alert_outbox add column if not exists kind varchar;
+alter table ledger.alert_outbox add column if not exists parent_id varchar;
+alter table ledger.alert_outbox add column if not exists ts varchar;
+alter table ledger.alert_outbox add column if not exists channel_id varchar;
+alter table ledger.alert_outbox add column if not exists seq bigint;
+create sequence if not exists ledger.alert_outbox_seq;
+create table if not exists ledger.incidents (
+    fingerprint varchar primary key, check_id varchar, subject varchar, channel varchar, status varchar,
+    severity varchar, observed double, opened_at timestamptz, last_seen_at timestamptz,
+    last_notified_at timestamptz, resolved_at timestamptz, thread_ts varchar, last_run_id varchar,
+    parent_alert_id varchar, finding json);
+create table if not exists ledger.pii_columns (
+    scanned_at timestamptz, table_schema varchar, table_name varchar, column_name varchar, data_type varchar,
+    name_kind varchar, content_kind varchar, values_sampled bigint, values_matching bigint);
 create table if not exists ledger.campaign_controls (
     integration varchar, campaign_id varchar, state varchar, reason varchar, changed_at timestamptz,
     primary key (integration, campaign_id));

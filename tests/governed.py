@@ -10,7 +10,7 @@ from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate
 from steward.contracts.policy import Policy, load_policy
 from steward.contracts.source_checks import check_batch
-from steward.integrations import dbt_build
+from steward.integrations import dbt_build, pii_scan
 from steward.integrations.landing import land_batch
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
@@ -34,6 +34,7 @@ def govern(exports: Path, work: Path, policy: Policy | None = None) -> tuple[War
     policy = policy or load_policy()
     wh = Warehouse(work / "w.duckdb")
     land_exports(wh, exports)
+    pii_scan.scan_pii(wh, policy.scope.pii_scan_schemas, policy.scope.pii_sample_rows)
     dbt_build.build(wh.path, work / "dbt", {**policy.dbt_vars(), "as_of": pd.Timestamp.now(tz="UTC").isoformat()})
     findings = evaluate(policy, lambda m: wh.query_df(f"select * from governance.{m}"), "t")
     return wh, findings

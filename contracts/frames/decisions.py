@@ -27,6 +27,8 @@ class DecisionFrame(pa.DataFrameModel):
     human_reviewed: Series[Bool]
     reviewed_at: Series[Timestamp] = pa.Field(nullable=True)
     executed: Series[Bool]
+    # the feature-store snapshot the model read: what makes a decision reproducible (transparency audits)
+    input_snapshot_id: Series[str] = pa.Field(nullable=True)
 
     @pa.dataframe_check(error="a decision cannot be reviewed before it was made")
     def review_after_decision(cls, df):  # noqa: N805

@@ -8,7 +8,9 @@ from pandera.typing import Series
 
 from ._types import Timestamp
 
-__all__ = ["CampaignStatsFrame"]
+__all__ = ["CampaignStatsFrame", "AudienceUploadFrame", "SHA256_HEX"]
+
+SHA256_HEX = r"^[0-9a-f]{64}$"
 
 
 class CampaignStatsFrame(pa.DataFrameModel):
@@ -27,4 +29,18 @@ class CampaignStatsFrame(pa.DataFrameModel):
 
     class Config:
         unique = ["campaign.id", "segments.date"]
+        coerce = True
+
+
+class AudienceUploadFrame(pa.DataFrameModel):
+    """What the uploader sent to a Customer Match user list: Google accepts only SHA-256 of the normalised address."""
+
+    user_list_id: Series[str] = pa.Field(alias="user_list.id", str_matches=r"^\d+$")
+    user_list_name: Series[str] = pa.Field(alias="user_list.name", nullable=True)
+    upload_job_id: Series[str] = pa.Field(alias="offline_user_data_job.id", str_matches=r"^\d+$")
+    upload_time: Series[Timestamp]
+    hashed_email: Series[str] = pa.Field(alias="user_identifiers.hashed_email", str_matches=SHA256_HEX)
+
+    class Config:
+        unique = ["offline_user_data_job.id", "user_identifiers.hashed_email"]
         coerce = True

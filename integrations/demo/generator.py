@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import activity
+from . import activity, misfires, privacy
 from .activity import CAMPAIGNS, OVER_OPTIMISED, SPEND_MISMATCH
 from .exports import hubspot_objects, sf_time, write_csv, write_ndjson, write_parquet
 from .injections import Injections
@@ -55,12 +55,20 @@ def generate_workspace(root: Path | str, seed: int = 7, scale: float = 1.0,
     events, audience, unsubs = activity.simulate_email(rng, people, as_of, inj)
     ads = activity.simulate_ads(rng, as_of)
     decisions = activity.simulate_decisions(rng, people, contact_account, accounts["annual_revenue"], as_of, inj)
+    # governance-audit problems: their own random streams, applied after every main draw
+    events, unsubs = misfires.extra_sends(seed, people, audience, events, unsubs, as_of, inj)
+    ads = misfires.overbid(ads, inj)
+    decisions = misfires.decision_defects(seed, decisions, as_of, inj)
+
+    erasures, erased = privacy.erasure_requests(seed, people, events, unsubs, as_of, inj)
+    expired = privacy.expired_email_events(seed, people, unsubs, as_of, inj, exclude=erased)
 
     crm = _salesforce(ws, rng, people, accounts, contact_account, unsubs, audience, ads)
-    _hubspot(ws, rng, people, crm, events, unsubs)
+    _hubspot(ws, rng, people, crm, events, unsubs, expired)
     _google_ads(ws, ads)
-    _cdp(ws, rng, people, crm, unsubs)
-    _decisions(ws, decisions, crm, accounts)
+    profiles = _cdp(ws, rng, people, crm, unsubs)
+    _decisions(ws, decisions, crm, accounts, people)
+    _privacy(ws, people, profiles, erasures, erased)
     return ws
 
 
@@ -164,7 +172,7 @@ def _opportunities(rng, accounts: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataF
     })
 
 
-def _hubspot(ws: Workspace, rng, people, crm, events, unsubs) -> None:
+def _hubspot(ws: Workspace, rng, people, crm, events, unsubs, expired: pd.DataFrame) -> None:
     out, as_of = ws.exports / "hubspot", ws.as_of
     hs_id = (people["person"] + 51_000).astype(str)
     stage = rng.choice(["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "customer"], len(people))
@@ -182,6 +190,7 @@ def _hubspot(ws: Workspace, rng, people, crm, events, unsubs) -> None:
     emails = [{"id": str(700_000 + c.key), "name": c.name, "state": "PUBLISHED", "subject": f"{c.name} - this week",
                "salesforceCampaignId": f"701{c.key:015d}", "updatedAt": sf_time(pd.Series([as_of])).iat[0]}
               for c in CAMPAIGNS if c.channel == "email"]
+    emails += misfires.extra_emails(sf_time(pd.Series([as_of])).iat[0], ws.injections)
     _record(ws, "hubspot.marketing_emails", write_ndjson(emails, out / "marketing_emails.jsonl"), len(emails))
 
     ev = events.sort_values(["created", "person", "type"], kind="stable").reset_index(drop=True)
@@ -196,6 +205,7 @@ def _hubspot(ws: Workspace, rng, people, crm, events, unsubs) -> None:
     for r in recs:  # preference-centre changes are not tied to an email
         if r["emailCampaignId"] is None:
             del r["emailCampaignId"]
+    recs += privacy.hubspot_event_records(expired, people, len(recs), ws.seed)  # after: live ids stay put
     _record(ws, "hubspot.email_events", write_ndjson(recs, out / "email_events.jsonl"), len(recs))
 
     unsub_at = unsubs.set_index("person")["unsubscribed_at"]
@@ -222,7 +232,7 @@ def _google_ads(ws: Workspace, ads: pd.DataFrame) -> None:
             write_csv(report, ws.exports / "google_ads" / "campaign_stats.csv"), len(report))
 
 
-def _cdp(ws: Workspace, rng, people, crm, unsubs) -> None:
+def _cdp(ws: Workspace, rng, people, crm, unsubs) -> pd.DataFrame:
     lag = pd.Timedelta(days=5) if ws.injections.stale_integration else pd.Timedelta(0)
     consent_email = ~crm["opted_out"].to_numpy()
     profiles = pd.DataFrame({
@@ -234,10 +244,13 @@ def _cdp(ws: Workspace, rng, people, crm, unsubs) -> None:
         "first_seen_at": ws.as_of - pd.to_timedelta(people["created_days_ago"], "D"),
         "updated_at": _modstamps(rng, len(people), ws.as_of - lag, 2),
     })
+    profiles["audiences"] = misfires.tag_vulnerable(ws.seed, profiles["audiences"], ws.injections)
     _record(ws, "cdp.profiles", write_parquet(profiles, ws.exports / "cdp" / "profiles.parquet"), len(profiles))
+    return profiles
 
 
-def _decisions(ws: Workspace, decisions: pd.DataFrame, crm: pd.DataFrame, accounts: pd.DataFrame) -> None:
+def _decisions(ws: Workspace, decisions: pd.DataFrame, crm: pd.DataFrame, accounts: pd.DataFrame,
+               people: pd.DataFrame) -> None:
     n = len(decisions)
     log = pd.DataFrame({
         "decision_id": [f"dec_{i:09d}" for i in range(n)], "decided_at": decisions["decided_at"],
@@ -250,5 +263,17 @@ def _decisions(ws: Workspace, decisions: pd.DataFrame, crm: pd.DataFrame, accoun
         "human_reviewed": decisions["human_reviewed"].astype(bool), "reviewed_at": decisions["reviewed_at"],
         "executed": decisions["executed"].astype(bool),
     })
+    log["input_snapshot_id"] = misfires.snapshot_ids(log["decision_id"], log["decided_at"], ws.as_of, ws.injections)
+    if ws.injections.pii_in_decision_log:  # a debugging aid someone shipped: the subject's address on every row
+        log["debug_contact_email"] = people["email"].to_numpy()[decisions["person"].to_numpy(dtype=int)]
     _record(ws, "decisions.ai_decisions",
             write_parquet(log, ws.exports / "decisions" / "ai_decisions.parquet"), len(log))
+
+
+def _privacy(ws: Workspace, people: pd.DataFrame, profiles: pd.DataFrame, erasures: pd.DataFrame,
+             erased: np.ndarray) -> None:
+    uploads = privacy.audience_uploads(ws.seed, people, profiles, ws.as_of, ws.injections, exclude=erased)
+    _record(ws, "google_ads.audience_uploads",
+            write_csv(uploads, ws.exports / "google_ads" / "audience_uploads.csv"), len(uploads))
+    _record(ws, "cdp.erasure_requests",
+            write_parquet(erasures, ws.exports / "cdp" / "erasure_requests.parquet"), len(erasures))

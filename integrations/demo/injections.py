@@ -32,6 +32,35 @@ class Injections:
     """(g) the CDP export has not changed for five days."""
     schema_drift: bool = True
     """(h) Salesforce's leads export renamed ``LeadSource`` to ``Lead_Source__c``."""
+    ads_upload_without_consent: bool = True
+    """(p1) people whose CDP profile says ``consent_ads = false`` are uploaded to a Google Ads Customer Match list."""
+    erasure_not_propagated: bool = True
+    """(p2) erasure requests marked completed a month ago, yet the people are still in Salesforce, HubSpot and the CDP
+    and keep receiving the weekly emails."""
+    expired_email_events: bool = True
+    """(p3) HubSpot still keeps sends of a retired email from 740+ days ago, past the 2-year retention period."""
+    pii_in_decision_log: bool = True
+    """(p4) the AI decision log grew a ``debug_contact_email`` column holding each subject's email address."""
+    send_volume_spike: bool = True
+    """(g1) a misfiring trigger mails Product Launch Teaser to every subscriber yesterday, a weekday it never sends on
+    (about twice its weekly audience in one day)."""
+    frequency_cap_breach: bool = True
+    """(g2) a new "Webinar Reminders" automation mails the Webinar Invites audience on each of the last six days,
+    pushing them far past the weekly contact cap while total clicks rise."""
+    paid_overbidding: bool = True
+    """(g3) Search - Brand's automated bidding ramps daily spend from 1x to 6x over eight weeks for 40% more
+    conversions: cost per conversion rises about 1.8x between the two policy windows."""
+    unregistered_model_version: bool = True
+    """(g4) a fifth of last week's next-best offers came from canary ``1.5.0-rc1``, which is not in the model
+    registry."""
+    missing_input_snapshots: bool = True
+    """(g5) the feature-store snapshot writer was down for two days: decisions made then have no
+    ``input_snapshot_id``."""
+    slow_reviews: bool = True
+    """(g6) 30% of next-best-offer reviews older than a week took 1.5 to 6.5 days instead of 3 hours."""
+    unreviewed_sensitive_segment: bool = True
+    """(g7) the CDP tags about 4% of people ``vulnerable_customer`` (a sensitive segment in policy); decisions about
+    them keep running without a human review."""
 
     @classmethod
     def none(cls) -> "Injections":
@@ -44,11 +73,27 @@ class Injections:
 # injection -> the check ids (contracts/policy.yaml) whose findings prove it was caught; the first is the primary one.
 EXPECTED_CHECKS: dict[str, tuple[str, ...]] = {
     "biased_lead_scoring": ("bias.selection_rate_disparity",),
-    "consent_mismatch": ("consent.send_after_opt_out", "reconciliation.consent_crm_vs_esp"),
+    "consent_mismatch": ("consent.send_after_opt_out", "reconciliation.consent_crm_vs_esp",
+                         "consent.email_without_consent"),
     "spend_mismatch": ("reconciliation.ad_spend_vs_crm_cost",),
-    "unreviewed_low_confidence": ("oversight.unreviewed_high_risk_decisions",),
+    # ~13% of the low-confidence/high-value decisions go unreviewed: the rule's review coverage drops below 95% too
+    "unreviewed_low_confidence": ("oversight.unreviewed_high_risk_decisions", "oversight.review_coverage"),
     "over_optimised_campaign": ("metric_balance.kpi_up_guardrail_down",),
     "missing_reason_codes": ("transparency.decisions_without_reason",),
     "stale_integration": ("integration_health.stale_source",),
     "schema_drift": ("data_quality.schema_drift",),
+    "ads_upload_without_consent": ("consent.ad_upload_without_consent",),
+    "erasure_not_propagated": ("privacy.erasure_not_honoured",),
+    "expired_email_events": ("privacy.retention_exceeded",),
+    # an unexpected column is schema drift too: the contract does not know it, so it lands in `_unmapped`
+    "pii_in_decision_log": ("privacy.pii_outside_allowed_tables", "data_quality.schema_drift"),
+    "send_volume_spike": ("anomaly.send_volume_spike",),
+    # the daily reminders also raise each contact's weekly frequency from the campaign: two guardrails, one cause
+    "frequency_cap_breach": ("metric_balance.contact_cap_breach", "metric_balance.contact_frequency_up"),
+    "paid_overbidding": ("metric_balance.cost_per_outcome_up",),
+    "unregistered_model_version": ("transparency.unregistered_model_version",),
+    "missing_input_snapshots": ("transparency.decisions_not_reproducible",),
+    "slow_reviews": ("oversight.review_latency",),
+    # unreviewed sensitive decisions are counted (any is critical) and lower the segment rule's review coverage
+    "unreviewed_sensitive_segment": ("oversight.sensitive_segment_unreviewed", "oversight.review_coverage"),
 }

@@ -1,7 +1,8 @@
 """A local, wire-compatible stand-in for the Slack Web API, so the demo and the tests post real HTTP to 127.0.0.1.
 
 It answers the four methods Steward uses the way Slack does, including the parts that bite in production: HTTP 200
-with ``{"ok": false, "error": ...}`` for auth and argument errors, Block Kit size limits, and a settable fault plan
+with ``{"ok": false, "error": ...}`` for auth and argument errors, Block Kit size limits (``_blockkit``), threads that
+must exist, ``chat.update`` taking only the channel id a post was answered with, and a settable fault plan
 (429 with ``Retry-After``, 500, 503) to prove that retries and the outbox hold. It is served by the stdlib
 ``ThreadingHTTPServer`` on a background thread so the real ``slack_sdk.WebClient`` can talk to it over a socket.
 
@@ -20,17 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ._blockkit import MAX_BLOCKS, MAX_TEXT, block_errors, content_error
+
 __all__ = ["SlackEmulator", "SlackMessage", "SlackRequest", "block_errors", "MAX_BLOCKS", "MAX_TEXT"]
 
-MAX_BLOCKS = 50
-MAX_TEXT = 40_000
-MAX_SECTION_TEXT = 3_000
-MAX_FIELDS, MAX_FIELD_TEXT = 10, 2_000
-MAX_HEADER_TEXT = 150
-MAX_CONTEXT_ELEMENTS = 10
-# Undocumented, measured by Slack users (slackapi/bolt-js#2509): about 13.2k characters of block text in total.
-MAX_BLOCKS_TOTAL_TEXT = 13_000
-KNOWN_BLOCKS = frozenset({"section", "header", "context", "divider", "actions", "image", "rich_text", "markdown"})
 TEAM = {"team": "Steward Demo", "team_id": "T0STEWARD", "user": "steward", "user_id": "U0STEWARD",
         "bot_id": "B0STEWARD", "url": "https://steward-demo.slack.com/"}
 
@@ -224,7 +218,7 @@ class SlackEmulator:
         channel = self._channel_id(args.get("channel"))
         if channel is None:
             return {"ok": False, "error": "channel_not_found"}
-        problem = _content_error(args)
+        problem = content_error(args)
         if problem:
             return problem
         thread_ts = args.get("thread_ts") or None
@@ -235,13 +229,13 @@ class SlackEmulator:
         return {"ok": True, "channel": channel, "ts": message.ts, "message": _message_json(message)}
 
     def _update(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel_id(args.get("channel"))
-        if channel is None:
+        channel = args.get("channel")  # like Slack, chat.update wants the channel id the post was answered with
+        if channel not in self._channels.values():
             return {"ok": False, "error": "channel_not_found"}
         message = self._find(channel, args.get("ts"))
         if message is None:
             return {"ok": False, "error": "message_not_found"}
-        problem = _content_error(args)
+        problem = content_error(args)
         if problem:
             return problem
         message.text, message.blocks, message.edits = args.get("text"), args.get("blocks"), message.edits + 1
@@ -302,76 +296,6 @@ def _parse_args(path: str, headers: dict[str, str], body: bytes) -> tuple[dict[s
             raise ValueError("invalid_blocks_format") from None
     args.pop("token", None)  # Slack does not honour a token in the query string or a JSON body
     return args, token
-
-
-def _content_error(args: dict[str, Any]) -> dict[str, Any] | None:
-    text, blocks = args.get("text"), args.get("blocks")
-    if not text and not blocks:
-        return {"ok": False, "error": "no_text"}
-    if text is not None and len(str(text)) > MAX_TEXT:
-        return {"ok": False, "error": "msg_too_long"}
-    if blocks is not None:
-        errors = block_errors(blocks)
-        if errors:
-            return {"ok": False, "error": "invalid_blocks", "errors": errors,
-                    "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]}}
-        if _blocks_text_length(blocks) > MAX_BLOCKS_TOTAL_TEXT:
-            return {"ok": False, "error": "msg_blocks_too_long"}
-    return None
-
-
-def block_errors(blocks: Any) -> list[str]:
-    """Slack's Block Kit limits that matter for alerts, as Slack words them (with a json-pointer)."""
-    if not isinstance(blocks, list):
-        return ["must be an array [json-pointer:/blocks]"]
-    if len(blocks) > MAX_BLOCKS:
-        return [f"must contain at most {MAX_BLOCKS} items [json-pointer:/blocks]"]
-    errors: list[str] = []
-    for i, block in enumerate(blocks):
-        if not isinstance(block, dict) or block.get("type") not in KNOWN_BLOCKS:
-            errors.append(f"failed to match all allowed schemas [json-pointer:/blocks/{i}]")
-            continue
-        errors += _one_block_errors(block, f"/blocks/{i}")
-    return errors
-
-
-def _one_block_errors(block: dict[str, Any], at: str) -> list[str]:
-    kind, errors = block["type"], []
-    if kind == "header":
-        text = block.get("text") or {}
-        if text.get("type") != "plain_text":
-            errors.append(f"must be plain_text [json-pointer:{at}/text/type]")
-        errors += _too_long(text.get("text"), MAX_HEADER_TEXT, f"{at}/text/text")
-    elif kind == "section":
-        fields = block.get("fields") or []
-        if not block.get("text") and not fields:
-            errors.append(f"must provide text or fields [json-pointer:{at}]")
-        errors += _too_long((block.get("text") or {}).get("text"), MAX_SECTION_TEXT, f"{at}/text/text")
-        if len(fields) > MAX_FIELDS:
-            errors.append(f"must contain at most {MAX_FIELDS} items [json-pointer:{at}/fields]")
-        for j, item in enumerate(fields):
-            errors += _too_long((item or {}).get("text"), MAX_FIELD_TEXT, f"{at}/fields/{j}/text")
-    elif kind == "context":
-        elements = block.get("elements") or []
-        if not 1 <= len(elements) <= MAX_CONTEXT_ELEMENTS:
-            errors.append(f"must contain 1 to {MAX_CONTEXT_ELEMENTS} items [json-pointer:{at}/elements]")
-    return errors
-
-
-def _too_long(text: Any, limit: int, pointer: str) -> list[str]:
-    if text is None:
-        return []
-    if not isinstance(text, str) or not text:
-        return [f"must be a non-empty string [json-pointer:{pointer}]"]
-    return [f"must be less than {limit + 1} characters [json-pointer:{pointer}]"] if len(text) > limit else []
-
-
-def _blocks_text_length(value: Any) -> int:
-    if isinstance(value, dict):
-        return sum(len(v) if k == "text" and isinstance(v, str) else _blocks_text_length(v) for k, v in value.items())
-    if isinstance(value, list):
-        return sum(_blocks_text_length(v) for v in value)
-    return 0
 
 
 def _message_json(message: SlackMessage) -> dict[str, Any]:

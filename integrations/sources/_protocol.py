@@ -28,6 +28,7 @@ class Stream:
     primary_key: str
     cursor: str  # the field that says when a record last changed
     flatten: str | None = None  # a nested object whose fields become columns (HubSpot's ``properties``)
+    required: bool = True  # an optional export may be absent: its entity then stays empty instead of failing
 
     @property
     def key(self) -> str:

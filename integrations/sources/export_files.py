@@ -41,7 +41,8 @@ class ExportFilesAdapter:
         return list(self._streams)
 
     def missing_files(self) -> list[Path]:
-        return [self.root / s.path for s in self._streams if not (self.root / s.path).is_file()]
+        """Required exports that are not there (optional ones may be absent)."""
+        return [self.root / s.path for s in self._streams if s.required and not (self.root / s.path).is_file()]
 
     def pull(self, entity: str, since: datetime | None = None) -> Iterator[Batch]:
         """The whole export as one batch; ``since`` keeps only records whose cursor is newer."""
@@ -49,6 +50,8 @@ class ExportFilesAdapter:
         if stream is None:
             raise SourceError(f"integration '{self.name}': no entity '{entity}'")
         path = self.root / stream.path
+        if not path.is_file() and not stream.required:
+            return
         if not path.is_file():
             raise SourceError(f"{path}: export file for {stream.key} is missing (integration '{self.name}')")
         con = duckdb.connect()

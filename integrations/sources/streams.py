@@ -1,5 +1,8 @@
 """The export streams each platform offers, as data.
 
+Streams added after teams started exporting (Customer Match uploads, erasure requests) are optional: without the
+file the entity stays empty and its checks judge nothing, rather than stopping the run.
+
 Paths are relative to an integration's export folder; the demo generator writes exactly these files, and a team
 pointing Steward at its own exports lays them out the same way (or overrides ``entities`` in the config).
 """
@@ -22,7 +25,11 @@ EXPORT_STREAMS: list[Stream] = [
     Stream("hubspot", "email_events", "email_events.jsonl", "json", "id", "created"),
     Stream("hubspot", "subscriptions", "subscriptions.jsonl", "json", "recipient,subscriptionId", "timestamp"),
     Stream("google_ads", "campaign_stats", "campaign_stats.csv", "csv", "campaign.id,segments.date", "segments.date"),
+    Stream("google_ads", "audience_uploads", "audience_uploads.csv", "csv",
+           "offline_user_data_job.id,user_identifiers.hashed_email", "upload_time", required=False),
     Stream("cdp", "profiles", "profiles.parquet", "parquet", "profile_id", "updated_at"),
+    Stream("cdp", "erasure_requests", "erasure_requests.parquet", "parquet", "request_id", "updated_at",
+           required=False),
     Stream("decisions", "ai_decisions", "ai_decisions.parquet", "parquet", "decision_id", "decided_at"),
 ]
 

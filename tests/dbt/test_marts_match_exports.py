@@ -184,7 +184,10 @@ def test_sends_after_opt_out_match_esp_exports(exports, mart):
     assert row["people_opted_out"] == len(opt_outs)
     assert row["sends_after_opt_out"] == len(late)
     assert row["people_sent_after_opt_out"] == late["email_key"].nunique()
-    assert row["campaigns_affected"] == late["emailCampaignId"].nunique()
+    # campaigns are CRM campaigns: the reminder email (700009) belongs to Webinar Invites, like 700004
+    campaign_of = _jsonl(hs / "marketing_emails.jsonl").set_index("id")["salesforceCampaignId"]
+    late_campaigns = late["emailCampaignId"].astype("Int64").astype("string").map(campaign_of)
+    assert row["campaigns_affected"] == late_campaigns.nunique()
 
 
 # ---------------------------------------------------------------------------------------------- (d) transparency
@@ -249,9 +252,12 @@ STAGING_KEYS = {
     "stg_hubspot__marketing_emails": "marketing_email_id", "stg_hubspot__subscriptions": "subscription_key",
     "stg_google_ads__campaign_stats": "campaign_day_id", "stg_cdp__profiles": "profile_id",
     "stg_decisions__ai_decisions": "decision_id",
+    "stg_google_ads__audience_uploads": "upload_row_id", "stg_cdp__erasure_requests": "request_id",
 }
 STABLE_MARTS = ["gov_reconciliation__spend", "gov_bias__selection_rates", "gov_consent__sends_after_opt_out",
-                "gov_transparency__reasons", "gov_oversight__unreviewed", "gov_reconciliation__consent"]
+                "gov_transparency__reasons", "gov_oversight__unreviewed", "gov_reconciliation__consent",
+                "gov_metric_balance__frequency", "gov_metric_balance__resources", "gov_transparency__records",
+                "gov_oversight__review_coverage", "gov_oversight__review_latency"]
 
 
 def _staging_profile(wh: Warehouse) -> dict[str, tuple[int, int]]:

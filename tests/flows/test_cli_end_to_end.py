@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,8 +54,13 @@ def test_injected_demo_reports_every_planted_problem(injected):
 def test_injected_demo_pauses_the_over_optimised_campaign_and_audits_it(injected):
     cwd, proc = injected
     result = json.loads(proc.stdout)
-    assert result["actions"] == [{"check_id": "metric_balance.kpi_up_guardrail_down", "action": "pause",
-                                  "target": "hubspot:700003", "outcome": "paused"}]
+    # besides the over-optimised campaign, policy pauses the misfiring send (anomaly) and the reminder automation
+    # that pushed people past the weekly contact cap
+    pauses = {(a["check_id"], a["target"]): (a["action"], a["outcome"], a["decided_by"]) for a in result["actions"]}
+    assert pauses == {(check, target): ("pause", "paused", f"policy:{check}") for check, target in [
+        ("metric_balance.kpi_up_guardrail_down", "hubspot:700003"), ("anomaly.send_volume_spike", "hubspot:700002"),
+        ("metric_balance.contact_cap_breach", "hubspot:700009")]}
+    assert len(result["actions"]) == 3
     with duckdb.connect(result["warehouse"], read_only=True) as con:
         assert con.execute("select state from ledger.campaign_controls where campaign_id = '700003'").fetchall() \
             == [("paused",)]
@@ -89,16 +95,30 @@ def test_clean_demo_reports_no_warn_or_critical(tmp_path):
 def test_demo_posts_alerts_to_slack_when_a_token_is_set(tmp_path):
     from steward.integrations.emulator.slack import SlackEmulator
 
-    with SlackEmulator(token="xoxb-e2e-secret", channels={"#marketing-ops-alerts": "C0ALERTS"}) as slack:
+    channels = {"#marketing-ops-alerts": "C0ALERTS", "#privacy-office": "C0PRIVACY", "#ml-governance": "C0MLGOV"}
+    with SlackEmulator(token="xoxb-e2e-secret", channels=channels) as slack:
         proc = steward("demo", "--scale", "0.3", "--json", cwd=tmp_path,
                        env={"SLACK_BOT_TOKEN": "xoxb-e2e-secret", "SLACK_API_URL": slack.base_url})
         messages = slack.messages
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert result["alerts"]["outcome"] == "sent" and result["alerts"]["channel"] == "#marketing-ops-alerts"
-    assert len(messages) == 1 and messages[0].channel == "C0ALERTS"
-    body = json.dumps(messages[0].blocks) + messages[0].text
-    assert "metric_balance.kpi_up_guardrail_down" in body and "bias.selection_rate_disparity" in body
+    alerts = result["alerts"]
+    assert alerts["outcome"] == "sent" and alerts["channel"] == "#marketing-ops-alerts"
+    assert alerts["channels"] == sorted(channels)
+    alerting = {f["fingerprint"]: f for f in result["findings"]
+                if f["severity"] in ("warn", "critical") and f["action"] != "none"}
+    assert alerts["opened"] == alerts["alerted"] == len(alerting) == len(messages)
+    # one parent message per incident, none of them a reply, each naming its incident once
+    incident_of = {re.search(r"Incident `([0-9a-f]{16})`", json.dumps(m.blocks)).group(1): m for m in messages}
+    assert sorted(incident_of) == sorted(alerting) and all(m.thread_ts is None for m in messages)
+    channel_of = {alerting[fp]["check_id"]: m.channel for fp, m in incident_of.items()}
+    assert channel_of["consent.send_after_opt_out"] == "C0PRIVACY"
+    assert channel_of["oversight.unreviewed_high_risk_decisions"] == "C0MLGOV"
+    assert channel_of["metric_balance.kpi_up_guardrail_down"] == "C0ALERTS"
+    assert channel_of["reconciliation.consent_crm_vs_esp"] == "C0ALERTS"  # privacy's owner, but not its family
+    body = " ".join(json.dumps(m.blocks) + m.text for m in messages)
     assert "@" not in body and "xoxb-e2e-secret" not in proc.stderr + proc.stdout
     with duckdb.connect(result["warehouse"], read_only=True) as con:
-        assert con.execute("select status from ledger.alert_outbox").fetchall() == [("sent",)]
+        assert {r[0] for r in con.execute("select status from ledger.alert_outbox").fetchall()} == {"sent"}
+        threads = dict(con.execute("select fingerprint, thread_ts from ledger.incidents").fetchall())
+    assert threads == {fp: m.ts for fp, m in incident_of.items()}

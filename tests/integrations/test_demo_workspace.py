@@ -73,3 +73,56 @@ def test_every_switch_names_a_check_in_the_policy():
 def test_scale_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="scale"):
         generate_workspace(tmp_path, scale=0)
+
+
+# switch -> (the export it plants in, exports it may also touch): erased people also leave the Customer Match lists
+PRIVACY_SWITCHES = {"ads_upload_without_consent": ("google_ads.audience_uploads", set()),
+                    "erasure_not_propagated": ("cdp.erasure_requests", {"google_ads.audience_uploads"}),
+                    "expired_email_events": ("hubspot.email_events", set()),
+                    "pii_in_decision_log": ("decisions.ai_decisions", set())}
+
+
+@pytest.mark.parametrize("name", sorted(PRIVACY_SWITCHES))
+def test_privacy_switch_changes_only_its_own_exports(tmp_path, name):
+    """Privacy draws use their own random streams: a switch moves its exports and nothing else, on or off."""
+    from dataclasses import replace
+
+    off = generate_workspace(tmp_path / "off", scale=0.2, as_of=AS_OF, injections=Injections.none())
+    on = generate_workspace(tmp_path / "on", scale=0.2, as_of=AS_OF,
+                            injections=replace(Injections.none(), **{name: True}))
+    assert {"google_ads.audience_uploads", "cdp.erasure_requests"} <= set(off.files)  # written clean when off
+    a, b = _digests(off), _digests(on)
+    changed, (primary, also) = {k for k in a if a[k] != b[k]}, PRIVACY_SWITCHES[name]
+    assert primary in changed and changed <= {primary} | also
+
+
+# governance-audit switch -> (the export it plants in, exports it may also touch). Extra sends drive a few people to
+# unsubscribe, and the stack syncs that opt-out to the CRM and the CDP as it does for every unsubscribe.
+_UNSUBSCRIBES = {"hubspot.subscriptions", "salesforce.contacts", "salesforce.leads", "cdp.profiles"}
+AUDIT_SWITCHES = {"send_volume_spike": ("hubspot.email_events", _UNSUBSCRIBES),
+                  "frequency_cap_breach": ("hubspot.email_events", _UNSUBSCRIBES | {"hubspot.marketing_emails"}),
+                  "paid_overbidding": ("google_ads.campaign_stats", {"salesforce.campaigns"}),
+                  "unregistered_model_version": ("decisions.ai_decisions", set()),
+                  "missing_input_snapshots": ("decisions.ai_decisions", set()),
+                  "slow_reviews": ("decisions.ai_decisions", set()),
+                  "unreviewed_sensitive_segment": ("cdp.profiles", set())}
+
+
+@pytest.mark.parametrize("name", sorted(AUDIT_SWITCHES))
+def test_audit_switch_changes_only_its_own_exports(tmp_path, name):
+    """Audit problems draw from ``[seed, 202, n]``: a switch moves its exports and leaves every other one as it was."""
+    from dataclasses import replace
+
+    off = generate_workspace(tmp_path / "off", scale=0.2, as_of=AS_OF, injections=Injections.none())
+    on = generate_workspace(tmp_path / "on", scale=0.2, as_of=AS_OF,
+                            injections=replace(Injections.none(), **{name: True}))
+    a, b = _digests(off), _digests(on)
+    changed, (primary, also) = {k for k in a if a[k] != b[k]}, AUDIT_SWITCHES[name]
+    assert primary in changed and changed <= {primary} | also
+
+
+def test_clean_decision_log_records_an_input_snapshot_for_every_decision(tmp_path):
+    ws = generate_workspace(tmp_path, scale=0.2, as_of=AS_OF, injections=Injections.none())
+    log = pd.read_parquet(ws.files["decisions.ai_decisions"])
+    assert log["input_snapshot_id"].notna().all() and log["input_snapshot_id"].is_unique
+    assert set(log["model_version"]) == {"3.2.0", "1.4.1"}  # exactly the registered versions of the policy

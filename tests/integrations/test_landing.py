@@ -80,3 +80,22 @@ def test_pause_is_recorded_and_idempotent(tmp_path):
     rows = wh.query_df("select * from ledger.campaign_controls")
     assert len(rows) == 1 and rows.iloc[0]["state"] == "active"
     assert isinstance(rows, pd.DataFrame)
+
+
+def test_an_optional_export_may_be_absent_but_a_required_one_may_not(tmp_path):
+    adapter = ExportFilesAdapter("cdp", "cdp", tmp_path)
+    missing = {p.name for p in adapter.missing_files()}
+    assert missing == {"profiles.parquet"}  # erasure_requests.parquet is optional
+    assert list(adapter.pull("erasure_requests")) == []
+
+
+def test_a_column_a_newer_contract_added_joins_an_existing_raw_table(tmp_path):
+    """A warehouse landed before the decision log had ``input_snapshot_id`` takes the column on the next batch."""
+    wh = Warehouse(tmp_path / "w.duckdb")
+    _land(wh, _accounts(tmp_path / "a", [_acc(1)]))
+    with wh.connect() as con:
+        con.execute('alter table raw."salesforce__accounts" drop column "Industry"')  # as an older contract had it
+    assert _land(wh, _accounts(tmp_path / "b", [_acc(2)]), run="r2").rows_loaded == 1
+    with wh.connect() as con:
+        rows = con.execute('select "Id", "Industry" from raw."salesforce__accounts" order by "Id"').fetchall()
+    assert rows == [("001000000000000001", None), ("001000000000000002", "Retail")]

@@ -16,8 +16,9 @@ from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
 
 from steward.contracts.finding import Finding, Severity
 from steward.integrations.emulator.slack import SlackEmulator, block_errors
-from steward.integrations.errors import ConfigError, NotifyError
+from steward.integrations.errors import ChannelError, ConfigError, NotifyError
 from steward.integrations.notify import outbox
+from steward.integrations.notify.outbox import OutboxMessage
 from steward.integrations.notify.message import MAX_BLOCKS, build_message, render_text
 from steward.integrations.notify.slack import SendResult, SlackNotifier, build_client
 from steward.integrations.warehouse import Warehouse
@@ -49,6 +50,12 @@ def finding(i: int = 0, severity: Severity = Severity.critical, **kw) -> Finding
                 observed=12.0, threshold=0.0, evidence={"people_opted_out": 40, "example_recipients": ["h:0a1b2c3d4e"]},
                 explanation="12 people who unsubscribed still received emails.")
     return Finding(**{**base, **kw})
+
+
+def enqueue(wh: Warehouse, run_id: str, payload: dict, fingerprint: str | None = "fp-1", channel: str = CHANNEL,
+            kind: str = "post", parent_id: str | None = None) -> str:
+    [alert_id] = outbox.enqueue(wh, run_id, OutboxMessage(kind, channel, payload, fingerprint, parent_id))
+    return alert_id
 
 
 def raw_post(slack: SlackEmulator, method: str, fields: dict, headers: dict | None = None, as_json: bool = False):
@@ -119,6 +126,9 @@ def test_emulator_threads_updates_and_listing(slack):
     with pytest.raises(SlackApiError) as info:
         client.chat_update(channel="C0ALERTS", ts="1.000002", text="x")
     assert info.value.response["error"] == "message_not_found"
+    with pytest.raises(SlackApiError) as info:  # like Slack: chat.update takes the channel id, not the name
+        client.chat_update(channel=CHANNEL, ts=first["ts"], text="x")
+    assert info.value.response["error"] == "channel_not_found"
 
 
 # -- the notifier ------------------------------------------------------------------------------------------------------
@@ -132,9 +142,20 @@ def test_bad_token_raises_notify_error_without_the_token(slack, caplog):
     assert bad not in message and bad not in caplog.text and info.value.__cause__ is None
 
 
-def test_unknown_channel_raises_notify_error_naming_it(slack):
-    with pytest.raises(NotifyError, match="#nowhere: channel_not_found"):
+def test_unknown_channel_raises_channel_error_naming_it(slack):
+    with pytest.raises(ChannelError, match="#nowhere: channel_not_found") as info:
         notifier(slack, channel="#nowhere").send({"text": "hello"})
+    assert info.value.channel == "#nowhere"
+
+
+def test_send_names_the_channel_and_update_edits_by_id(slack):
+    sender = notifier(slack)
+    posted = sender.send({"text": "parent"}, channel="#other")
+    assert posted.ok and posted.channel == "C0OTHER"
+    reply = sender.send({"text": "reply"}, thread_ts=posted.ts, channel="#other")
+    assert reply.ok and slack.messages[1].thread_ts == posted.ts
+    assert sender.update(posted.ts, {"text": "parent, edited"}, channel=posted.channel).ok
+    assert slack.messages[0].text == "parent, edited" and slack.messages[0].edits == 1
 
 
 def test_from_env(slack):
@@ -155,7 +176,7 @@ def test_unreachable_slack_is_transient(slack):
 
 # -- the outbox --------------------------------------------------------------------------------------------------------
 def test_rate_limit_storm_is_retried_and_ends_sent(slack, wh):
-    alert_id = outbox.enqueue(wh, "r-1", [finding()], CHANNEL, build_message([finding()], "r-1"))
+    alert_id = enqueue(wh, "r-1", build_message([finding()], "r-1"))
     slack.fail_next(1, status=429, retry_after=1)
     slack.fail_next(2, status=429, retry_after=0)
     started = time.monotonic()
@@ -169,7 +190,7 @@ def test_rate_limit_storm_is_retried_and_ends_sent(slack, wh):
 
 
 def test_rate_limit_beyond_retries_stays_queued(slack, wh):
-    outbox.enqueue(wh, "r-1", [finding()], CHANNEL, {"text": "hello"})
+    enqueue(wh, "r-1", {"text": "hello"})
     slack.fail_next(2, status=429, retry_after=0)
     report = outbox.deliver(wh, notifier(slack, rate_limit_retries=1))
     assert report == outbox.DeliveryReport(sent=0, failed=1, pending=1)
@@ -178,8 +199,8 @@ def test_rate_limit_beyond_retries_stays_queued(slack, wh):
 
 
 def test_outage_keeps_alert_queued_then_sends_once_across_restart(slack, wh, tmp_path):
-    first = outbox.enqueue(wh, "r-1", [finding(1)], CHANNEL, build_message([finding(1)], "r-1"))
-    second = outbox.enqueue(wh, "r-2", [finding(2)], CHANNEL, build_message([finding(2)], "r-2"))
+    first = enqueue(wh, "r-1", build_message([finding(1)], "r-1"))
+    second = enqueue(wh, "r-2", build_message([finding(2)], "r-2"))
     slack.fail_next(100, status=500)
     report = outbox.deliver(wh, notifier(slack))
     assert report == outbox.DeliveryReport(sent=0, failed=1, pending=2)  # stops at the outage, loses nothing
@@ -197,28 +218,66 @@ def test_outage_keeps_alert_queued_then_sends_once_across_restart(slack, wh, tmp
 
 def test_enqueue_is_idempotent_and_printed_alerts_are_not_sent(slack, wh):
     payload = {"text": "hello"}
-    a = outbox.enqueue(wh, "r-1", [finding()], CHANNEL, payload)
-    assert outbox.enqueue(wh, "r-1", [finding()], CHANNEL, payload) == a
+    a = enqueue(wh, "r-1", payload)
+    assert enqueue(wh, "r-1", payload) == a  # same run, incident and kind: one row
     outbox.mark_printed(wh, a)
     assert outbox.deliver(wh, notifier(slack)) == outbox.DeliveryReport(0, 0, 0)
     assert [r.status for r in outbox.alerts(wh)] == ["local"] and slack.messages == []
+    # a later reply whose parent was only printed goes out on its own rather than into a thread that does not exist
+    assert enqueue(wh, "r-2", payload, kind="reply", parent_id=a) != a
+    assert outbox.deliver(wh, notifier(slack)) == outbox.DeliveryReport(1, 0, 0)
+    assert slack.messages[0].thread_ts is None
 
 
 def test_refused_payload_is_set_aside_and_the_rest_still_go(slack, wh):
-    outbox.enqueue(wh, "r-1", [finding(1)], CHANNEL, {"text": "x", "blocks": [{"type": "divider"}] * 51})
-    outbox.enqueue(wh, "r-2", [finding(2)], CHANNEL, {"text": "fine"})
+    enqueue(wh, "r-1", {"text": "x", "blocks": [{"type": "divider"}] * 51})
+    enqueue(wh, "r-2", {"text": "fine"})
     assert outbox.deliver(wh, notifier(slack)) == outbox.DeliveryReport(sent=1, failed=1, pending=0)
     assert [(r.status, r.last_error) for r in outbox.alerts(wh)] == [
         ("rejected", "Slack refused the message: invalid_blocks"), ("sent", None)]
 
 
 def test_bad_token_is_recorded_on_the_alert_without_the_token(slack, wh):
-    outbox.enqueue(wh, "r-1", [finding()], CHANNEL, {"text": "hello"})
+    enqueue(wh, "r-1", {"text": "hello"})
     with pytest.raises(NotifyError):
         outbox.deliver(wh, notifier(slack, token="xoxb-wrong-token-42"))
     [row] = outbox.alerts(wh)
     assert row.status == "queued" and row.attempts == 1 and "invalid_auth" in row.last_error
     assert "xoxb-wrong-token-42" not in row.last_error
+
+
+def test_reply_and_update_wait_for_their_parent_then_thread_and_edit_it(slack, wh, tmp_path):
+    parent = enqueue(wh, "r-1", {"text": "parent"})
+    slack.fail_next(100, status=503)
+    assert outbox.deliver(wh, notifier(slack)).pending == 1
+    enqueue(wh, "r-2", {"text": "still open"}, kind="reply", parent_id=parent)
+    enqueue(wh, "r-2", {"text": "parent, edited"}, kind="update", parent_id=parent)
+    slack.clear_faults()
+    report = outbox.deliver(Warehouse(tmp_path / "w.duckdb"), notifier(slack))  # a new process
+    assert report == outbox.DeliveryReport(sent=3, failed=0, pending=0)
+    top, reply = slack.messages
+    assert (top.text, top.edits, top.thread_ts) == ("parent, edited", 1, None)
+    assert (reply.text, reply.thread_ts) == ("still open", top.ts)
+    sent = outbox.alerts(wh, status="sent")
+    assert [a.kind for a in sent] == ["post", "reply", "update"] and sent[0].channel_id == "C0ALERTS"
+
+
+def test_a_channel_that_refuses_the_bot_holds_only_its_own_alerts(slack, wh):
+    enqueue(wh, "r-1", {"text": "lost channel"}, fingerprint="fp-1", channel="#nowhere")
+    enqueue(wh, "r-1", {"text": "fine"}, fingerprint="fp-2")
+    report = outbox.deliver(wh, notifier(slack))
+    assert report == outbox.DeliveryReport(sent=1, failed=0, pending=1, blocked=("#nowhere",))
+    [held] = outbox.alerts(wh, status="queued")
+    assert held.channel == "#nowhere" and "channel_not_found" in held.last_error
+    assert [m.text for m in slack.messages] == ["fine"]
+
+
+def test_an_update_whose_parent_never_reached_slack_is_set_aside(slack, wh):
+    parent = enqueue(wh, "r-1", {"text": "printed"})
+    outbox.mark_printed(wh, parent)
+    enqueue(wh, "r-2", {"text": "edit"}, kind="update", parent_id=parent)
+    assert outbox.deliver(wh, notifier(slack)) == outbox.DeliveryReport(sent=0, failed=1, pending=0)
+    assert outbox.alerts(wh)[-1].status == "rejected" and slack.messages == []
 
 
 # -- the message -------------------------------------------------------------------------------------------------------
@@ -234,7 +293,7 @@ def test_oversized_input_is_summarised_within_limits_and_accepted(slack):
     assert "more findings" in blocks[-2]["text"]["text"] and "…" in blocks[1]["text"]["text"]
     assert ":red_circle:" in blocks[1]["text"]["text"]  # worst first
     result = notifier(slack).send(payload)
-    assert result == SendResult(True, ts=slack.messages[0].ts)
+    assert result == SendResult(True, ts=slack.messages[0].ts, channel="C0ALERTS")
 
 
 def test_message_never_carries_an_email():

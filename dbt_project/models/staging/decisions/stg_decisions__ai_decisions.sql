@@ -17,6 +17,7 @@ renamed as (
         score,
         confidence,
         nullif(trim(reason_codes), '') as reason_codes,
+        nullif(trim(input_snapshot_id), '') as input_snapshot_id,
         -- booleans
         human_reviewed as is_human_reviewed,
         executed as is_executed,

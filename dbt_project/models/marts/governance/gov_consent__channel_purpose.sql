@@ -1,0 +1,98 @@
+-- Contacts per channel and purpose, judged against the consent each system holds for that channel and purpose.
+--   email / marketing: every SENT email against each system's email consent (HubSpot subscriptions listed in
+--     `consent_email_subscriptions`, Salesforce HasOptedOutOfEmail, CDP consent_email). A send is without consent
+--     when it went out after the system's withdrawal: HubSpot dates it; Salesforce and the CDP hold only the current
+--     flag, so their withdrawal is dated by HubSpot's when HubSpot has one, else by the record's last change (the
+--     latest moment it can have happened). People a system does not hold are not judged for that system.
+--   ads / customer_match: every person in a Google Ads Customer Match upload against the CDP's consent_ads. Lists
+--     keep their members, so the upload is without consent whenever the CDP does not say yes now (no, unknown, or
+--     no profile at all: ad targeting needs consent given, not merely not withdrawn).
+with sends as (
+    select email_key, occurred_at as contacted_at
+    from {{ ref('stg_hubspot__email_events') }}
+    where event_type = 'SENT' and email_key is not null
+),
+
+esp as (
+    select email_key, min(case when is_unsubscribed then status_changed_at end) as withdrawn_at
+    from {{ ref('stg_hubspot__subscriptions') }}
+    where subscription_id in ({{ sql_list(var('consent_email_subscriptions')) }}) and email_key is not null
+    group by email_key
+),
+
+crm as (
+    select email_key, bool_or(has_opted_out_of_email) as is_withdrawn, max(updated_at) as recorded_at
+    from (
+        select email_key, has_opted_out_of_email, updated_at from {{ ref('stg_salesforce__contacts') }}
+        union all
+        select email_key, has_opted_out_of_email, updated_at from {{ ref('stg_salesforce__leads') }}
+    ) as people
+    where email_key is not null
+    group by email_key
+),
+
+cdp as (
+    select
+        email_key,
+        {{ sha256_hex('email_key') }} as email_sha256,
+        bool_or(not has_email_consent) as is_email_withdrawn,
+        bool_and(coalesce(has_ads_consent, false)) as has_ads_consent,
+        max(updated_at) as recorded_at
+    from {{ ref('stg_cdp__profiles') }}
+    where email_key is not null
+    group by email_key
+),
+
+email_consent as (
+    select 'hubspot' as system, email_key, withdrawn_at from esp
+    union all
+    select 'salesforce', crm.email_key,
+           case when crm.is_withdrawn then coalesce(esp.withdrawn_at, crm.recorded_at) end
+    from crm left join esp on esp.email_key = crm.email_key
+    union all
+    select 'cdp', cdp.email_key,
+           case when cdp.is_email_withdrawn then coalesce(esp.withdrawn_at, cdp.recorded_at) end
+    from cdp left join esp on esp.email_key = cdp.email_key
+),
+
+judged as (
+    select
+        'email' as channel,
+        systems.system,
+        {{ mask_id('sends.email_key') }} as person_token,
+        consent.email_key is not null as is_known,
+        coalesce(sends.contacted_at > consent.withdrawn_at, false) as is_without_consent
+    from sends
+    cross join (values ('hubspot'), ('salesforce'), ('cdp')) as systems (system)
+    left join email_consent as consent
+        on consent.system = systems.system and consent.email_key = sends.email_key
+    union all
+    select
+        'ads',
+        'cdp',
+        coalesce({{ mask_id('cdp.email_key') }}, {{ mask_id('uploads.hashed_email') }}),
+        cdp.email_key is not null,
+        not coalesce(cdp.has_ads_consent, false)
+    from {{ ref('stg_google_ads__audience_uploads') }} as uploads
+    left join cdp on cdp.email_sha256 = uploads.hashed_email
+),
+
+spine as (
+    select * from (values
+        ('email', 'marketing', 'hubspot'), ('email', 'marketing', 'salesforce'), ('email', 'marketing', 'cdp'),
+        ('ads', 'customer_match', 'cdp')
+    ) as rows_ (channel, purpose, system)
+)
+
+select
+    spine.channel,
+    spine.purpose,
+    spine.system,
+    count(distinct judged.person_token) as people_contacted,
+    count(distinct case when judged.is_known then judged.person_token end) as people_known,
+    count(distinct case when judged.is_without_consent then judged.person_token end) as people_without_consent,
+    count(judged.person_token) filter (where judged.is_without_consent) as contacts_without_consent,
+    {{ example_ids("case when judged.is_without_consent then judged.person_token end") }} as example_ids
+from spine
+left join judged on judged.channel = spine.channel and judged.system = spine.system
+group by spine.channel, spine.purpose, spine.system

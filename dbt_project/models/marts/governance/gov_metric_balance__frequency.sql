@@ -1,0 +1,118 @@
+-- How often each CRM email campaign mails people, recent window against the one before, with the KPI that more
+-- mail buys (clicks). Windows are whole weeks back from as_of: recent = weeks 0..W-1, prior = W..2W-1, with
+-- W = ceil(metric_window_days / 7).
+--   sends_per_contact_week  the campaign's sends / the person-weeks it reached (1.0 for a weekly campaign)
+--   over_cap                person-weeks this campaign pushed over `contact_cap_per_week`: the person got more than
+--                           the cap from all campaigns that week, and would be within it without this campaign's sends
+-- weekly_* are the 2W weekly counts behind the windows, oldest first. The pausable target is the campaign's HubSpot
+-- email that sent the most in the recent window.
+{%- set cap = var('contact_cap_per_week') %}
+{%- set w = ((var('metric_window_days') + 6) // 7) | int %}
+with person_weeks as (
+    select
+        campaign_id,
+        weeks_ago,
+        campaign_sends,
+        case when person_sends > {{ cap }} and person_sends - campaign_sends <= {{ cap }} then 1 else 0 end
+            as is_pushed_over_cap
+    from {{ ref('int_email_sends__contact_weeks') }}
+    where weeks_ago < {{ 2 * w }}
+),
+
+events as (
+    select campaign_id, marketing_email_id, event_type, {{ weeks_ago('occurred_at') }} as weeks_ago
+    from {{ ref('int_email_events__attributed') }}
+    where campaign_id is not null and occurred_at <= {{ as_of() }} and event_type in ('CLICK', 'SENT')
+),
+
+clicks as (
+    select campaign_id, weeks_ago, count(*) as clicks
+    from events
+    where event_type = 'CLICK'
+    group by campaign_id, weeks_ago
+),
+
+campaign_weeks as (
+    select campaigns.campaign_id, weeks.n as weeks_ago
+    from (select distinct campaign_id from person_weeks) as campaigns
+    cross join ({{ integers(0, 2 * w - 1) }}) as weeks
+),
+
+weekly as (
+    select
+        campaign_weeks.campaign_id,
+        campaign_weeks.weeks_ago,
+        coalesce(sum(person_weeks.campaign_sends), 0) as sends,
+        count(person_weeks.campaign_id) as contact_weeks,
+        coalesce(sum(person_weeks.is_pushed_over_cap), 0) as over_cap,
+        coalesce(max(clicks.clicks), 0) as clicks
+    from campaign_weeks
+    left join person_weeks
+        on person_weeks.campaign_id = campaign_weeks.campaign_id and person_weeks.weeks_ago = campaign_weeks.weeks_ago
+    left join clicks
+        on clicks.campaign_id = campaign_weeks.campaign_id and clicks.weeks_ago = campaign_weeks.weeks_ago
+    group by campaign_weeks.campaign_id, campaign_weeks.weeks_ago
+),
+
+windows as (
+    select
+        campaign_id,
+        {%- for name in ['sends', 'contact_weeks', 'over_cap', 'clicks'] %}
+        sum(case when weeks_ago >= {{ w }} then {{ name }} else 0 end) as {{ name }}_prior,
+        sum(case when weeks_ago < {{ w }} then {{ name }} else 0 end) as {{ name }}_recent,
+        array_agg({{ name }} order by weeks_ago desc) as weekly_{{ name }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from weekly
+    group by campaign_id
+),
+
+busiest_email as (
+    select campaign_id, marketing_email_id
+    from (
+        select campaign_id, marketing_email_id,
+               row_number() over (partition by campaign_id order by count(*) desc, marketing_email_id) as rank
+        from events
+        where event_type = 'SENT' and weeks_ago < {{ w }}
+        group by campaign_id, marketing_email_id
+    ) as ranked
+    where rank = 1
+),
+
+rates as (
+    select
+        windows.*,
+        cast(sends_prior as double precision) / nullif(contact_weeks_prior, 0) as sends_per_contact_week_prior,
+        cast(sends_recent as double precision) / nullif(contact_weeks_recent, 0) as sends_per_contact_week_recent,
+        cast(over_cap_prior as double precision) / nullif(contact_weeks_prior, 0) as share_over_cap_prior,
+        cast(over_cap_recent as double precision) / nullif(contact_weeks_recent, 0) as share_over_cap_recent
+    from windows
+)
+
+select
+    rates.campaign_id,
+    campaigns.campaign_name,
+    {{ cap }} as contact_cap_per_week,
+    clicks_prior,
+    clicks_recent,
+    cast(clicks_recent as double precision) / nullif(clicks_prior, 0) as click_ratio,
+    sends_prior,
+    sends_recent,
+    contact_weeks_prior,
+    contact_weeks_recent,
+    sends_per_contact_week_prior,
+    sends_per_contact_week_recent,
+    sends_per_contact_week_recent / nullif(sends_per_contact_week_prior, 0) as frequency_ratio,
+    over_cap_prior,
+    over_cap_recent,
+    share_over_cap_prior,
+    share_over_cap_recent,
+    weekly_sends,
+    weekly_contact_weeks,
+    weekly_over_cap,
+    weekly_clicks,
+    'hubspot' as control_platform,
+    busiest_email.marketing_email_id as control_campaign_id
+from rates
+left join {{ ref('stg_salesforce__campaigns') }} as campaigns on campaigns.campaign_id = rates.campaign_id
+left join busiest_email on busiest_email.campaign_id = rates.campaign_id

@@ -1,0 +1,67 @@
+-- Are completed erasure requests honoured downstream? One row per system that holds or contacts people. The request
+-- log keeps only the SHA-256 of the normalised email, so each system's addresses are hashed the same way to match.
+-- A request is not honoured in a system that still holds the person, or that contacted them after they asked.
+with requests as (
+    select request_id, email_sha256, requested_at
+    from {{ ref('stg_cdp__erasure_requests') }}
+    where request_status = 'completed' and request_type = 'erasure'
+),
+
+held as (
+    select 'salesforce' as system, email_key from {{ ref('stg_salesforce__contacts') }}
+    union all select 'salesforce', email_key from {{ ref('stg_salesforce__leads') }}
+    union all select 'hubspot', email_key from {{ ref('stg_hubspot__contacts') }}
+    union all select 'hubspot', email_key from {{ ref('stg_hubspot__subscriptions') }}
+    union all select 'cdp', email_key from {{ ref('stg_cdp__profiles') }}
+),
+
+held_hashed as (
+    select distinct system, {{ sha256_hex('email_key') }} as email_sha256
+    from held
+    where email_key is not null
+    union
+    select distinct 'google_ads', hashed_email from {{ ref('stg_google_ads__audience_uploads') }}
+),
+
+recipients as (
+    select email_key, {{ sha256_hex('email_key') }} as email_sha256
+    from (select distinct email_key from {{ ref('stg_hubspot__email_events') }} where email_key is not null) as r
+),
+
+contacts as (
+    select 'hubspot' as system, recipients.email_sha256, events.occurred_at as contacted_at
+    from {{ ref('stg_hubspot__email_events') }} as events
+    inner join recipients on recipients.email_key = events.email_key
+    where events.event_type = 'SENT'
+    union all
+    select 'google_ads', hashed_email, uploaded_at from {{ ref('stg_google_ads__audience_uploads') }}
+),
+
+systems as (
+    select * from (values ('salesforce'), ('hubspot'), ('cdp'), ('google_ads')) as systems_ (system)
+),
+
+judged as (
+    select
+        systems.system,
+        requests.request_id,
+        exists (select 1 from held_hashed as h
+                where h.system = systems.system and h.email_sha256 = requests.email_sha256) as is_present,
+        (select count(*) from contacts as c
+         where c.system = systems.system and c.email_sha256 = requests.email_sha256
+           and c.contacted_at > requests.requested_at) as contacts_after_request
+    from systems
+    cross join requests
+)
+
+select
+    systems.system,
+    count(judged.request_id) as requests_completed,
+    count(*) filter (where judged.is_present) as people_still_present,
+    cast(coalesce(sum(judged.contacts_after_request), 0) as bigint) as contacts_after_request,
+    count(*) filter (where judged.is_present or judged.contacts_after_request > 0) as people_not_erased,
+    {{ example_ids("case when judged.is_present or judged.contacts_after_request > 0 then judged.request_id end") }}
+        as example_requests
+from systems
+left join judged on judged.system = systems.system
+group by systems.system

@@ -1,0 +1,119 @@
+"""Test helper: tiny hand-built warehouses for the governance audits, and their marts' compiled SQL.
+
+A handful of rows per platform, written straight into the raw tables in each source contract's shape, is enough to
+run the real dbt project and compare marts with numbers worked out by hand. ``Compiled`` then re-runs the SQL dbt
+compiled for a model on in-memory tables, fast enough for hypothesis to try hundreds of inputs against the exact
+SQL that production runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from steward.contracts.policy import Policy, load_policy
+from steward.contracts.registry import contract_for
+from steward.integrations import dbt_build
+from steward.integrations.landing import ensure_raw_table
+from steward.integrations.sources.streams import EXPORT_STREAMS
+from steward.integrations.warehouse import Warehouse
+
+__all__ = ["AS_OF", "ms", "ts", "tiny_warehouse", "tiny_policy", "build", "mart", "Compiled"]
+
+AS_OF = pd.Timestamp("2026-11-20 12:00", tz="UTC")  # a Friday
+_DATABASE = "tiny"  # the warehouse file's stem: dbt qualifies every relation with it
+
+
+def ts(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+def ms(text: str) -> int:
+    """HubSpot's epoch milliseconds for a UTC time."""
+    return int(ts(text).value // 10**6)
+
+
+def tiny_warehouse(folder: Path, rows: dict[str, pd.DataFrame], batches: pd.DataFrame | None = None) -> Warehouse:
+    """Every raw table in its contract's shape, holding only ``rows`` ("<platform>.<entity>" -> raw columns)."""
+    wh = Warehouse(folder / f"{_DATABASE}.duckdb")
+    for stream in EXPORT_STREAMS:
+        ensure_raw_table(wh, stream.table, contract_for(stream.key).empty_frame())
+    with wh.connect() as con:
+        for key, frame in rows.items():
+            landed = frame.assign(_batch_id="b-tiny", _integration=key.split(".")[0], _loaded_at=AS_OF)
+            con.register("tiny_rows", landed)
+            con.execute(f'insert into raw."{key.replace(".", "__")}" by name select * from tiny_rows')
+            con.unregister("tiny_rows")
+        if batches is not None:
+            con.register("tiny_batches", batches)
+            con.execute("insert into ledger.batches by name select * from tiny_batches")
+    return wh
+
+
+def tiny_policy(policy: Policy | None = None, **scope) -> Policy:
+    """The packaged policy with some scope values changed (as a team would in its own policy file)."""
+    policy = policy or load_policy()
+    return policy.model_copy(update={"scope": policy.scope.model_copy(update=scope)})
+
+
+def build(wh: Warehouse, work: Path, policy: Policy, select: list[str]) -> dbt_build.BuildOutcome:
+    """``dbt build`` of the selected models at AS_OF; any failing data or unit test fails the calling test.
+
+    Indirect selection is cautious: a test that also reads a model outside the selection (a relationship test) is
+    left out, because the tiny warehouse never built that model.
+    """
+    previous = os.environ.get("DBT_INDIRECT_SELECTION")
+    os.environ["DBT_INDIRECT_SELECTION"] = "cautious"
+    try:
+        outcome = dbt_build.build(wh.path, work, {**policy.dbt_vars(), "as_of": AS_OF.isoformat()}, select=select)
+    finally:
+        if previous is None:
+            os.environ.pop("DBT_INDIRECT_SELECTION", None)
+        else:
+            os.environ["DBT_INDIRECT_SELECTION"] = previous
+    assert not outcome.test_failures, [(f.test, f.message) for f in outcome.test_failures]
+    return outcome
+
+
+def mart(wh: Warehouse, name: str, order: str | None = None) -> pd.DataFrame:
+    return wh.query_df(f"select * from governance.{name}" + (f" order by {order}" if order else ""))
+
+
+class Compiled:
+    """The SQL dbt compiled for each model of a build, runnable on in-memory tables named like the real ones."""
+
+    def __init__(self, work: Path) -> None:
+        files = (work / "target" / "compiled").rglob("*.sql")
+        self.sql = {p.stem: p.read_text() for p in files if not any(d.endswith(".yml") for d in p.parts)}
+
+    def run(self, model: str, inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        """``model`` over ``inputs`` ("<schema>.<relation>" -> frame); models listed in ``inputs`` may be chained."""
+        con = duckdb.connect()
+        try:
+            con.execute(f"attach ':memory:' as {_DATABASE}")
+            for schema in ("staging", "governance", "raw"):
+                con.execute(f"create schema if not exists {_DATABASE}.{schema}")
+            for name, frame in inputs.items():
+                con.register("frame", frame)
+                con.execute(f'create table {_DATABASE}.{name} as select * from frame')
+                con.unregister("frame")
+            return con.execute(self._sql(model)).fetchdf()
+        finally:
+            con.close()
+
+    def chain(self, models: list[str], inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        """Run ``models`` in order, each one's result an input of the next (``staging.`` for int_, else governance)."""
+        frames = dict(inputs)
+        for model in models[:-1]:
+            frames[f"{'staging' if model.startswith(('int_', 'stg_')) else 'governance'}.{model}"] = \
+                self.run(model, frames)
+        return self.run(models[-1], frames)
+
+    def _sql(self, model: str) -> str:
+        if model not in self.sql:
+            raise KeyError(f"{model} was not compiled in this build; compiled: {sorted(self.sql)}")
+        return re.sub(r";\s*$", "", self.sql[model].strip())
