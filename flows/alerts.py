@@ -19,7 +19,7 @@ from steward.contracts.actions import alertable
 from steward.contracts.finding import Finding
 from steward.contracts.policy import Policy
 from steward.integrations import ledger
-from steward.integrations.errors import NotifyError
+from steward.integrations.errors import ConfigError, NotifyError
 from steward.integrations.notify import incidents, outbox
 from steward.integrations.notify.message import console_line
 from steward.integrations.warehouse import Warehouse
@@ -50,7 +50,7 @@ def dispatch_alerts(wh: Warehouse, findings: list[Finding], policy: Policy, cfg:
     now = datetime.now(timezone.utc)
     known = {i.fingerprint: i for i in incidents.incidents(wh)}
     decisions = incidents.plan(chosen, known, policy, [*policy.checks, *ALWAYS_EVALUATED], now)
-    ids = incidents.record(wh, run_id, decisions, now, report=str(report_path))
+    ids = incidents.record(wh, run_id, decisions, now, report=str(report_path), flow_run_url=_flow_run_url())
     kinds = Counter(d.kind for d in decisions)
     channels = sorted({a.channel for a in outbox.alerts(wh, ids=ids)}) if ids else []
     result = {"channel": policy.alerts.channel, "alerted": len(chosen), "opened": kinds["open"],
@@ -68,6 +68,14 @@ def dispatch_alerts(wh: Warehouse, findings: list[Finding], policy: Policy, cfg:
     return {**result, "outcome": outcome, "summary": summary}
 
 
+def _flow_run_url() -> str | None:
+    """The Prefect UI page of this run, when there is a lasting server to open it on (not a temporary one)."""
+    from prefect.runtime import flow_run
+    from prefect.settings import PREFECT_API_URL
+
+    return flow_run.ui_url if PREFECT_API_URL.value() and flow_run.id else None
+
+
 def alert_policy(policy: Policy, cfg: StewardConfig) -> Policy:
     """The policy with ``slack.channel`` from steward.yaml, when set, as the channel unrouted findings go to."""
     if not cfg.slack.channel or cfg.slack.channel == policy.alerts.channel:
@@ -76,14 +84,26 @@ def alert_policy(policy: Policy, cfg: StewardConfig) -> Policy:
 
 
 def slack_sender(cfg: StewardConfig, default_channel: str) -> "SlackNotifier | None":
-    """A Slack client from the environment variables steward.yaml names, or None when no token is set."""
-    token = os.environ.get(cfg.slack.token_env, "").strip()
+    """A Slack client with the token from the environment variable steward.yaml names, else from its Prefect Secret
+    block (``slack.token_block``); None when neither is set up."""
+    token = os.environ.get(cfg.slack.token_env, "").strip() or _secret_block_token(cfg.slack.token_block)
     if not token:
         return None
     from steward.integrations.notify.slack import DEFAULT_API_URL, SlackNotifier, build_client
 
     api_url = os.environ.get(cfg.slack.api_url_env, "").strip() or DEFAULT_API_URL
     return SlackNotifier(build_client(token, api_url), default_channel)
+
+
+def _secret_block_token(block: str | None) -> str:
+    if not block:
+        return ""
+    from prefect.blocks.system import Secret
+
+    try:
+        return str(Secret.load(block).get()).strip()
+    except ValueError as exc:  # Prefect's "no block document named ..." error
+        raise ConfigError(f"slack.token_block: no Prefect Secret block named '{block}' ({exc})") from None
 
 
 def flush(wh: Warehouse, cfg: StewardConfig, ids: list[str], default_channel: str) -> str:

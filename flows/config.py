@@ -45,6 +45,7 @@ class IntegrationConfig(_Strict):
 class SlackConfig(_Strict):
     channel: str | None = None  # defaults to the policy's alerts.channel
     token_env: str = "SLACK_BOT_TOKEN"
+    token_block: str | None = None  # a Prefect Secret block holding the bot token, used when token_env is unset
     api_url_env: str = "SLACK_API_URL"
 
 

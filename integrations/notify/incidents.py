@@ -107,13 +107,13 @@ def suppress_hours(check_id: str, policy: Policy) -> float:
 
 
 def record(warehouse: Warehouse, run_id: str, decisions: Iterable[Decision], now: datetime,
-           report: str | None = None) -> list[str]:
+           report: str | None = None, flow_run_url: str | None = None) -> list[str]:
     """Write the incidents and enqueue their Slack messages in one transaction; returns the outbox ids."""
     ids: list[str] = []
     with warehouse.connect() as con:
         con.execute("begin")
         for d in decisions:
-            messages = _messages(run_id, d, now, report)
+            messages = _messages(run_id, d, now, report, flow_run_url)
             new_ids = [outbox.insert(con, run_id, m) for m in messages]
             _write(con, run_id, d, now, new_ids[0] if d.kind == "open" and new_ids else None)
             ids += new_ids
@@ -141,20 +141,21 @@ def _kind(f: Finding, incident: Incident | None, policy: Policy, now: datetime) 
     return "suppress"
 
 
-def _messages(run_id: str, d: Decision, now: datetime, report: str | None) -> list[OutboxMessage]:
+def _messages(run_id: str, d: Decision, now: datetime, report: str | None,
+              flow_run_url: str | None = None) -> list[OutboxMessage]:
     """The Slack calls a decision needs: a parent post, or a threaded reply plus an update of the parent."""
     f, inc, fp = d.finding, d.incident, d.fingerprint
     if d.kind == "open" and f is not None and d.route is not None:
-        parent = build_parent(f, run_id, opened_at=now, mention=d.route.mention, report=report)
+        parent = build_parent(f, run_id, opened_at=now, mention=d.route.mention, report=report, flow_run_url=flow_run_url)
         return [OutboxMessage(outbox.POST, d.route.channel, parent, fp)]
     if d.kind in ("repeat", "worse") and f is not None and inc is not None:
         mention = d.route.mention if d.route else None
         reply = build_reply(f, previous_severity=inc.severity, previous_observed=inc.observed,
                             opened_at=inc.opened_at, now=now, mention=mention)
-        parent = build_parent(f, run_id, opened_at=inc.opened_at, now=now, mention=mention, report=report)
+        parent = build_parent(f, run_id, opened_at=inc.opened_at, now=now, mention=mention, report=report, flow_run_url=flow_run_url)
     elif d.kind == "resolve" and inc is not None and inc.finding is not None:
         reply = build_resolved_reply(inc.finding, opened_at=inc.opened_at, resolved_at=now, run_id=run_id)
-        parent = build_parent(inc.finding, run_id, opened_at=inc.opened_at, resolved_at=now, report=report)
+        parent = build_parent(inc.finding, run_id, opened_at=inc.opened_at, resolved_at=now, report=report, flow_run_url=flow_run_url)
     else:
         return []
     return [OutboxMessage(outbox.REPLY, inc.channel, reply, fp, inc.parent_alert_id),

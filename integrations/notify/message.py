@@ -42,7 +42,7 @@ class OpenIncident(Protocol):
 
 def build_parent(finding: Finding, run_id: str, *, opened_at: datetime, now: datetime | None = None,
                  resolved_at: datetime | None = None, mention: str | None = None,
-                 report: str | None = None) -> dict[str, Any]:
+                 report: str | None = None, flow_run_url: str | None = None) -> dict[str, Any]:
     """An incident's parent message: the finding, and a status line saying where the incident stands.
 
     Posted once when the incident opens, then rewritten (``chat.update``) when it is re-notified (pass ``now``) or
@@ -60,7 +60,7 @@ def build_parent(finding: Finding, run_id: str, *, opened_at: datetime, now: dat
         status = f"*Still open* since {when(opened_at)} ({age(now - opened_at)}); last checked {when(now)}"
     else:
         status = f"*Open* since {when(opened_at)}"
-    context = context_block(run_id, report, None)
+    context = context_block(run_id, report, flow_run_url)
     context["elements"].insert(0, {"type": "mrkdwn", "text": f"Incident `{finding.fingerprint}`"})
     title = f"{emoji} {label}: {redact(finding.check_id)} on {redact(finding.subject)}"
     text = f"{label} {finding.check_id} on {safe(finding.subject, SUBJECT_LIMIT)}: {measure(finding)}"
