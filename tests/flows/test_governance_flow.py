@@ -24,8 +24,8 @@ def test_flow_run_completes_with_artifacts_and_a_ledger_row(prefect_harness, tmp
             key=ArtifactFilterKey(any_=["steward-findings", "steward-run-summary"])))
     assert any(r.state and r.state.is_completed() and r.name for r in flow_runs)
     assert {a.key for a in artifacts} == {"steward-findings", "steward-run-summary"}
-    summary = next(a for a in artifacts if a.key == "steward-run-summary")
-    assert result.run_id in str(summary.data)
+    # the session's Prefect server keeps every run's artifacts under these keys: this run's summary is among them
+    assert any(result.run_id in str(a.data) for a in artifacts if a.key == "steward-run-summary")
 
     runs = Warehouse(result.warehouse).query_df("select run_id, kind, status from ledger.runs")
     assert runs.to_dict("records") == [{"run_id": result.run_id, "kind": "demo", "status": "completed"}]
