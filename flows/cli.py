@@ -93,11 +93,11 @@ def approve(flow_run_id: str = typer.Argument(..., help="The waiting governance 
 @campaigns_app.command("list")
 def campaigns_list(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c")) -> None:
     """Campaigns Steward has paused or resumed, with the reason."""
+    from steward.integrations.ledger import campaign_controls
     from steward.integrations.warehouse import Warehouse
 
     def go() -> None:
-        rows = Warehouse(load_config(config).warehouse).query_df(
-            "select integration, campaign_id, state, changed_at, reason from ledger.campaign_controls order by 4")
+        rows = campaign_controls(Warehouse(load_config(config).warehouse))
         table = Table("integration", "campaign", "state", "changed", "reason")
         for r in rows.itertuples(index=False):
             table.add_row(r.integration, r.campaign_id, r.state, str(r.changed_at)[:19], r.reason[:80])

@@ -80,7 +80,7 @@ def transform(wh: Warehouse, work_dir: Path, policy: Policy, as_of: pd.Timestamp
 
 @task(name="judge", cache_policy=NO_CACHE)
 def judge(wh: Warehouse, policy: Policy, outcome: dbt_build.BuildOutcome, run_id: str) -> list[Finding]:
-    findings = evaluate(policy, lambda mart: wh.query_df(f"select * from governance.{mart}"), run_id)
+    findings = evaluate(policy, wh.mart, run_id)
     findings += findings_from_dbt_tests(outcome.test_failures, run_id, policy)
     findings = ledger.record_findings(wh, findings)
     counts = pd.Series([f.severity.value for f in findings]).value_counts().to_dict() if findings else {}

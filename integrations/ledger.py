@@ -13,7 +13,8 @@ from typing import Any, Iterable
 
 from .warehouse import Warehouse
 
-__all__ = ["start_run", "finish_run", "record_findings", "append_audit", "verify_audit_log", "AUDIT_FIELDS"]
+__all__ = ["start_run", "finish_run", "record_findings", "append_audit", "verify_audit_log", "campaign_controls",
+           "AUDIT_FIELDS"]
 
 AUDIT_FIELDS = ("seq", "logged_at", "run_id", "fingerprint", "check_id", "action", "target", "decided_by", "reason",
                 "outcome")
@@ -30,6 +31,12 @@ def finish_run(wh: Warehouse, run_id: str, status: str, summary: dict[str, Any])
     with wh.connect() as con:
         con.execute("update ledger.runs set finished_at = ?, status = ?, summary = ? where run_id = ?",
                     [datetime.now(timezone.utc), status, json.dumps(summary, default=str), run_id])
+
+
+def campaign_controls(wh: Warehouse):
+    """Every campaign Steward has paused or resumed, oldest change first."""
+    return wh.query_df("select integration, campaign_id, state, changed_at, reason from ledger.campaign_controls "
+                       "order by changed_at, integration, campaign_id")
 
 
 def record_findings(wh: Warehouse, findings: Iterable[Any]) -> list[Any]:

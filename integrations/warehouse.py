@@ -96,6 +96,12 @@ class Warehouse:
         with self.connect() as con:
             return con.execute(sql, params or []).df()
 
+    def mart(self, name: str):
+        """One aggregated governance mart as a frame (the only shape of data judging ever sees)."""
+        if not name.replace("_", "").isalnum():
+            raise WarehouseError(f"{self.path}: '{name}' is not a mart name")
+        return self.query_df(f"select * from governance.{name}")
+
     def table_exists(self, schema: str, table: str) -> bool:
         with self.connect() as con:
             row = con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
