@@ -6,6 +6,7 @@ Steward's own progress; users who want Prefect's logs set PREFECT_LOGGING_LEVEL 
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
 from typing import Iterator
@@ -20,9 +21,19 @@ _DEFAULTS = {
 }
 
 
+# Prefect's background queue services log under their bare class names, outside the ``prefect`` logger tree, so
+# PREFECT_LOGGING_LEVEL does not reach them. At exit they warn about events still queued for a temporary server
+# that is already gone; that line would land after the CLI's own one-line error and bury it.
+_SERVICE_LOGGERS = ("EventsWorker", "APILogWorker")
+
+
 def apply_defaults() -> None:
+    user_chose_logging = "PREFECT_LOGGING_LEVEL" in os.environ
     for key, value in _DEFAULTS.items():
         os.environ.setdefault(key, value)
+    if not user_chose_logging:
+        for name in _SERVICE_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
 
 
 @contextmanager
