@@ -7,32 +7,72 @@ Secrets are never in this file: an integration or Slack names the environment va
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from steward.contracts.policy import Policy
 from steward.integrations.errors import ConfigError
 from steward.integrations.sources.streams import PLATFORMS
 
-__all__ = ["IntegrationConfig", "SlackConfig", "StewardConfig", "load_config", "write_config", "effective_policy",
+__all__ = ["IntegrationConfig", "RetryConfig", "SlackConfig", "StewardConfig", "load_config", "write_config", "effective_policy",
            "KILL_SWITCH_ENV"]
 
 KILL_SWITCH_ENV = "STEWARD_KILL_SWITCH"
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RetryConfig(_Strict):
+    """How patiently an API integration is pulled; the defaults suit a nightly run against a real platform."""
+
+    attempts: int = Field(6, ge=1, le=20)
+    initial_wait: float = Field(0.5, ge=0)
+    max_wait: float = Field(30.0, ge=0)
+    timeout: float = Field(30.0, gt=0)
+
+
 class IntegrationConfig(_Strict):
+    """One connected platform. ``kind`` says how it is read: export files in a folder, the platform's API, or
+    tables an ELT tool (Fivetran, Airbyte) already synced into a warehouse."""
+
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     platform: str
-    kind: Literal["export_files"] = "export_files"
-    path: Path
+    kind: Literal["export_files", "api", "warehouse_tables"] = "export_files"
+    path: Path | None = None  # export folder, or the DuckDB file an ELT tool syncs into
+    base_url: str | None = None  # API root (api), or a postgresql:// DSN (warehouse_tables)
+    credentials: dict[str, str] = Field(default_factory=dict)  # credential field -> NAME of the env variable
     entities: list[str] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)  # platform specifics (API version, customer id, ...)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    batch_rows: int = Field(50_000, ge=100)
+    schedule: str | None = None  # cron for the health monitor and deployments; informational for a single run
+
+    @field_validator("credentials")
+    @classmethod
+    def _names_not_secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, var in value.items():
+            if not _ENV_NAME.match(var):
+                raise ValueError(f"credentials.{key} must name an environment variable (like SALESFORCE_CLIENT_SECRET),"
+                                 " not hold the secret itself")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> "IntegrationConfig":
+        if self.kind == "export_files" and self.path is None:
+            raise ValueError(f"integration '{self.name}': kind export_files needs 'path' (the export folder)")
+        if self.kind == "api" and not self.base_url:
+            raise ValueError(f"integration '{self.name}': kind api needs 'base_url'")
+        if self.kind == "warehouse_tables" and self.path is None and not self.base_url:
+            raise ValueError(f"integration '{self.name}': kind warehouse_tables needs 'path' (a DuckDB file) "
+                             "or 'base_url' (a postgresql:// DSN)")
+        return self
 
     @field_validator("platform")
     @classmethod

@@ -18,11 +18,12 @@ from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate, findings_from_dbt_tests
 from steward.contracts.policy import Policy
 from steward.contracts.registry import contract_for
-from steward.contracts.source_checks import check_batch
 from steward.integrations import dbt_build, ledger, pii_scan
 from steward.integrations.errors import SourceError
-from steward.integrations.landing import ensure_raw_table, land_batch
+from steward.integrations.landing import ensure_raw_table
+from steward.integrations.pull import Landed, pull_integration
 from steward.integrations.sources import SourceAdapter, build_adapter
+from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.sources.streams import EXPORT_STREAMS
 from steward.integrations.warehouse import Warehouse
 
@@ -34,7 +35,10 @@ __all__ = ["adapters_for", "preflight", "ingest_integration", "transform", "judg
 
 
 def adapters_for(cfg: StewardConfig, wh: Warehouse) -> dict[str, SourceAdapter]:
-    return {i.name: build_adapter(i.name, i.platform, i.kind, i.path, wh, i.entities) for i in cfg.integrations}
+    return {i.name: build_adapter(i.name, i.platform, i.kind, i.path, wh, i.entities, base_url=i.base_url,
+                                  credentials=i.credentials, options=i.options, batch_rows=i.batch_rows,
+                                  policy=RetryPolicy(**i.retry.model_dump()))
+            for i in cfg.integrations}
 
 
 @task(name="preflight", cache_policy=NO_CACHE)
@@ -51,20 +55,17 @@ def preflight(adapters: dict[str, SourceAdapter]) -> None:
 def ingest_integration(integration: IntegrationConfig, adapter: SourceAdapter, wh: Warehouse,
                        run_id: str) -> list[dict]:
     """Pull, check and land every entity of one integration; each batch commits on its own."""
-    landed = []
-    for stream in adapter.streams():
-        for batch in adapter.pull(stream.entity):
-            verdict = check_batch(batch)
-            result = land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift,
-                                verdict.contract.version, run_id, verdict.contract.owner)
-            landed.append({**dataclasses.asdict(result), "drift": verdict.drift})
-            note = "unchanged, skipped" if result.skipped else f"{result.rows_loaded:,} rows"
-            if result.rows_quarantined:
-                note += f", {result.rows_quarantined:,} quarantined"
-            if verdict.drift:
-                note += ", schema drift"
-            report("ingest", f"{integration.name}.{stream.entity}: {note}")
-    return landed
+    def said(item: Landed) -> None:
+        result = item.result
+        note = "unchanged, skipped" if result.skipped else f"{result.rows_loaded:,} rows"
+        if result.rows_quarantined:
+            note += f", {result.rows_quarantined:,} quarantined"
+        if item.drift:
+            note += ", schema drift"
+        report("ingest", f"{integration.name}.{result.entity}: {note}")
+
+    return [{**dataclasses.asdict(item.result), "drift": item.drift}
+            for item in pull_integration(adapter, wh, run_id, on_batch=said)]
 
 
 @task(name="transform", cache_policy=NO_CACHE)

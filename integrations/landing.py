@@ -2,11 +2,15 @@
 
 If anything fails the transaction rolls back and the warehouse is exactly as before; a batch whose content was
 already landed for the same integration and entity is skipped, so re-running a pull never duplicates rows.
+Incremental batches also merge by primary key (a record pulled twice after a crash replaces itself), record the
+platform's deletions as tombstones, and advance the entity's watermark in the same transaction, so the watermark
+can never run ahead of the data it vouches for.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,7 +20,11 @@ import pandas as pd
 from .sources._protocol import Batch
 from .warehouse import Warehouse
 
-__all__ = ["LandResult", "land_batch", "raw_table", "ensure_raw_table"]
+__all__ = ["LandResult", "land_batch", "raw_table", "ensure_raw_table", "read_watermark"]
+
+# Integrations are pulled concurrently, but one process writes the DuckDB file one batch at a time: DuckDB would
+# otherwise abort one of two transactions touching the same ledger rows, and landing is cheap next to the network.
+_LANDING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
     """Append ``valid`` to the raw table and ``quarantined`` (source_row, reasons, record) to the quarantine."""
     stream, now = batch.stream, datetime.now(timezone.utc)
     rows_read = len(valid) + len(quarantined)
-    with wh.connect() as con:
+    with _LANDING, wh.connect() as con:
         seen = con.execute(
             "select batch_id from ledger.batches where integration = ? and entity = ? and fingerprint = ?",
             [batch.integration, stream.entity, batch.fingerprint]).fetchone()
@@ -66,6 +74,8 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
             con.register("landing_frame", frame)
             con.execute(f"create table if not exists {table} as select * from landing_frame limit 0")
             _add_new_columns(con, table, stream.table)
+            if batch.merge:
+                _delete_same_keys(con, table, stream.primary_key, batch.integration)
             con.execute(f"insert into {table} by name select * from landing_frame")
             con.unregister("landing_frame")
             if len(quarantined):
@@ -83,11 +93,41 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
                          json.dumps(drift) if drift else None, now, owner])
             con.execute("insert into ledger.schema_snapshots values (?, ?, ?, ?, ?)",
                         [batch_id, batch.integration, stream.entity, json.dumps(list(map(str, batch.frame.columns))), now])
+            if batch.deleted:
+                con.executemany("insert or replace into ledger.tombstones values (?, ?, ?, ?, ?)",
+                                [[batch.integration, stream.entity, str(k), batch_id, now] for k in batch.deleted])
+            if batch.watermark is not None:
+                _advance_watermark(con, batch.integration, stream.entity, batch.watermark, batch_id, now)
             con.execute("commit")
         except Exception:
             con.execute("rollback")
             raise
     return LandResult(batch_id, batch.integration, stream.entity, rows_read, len(valid), len(quarantined))
+
+
+def read_watermark(wh: Warehouse, integration: str, entity: str) -> str | None:
+    """The cursor value the last committed batch of this entity reached; None before the first pull."""
+    with wh.connect() as con:
+        row = con.execute("select cursor_value from ledger.watermarks where integration = ? and entity = ?",
+                          [integration, entity]).fetchone()
+    return row[0] if row else None
+
+
+def _advance_watermark(con, integration: str, entity: str, value: str, batch_id: str, now: datetime) -> None:
+    """Forward only: a late batch carrying an older cursor never moves the watermark back."""
+    row = con.execute("select cursor_value from ledger.watermarks where integration = ? and entity = ?",
+                      [integration, entity]).fetchone()
+    if row is None or value > row[0]:
+        con.execute("insert or replace into ledger.watermarks values (?, ?, ?, ?, ?)",
+                    [integration, entity, value, batch_id, now])
+
+
+def _delete_same_keys(con, table: str, primary_key: str, integration: str) -> None:
+    """Rows of this integration whose key the batch brings again are replaced, not duplicated."""
+    keys = [k.strip() for k in primary_key.split(",")]
+    match = " and ".join(f't."{k}" = f."{k}"' for k in keys)
+    con.execute(f"delete from {table} t where t._integration = ? and exists "
+                f"(select 1 from landing_frame f where {match})", [integration])
 
 
 def _add_new_columns(con, table: str, name: str) -> None:

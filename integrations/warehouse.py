@@ -59,6 +59,12 @@ create table if not exists ledger.incidents (
 create table if not exists ledger.pii_columns (
     scanned_at timestamptz, table_schema varchar, table_name varchar, column_name varchar, data_type varchar,
     name_kind varchar, content_kind varchar, values_sampled bigint, values_matching bigint);
+create table if not exists ledger.watermarks (
+    integration varchar, entity varchar, cursor_value varchar, batch_id varchar, advanced_at timestamptz,
+    primary key (integration, entity));
+create table if not exists ledger.tombstones (
+    integration varchar, entity varchar, record_id varchar, batch_id varchar, seen_at timestamptz,
+    primary key (integration, entity, record_id));
 create table if not exists ledger.campaign_controls (
     integration varchar, campaign_id varchar, state varchar, reason varchar, changed_at timestamptz,
     primary key (integration, campaign_id));

@@ -58,6 +58,12 @@ class Batch:
     source: str  # file path or URL, for messages and lineage
     fingerprint: str  # content hash: the same content is never landed twice
     rejected: list[Rejected] = field(default_factory=list)
+    # Incremental pulls: the cursor value this batch brings the entity up to (committed with the batch, never
+    # before), whether its rows replace earlier rows with the same primary key, and keys the platform says were
+    # deleted or archived since the last pull (kept as tombstones for erasure checks).
+    watermark: str | None = None
+    merge: bool = False
+    deleted: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,9 @@ class ControlResult:
 
 @runtime_checkable
 class SourceAdapter(Protocol):
+    """``pull(entity, since)`` yields batches in cursor order; an adapter whose ``incremental`` is True is handed
+    the entity's last committed watermark as ``since`` and re-pulls from it (inclusive) after a crash."""
+
     name: str
     platform: str
 

@@ -33,7 +33,8 @@ EXPORT_STREAMS: list[Stream] = [
     Stream("decisions", "ai_decisions", "ai_decisions.parquet", "parquet", "decision_id", "decided_at"),
 ]
 
-PLATFORMS: frozenset[str] = frozenset(s.platform for s in EXPORT_STREAMS)
+# Marketo is reached only through its API (it has no export-file layout in the demo workspace).
+PLATFORMS: frozenset[str] = frozenset(s.platform for s in EXPORT_STREAMS) | {"marketo"}
 
 
 def streams_for(platform: str) -> list[Stream]:
