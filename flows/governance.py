@@ -12,6 +12,7 @@ from typing import Literal
 
 import pandas as pd
 from prefect import flow
+from prefect.futures import wait
 from pydantic import BaseModel, Field
 
 from steward.contracts.policy import load_policy
@@ -62,6 +63,14 @@ class RunResult(BaseModel):
     ingested: list[dict]
 
 
+def _ingest_concurrently(cfg, adapters: dict, wh: Warehouse, run_id: str) -> list[dict]:
+    """Independent integrations pull at the same time (the network is the wait); every pull is allowed to finish
+    and commit before the first failure is raised, so one broken platform never costs the others their batches."""
+    futures = [steps.ingest_integration.submit(i, adapters[i.name], wh, run_id) for i in cfg.integrations]
+    wait(futures)
+    return [row for future in futures for row in future.result()]
+
+
 @flow(name="governance-run", log_prints=False)
 def governance_run(params: RunParams) -> RunResult:
     cfg = load_config(params.config)
@@ -73,7 +82,7 @@ def governance_run(params: RunParams) -> RunResult:
     try:
         adapters = steps.adapters_for(cfg, wh)
         steps.preflight(adapters)
-        ingested = [row for i in cfg.integrations for row in steps.ingest_integration(i, adapters[i.name], wh, run_id)]
+        ingested = _ingest_concurrently(cfg, adapters, wh, run_id)
         outcome = steps.transform(wh, cfg.work_dir, policy, pd.Timestamp(started))
         findings = steps.judge(wh, policy, outcome, run_id)
         plans = steps.plan(findings, policy)

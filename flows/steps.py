@@ -101,7 +101,7 @@ def act(wh: Warehouse, plans: list[PlannedAction], decisions: dict[int, Decision
     done = []
     for i, plan_ in enumerate(plans):
         decision = decisions.get(i)
-        outcome = _execute(plan_, decision, adapters)
+        outcome = _execute(wh, plan_, decision, adapters)
         decided_by = decision.decided_by if decision else f"policy:{plan_.finding.check_id}"
         reason = plan_.reason + (f"; {decision.how}: {decision.comment}" if decision else "")
         ledger.append_audit(wh, run_id=run_id, fingerprint=plan_.finding.fingerprint,
@@ -113,7 +113,8 @@ def act(wh: Warehouse, plans: list[PlannedAction], decisions: dict[int, Decision
     return done
 
 
-def _execute(plan_: PlannedAction, decision: Decision | None, adapters: dict[str, SourceAdapter]) -> str:
+def _execute(wh: Warehouse, plan_: PlannedAction, decision: Decision | None,
+             adapters: dict[str, SourceAdapter]) -> str:
     if not plan_.execute:
         return "not executed: " + plan_.reason.rsplit("; ", 1)[-1]
     if decision is not None and not decision.approved:
@@ -122,4 +123,6 @@ def _execute(plan_: PlannedAction, decision: Decision | None, adapters: dict[str
     if adapter is None:
         return f"not executed: no integration for platform {plan_.platform}"
     result = adapter.pause(plan_.campaign_id or "", plan_.reason)
+    if result.changed:
+        ledger.record_control(wh, adapter.name, result.campaign_id, "paused", plan_.reason)
     return "paused" if result.changed else f"unchanged: {result.detail}"

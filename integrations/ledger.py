@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from .warehouse import Warehouse
 
-__all__ = ["start_run", "finish_run", "record_findings", "append_audit", "verify_audit_log", "campaign_controls",
+__all__ = ["start_run", "finish_run", "record_findings", "append_audit", "verify_audit_log", "campaign_controls", "record_control",
            "AUDIT_FIELDS"]
 
 AUDIT_FIELDS = ("seq", "logged_at", "run_id", "fingerprint", "check_id", "action", "target", "decided_by", "reason",
@@ -37,6 +37,13 @@ def campaign_controls(wh: Warehouse):
     """Every campaign Steward has paused or resumed, oldest change first."""
     return wh.query_df("select integration, campaign_id, state, changed_at, reason from ledger.campaign_controls "
                        "order by changed_at, integration, campaign_id")
+
+
+def record_control(wh: Warehouse, integration: str, campaign_id: str, state: str, reason: str) -> None:
+    """The campaign's state as Steward last set it, whichever platform holds the campaign."""
+    with wh.connect() as con:
+        con.execute("insert or replace into ledger.campaign_controls values (?, ?, ?, ?, ?)",
+                    [integration, campaign_id, state, reason, datetime.now(timezone.utc)])
 
 
 def record_findings(wh: Warehouse, findings: Iterable[Any]) -> list[Any]:

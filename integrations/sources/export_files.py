@@ -15,6 +15,7 @@ from typing import Iterator
 import duckdb
 
 from ..errors import SourceError
+from ..ledger import record_control
 from ..warehouse import Warehouse
 from ._protocol import Batch, ControlResult, Health, Rejected, Stream
 from .streams import streams_for
@@ -87,10 +88,9 @@ class ExportFilesAdapter:
         with self.warehouse.connect() as con:
             row = con.execute("select state from ledger.campaign_controls where integration = ? and campaign_id = ?",
                               [self.name, campaign_id]).fetchone()
-            if row and row[0] == state:
-                return ControlResult(self.name, campaign_id, action, False, f"already {state}")  # type: ignore[arg-type]
-            con.execute("insert or replace into ledger.campaign_controls values (?, ?, ?, ?, ?)",
-                        [self.name, campaign_id, state, reason, datetime.now(timezone.utc)])
+        if row and row[0] == state:
+            return ControlResult(self.name, campaign_id, action, False, f"already {state}")  # type: ignore[arg-type]
+        record_control(self.warehouse, self.name, campaign_id, state, reason)
         return ControlResult(self.name, campaign_id, action, True, f"{state} in the campaign ledger")  # type: ignore[arg-type]
 
 
