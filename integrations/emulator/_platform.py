@@ -246,7 +246,7 @@ class PlatformEmulator:
     # -- dispatch --------------------------------------------------------------------------------------------------
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         parts = urlsplit(target)
-        request = Request(method, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)), headers, body)
+        request = Request(method, parts.path, _query(parts.query), headers, body)
         reply, fault_name = self._answer(request)
         with self._lock:
             self.requests.append(LoggedRequest(method, parts.path, reply.status, fault_name))
@@ -310,11 +310,26 @@ class PlatformEmulator:
             return None
 
 
+def _query(text: str) -> dict[str, Any]:
+    """Query parameters; a key sent more than once (``properties=a&properties=b``, as official clients send lists)
+    keeps every value as a list instead of only the last one."""
+    out: dict[str, Any] = {}
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        if key in out:
+            out[key] = [*out[key], value] if isinstance(out[key], list) else [out[key], value]
+        else:
+            out[key] = value
+    return out
+
+
 def _handler_for(emulator: PlatformEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
+            if emulator._server is None:  # stopped: a kept-alive connection must not outlive the server
+                self.close_connection = True
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
