@@ -16,6 +16,7 @@ from .frames.cdp import ErasureRequestFrame, ProfileFrame
 from .frames.decisions import DecisionFrame
 from .frames.google_ads import AudienceUploadFrame, CampaignStatsFrame
 from .frames.hubspot import EmailEventFrame, HubspotContactFrame, MarketingEmailFrame, SubscriptionFrame
+from .frames.marketo import MarketoActivityFrame, MarketoLeadFrame, SmartCampaignFrame
 from .frames.salesforce import (AccountFrame, CampaignFrame, CampaignMemberFrame, ContactFrame, LeadFrame,
                                 OpportunityFrame)
 
@@ -61,6 +62,9 @@ SOURCE_CONTRACTS: dict[str, SourceContract] = {c.stream: c for c in [
     _c("hubspot.marketing_emails", MarketingEmailFrame, "marketing-ops"),
     _c("hubspot.email_events", EmailEventFrame, "marketing-ops"),
     _c("hubspot.subscriptions", SubscriptionFrame, "privacy-office", "critical"),
+    _c("marketo.leads", MarketoLeadFrame, "marketing-ops"),
+    _c("marketo.activities", MarketoActivityFrame, "marketing-ops"),
+    _c("marketo.smart_campaigns", SmartCampaignFrame, "marketing-ops", "critical"),
     _c("google_ads.campaign_stats", CampaignStatsFrame, "paid-media"),
     _c("google_ads.audience_uploads", AudienceUploadFrame, "paid-media", "critical"),
     _c("cdp.profiles", ProfileFrame, "data-platform"),

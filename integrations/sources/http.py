@@ -111,7 +111,7 @@ class OAuthToken:
     def _load(self, http: httpx.Client) -> None:
         token, expires_in = self._fetch(http)
         self._token = token
-        self._expires_at = time.monotonic() + max(0.0, (expires_in or 3600) - self._skew)
+        self._expires_at = time.monotonic() + max(0.0, (3600 if expires_in is None else expires_in) - self._skew)
 
 
 class _Retry(Exception):
