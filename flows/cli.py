@@ -48,16 +48,30 @@ def demo(clean: bool = typer.Option(False, help="Switch every injected problem o
          as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else."),
          fail_on: FailOn = typer.Option(None, help="Exit 1 when a finding is at least this severe."),
          dry_run: bool = typer.Option(False, help="Decide and record actions, but pause nothing."),
+         source: str = typer.Option("api", help="api: pull Salesforce, HubSpot and Google Ads through their APIs "
+                                                "(local emulators); files: read the export files directly."),
          verbose: bool = typer.Option(False, help="Show Prefect's and dbt's own logs.")) -> None:
     """Generate the demo workspace and run the whole governance loop on it, no accounts needed."""
-    from .demo import prepare_demo
+    from .demo import prepare_demo, write_emulated_config
+
+    if source not in ("api", "files"):
+        err.print(f"[bold red]error:[/] --source must be 'api' or 'files', not '{source}'")
+        raise typer.Exit(2)
 
     def go() -> object:
         with err.status("Generating the demo workspace…"):
             config, ws = prepare_demo(workdir, scale=scale, seed=seed, clean=clean)
         injected = ", ".join(ws.injections.enabled()) or "none (clean)"
         err.print(f"[bold]Demo workspace[/] {ws.root}  ({sum(ws.counts.values()):,} records, injected: {injected})")
-        return _run(config, "demo", verbose, dry_run)
+        if source == "files":
+            return _run(config, "demo", verbose, dry_run)
+        from steward.integrations.emulator.stack import EmulatorStack
+
+        with err.status("Starting the platform emulators…"), EmulatorStack(ws.root) as stack:
+            emulated = write_emulated_config(config, stack.integrations())
+            err.print("[bold]Platform APIs[/] " + ", ".join(f"{p} {e.base_url}" for p, e in stack.emulators.items())
+                      + "  (local emulators)")
+            return _run(emulated, "demo", verbose, dry_run)
 
     _main(go, as_json, fail_on)
 

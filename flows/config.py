@@ -149,5 +149,6 @@ def effective_policy(policy: Policy, dry_run: bool = False) -> Policy:
 
 def write_config(cfg: StewardConfig, path: Path) -> Path:
     data = cfg.model_dump(mode="json", exclude={"source"}, exclude_none=True)
+    data["integrations"] = [i.model_dump(mode="json", exclude_defaults=True) for i in cfg.integrations]
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path

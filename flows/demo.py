@@ -7,14 +7,15 @@ injected one is not haunted by the earlier data. Nothing else in the working fol
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from steward.integrations.demo.generator import Workspace, generate_workspace
 from steward.integrations.demo.injections import Injections
 from steward.integrations.errors import ConfigError
 
-from .config import IntegrationConfig, StewardConfig, write_config
+from .config import IntegrationConfig, StewardConfig, load_config, write_config
 
-__all__ = ["prepare_demo", "DEMO_PLATFORMS"]
+__all__ = ["prepare_demo", "write_emulated_config", "DEMO_PLATFORMS"]
 
 DEMO_PLATFORMS = ("salesforce", "hubspot", "google_ads", "cdp", "decisions")
 
@@ -33,3 +34,17 @@ def prepare_demo(workdir: Path, scale: float = 1.0, seed: int = 7, clean: bool =
         warehouse=Path("steward.duckdb"), work_dir=Path("work"), report_dir=Path("reports"),
         integrations=[IntegrationConfig(name=p, platform=p, path=Path("exports") / p) for p in DEMO_PLATFORMS])
     return write_config(cfg, workdir / "steward.yaml"), ws
+
+
+def write_emulated_config(config: Path, api_integrations: list[dict[str, Any]]) -> Path:
+    """``steward.emulated.yaml`` beside ``config``: the same workspace, with the platforms that have an emulator
+    pulled through their APIs instead of their export files. Its URLs live only as long as ``steward demo`` runs."""
+    cfg = load_config(config)
+    by_name = {i["name"]: IntegrationConfig(**i) for i in api_integrations}
+    integrations = [by_name.pop(i.name, i) for i in cfg.integrations] + list(by_name.values())
+    base = config.parent
+    relative = [i.model_copy(update={"path": i.path.relative_to(base)}) if i.path and i.path.is_relative_to(base)
+                else i for i in integrations]
+    emulated = StewardConfig(warehouse=Path("steward.duckdb"), work_dir=Path("work"), report_dir=Path("reports"),
+                             integrations=relative)
+    return write_config(emulated, config.with_name("steward.emulated.yaml"))

@@ -7,6 +7,7 @@ allows one read-write owner at a time, so nothing here keeps a connection open a
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -71,6 +72,12 @@ create table if not exists ledger.campaign_controls (
 """
 
 
+# Integrations land from several threads. Two threads opening the same file at the same moment can get a connection
+# to a database instance that is not fully set up yet (DuckDB then misses its pandas_scan function on register);
+# opening connections one at a time costs microseconds and removes the race.
+_CONNECTING = threading.Lock()
+
+
 class Warehouse:
     """A DuckDB file plus the ledgers Steward writes to it. Creating one checks the file can be written."""
 
@@ -89,7 +96,8 @@ class Warehouse:
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
-            con = duckdb.connect(str(self.path), read_only=read_only)
+            with _CONNECTING:
+                con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:
             raise WarehouseError(f"{self.path}: cannot open the warehouse ({_first_line(exc)})") from exc
         try:

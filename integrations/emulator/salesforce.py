@@ -126,7 +126,8 @@ class SalesforceEmulator(PlatformEmulator):
     def from_workspace(cls, root: Any, **kwargs: Any) -> "SalesforceEmulator":
         """An org holding the demo workspace's Salesforce exports (``<root>/exports/salesforce/<entity>.csv``)."""
         emulator = cls(**kwargs)
-        folder = Path(getattr(root, "root", root)) / "exports" / "salesforce"
+        # a Workspace (from generate_workspace) or a folder; Path has a ``root`` attribute too, so test the type
+        folder = Path(root if isinstance(root, (str, Path)) else root.root) / "exports" / "salesforce"
         for entity, (obj, _) in OBJECTS.items():
             path = folder / f"{entity}.csv"
             if path.is_file():
