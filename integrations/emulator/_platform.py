@@ -75,6 +75,7 @@ class Reply:
     payload: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None  # sent as is instead of ``payload`` (malformed and truncated bodies)
+    delay: float = 0.0  # seconds to hold the answer back (a slow fault), after the request is logged
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,8 @@ class PlatformEmulator:
         reply, fault_name = self._answer(request)
         with self._lock:
             self.requests.append(LoggedRequest(method, parts.path, reply.status, fault_name))
+        if reply.delay:  # logged first: a test may look for the fault while the client has already given up
+            time.sleep(reply.delay)
         return reply
 
     def _answer(self, request: Request) -> tuple[Reply, str | None]:
@@ -266,8 +269,6 @@ class PlatformEmulator:
             if fault.status == 429:
                 return self.rate_limited(request, 1.0), "429"
             return self.server_error(request, fault.status), str(fault.status)
-        if fault is not None and fault.kind == "slow":
-            time.sleep(fault.delay)
         if not public:
             token = request.bearer() or self.token_from(request)
             if token is None or token not in self.tokens:
@@ -278,6 +279,8 @@ class PlatformEmulator:
         reply = handler(request, *groups)
         if not public and self.rate_limit is not None:
             reply.headers = {**self.rate_headers(token, len(self._hits.get(token, ()))), **reply.headers}
+        if fault is not None and fault.kind == "slow":
+            reply.delay = fault.delay
         if fault is not None and fault.kind in ("truncate", "malformed"):
             data = json.dumps(reply.payload).encode()
             reply.raw = data[: max(1, len(data) // 2)] if fault.kind == "truncate" else b"<html>502 Bad Gateway</html>"

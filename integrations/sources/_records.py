@@ -25,11 +25,19 @@ def to_batch(integration: str, stream: Stream, records: list[dict[str, Any]], so
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     digest = hashlib.sha256(stream.key.encode())
     if len(frame):
-        digest.update(pd.util.hash_pandas_object(frame.astype("string"), index=False).values.tobytes())
+        digest.update(_row_hashes(frame))
     deleted = sorted(set(map(str, deleted)))
     digest.update("\x1f".join(deleted).encode())
     return Batch(integration, stream, frame, source, digest.hexdigest(), watermark=watermark, merge=True,
                  deleted=deleted)
+
+
+def _row_hashes(frame: pd.DataFrame) -> bytes:
+    """pandas' row hashes; values it cannot hash directly (nested lists or dicts) are hashed as their text."""
+    try:
+        return pd.util.hash_pandas_object(frame, index=False).values.tobytes()
+    except TypeError:
+        return pd.util.hash_pandas_object(frame.astype("string"), index=False).values.tobytes()
 
 
 def batched(pages: Iterable[list[dict[str, Any]]], cursor: str, batch_rows: int = DEFAULT_BATCH_ROWS

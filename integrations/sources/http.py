@@ -95,12 +95,14 @@ class OAuthToken:
         self._fetch, self._skew = fetch, skew
         self._token: str | None = None
         self._expires_at = 0.0
+        self._fresh = False  # just fetched: the next call uses it even if the API said it expires at once
         self._lock = threading.Lock()
 
     def get(self, http: httpx.Client) -> str:
         with self._lock:
-            if self._token is None or time.monotonic() >= self._expires_at:
+            if self._token is None or (not self._fresh and time.monotonic() >= self._expires_at):
                 self._load(http)
+            self._fresh = False
             return self._token  # type: ignore[return-value]
 
     def refresh(self, http: httpx.Client) -> str:
@@ -110,7 +112,7 @@ class OAuthToken:
 
     def _load(self, http: httpx.Client) -> None:
         token, expires_in = self._fetch(http)
-        self._token = token
+        self._token, self._fresh = token, True
         self._expires_at = time.monotonic() + max(0.0, (3600 if expires_in is None else expires_in) - self._skew)
 
 
