@@ -8,9 +8,10 @@ measured. A policy that does not validate is refused with one line naming the fi
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -19,7 +20,8 @@ from ..integrations.errors import ConfigError
 from .finding import Action, Family, Severity
 
 __all__ = ["Policy", "CheckRule", "Scope", "Alerts", "Actions", "Route", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS",
-           "SLACK_MENTION", "SEGMENT_ATTRIBUTES", "ANOMALY_MIN_SCALE", "PII_ALLOWED_TABLES"]
+           "SLACK_MENTION", "SEGMENT_ATTRIBUTES", "ANOMALY_MIN_SCALE", "PII_ALLOWED_TABLES", "HealthPolicy", "HealthRules",
+           "MaintenanceWindow", "LaunchPolicy", "LaunchRule"]
 
 DEFAULT_POLICY = "policy.yaml"
 # Attributes of the unified customer model an auditor may group by (int_customers__unified).
@@ -162,6 +164,107 @@ class CheckRule(_Strict):
         return self.action.get(severity, "alert" if severity.at_least(Severity.warn) else "none")
 
 
+_Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class MaintenanceWindow(_Strict):
+    """A time when an integration's alerts are silenced (its health is still recorded).
+
+    Either recurring (``start``/``end`` as ``HH:MM`` in UTC, on ``days`` or every day; ``end`` before ``start``
+    crosses midnight) or one-off (``starts_at``/``ends_at``, timezone-aware datetimes)."""
+
+    days: list[_Weekday] | None = None
+    start: _ClockTime | None = None
+    end: _ClockTime | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> "MaintenanceWindow":
+        recurring, one_off = self.start is not None and self.end is not None, self.starts_at and self.ends_at
+        if bool(recurring) == bool(one_off):
+            raise ValueError("a maintenance window needs either start and end (HH:MM, UTC) or starts_at and ends_at")
+        if one_off and (self.starts_at.tzinfo is None or self.ends_at.tzinfo is None):  # type: ignore[union-attr]
+            raise ValueError("starts_at and ends_at need a timezone (e.g. 2026-11-21T02:00:00Z)")
+        return self
+
+
+class HealthRules(_Strict):
+    """When one integration counts as degraded or down, and how many probes in a row it takes (docs/health.md)."""
+
+    sync_sla_hours: float | None = Field(26, gt=0)  # longest time without a landed batch; None: not judged
+    max_latency_ms: float = Field(2000, gt=0)  # a slower answer is degraded
+    min_headroom: float = Field(0.10, ge=0, le=1)  # share of the rate limit or quota left; less is degraded
+    error_window_hours: float = Field(24, gt=0)  # sync error rate: failed governance runs naming it, in this window
+    max_error_rate: float = Field(0.5, ge=0, le=1)
+    min_runs_for_error_rate: int = Field(3, ge=1)
+    volume_weeks: int = Field(4, ge=1, le=52)  # yesterday's rows vs the same weekday in this many earlier weeks
+    volume_min_weeks: int = Field(2, ge=1)  # fewer same-weekday syncs than this: volume is not judged
+    min_volume_ratio: float = Field(0.5, ge=0)
+    max_volume_ratio: float | None = Field(None, gt=0)
+    max_drift_columns: int = Field(0, ge=0)  # drifted columns in an entity's latest batch; more is degraded
+    down_after: int = Field(2, ge=1)  # consecutive probes that say down before the state is down
+    degraded_after: int = Field(2, ge=1)  # consecutive bad probes before healthy becomes degraded
+    recover_after: int = Field(2, ge=1)  # consecutive good probes before it counts as recovered
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+
+class HealthPolicy(_Strict):
+    """The integration health monitor: its cadence, its thresholds, and per-integration overrides."""
+
+    interval_seconds: float = Field(60, gt=0)  # how often the monitor runs (its schedule)
+    probe_timeout_seconds: float = Field(10, gt=0)  # per request; a probe makes at most two attempts
+    confirm_interval_seconds: float = Field(5, ge=0)  # a bad probe is re-checked this soon, within the same run
+    max_state_age_minutes: float = Field(30, gt=0)  # the governance run trusts a health state at most this old
+    channel: str | None = None  # default: alerts.channel
+    defaults: HealthRules = Field(default_factory=HealthRules)
+    integrations: dict[str, dict[str, Any]] = Field(default_factory=dict)  # integration or platform -> overrides
+
+    @model_validator(mode="after")
+    def _overrides_valid(self) -> "HealthPolicy":
+        for name in self.integrations:
+            try:
+                self.rules_for(name)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise ValueError(f"integrations.{name}.{'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+        return self
+
+    def rules_for(self, integration: str, platform: str | None = None) -> HealthRules:
+        """The defaults, then the platform's overrides, then the integration's own."""
+        merged = self.defaults.model_dump()
+        for key in (platform, integration):
+            if key and key in self.integrations:
+                merged.update(self.integrations[key])
+        return HealthRules.model_validate(merged)
+
+
+class LaunchRule(CheckRule):
+    """A pre-launch check (docs/prelaunch.md) over a ``launch__*`` mart: a row past ``warn`` lets the launch go only
+    once ``condition`` is met (GO WITH CONDITIONS); a row past ``critical`` blocks it (NO-GO)."""
+
+    mart: str = Field(pattern=r"^launch__[a-z0-9_]+$")
+    condition: str  # what must be done before going ahead; a template like ``explanation``
+
+
+class LaunchPolicy(_Strict):
+    """How a launch spec is audited: the thresholds of every pre-launch check, as data."""
+
+    channel: str | None = None  # where verdicts are posted (default: alerts.channel)
+    health_max_age_hours: float = Field(1, gt=0)  # a health monitor state older than this is not trusted
+    checks: dict[str, LaunchRule] = Field(min_length=1)
+
+    @field_validator("checks")
+    @classmethod
+    def _launch_ids(cls, value: dict[str, LaunchRule]) -> dict[str, LaunchRule]:
+        bad = [c for c in value if not re.fullmatch(r"launch\.[a-z0-9_]+", c)]
+        if bad:
+            raise ValueError(f"check id '{bad[0]}' must look like 'launch.<rule>' in lower case")
+        return value
+
+
 class Policy(_Strict):
     version: int = 1
     owner: str = "marketing-ops"
@@ -170,6 +273,8 @@ class Policy(_Strict):
     actions: Actions = Field(default_factory=Actions)
     scope: Scope = Field(default_factory=Scope)
     checks: dict[str, CheckRule]
+    health: HealthPolicy = Field(default_factory=HealthPolicy)
+    launch: LaunchPolicy | None = None  # pre-launch audits; absent: the packaged default's section applies
     source: str = "<memory>"
 
     @field_validator("checks")
