@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from steward.contracts.policy import load_policy
 from steward.integrations import ledger
+from steward.integrations.health import health_gate
 from steward.integrations.warehouse import Warehouse
 
 from . import steps
@@ -80,9 +81,11 @@ def governance_run(params: RunParams) -> RunResult:
     started = ledger.start_run(wh, run_id, params.kind, str(cfg.source))
     report("start", f"run {run_id} -> {wh.path}")
     try:
+        gate = health_gate(wh, policy, cfg.integrations, run_id)  # checks fed by a down source: not evaluated
+        policy = gate.policy
         adapters = steps.adapters_for(cfg, wh)
         steps.preflight(adapters)
-        ingested = _ingest_concurrently(cfg, adapters, wh, run_id)
+        ingested = _ingest_concurrently(gate.ingest_config(cfg), adapters, wh, run_id)  # a down source is not pulled
         outcome = steps.transform(wh, cfg.work_dir, policy, pd.Timestamp(started))
         findings = steps.judge(wh, policy, outcome, run_id)
         plans = steps.plan(findings, policy)

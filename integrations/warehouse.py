@@ -69,6 +69,22 @@ create table if not exists ledger.tombstones (
 create table if not exists ledger.campaign_controls (
     integration varchar, campaign_id varchar, state varchar, reason varchar, changed_at timestamptz,
     primary key (integration, campaign_id));
+create sequence if not exists ledger.integration_health_seq;
+create table if not exists ledger.integration_health (
+    seq bigint primary key, monitor_run_id varchar, integration varchar, platform varchar, checked_at timestamptz,
+    probe_state varchar, probe_detail varchar, failure varchar, status_code integer, auth_ok boolean,
+    latency_ms double, headroom double, hours_since_sync double, sync_sla_hours double, sync_error_rate double,
+    sync_runs integer, volume_rows bigint, volume_ratio double, drift_columns integer, schema_changes integer,
+    server_error_streak integer, verdict varchar, verdict_rule varchar, verdict_reason varchar,
+    state varchar, previous_state varchar, rule varchar, changed boolean, in_maintenance boolean,
+    down_streak integer, bad_streak integer, degraded_streak integer, good_streak integer, unknown_streak integer,
+    announced_state varchar, episode_alert_id varchar, alert_id varchar, signals json);
+create table if not exists ledger.launch_audits (
+    audit_id varchar primary key, launch_id varchar, launch_name varchar, verdict varchar, started_at timestamptz,
+    finished_at timestamptz, spec json, reasons json, evidence json, checks_evaluated json, config_path varchar);
+create table if not exists ledger.health_gate (
+    run_id varchar, check_id varchar, integrations varchar, states varchar, reason varchar, decided_at timestamptz,
+    primary key (run_id, check_id));
 """
 
 

@@ -68,10 +68,15 @@ class Batch:
 
 @dataclass(frozen=True)
 class Health:
+    """One probe. ``headroom`` is the share of the API's rate limit or quota left (0..1), read from the platform's
+    own answer; None when the platform does not say (Google Ads) or the probe failed."""
+
     integration: str
     state: Literal["healthy", "degraded", "down"]
     detail: str
     checked_at: datetime
+    latency_ms: float | None = None
+    headroom: float | None = None
 
 
 @dataclass(frozen=True)

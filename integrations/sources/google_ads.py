@@ -109,7 +109,7 @@ class GoogleAdsAdapter:
         detail = (f"auth ok for customer {self.customer_id}; latency {took:.0f} ms; {retried} retries; quota: "
                   f"{self._last_quota or 'no RESOURCE_EXHAUSTED seen'} (Google Ads sends no rate-limit headers; "
                   f"a breach is a 429 with retryDelay)")
-        return Health(self.name, "degraded" if retried else "healthy", detail, now)
+        return Health(self.name, "degraded" if retried else "healthy", detail, now, took)
 
     def pause(self, campaign_id: str, reason: str) -> ControlResult:
         return self._set_status(campaign_id, "pause", "PAUSED")

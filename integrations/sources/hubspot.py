@@ -252,7 +252,9 @@ class HubspotAdapter:
                   f"{window:g} s, {daily_left}/{daily} left today")
         tight = [(a, b) for a, b in ((left, most), (daily_left, daily)) if a is not None and b is not None]
         state = "degraded" if any(int(a) < 0.1 * int(b) for a, b in tight) or not tight else "healthy"
-        return Health(self.name, state, detail if tight else detail + " (no rate-limit headers in the answer)", now)
+        headroom = min((int(a) / int(b) for a, b in tight if int(b)), default=None)
+        return Health(self.name, state, detail if tight else detail + " (no rate-limit headers in the answer)", now,
+                      1000 * (stats.last_latency_s or 0), headroom)
 
     def pause(self, campaign_id: str, reason: str) -> ControlResult:
         return self._set_enabled(campaign_id, False, reason)

@@ -208,7 +208,8 @@ class MarketoAdapter:
         latency = (self.http.stats.last_latency_s or 0.0) * 1000
         state = "healthy" if left > quota * 0.1 else "degraded" if left > 0 else "down"
         return Health(self.name, state, f"token valid; {used} of {quota} daily API calls used, {left} left (the quota "
-                                        f"resets at midnight CST); latency {latency:.0f} ms", now)
+                                        f"resets at midnight CST); latency {latency:.0f} ms", now,
+                      latency, max(0.0, left / quota) if quota else None)
 
     def pause(self, campaign_id: str, reason: str) -> ControlResult:
         return self._switch(campaign_id, "pause", reason)

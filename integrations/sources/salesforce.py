@@ -166,7 +166,8 @@ class SalesforceAdapter:
         usage = self._http.stats.rate_limit_headers.get("sforce-limit-info", "no Sforce-Limit-Info header")
         detail = (f"auth ok; latency {latency * 1000:.0f} ms; DailyApiRequests {left}/{most} remaining"
                   + (f" ({share:.0%} headroom)" if share is not None else "") + f"; {usage}")
-        return Health(self.name, "healthy" if share is None or share >= 0.1 else "degraded", detail, now)
+        return Health(self.name, "healthy" if share is None or share >= 0.1 else "degraded", detail, now,
+                      latency * 1000, share)
 
     def pause(self, campaign_id: str, reason: str) -> ControlResult:
         return self._set_active(campaign_id, False, reason)

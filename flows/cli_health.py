@@ -1,0 +1,106 @@
+"""``steward health``: probe every integration now (one ``integration-health`` flow run) and show where each stands.
+
+``--latest`` shows the stored states without probing; ``--every N`` keeps probing every N seconds (a schedule for
+hosts without Prefect deployments; Ctrl-C stops it). Exit 0 when every integration is healthy, 1 when one is
+degraded, down or unknown, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from steward.integrations.errors import StewardError
+
+from . import progress
+from .config import load_config
+
+__all__ = ["health"]
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+_COLORS = {"healthy": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
+
+
+def health(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", help="Path to steward.yaml."),
+           as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else."),
+           latest: bool = typer.Option(False, "--latest", help="Show the stored states; probe nothing."),
+           every: float = typer.Option(0, "--every", min=0, help="Probe again every N seconds until stopped.")) -> None:
+    """Probe each integration's API and syncs; show its health state, the rule behind it, and its signals."""
+    try:
+        cfg = load_config(config)  # fail fast, before Prefect starts
+        from steward.contracts.policy import load_policy
+        from steward.integrations.warehouse import Warehouse
+
+        load_policy(cfg.policy)
+        Warehouse(cfg.warehouse)
+        rows = _stored(config) if latest else _probe(config, every, as_json)
+    except StewardError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        sys.stdout.write(json.dumps({"integrations": rows}, default=str) + "\n")
+    else:
+        _table(rows)
+    if any(r["state"] != "healthy" for r in rows):
+        raise typer.Exit(1)
+
+
+def _probe(config: Path, every: float, quiet: bool) -> list[dict[str, Any]]:
+    from .health import HealthParams, integration_health, run_monitor
+    from .runtime import flow_settings
+
+    if not quiet:
+        progress.set_reporter(lambda stage, detail: err.print(f"  [dim]{stage:>9}[/]  {detail}"))
+    try:
+        with flow_settings():
+            if every:
+                stop, last = threading.Event(), []
+                try:
+                    run_monitor(str(config), every, stop, on_result=lambda r: (last.append(r), _table(_rows(r))))
+                except KeyboardInterrupt:
+                    stop.set()
+                return _rows(last[-1]) if last else []
+            return _rows(integration_health(HealthParams(config=str(config))))
+    finally:
+        progress.set_reporter(None)
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    return [s.model_dump(mode="json") for s in result.integrations]
+
+
+def _stored(config: Path) -> list[dict[str, Any]]:
+    from .health import latest_states
+
+    frame = latest_states(str(config))
+    keep = ["integration", "platform", "state", "previous_state", "changed", "rule", "verdict", "in_maintenance",
+            "checked_at", "latency_ms", "headroom", "hours_since_sync", "state_since"]
+    rows = frame[keep].astype(object).where(frame[keep].notna(), None).to_dict(orient="records")
+    for r in rows:
+        r["reason"] = ""
+    return rows
+
+
+def _table(rows: list[dict[str, Any]]) -> None:
+    table = Table("integration", "state", "rule", "reason", "latency", "headroom", "last sync", "checked",
+                  title="Integration health")
+    for r in rows:
+        state = r["state"] + (" (maintenance)" if r.get("in_maintenance") else "")
+        if r.get("changed"):
+            state += f" ← {r.get('previous_state')}"
+        table.add_row(r["integration"], f"[{_COLORS.get(r['state'], '')}]{state}[/]", r.get("rule") or "",
+                      (r.get("reason") or "")[:70], _fmt(r.get("latency_ms"), "{:.0f} ms"),
+                      _fmt(r.get("headroom"), "{:.0%}"), _fmt(r.get("hours_since_sync"), "{:.1f} h ago"),
+                      str(r.get("checked_at") or "")[:19])
+    (Console() if sys.stdout.isatty() else Console(width=160)).print(table)
+
+
+def _fmt(value: Any, pattern: str) -> str:
+    return "" if value is None else pattern.format(value)

@@ -1,0 +1,121 @@
+"""The governance run's question to the health monitor: which checks can be trusted today?
+
+A check reads one governance mart; the mart is built, through staging and intermediate models, from raw tables that
+each belong to one platform. When an integration feeding that platform is ``down`` (by the latest health state,
+and only if that state is recent), the check's numbers describe a broken sync rather than the marketing stack, so
+the check is *not evaluated (source down)*: it is taken out of the policy for this run (no false findings, and its
+open incidents are neither re-notified nor resolved), and the decision is recorded in ``ledger.health_gate`` for
+the report. Lineage comes from the dbt project itself (``ref()``/``source()`` in each model), so a new mart is
+covered without a list to maintain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+from steward.contracts.policy import Policy
+
+from ..dbt_build import dbt_project_dir
+from ..warehouse import Warehouse
+from . import store
+
+__all__ = ["Gate", "health_gate", "check_inputs", "mart_platforms", "not_evaluated"]
+
+_REF = re.compile(r"""ref\(\s*['"]([A-Za-z0-9_]+)['"]\s*\)""")
+_SOURCE = re.compile(r"""source\(\s*['"]([A-Za-z0-9_]+)['"]\s*,\s*['"][A-Za-z0-9_]+['"]\s*\)""")
+_OWN_SOURCES = frozenset({"steward"})  # Steward's own ledgers feed every platform's landing checks alike
+REASON = "not evaluated (source down)"
+
+
+@dataclass
+class Gate:
+    """``policy`` without the checks that cannot be trusted; ``skipped`` says which and why; ``down`` the states."""
+
+    policy: Policy
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    down: dict[str, str] = field(default_factory=dict)  # integration -> its platform
+
+    def ingest_config(self, cfg: Any) -> Any:
+        """``cfg`` without the integrations that are down: pulling them would only wait out their outage."""
+        return cfg.model_copy(update={"integrations": [i for i in cfg.integrations if i.name not in self.down]})
+
+
+@lru_cache(maxsize=4)
+def _lineage(project: Path) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    """model -> models it refs, model -> sources it reads, from every model's SQL in the project."""
+    refs: dict[str, frozenset[str]] = {}
+    sources: dict[str, frozenset[str]] = {}
+    for sql in (project / "models").rglob("*.sql"):
+        text = sql.read_text(encoding="utf-8")
+        refs[sql.stem] = frozenset(_REF.findall(text))
+        sources[sql.stem] = frozenset(_SOURCE.findall(text))
+    return refs, sources
+
+
+def mart_platforms(mart: str, project: Path | None = None) -> frozenset[str]:
+    """The platforms (dbt source names) whose raw tables a model reads, directly or through other models."""
+    refs, sources = _lineage(project or dbt_project_dir())
+    seen, todo, found = set(), [mart], set()
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        found |= sources.get(model, frozenset())
+        todo.extend(refs.get(model, ()))
+    return frozenset(found - _OWN_SOURCES)
+
+
+def check_inputs(policy: Policy, project: Path | None = None) -> dict[str, frozenset[str]]:
+    """check id -> the platforms its mart is built from."""
+    return {check_id: mart_platforms(rule.mart, project) for check_id, rule in policy.checks.items()}
+
+
+def health_gate(wh: Warehouse, policy: Policy, integrations: Iterable[Any], run_id: str,
+                now: datetime | None = None, project: Path | None = None) -> Gate:
+    """The policy this governance run should judge with, given the latest health states.
+
+    ``integrations`` are the config's entries (anything with ``name`` and ``platform``). A state older than
+    ``health.max_state_age_minutes`` is not trusted either way: the check runs as usual.
+    """
+    now = now or datetime.now(timezone.utc)
+    platforms = {i.name: i.platform for i in integrations}
+    states = store.latest(wh, timedelta(minutes=policy.health.max_state_age_minutes), now)
+    down = {r.integration: platforms[r.integration] for r in states.itertuples()
+            if r.state == "down" and r.integration in platforms}
+    if not down:
+        return Gate(policy)
+    skipped = []
+    for check_id, feeds in check_inputs(policy, project).items():
+        hit = sorted(name for name, platform in down.items() if platform in feeds)
+        if hit:
+            skipped.append({"check_id": check_id, "integrations": hit, "reason": REASON,
+                            "states": {n: _state_text(states, n) for n in hit}})
+    kept = {k: v for k, v in policy.checks.items() if k not in {s["check_id"] for s in skipped}}
+    _record(wh, run_id, skipped, now)
+    return Gate(policy.model_copy(update={"checks": kept}), skipped, down)
+
+
+def not_evaluated(wh: Warehouse, run_id: str) -> list[dict[str, Any]]:
+    """The checks a governance run left out because their source was down (for the report)."""
+    frame = wh.query_df("select check_id, integrations, states, reason from ledger.health_gate where run_id = ? "
+                        "order by check_id", [run_id])
+    return frame.to_dict(orient="records")
+
+
+def _state_text(states: Any, integration: str) -> str:
+    row = states[states["integration"] == integration].iloc[0]
+    return f"down since {row['state_since']:%Y-%m-%d %H:%M} UTC ({row['rule']})"
+
+
+def _record(wh: Warehouse, run_id: str, skipped: list[dict[str, Any]], now: datetime) -> None:
+    with wh.connect() as con:
+        con.executemany(
+            "insert or replace into ledger.health_gate values (?, ?, ?, ?, ?, ?)",
+            [[run_id, s["check_id"], ", ".join(s["integrations"]), "; ".join(f"{k}: {v}" for k, v in s["states"].items()),
+              s["reason"], now] for s in skipped])

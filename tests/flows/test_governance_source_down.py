@@ -1,0 +1,42 @@
+"""A governance run after the health monitor saw an integration go down: the checks that integration feeds are
+"not evaluated (source down)" instead of judging a broken sync, the down source is not pulled, and the report says
+which checks were left out and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from steward.contracts.policy import load_policy
+from steward.flows.demo import prepare_demo, write_emulated_config
+from steward.flows.governance import RunParams, governance_run
+from steward.flows.health import HealthParams, integration_health
+from steward.flows.report import report_context
+from steward.integrations.emulator.stack import EmulatorStack
+from steward.integrations.health.gate import REASON, check_inputs
+from steward.integrations.warehouse import Warehouse
+
+pytestmark = pytest.mark.slow
+
+
+def test_checks_fed_by_a_down_source_are_not_evaluated(prefect_harness, tmp_path):
+    files_config, ws = prepare_demo(tmp_path / "ws", scale=0.2)
+    with EmulatorStack(ws.root) as stack:
+        api_config = write_emulated_config(files_config, stack.integrations())
+        stack.emulators["hubspot"].stop()  # HubSpot is unreachable from here on
+        states = {s.integration: s.state for s in integration_health(HealthParams(config=str(api_config))).integrations}
+    assert states["hubspot"] == "down" and states["salesforce"] == "healthy"
+
+    result = governance_run(RunParams(config=str(files_config), kind="demo"))
+
+    fed_by_hubspot = {c for c, platforms in check_inputs(load_policy(None)).items() if "hubspot" in platforms}
+    assert fed_by_hubspot  # consent, email metrics... the demo's checks do read HubSpot
+    assert not {f.check_id for f in result.findings} & fed_by_hubspot
+    assert not [row for row in result.ingested if row["integration"] == "hubspot"]  # not pulled while down
+    assert [row for row in result.ingested if row["integration"] == "salesforce"]
+
+    wh = Warehouse(result.warehouse)
+    gated = wh.query_df("select check_id, reason from ledger.health_gate where run_id = ?", [result.run_id])
+    assert set(gated["check_id"]) == fed_by_hubspot and set(gated["reason"]) == {REASON}
+    context = report_context(wh, result.run_id)
+    assert {row["check_id"] for row in context["health"]["not_evaluated"]} == fed_by_hubspot
+    assert REASON in open(result.report, encoding="utf-8").read()
