@@ -22,6 +22,10 @@ from steward.integrations.errors import StewardError  # noqa: E402
 from . import progress  # noqa: E402
 from .cli_alerts import alerts_app  # noqa: E402
 from .cli_audit import audit_app  # noqa: E402
+from .cli_launch import audit_launch  # noqa: E402
+from .deploy import deploy_command  # noqa: E402
+from .report_export import report_command  # noqa: E402
+from .cli_health import health as health_command  # noqa: E402
 from .config import load_config  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -34,6 +38,10 @@ app.add_typer(audit_log_app, name="audit-log")
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(audit_app, name="audit")
 app.add_typer(alerts_app, name="alerts")
+app.command("audit-launch")(audit_launch)
+app.command("deploy")(deploy_command)
+app.command("report")(report_command)
+app.command("health")(health_command)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, however long
 _COLORS = {"critical": "bold red", "warn": "yellow", "info": "cyan"}
 

@@ -19,8 +19,12 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from steward.contracts.finding import FAMILIES, Severity
-from steward.integrations.errors import WarehouseError
+from steward.contracts.policy import Policy, load_policy
+from steward.integrations.errors import StewardError, WarehouseError
+from steward.integrations.health import health_section
 from steward.integrations.warehouse import Warehouse
+
+from .report_charts import chart_context
 
 __all__ = ["render_report", "report_context"]
 
@@ -75,6 +79,8 @@ def report_context(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
         "batches": [_batch(r) for r in _records(warehouse.query_df(_BATCHES_SQL, [run_id]))],
         "quarantine": _records(warehouse.query_df(_QUARANTINE_SQL, [run_id])),
         "generated_at": _when(datetime.now(timezone.utc)),
+        "charts": chart_context(warehouse, _policy_of(runs[0])),
+        "health": health_section(warehouse, run_id),
     }
 
 
@@ -89,6 +95,17 @@ def render_report(warehouse: Warehouse, run_id: str, out_path: Path) -> Path:
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, out_path)
     return out_path
+
+
+def _policy_of(run: dict[str, Any]) -> Policy:
+    """The policy the run was judged by (its steward.yaml's), for the charts' threshold lines; the packaged default
+    when that file is gone or no longer loads."""
+    from .config import load_config
+
+    try:
+        return load_policy(load_config(run["config_path"]).policy) if run.get("config_path") else load_policy()
+    except StewardError:
+        return load_policy()
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

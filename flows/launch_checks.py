@@ -1,0 +1,174 @@
+"""The pre-launch audit's steps: measure the launch in dbt, judge it with the policy's ``launch`` checks, decide the
+verdict, keep it in the ledger and tell Slack.
+
+Measuring is SQL (``dbt_project/models/launch/``, built with the spec as the ``launch`` var); judging reuses the
+governance judge (``contracts.governance.judge``: a pandera check per threshold) on those marts, so a launch check
+is a policy rule like any other. ``warn`` becomes a condition, ``critical`` a blocking reason.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel
+
+from steward.contracts.finding import Finding, Severity
+from steward.contracts.governance import judge
+from steward.contracts.policy import LaunchPolicy, Policy, load_policy
+from steward.integrations import dbt_build
+from steward.integrations.errors import ConfigError, WarehouseError
+from steward.integrations.notify import outbox
+from steward.integrations.notify._format import redact, safe
+from steward.integrations.warehouse import Warehouse
+
+from .launch_spec import LaunchSpec
+
+__all__ = ["Reason", "Verdict", "launch_policy", "launch_vars", "measure", "judge_launch", "decide", "record_audit",
+           "verdict_payload", "enqueue_verdict", "audit_id_for", "LAUNCH_MARTS", "VERDICTS"]
+
+VERDICTS = ("GO", "GO WITH CONDITIONS", "NO-GO")
+LAUNCH_MARTS = ("launch__consent", "launch__suppression", "launch__frequency", "launch__bias", "launch__models",
+                "launch__integrations", "launch__plan")
+
+
+class Reason(BaseModel):
+    """One blocking reason or condition, with the evidence that proves it and the SQL to look again."""
+
+    kind: Literal["blocking", "condition"]
+    check_id: str
+    family: str
+    subject: str
+    metric: str
+    observed: float | None
+    threshold: float | None
+    explanation: str
+    condition: str
+    evidence: dict[str, Any]
+    sample_query: str | None
+
+
+class Verdict(BaseModel):
+    verdict: Literal["GO", "GO WITH CONDITIONS", "NO-GO"]
+    blocking: list[Reason]
+    conditions: list[Reason]
+    checks_evaluated: list[str]
+
+
+def audit_id_for(spec: LaunchSpec, now: datetime) -> str:
+    return f"launch-{spec.id}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:4]}"
+
+
+def launch_policy(policy: Policy) -> LaunchPolicy:
+    """The policy's ``launch`` section, or the packaged default's when a custom policy has none."""
+    section = policy.launch or load_policy().launch
+    if section is None:  # pragma: no cover - the packaged policy always has one
+        raise ConfigError(f"{policy.source}: launch: no pre-launch checks configured")
+    return section
+
+
+def launch_vars(spec: LaunchSpec, policy: Policy, as_of: pd.Timestamp) -> dict[str, Any]:
+    """What the launch marts need: the policy's scope, the reference time and the spec, flattened for Jinja."""
+    audience, eligible = spec.audience, spec.audience.eligible
+    return {**policy.dbt_vars(), "as_of": as_of.isoformat(), "launch": {
+        "launch_id": spec.id, "channels": list(spec.channels), "platforms": spec.platforms,
+        "audience_segment": audience.segment, "audience_query": audience.query,
+        "eligible_segment": eligible.segment if eligible else None,
+        "eligible_query": eligible.query if eligible else None,
+        "intended_dimensions": audience.intended_dimensions,
+        "emails_per_week": spec.planned.emails_per_week if "email" in spec.channels else 0,
+        "planned_people": spec.planned.people, "daily_budget": spec.daily_budget(),
+        "models": [m.model_dump() for m in spec.models],
+        "health_max_age_hours": launch_policy(policy).health_max_age_hours}}
+
+
+def measure(wh: Warehouse, work_dir: Path, dbt_vars: dict[str, Any]) -> None:
+    """Build the launch marts; they read the staging models and marts of the last governance build."""
+    if not wh.table_exists("governance", "gov_integration_health__freshness"):
+        raise WarehouseError(f"{wh.path}: no governance build yet; run `steward run` (or audit with --refresh) first")
+    dbt_build.build(wh.path, work_dir / "dbt-launch", dbt_vars, select=["path:models/launch"])
+
+
+def judge_launch(wh: Warehouse, policy: Policy, audit_id: str) -> tuple[list[Finding], dict[str, str], dict]:
+    """Every launch check over its mart.
+
+    Returns the findings, each finding's condition (by fingerprint; the ``condition`` template is filled from the
+    same mart row as the explanation, by judging the rule once more with it as the explanation) and every mart's
+    rows (the evidence stored with the verdict).
+    """
+    section = launch_policy(policy)
+    marts = {name: wh.query_df(f"select * from launch.{name}") for name in LAUNCH_MARTS}
+    findings: list[Finding] = []
+    conditions: dict[str, str] = {}
+    for check_id, rule in section.checks.items():
+        if rule.mart not in marts:
+            raise ConfigError(f"{policy.source}: launch.checks.{check_id}.mart: unknown launch mart '{rule.mart}' "
+                              f"(known: {', '.join(LAUNCH_MARTS)})")
+        for f in judge(check_id, rule, marts[rule.mart], audit_id, policy):
+            query = (f.sample_query or "").replace("from governance.", "from launch.", 1) or None
+            findings.append(f.model_copy(update={"sample_query": query}))
+        as_condition = rule.model_copy(update={"explanation": rule.condition})
+        conditions.update({f.fingerprint: f.explanation
+                           for f in judge(check_id, as_condition, marts[rule.mart], audit_id, policy)})
+    evidence = {name: json.loads(frame.to_json(orient="records", date_format="iso")) for name, frame in marts.items()}
+    return findings, conditions, evidence
+
+
+def decide(findings: list[Finding], conditions: dict[str, str], policy: Policy) -> Verdict:
+    """NO-GO on any critical finding, GO WITH CONDITIONS on any warn, else GO."""
+    section = launch_policy(policy)
+    reasons = [_reason(f, conditions.get(f.fingerprint, "")) for f in findings if f.severity.at_least(Severity.warn)]
+    blocking = [r for r in reasons if r.kind == "blocking"]
+    conditions = [r for r in reasons if r.kind == "condition"]
+    verdict = "NO-GO" if blocking else "GO WITH CONDITIONS" if conditions else "GO"
+    return Verdict(verdict=verdict, blocking=blocking, conditions=conditions, checks_evaluated=list(section.checks))
+
+
+def _reason(f: Finding, condition: str) -> Reason:
+    return Reason(kind="blocking" if f.severity == Severity.critical else "condition", check_id=f.check_id,
+                  family=f.family, subject=f.subject, metric=f.metric, observed=f.observed, threshold=f.threshold,
+                  explanation=f.explanation, condition=condition, evidence=f.evidence, sample_query=f.sample_query)
+
+
+def record_audit(wh: Warehouse, audit_id: str, spec: LaunchSpec, verdict: Verdict, evidence: dict, started: datetime,
+                 config_path: str | None) -> None:
+    """The verdict, its reasons and every launch mart's rows, in ``ledger.launch_audits``: the launch tables are
+    rebuilt by the next audit, this row is what stays."""
+    reasons = [r.model_dump(mode="json") for r in verdict.blocking + verdict.conditions]
+    with wh.connect() as con:
+        con.execute("insert into ledger.launch_audits values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [audit_id, spec.id, spec.name, verdict.verdict, started, datetime.now(timezone.utc),
+                     spec.model_dump_json(), json.dumps(reasons, default=str), json.dumps(evidence, default=str),
+                     json.dumps(verdict.checks_evaluated), config_path])
+
+
+_EMOJI = {"GO": ":large_green_circle:", "GO WITH CONDITIONS": ":large_yellow_circle:", "NO-GO": ":red_circle:"}
+
+
+def verdict_payload(spec: LaunchSpec, verdict: Verdict, audit_id: str, export: str | None) -> dict[str, Any]:
+    """The Slack message: verdict, then each reason with its numbers and masked ids only (``redact`` removes any
+    email-shaped text that a spec's name or a subject might carry)."""
+    title = f"Pre-launch audit: {spec.name} — {verdict.verdict}"
+    lines = [f"*{'Blocking' if r.kind == 'blocking' else 'Condition'}* `{r.check_id}` {r.subject}: "
+             f"{r.explanation}" + (f"\n→ {r.condition}" if r.kind == "condition" else "")
+             for r in verdict.blocking + verdict.conditions]
+    head = (f"{_EMOJI[verdict.verdict]} *{verdict.verdict}* for `{spec.id}` ({spec.starts_on} to {spec.ends_on}, "
+            f"{', '.join(spec.channels)}): {len(verdict.blocking)} blocking, {len(verdict.conditions)} conditions, "
+            f"{len(verdict.checks_evaluated)} checks.")
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": safe(title, 150)}},
+                                    {"type": "section", "text": {"type": "mrkdwn", "text": safe(head, 2900)}}]
+    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": safe(line, 2900)}} for line in lines[:40]]
+    context = f"audit `{audit_id}`" + (f" · details: `{export}`" if export else "")
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": safe(context, 2900)}]})
+    return {"text": redact(f"{title}: {len(verdict.blocking)} blocking, {len(verdict.conditions)} conditions"),
+            "blocks": blocks}
+
+
+def enqueue_verdict(wh: Warehouse, audit_id: str, channel: str, payload: dict[str, Any]) -> list[str]:
+    """Into the alert outbox first, like every Slack message; ``flows.alerts.flush`` delivers or prints it."""
+    return outbox.enqueue(wh, audit_id, outbox.OutboxMessage(kind=outbox.POST, channel=channel, payload=payload,
+                                                              fingerprint=f"launch:{audit_id}"))

@@ -1,0 +1,186 @@
+"""The report's charts, drawn as inline SVG from the governance marts: no script, no font or file to fetch.
+
+Why our own small SVG and not a charting library: the report must open offline, be mailed as one file and be read by
+people who may not see customer data. A JS library would have to be vendored into every report (hundreds of KB) and
+run in the reader's browser; a server-side renderer (vega via vl-convert) is a 50 MB dependency. Three chart shapes
+cover what the report needs (intervals on a rate axis, a two-window slope, paired bars), each a few dozen lines, and
+the SVG scales with the page (``viewBox``), prints, and needs nothing else. The integration health strips follow the
+same approach (``integrations/health/report.py``).
+
+Charts read the aggregated marts only (rates, intervals, totals), never customer rows. Every text is escaped.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from typing import Any, Callable
+
+import pandas as pd
+from markupsafe import Markup
+
+from steward.contracts.policy import Policy
+from steward.integrations.warehouse import Warehouse
+
+__all__ = ["chart_context", "bias_charts", "balance_chart", "spend_chart", "COLORS"]
+
+COLORS = {"critical": "#b42318", "warn": "#b54708", "ok": "#067647", "ink": "#101828", "muted": "#667085",
+          "grid": "#e4e7ec", "kpi": "#175cd3", "guardrail": "#b42318", "crm": "#7a5af8", "ads": "#0e9384"}
+_W, _LEFT, _RIGHT = 760, 150, 120  # drawing width and the label gutters, in SVG units
+
+
+def chart_context(warehouse: Warehouse, policy: Policy) -> dict[str, list[Markup]]:
+    """Every chart the marts allow; a mart that is missing or empty gives no chart rather than an empty frame."""
+    def read(mart: str) -> pd.DataFrame:
+        return warehouse.mart(mart) if warehouse.table_exists("governance", mart) else pd.DataFrame()
+
+    return {"bias": bias_charts(read("gov_bias__selection_rates"), policy),
+            "balance": [c for c in [balance_chart(read("gov_metric_balance__campaigns"), policy)] if c],
+            "spend": [c for c in [spend_chart(read("gov_reconciliation__spend"), policy)] if c]}
+
+
+def bias_charts(mart: pd.DataFrame, policy: Policy) -> list[Markup]:
+    """One chart per model and dimension: each group's selection rate with its Wilson 95 % interval, against the
+    reference group's rate and the policy's warn line (four-fifths of it). Groups the policy judges and finds below
+    the line are drawn in the warn or critical colour."""
+    rule = policy.checks.get("bias.selection_rate_disparity")
+    warn = rule.warn if rule and rule.warn is not None else 0.8
+    crit = rule.critical if rule and rule.critical is not None else 0.5
+    out = []
+    for (model, dim), rows in mart.groupby(["model_name", "dimension"], sort=True) if not mart.empty else []:
+        rows = rows.sort_values("group_value")
+        ref = float(rows["reference_rate"].iloc[0])
+        top = _nice(max(rows["ci_high"].max(), ref) * 1.1)
+        x = _scale(0, top, _LEFT, _W - _RIGHT)
+        h = 40 + 26 * len(rows)
+        parts = [_axis(x, top, h - 22, pct=True),
+                 _vline(x(ref), 14, h - 22, COLORS["ink"], f"reference {escape(str(rows['reference_group'].iloc[0]))}"),
+                 _vline(x(ref * warn), 14, h - 22, COLORS["warn"], f"{warn:g} × reference", dashed=True, left=True)]
+        for i, r in enumerate(rows.itertuples(index=False)):
+            y = 30 + 26 * i
+            judged = r.n >= 50 and (r.z_vs_reference or 0) <= -2.58
+            ratio = r.disparity_ratio if r.disparity_ratio is not None and not _nan(r.disparity_ratio) else 1.0
+            color = (COLORS["critical"] if judged and ratio < crit else COLORS["warn"] if judged and ratio < warn
+                     else COLORS["ok"])
+            parts.append(f'<g class="group" data-group="{escape(str(r.group_value))}">'
+                         f'<text x="{_LEFT - 8}" y="{y + 4}" text-anchor="end">{escape(str(r.group_value))}</text>'
+                         f'<line x1="{x(r.ci_low):.1f}" x2="{x(r.ci_high):.1f}" y1="{y}" y2="{y}" stroke="{color}" '
+                         f'stroke-width="3"/><circle cx="{x(r.selection_rate):.1f}" cy="{y}" r="5" fill="{color}"/>'
+                         f'<text x="{_W - _RIGHT + 6}" y="{y + 4}" class="val">{r.selection_rate:.1%} '
+                         f'(n {int(r.n):,})</text><title>{escape(str(r.group_value))}: {r.selection_rate:.1%}, '
+                         f'95% interval {r.ci_low:.1%}–{r.ci_high:.1%}, ratio {ratio:.2f}</title></g>')
+        out.append(_svg(f"bias-{model}-{dim}", f"{model}: selection rate by {dim}", h, parts))
+    return out
+
+
+def balance_chart(mart: pd.DataFrame, policy: Policy) -> Markup | None:
+    """KPI against guardrail per campaign, prior window to recent window: click rate (KPI) and unsubscribe +
+    complaint rate (guardrail), each as a slope from its prior to its recent value, with the guardrail ratio the
+    policy judges (``metric_balance.kpi_up_guardrail_down``)."""
+    if mart.empty:
+        return None
+    rule = policy.checks.get("metric_balance.kpi_up_guardrail_down")
+    rows = mart.sort_values("campaign_name")
+    panel = (_W - _LEFT - 40 - 60) / 2
+    parts = [f'<text x="{_LEFT + panel / 2}" y="14" text-anchor="middle" class="head">click rate (KPI)</text>',
+             f'<text x="{_LEFT + panel * 1.5 + 40}" y="14" text-anchor="middle" class="head">'
+             f'unsubscribes + complaints per delivered (guardrail)</text>']
+    top_k = _nice(max(rows["ctr_prior"].max(), rows["ctr_recent"].max()) * 1.1)
+    top_g = _nice(max(rows["guardrail_rate_prior"].max(), rows["guardrail_rate_recent"].max()) * 1.1)
+    for i, r in enumerate(rows.itertuples(index=False)):
+        y0, y1 = 26 + 46 * i, 26 + 46 * i + 36
+        parts.append(f'<text x="{_LEFT - 8}" y="{(y0 + y1) / 2 + 4}" text-anchor="end">'
+                     f'{escape(str(r.campaign_name))}</text>')
+        for j, (prior, recent, top, color) in enumerate(((r.ctr_prior, r.ctr_recent, top_k, COLORS["kpi"]),
+                                                         (r.guardrail_rate_prior, r.guardrail_rate_recent, top_g,
+                                                          COLORS["guardrail"]))):
+            x0 = _LEFT + j * (panel + 40)
+            y = _scale(0, top, y1, y0)
+            parts.append(f'<rect x="{x0}" y="{y0}" width="{panel}" height="{y1 - y0}" fill="none" '
+                         f'stroke="{COLORS["grid"]}"/><polyline class="trend" fill="none" stroke="{color}" '
+                         f'stroke-width="2.5" points="{x0 + 20},{y(prior):.1f} {x0 + panel - 20},{y(recent):.1f}"/>'
+                         f'<circle cx="{x0 + 20}" cy="{y(prior):.1f}" r="3.5" fill="{color}"/>'
+                         f'<circle cx="{x0 + panel - 20}" cy="{y(recent):.1f}" r="3.5" fill="{color}"/>'
+                         f'<title>prior {prior:.2%} → recent {recent:.2%}</title>')
+        ratio = r.guardrail_ratio
+        level = _level(ratio, rule)
+        label = "—" if ratio is None or _nan(ratio) else f"{ratio:.1f}×"
+        parts.append(f'<text x="{_W - 4}" y="{(y0 + y1) / 2 + 4}" text-anchor="end" class="val level-{level}" '
+                     f'style="fill: {COLORS[level]}">{label}</text>')
+    note = (f"guardrail ratio warn above {rule.warn:g}, critical above {rule.critical:g}" if rule else "")
+    parts.append(f'<text x="{_LEFT}" y="{26 + 46 * len(rows) + 6}" class="val">left point: prior window, right point: '
+                 f'recent window; {escape(note)}</text>')
+    return _svg("kpi-guardrail", "KPI against guardrail by campaign", 40 + 46 * len(rows), parts)
+
+
+def spend_chart(mart: pd.DataFrame, policy: Policy) -> Markup | None:
+    """Paired bars per paid campaign: what the CRM booked and what the ad platform charged, and the gap the policy
+    judges (``reconciliation.ad_spend_vs_crm_cost``)."""
+    if mart.empty:
+        return None
+    rule = policy.checks.get("reconciliation.ad_spend_vs_crm_cost")
+    rows = mart.sort_values("campaign_name")
+    top = _nice(max(rows["crm_actual_cost"].max(), rows["ads_spend"].max()) * 1.05)
+    x = _scale(0, top, _LEFT, _W - _RIGHT)
+    parts = [_axis(x, top, 30 + 44 * len(rows), pct=False),
+             f'<rect x="{_LEFT}" y="4" width="10" height="10" fill="{COLORS["crm"]}"/><text x="{_LEFT + 14}" y="13" '
+             f'class="val">CRM booked cost</text><rect x="{_LEFT + 130}" y="4" width="10" height="10" '
+             f'fill="{COLORS["ads"]}"/><text x="{_LEFT + 144}" y="13" class="val">ad platform spend</text>']
+    for i, r in enumerate(rows.itertuples(index=False)):
+        y = 24 + 44 * i
+        level = _level(r.spend_diff_pct, rule)
+        parts.append(f'<g class="campaign"><text x="{_LEFT - 8}" y="{y + 16}" text-anchor="end">'
+                     f'{escape(str(r.campaign_name))}</text>'
+                     f'<rect x="{_LEFT}" y="{y}" width="{x(r.crm_actual_cost) - _LEFT:.1f}" height="14" '
+                     f'fill="{COLORS["crm"]}"><title>CRM {r.crm_actual_cost:,.0f}</title></rect>'
+                     f'<rect x="{_LEFT}" y="{y + 16}" width="{x(r.ads_spend) - _LEFT:.1f}" height="14" '
+                     f'fill="{COLORS["ads"]}"><title>ads {r.ads_spend:,.0f}</title></rect>'
+                     f'<text x="{_W - _RIGHT + 6}" y="{y + 20}" class="val level-{level}" style="fill: {COLORS[level]}">'
+                     f'{"—" if _nan(r.spend_diff_pct) else f"{r.spend_diff_pct:.0%} apart"}</text></g>')
+    return _svg("spend-reconciliation", "Ad spend against CRM cost by campaign", 52 + 44 * len(rows), parts)
+
+
+def _svg(key: str, title: str, height: float, parts: list[str]) -> Markup:
+    return Markup(f'<figure class="chart" id="chart-{escape(key)}"><figcaption>{escape(title)}</figcaption>'
+                  f'<svg class="chart-svg" viewBox="0 0 {_W} {height:.0f}" width="100%" role="img" '
+                  f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg></figure>')
+
+
+def _scale(lo: float, hi: float, a: float, b: float) -> Callable[[float], float]:
+    span = (hi - lo) or 1.0
+    return lambda v: a + (b - a) * ((0 if v is None or _nan(v) else v) - lo) / span
+
+
+def _axis(x: Callable[[float], float], top: float, y: float, pct: bool) -> str:
+    ticks = [top * i / 4 for i in range(5)]
+    return "".join(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="18" y2="{y}" stroke="{COLORS["grid"]}"/>'
+                   f'<text x="{x(t):.1f}" y="{y + 14}" text-anchor="middle" class="tick">'
+                   f'{f"{t * 100:.3g}%" if pct else f"{t:,.0f}"}</text>' for t in ticks)
+
+
+def _vline(xv: float, y0: float, y1: float, color: str, label: str, dashed: bool = False, left: bool = False) -> str:
+    """A vertical marker with its label beside the top, to the right of it (or to the left, so two never overlap)."""
+    dash = ' stroke-dasharray="5 4"' if dashed else ""
+    anchor = f'x="{xv - 4:.1f}" text-anchor="end"' if left else f'x="{xv + 4:.1f}"'
+    return (f'<line x1="{xv:.1f}" x2="{xv:.1f}" y1="{y0}" y2="{y1}" stroke="{color}" stroke-width="1.5"{dash}/>'
+            f'<text {anchor} y="{y0 + 2}" class="tick" fill="{color}">{label}</text>')
+
+
+def _level(value: Any, rule: Any) -> str:
+    if rule is None or value is None or _nan(value):
+        return "ok"
+    if rule.critical is not None and value > rule.critical:
+        return "critical"
+    return "warn" if rule.warn is not None and value > rule.warn else "ok"
+
+
+def _nice(value: float) -> float:
+    """A round axis maximum (1, 2, 2.5 or 5 times a power of ten) at or above ``value``."""
+    if not value or _nan(value) or value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= value)
+
+
+def _nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)

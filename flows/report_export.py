@@ -1,0 +1,89 @@
+"""A run's report as Markdown (to paste into a ticket) or JSON (for another tool), from the same context as the HTML.
+
+``steward report [RUN_ID] --format md|json|html``. Both carry what the HTML page carries
+except the charts: findings with their evidence and reproducing SQL, actions, paused campaigns, ingestion and
+quarantine counts. Like the page, they never hold a quarantined record.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from steward.integrations.errors import StewardError, WarehouseError
+from steward.integrations.warehouse import Warehouse
+
+from .config import load_config
+from .report import render_report, report_context
+
+__all__ = ["report_markdown", "report_json", "latest_run_id", "report_command"]
+
+_FORMATS = ("html", "md", "json")
+
+
+def report_json(context: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in context.items() if k != "charts"}, default=str, indent=2)
+
+
+def report_markdown(context: dict[str, Any]) -> str:
+    run = context["run"]
+    lines = [f"# Steward run `{run['run_id']}`", "",
+             f"{run.get('kind') or 'run'}, started {run['started_at']}, finished {run['finished_at']}, "
+             f"status {run.get('status') or '—'}", "", f"**{context['summary']}**", ""]
+    for group in context["families"]:
+        lines += [f"## {group['family'].replace('_', ' ')}", ""]
+        for f in group["findings"]:
+            lines += [f"### {f['severity'].upper()} `{f['check_id']}` — {f['subject_type']}: {f['subject']}", "",
+                      f["explanation"], "",
+                      f"- {f['metric']}: observed {f['observed']}, threshold {f['threshold']}; owner {f['owner']}, "
+                      f"action {f['action']}, first seen {f['first_seen_at']}"]
+            lines += [f"- {key}: {value}" for key, value in f["evidence"]]
+            if f.get("sample_query"):
+                lines += ["", "```sql", f["sample_query"], "```"]
+            lines.append("")
+    if not context["families"]:
+        lines += ["No findings.", ""]
+    lines += ["## Actions", ""] + ([f"- {a['action']} {a['target'] or '—'}: {a['outcome'] or '—'} "
+                                    f"({a['decided_by'] or '—'})" for a in context["audit"]] or ["None."]) + [""]
+    lines += ["## Campaigns paused", ""] + ([f"- {p['integration']} `{p['campaign_id']}` since {p['changed_at']}: "
+                                             f"{p['reason'] or '—'}" for p in context["paused"]] or ["None."])
+    return "\n".join(lines) + "\n"
+
+
+def latest_run_id(warehouse: Warehouse) -> str:
+    rows = warehouse.query_df("select run_id from ledger.runs where status = 'completed' "
+                              "order by started_at desc limit 1")
+    if rows.empty:
+        raise WarehouseError(f"{warehouse.path}: no completed run in ledger.runs; run `steward run` first")
+    return str(rows.iloc[0, 0])
+
+
+def report_command(run_id: str = typer.Argument(None, help="The run (default: the latest completed one)."),
+                   config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", help="Path to steward.yaml."),
+                   fmt: str = typer.Option("html", "--format", "-f", help="html (a file), md or json (stdout)."),
+                   out: Path = typer.Option(None, "--out", "-o", help="Write here instead.")) -> None:
+    """A run's report: the HTML page, or Markdown / JSON for a ticket."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        if fmt not in _FORMATS:
+            raise StewardError(f"--format must be one of {', '.join(_FORMATS)}, not '{fmt}'")
+        cfg = load_config(config)
+        wh = Warehouse(cfg.warehouse)
+        run_id = run_id or latest_run_id(wh)
+        if fmt == "html":
+            err.print(str(render_report(wh, run_id, out or cfg.report_dir / f"{run_id}.html")))
+            return
+        context = report_context(wh, run_id)
+        text = report_markdown(context) if fmt == "md" else report_json(context) + "\n"
+    except StewardError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if out:
+        out.write_text(text, encoding="utf-8")
+        err.print(str(out))
+    else:
+        typer.echo(text, nl=False)

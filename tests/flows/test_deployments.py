@@ -1,0 +1,116 @@
+"""Steward's deployments on a real Prefect server: `prefect server start` on loopback, `steward deploy`'s function,
+a process worker, and the governance and pre-launch deployments triggered through the API. Everything this test
+starts, it stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from steward.flows.demo import prepare_demo
+
+pytestmark = pytest.mark.slow
+
+PREFECT = str(Path(sys.executable).with_name("prefect"))
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "launches"
+POOL = "steward-test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(args, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM to the process group (the server's uvicorn, the worker's flow-run children), SIGKILL if it lingers."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_API_URL": url,
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_WORKER_QUERY_SECONDS": "1",
+           "PREFECT_LOGGING_LEVEL": "INFO"}
+    proc = start([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "server.log")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+        time.sleep(0.5)
+    else:
+        stop(proc)
+        pytest.fail("prefect server did not become healthy in 60 s")
+    yield url, env
+    stop(proc)
+    assert proc.poll() is not None
+
+
+def test_deploy_trigger_and_find_the_artifacts(server, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from steward.flows.deploy import deploy_all
+
+    url, env = server
+    config, _ = prepare_demo(tmp_path / "ws", scale=0.2)
+    started = time.monotonic()
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        ids = deploy_all(config, pool=POOL, paused=True)
+        assert set(ids) == {"governance-run/steward-governance", "integration-health/steward-health",
+                            "prelaunch-audit/steward-prelaunch"}
+        worker = start([PREFECT, "worker", "start", "--pool", POOL, "--limit", "1"], env, tmp_path / "worker.log")
+        try:
+            governance = run_deployment("governance-run/steward-governance", timeout=120)
+            launch = run_deployment("prelaunch-audit/steward-prelaunch", timeout=120, parameters={"params": {
+                "config": str(config), "spec": str(EXAMPLES / "nogo-priority-leads.yaml")}})
+        finally:
+            stop(worker)
+        log = (tmp_path / "worker.log").read_text()
+        assert governance.state.is_completed(), log[-3000:]
+        assert launch.state.is_completed(), log[-3000:]
+
+        with get_client(sync_client=True) as client:
+            def artifact_keys(flow_run_id) -> set[str]:
+                return {a.key for a in client.read_artifacts(artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))}
+
+            assert {"steward-run-summary", "steward-findings", "steward-run-report"} <= artifact_keys(governance.id)
+            assert {"steward-launch-verdict", "steward-launch-reasons", "steward-launch-export"} <= \
+                artifact_keys(launch.id)
+            gov = client.read_deployment_by_name("governance-run/steward-governance")
+            health = client.read_deployment_by_name("integration-health/steward-health")
+            assert [(s.schedule.cron, s.schedule.timezone) for s in gov.schedules] == [("0 6 * * *", "UTC")]
+            assert health.schedules[0].schedule.interval.total_seconds() >= 60
+            assert gov.paused and health.paused  # registered paused here, so no scheduled run races the test
+            assert gov.parameters == {"params": {"config": str(config.resolve()), "kind": "scheduled"}}
+            for name in ids:
+                assert client.read_deployment_by_name(name).global_concurrency_limit.limit == 1
+    assert worker.poll() is not None
+    assert time.monotonic() - started < 90
