@@ -205,6 +205,11 @@ class HealthRules(_Strict):
     min_volume_ratio: float = Field(0.5, ge=0)
     max_volume_ratio: float | None = Field(None, gt=0)
     max_drift_columns: int = Field(0, ge=0)  # drifted columns in an entity's latest batch; more is degraded
+    # cross-system reconciliation trend: the share of comparisons (consent per person, spend per campaign) the
+    # platform agrees on, against its median over the last ``reconciliation_runs`` governance runs
+    max_reconciliation_drop: float = Field(0.05, ge=0, le=1)
+    reconciliation_runs: int = Field(5, ge=1, le=100)
+    reconciliation_tolerance: float = Field(0.05, ge=0)  # a campaign's spend agrees within this relative difference
     down_after: int = Field(2, ge=1)  # consecutive probes that say down before the state is down
     degraded_after: int = Field(2, ge=1)  # consecutive bad probes before healthy becomes degraded
     recover_after: int = Field(2, ge=1)  # consecutive good probes before it counts as recovered

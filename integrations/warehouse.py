@@ -78,7 +78,8 @@ create table if not exists ledger.integration_health (
     server_error_streak integer, verdict varchar, verdict_rule varchar, verdict_reason varchar,
     state varchar, previous_state varchar, rule varchar, changed boolean, in_maintenance boolean,
     down_streak integer, bad_streak integer, degraded_streak integer, good_streak integer, unknown_streak integer,
-    announced_state varchar, episode_alert_id varchar, alert_id varchar, signals json);
+    announced_state varchar, episode_alert_id varchar, alert_id varchar, signals json,
+    reconciliation_rate double, reconciliation_baseline double, reconciliation_run_id varchar);
 create table if not exists ledger.launch_audits (
     audit_id varchar primary key, launch_id varchar, launch_name varchar, verdict varchar, started_at timestamptz,
     finished_at timestamptz, spec json, reasons json, evidence json, checks_evaluated json, config_path varchar);

@@ -48,7 +48,7 @@ def check_integration(wh: Warehouse, health: HealthPolicy, name: str, platform: 
             at = clock()
             probe = problem or probe_signals(adapter)
             streak = streak + 1 if probe.failure == "server_error" else 0
-            signals = Signals(name, platform, at, probe, ledger_signals(wh, name, rules, at), streak)
+            signals = Signals(name, platform, at, probe, ledger_signals(wh, name, rules, at, platform), streak)
             v = verdict(signals, rules)
             moved = advance(track, v, rules)
             window = in_maintenance(rules.maintenance, at)

@@ -19,6 +19,8 @@ A single verdict moves nothing by itself; ``state.advance`` applies the hysteres
     sync.errors        degraded  failed governance runs naming it above ``max_error_rate``
     volume.low/high    degraded  yesterday's rows against the same weekday outside the ratios
     schema.drift       degraded  more drifted columns than ``max_drift_columns`` in the latest batches
+    reconciliation.drop degraded the share of cross-system comparisons it agrees on fell more than
+                                 ``max_reconciliation_drop`` below its median over earlier governance runs
     ok                 healthy   none of the above
 """
 
@@ -72,6 +74,14 @@ def _volume(low: bool) -> Callable[[Signals, HealthRules], str | None]:
     return check
 
 
+def _reconciliation_drop(s: Signals, r: HealthRules) -> str | None:
+    rate, base = s.ledger.reconciliation_rate, s.ledger.reconciliation_baseline
+    if rate is None or base is None or base - rate <= r.max_reconciliation_drop:
+        return None
+    return (f"agrees with the other systems on {rate:.1%} of comparisons, down from a usual {base:.1%} "
+            f"(governance run {s.ledger.reconciliation_run_id})")
+
+
 RULES: tuple[Rule, ...] = (
     ("down", "probe.unreachable", _failure("unreachable", "cannot connect to the API")),
     ("down", "probe.server_error", _failure("server_error", "the API answers with server errors")),
@@ -98,6 +108,7 @@ RULES: tuple[Rule, ...] = (
                                                f"{', '.join(s.ledger.drifted_entities)}"
                                                if s.ledger.drift_columns is not None
                                                and s.ledger.drift_columns > r.max_drift_columns else None)),
+    ("degraded", "reconciliation.drop", _reconciliation_drop),
 )
 
 

@@ -59,6 +59,9 @@ class LedgerSignals:
     drift_columns: int | None = None  # drifted columns summed over each entity's latest batch
     drifted_entities: list[str] = field(default_factory=list)
     schema_changes: int | None = None  # columns added or removed between each entity's last two snapshots
+    reconciliation_rate: float | None = None  # share of cross-system comparisons it agrees on, last governance run
+    reconciliation_baseline: float | None = None  # median of that share over earlier governance runs
+    reconciliation_run_id: str | None = None  # the governance run whose marts the rate was read from
 
 
 @dataclass
@@ -146,8 +149,9 @@ def headroom_from_headers(headers: dict[str, str], detail: str = "") -> float | 
     return round(max(0.0, min(shares)), 4) if shares else None
 
 
-def ledger_signals(wh: Warehouse, integration: str, rules: Any, now: datetime) -> LedgerSignals:
-    """Sync age, error rate, volume and drift for one integration, from the ledgers (a few small queries)."""
+def ledger_signals(wh: Warehouse, integration: str, rules: Any, now: datetime,
+                   platform: str | None = None) -> LedgerSignals:
+    """Sync age, error rate, volume, drift and the reconciliation trend for one integration (a few small queries)."""
     out = LedgerSignals()
     with wh.connect() as con:
         last = con.execute("select max(loaded_at) from ledger.batches where integration = ?", [integration]).fetchone()
@@ -157,7 +161,51 @@ def ledger_signals(wh: Warehouse, integration: str, rules: Any, now: datetime) -
         _error_rate(con, integration, rules, now, out)
         _volume(con, integration, rules, now, out)
         _drift(con, integration, out)
+        if platform is not None:
+            _reconciliation(con, integration, platform, rules, out)
     return out
+
+
+# The governance marts that compare one system with another, and how each yields (comparisons, agreements) for one
+# platform. A platform a mart does not mention contributes nothing; a mart not built yet is skipped.
+_RECONCILIATION_SQL = {
+    "gov_reconciliation__consent": """
+        select sum(people_compared), sum(people_compared - mismatches)
+        from governance.gov_reconciliation__consent where list_contains(string_split(systems, '~'), $platform)""",
+    "gov_reconciliation__spend": """
+        select count(*), count(*) filter (where abs(coalesce(spend_diff_pct, 0)) <= $tolerance)
+        from governance.gov_reconciliation__spend where $platform in ('google_ads', 'salesforce')""",
+}
+
+
+def _reconciliation(con: Any, integration: str, platform: str, rules: Any, out: LedgerSignals) -> None:
+    """The share of cross-system comparisons this platform agrees on, as the latest governance run's marts hold
+    it, and its median over earlier runs. Keyed by governance run, not by probe, so a monitor probing every
+    minute between two nightly runs does not turn one bad night into its own baseline."""
+    run = con.execute("select run_id from ledger.runs where status = 'completed' "
+                      "order by finished_at desc limit 1").fetchone()
+    if run is None:
+        return
+    compared = agreed = 0
+    for mart, sql in _RECONCILIATION_SQL.items():
+        exists = con.execute("select count(*) from information_schema.tables where table_schema = 'governance' "
+                             "and table_name = ?", [mart]).fetchone()[0]
+        if not exists:
+            continue
+        params = {"platform": platform, "tolerance": rules.reconciliation_tolerance}
+        row = con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql}).fetchone()
+        compared, agreed = compared + int(row[0] or 0), agreed + int(row[1] or 0)
+    if not compared:
+        return
+    out.reconciliation_run_id = run[0]
+    out.reconciliation_rate = round(agreed / compared, 4)
+    earlier = con.execute(
+        "select median(rate) from (select reconciliation_run_id, arg_max(reconciliation_rate, seq) as rate "
+        "  from ledger.integration_health where integration = ? and reconciliation_rate is not null "
+        "  and reconciliation_run_id <> ? group by reconciliation_run_id order by max(seq) desc limit ?)",
+        [integration, run[0], rules.reconciliation_runs]).fetchone()
+    if earlier and earlier[0] is not None:
+        out.reconciliation_baseline = round(float(earlier[0]), 4)
 
 
 def _error_rate(con: Any, integration: str, rules: Any, now: datetime, out: LedgerSignals) -> None:

@@ -25,7 +25,8 @@ COLUMNS = ("seq, monitor_run_id, integration, platform, checked_at, probe_state,
            "auth_ok, latency_ms, headroom, hours_since_sync, sync_sla_hours, sync_error_rate, sync_runs, volume_rows, "
            "volume_ratio, drift_columns, schema_changes, server_error_streak, verdict, verdict_rule, verdict_reason, "
            "state, previous_state, rule, changed, in_maintenance, down_streak, bad_streak, degraded_streak, "
-           "good_streak, unknown_streak, announced_state, episode_alert_id, alert_id, signals")
+           "good_streak, unknown_streak, announced_state, episode_alert_id, alert_id, signals, reconciliation_rate, "
+           "reconciliation_baseline, reconciliation_run_id")
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,15 @@ def record(wh: Warehouse, run_id: str, probe: Probe) -> str | None:
             episode = None  # the recovery closes the thread
         con.execute(
             f"insert into ledger.integration_health ({COLUMNS}) values (nextval('ledger.integration_health_seq'), "
-            + ", ".join("?" * 37) + ")",
+            + ", ".join("?" * 40) + ")",
             [run_id, s.integration, s.platform, s.checked_at, s.probe.probe_state, s.probe.probe_detail,
              s.probe.failure, s.probe.status_code, s.probe.auth_ok, s.probe.latency_ms, s.probe.headroom,
              s.ledger.hours_since_sync, probe.sla_hours, s.ledger.sync_error_rate, s.ledger.sync_runs,
              s.ledger.volume_rows, s.ledger.volume_ratio, s.ledger.drift_columns, s.ledger.schema_changes,
              s.server_error_streak, v.state, v.rule, v.reason, t.state, probe.previous.state, t.rule,
              t.state != probe.previous.state, probe.silenced, t.down_streak, t.bad_streak, t.degraded_streak,
-             t.good_streak, t.unknown_streak, t.announced, episode, alert_id, s.as_json()])
+             t.good_streak, t.unknown_streak, t.announced, episode, alert_id, s.as_json(),
+             s.ledger.reconciliation_rate, s.ledger.reconciliation_baseline, s.ledger.reconciliation_run_id])
         con.execute("commit")
     return alert_id
 

@@ -203,6 +203,46 @@ def test_volume_against_the_same_weekday(wh, sf):
     assert (last.track.state, last.track.rule) == ("degraded", "volume.low")
 
 
+def _governed(wh: Warehouse, run_id: str, minutes_ago: int, consent_mismatches: int, spend_off: int) -> None:
+    """What a governance run leaves behind for the monitor: a completed run, and reconciliation marts."""
+    with wh.connect() as con:
+        con.execute("create schema if not exists governance")
+        con.execute("create or replace table governance.gov_reconciliation__consent as "
+                    "select * from (values ('salesforce~hubspot', 1000, ?), ('salesforce~cdp', 1000, 5), "
+                    "('hubspot~cdp', 1000, 5)) t(systems, people_compared, mismatches)", [consent_mismatches])
+        con.execute("create or replace table governance.gov_reconciliation__spend as "
+                    "select i as campaign, case when i < ? then 0.4 else 0.01 end as spend_diff_pct "
+                    "from range(20) r(i)", [spend_off])
+        at = NOW - timedelta(minutes=minutes_ago)
+        con.execute("insert into ledger.runs values (?, 'scheduled', ?, ?, 'completed', null, null)",
+                    [run_id, at - timedelta(minutes=1), at])
+
+
+def test_a_drop_in_cross_system_reconciliation_against_earlier_runs_is_degraded(wh, sf):
+    mon = Monitor(wh, sf, policy())
+    _governed(wh, "run-1", 50, consent_mismatches=10, spend_off=0)
+    first = mon.tick()[-1].signals.ledger
+    # salesforce is in two consent pairs (2000 people, 15 disagree) and owns the CRM side of 20 spend rows
+    assert first.reconciliation_rate == pytest.approx(2005 / 2020, abs=1e-4) and first.reconciliation_baseline is None
+    _governed(wh, "run-2", 40, consent_mismatches=12, spend_off=0)
+    mon.tick()
+    assert mon.tick()[-1].signals.ledger.reconciliation_baseline == pytest.approx(2005 / 2020, abs=1e-4)
+    assert mon.states()[-1] == "healthy"
+    _governed(wh, "run-3", 30, consent_mismatches=300, spend_off=6)  # the CRM stopped agreeing
+    probes = mon.tick()  # a bad verdict is confirmed within the run, and the second one moves the state
+    assert [p.verdict.rule for p in probes] == ["reconciliation.drop", "reconciliation.drop"]
+    assert (probes[-1].track.state, probes[-1].track.rule) == ("degraded", "reconciliation.drop")
+    assert "run-3" in probes[-1].verdict.reason
+    # probing again and again within the same governance run does not make the bad value its own baseline
+    for _ in range(3):
+        last = mon.tick()[-1]
+    assert last.track.state == "degraded" and last.signals.ledger.reconciliation_baseline > 0.99
+    _governed(wh, "run-4", 20, consent_mismatches=10, spend_off=0)  # fixed: agreement back to usual
+    mon.tick()
+    assert mon.tick()[-1].track.state == "healthy"
+    assert [m.kind for m in mon.messages()] == ["post", "reply"]
+
+
 def test_maintenance_window_records_but_silences_then_announces_what_lasts(wh, sf):
     window = MaintenanceWindow(starts_at=NOW - timedelta(minutes=5), ends_at=NOW + timedelta(hours=1))
     mon = Monitor(wh, sf, policy(maintenance=[window]))
