@@ -12,6 +12,7 @@ from typing import Any
 from steward.integrations.demo.generator import Workspace, generate_workspace
 from steward.integrations.demo.injections import Injections
 from steward.integrations.errors import ConfigError
+from steward.integrations.sources.streams import FILES_ONLY, streams_for
 
 from .config import IntegrationConfig, StewardConfig, load_config, write_config
 
@@ -32,8 +33,21 @@ def prepare_demo(workdir: Path, scale: float = 1.0, seed: int = 7, clean: bool =
         stale.unlink(missing_ok=True)
     cfg = StewardConfig(
         warehouse=Path("steward.duckdb"), work_dir=Path("work"), report_dir=Path("reports"),
-        integrations=[IntegrationConfig(name=p, platform=p, path=Path("exports") / p) for p in DEMO_PLATFORMS])
+        integrations=[entry for p in DEMO_PLATFORMS for entry in _file_integrations(p)])
     return write_config(cfg, workdir / "steward.yaml"), ws
+
+
+def _file_integrations(platform: str) -> list[IntegrationConfig]:
+    """The platform's export folder as one integration; entities no API can give back get their own
+    (``<platform>-files``), so the same integration names hold the same rows whether the rest comes from the
+    files or, in ``steward.emulated.yaml``, from the API."""
+    path = Path("exports") / platform
+    only = FILES_ONLY.get(platform)
+    if not only:
+        return [IntegrationConfig(name=platform, platform=platform, path=path)]
+    rest = [s.entity for s in streams_for(platform) if s.entity not in only]
+    return [IntegrationConfig(name=platform, platform=platform, path=path, entities=rest),
+            IntegrationConfig(name=f"{platform}-files", platform=platform, path=path, entities=only)]
 
 
 def write_emulated_config(config: Path, api_integrations: list[dict[str, Any]]) -> Path:

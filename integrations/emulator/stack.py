@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..sources.streams import FILES_ONLY
 from .google_ads import GoogleAdsEmulator
 from .hubspot import HubspotEmulator
 from .marketo import MarketoEmulator
@@ -33,9 +34,6 @@ DEMO_ENV: dict[str, str] = {
     "STEWARD_DEMO_GADS_DEVELOPER_TOKEN": "emulator-developer-tok",
 }
 GADS_CUSTOMER_ID = "1234567890"
-# Entities no API gives back, read from export files beside the API pull: Customer Match identifiers are write-only
-# in the Google Ads API, so what was uploaded comes from the team's own upload logs.
-FILES_ONLY: dict[str, list[str]] = {"google_ads": ["audience_uploads"]}
 
 
 @dataclass
@@ -84,12 +82,9 @@ class EmulatorStack:
         self.stop()
 
     def integrations(self) -> list[dict[str, Any]]:
-        """Config entries (``kind: api``) for the running emulators, credentials by variable name only, plus an
-        export-files entry for each entity an API cannot give back."""
-        entries = self.integrations_for({platform: emu.base_url for platform, emu in self.emulators.items()})
-        return entries + [{"name": f"{platform}-files", "platform": platform, "kind": "export_files",
-                           "path": self.root / "exports" / platform, "entities": entities}
-                          for platform, entities in FILES_ONLY.items() if platform in self.emulators]
+        """Config entries (``kind: api``) for the running emulators, credentials by variable name only. Entities
+        an API cannot give back (``FILES_ONLY``) keep their export-files integration from ``steward.yaml``."""
+        return self.integrations_for({platform: emu.base_url for platform, emu in self.emulators.items()})
 
     @staticmethod
     def integrations_for(urls: dict[str, str]) -> list[dict[str, Any]]:

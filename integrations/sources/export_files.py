@@ -65,7 +65,9 @@ class ExportFilesAdapter:
             con.close()
         if since is not None and stream.cursor in frame.columns:
             frame = frame[frame[stream.cursor] > since]
-        yield Batch(self.name, stream, frame.reset_index(drop=True), str(path), _sha256(path), rejected)
+        # merge: a record landed before (from an older export, or through the platform's API under the same
+        # integration name) is replaced by its key, never duplicated
+        yield Batch(self.name, stream, frame.reset_index(drop=True), str(path), _sha256(path), rejected, merge=True)
 
     def probe(self) -> Health:
         now = datetime.now(timezone.utc)

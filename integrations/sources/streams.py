@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ._protocol import Stream
 
-__all__ = ["EXPORT_STREAMS", "PLATFORMS", "streams_for"]
+__all__ = ["EXPORT_STREAMS", "PLATFORMS", "FILES_ONLY", "streams_for"]
 
 EXPORT_STREAMS: list[Stream] = [
     Stream("salesforce", "accounts", "accounts.csv", "csv", "Id", "SystemModstamp"),
@@ -32,6 +32,11 @@ EXPORT_STREAMS: list[Stream] = [
            required=False),
     Stream("decisions", "ai_decisions", "ai_decisions.parquet", "parquet", "decision_id", "decided_at"),
 ]
+
+# Entities no platform API gives back, read from export files even when the platform is pulled through its API:
+# Customer Match identifiers are write-only in the Google Ads API, so what was uploaded comes from the team's own
+# upload logs. A config gives them their own integration, ``<platform>-files``.
+FILES_ONLY: dict[str, list[str]] = {"google_ads": ["audience_uploads"]}
 
 # Marketo is reached only through its API (it has no export-file layout in the demo workspace).
 PLATFORMS: frozenset[str] = frozenset(s.platform for s in EXPORT_STREAMS) | {"marketo"}

@@ -172,7 +172,7 @@ def _batch(wh, integration: str, entity: str, loaded_at: datetime, rows: int = 1
 
 
 def test_stale_data_is_degraded_and_a_fresh_batch_recovers_it(wh, sf):
-    _batch(wh, "salesforce", "leads", NOW - timedelta(hours=30))
+    _batch(wh, "salesforce", "leads", datetime.now(timezone.utc) - timedelta(hours=30))  # NOW is import time
     mon = Monitor(wh, sf, policy(sync_sla_hours=26))
     last = mon.tick()[-1]
     assert (last.track.state, last.track.rule) == ("degraded", "sync.stale")

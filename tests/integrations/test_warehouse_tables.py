@@ -219,8 +219,11 @@ def postgres(tmp_path_factory):
     dsn = f"postgresql://steward@127.0.0.1:{port}/postgres"
     try:
         yield psycopg, dsn
-    finally:
-        run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")
+    finally:  # a slow machine may not finish a fast shutdown in pg_ctl's wait; then stop it outright
+        try:
+            run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "-t", "120", "stop")
+        except subprocess.CalledProcessError:
+            run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
 
 
 _PG_TYPES = {"BOOLEAN": "boolean", "BIGINT": "bigint", "DOUBLE": "double precision", "VARCHAR": "text",
