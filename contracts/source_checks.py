@@ -4,6 +4,11 @@ A drifted export is conformed rather than refused: columns the contract expects 
 (and their checks are relaxed), columns the contract does not know are kept verbatim in ``_unmapped`` so no data is
 lost, and the drift itself is reported as data for a finding. Rows that break the contract are quarantined with the
 checks they broke; the rest flow on.
+
+The checks run in DuckDB (``sql_checks``): pandas only coerces the batch to the contract's types, DuckDB scans that
+frame in place, and pandera itself judges only a batch whose values do not coerce (so pandera names them exactly as
+before) and any check the compiler leaves to it. ``validate_table`` judges a table already in the warehouse the same
+way, with no pandas copy of it at all.
 """
 
 from __future__ import annotations
@@ -13,14 +18,17 @@ import json
 import re
 from dataclasses import dataclass, field
 
+import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
 from ..integrations.errors import SourceError
 from ..integrations.sources._protocol import Batch
 from .registry import SourceContract, contract_for
+from .sql_checks import (ROW, CompiledContract, WholeBatchFailure, compile_contract, failing_rows,
+                         label_failure_cases)
 
-__all__ = ["SourceVerdict", "check_batch", "detect_drift"]
+__all__ = ["SourceVerdict", "TableVerdict", "check_batch", "detect_drift", "validate_table"]
 
 
 @dataclass
@@ -30,6 +38,15 @@ class SourceVerdict:
     drift: dict | None
     contract: SourceContract
     failures_by_check: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableVerdict:
+    """A warehouse table judged by its contract: which rows fail (``__row`` is DuckDB's ``rowid``) and why."""
+
+    rows: int
+    failing: pd.DataFrame  # __row, reasons ("; "-joined labels, as in the quarantine)
+    by_check: dict[str, int]
 
 
 def detect_drift(expected: list[str], present: list[str]) -> dict | None:
@@ -90,19 +107,85 @@ def _unmapped(frame: pd.DataFrame, extras: list[str]) -> pd.Series:
 
 
 def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch):
+    coerced = _coerce(schema, frame)
+    if coerced is None:  # values that do not fit their type: pandera names those exactly, and judges the batch
+        return _validate_pandera(schema, frame, batch)
+    compiled = compile_contract(schema, "__batch")
+    with duckdb.connect() as con:
+        con.register("__frame", coerced)
+        con.execute(f"CREATE TEMP VIEW __batch AS SELECT * FROM __frame POSITIONAL JOIN "
+                    f"(SELECT range AS {ROW} FROM range({len(coerced)}))")
+        extra = _fallback_labels(compiled, coerced.reset_index(drop=True), batch)
+        try:
+            reasons, by_check = failing_rows(con, compiled, extra)
+        except WholeBatchFailure as err:
+            raise SourceError(f"{batch.source}: {batch.stream.key} {err} for the whole file") from None
+    if not len(reasons):
+        return coerced, pd.DataFrame(), {}
+    bad_idx = coerced.index[reasons[ROW].to_numpy()]
+    bad = frame.loc[bad_idx].assign(_reasons=reasons["reasons"].to_numpy())
+    return coerced.drop(index=bad_idx), bad, by_check
+
+
+def validate_table(con: duckdb.DuckDBPyConnection, table: str, contract: SourceContract) -> TableVerdict:
+    """Judge ``table`` (a name DuckDB resolves, quoted as needed) in place: no row leaves the warehouse unless a
+    check falls back to pandera (none of the registered contracts do; see ``sql_checks``)."""
+    types = {name: str(dtype) for name, dtype, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
+    schema = contract.schema()
+    for col in [c for c in schema.columns if c not in types]:  # conform drift before landing, not here
+        raise SourceError(f"{table}: column '{col}' of {contract.stream} is missing")
+    relation = f"(SELECT *, rowid AS {ROW} FROM {table})"
+    compiled = compile_contract(schema, relation, types)
+    extra = None
+    if compiled.fallback:  # pragma: no cover - only a contract with a check SQL cannot express
+        extra = _fallback_labels(compiled, con.execute(f"SELECT * FROM {relation}").df().set_index(ROW), None)
+    reasons, by_check = failing_rows(con, compiled, extra)
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return TableVerdict(int(rows), reasons, by_check)
+
+
+def _coerce(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """The frame in its contract's types, or None when some value does not coerce."""
+    types = pa.DataFrameSchema({n: pa.Column(c.dtype, nullable=True, coerce=True) for n, c in schema.columns.items()})
+    try:
+        return types.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors:
+        return None
+
+
+def _fallback_labels(compiled: CompiledContract, frame: pd.DataFrame, batch: Batch | None) -> pd.DataFrame | None:
+    """The checks SQL could not express, judged by pandera over the (already coerced) frame."""
+    if not compiled.fallback:
+        return None
+    columns = {n: pa.Column(checks=[c for col, c in compiled.fallback if col == n], nullable=True)
+               for n in {col for col, _ in compiled.fallback if col is not None}}
+    schema = pa.DataFrameSchema(columns, checks=[c for col, c in compiled.fallback if col is None])
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        _refuse_table_cases(cases, batch)
+        return label_failure_cases(cases)  # __row: the frame's index (a position, or the table's rowid)
+    return None
+
+
+def _refuse_table_cases(cases: pd.DataFrame, batch: Batch | None) -> None:
+    table_cases = cases[cases["index"].isna()]
+    if len(table_cases):
+        first = table_cases.iloc[0]
+        where = f"{batch.source}: {batch.stream.key}" if batch else "table"
+        raise SourceError(f"{where} column '{first['column']}' fails {first['check']} for the whole file")
+
+
+def _validate_pandera(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch):
     try:
         return schema.validate(frame, lazy=True), pd.DataFrame(), {}
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
-    row_cases = cases[cases["index"].notna()]
-    table_cases = cases[cases["index"].isna()]
-    if len(table_cases):
-        first = table_cases.iloc[0]
-        raise SourceError(f"{batch.source}: {batch.stream.key} column '{first['column']}' fails "
-                          f"{first['check']} for the whole file")
-    labels = row_cases.apply(lambda r: f"{r['column'] or 'row'}: {r['check']}", axis=1)
-    reasons = labels.groupby(row_cases["index"].astype(int)).agg(lambda s: "; ".join(sorted(set(s))))
-    by_check = labels.value_counts().to_dict()
+    _refuse_table_cases(cases, batch)
+    labelled = label_failure_cases(cases)
+    reasons = labelled.groupby(ROW)["label"].agg(lambda s: "; ".join(sorted(set(s))))
+    by_check = labelled["label"].value_counts().to_dict()
     bad_idx = reasons.index
     try:
         valid = schema.validate(frame.drop(index=bad_idx), lazy=True)
