@@ -171,6 +171,27 @@ def contracts_list() -> None:
     Console().print(table)
 
 
+@contracts_app.command("docs")
+def contracts_docs(output: Path = typer.Option(Path("docs/contracts.md"), "--output", "-o",
+                                              help="Where to write the page."),
+                   check: bool = typer.Option(False, "--check", help="Exit 1 if the page on disk is out of date.")
+                   ) -> None:
+    """Write the source contracts as Markdown (generated from the registry)."""
+    from steward.contracts.docs import contracts_markdown
+
+    page = contracts_markdown()
+    if check:
+        current = output.read_text(encoding="utf-8") if output.is_file() else ""
+        if current != page:
+            err.print(f"[bold red]{output} is out of date:[/] run `steward contracts docs -o {output}`")
+            raise typer.Exit(1)
+        err.print(f"[green]{output} is up to date[/]")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(page, encoding="utf-8")
+    err.print(f"wrote {output} ({page.count(chr(10) + '## ')} contracts)")
+
+
 @audit_log_app.command("verify")
 def audit_log_verify(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c")) -> None:
     """Check the audit log's hash chain; exit 1 at the first edited or missing row."""
