@@ -77,6 +77,15 @@ PII_ALLOWED_TABLES = ("raw.salesforce__*", "raw.hubspot__*", "raw.marketo__*", "
 _SqlWord = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")]
 _TableGlob = Annotated[str, Field(pattern=r"^[a-z0-9_*?]+\.[a-z0-9_*?]+$")]
 _Entity = Annotated[str, Field(pattern=r"^[a-z0-9_]+\.[a-z0-9_]+$")]
+# The CRM's state of a person, as gov_reconciliation__stages derives it from leads and opportunities.
+CRM_STATES = ("customer", "opportunity", "contact", "lead_open", "lead_closed", "lead_converted")
+_CrmState = Literal["customer", "opportunity", "contact", "lead_open", "lead_closed", "lead_converted"]
+# HubSpot lifecycle stage -> the CRM states that justify it; stages not listed are never a mismatch.
+LIFECYCLE_STAGE_REQUIRES: dict[str, tuple[str, ...]] = {
+    "customer": ("customer",), "evangelist": ("customer",), "opportunity": ("opportunity", "customer"),
+    "salesqualifiedlead": ("lead_open", "contact", "opportunity", "customer"),
+    "marketingqualifiedlead": ("lead_open", "contact", "opportunity", "customer"),
+}
 _SegmentValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:+ -]+$")]  # "65+", "vulnerable_customer"
 # What the sensitive-segment rule may match on: a unified-customer attribute, or a CDP audience tag.
 SEGMENT_ATTRIBUTES = (*GROUP_COLUMNS, "audience")
@@ -111,6 +120,11 @@ class Scope(_Strict):
     anomaly_min_scale: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=lambda: dict(ANOMALY_MIN_SCALE))  # the robust spread never counts as less than this
     anomaly_min_relative_scale: float = Field(0.25, ge=0)  # ... nor as less than this share of the baseline median
+    # cross-system consistency (docs/policy.md)
+    lifecycle_stage_requires: dict[_SqlWord, Annotated[list[_CrmState], Field(min_length=1)]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in LIFECYCLE_STAGE_REQUIRES.items()})
+    propagation_lag_hours: dict[_SqlWord, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: {"default": 24})  # by target system; `default` for the rest
 
     @field_validator("bias_dimensions")
     @classmethod

@@ -95,7 +95,7 @@ def _outcome(results) -> BuildOutcome:
         kind = node.resource_type.value if hasattr(node.resource_type, "value") else str(node.resource_type)
         if kind == "model":
             if status == "error":
-                raise TransformError(f"dbt model {node.name} failed: {(r.message or '').strip().splitlines()[0]}")
+                raise TransformError(f"dbt model {node.name} failed: {_database_error(r.message)}")
             if status == "skipped":
                 out.skipped.append(node.name)
             else:
@@ -110,3 +110,10 @@ def _outcome(results) -> BuildOutcome:
             else:
                 out.tests_passed += 1
     return out
+
+
+def _database_error(message: str | None) -> str:
+    """The line that says what went wrong: dbt's first line only names the model, the database's error follows."""
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    said = [line for line in lines if not line.startswith("Runtime Error in model")]
+    return (said or lines or ["no message"])[0]

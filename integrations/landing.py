@@ -77,6 +77,8 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
             if batch.merge:
                 _delete_same_keys(con, table, stream.primary_key, batch.integration)
             con.execute(f"insert into {table} by name select * from landing_frame")
+            if batch.merge:
+                _revive(con, frame, stream.primary_key, batch.integration, stream.entity)
             con.unregister("landing_frame")
             if len(quarantined):
                 q = quarantined.assign(batch_id=batch_id, integration=batch.integration, entity=stream.entity,
@@ -94,8 +96,7 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
             con.execute("insert into ledger.schema_snapshots values (?, ?, ?, ?, ?)",
                         [batch_id, batch.integration, stream.entity, json.dumps(list(map(str, batch.frame.columns))), now])
             if batch.deleted:
-                con.executemany("insert or replace into ledger.tombstones values (?, ?, ?, ?, ?)",
-                                [[batch.integration, stream.entity, str(k), batch_id, now] for k in batch.deleted])
+                _bury(con, table, stream.primary_key, batch, batch_id, now)
             if batch.watermark is not None:
                 _advance_watermark(con, batch.integration, stream.entity, batch.watermark, batch_id, now)
             con.execute("commit")
@@ -120,6 +121,48 @@ def _advance_watermark(con, integration: str, entity: str, value: str, batch_id:
     if row is None or value > row[0]:
         con.execute("insert or replace into ledger.watermarks values (?, ?, ?, ?, ?)",
                     [integration, entity, value, batch_id, now])
+
+
+def _revive(con, frame: pd.DataFrame, primary_key: str, integration: str, entity: str) -> None:
+    """A record the platform sends again (Salesforce's undelete, a re-created HubSpot contact) is alive again."""
+    if "," in primary_key or frame.empty:
+        return
+    con.execute("delete from ledger.tombstones t where t.integration = ? and t.entity = ? and t.record_id in "
+                f'(select cast("{primary_key}" as varchar) from landing_frame)', [integration, entity])
+
+
+def _bury(con, table: str, primary_key: str, batch: Batch, batch_id: str, now: datetime) -> None:
+    """Record the platform's deletions and drop the deleted records from ``raw``.
+
+    The platform no longer holds the record, so Steward's copy must not either (an erased person stays erased here
+    too) and staging must not count it as present. Before the row goes, the SHA-256 of its normalised email is kept
+    on the tombstone: the one trace that lets the deletion-propagation check ask whether the same person is still
+    held or contacted by another system, without keeping the address itself.
+    """
+    keys = pd.DataFrame({"record_id": sorted(set(map(str, batch.deleted)))})
+    con.register("tombstone_keys", keys)
+    single = "," not in primary_key
+    email = _email_column(con, table) if single else None
+    digest = (f'(select sha256(lower(trim(r."{email}"))) from {table} r where r._integration = $1 '
+              f'and cast(r."{primary_key}" as varchar) = k.record_id and nullif(trim(r."{email}"), \'\') is not null '
+              f'order by r._loaded_at desc limit 1)') if email else "null"
+    con.execute("insert into ledger.tombstones (integration, entity, record_id, batch_id, seen_at, email_sha256) "
+                f"select $1, $2, k.record_id, $3, $4, {digest} from tombstone_keys k "
+                "on conflict (integration, entity, record_id) do update "
+                "set email_sha256 = coalesce(ledger.tombstones.email_sha256, excluded.email_sha256)",
+                [batch.integration, batch.stream.entity, batch_id, now])
+    if single:
+        con.execute(f'delete from {table} r where r._integration = ? and cast(r."{primary_key}" as varchar) in '
+                    "(select record_id from tombstone_keys)", [batch.integration])
+    con.unregister("tombstone_keys")
+
+
+def _email_column(con, table: str) -> str | None:
+    """The person's address column of a raw table (``Email`` in Salesforce, ``email`` elsewhere), if it has one."""
+    schema, name = (part.strip('"') for part in table.split(".", 1))
+    found = con.execute("select column_name from information_schema.columns where table_schema = ? "
+                        "and table_name = ? and lower(column_name) = 'email'", [schema, name]).fetchone()
+    return found[0] if found else None
 
 
 def _delete_same_keys(con, table: str, primary_key: str, integration: str) -> None:

@@ -66,6 +66,7 @@ create table if not exists ledger.watermarks (
 create table if not exists ledger.tombstones (
     integration varchar, entity varchar, record_id varchar, batch_id varchar, seen_at timestamptz,
     primary key (integration, entity, record_id));
+alter table ledger.tombstones add column if not exists email_sha256 varchar;
 create table if not exists ledger.campaign_controls (
     integration varchar, campaign_id varchar, state varchar, reason varchar, changed_at timestamptz,
     primary key (integration, campaign_id));

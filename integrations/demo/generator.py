@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from steward.contracts.policy import LIFECYCLE_STAGE_REQUIRES
+
 from . import activity, misfires, privacy
 from .activity import CAMPAIGNS, OVER_OPTIMISED, SPEND_MISMATCH
 from .exports import hubspot_objects, sf_time, write_csv, write_ndjson, write_parquet
@@ -135,7 +137,18 @@ def _salesforce(ws: Workspace, rng, people, accounts, contact_account, unsubs, a
     opps = _opportunities(rng, accounts, as_of)
     _record(ws, "salesforce.opportunities", write_csv(opps, out / "opportunities.csv"), len(opps))
     return pd.DataFrame({"person": people["person"], "crm_id": crm_ids, "is_contact": is_contact,
-                         "opted_out": opted_out})
+                         "opted_out": opted_out, "crm_state": _crm_states(contacts, leads, opps, is_contact)})
+
+
+def _crm_states(contacts: pd.DataFrame, leads: pd.DataFrame, opps: pd.DataFrame, is_contact: np.ndarray) -> np.ndarray:
+    """Each person's CRM state as gov_reconciliation__stages derives it, so HubSpot's stages can agree with it."""
+    won = set(opps.loc[opps["StageName"] == "Closed Won", "AccountId"])
+    open_ = set(opps.loc[~opps["StageName"].str.startswith("Closed"), "AccountId"])
+    states = np.empty(len(is_contact), dtype=object)
+    states[is_contact] = ["customer" if a in won else "opportunity" if a in open_ else "contact"
+                          for a in contacts["AccountId"]]
+    states[~is_contact] = np.where(leads["Status"].str.startswith("Closed").to_numpy(), "lead_closed", "lead_open")
+    return states
 
 
 def _campaigns(ws: Workspace, ads: pd.DataFrame) -> pd.DataFrame:
@@ -176,6 +189,8 @@ def _hubspot(ws: Workspace, rng, people, crm, events, unsubs, expired: pd.DataFr
     out, as_of = ws.exports / "hubspot", ws.as_of
     hs_id = (people["person"] + 51_000).astype(str)
     stage = rng.choice(["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "customer"], len(people))
+    stage = _stages_the_crm_justifies(stage, crm["crm_state"].to_numpy())
+    stage = misfires.stages_out_of_sync(ws.seed, stage, crm["crm_state"].to_numpy(), ws.injections)
     contacts = pd.DataFrame({
         "hs_object_id": hs_id, "email": people["email"], "firstname": people["first_name"],
         "lastname": people["last_name"], "lifecyclestage": stage,
@@ -217,6 +232,14 @@ def _hubspot(ws: Workspace, rng, people, crm, events, unsubs, expired: pd.DataFr
                          "status": status, "legalBasis": "CONSENT_WITH_NOTICE", "sourceOfStatus": "SUBSCRIPTION_STATUS",
                          "timestamp": sf_time(changed)})
     _record(ws, "hubspot.subscriptions", write_ndjson(subs.to_dict("records"), out / "subscriptions.jsonl"), len(subs))
+
+
+def _stages_the_crm_justifies(stage: np.ndarray, crm_state: np.ndarray) -> np.ndarray:
+    """HubSpot's lifecycle sync keeps the stage within what the CRM knows: a drawn stage the person's CRM state does
+    not justify (``LIFECYCLE_STAGE_REQUIRES``) falls back to ``lead``, a stage every state allows."""
+    justified = np.array([s not in LIFECYCLE_STAGE_REQUIRES or c in LIFECYCLE_STAGE_REQUIRES[s]
+                          for s, c in zip(stage, crm_state)], dtype=bool)
+    return np.where(justified, stage, "lead")
 
 
 def _google_ads(ws: Workspace, ads: pd.DataFrame) -> None:

@@ -61,6 +61,8 @@ class Injections:
     unreviewed_sensitive_segment: bool = True
     """(g7) the CDP tags about 4% of people ``vulnerable_customer`` (a sensitive segment in policy); decisions about
     them keep running without a human review."""
+    lifecycle_stage_out_of_sync: bool = True
+    """(x1) a HubSpot workflow marks about 10% of the CRM's leads ``customer``, though no deal was ever won."""
 
     @classmethod
     def none(cls) -> "Injections":
@@ -73,8 +75,9 @@ class Injections:
 # injection -> the check ids (contracts/policy.yaml) whose findings prove it was caught; the first is the primary one.
 EXPECTED_CHECKS: dict[str, tuple[str, ...]] = {
     "biased_lead_scoring": ("bias.selection_rate_disparity",),
+    # the missed unsubscribes are weeks old: the CRM and the CDP are also late in seeing them
     "consent_mismatch": ("consent.send_after_opt_out", "reconciliation.consent_crm_vs_esp",
-                         "consent.email_without_consent"),
+                         "consent.email_without_consent", "timeliness.change_not_propagated"),
     "spend_mismatch": ("reconciliation.ad_spend_vs_crm_cost",),
     # ~13% of the low-confidence/high-value decisions go unreviewed: the rule's review coverage drops below 95% too
     "unreviewed_low_confidence": ("oversight.unreviewed_high_risk_decisions", "oversight.review_coverage"),
@@ -96,4 +99,5 @@ EXPECTED_CHECKS: dict[str, tuple[str, ...]] = {
     "slow_reviews": ("oversight.review_latency",),
     # unreviewed sensitive decisions are counted (any is critical) and lower the segment rule's review coverage
     "unreviewed_sensitive_segment": ("oversight.sensitive_segment_unreviewed", "oversight.review_coverage"),
+    "lifecycle_stage_out_of_sync": ("reconciliation.lifecycle_stage_mismatch",),
 }

@@ -18,7 +18,7 @@ from .injections import Injections
 
 __all__ = ["extra_sends", "extra_emails", "overbid", "decision_defects", "tag_vulnerable", "snapshot_ids",
            "SPIKE_CAMPAIGN", "REMINDER_EMAIL", "REMINDER_OF", "OVERBID_CAMPAIGN", "UNREGISTERED_VERSION",
-           "SENSITIVE_AUDIENCE"]
+           "SENSITIVE_AUDIENCE", "stages_out_of_sync"]
 
 SPIKE_CAMPAIGN = 2  # a misfiring trigger mails Product Launch Teaser to everyone, on a day it never sends
 REMINDER_EMAIL, REMINDER_OF = 9, 4  # HubSpot email 700009 "Webinar Reminders", attributed to Webinar Invites
@@ -125,6 +125,15 @@ def tag_vulnerable(seed: int, audiences: pd.Series, inj: Injections) -> pd.Serie
     chosen = _rng(seed, 4).random(len(audiences)) < 0.04
     tagged = [f"{a},{SENSITIVE_AUDIENCE}" if a else SENSITIVE_AUDIENCE for a in audiences]
     return pd.Series(np.where(chosen, tagged, audiences), index=audiences.index, dtype=object)
+
+
+def stages_out_of_sync(seed: int, stage: np.ndarray, crm_state: np.ndarray, inj: Injections) -> np.ndarray:
+    """A HubSpot workflow marks every lead who opened a pricing email as ``customer``: about 10% of the CRM's leads
+    (open or disqualified) show as customers in HubSpot, and onboarding journeys start mailing them."""
+    if not inj.lifecycle_stage_out_of_sync:
+        return stage
+    chosen = (_rng(seed, 5).random(len(stage)) < 0.10) & np.char.startswith(crm_state.astype(str), "lead")
+    return np.where(chosen, "customer", stage)
 
 
 def snapshot_ids(decision_ids: pd.Series, decided_at: pd.Series, as_of: pd.Timestamp, inj: Injections) -> list:

@@ -99,3 +99,54 @@ def test_a_column_a_newer_contract_added_joins_an_existing_raw_table(tmp_path):
     with wh.connect() as con:
         rows = con.execute('select "Id", "Industry" from raw."salesforce__accounts" order by "Id"').fetchall()
     assert rows == [("001000000000000001", None), ("001000000000000002", "Retail")]
+
+
+CONTACTS = "Id,AccountId,FirstName,LastName,Email,Phone,MailingCountry,Age_Band__c,Gender__c,Region__c," \
+           "HasOptedOutOfEmail,CreatedDate,SystemModstamp"
+
+
+def _contacts(folder, rows):
+    write_text(folder / "contacts.csv", "\n".join([CONTACTS, *rows]) + "\n")
+    return next(ExportFilesAdapter("crm", "salesforce", folder, entities=["contacts"]).pull("contacts"))
+
+
+def _contact(i, email):
+    return (f"003{i:015d},,Ana,Tester,{email},,GB,25-34,female,EMEA,false,2026-01-01T00:00:00.000Z,"
+            f"2026-11-0{i}T00:00:00.000Z")
+
+
+def _deletions(stream_batch, keys):
+    from steward.contracts.registry import contract_for
+    from steward.integrations.sources._records import to_batch
+    batch = to_batch("crm", stream_batch.stream, [], "test://deleted", None, keys)
+    batch.frame = pd.DataFrame(columns=contract_for(stream_batch.stream.key).columns())
+    return batch
+
+
+def test_a_deletion_drops_the_record_and_keeps_only_the_hash_of_its_address(tmp_path):
+    import hashlib
+    wh = Warehouse(tmp_path / "w.duckdb")
+    first = _contacts(tmp_path / "a", [_contact(1, "Ana@X.io"), _contact(2, "bo@x.io"), _contact(3, "")])
+    _land(wh, first)
+    gone = ["003000000000000001", "003000000000000003", "003000000000000009"]  # 9 was never landed
+    _land(wh, _deletions(first, gone), run="r2")
+    with wh.connect() as con:
+        left = [r[0] for r in con.execute('select "Id" from raw."salesforce__contacts"').fetchall()]
+        tombs = con.execute("select record_id, email_sha256 from ledger.tombstones order by record_id").fetchall()
+    assert left == ["003000000000000002"]
+    assert tombs == [("003000000000000001", hashlib.sha256(b"ana@x.io").hexdigest()),
+                     ("003000000000000003", None), ("003000000000000009", None)]
+    # the same deletion reported again (a re-pull) keeps the hash it recorded while the row was still there
+    _land(wh, _deletions(first, gone[:1]), run="r3")
+    assert _count(wh, "select email_sha256 from ledger.tombstones where record_id = '003000000000000001'") == \
+        hashlib.sha256(b"ana@x.io").hexdigest()
+
+
+def test_a_record_sent_again_after_its_deletion_is_alive_again(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    first = _contacts(tmp_path / "a", [_contact(1, "ana@x.io"), _contact(2, "bo@x.io")])
+    _land(wh, first)
+    _land(wh, _deletions(first, ["003000000000000001"]), run="r2")
+    _land(wh, _contacts(tmp_path / "b", [_contact(1, "ana@x.io")]), run="r3")  # undeleted in Salesforce
+    assert _count(wh, "select count(*) from ledger.tombstones") == 0
+    assert _count(wh, 'select count(*) from raw."salesforce__contacts"') == 2

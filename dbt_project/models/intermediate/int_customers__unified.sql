@@ -1,10 +1,10 @@
 -- One row per person across the CRM, the marketing-automation platform and the CDP, matched on normalised email.
 with crm as (
     select contact_id as crm_person_id, 'contact' as crm_type, email_key, account_id,
-           age_band, gender, region, country, has_opted_out_of_email
+           age_band, gender, region, country, has_opted_out_of_email, updated_at
     from {{ ref('stg_salesforce__contacts') }}
     union all
-    select lead_id, 'lead', email_key, null, age_band, gender, region, null, has_opted_out_of_email
+    select lead_id, 'lead', email_key, null, age_band, gender, region, null, has_opted_out_of_email, updated_at
     from {{ ref('stg_salesforce__leads') }}
 ),
 
@@ -24,7 +24,8 @@ hubspot as (
 subscriptions as (
     select email_key,
            bool_or(is_unsubscribed) as is_unsubscribed_in_esp,
-           max(case when is_unsubscribed then status_changed_at end) as esp_unsubscribed_at
+           max(case when is_unsubscribed then status_changed_at end) as esp_unsubscribed_at,
+           max(status_changed_at) as esp_status_changed_at
     from {{ ref('stg_hubspot__subscriptions') }}
     where email_key is not null
     group by email_key
@@ -32,7 +33,8 @@ subscriptions as (
 
 cdp as (
     select email_key, min(profile_id) as profile_id, bool_and(has_email_consent) as has_email_consent_in_cdp,
-           max(age_band) as cdp_age_band, max(gender) as cdp_gender, max(region) as cdp_region
+           max(age_band) as cdp_age_band, max(gender) as cdp_gender, max(region) as cdp_region,
+           max(updated_at) as cdp_updated_at
     from {{ ref('stg_cdp__profiles') }}
     where email_key is not null
     group by email_key
@@ -65,6 +67,10 @@ select
     subscriptions.is_unsubscribed_in_esp,
     cdp.has_email_consent_in_cdp,
     subscriptions.esp_unsubscribed_at,
+    -- when each system last changed the person (consent changes propagate within a lag; see gov_timeliness__*)
+    crm_people.updated_at as crm_updated_at,
+    subscriptions.esp_status_changed_at,
+    cdp.cdp_updated_at,
     -- presence
     crm_people.email_key is not null as is_in_crm,
     hubspot.email_key is not null as is_in_esp,

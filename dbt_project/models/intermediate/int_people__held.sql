@@ -1,0 +1,21 @@
+-- Which systems hold which person, and when each system contacted them, by SHA-256 of the normalised email: the one
+-- identifier every system can be matched on, including the erasure log and Customer Match uploads that never see
+-- the address itself. One row per system and person; ``last_contacted_at`` is null for a system that only holds.
+with held as (
+    select 'salesforce' as system, email_key from {{ ref('stg_salesforce__contacts') }}
+    union all select 'salesforce', email_key from {{ ref('stg_salesforce__leads') }}
+    union all select 'hubspot', email_key from {{ ref('stg_hubspot__contacts') }}
+    union all select 'hubspot', email_key from {{ ref('stg_hubspot__subscriptions') }}
+    union all select 'cdp', email_key from {{ ref('stg_cdp__profiles') }}
+),
+
+held_hashed as (
+    select distinct system, {{ sha256_hex('email_key') }} as email_sha256
+    from held
+    where email_key is not null
+    union
+    select distinct 'google_ads', hashed_email from {{ ref('stg_google_ads__audience_uploads') }}
+)
+
+select system, email_sha256
+from held_hashed

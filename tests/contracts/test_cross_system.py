@@ -1,0 +1,307 @@
+"""The cross-system checks on a workspace small enough to compute by hand: identity, stages, timeliness, deletions.
+
+Twelve people spread over Salesforce, HubSpot and the CDP, each planted with one disagreement (or none). Every
+number asserted below is worked out in the comments from the frames in this file; the real loop (contracts,
+landing with a deletion batch, dbt build, policy) must produce exactly it. The clean twin holds the same kinds of
+records with every system agreeing, and must give no finding at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+
+from privacy_workspace import land_frames, sha, ts
+from steward.contracts.governance import evaluate
+from steward.contracts.policy import load_policy
+from steward.contracts.registry import contract_for
+from steward.integrations import dbt_build
+from steward.integrations.landing import land_batch
+from steward.integrations.sources._records import to_batch
+from steward.integrations.sources.streams import EXPORT_STREAMS
+from steward.integrations.warehouse import Warehouse
+from steward.contracts.source_checks import check_batch
+
+pytestmark = pytest.mark.slow
+
+AS_OF = ts("2026-03-01 12:00")
+POLICY = load_policy()
+CROSS_CHECKS = {"identity.match_rate", "identity.duplicate_records", "identity.broken_links",
+                "reconciliation.lifecycle_stage_mismatch", "timeliness.change_not_propagated",
+                "privacy.deletion_not_propagated"}
+ACCOUNT_WON, ACCOUNT_OPEN = "001000000000000001", "001000000000000002"
+
+
+def _c(n: int) -> str:
+    return f"003{n:015d}"
+
+
+def _l(n: int) -> str:
+    return f"00Q{n:015d}"
+
+
+def _sf_person(sf_id: str, email: str, opted_out: bool = False, modstamp: str = "2026-02-01") -> dict:
+    return {"Id": sf_id, "FirstName": "X", "LastName": "Tester", "Email": email, "Age_Band__c": "25-34",
+            "Gender__c": "female", "Region__c": "EMEA", "HasOptedOutOfEmail": opted_out,
+            "CreatedDate": ts("2025-01-01"), "SystemModstamp": ts(modstamp)}
+
+
+def _contact(n: int, email: str, account: str | None = None, **kw) -> dict:
+    return _sf_person(_c(n), email, **kw) | {"AccountId": account, "Phone": None, "MailingCountry": "GB"}
+
+
+def _lead(n: int, email: str, status: str) -> dict:
+    return _sf_person(_l(n), email) | {"Company": "Acme", "Status": status, "LeadSource": "Web",
+                                       "IsConverted": False}
+
+
+def _hs(hs_id: int, email: str, stage: str, contact: str | None = None, lead: str | None = None) -> dict:
+    return {"id": str(hs_id), "email": email, "firstname": "X", "lastname": "Y", "lifecyclestage": stage,
+            "salesforcecontactid": contact, "salesforceleadid": lead, "createdate": ts("2025-01-01"),
+            "lastmodifieddate": ts("2026-01-01"), "createdAt": ts("2025-01-01"), "updatedAt": ts("2026-01-01"),
+            "archived": False}
+
+
+def _sub(email: str, status: str, at: str) -> dict:
+    return {"recipient": email, "subscriptionId": "marketing_information", "status": status, "legalBasis": None,
+            "sourceOfStatus": None, "timestamp": ts(at)}
+
+
+def _profile(pid: str, user_id: str | None, email: str, consent: bool = True) -> dict:
+    return {"profile_id": pid, "user_id": user_id, "email": email, "age_band": None, "gender": None, "region": None,
+            "consent_email": consent, "consent_ads": True, "audiences": "", "first_seen_at": None,
+            "updated_at": ts("2026-02-01")}
+
+
+def _crm_shared() -> dict[str, pd.DataFrame]:
+    """Two accounts: one with a won deal (its contacts are customers), one with an open deal only."""
+    account = {"Name": "Acme", "Industry": "Retail", "AnnualRevenue": 1000.0, "BillingCountry": "GB",
+               "CreatedDate": ts("2025-01-01"), "SystemModstamp": ts("2026-01-01")}
+    deal = {"Name": "Deal", "Amount": 100.0, "CloseDate": ts("2026-02-01"), "CampaignId": None,
+            "CreatedDate": ts("2025-06-01"), "SystemModstamp": ts("2026-02-01")}
+    return {
+        "salesforce.accounts": pd.DataFrame([{"Id": ACCOUNT_WON, **account}, {"Id": ACCOUNT_OPEN, **account}]),
+        "salesforce.opportunities": pd.DataFrame([
+            {"Id": "006000000000000001", "AccountId": ACCOUNT_WON, "StageName": "Closed Won", **deal},
+            {"Id": "006000000000000002", "AccountId": ACCOUNT_OPEN, "StageName": "Proposal", **deal}]),
+    }
+
+
+def _defect_frames() -> dict[str, pd.DataFrame]:
+    return _crm_shared() | {
+        "salesforce.contacts": pd.DataFrame([
+            _contact(1, "ana@x.io", ACCOUNT_WON),
+            _contact(4, "dee@x.io", ACCOUNT_OPEN),
+            _contact(6, "fay@x.io", opted_out=True, modstamp="2026-02-20 12:00"),  # opted out 9 days ago
+            _contact(7, "gus@x.io"),
+            _contact(8, "hal@x.io"),
+            _contact(9, "ana@x.io", ACCOUNT_WON),  # ana twice
+            _contact(10, "bo@x.io"),  # bo is a contact and a lead
+            _contact(11, "jo@x.io"),  # deleted after landing
+            _contact(12, "kim@x.io"),
+            _contact(13, "kim@x.io"),  # deleted after landing: a merge, kim stays as 12
+        ]),
+        "salesforce.leads": pd.DataFrame([_lead(2, "bo@x.io", "Closed - Not Converted"),
+                                          _lead(3, "cy@x.io", "Open - Not Contacted")]),
+        "hubspot.contacts": pd.DataFrame([
+            _hs(51001, "ana@x.io", "customer", contact=_c(1)),
+            _hs(51002, "bo@x.io", "salesqualifiedlead", lead=_l(2)),  # a disqualified lead kept qualified
+            _hs(51003, "cy@x.io", "customer", lead=_l(3)),  # a customer with no deal
+            _hs(51004, "dee@x.io", "opportunity", contact=_c(4)),
+            _hs(51005, "Dee@X.io", "lead", contact=_c(4)),  # dee twice
+            _hs(51006, "eli@x.io", "subscriber"),  # only in HubSpot
+            _hs(51007, "fay@x.io", "lead", contact=_c(6)),
+            _hs(51008, "gus@x.io", "lead", contact=_c(7)),
+            _hs(51009, "hal@x.io", "lead", contact=_c(8)),
+            _hs(51010, "ivy@x.io", "lead", contact=_c(1)),  # linked to ana's record
+            _hs(51011, "jo@x.io", "lead", contact=_c(11)),
+            _hs(51012, "kim@x.io", "lead", contact=_c(12)),
+        ]),
+        "hubspot.subscriptions": pd.DataFrame([
+            _sub("fay@x.io", "SUBSCRIBED", "2025-01-01"),
+            _sub("gus@x.io", "UNSUBSCRIBED", "2026-03-01 06:00"),  # six hours before as_of: in flight
+            _sub("hal@x.io", "UNSUBSCRIBED", "2026-02-01"),  # 684 hours before as_of: late
+        ]),
+        "cdp.profiles": pd.DataFrame([
+            _profile("p1", _c(1), "ana@x.io"),
+            _profile("p2", _l(2), "bo@x.io"),
+            _profile("p4", _c(99), "dee@x.io"),  # a CRM id that does not exist
+            _profile("p6", _c(6), "fay@x.io", consent=False),
+            _profile("p7", _c(7), "gus@x.io"),
+            _profile("p8", _c(8), "hal@x.io", consent=False),
+            _profile("p11", _c(11), "jo@x.io"),
+            _profile("p12", _c(12), "kim@x.io"),
+        ]),
+    }
+
+
+def _clean_frames() -> dict[str, pd.DataFrame]:
+    """The same shapes with every system agreeing: stages the CRM justifies, links that resolve, opt-outs seen
+    everywhere, and a deleted person (jo) gone from every system."""
+    return _crm_shared() | {
+        "salesforce.contacts": pd.DataFrame([
+            _contact(1, "ana@x.io", ACCOUNT_WON), _contact(4, "dee@x.io", ACCOUNT_OPEN),
+            _contact(6, "fay@x.io", opted_out=True, modstamp="2026-02-20 12:00"), _contact(11, "jo@x.io")]),
+        "salesforce.leads": pd.DataFrame([_lead(2, "bo@x.io", "Closed - Not Converted"),
+                                          _lead(3, "cy@x.io", "Open - Not Contacted")]),
+        "hubspot.contacts": pd.DataFrame([
+            _hs(51001, "ana@x.io", "customer", contact=_c(1)), _hs(51002, "bo@x.io", "lead", lead=_l(2)),
+            _hs(51003, "cy@x.io", "marketingqualifiedlead", lead=_l(3)),
+            _hs(51004, "dee@x.io", "opportunity", contact=_c(4)), _hs(51007, "fay@x.io", "lead", contact=_c(6))]),
+        "hubspot.subscriptions": pd.DataFrame([_sub("fay@x.io", "UNSUBSCRIBED", "2026-02-20 11:00")]),
+        "cdp.profiles": pd.DataFrame([
+            _profile("p1", _c(1), "ana@x.io"), _profile("p2", _l(2), "bo@x.io"), _profile("p3", _l(3), "cy@x.io"),
+            _profile("p4", _c(4), "dee@x.io"), _profile("p6", _c(6), "fay@x.io", consent=False)]),
+    }
+
+
+def _delete_contacts(wh: Warehouse, ids: list[str]) -> None:
+    """Salesforce reports the contacts deleted (queryAll's IsDeleted), as an incremental pull would land it."""
+    stream = next(s for s in EXPORT_STREAMS if s.key == "salesforce.contacts")
+    batch = to_batch("salesforce", stream, [], "<test deletions>", None, ids)
+    batch.frame = pd.DataFrame(columns=contract_for(stream.key).columns())
+    verdict = check_batch(batch)
+    land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift, verdict.contract.version, "t")
+
+
+def _govern(root, frames: dict[str, pd.DataFrame], deleted: list[str]):
+    policy = POLICY.model_copy(update={"checks": {k: v for k, v in POLICY.checks.items() if k in CROSS_CHECKS}})
+    wh = Warehouse(root / "w.duckdb")
+    land_frames(wh, frames)
+    _delete_contacts(wh, deleted)
+    marts = sorted({rule.mart for rule in policy.checks.values()})
+    outcome = dbt_build.build(wh.path, root / "dbt", {**policy.dbt_vars(), "as_of": AS_OF.isoformat()},
+                              select=[f"+{m}" for m in marts])
+    assert not outcome.skipped and not outcome.test_failures, (outcome.skipped, outcome.test_failures)
+    return wh, evaluate(policy, lambda m: wh.query_df(f"select * from governance.{m}"), "t")
+
+
+@pytest.fixture(scope="module")
+def defects(tmp_path_factory):
+    return _govern(tmp_path_factory.mktemp("cross-defects"), _defect_frames(), [_c(11), _c(13)])
+
+
+def _mart(wh: Warehouse, name: str, key: str) -> pd.DataFrame:
+    return wh.query_df(f"select * from governance.{name}").set_index(key)
+
+
+def test_match_rate_per_pair_of_systems(defects):
+    got = _mart(defects[0], "gov_identity__match", "systems")
+    cols = ["people", "missing_in_other"]
+    # Salesforce after jo's deletion: ana, bo, cy, dee, fay, gus, hal, kim (8); HubSpot: those but jo is there
+    # too, plus eli and ivy (11); the CDP: ana, bo, dee, fay, gus, hal, jo, kim (8)
+    assert got.loc["salesforce~hubspot", cols].tolist() == [8, 0]
+    assert got.loc["salesforce~cdp", cols].tolist() == [8, 1]  # cy
+    assert got.loc["hubspot~salesforce", cols].tolist() == [11, 3]  # eli, ivy, jo
+    assert got.loc["hubspot~cdp", cols].tolist() == [11, 3]  # cy, eli, ivy
+    assert got.loc["cdp~salesforce", cols].tolist() == [8, 1]  # jo
+    assert got.loc["cdp~hubspot", cols].tolist() == [8, 0]
+    assert got.loc["hubspot~salesforce", "match_rate"] == pytest.approx(8 / 11)
+    assert len(got) == 6
+
+
+def test_duplicates_inside_each_system(defects):
+    got = _mart(defects[0], "gov_identity__duplicates", "scope")
+    cols = ["people", "records", "duplicated_people", "duplicate_records"]
+    assert got.loc["salesforce.contacts", cols].tolist() == [7, 8, 1, 1]  # ana twice (kim's copy was deleted)
+    assert got.loc["salesforce.leads", cols].tolist() == [2, 2, 0, 0]
+    assert got.loc["salesforce.contacts~leads", cols].tolist() == [8, 9, 1, 1]  # bo is both
+    assert got.loc["hubspot.contacts", cols].tolist() == [11, 12, 1, 1]  # dee twice, case aside
+    assert got.loc["cdp.profiles", cols].tolist() == [8, 8, 0, 0]
+
+
+def test_links_that_are_broken_or_point_at_another_person(defects):
+    got = _mart(defects[0], "gov_identity__links", "link")
+    cols = ["links", "broken_links", "links_to_another_person"]
+    # nine HubSpot contacts carry a contact id: jo's points at a deleted record, ivy's at ana's record
+    assert got.loc["hubspot.salesforcecontactid", cols].tolist() == [9, 1, 1]
+    assert got.loc["hubspot.salesforceleadid", cols].tolist() == [2, 0, 0]
+    # the CDP: dee's id never existed, jo's was deleted
+    assert got.loc["cdp.user_id", cols].tolist() == [8, 2, 0]
+
+
+def test_lifecycle_stage_against_the_crm(defects):
+    got = _mart(defects[0], "gov_reconciliation__stages", "lifecycle_stage")
+    cols = ["people_compared", "mismatches", "crm_states_found"]
+    assert got.loc["customer", cols].tolist() == [2, 1, "lead_open"]  # ana has a won deal; cy is an open lead
+    assert got.loc["salesqualifiedlead", cols].tolist() == [1, 1, "lead_closed"]
+    assert got.loc["opportunity", cols].tolist() == [1, 0, ""]  # dee's account has an open deal
+    assert set(got.index) == {"customer", "salesqualifiedlead", "opportunity"}  # `lead` is never judged
+
+
+def test_opt_outs_propagate_within_the_lag(defects):
+    got = _mart(defects[0], "gov_timeliness__propagation", "propagation")
+    cols = ["changes", "propagated", "in_flight", "late_changes", "superseded"]
+    # HubSpot unsubscribes: gus six hours ago (in flight everywhere), hal 684 hours ago (the CDP has it)
+    assert got.loc["email_opt_out:hubspot->salesforce", cols].tolist() == [2, 0, 1, 1, 0]
+    assert got.loc["email_opt_out:hubspot->cdp", cols].tolist() == [2, 1, 1, 0, 0]
+    # fay opted out in the CRM 216 hours ago; HubSpot still has her subscribed, the CDP does not
+    assert got.loc["email_opt_out:salesforce->hubspot", cols].tolist() == [1, 0, 0, 1, 0]
+    assert got.loc["email_opt_out:salesforce->cdp", cols].tolist() == [1, 1, 0, 0, 0]
+    assert got.loc["email_opt_out:hubspot->salesforce", "oldest_late_hours"] == pytest.approx(684)
+    assert got.loc["email_opt_out:salesforce->hubspot", "oldest_late_hours"] == pytest.approx(216)
+
+
+def test_a_deletion_not_propagated_and_a_merge_that_is_not_one(defects):
+    wh = defects[0]
+    got = _mart(wh, "gov_privacy__deletion_propagation", "propagation")
+    cols = ["people_deleted", "people_still_present", "contacts_after_deletion", "people_not_deleted"]
+    # jo was deleted in Salesforce and HubSpot and the CDP still hold her; kim's deleted copy was a merge
+    assert got.loc["salesforce->hubspot", cols].tolist() == [1, 1, 0, 1]
+    assert got.loc["salesforce->cdp", cols].tolist() == [1, 1, 0, 1]
+    assert got.loc["salesforce->google_ads", cols].tolist() == [1, 0, 0, 0]
+    tombstones = wh.query_df("select record_id, email_sha256 from ledger.tombstones order by record_id")
+    assert tombstones.values.tolist() == [[_c(11), sha("jo@x.io")], [_c(13), sha("kim@x.io")]]
+
+
+def test_findings_name_exactly_the_planted_problems(defects):
+    got = sorted((f.check_id, f.subject, f.severity.value, round(f.observed, 4)) for f in defects[1])
+    assert got == [
+        ("identity.broken_links", "cdp.user_id", "critical", 0.25),
+        ("identity.broken_links", "hubspot.salesforcecontactid", "critical", round(2 / 9, 4)),
+        ("identity.duplicate_records", "hubspot.contacts", "critical", round(1 / 11, 4)),
+        ("identity.duplicate_records", "salesforce.contacts", "critical", round(1 / 7, 4)),
+        ("identity.duplicate_records", "salesforce.contacts~leads", "critical", 0.125),
+        ("identity.match_rate", "cdp~salesforce", "critical", 0.875),
+        ("identity.match_rate", "hubspot~cdp", "critical", round(8 / 11, 4)),
+        ("identity.match_rate", "hubspot~salesforce", "critical", round(8 / 11, 4)),
+        ("identity.match_rate", "salesforce~cdp", "critical", 0.875),
+        ("privacy.deletion_not_propagated", "salesforce->cdp", "warn", 1.0),
+        ("privacy.deletion_not_propagated", "salesforce->hubspot", "warn", 1.0),
+        ("reconciliation.lifecycle_stage_mismatch", "customer", "critical", 0.5),
+        ("reconciliation.lifecycle_stage_mismatch", "salesqualifiedlead", "critical", 1.0),
+        ("timeliness.change_not_propagated", "email_opt_out:hubspot->salesforce", "warn", 1.0),
+        ("timeliness.change_not_propagated", "email_opt_out:salesforce->hubspot", "warn", 1.0),
+    ]
+
+
+def test_findings_carry_reproducing_sql_and_masked_ids_only(defects):
+    wh, findings = defects
+    text = json.dumps([f.model_dump(mode="json") for f in findings])
+    people = ["ana", "bo", "cy", "dee", "eli", "fay", "gus", "hal", "ivy", "jo", "kim"]
+    assert "@" not in text and not [p for p in people if sha(f"{p}@x.io") in text]
+    for finding in findings:
+        assert finding.evidence["example_ids"], finding.check_id
+        assert all(t.startswith("h:") and len(t) == 12 for t in finding.evidence["example_ids"])
+        # the finding's SQL, run as is, returns the mart row it was judged on
+        row = wh.query_df(finding.sample_query)
+        assert len(row) == 1
+    late = next(f for f in findings if f.subject == "email_opt_out:hubspot->salesforce")
+    hal = "h:" + hashlib.md5(b"hal@x.io").hexdigest()[:10]
+    assert late.evidence["example_ids"] == [hal]
+    assert "have not reached salesforce within 24 hours" in late.explanation
+
+
+def test_a_clean_workspace_gives_no_finding(tmp_path):
+    wh, findings = _govern(tmp_path, _clean_frames(), [_c(11)])
+    assert [(f.check_id, f.subject) for f in findings] == []
+    # and every check judged something: a clean result is not an empty mart
+    sizes = {m: len(wh.query_df(f"select * from governance.{m}")) for m in
+             ["gov_identity__match", "gov_identity__duplicates", "gov_identity__links", "gov_reconciliation__stages",
+              "gov_timeliness__propagation", "gov_privacy__deletion_propagation"]}
+    assert sizes == {"gov_identity__match": 6, "gov_identity__duplicates": 5, "gov_identity__links": 3,
+                     "gov_reconciliation__stages": 3, "gov_timeliness__propagation": 4,
+                     "gov_privacy__deletion_propagation": 3}
