@@ -127,20 +127,22 @@ def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch):
     return coerced.drop(index=bad_idx), bad, by_check
 
 
-def validate_table(con: duckdb.DuckDBPyConnection, table: str, contract: SourceContract) -> TableVerdict:
+def validate_table(con: duckdb.DuckDBPyConnection, table: str, contract: SourceContract,
+                   where: str | None = None) -> TableVerdict:
     """Judge ``table`` (a name DuckDB resolves, quoted as needed) in place: no row leaves the warehouse unless a
-    check falls back to pandera (none of the registered contracts do; see ``sql_checks``)."""
+    check falls back to pandera (none of the registered contracts do; see ``sql_checks``). ``where`` narrows the
+    judged rows (one integration's rows of a raw table two Salesforce orgs share: their keys are unique per org)."""
     types = {name: str(dtype) for name, dtype, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
     schema = contract.schema()
     for col in [c for c in schema.columns if c not in types]:  # conform drift before landing, not here
         raise SourceError(f"{table}: column '{col}' of {contract.stream} is missing")
-    relation = f"(SELECT *, rowid AS {ROW} FROM {table})"
+    relation = f"(SELECT *, rowid AS {ROW} FROM {table}{f' WHERE {where}' if where else ''})"
     compiled = compile_contract(schema, relation, types)
     extra = None
     if compiled.fallback:  # pragma: no cover - only a contract with a check SQL cannot express
         extra = _fallback_labels(compiled, con.execute(f"SELECT * FROM {relation}").df().set_index(ROW), None)
     reasons, by_check = failing_rows(con, compiled, extra)
-    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    rows = con.execute(f"SELECT count(*) FROM {table}{f' WHERE {where}' if where else ''}").fetchone()[0]
     return TableVerdict(int(rows), reasons, by_check)
 
 

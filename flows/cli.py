@@ -192,6 +192,46 @@ def contracts_docs(output: Path = typer.Option(Path("docs/contracts.md"), "--out
     err.print(f"wrote {output} ({page.count(chr(10) + '## ')} contracts)")
 
 
+@contracts_app.command("validate")
+def contracts_validate(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c"),
+                       entity: list[str] = typer.Option(None, "--entity", "-e",
+                                                        help="Only this entity (<platform>.<entity>); repeatable."),
+                       quarantine: bool = typer.Option(False, "--quarantine",
+                                                       help="Move failing rows from raw to ledger.quarantine."),
+                       as_json: bool = typer.Option(False, "--json", help="One JSON object per entity and "
+                                                                           "integration instead of a table.")
+                       ) -> None:
+    """Re-judge what is already landed against the contracts in force now, in the warehouse; exit 1 if rows fail
+    and stay in raw."""
+    import json as _json
+
+    from steward.integrations.revalidation import revalidate
+    from steward.integrations.warehouse import Warehouse
+
+    def go() -> None:
+        wh = Warehouse(load_config(config).warehouse)
+        try:
+            results = revalidate(wh, entity or None, quarantine,
+                                 progress=None if as_json else lambda what: err.print(f"judging {what}"))
+        except KeyError as exc:
+            from steward.integrations.errors import ConfigError
+            raise ConfigError(str(exc.args[0])) from None
+        if as_json:
+            for r in results:
+                print(_json.dumps(r.__dict__, sort_keys=True))
+        else:
+            table = Table("entity", "integration", "contract", "rows", "failing", "quarantined", "checks broken")
+            for r in results:
+                broken = ", ".join(f"{k} ({v})" for k, v in sorted(r.by_check.items(), key=lambda kv: -kv[1]))
+                table.add_row(r.entity, r.integration, r.contract_version, f"{r.rows:,}", f"{r.failing_rows:,}",
+                              f"{r.quarantined:,}", broken or "-")
+            Console().print(table)
+        if any(r.failing_rows > r.quarantined for r in results):
+            raise typer.Exit(1)
+
+    _guard(go)
+
+
 @audit_log_app.command("verify")
 def audit_log_verify(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c")) -> None:
     """Check the audit log's hash chain; exit 1 at the first edited or missing row."""
