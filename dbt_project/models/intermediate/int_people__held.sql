@@ -1,3 +1,4 @@
+-- (gov_privacy__erasure keeps its own copy of this, so its property tests can run its SQL alone.)
 -- Which systems hold which person, and when each system contacted them, by SHA-256 of the normalised email: the one
 -- identifier every system can be matched on, including the erasure log and Customer Match uploads that never see
 -- the address itself. One row per system and person; ``last_contacted_at`` is null for a system that only holds.

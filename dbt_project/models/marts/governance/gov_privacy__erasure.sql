@@ -7,12 +7,34 @@ with requests as (
     where request_status = 'completed' and request_type = 'erasure'
 ),
 
+held as (
+    select 'salesforce' as system, email_key from {{ ref('stg_salesforce__contacts') }}
+    union all select 'salesforce', email_key from {{ ref('stg_salesforce__leads') }}
+    union all select 'hubspot', email_key from {{ ref('stg_hubspot__contacts') }}
+    union all select 'hubspot', email_key from {{ ref('stg_hubspot__subscriptions') }}
+    union all select 'cdp', email_key from {{ ref('stg_cdp__profiles') }}
+),
+
 held_hashed as (
-    select system, email_sha256 from {{ ref('int_people__held') }}
+    select distinct system, {{ sha256_hex('email_key') }} as email_sha256
+    from held
+    where email_key is not null
+    union
+    select distinct 'google_ads', hashed_email from {{ ref('stg_google_ads__audience_uploads') }}
+),
+
+recipients as (
+    select email_key, {{ sha256_hex('email_key') }} as email_sha256
+    from (select distinct email_key from {{ ref('stg_hubspot__email_events') }} where email_key is not null) as r
 ),
 
 contacts as (
-    select system, email_sha256, contacted_at from {{ ref('int_people__contacts') }}
+    select 'hubspot' as system, recipients.email_sha256, events.occurred_at as contacted_at
+    from {{ ref('stg_hubspot__email_events') }} as events
+    inner join recipients on recipients.email_key = events.email_key
+    where events.event_type = 'SENT'
+    union all
+    select 'google_ads', hashed_email, uploaded_at from {{ ref('stg_google_ads__audience_uploads') }}
 ),
 
 systems as (
