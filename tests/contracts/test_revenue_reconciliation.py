@@ -15,17 +15,22 @@ it (never after AS_OF's day), on both sides:
     9010 Display - Prosp.   Google 1150 (11-18) + 0 (11-19), CRM 1000 won (11-18); 50 won today (11-20) is after
                             the last reported day.  150 / 1150 = 0.1304 over-claimed -> warn (> 0.10)
     701..1 Nurture (email)  no Google Ads id: not in the mart
+
+Hypothesis then runs the SQL dbt compiled for the mart on generated rows against its definition in pandas.
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from steward.contracts.governance import evaluate
-from tiny import AS_OF, build, mart, tiny_policy, tiny_warehouse, ts
+from steward.contracts.governance import evaluate, judge
+from tiny import AS_OF, Compiled, build, mart, tiny_policy, tiny_warehouse, ts
 
 pytestmark = pytest.mark.slow
 
@@ -78,12 +83,17 @@ def _masked(opportunity_id: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def wh(tmp_path_factory):
+def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("revenue")
     wh = tiny_warehouse(root, {"salesforce.campaigns": _campaigns(), "google_ads.campaign_stats": _ads(),
                                "salesforce.opportunities": _opportunities()})
     build(wh, root / "dbt", POLICY, ["+gov_reconciliation__revenue"])
-    return wh
+    return wh, Compiled(root / "dbt")
+
+
+@pytest.fixture(scope="module")
+def wh(built):
+    return built[0]
 
 
 def test_the_mart_compares_each_linked_campaign_over_the_days_google_reports_a_value(wh):
@@ -153,3 +163,73 @@ def test_findings_name_opportunities_only_by_masked_id(wh):
     findings = evaluate(REVENUE_POLICY, lambda name: mart(wh, name), "run-1")
     text = " ".join(f.model_dump_json() for f in findings)
     assert findings and not any(i in text for i in DEAL_IDS)
+
+
+# ---------------------------------------------------------------------------------------------- properties
+# The exact SQL dbt compiled, over generated staging rows, against the mart's definition written in pandas.
+
+FIRST_DAY = date(2026, 11, 5)  # generated days run to 11-25, past AS_OF's day (11-20)
+_money = st.one_of(st.none(), st.integers(0, 500_000).map(lambda cents: cents / 100))
+_days = st.dictionaries(st.integers(0, 20), _money, max_size=12)
+_deals = st.lists(st.tuples(st.sampled_from(["Closed Won", "Closed Lost", "Proposal"]), _money, st.integers(0, 20)),
+                  max_size=10)
+
+
+def _oracle(days: dict[int, float | None], deals: list[tuple]) -> tuple:
+    """(window_start, window_end, days, ads, crm, won deals) as the model's header comment defines them."""
+    valued = sorted(d for d, v in days.items() if v is not None and FIRST_DAY + timedelta(d) <= AS_OF.date())
+    if not valued:
+        return None, None, 0, None, 0.0, 0
+    first, last = valued[0], valued[-1]
+    won = [(amount or 0.0) for stage, amount, d in deals if stage == "Closed Won" and first <= d <= last]
+    return (str(FIRST_DAY + timedelta(first)), str(FIRST_DAY + timedelta(last)), len(valued),
+            sum(days[d] for d in valued), sum(won), len(won))
+
+
+def _revenue(compiled: Compiled, days: dict[int, float | None], deals: list[tuple]) -> dict:
+    inputs = {
+        "staging.stg_salesforce__campaigns": pd.DataFrame({"campaign_id": ["701A"], "campaign_name": ["A"],
+                                                           "google_ads_campaign_id": ["9001"]}),
+        "staging.stg_google_ads__campaign_stats": pd.DataFrame({
+            "google_ads_campaign_id": pd.Series(["9001"] * len(days), dtype=object),
+            "report_date": pd.Series([FIRST_DAY + timedelta(d) for d in days], dtype=object),
+            "conversions_value": pd.Series(list(days.values()), dtype="float64")}),
+        "staging.stg_salesforce__opportunities": pd.DataFrame({
+            "opportunity_id": pd.Series([f"006{i}" for i in range(len(deals))], dtype=object),
+            "campaign_id": pd.Series(["701A"] * len(deals), dtype=object),
+            "stage": pd.Series([d[0] for d in deals], dtype=object),
+            "amount": pd.Series([d[1] for d in deals], dtype="float64"),
+            "close_date": pd.Series([FIRST_DAY + timedelta(d[2]) for d in deals], dtype=object)})}
+    rows = compiled.run("gov_reconciliation__revenue", inputs)
+    assert len(rows) == 1
+    return rows.iloc[0].to_dict()
+
+
+@settings(max_examples=80, deadline=None)
+@given(_days, _deals)
+def test_the_compiled_mart_matches_its_definition(built, days, deals):
+    row = _revenue(built[1], days, deals)
+    start, end, n, ads, crm, won = _oracle(days, deals)
+    assert (row["window_start"], row["window_end"], row["days_reported"], row["crm_won_opportunities"]) == (
+        start, end, n, won)
+    assert row["crm_won_amount"] == pytest.approx(crm, abs=0.006)
+    if ads is None:
+        assert pd.isna(row["ads_attributed_revenue"]) and pd.isna(row["revenue_diff_pct"])
+        return
+    assert row["ads_attributed_revenue"] == pytest.approx(ads, abs=0.006)
+    assert row["revenue_diff"] == pytest.approx(ads - crm, abs=0.011)
+    if max(ads, crm) >= 0.01:
+        assert 0.0 <= row["revenue_diff_pct"] <= 1.0
+        assert row["revenue_diff_pct"] == pytest.approx(abs(ads - crm) / max(ads, crm), abs=0.011 / max(ads, crm))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.integers(0, 14), st.integers(1, 500_000).map(lambda cents: cents / 100), min_size=1,
+                       max_size=10))
+def test_google_crediting_exactly_the_won_deals_is_never_a_finding(built, days):
+    """The clean stack: every reported day's value is one won deal closed that day, so neither check fires."""
+    deals = [("Closed Won", value, d) for d, value in days.items()]
+    frame = pd.DataFrame([_revenue(built[1], days, deals)])
+    assert frame["revenue_diff_pct"].iat[0] == 0.0
+    for check_id in (OVER, UNDER):
+        assert judge(check_id, POLICY.checks[check_id], frame, "t", POLICY) == []
