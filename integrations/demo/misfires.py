@@ -16,9 +16,9 @@ import pandas as pd
 from .activity import _BASE, _one_send
 from .injections import Injections
 
-__all__ = ["extra_sends", "extra_emails", "overbid", "overclaim_revenue", "OVERCLAIM_FACTOR", "decision_defects", "tag_vulnerable", "snapshot_ids",
-           "SPIKE_CAMPAIGN", "REMINDER_EMAIL", "REMINDER_OF", "OVERBID_CAMPAIGN", "UNREGISTERED_VERSION",
-           "SENSITIVE_AUDIENCE", "stages_out_of_sync"]
+__all__ = ["extra_sends", "extra_emails", "overbid", "overclaim_revenue", "decision_defects", "tag_vulnerable",
+           "snapshot_ids", "SPIKE_CAMPAIGN", "REMINDER_EMAIL", "REMINDER_OF", "OVERBID_CAMPAIGN", "OVERCLAIM_FACTOR",
+           "UNREGISTERED_VERSION", "SENSITIVE_AUDIENCE", "stages_out_of_sync"]
 
 SPIKE_CAMPAIGN = 2  # a misfiring trigger mails Product Launch Teaser to everyone, on a day it never sends
 REMINDER_EMAIL, REMINDER_OF = 9, 4  # HubSpot email 700009 "Webinar Reminders", attributed to Webinar Invites
