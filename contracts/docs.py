@@ -37,6 +37,10 @@ def _section(contract: SourceContract) -> list[str]:
         checks = ", ".join(_check(c) for c in column.checks) or ""
         out.append(f"| `{name}` | {column.dtype} | {'allowed' if column.nullable else 'no'} | "
                    f"{'yes' if column.unique else ''} | {checks} |")
+    optional = contract.optional_columns()
+    if optional:
+        out += ["", f"Optional (an export may lack them: they land as null and are not drift): "
+                    f"{', '.join(f'`{c}`' for c in optional)}."]
     unique = schema.unique
     if unique:
         out += ["", f"Unique together: {', '.join(f'`{c}`' for c in ([unique] if isinstance(unique, str) else unique))}."]

@@ -40,6 +40,10 @@ class SourceContract:
     def columns(self) -> list[str]:
         return list(self.schema().columns)
 
+    def optional_columns(self) -> list[str]:
+        """Columns an export may lack (pandera ``required=False``): they land as null and are not schema drift."""
+        return [name for name, column in self.schema().columns.items() if not column.required]
+
     def empty_frame(self) -> pd.DataFrame:
         """No rows, but every column in its contract type: the shape of a platform nobody has connected yet."""
         empty = pd.DataFrame({c: pd.Series(dtype="object") for c in self.columns()})
@@ -65,7 +69,7 @@ SOURCE_CONTRACTS: dict[str, SourceContract] = {c.stream: c for c in [
     _c("marketo.leads", MarketoLeadFrame, "marketing-ops"),
     _c("marketo.activities", MarketoActivityFrame, "marketing-ops"),
     _c("marketo.smart_campaigns", SmartCampaignFrame, "marketing-ops", "critical"),
-    _c("google_ads.campaign_stats", CampaignStatsFrame, "paid-media"),
+    _c("google_ads.campaign_stats", CampaignStatsFrame, "paid-media", "warn", "1.1.0"),  # 1.1: conversions_value
     _c("google_ads.audience_uploads", AudienceUploadFrame, "paid-media", "critical"),
     _c("cdp.profiles", ProfileFrame, "data-platform"),
     _c("cdp.erasure_requests", ErasureRequestFrame, "privacy-office", "critical"),

@@ -49,18 +49,23 @@ class TableVerdict:
     by_check: dict[str, int]
 
 
-def detect_drift(expected: list[str], present: list[str]) -> dict | None:
-    """Missing and added columns, with likely renames paired by name similarity (``LeadSource``~``Lead_Source__c``)."""
+def detect_drift(expected: list[str], present: list[str], optional: list[str] | tuple[str, ...] = ()) -> dict | None:
+    """Missing and added columns, with likely renames paired by name similarity (``LeadSource``~``Lead_Source__c``).
+
+    An ``optional`` column the export lacks is not drift: older exports predate it and some teams never fill it.
+    It counts only when an added column looks like its rename, because then the platform did change the name.
+    """
     missing = [c for c in expected if c not in present]
     added = [c for c in present if c not in expected]
-    if not missing and not added:
-        return None
     renamed: dict[str, str] = {}
     pool = {_norm(c): c for c in added}
     for col in missing:
         match = difflib.get_close_matches(_norm(col), list(pool), n=1, cutoff=0.8)
         if match:
             renamed[col] = pool.pop(match[0])
+    missing = [c for c in missing if c not in optional or c in renamed]
+    if not missing and not added:
+        return None
     return {"missing": missing, "added": added, "renamed": renamed}
 
 
@@ -68,12 +73,12 @@ def check_batch(batch: Batch) -> SourceVerdict:
     contract = contract_for(batch.stream.key)
     expected = contract.columns()
     present = [str(c) for c in batch.frame.columns]
-    drift = detect_drift(expected, present)
+    drift = detect_drift(expected, present, contract.optional_columns())
     _refuse_unrecognisable(batch, contract, expected, present, drift)
     schema = contract.schema()
     frame = batch.frame.copy()
     frame.columns = present
-    for col in (drift or {}).get("missing", []):
+    for col in [c for c in expected if c not in present]:  # drifted or optional: lands as null either way
         frame[col] = None
         schema = schema.update_column(col, nullable=True)
     extras = (drift or {}).get("added", [])
@@ -134,8 +139,10 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, contract: SourceC
     judged rows (one integration's rows of a raw table two Salesforce orgs share: their keys are unique per org)."""
     types = {name: str(dtype) for name, dtype, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
     schema = contract.schema()
-    for col in [c for c in schema.columns if c not in types]:  # conform drift before landing, not here
+    absent = [c for c in schema.columns if c not in types]
+    for col in [c for c in absent if schema.columns[c].required]:  # conform drift before landing, not here
         raise SourceError(f"{table}: column '{col}' of {contract.stream} is missing")
+    schema = schema.remove_columns(absent)  # an optional column a table lacks has nothing to judge
     relation = f"(SELECT *, rowid AS {ROW} FROM {table}{f' WHERE {where}' if where else ''})"
     compiled = compile_contract(schema, relation, types)
     extra = None

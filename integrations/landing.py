@@ -43,15 +43,21 @@ def raw_table(batch: Batch) -> str:
 
 
 def ensure_raw_table(wh: Warehouse, table: str, empty: pd.DataFrame) -> bool:
-    """Create an empty raw table in its contract's shape, so dbt builds even for a platform not connected."""
+    """Create an empty raw table in its contract's shape, so dbt builds even for a platform not connected.
+
+    A raw table landed under an older contract gains the columns added since (old rows hold null), so staging can
+    select a new optional column even before the platform's next batch lands."""
     frame = empty.assign(_batch_id=pd.Series(dtype="string"), _integration=pd.Series(dtype="string"),
                          _loaded_at=pd.Series(dtype="datetime64[us, UTC]"))
     with wh.connect() as con:
         exists = con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
                              "and table_name = ?", [table]).fetchall()[0][0]
+        con.register("empty_frame", frame)
         if not exists:
-            con.register("empty_frame", frame)
             con.execute(f'create table raw."{table}" as select * from empty_frame')
+        else:
+            _add_new_columns(con, f'raw."{table}"', table, "empty_frame")
+        con.unregister("empty_frame")
     return not exists
 
 
@@ -173,10 +179,10 @@ def _delete_same_keys(con, table: str, primary_key: str, integration: str) -> No
                 f"(select 1 from landing_frame f where {match})", [integration])
 
 
-def _add_new_columns(con, table: str, name: str) -> None:
+def _add_new_columns(con, table: str, name: str, frame: str = "landing_frame") -> None:
     """Columns a newer contract added (``input_snapshot_id``) join a raw table landed before it; old rows hold null."""
     have = {r[0] for r in con.execute("select column_name from information_schema.columns where table_schema = 'raw' "
                                       "and table_name = ?", [name]).fetchall()}
-    for column, dtype, *_ in con.execute("describe select * from landing_frame").fetchall():
+    for column, dtype, *_ in con.execute(f"describe select * from {frame}").fetchall():
         if column not in have:
             con.execute(f'alter table {table} add column "{column}" {dtype}')

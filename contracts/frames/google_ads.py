@@ -1,4 +1,9 @@
-"""Contract for the Google Ads campaign performance report (GAQL column names, costs in micros)."""
+"""Contract for the Google Ads campaign performance report (GAQL column names, costs in micros).
+
+``metrics.conversions_value`` (the revenue Google attributes to the campaign, mostly from CRM offline-conversion
+imports) is optional: reports exported before it was added, or by teams that do not import conversion values, still
+land; the column is then null and the revenue reconciliation does not judge those days.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ class CampaignStatsFrame(pa.DataFrameModel):
     impressions: Series[pd.Int64Dtype] = pa.Field(alias="metrics.impressions", ge=0)
     clicks: Series[pd.Int64Dtype] = pa.Field(alias="metrics.clicks", ge=0)
     conversions: Series[float] = pa.Field(alias="metrics.conversions", ge=0)
+    conversions_value: Series[float] = pa.Field(alias="metrics.conversions_value", ge=0, nullable=True,
+                                                required=False)
 
     @pa.dataframe_check(error="clicks cannot exceed impressions")
     def clicks_within_impressions(cls, df):  # noqa: N805

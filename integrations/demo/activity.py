@@ -13,8 +13,8 @@ import pandas as pd
 
 from .injections import Injections
 
-__all__ = ["Campaign", "CAMPAIGNS", "simulate_email", "simulate_ads", "simulate_decisions", "WEEKS",
-           "OVERSIGHT_MIN_CONFIDENCE", "HIGH_VALUE_REVENUE"]
+__all__ = ["Campaign", "CAMPAIGNS", "simulate_email", "simulate_ads", "conversion_values", "simulate_decisions",
+           "WEEKS", "OVERSIGHT_MIN_CONFIDENCE", "HIGH_VALUE_REVENUE"]
 
 WEEKS = 8
 # These mirror contracts/policy.yaml's defaults so that the clean workspace reviews what policy says must be reviewed.
@@ -128,6 +128,22 @@ def simulate_ads(rng: np.random.Generator, as_of: pd.Timestamp) -> pd.DataFrame:
                                     "impressions": impressions, "clicks": clicks,
                                     "conversions": np.round(clicks * rng.uniform(0.03, 0.06, k), 2)}))
     return pd.concat(frames, ignore_index=True)
+
+
+def conversion_values(ads: pd.DataFrame, opportunities: pd.DataFrame) -> np.ndarray:
+    """Google Ads conversion value of every row of ``ads``, from the CRM's opportunities (Salesforce export shape).
+
+    Teams feed Google the deals they win through offline-conversion imports, so in a healthy stack a paid campaign's
+    conversion value on a day is the amount of its Closed Won deals closed that day, cent for cent. Deals that close
+    outside the report's days (today, or in the future) are in no report row. Draws nothing: the random streams of
+    every other export stay as they were.
+    """
+    won = opportunities[opportunities["StageName"] == "Closed Won"]
+    per_day = pd.DataFrame({"campaign": won["CampaignId"].str[3:].astype(int),
+                            "date": pd.to_datetime(won["CloseDate"]).dt.date,
+                            "amount": won["Amount"].astype(float)}).groupby(["campaign", "date"])["amount"].sum()
+    keys = pd.MultiIndex.from_arrays([ads["campaign"].to_numpy(), ads["date"].to_numpy()])
+    return np.round(per_day.reindex(keys).fillna(0.0).to_numpy(), 2)
 
 
 _REASONS = ["ENGAGEMENT_HIGH", "FIRMOGRAPHIC_FIT", "RECENT_WEB_VISIT", "EMAIL_CLICKS", "TITLE_MATCH",

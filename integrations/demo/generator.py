@@ -65,9 +65,10 @@ def generate_workspace(root: Path | str, seed: int = 7, scale: float = 1.0,
     erasures, erased = privacy.erasure_requests(seed, people, events, unsubs, as_of, inj)
     expired = privacy.expired_email_events(seed, people, unsubs, as_of, inj, exclude=erased)
 
-    crm = _salesforce(ws, rng, people, accounts, contact_account, unsubs, audience, ads)
+    crm, opportunities = _salesforce(ws, rng, people, accounts, contact_account, unsubs, audience, ads)
     _hubspot(ws, rng, people, crm, events, unsubs, expired)
-    _google_ads(ws, ads)
+    ads = ads.assign(conversions_value=activity.conversion_values(ads, opportunities))
+    _google_ads(ws, misfires.overclaim_revenue(ads, inj))
     profiles = _cdp(ws, rng, people, crm, unsubs)
     _decisions(ws, decisions, crm, accounts, people)
     _privacy(ws, people, profiles, erasures, erased)
@@ -82,8 +83,10 @@ def _modstamps(rng: np.random.Generator, n: int, as_of: pd.Timestamp, max_days: 
     return pd.Series(as_of - pd.to_timedelta(rng.integers(10, max_days * 24 * 60, n), "min"))
 
 
-def _salesforce(ws: Workspace, rng, people, accounts, contact_account, unsubs, audience, ads) -> pd.DataFrame:
-    """Writes the CRM objects and returns one row per person with their CRM id, as the other platforms know it."""
+def _salesforce(ws: Workspace, rng, people, accounts, contact_account, unsubs, audience,
+                ads) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Writes the CRM objects. Returns one row per person with their CRM id, as the other platforms know it, and the
+    opportunities as exported (Google Ads' conversion values come from the deals won)."""
     as_of, out = ws.as_of, ws.exports / "salesforce"
     acc = pd.DataFrame({
         "Id": sfdc_id("001", accounts["account"]), "Name": accounts["name"], "Industry": accounts["industry"],
@@ -137,7 +140,7 @@ def _salesforce(ws: Workspace, rng, people, accounts, contact_account, unsubs, a
     opps = _opportunities(rng, accounts, as_of)
     _record(ws, "salesforce.opportunities", write_csv(opps, out / "opportunities.csv"), len(opps))
     return pd.DataFrame({"person": people["person"], "crm_id": crm_ids, "is_contact": is_contact,
-                         "opted_out": opted_out, "crm_state": _crm_states(contacts, leads, opps, is_contact)})
+                         "opted_out": opted_out, "crm_state": _crm_states(contacts, leads, opps, is_contact)}), opps
 
 
 def _crm_states(contacts: pd.DataFrame, leads: pd.DataFrame, opps: pd.DataFrame, is_contact: np.ndarray) -> np.ndarray:
@@ -249,7 +252,7 @@ def _google_ads(ws: Workspace, ads: pd.DataFrame) -> None:
         "campaign.status": "ENABLED", "segments.date": [d.isoformat() for d in ads["date"]],
         "metrics.cost_micros": (ads["cost"] * 1_000_000).round().astype("int64"),
         "metrics.impressions": ads["impressions"], "metrics.clicks": ads["clicks"],
-        "metrics.conversions": ads["conversions"],
+        "metrics.conversions": ads["conversions"], "metrics.conversions_value": ads["conversions_value"],
     })
     _record(ws, "google_ads.campaign_stats",
             write_csv(report, ws.exports / "google_ads" / "campaign_stats.csv"), len(report))

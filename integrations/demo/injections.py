@@ -22,6 +22,9 @@ class Injections:
     """(b) people who unsubscribed in HubSpot stay opted-in in Salesforce and keep receiving sends."""
     spend_mismatch: bool = True
     """(c) the CRM books only 70% of what Google Ads charged one paid campaign (a 30% gap, tolerance 5%)."""
+    revenue_overclaimed: bool = True
+    """(c2) a conversion value rule ("+60%") left on the CRM's offline-conversion import: Google Ads credits the paid
+    campaign with the most won revenue with 1.6x the Closed Won amounts the CRM booked for it."""
     unreviewed_low_confidence: bool = True
     """(d) low-confidence next-best-offer decisions on high-value accounts executed with no human review."""
     over_optimised_campaign: bool = True
@@ -79,6 +82,7 @@ EXPECTED_CHECKS: dict[str, tuple[str, ...]] = {
     "consent_mismatch": ("consent.send_after_opt_out", "reconciliation.consent_crm_vs_esp",
                          "consent.email_without_consent", "timeliness.change_not_propagated"),
     "spend_mismatch": ("reconciliation.ad_spend_vs_crm_cost",),
+    "revenue_overclaimed": ("reconciliation.attributed_revenue_vs_crm_won",),
     # ~13% of the low-confidence/high-value decisions go unreviewed: the rule's review coverage drops below 95% too
     "unreviewed_low_confidence": ("oversight.unreviewed_high_risk_decisions", "oversight.review_coverage"),
     "over_optimised_campaign": ("metric_balance.kpi_up_guardrail_down",),

@@ -16,9 +16,9 @@ import pandas as pd
 from .activity import _BASE, _one_send
 from .injections import Injections
 
-__all__ = ["extra_sends", "extra_emails", "overbid", "decision_defects", "tag_vulnerable", "snapshot_ids",
-           "SPIKE_CAMPAIGN", "REMINDER_EMAIL", "REMINDER_OF", "OVERBID_CAMPAIGN", "UNREGISTERED_VERSION",
-           "SENSITIVE_AUDIENCE", "stages_out_of_sync"]
+__all__ = ["extra_sends", "extra_emails", "overbid", "overclaim_revenue", "decision_defects", "tag_vulnerable",
+           "snapshot_ids", "SPIKE_CAMPAIGN", "REMINDER_EMAIL", "REMINDER_OF", "OVERBID_CAMPAIGN", "OVERCLAIM_FACTOR",
+           "UNREGISTERED_VERSION", "SENSITIVE_AUDIENCE", "stages_out_of_sync"]
 
 SPIKE_CAMPAIGN = 2  # a misfiring trigger mails Product Launch Teaser to everyone, on a day it never sends
 REMINDER_EMAIL, REMINDER_OF = 9, 4  # HubSpot email 700009 "Webinar Reminders", attributed to Webinar Invites
@@ -97,6 +97,24 @@ def overbid(ads: pd.DataFrame, inj: Injections) -> pd.DataFrame:
     ramp = order / max(1, len(rows) - 1)
     out.loc[rows, "cost"] = np.round(out.loc[rows, "cost"].to_numpy() * (1 + 5 * ramp), 2)
     out.loc[rows, "conversions"] = np.round(out.loc[rows, "conversions"].to_numpy() * (1 + 0.4 * ramp), 2)
+    return out
+
+
+OVERCLAIM_FACTOR = 1.6  # a conversion value rule "+60%" left on the CRM import
+
+
+def overclaim_revenue(ads: pd.DataFrame, inj: Injections) -> pd.DataFrame:
+    """Google Ads credits one paid campaign with 1.6x the Closed Won amounts the CRM import sent it.
+
+    The campaign is the one with the most conversion value in the report, so the planted gap is never 1.6 x 0 at
+    any seed or scale. Draws nothing.
+    """
+    value = ads.groupby("campaign")["conversions_value"].sum()
+    if not inj.revenue_overclaimed or value.max() <= 0:
+        return ads
+    target = ads["campaign"] == value.idxmax()
+    out = ads.copy()
+    out.loc[target, "conversions_value"] = np.round(out.loc[target, "conversions_value"] * OVERCLAIM_FACTOR, 2)
     return out
 
 

@@ -8,7 +8,7 @@ What it holds to, because the adapter must cope with it in production:
   a ``pageSize`` (``PAGE_SIZE_NOT_SUPPORTED`` since v17), pages 10,000 rows at a time with an opaque token bound to
   the query, writes int64 fields as JSON strings and omits zero metrics (proto3 JSON drops default values).
 - Errors are ``google.rpc.Status`` bodies with a ``GoogleAdsFailure`` detail; a 429 carries ``google.rpc.RetryInfo``.
-``rename_field("campaign_stats", "metrics.conversions", "metrics.conversionsValue")`` takes the JSON (camelCase)
+``rename_field("campaign_stats", "metrics.conversions", "metrics.allConversions")`` takes the JSON (camelCase)
 paths and renames the field in the rows and the ``fieldMask``.
 Rows live in DuckDB and pages are keyset queries on (date, campaign id), so page 500 costs what page 1 costs.
 """
@@ -38,7 +38,7 @@ _CAMPAIGN_FIELDS: dict[str, str] = {
 _STATS_FIELDS: dict[str, str] = {
     "segments.date": "strftime(s.date, '%Y-%m-%d')", "metrics.cost_micros": "s.cost_micros::varchar",
     "metrics.impressions": "s.impressions::varchar", "metrics.clicks": "s.clicks::varchar",
-    "metrics.conversions": "s.conversions",
+    "metrics.conversions": "s.conversions", "metrics.conversions_value": "s.conversions_value",
 }
 _CUSTOMER_FIELDS: dict[str, str] = {
     "customer.resource_name": "'customers/' || $cid", "customer.id": "$cid", "customer.descriptive_name": "$name",
@@ -80,7 +80,7 @@ class GoogleAdsEmulator(PlatformEmulator):
         self.login_customer_ids: list[str] = []
         self.db.execute("create table campaigns (id bigint primary key, name varchar, status varchar)")
         self.db.execute("create table campaign_stats (campaign_id bigint, date date, cost_micros bigint, "
-                        "impressions bigint, clicks bigint, conversions double)")
+                        "impressions bigint, clicks bigint, conversions double, conversions_value double)")
         v = self.version
         self.route("POST", r"/token", self._token)
         self.route("POST", rf"/{v}/customers/(\d+)/googleAds:search", self._search)
@@ -89,15 +89,18 @@ class GoogleAdsEmulator(PlatformEmulator):
     # -- seeding ---------------------------------------------------------------------------------------------------
     @classmethod
     def from_workspace(cls, root: Path | str, **kwargs: Any) -> "GoogleAdsEmulator":
-        """Serve the demo workspace's ``campaign_stats.csv``; a campaign's name and status are its latest row's."""
+        """Serve the demo workspace's ``campaign_stats.csv``; a campaign's name and status are its latest row's.
+        An export without conversion values serves 0 for them, as Google does for an account that imports none."""
         emu = cls(**kwargs)
         path = (Path(root) / "exports" / "google_ads" / "campaign_stats.csv").as_posix()
         emu.db.execute(f"create temp view export as select * from read_csv('{path}', header = true)")
+        header = [r[0] for r in emu.db.execute("describe export").fetchall()]
+        value = '"metrics.conversions_value"' if "metrics.conversions_value" in header else "0.0"
         emu.db.execute('insert into campaigns select "campaign.id", arg_max("campaign.name", "segments.date"), '
                        'arg_max("campaign.status", "segments.date") from export group by 1')
         emu.db.execute('insert into campaign_stats select "campaign.id", "segments.date", "metrics.cost_micros", '
-                       '"metrics.impressions", "metrics.clicks", "metrics.conversions" from export '
-                       'order by "segments.date", "campaign.id"')
+                       f'"metrics.impressions", "metrics.clicks", "metrics.conversions", coalesce({value}, 0.0) '
+                       'from export order by "segments.date", "campaign.id"')
         emu._sync_state()
         return emu
 
@@ -107,7 +110,8 @@ class GoogleAdsEmulator(PlatformEmulator):
                         "from range(?) t(i)", [campaigns])
         self.db.execute("insert into campaign_stats select 9100000000 + c.i, ?::date + d.i::int, "
                         "(c.i * 7919 + d.i * 104729) % 900000000, 1000 + (c.i + d.i) % 5000, (c.i + d.i) % 900, "
-                        "((c.i * 31 + d.i) % 4000) / 100.0 from range(?) d(i), range(?) c(i) order by 2, 1",
+                        "((c.i * 31 + d.i) % 4000) / 100.0, ((c.i * 17 + d.i) % 50) * 125.0 "
+                        "from range(?) d(i), range(?) c(i) order by 2, 1",
                         [start, days, campaigns])
         self._sync_state()
         return self.db.execute("select count(*) from campaign_stats").fetchone()[0]

@@ -36,6 +36,7 @@ __all__ = ["GoogleAdsAdapter", "classify", "REPORT_FIELDS"]
 REPORT_FIELDS: dict[str, Any] = {
     "campaign.id": str, "campaign.name": str, "campaign.status": str, "segments.date": str,
     "metrics.cost_micros": int, "metrics.impressions": int, "metrics.clicks": int, "metrics.conversions": float,
+    "metrics.conversions_value": float,  # JSON ``conversionsValue``: the revenue Google credits, a double
 }
 _ZERO = {int: 0, float: 0.0}
 _CREDENTIALS = ("client_id", "client_secret", "refresh_token", "developer_token")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import pytest
 
 from conftest import write_text
-from steward.contracts.source_checks import check_batch, detect_drift
+from steward.contracts.registry import contract_for
+from steward.contracts.source_checks import check_batch, detect_drift, validate_table
 from steward.integrations.errors import SourceError
 from steward.integrations.sources import ExportFilesAdapter
 
@@ -80,3 +82,61 @@ def test_missing_export_file_names_the_file(tmp_path):
     adapter = ExportFilesAdapter("crm", "salesforce", tmp_path, entities=["contacts"])
     with pytest.raises(SourceError, match=r"contacts\.csv: export file for salesforce\.contacts is missing"):
         next(adapter.pull("contacts"))
+
+
+# ---------------------------------------------------------------------------------------------- optional columns
+
+ADS_HEADER = ("campaign.id,campaign.name,campaign.status,segments.date,metrics.cost_micros,metrics.impressions,"
+              "metrics.clicks,metrics.conversions")
+ADS_ROWS = ["9000000006,Search - Brand,ENABLED,2026-11-18,420000000,16000,500,20.5",
+            "9000000006,Search - Brand,ENABLED,2026-11-19,0,0,0,0"]
+
+
+def _campaign_stats(tmp_path, header: str, rows: list[str]):
+    write_text(tmp_path / "campaign_stats.csv", "\n".join([header, *rows]) + "\n")
+    return next(ExportFilesAdapter("ads", "google_ads", tmp_path, entities=["campaign_stats"]).pull("campaign_stats"))
+
+
+def test_an_export_without_an_optional_column_lands_it_as_null_without_drift(tmp_path):
+    """Reports exported before ``metrics.conversions_value`` existed are not schema drift."""
+    verdict = check_batch(_campaign_stats(tmp_path, ADS_HEADER, ADS_ROWS))
+    assert verdict.drift is None and verdict.quarantined.empty
+    assert verdict.valid["metrics.conversions_value"].isna().all() and len(verdict.valid) == 2
+    assert verdict.valid["_unmapped"].isna().all()
+
+
+def test_an_optional_column_is_checked_when_present(tmp_path):
+    rows = [ADS_ROWS[0] + ",15000.5", ADS_ROWS[1] + ",-3", ADS_ROWS[1].replace("11-19", "11-20") + ","]
+    verdict = check_batch(_campaign_stats(tmp_path, ADS_HEADER + ",metrics.conversions_value", rows))
+    assert verdict.drift is None
+    assert list(verdict.valid["metrics.conversions_value"].astype(object).where(
+        verdict.valid["metrics.conversions_value"].notna(), None)) == [15000.5, None]
+    assert list(verdict.quarantined["source_row"]) == [2]
+    assert verdict.quarantined["reasons"].iat[0] == "metrics.conversions_value: greater_than_or_equal_to(0)"
+
+
+def test_a_renamed_optional_column_is_drift():
+    """Missing alone it is fine; an unknown column that looks like its new name means the platform renamed it."""
+    expected = ["campaign.id", "metrics.conversions_value"]
+    optional = ["metrics.conversions_value"]
+    assert detect_drift(expected, ["campaign.id"], optional) is None
+    assert detect_drift(expected, ["campaign.id", "metrics.conversion_value"], optional) == {
+        "missing": ["metrics.conversions_value"], "added": ["metrics.conversion_value"],
+        "renamed": {"metrics.conversions_value": "metrics.conversion_value"}}
+
+
+def test_validate_table_skips_an_optional_column_the_table_lacks_but_not_a_required_one():
+    contract = contract_for("google_ads.campaign_stats")
+    with duckdb.connect() as con:
+        con.execute('create table old as select * from (values (\'9000000006\', \'Brand\', \'ENABLED\', '
+                    'TIMESTAMPTZ \'2026-11-18\', 1::BIGINT, 10::BIGINT, 5::BIGINT, 1.0), (\'9000000006\', '
+                    '\'Brand\', \'ENABLED\', TIMESTAMPTZ \'2026-11-19\', -1::BIGINT, 10::BIGINT, 5::BIGINT, 1.0)) '
+                    't("campaign.id", "campaign.name", "campaign.status", "segments.date", "metrics.cost_micros", '
+                    '"metrics.impressions", "metrics.clicks", "metrics.conversions")')
+        verdict = validate_table(con, "old", contract)
+        assert verdict.rows == 2
+        assert dict(zip(verdict.failing["__row"], verdict.failing["reasons"])) == {
+            1: "metrics.cost_micros: greater_than_or_equal_to(0)"}
+        con.execute('alter table old drop column "metrics.clicks"')
+        with pytest.raises(SourceError, match="column 'metrics.clicks' of google_ads.campaign_stats is missing"):
+            validate_table(con, "old", contract)

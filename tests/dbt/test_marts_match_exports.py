@@ -117,6 +117,35 @@ def test_spend_reconciliation_matches_ads_report_and_crm_costs(exports, mart):
     assert apart["spend_diff_pct"].iat[0] == pytest.approx(0.30, abs=0.005)
 
 
+def test_revenue_reconciliation_matches_ads_report_and_crm_won_deals(governed, exports, mart):
+    ads = _csv(exports / "google_ads" / "campaign_stats.csv")
+    ads["value"] = ads["metrics.conversions_value"].astype(float)
+    ads = ads[ads["value"].notna() & (ads["segments.date"] <= governed[0].as_of.strftime("%Y-%m-%d"))]
+    opps = _csv(exports / "salesforce" / "opportunities.csv")
+    won = opps[opps["StageName"] == "Closed Won"].assign(Amount=lambda f: f["Amount"].astype(float))
+    camps = _csv(exports / "salesforce" / "campaigns.csv")
+    paid = camps[camps["Google_Ads_Campaign_Id__c"].notna()].set_index("Id")
+
+    got = mart("gov_reconciliation__revenue").set_index("campaign_id")
+    assert set(got.index) == set(paid.index)
+    for cid, crm in paid.iterrows():
+        days = ads[ads["campaign.id"] == crm["Google_Ads_Campaign_Id__c"]]
+        first, last = days["segments.date"].min(), days["segments.date"].max()
+        deals = won[(won["CampaignId"] == cid) & won["CloseDate"].between(first, last)]
+        claimed, booked = round(days["value"].sum(), 2), round(deals["Amount"].sum(), 2)
+        row = got.loc[cid]
+        assert (row["window_start"], row["window_end"], row["days_reported"]) == (first, last, len(days))
+        assert (row["ads_attributed_revenue"], row["crm_won_amount"]) == (claimed, booked)
+        assert row["crm_won_opportunities"] == len(deals)
+        assert row["revenue_diff_pct"] == pytest.approx(abs(claimed - booked) / max(claimed, booked), abs=1e-9)
+        assert len(row["example_opportunities"]) == min(5, len(deals))
+
+    # the injected campaign is the only one apart: 1.6x claimed is 0.6 / 1.6 of the larger amount
+    apart = got[got["revenue_diff_pct"] > 0.001]
+    assert len(apart) == 1 and apart["revenue_diff"].iat[0] > 0
+    assert apart["revenue_diff_pct"].iat[0] == pytest.approx(0.375, abs=0.001)
+
+
 # ---------------------------------------------------------------------------------------------- (b) bias
 
 
@@ -234,6 +263,7 @@ def test_unreviewed_high_risk_decisions_match_decision_log(exports, mart):
 
 
 @pytest.mark.parametrize("name,column", [("gov_oversight__unreviewed", "example_decisions"),
+                                         ("gov_reconciliation__revenue", "example_opportunities"),
                                          ("gov_reconciliation__consent", "example_ids"),
                                          ("gov_consent__sends_after_opt_out", "example_recipients")])
 def test_example_evidence_names_only_real_subjects(mart, name, column):
@@ -254,10 +284,10 @@ STAGING_KEYS = {
     "stg_decisions__ai_decisions": "decision_id",
     "stg_google_ads__audience_uploads": "upload_row_id", "stg_cdp__erasure_requests": "request_id",
 }
-STABLE_MARTS = ["gov_reconciliation__spend", "gov_bias__selection_rates", "gov_consent__sends_after_opt_out",
-                "gov_transparency__reasons", "gov_oversight__unreviewed", "gov_reconciliation__consent",
-                "gov_metric_balance__frequency", "gov_metric_balance__resources", "gov_transparency__records",
-                "gov_oversight__review_coverage", "gov_oversight__review_latency"]
+STABLE_MARTS = ["gov_reconciliation__spend", "gov_reconciliation__revenue", "gov_bias__selection_rates",
+                "gov_consent__sends_after_opt_out", "gov_transparency__reasons", "gov_oversight__unreviewed",
+                "gov_reconciliation__consent", "gov_metric_balance__frequency", "gov_metric_balance__resources",
+                "gov_transparency__records", "gov_oversight__review_coverage", "gov_oversight__review_latency"]
 
 
 def _staging_profile(wh: Warehouse) -> dict[str, tuple[int, int]]:

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from steward.contracts.registry import contract_for
+from steward.integrations.demo.exports import write_csv
 from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.emulator._platform import Fault
 from steward.integrations.emulator.google_ads import FAILURE_TYPE, RETRY_INFO_TYPE, GoogleAdsEmulator
@@ -108,13 +109,13 @@ def test_every_fault_lands_the_same_rows_as_the_export(emu, wh, exported, fault)
 
 
 def test_a_renamed_field_is_conformed_as_drift_and_the_rows_still_land(emu, wh, exported):
-    emu.rename_field("campaign_stats", "metrics.conversions", "metrics.conversionsValue")
+    emu.rename_field("campaign_stats", "metrics.conversions", "metrics.allConversions")
     landed = pull_integration(_adapter(emu), wh, "r1")
-    assert all(x.drift and x.drift["renamed"] == {"metrics.conversions": "metrics.conversions_value"} for x in landed)
+    assert all(x.drift and x.drift["renamed"] == {"metrics.conversions": "metrics.all_conversions"} for x in landed)
     _assert_same_as_export(wh, exported, ignore=("metrics.conversions",))
     with wh.connect() as con:
         unmapped = con.execute(f"select _unmapped from {TABLE} limit 1").fetchone()[0]
-        assert _raw(wh)["metrics.conversions"].isna().all() and "metrics.conversions_value" in unmapped
+        assert _raw(wh)["metrics.conversions"].isna().all() and "metrics.all_conversions" in unmapped
 
 
 class _CrashAfterFirstBatch:
@@ -271,6 +272,42 @@ def test_zero_metrics_left_out_by_google_land_as_zero(emu, wh):
     landed = _raw(wh)
     day = (landed["campaign.id"] == "9000000006") & (landed["segments.date"] == pd.Timestamp("2026-10-01", tz="UTC"))
     assert landed.loc[day, "metrics.clicks"].tolist() == [0]
+
+
+# Doubles that a careless float formatting would change: a repr longer than %g, a large value, a tiny one, and zero
+# (which Google leaves out of the JSON and the export writes as 0.0).
+CONVERSION_VALUES = {"2026-10-01": 1234.56, "2026-10-02": 0.30000000000000004, "2026-10-03": 0.0,
+                     "2026-10-04": 98765432.1, "2026-10-05": 1e-07}
+
+
+def test_conversion_value_lands_the_same_through_the_api_as_from_the_export_file(emu, wh, tmp_path):
+    """``metrics.conversions_value`` is a camelCase JSON double (``conversionsValue``) left out when zero; the API
+    pull and the CSV export of the same rows must land the same floats, bit for bit."""
+    for day, value in CONVERSION_VALUES.items():
+        emu.db.execute("update campaign_stats set conversions_value = ? where campaign_id = 9000000006 and date = ?",
+                       [value, day])
+    page = _post(emu, {"query": "SELECT campaign.id, segments.date, metrics.conversions_value FROM campaign WHERE "
+                                "segments.date BETWEEN '2026-10-01' AND '2026-10-05' ORDER BY segments.date"}).json()
+    assert page["fieldMask"] == "campaign.id,segments.date,metrics.conversionsValue"
+    sent = {r["segments"]["date"]: r.get("metrics", {}).get("conversionsValue") for r in page["results"]
+            if r["campaign"]["id"] == "9000000006"}
+    assert sent == {**CONVERSION_VALUES, "2026-10-03": None}  # zero is omitted
+
+    pull_integration(_adapter(emu), wh, "api")
+    via_api = _raw(wh)
+    rows = emu.query('select c.id::varchar as "campaign.id", c.name as "campaign.name", c.status as '
+                     '"campaign.status", strftime(s.date, \'%Y-%m-%d\') as "segments.date", s.cost_micros as '
+                     '"metrics.cost_micros", s.impressions as "metrics.impressions", s.clicks as "metrics.clicks", '
+                     's.conversions as "metrics.conversions", s.conversions_value as "metrics.conversions_value" '
+                     'from campaign_stats s join campaigns c on c.id = s.campaign_id order by s.date, c.id')
+    write_csv(pd.DataFrame(rows), tmp_path / "export" / "campaign_stats.csv")
+    files = Warehouse(tmp_path / "files.duckdb")
+    pull_integration(ExportFilesAdapter("ads", "google_ads", tmp_path / "export", files, ["campaign_stats"]), files,
+                     "files")
+    pd.testing.assert_frame_equal(via_api, _raw(files))
+    day = via_api[via_api["campaign.id"] == "9000000006"].set_index("segments.date")["metrics.conversions_value"]
+    assert {d.strftime("%Y-%m-%d"): v for d, v in day.items() if d.strftime("%Y-%m-%d") in CONVERSION_VALUES} == \
+        CONVERSION_VALUES
 
 
 def test_build_adapter_makes_it_and_synthetic_rows_page_by_keyset(emu, wh):

@@ -102,6 +102,7 @@ _UNSUBSCRIBES = {"hubspot.subscriptions", "salesforce.contacts", "salesforce.lea
 AUDIT_SWITCHES = {"send_volume_spike": ("hubspot.email_events", _UNSUBSCRIBES),
                   "frequency_cap_breach": ("hubspot.email_events", _UNSUBSCRIBES | {"hubspot.marketing_emails"}),
                   "paid_overbidding": ("google_ads.campaign_stats", {"salesforce.campaigns"}),
+                  "revenue_overclaimed": ("google_ads.campaign_stats", set()),
                   "unregistered_model_version": ("decisions.ai_decisions", set()),
                   "missing_input_snapshots": ("decisions.ai_decisions", set()),
                   "slow_reviews": ("decisions.ai_decisions", set()),
@@ -126,3 +127,36 @@ def test_clean_decision_log_records_an_input_snapshot_for_every_decision(tmp_pat
     log = pd.read_parquet(ws.files["decisions.ai_decisions"])
     assert log["input_snapshot_id"].notna().all() and log["input_snapshot_id"].is_unique
     assert set(log["model_version"]) == {"3.2.0", "1.4.1"}  # exactly the registered versions of the policy
+
+
+def _won_by_campaign_day(ws) -> pd.Series:
+    opps = pd.read_csv(ws.files["salesforce.opportunities"], dtype=str)
+    won = opps[opps["StageName"] == "Closed Won"]
+    return won.assign(key=9_000_000_000 + won["CampaignId"].str[3:].astype(int), Amount=won["Amount"].astype(float)
+                      ).groupby(["key", "CloseDate"])["Amount"].sum().round(2)
+
+
+def test_clean_conversion_value_is_the_crm_won_amount_of_each_campaign_day(tmp_path):
+    """Google credits each paid campaign exactly the Closed Won deals the CRM import sends it, on their close day."""
+    ws = generate_workspace(tmp_path, scale=0.5, as_of=AS_OF, injections=Injections.none())
+    ads = pd.read_csv(ws.files["google_ads.campaign_stats"], dtype={"segments.date": str})
+    value = ads.set_index(["campaign.id", "segments.date"])["metrics.conversions_value"]
+    won = _won_by_campaign_day(ws)
+    reported = won[won.index.isin(value.index)]
+    assert len(reported) > 0 and (value > 0).sum() == len(reported)
+    assert value.loc[reported.index].tolist() == reported.tolist()
+
+
+def test_revenue_switch_inflates_one_campaign_by_the_factor(tmp_path):
+    from dataclasses import replace
+
+    from steward.integrations.demo.misfires import OVERCLAIM_FACTOR
+
+    off = generate_workspace(tmp_path / "off", scale=0.5, as_of=AS_OF, injections=Injections.none())
+    on = generate_workspace(tmp_path / "on", scale=0.5, as_of=AS_OF,
+                            injections=replace(Injections.none(), revenue_overclaimed=True))
+    before, after = (pd.read_csv(w.files["google_ads.campaign_stats"]).groupby("campaign.id")[
+        "metrics.conversions_value"].sum() for w in (off, on))
+    changed = before[before.round(2) != after.round(2)].index.tolist()
+    assert changed == [before.idxmax()]  # the campaign with the most conversion value, and only it
+    assert after[changed[0]] / before[changed[0]] == pytest.approx(OVERCLAIM_FACTOR, abs=1e-4)

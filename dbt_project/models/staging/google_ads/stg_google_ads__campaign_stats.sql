@@ -15,6 +15,7 @@ renamed as (
         "metrics.impressions" as impressions,
         "metrics.clicks" as clicks,
         "metrics.conversions" as conversions,
+        "metrics.conversions_value" as conversions_value,  -- null: the export predates the column or imports none
         'google_ads' as source_system,
         _batch_id
     from source
