@@ -2,8 +2,10 @@
 
 A drifted export is conformed rather than refused: columns the contract expects but the file lacks arrive as nulls
 (and their checks are relaxed), columns the contract does not know are kept verbatim in ``_unmapped`` so no data is
-lost, and the drift itself is reported as data for a finding. Rows that break the contract are quarantined with the
-checks they broke; the rest flow on.
+lost, and the drift itself is reported as data for a finding. A column the contract marks optional (``required=False``)
+is not drift when absent: it lands as nulls. Timestamps are read as UTC instants under the source's zone rule
+(``timestamps``) before any check. Rows that break the contract are quarantined, as they came, with the checks they
+broke; the rest flow on.
 
 The checks run in DuckDB (``sql_checks``): pandas only coerces the batch to the contract's types, DuckDB scans that
 frame in place, and pandera itself judges only a batch whose values do not coerce (so pandera names them exactly as
@@ -27,6 +29,7 @@ from ..integrations.sources._protocol import Batch
 from .registry import SourceContract, contract_for
 from .sql_checks import (ROW, CompiledContract, WholeBatchFailure, compile_contract, failing_rows,
                          label_failure_cases)
+from .timestamps import apply_zone_rule, timestamp_columns
 
 __all__ = ["SourceVerdict", "TableVerdict", "check_batch", "detect_drift", "validate_table"]
 
@@ -49,9 +52,10 @@ class TableVerdict:
     by_check: dict[str, int]
 
 
-def detect_drift(expected: list[str], present: list[str]) -> dict | None:
-    """Missing and added columns, with likely renames paired by name similarity (``LeadSource``~``Lead_Source__c``)."""
-    missing = [c for c in expected if c not in present]
+def detect_drift(expected: list[str], present: list[str], optional: list[str] | tuple[str, ...] = ()) -> dict | None:
+    """Missing and added columns, with likely renames paired by name similarity (``LeadSource``~``Lead_Source__c``).
+    An ``optional`` column (one of ``expected``) the platform sends only in some configurations is never missing."""
+    missing = [c for c in expected if c not in present and c not in optional]
     added = [c for c in present if c not in expected]
     if not missing and not added:
         return None
@@ -66,21 +70,24 @@ def detect_drift(expected: list[str], present: list[str]) -> dict | None:
 
 def check_batch(batch: Batch) -> SourceVerdict:
     contract = contract_for(batch.stream.key)
-    expected = contract.columns()
+    expected, required = contract.columns(), contract.required_columns()
     present = [str(c) for c in batch.frame.columns]
-    drift = detect_drift(expected, present)
-    _refuse_unrecognisable(batch, contract, expected, present, drift)
+    drift = detect_drift(expected, present, [c for c in expected if c not in required])
+    _refuse_unrecognisable(batch, contract, required, present, drift)
     schema = contract.schema()
     frame = batch.frame.copy()
     frame.columns = present
-    for col in (drift or {}).get("missing", []):
+    for col in [c for c in expected if c not in present]:  # drifted away, or optional and not sent: nulls
         frame[col] = None
         schema = schema.update_column(col, nullable=True)
     extras = (drift or {}).get("added", [])
     unmapped = _unmapped(frame, extras)
     frame = frame[expected]
-    valid, bad, by_check = _validate(schema, frame, batch)
+    instants, zone_labels = apply_zone_rule(frame, timestamp_columns(schema), contract.naive_time, contract.dates)
+    valid, bad, by_check = _validate(schema, instants, batch, zone_labels)
     valid = valid.assign(_unmapped=unmapped.loc[valid.index].astype("string"))
+    if len(bad):  # the quarantine keeps each value as the source sent it, not as it was read
+        bad = frame.loc[bad.index].assign(_reasons=bad["_reasons"])
     quarantined = _quarantine_rows(batch, bad)
     return SourceVerdict(valid.reset_index(drop=True), quarantined, drift, contract, by_check)
 
@@ -106,16 +113,20 @@ def _unmapped(frame: pd.DataFrame, extras: list[str]) -> pd.Series:
     return pd.Series([json.dumps(r, default=str) for r in sub.to_dict("records")], index=frame.index)
 
 
-def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch):
+def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch, found: pd.DataFrame | None = None):
+    """(valid rows, failing rows with ``_reasons``, failures per label). ``found``: (__row, label) failures judged
+    before the contract ran (a timestamp without its zone), merged with the contract's own."""
     coerced = _coerce(schema, frame)
     if coerced is None:  # values that do not fit their type: pandera names those exactly, and judges the batch
-        return _validate_pandera(schema, frame, batch)
+        return _validate_pandera(schema, frame, batch, found)
     compiled = compile_contract(schema, "__batch")
     with duckdb.connect() as con:
         con.register("__frame", coerced)
         con.execute(f"CREATE TEMP VIEW __batch AS SELECT * FROM __frame POSITIONAL JOIN "
                     f"(SELECT range AS {ROW} FROM range({len(coerced)}))")
         extra = _fallback_labels(compiled, coerced.reset_index(drop=True), batch)
+        if found is not None and len(found):
+            extra = pd.concat([e for e in (extra, found) if e is not None], ignore_index=True)
         try:
             reasons, by_check = failing_rows(con, compiled, extra)
         except WholeBatchFailure as err:
@@ -134,6 +145,7 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, contract: SourceC
     judged rows (one integration's rows of a raw table two Salesforce orgs share: their keys are unique per org)."""
     types = {name: str(dtype) for name, dtype, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
     schema = contract.schema()
+    schema = schema.remove_columns([c for c, col in schema.columns.items() if not col.required and c not in types])
     for col in [c for c in schema.columns if c not in types]:  # conform drift before landing, not here
         raise SourceError(f"{table}: column '{col}' of {contract.stream} is missing")
     relation = f"(SELECT *, rowid AS {ROW} FROM {table}{f' WHERE {where}' if where else ''})"
@@ -179,13 +191,19 @@ def _refuse_table_cases(cases: pd.DataFrame, batch: Batch | None) -> None:
         raise SourceError(f"{where} column '{first['column']}' fails {first['check']} for the whole file")
 
 
-def _validate_pandera(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch):
+def _validate_pandera(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch,
+                      found: pd.DataFrame | None = None):
+    cases = None
     try:
-        return schema.validate(frame, lazy=True), pd.DataFrame(), {}
+        valid = schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
-    _refuse_table_cases(cases, batch)
-    labelled = label_failure_cases(cases)
+    if cases is None and (found is None or not len(found)):
+        return valid, pd.DataFrame(), {}
+    labelled = found if found is not None else pd.DataFrame({ROW: [], "label": []})
+    if cases is not None:
+        _refuse_table_cases(cases, batch)
+        labelled = pd.concat([label_failure_cases(cases), labelled], ignore_index=True)
     reasons = labelled.groupby(ROW)["label"].agg(lambda s: "; ".join(sorted(set(s))))
     by_check = labelled["label"].value_counts().to_dict()
     bad_idx = reasons.index
