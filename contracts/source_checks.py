@@ -28,8 +28,8 @@ from ..integrations.errors import SourceError
 from ..integrations.sources._protocol import Batch
 from .registry import SourceContract, contract_for
 from .sql_checks import (ROW, CompiledContract, WholeBatchFailure, compile_contract, failing_rows,
-                         label_failure_cases)
-from .timestamps import apply_zone_rule, timestamp_columns
+                         label_failure_cases, lit, python_regex_to_re2, q)
+from .timestamps import ZONE_LABEL, ZONED, apply_zone_rule, timestamp_columns
 
 __all__ = ["SourceVerdict", "TableVerdict", "check_batch", "detect_drift", "validate_table"]
 
@@ -142,7 +142,9 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, contract: SourceC
                    where: str | None = None) -> TableVerdict:
     """Judge ``table`` (a name DuckDB resolves, quoted as needed) in place: no row leaves the warehouse unless a
     check falls back to pandera (none of the registered contracts do; see ``sql_checks``). ``where`` narrows the
-    judged rows (one integration's rows of a raw table two Salesforce orgs share: their keys are unique per org)."""
+    judged rows (one integration's rows of a raw table two Salesforce orgs share: their keys are unique per org).
+    Timestamps stored without a zone follow the contract's zone rule, as in ``check_batch``: read as UTC whatever
+    the session's time zone, or refused."""
     types = {name: str(dtype) for name, dtype, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
     schema = contract.schema()
     schema = schema.remove_columns([c for c, col in schema.columns.items() if not col.required and c not in types])
@@ -150,12 +152,35 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, contract: SourceC
         raise SourceError(f"{table}: column '{col}' of {contract.stream} is missing")
     relation = f"(SELECT *, rowid AS {ROW} FROM {table}{f' WHERE {where}' if where else ''})"
     compiled = compile_contract(schema, relation, types)
-    extra = None
-    if compiled.fallback:  # pragma: no cover - only a contract with a check SQL cannot express
-        extra = _fallback_labels(compiled, con.execute(f"SELECT * FROM {relation}").df().set_index(ROW), None)
-    reasons, by_check = failing_rows(con, compiled, extra)
-    rows = con.execute(f"SELECT count(*) FROM {table}{f' WHERE {where}' if where else ''}").fetchone()[0]
+    zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+    con.execute("SET TimeZone = 'UTC'")  # a value without an offset is cast as UTC, not in the machine's zone
+    try:
+        extra = _zone_labels_sql(con, relation, schema, types, contract)
+        if compiled.fallback:  # pragma: no cover - only a contract with a check SQL cannot express
+            extra = pd.concat([extra, _fallback_labels(
+                compiled, con.execute(f"SELECT * FROM {relation}").df().set_index(ROW), None)], ignore_index=True)
+        reasons, by_check = failing_rows(con, compiled, extra)
+    finally:
+        con.execute(f"SET TimeZone = {lit(zone)}")
+    rows = con.execute(f"SELECT count(*) FROM {table}{f' WHERE {where}' if where else ''}").fetchall()[0][0]
     return TableVerdict(int(rows), reasons, by_check)
+
+
+def _zone_labels_sql(con: duckdb.DuckDBPyConnection, relation: str, schema: pa.DataFrameSchema,
+                     types: dict[str, str], contract: SourceContract) -> pd.DataFrame:
+    """(__row, label) for timestamps stored without a zone, where the contract refuses them (``timestamps``)."""
+    parts = []
+    for col in timestamp_columns(schema) if contract.naive_time == "refuse" else []:
+        stored = types[col]
+        if col in contract.dates or stored == "TIMESTAMP WITH TIME ZONE":
+            continue
+        naive = (f"{q(col)} IS NOT NULL" if stored != "VARCHAR" else
+                 f"TRY_CAST({q(col)} AS TIMESTAMPTZ) IS NOT NULL AND NOT regexp_matches({q(col)}, "
+                 f"{lit(python_regex_to_re2(ZONED.pattern))})")
+        parts.append(f"SELECT {ROW}, {lit(f'{col}: {ZONE_LABEL}')} AS label FROM {relation} WHERE {naive}")
+    if not parts:
+        return pd.DataFrame({ROW: pd.Series(dtype="int64"), "label": pd.Series(dtype="object")})
+    return con.execute(" UNION ALL ".join(parts)).df()
 
 
 def _coerce(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame | None:

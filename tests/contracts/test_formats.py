@@ -205,3 +205,25 @@ def test_since_still_filters_an_export_whose_times_are_text(tmp_path):
     adapter = ExportFilesAdapter("crm", "salesforce", tmp_path, entities=["contacts"])
     batch = next(adapter.pull("contacts", since=datetime(2026, 11, 2, tzinfo=timezone.utc)))
     assert batch.frame["Id"].tolist() == [f"003{2:015d}"]
+
+
+def test_a_warehouse_table_follows_the_zone_rule_whatever_the_session_time_zone():
+    digest = "b" * 64
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'America/New_York'")
+        con.execute(f"create table up as select * from (values "
+                    f"('1', 'L', '5', '2026-11-01T03:00:00Z', '{digest}'), ('1', 'L', '5', '2026-11-01 03:00:00', "
+                    f"'{digest[:-1]}c'), ('1', 'L', '5', 'soon', '{digest[:-1]}d')) "
+                    f"t(\"user_list.id\", \"user_list.name\", \"offline_user_data_job.id\", upload_time, "
+                    f"\"user_identifiers.hashed_email\")")
+        text = validate_table(con, "up", contract_for("google_ads.audience_uploads"))
+        con.execute("create table up_naive as select * replace (try_cast(upload_time as timestamp) as upload_time) "
+                    "from up")
+        naive = validate_table(con, "up_naive", contract_for("google_ads.audience_uploads"))
+        zone = con.execute("select current_setting('TimeZone')").fetchall()[0][0]
+    assert dict(zip(text.failing["__row"], text.failing["reasons"])) == {
+        1: "upload_time: timestamp_with_zone",
+        2: f"upload_time: {COERCE}; upload_time: {DTYPE}"}
+    assert dict(zip(naive.failing["__row"], naive.failing["reasons"])) == {
+        0: "upload_time: timestamp_with_zone", 1: "upload_time: timestamp_with_zone", 2: "upload_time: not_nullable"}
+    assert zone == "America/New_York"
