@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 import pandera.pandas as pa
 
+from steward.contracts.frames.iso_codes import ISO_COUNTRIES
 from steward.contracts.registry import contract_for
 from steward.contracts.source_checks import validate_table
 
@@ -54,7 +55,9 @@ select
 from range({rows}) t(i)
 """
 
-# What an engineer would write by hand for the same contract: plain RE2 regexes, plain IN lists, one window.
+# What an engineer would write by hand for the same contract: plain RE2 regexes, plain IN lists, one window. The
+# 249 ISO country codes are a set (``not in (select unnest([...]))``): DuckDB tests an IN list of that many literals
+# value by value, about 8x slower per row, and a hand-written query would not choose that either.
 PLAIN = r"""
 create or replace temp table plain_failures as
 with flagged as (
@@ -74,7 +77,7 @@ select r, concat_ws('; ',
     case when "CreatedDate" is null then 'CreatedDate: not_nullable' end,
     case when "SystemModstamp" is null then 'SystemModstamp: not_nullable' end,
     case when not starts_with("AccountId", '001') then 'AccountId: str_startswith' end,
-    case when not regexp_matches("MailingCountry", '^[A-Z]{2}$') then 'MailingCountry: str_matches' end) as reasons
+    case when "MailingCountry" not in (select unnest({countries})) then 'MailingCountry: isin' end) as reasons
 from flagged
 where "Id" is null or not starts_with("Id", '003') or (dup and "Id" is not null) or "LastName" is null
    or not regexp_matches("Email", '^[^@\s]+@[^@\s]+\.[^@\s]+$')
@@ -82,7 +85,7 @@ where "Id" is null or not starts_with("Id", '003') or (dup and "Id" is not null)
    or "Gender__c" not in ('female', 'male', 'nonbinary', 'unknown')
    or "Region__c" not in ('NA', 'EMEA', 'APAC', 'LATAM')
    or "HasOptedOutOfEmail" is null or "CreatedDate" is null or "SystemModstamp" is null
-   or not starts_with("AccountId", '001') or not regexp_matches("MailingCountry", '^[A-Z]{2}$')
+   or not starts_with("AccountId", '001') or "MailingCountry" not in (select unnest({countries}))
 """
 
 
@@ -123,7 +126,8 @@ def main(argv: list[str] | None = None) -> dict:
         _, build_s = timed(lambda: con.execute(BUILD.format(rows=args.rows)))
         con.execute("checkpoint")
         verdict, ours_s = timed(lambda: validate_table(con, "contacts", contract_for(CONTRACT)))
-        _, plain_s = timed(lambda: con.execute(PLAIN))
+        plain = PLAIN.replace("{countries}", "[" + ", ".join(f"'{c}'" for c in ISO_COUNTRIES) + "]")
+        _, plain_s = timed(lambda: con.execute(plain))
         plain_rows = con.execute("select count(*) from plain_failures").fetchone()[0]
         assert plain_rows == len(verdict.failing), (plain_rows, len(verdict.failing))
         rss_sql = peak_rss_mib()

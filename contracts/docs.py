@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .registry import SOURCE_CONTRACTS, SourceContract
+from .timestamps import ZONE_LABEL, timestamp_columns
 
 __all__ = ["contracts_markdown"]
 
@@ -46,10 +47,25 @@ def _section(contract: SourceContract) -> list[str]:
         out += ["", f"Unique together: {', '.join(f'`{c}`' for c in ([unique] if isinstance(unique, str) else unique))}."]
     if schema.checks:
         out += ["", "Row checks: " + ", ".join(f"`{_check(c)}`" for c in schema.checks) + "."]
+    out += _time_rule(contract, schema)
     return out
 
 
+def _time_rule(contract: SourceContract, schema: Any) -> list[str]:
+    instants = [c for c in timestamp_columns(schema) if c not in contract.dates]
+    lines = []
+    if instants:
+        rule = ("are UTC, as the platform documents" if contract.naive_time == "utc"
+                else f"are quarantined (`{ZONE_LABEL}`)")
+        lines.append(f"Timestamps without an offset {rule}.")
+    if contract.dates:
+        lines.append(f"Calendar dates (midnight UTC of the day): {', '.join(f'`{c}`' for c in contract.dates)}.")
+    return ["", " ".join(lines)] if lines else []
+
+
 def _check(check: Any) -> str:
+    if check.name == "isin" and check.error and "[" not in check.error:  # a named code list (frames/iso_codes.py)
+        return str(check.error)
     stats = {k: v for k, v in (check.statistics or {}).items() if v is not None}
     if not stats:
         return str(check.name)

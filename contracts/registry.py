@@ -2,6 +2,11 @@
 
 The owner is recorded with every landed batch and becomes the owner of the data-quality findings about it (drift,
 quarantined rows), so an alert reaches the team that can fix the data rather than whoever watches the channel.
+
+Each contract also says what a timestamp without a zone means for its source (``naive_time``, see ``timestamps``)
+and which of its timestamp columns are calendar dates. A column declared ``required=False`` in its model is one the
+platform sends only in some configurations (Salesforce ``CurrencyIsoCode`` in multi-currency orgs): absent, it lands
+as nulls with no drift finding; present, it is checked like any other.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from .frames.hubspot import EmailEventFrame, HubspotContactFrame, MarketingEmail
 from .frames.marketo import MarketoActivityFrame, MarketoLeadFrame, SmartCampaignFrame
 from .frames.salesforce import (AccountFrame, CampaignFrame, CampaignMemberFrame, ContactFrame, LeadFrame,
                                 OpportunityFrame)
+from .frames.iso_codes import CODE_LISTS
+from .timestamps import NaiveTime
 
 __all__ = ["SourceContract", "SOURCE_CONTRACTS", "contract_for"]
 
@@ -30,19 +37,32 @@ class SourceContract:
     owner: str
     severity: str  # severity of a breach of this contract
     version: str
+    naive_time: NaiveTime = "refuse"  # what a timestamp without an offset means for this source
+    dates: tuple[str, ...] = ()  # timestamp columns that hold calendar dates: no zone to carry
 
     def schema(self) -> pa.DataFrameSchema:
-        """A fresh schema; duplicates of a key keep their first row and quarantine the repeats."""
+        """A fresh schema; duplicates of a key keep their first row and quarantine the repeats. A check against a
+        named code list is labelled with the list's name (``isin(ISO 4217)``), not its 170 values."""
         schema = copy.deepcopy(self.model.to_schema())
         schema.report_duplicates = "exclude_first"
+        for column in schema.columns.values():
+            for check in column.checks:
+                named = CODE_LISTS.get(frozenset((check.statistics or {}).get("allowed_values") or ())) \
+                    if check.name == "isin" else None
+                if named:
+                    check.error = f"isin({named})"
         return schema
 
     def columns(self) -> list[str]:
+        """Every column the contract knows, optional ones included (the shape a landed table has)."""
         return list(self.schema().columns)
 
     def optional_columns(self) -> list[str]:
         """Columns an export may lack (pandera ``required=False``): they land as null and are not schema drift."""
         return [name for name, column in self.schema().columns.items() if not column.required]
+    def required_columns(self) -> list[str]:
+        """The columns a batch must bring; one missing is drift."""
+        return [name for name, col in self.schema().columns.items() if col.required]
 
     def empty_frame(self) -> pd.DataFrame:
         """No rows, but every column in its contract type: the shape of a platform nobody has connected yet."""
@@ -50,30 +70,41 @@ class SourceContract:
         return self.schema().validate(empty).assign(_unmapped=pd.Series(dtype="string"))
 
 
-def _c(stream: str, model: type[pa.DataFrameModel], owner: str, severity: str = "warn",
-       version: str = "1.0.0") -> SourceContract:
-    return SourceContract(stream, model, owner, severity, version)
+def _c(stream: str, model: type[pa.DataFrameModel], owner: str, severity: str = "warn", version: str = "1.0.0",
+       naive_time: NaiveTime = "refuse", dates: tuple[str, ...] = ()) -> SourceContract:
+    return SourceContract(stream, model, owner, severity, version, naive_time, dates)
 
 
+# naive_time="utc": Salesforce, HubSpot and Marketo document their timestamps as UTC (see timestamps.py); the
+# default, "refuse", is for the team's own files (CDP sync, decision logs, upload logs)
 SOURCE_CONTRACTS: dict[str, SourceContract] = {c.stream: c for c in [
-    _c("salesforce.accounts", AccountFrame, "crm-ops"),
-    _c("salesforce.contacts", ContactFrame, "crm-ops", "critical"),
-    _c("salesforce.leads", LeadFrame, "crm-ops"),
-    _c("salesforce.opportunities", OpportunityFrame, "revenue-ops"),
-    _c("salesforce.campaigns", CampaignFrame, "marketing-ops", "critical"),
-    _c("salesforce.campaign_members", CampaignMemberFrame, "marketing-ops"),
-    _c("hubspot.contacts", HubspotContactFrame, "marketing-ops"),
-    _c("hubspot.marketing_emails", MarketingEmailFrame, "marketing-ops"),
-    _c("hubspot.email_events", EmailEventFrame, "marketing-ops"),
-    _c("hubspot.subscriptions", SubscriptionFrame, "privacy-office", "critical"),
-    _c("marketo.leads", MarketoLeadFrame, "marketing-ops"),
-    _c("marketo.activities", MarketoActivityFrame, "marketing-ops"),
-    _c("marketo.smart_campaigns", SmartCampaignFrame, "marketing-ops", "critical"),
-    _c("google_ads.campaign_stats", CampaignStatsFrame, "paid-media", "warn", "1.1.0"),  # 1.1: conversions_value
-    _c("google_ads.audience_uploads", AudienceUploadFrame, "paid-media", "critical"),
-    _c("cdp.profiles", ProfileFrame, "data-platform"),
-    _c("cdp.erasure_requests", ErasureRequestFrame, "privacy-office", "critical"),
-    _c("decisions.ai_decisions", DecisionFrame, "ml-governance", "critical", "1.1.0"),  # 1.1: input_snapshot_id
+    # accounts, contacts 1.1: ISO 3166-1 country codes, not any two capitals
+    _c("salesforce.accounts", AccountFrame, "crm-ops", version="1.1.0", naive_time="utc"),
+    _c("salesforce.contacts", ContactFrame, "crm-ops", "critical", "1.1.0", naive_time="utc"),
+    _c("salesforce.leads", LeadFrame, "crm-ops", naive_time="utc"),
+    # opportunities, campaigns 1.1: optional CurrencyIsoCode (ISO 4217, multi-currency orgs); Salesforce's default
+    # stage names accepted next to the org's (frames/picklists.py)
+    _c("salesforce.opportunities", OpportunityFrame, "revenue-ops", version="1.1.0", naive_time="utc",
+       dates=("CloseDate",)),
+    _c("salesforce.campaigns", CampaignFrame, "marketing-ops", "critical", "1.1.0", naive_time="utc",
+       dates=("StartDate", "EndDate")),
+    _c("salesforce.campaign_members", CampaignMemberFrame, "marketing-ops", naive_time="utc"),
+    _c("hubspot.contacts", HubspotContactFrame, "marketing-ops", naive_time="utc"),
+    _c("hubspot.marketing_emails", MarketingEmailFrame, "marketing-ops", naive_time="utc"),
+    _c("hubspot.email_events", EmailEventFrame, "marketing-ops", naive_time="utc"),
+    # subscriptions 1.1: legalBasis is one of HubSpot's legal bases
+    _c("hubspot.subscriptions", SubscriptionFrame, "privacy-office", "critical", "1.1.0", naive_time="utc"),
+    _c("marketo.leads", MarketoLeadFrame, "marketing-ops", naive_time="utc"),
+    _c("marketo.activities", MarketoActivityFrame, "marketing-ops", naive_time="utc"),
+    _c("marketo.smart_campaigns", SmartCampaignFrame, "marketing-ops", "critical", naive_time="utc"),
+    # 1.1: optional metrics.conversions_value and customer.currency_code (ISO 4217); segments.date is a day in the
+    # account's time zone
+    _c("google_ads.campaign_stats", CampaignStatsFrame, "paid-media", version="1.1.0", dates=("segments.date",)),
+    # the team's own files, 1.1 (decisions 1.2): a timestamp without an offset is quarantined, not assumed UTC
+    _c("google_ads.audience_uploads", AudienceUploadFrame, "paid-media", "critical", "1.1.0"),
+    _c("cdp.profiles", ProfileFrame, "data-platform", version="1.1.0"),
+    _c("cdp.erasure_requests", ErasureRequestFrame, "privacy-office", "critical", "1.1.0"),
+    _c("decisions.ai_decisions", DecisionFrame, "ml-governance", "critical", "1.2.0"),  # 1.1 added input_snapshot_id
 ]}
 
 

@@ -2,8 +2,10 @@
 
 A drifted export is conformed rather than refused: columns the contract expects but the file lacks arrive as nulls
 (and their checks are relaxed), columns the contract does not know are kept verbatim in ``_unmapped`` so no data is
-lost, and the drift itself is reported as data for a finding. Rows that break the contract are quarantined with the
-checks they broke; the rest flow on.
+lost, and the drift itself is reported as data for a finding. A column the contract marks optional (``required=False``)
+is not drift when absent: it lands as nulls. Timestamps are read as UTC instants under the source's zone rule
+(``timestamps``) before any check. Rows that break the contract are quarantined, as they came, with the checks they
+broke; the rest flow on.
 
 The checks run in DuckDB (``sql_checks``): pandas only coerces the batch to the contract's types, DuckDB scans that
 frame in place, and pandera itself judges only a batch whose values do not coerce (so pandera names them exactly as
@@ -26,7 +28,8 @@ from ..integrations.errors import SourceError
 from ..integrations.sources._protocol import Batch
 from .registry import SourceContract, contract_for
 from .sql_checks import (ROW, CompiledContract, WholeBatchFailure, compile_contract, failing_rows,
-                         label_failure_cases)
+                         label_failure_cases, lit, python_regex_to_re2, q)
+from .timestamps import ZONE_LABEL, ZONED, apply_zone_rule, timestamp_columns
 
 __all__ = ["SourceVerdict", "TableVerdict", "check_batch", "detect_drift", "validate_table"]
 
@@ -71,21 +74,24 @@ def detect_drift(expected: list[str], present: list[str], optional: list[str] | 
 
 def check_batch(batch: Batch) -> SourceVerdict:
     contract = contract_for(batch.stream.key)
-    expected = contract.columns()
+    expected, required = contract.columns(), contract.required_columns()
     present = [str(c) for c in batch.frame.columns]
     drift = detect_drift(expected, present, contract.optional_columns())
-    _refuse_unrecognisable(batch, contract, expected, present, drift)
+    _refuse_unrecognisable(batch, contract, required, present, drift)
     schema = contract.schema()
     frame = batch.frame.copy()
     frame.columns = present
-    for col in [c for c in expected if c not in present]:  # drifted or optional: lands as null either way
+    for col in [c for c in expected if c not in present]:  # drifted away, or optional and not sent: nulls
         frame[col] = None
         schema = schema.update_column(col, nullable=True)
     extras = (drift or {}).get("added", [])
     unmapped = _unmapped(frame, extras)
     frame = frame[expected]
-    valid, bad, by_check = _validate(schema, frame, batch)
+    instants, zone_labels = apply_zone_rule(frame, timestamp_columns(schema), contract.naive_time, contract.dates)
+    valid, bad, by_check = _validate(schema, instants, batch, zone_labels)
     valid = valid.assign(_unmapped=unmapped.loc[valid.index].astype("string"))
+    if len(bad):  # the quarantine keeps each value as the source sent it, not as it was read
+        bad = frame.loc[bad.index].assign(_reasons=bad["_reasons"])
     quarantined = _quarantine_rows(batch, bad)
     return SourceVerdict(valid.reset_index(drop=True), quarantined, drift, contract, by_check)
 
@@ -111,16 +117,20 @@ def _unmapped(frame: pd.DataFrame, extras: list[str]) -> pd.Series:
     return pd.Series([json.dumps(r, default=str) for r in sub.to_dict("records")], index=frame.index)
 
 
-def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch):
+def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch, found: pd.DataFrame | None = None):
+    """(valid rows, failing rows with ``_reasons``, failures per label). ``found``: (__row, label) failures judged
+    before the contract ran (a timestamp without its zone), merged with the contract's own."""
     coerced = _coerce(schema, frame)
     if coerced is None:  # values that do not fit their type: pandera names those exactly, and judges the batch
-        return _validate_pandera(schema, frame, batch)
+        return _validate_pandera(schema, frame, batch, found)
     compiled = compile_contract(schema, "__batch")
     with duckdb.connect() as con:
         con.register("__frame", coerced)
         con.execute(f"CREATE TEMP VIEW __batch AS SELECT * FROM __frame POSITIONAL JOIN "
                     f"(SELECT range AS {ROW} FROM range({len(coerced)}))")
         extra = _fallback_labels(compiled, coerced.reset_index(drop=True), batch)
+        if found is not None and len(found):
+            extra = pd.concat([e for e in (extra, found) if e is not None], ignore_index=True)
         try:
             reasons, by_check = failing_rows(con, compiled, extra)
         except WholeBatchFailure as err:
@@ -136,21 +146,45 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, contract: SourceC
                    where: str | None = None) -> TableVerdict:
     """Judge ``table`` (a name DuckDB resolves, quoted as needed) in place: no row leaves the warehouse unless a
     check falls back to pandera (none of the registered contracts do; see ``sql_checks``). ``where`` narrows the
-    judged rows (one integration's rows of a raw table two Salesforce orgs share: their keys are unique per org)."""
+    judged rows (one integration's rows of a raw table two Salesforce orgs share: their keys are unique per org).
+    Timestamps stored without a zone follow the contract's zone rule, as in ``check_batch``: read as UTC whatever
+    the session's time zone, or refused."""
     types = {name: str(dtype) for name, dtype, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
     schema = contract.schema()
-    absent = [c for c in schema.columns if c not in types]
-    for col in [c for c in absent if schema.columns[c].required]:  # conform drift before landing, not here
+    schema = schema.remove_columns([c for c, col in schema.columns.items() if not col.required and c not in types])
+    for col in [c for c in schema.columns if c not in types]:  # conform drift before landing, not here
         raise SourceError(f"{table}: column '{col}' of {contract.stream} is missing")
-    schema = schema.remove_columns(absent)  # an optional column a table lacks has nothing to judge
     relation = f"(SELECT *, rowid AS {ROW} FROM {table}{f' WHERE {where}' if where else ''})"
     compiled = compile_contract(schema, relation, types)
-    extra = None
-    if compiled.fallback:  # pragma: no cover - only a contract with a check SQL cannot express
-        extra = _fallback_labels(compiled, con.execute(f"SELECT * FROM {relation}").df().set_index(ROW), None)
-    reasons, by_check = failing_rows(con, compiled, extra)
-    rows = con.execute(f"SELECT count(*) FROM {table}{f' WHERE {where}' if where else ''}").fetchone()[0]
+    zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+    con.execute("SET TimeZone = 'UTC'")  # a value without an offset is cast as UTC, not in the machine's zone
+    try:
+        extra = _zone_labels_sql(con, relation, schema, types, contract)
+        if compiled.fallback:  # pragma: no cover - only a contract with a check SQL cannot express
+            extra = pd.concat([extra, _fallback_labels(
+                compiled, con.execute(f"SELECT * FROM {relation}").df().set_index(ROW), None)], ignore_index=True)
+        reasons, by_check = failing_rows(con, compiled, extra)
+    finally:
+        con.execute(f"SET TimeZone = {lit(zone)}")
+    rows = con.execute(f"SELECT count(*) FROM {table}{f' WHERE {where}' if where else ''}").fetchall()[0][0]
     return TableVerdict(int(rows), reasons, by_check)
+
+
+def _zone_labels_sql(con: duckdb.DuckDBPyConnection, relation: str, schema: pa.DataFrameSchema,
+                     types: dict[str, str], contract: SourceContract) -> pd.DataFrame:
+    """(__row, label) for timestamps stored without a zone, where the contract refuses them (``timestamps``)."""
+    parts = []
+    for col in timestamp_columns(schema) if contract.naive_time == "refuse" else []:
+        stored = types[col]
+        if col in contract.dates or stored == "TIMESTAMP WITH TIME ZONE":
+            continue
+        naive = (f"{q(col)} IS NOT NULL" if stored != "VARCHAR" else
+                 f"TRY_CAST({q(col)} AS TIMESTAMPTZ) IS NOT NULL AND NOT regexp_matches({q(col)}, "
+                 f"{lit(python_regex_to_re2(ZONED.pattern))})")
+        parts.append(f"SELECT {ROW}, {lit(f'{col}: {ZONE_LABEL}')} AS label FROM {relation} WHERE {naive}")
+    if not parts:
+        return pd.DataFrame({ROW: pd.Series(dtype="int64"), "label": pd.Series(dtype="object")})
+    return con.execute(" UNION ALL ".join(parts)).df()
 
 
 def _coerce(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame | None:
@@ -186,13 +220,19 @@ def _refuse_table_cases(cases: pd.DataFrame, batch: Batch | None) -> None:
         raise SourceError(f"{where} column '{first['column']}' fails {first['check']} for the whole file")
 
 
-def _validate_pandera(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch):
+def _validate_pandera(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch,
+                      found: pd.DataFrame | None = None):
+    cases = None
     try:
-        return schema.validate(frame, lazy=True), pd.DataFrame(), {}
+        valid = schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
-    _refuse_table_cases(cases, batch)
-    labelled = label_failure_cases(cases)
+    if cases is None and (found is None or not len(found)):
+        return valid, pd.DataFrame(), {}
+    labelled = found if found is not None else pd.DataFrame({ROW: [], "label": []})
+    if cases is not None:
+        _refuse_table_cases(cases, batch)
+        labelled = pd.concat([label_failure_cases(cases), labelled], ignore_index=True)
     reasons = labelled.groupby(ROW)["label"].agg(lambda s: "; ".join(sorted(set(s))))
     by_check = labelled["label"].value_counts().to_dict()
     bad_idx = reasons.index

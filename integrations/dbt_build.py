@@ -73,7 +73,9 @@ def _invoke(command: str, warehouse: Path, work_dir: Path, dbt_vars: dict, selec
             "--vars", json.dumps(dbt_vars, default=str), "--no-use-colors",
             "--log-level", "none"]  # stdout belongs to Steward (--json); failures reach us as results
     if select:
-        args += ["--select", *select]
+        # a data test runs only when every model it reads is built here or upstream: dbt's default ("eager") also
+        # runs a relationships test whose other side this selection never built, and it fails on a missing relation
+        args += ["--select", *select, "--indirect-selection", "buildable"]
     verbose = os.environ.get("STEWARD_DBT_LOG_LEVEL", "none") != "none"
     res = dbtRunner(callbacks=[_echo_to_stderr] if verbose else []).invoke(args)
     if res.exception is not None:

@@ -1,4 +1,8 @@
-"""Column types and patterns shared by the source contracts."""
+"""Column types and value sets shared by the source contracts.
+
+ISO code lists live in ``iso_codes`` and are checked with ``isin`` (not a two-letter regex, which accepts ``ZZ`` and
+``UK``), so the SQL compiler turns them into one set membership.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,15 @@ from typing import Annotated
 
 import pandas as pd
 
-__all__ = ["Timestamp", "Bool", "EMAIL", "ISO_COUNTRY", "AGE_BANDS", "GENDERS", "REGIONS"]
+from .iso_codes import ISO_COUNTRIES, ISO_CURRENCIES
 
+__all__ = ["Timestamp", "Bool", "EMAIL", "ISO_COUNTRIES", "ISO_CURRENCIES", "AGE_BANDS", "GENDERS", "REGIONS"]
+
+# An instant, landed in UTC. What a value without an offset means is the source's rule, not the type's: see
+# ``SourceContract.naive_time`` and ``contracts/timestamps.py``.
 Timestamp = Annotated[pd.DatetimeTZDtype, "us", "UTC"]
 Bool = pd.BooleanDtype
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-ISO_COUNTRY = r"^[A-Z]{2}$"
 AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
 GENDERS = ["female", "male", "nonbinary", "unknown"]
 REGIONS = ["NA", "EMEA", "APAC", "LATAM"]

@@ -12,6 +12,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from ._types import Timestamp
+from .iso_codes import ISO_CURRENCIES
 
 __all__ = ["CampaignStatsFrame", "AudienceUploadFrame", "SHA256_HEX"]
 
@@ -22,6 +23,7 @@ class CampaignStatsFrame(pa.DataFrameModel):
     campaign_id: Series[str] = pa.Field(alias="campaign.id", str_matches=r"^\d+$")
     campaign_name: Series[str] = pa.Field(alias="campaign.name")
     campaign_status: Series[str] = pa.Field(alias="campaign.status", isin=["ENABLED", "PAUSED", "REMOVED"])
+    currency: Series[str] = pa.Field(alias="customer.currency_code", isin=ISO_CURRENCIES, nullable=True, required=False)
     date: Series[Timestamp] = pa.Field(alias="segments.date")
     cost_micros: Series[pd.Int64Dtype] = pa.Field(alias="metrics.cost_micros", ge=0)
     impressions: Series[pd.Int64Dtype] = pa.Field(alias="metrics.impressions", ge=0)

@@ -8,10 +8,15 @@ from pandera.typing import Series
 
 from ._types import EMAIL, Bool, Timestamp
 
-__all__ = ["HubspotContactFrame", "MarketingEmailFrame", "EmailEventFrame", "SubscriptionFrame", "EMAIL_EVENT_TYPES"]
+__all__ = ["HubspotContactFrame", "MarketingEmailFrame", "EmailEventFrame", "SubscriptionFrame", "EMAIL_EVENT_TYPES",
+           "LEGAL_BASES"]
 
 EMAIL_EVENT_TYPES = ["SENT", "PROCESSED", "DELIVERED", "DEFERRED", "DROPPED", "BOUNCE", "OPEN", "CLICK",
                      "STATUSCHANGE", "SPAMREPORT", "SUPPRESSED", "UNBOUNCE", "PRINT", "FORWARD"]
+# the legal bases HubSpot's communication-preferences APIs (v3 and v4) accept and report for a subscription status;
+# ``sourceOfStatus`` stays free text: v4 reports a free-form ``source`` the adapter lands under that name
+LEGAL_BASES = ["LEGITIMATE_INTEREST_PQL", "LEGITIMATE_INTEREST_CLIENT", "LEGITIMATE_INTEREST_OTHER",
+               "PERFORMANCE_OF_CONTRACT", "CONSENT_WITH_NOTICE", "NON_GDPR", "PROCESS_AND_STORE"]
 
 
 class HubspotContactFrame(pa.DataFrameModel):
@@ -65,7 +70,7 @@ class SubscriptionFrame(pa.DataFrameModel):
     recipient: Series[str] = pa.Field(str_matches=EMAIL)
     subscriptionId: Series[str]
     status: Series[str] = pa.Field(isin=["SUBSCRIBED", "UNSUBSCRIBED", "NOT_SPECIFIED"])
-    legalBasis: Series[str] = pa.Field(nullable=True)
+    legalBasis: Series[str] = pa.Field(nullable=True, isin=LEGAL_BASES)
     sourceOfStatus: Series[str] = pa.Field(nullable=True)
     timestamp: Series[Timestamp]
 

@@ -1,14 +1,18 @@
-"""Contracts for Salesforce exports (Data Loader / Bulk API CSV, API field names)."""
+"""Contracts for Salesforce exports (Data Loader / Bulk API CSV, API field names).
+
+Picklist values are the org's, kept as data in ``picklists``. ``CurrencyIsoCode`` exists only in orgs with
+multi-currency turned on, so it is an optional column: an export without it lands with no drift.
+"""
 
 from __future__ import annotations
 
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from ._types import AGE_BANDS, EMAIL, GENDERS, ISO_COUNTRY, REGIONS, Bool, Timestamp
+from ._types import AGE_BANDS, EMAIL, GENDERS, ISO_COUNTRIES, ISO_CURRENCIES, REGIONS, Bool, Timestamp
+from .picklists import SALESFORCE_PICKLISTS as PICKLISTS
 
 __all__ = ["AccountFrame", "ContactFrame", "LeadFrame", "OpportunityFrame", "CampaignFrame", "CampaignMemberFrame"]
-
 
 
 class _Person(pa.DataFrameModel):
@@ -29,7 +33,7 @@ class AccountFrame(pa.DataFrameModel):
     Name: Series[str]
     Industry: Series[str] = pa.Field(nullable=True)
     AnnualRevenue: Series[float] = pa.Field(nullable=True, ge=0)
-    BillingCountry: Series[str] = pa.Field(nullable=True, str_matches=ISO_COUNTRY)
+    BillingCountry: Series[str] = pa.Field(nullable=True, isin=ISO_COUNTRIES)
     CreatedDate: Series[Timestamp]
     SystemModstamp: Series[Timestamp]
 
@@ -42,7 +46,7 @@ class ContactFrame(_Person):
     Id: Series[str] = pa.Field(str_startswith="003")
     AccountId: Series[str] = pa.Field(nullable=True, str_startswith="001")
     Phone: Series[str] = pa.Field(nullable=True)
-    MailingCountry: Series[str] = pa.Field(nullable=True, str_matches=ISO_COUNTRY)
+    MailingCountry: Series[str] = pa.Field(nullable=True, isin=ISO_COUNTRIES)
 
     class Config:
         unique = ["Id"]
@@ -52,8 +56,7 @@ class ContactFrame(_Person):
 class LeadFrame(_Person):
     Id: Series[str] = pa.Field(str_startswith="00Q")
     Company: Series[str] = pa.Field(nullable=True)
-    Status: Series[str] = pa.Field(isin=["Open - Not Contacted", "Working - Contacted", "Closed - Converted",
-                                         "Closed - Not Converted"])
+    Status: Series[str] = pa.Field(isin=PICKLISTS["Lead.Status"])
     LeadSource: Series[str] = pa.Field(nullable=True)
     IsConverted: Series[Bool]
 
@@ -66,13 +69,13 @@ class OpportunityFrame(pa.DataFrameModel):
     Id: Series[str] = pa.Field(str_startswith="006")
     AccountId: Series[str] = pa.Field(nullable=True, str_startswith="001")
     Name: Series[str]
-    StageName: Series[str] = pa.Field(isin=["Prospecting", "Qualification", "Proposal", "Negotiation",
-                                            "Closed Won", "Closed Lost"])
+    StageName: Series[str] = pa.Field(isin=PICKLISTS["Opportunity.StageName"])
     Amount: Series[float] = pa.Field(nullable=True, ge=0)
     CloseDate: Series[Timestamp]
     CampaignId: Series[str] = pa.Field(nullable=True, str_startswith="701")
     CreatedDate: Series[Timestamp]
     SystemModstamp: Series[Timestamp]
+    CurrencyIsoCode: Series[str] = pa.Field(nullable=True, isin=ISO_CURRENCIES, required=False)
 
     class Config:
         unique = ["Id"]
@@ -83,7 +86,7 @@ class CampaignFrame(pa.DataFrameModel):
     Id: Series[str] = pa.Field(str_startswith="701")
     Name: Series[str]
     Type: Series[str] = pa.Field(nullable=True)
-    Status: Series[str] = pa.Field(isin=["Planned", "In Progress", "Completed", "Aborted"])
+    Status: Series[str] = pa.Field(isin=PICKLISTS["Campaign.Status"])
     IsActive: Series[Bool]
     StartDate: Series[Timestamp] = pa.Field(nullable=True)
     EndDate: Series[Timestamp] = pa.Field(nullable=True)
@@ -91,6 +94,7 @@ class CampaignFrame(pa.DataFrameModel):
     ActualCost: Series[float] = pa.Field(nullable=True, ge=0)
     Google_Ads_Campaign_Id__c: Series[str] = pa.Field(nullable=True, str_matches=r"^\d+$")
     SystemModstamp: Series[Timestamp]
+    CurrencyIsoCode: Series[str] = pa.Field(nullable=True, isin=ISO_CURRENCIES, required=False)
 
     class Config:
         unique = ["Id"]

@@ -3,6 +3,10 @@
 DuckDB's own readers parse the files (sniffing CSV dialects and types, flattening JSON objects); rows the CSV reader
 cannot parse are handed back as ``Rejected`` instead of failing the whole file. Files cannot pause a campaign, so
 pause and resume are recorded in the warehouse's ``ledger.campaign_controls`` ledger, which is what the demo shows.
+
+CSV dates and times are left as text: the sniffer would read a value without an offset in the machine's time zone,
+silently, and reject a whole row over a value it cannot read. The source contract reads them instead, under its
+source's zone rule (``contracts/timestamps.py``), and names the column of a value that is not a timestamp.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
+import pandas as pd
 
 from ..errors import SourceError
 from ..ledger import record_control
@@ -64,7 +69,7 @@ class ExportFilesAdapter:
         finally:
             con.close()
         if since is not None and stream.cursor in frame.columns:
-            frame = frame[frame[stream.cursor] > since]
+            frame = frame[_instants(frame[stream.cursor]) > _instant(since)]
         # merge: a record landed before (from an older export, or through the platform's API under the same
         # integration name) is replaced by its key, never duplicated
         yield Batch(self.name, stream, frame.reset_index(drop=True), str(path), _sha256(path), rejected, merge=True)
@@ -96,11 +101,16 @@ class ExportFilesAdapter:
         return ControlResult(self.name, campaign_id, action, True, f"{state} in the campaign ledger")  # type: ignore[arg-type]
 
 
+# what the CSV sniffer may type a column as: no DATE, TIME or TIMESTAMP (see the module docstring)
+_CSV_TYPES = "['BOOLEAN', 'BIGINT', 'DOUBLE', 'VARCHAR']"
+
+
 def _read(con: duckdb.DuckDBPyConnection, stream: Stream, path: Path):
     p = path.as_posix().replace("'", "''")
     rejected: list[Rejected] = []
     if stream.format == "csv":
-        rel = con.sql(f"select * from read_csv('{p}', header = true, store_rejects = true)")
+        rel = con.sql(f"select * from read_csv('{p}', header = true, store_rejects = true, "
+                      f"auto_type_candidates = {_CSV_TYPES})")
         frame = rel.df()
         rejects = con.execute("select line, min(error_message), min(csv_line) from reject_errors "
                               "group by line order by line").fetchall()  # one entry per bad line, not per column
@@ -114,6 +124,16 @@ def _read(con: duckdb.DuckDBPyConnection, stream: Stream, path: Path):
     else:
         frame = con.sql(f"select * from read_parquet('{p}')").df()
     return frame, rejected
+
+
+def _instants(values: pd.Series) -> pd.Series:
+    """A cursor column as UTC instants for the ``since`` filter (text from CSV; a value without an offset is UTC)."""
+    return pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+
+
+def _instant(moment: datetime) -> pd.Timestamp:
+    stamp = pd.Timestamp(moment)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _sha256(path: Path) -> str:
