@@ -12,6 +12,11 @@ A column that is empty (all null) on either side says nothing about its type and
 is a column whose kind has no family (``mixed`` values, categoricals). The family table is data, not branching code:
 pandas' own inferred kind (``pandas.api.types.infer_dtype``, which also looks inside ``object`` columns) maps to
 one family.
+
+Text whose every value reads as a boolean, a number or an ISO timestamp (``TEXT_READS``, tried in that order) has
+that family: export readers sniff such text into typed columns while platform APIs send the same field as a JSON
+string, so an integration moving from its export files to its API (or back) is not a retype. One value that does
+not read (``"n/a"`` among amounts) makes the column text.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Mapping, TypedDict
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-__all__ = ["FAMILIES", "ColumnType", "column_types", "detect_retyped"]
+__all__ = ["FAMILIES", "TEXT_READS", "ColumnType", "column_types", "detect_retyped"]
 
 # pandas' inferred kind -> type family. Kinds in one family are interchangeable for the models; anything absent
 # (mixed, categorical, period, interval, unknown-array) has no family and is not compared.
@@ -35,6 +40,30 @@ FAMILIES: dict[str, str] = {
     "bytes": "binary",
 }
 EMPTY = "empty"  # no value to judge the type by
+
+
+def _reads_as_boolean(values: pd.Series) -> bool:
+    return bool(values.str.lower().isin(("true", "false")).all())
+
+
+def _reads_as_number(values: pd.Series) -> bool:
+    try:
+        pd.to_numeric(values, errors="raise")
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _reads_as_timestamp(values: pd.Series) -> bool:
+    try:
+        pd.to_datetime(values, format="ISO8601", utc=True, errors="raise")
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
+
+
+# family a text column has when every one of its values reads as it, in the order tried
+TEXT_READS = (("boolean", _reads_as_boolean), ("number", _reads_as_number), ("temporal", _reads_as_timestamp))
 
 
 class ColumnType(TypedDict):
@@ -77,6 +106,9 @@ def _family(series: pd.Series) -> str:
         kind = infer_dtype(values, skipna=True)
     except (TypeError, ValueError):  # pragma: no cover - an extension array pandas cannot inspect
         return "unknown"
+    if kind == "string":
+        values = values.astype(str).str.strip()
+        return next((family for family, reads in TEXT_READS if reads(values)), "text")
     return FAMILIES.get(kind, kind)
 
 

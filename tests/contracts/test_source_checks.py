@@ -101,7 +101,8 @@ def test_column_types_are_recorded_with_their_family(tmp_path):
     verdict = check_batch(_opportunities(tmp_path, [_opp(1), _opp(2)]))
     assert verdict.types["Amount"] == {"dtype": "float64", "family": "number"}
     assert verdict.types["SystemModstamp"]["family"] == "temporal"
-    assert verdict.types["Id"]["family"] == "text"
+    assert verdict.types["StageName"] == {"dtype": "str", "family": "text"}
+    assert verdict.types["Id"] == {"dtype": "str", "family": "number"}  # every value reads as a number
     assert set(verdict.types) == set(OPP_HEADER.split(","))
 
 
@@ -127,6 +128,22 @@ def test_widening_and_empty_columns_are_not_retyped():
     flag = column_types(pd.DataFrame({"t": [True, False]}))
     assert detect_retyped(flag, column_types(pd.DataFrame({"t": [0, 1]}))) == {"t": {"from": "boolean",
                                                                                    "to": "number"}}
+
+
+def test_text_that_reads_as_the_old_type_is_not_retyped():
+    """An export reader sniffs ids, timestamps and flags into typed columns; the platform's API sends them as JSON
+    strings. Moving an integration from its files to its API (or back) is not a retype."""
+    from steward.contracts.schema_types import column_types, detect_retyped
+
+    sniffed = column_types(pd.DataFrame({"CampaignId": [701000000000000001, 701000000000000002],
+                                         "updatedAt": pd.to_datetime(["2026-11-20T12:00:00Z"] * 2),
+                                         "IsActive": [True, False]}))
+    api = column_types(pd.DataFrame({"CampaignId": ["701000000000000001", "701000000000000002"],
+                                     "updatedAt": ["2026-11-20T12:00:00.000Z", "2026-11-21T08:30:00.000Z"],
+                                     "IsActive": ["true", "false"]}))
+    assert detect_retyped(sniffed, api) == {} and detect_retyped(api, sniffed) == {}
+    dates = column_types(pd.DataFrame({"updatedAt": ["2026-11-20T12:00:00.000Z", "last tuesday"]}))
+    assert detect_retyped(api, dates) == {"updatedAt": {"from": "temporal", "to": "text"}}
 
 
 def test_a_retype_that_fails_every_row_is_breaking_drift(tmp_path):
