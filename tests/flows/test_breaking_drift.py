@@ -102,6 +102,8 @@ def test_an_entity_that_lost_its_primary_key_is_refused_and_isolated(first_run):
     assert _incidents(wh, held) == {fp: ("open", first.run_id) for fp in held}
     context = report_context(wh, second.run_id)
     assert [row["check_id"] for row in context["health"]["not_evaluated"]] == ["metric_balance.cost_per_outcome_up"]
+    assert [(r["integration"], r["entity"], r["reason"], r["drift"]) for r in context["refused"]] == \
+        [("salesforce", "opportunities", reason, [("missing", "Id")])]
     html = open(second.report, encoding="utf-8").read()
     assert REFUSED in html and "data_quality.breaking_schema_drift" in html
 
@@ -142,6 +144,8 @@ def test_a_retyped_column_is_schema_drift_with_the_diff(first_run):
     assert (drift.severity, drift.observed) == ("warn", 1.0)
     assert json.loads(stored["evidence"])["retyped_columns"] == '{"Amount":{"from":"number","to":"text"}}'
     assert 'retyped {"Amount":{"from":"number","to":"text"}}' in stored["explanation"]
+    [batch] = [b for b in report_context(wh, second.run_id)["batches"] if b["entity"] == "opportunities"]
+    assert batch["drift"] == [("retyped", "Amount: number → text")]
     types = wh.query_df("select types from ledger.schema_snapshots where entity = 'opportunities' "
                         "order by taken_at desc limit 1").iloc[0]["types"]
     assert json.loads(types)["Amount"] == {"dtype": "str", "family": "text"}
