@@ -91,17 +91,18 @@ def test_an_entity_that_lost_its_primary_key_is_refused_and_isolated(first_run):
     # the checks over marts built on raw salesforce.opportunities are not evaluated, and say why
     policy = load_policy(None)
     downstream = {c for c, rule in policy.checks.items() if ("salesforce", "opportunities") in mart_sources(rule.mart)}
-    assert downstream == {"metric_balance.cost_per_outcome_up"}
-    gated = wh.query_df("select check_id, integrations, states, reason from ledger.health_gate where run_id = ?",
-                        [second.run_id]).to_dict("records")
-    assert gated == [{"check_id": "metric_balance.cost_per_outcome_up", "integrations": "salesforce",
-                      "states": "salesforce/opportunities: batch refused, primary key missing", "reason": REFUSED}]
+    assert downstream == {"metric_balance.cost_per_outcome_up", "reconciliation.lifecycle_stage_mismatch"}
+    gated = wh.query_df("select check_id, integrations, states, reason from ledger.health_gate where run_id = ? "
+                        "order by check_id", [second.run_id]).to_dict("records")
+    assert gated == [{"check_id": check_id, "integrations": "salesforce",
+                      "states": "salesforce/opportunities: batch refused, primary key missing", "reason": REFUSED}
+                     for check_id in sorted(downstream)]
     assert not {f.check_id for f in second.findings} & downstream
     held = [f.fingerprint for f in first.findings if f.check_id in downstream]
     assert held  # the demo's paid overbidding: an open incident the refusal must neither re-notify nor resolve
     assert _incidents(wh, held) == {fp: ("open", first.run_id) for fp in held}
     context = report_context(wh, second.run_id)
-    assert [row["check_id"] for row in context["health"]["not_evaluated"]] == ["metric_balance.cost_per_outcome_up"]
+    assert [row["check_id"] for row in context["health"]["not_evaluated"]] == sorted(downstream)
     assert [(r["integration"], r["entity"], r["reason"], r["drift"]) for r in context["refused"]] == \
         [("salesforce", "opportunities", reason, [("missing", "Id")])]
     html = open(second.report, encoding="utf-8").read()
