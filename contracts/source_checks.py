@@ -2,10 +2,15 @@
 
 A drifted export is conformed rather than refused: columns the contract expects but the file lacks arrive as nulls
 (and their checks are relaxed), columns the contract does not know are kept verbatim in ``_unmapped`` so no data is
-lost, and the drift itself is reported as data for a finding. A column the contract marks optional (``required=False``)
-is not drift when absent: it lands as nulls. Timestamps are read as UTC instants under the source's zone rule
+lost, columns whose type family changed since the entity's last snapshot are ``retyped`` (``schema_types``), and
+the drift itself is reported as data for a finding. A column the contract marks optional (``required=False``) is
+not drift when absent: it lands as nulls. Timestamps are read as UTC instants under the source's zone rule
 (``timestamps``) before any check. Rows that break the contract are quarantined, as they came, with the checks they
 broke; the rest flow on.
+
+Only *breaking* drift refuses the batch, with ``BreakingDrift`` carrying the diff: a batch that does not look like
+its entity at all, one that lost its primary key column, or one where a retyped column makes every row fail. The
+pull records the refusal and goes on with the other entities (``integrations/pull.py``).
 
 The checks run in DuckDB (``sql_checks``): pandas only coerces the batch to the contract's types, DuckDB scans that
 frame in place, and pandera itself judges only a batch whose values do not coerce (so pandera names them exactly as
@@ -19,14 +24,16 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
-from ..integrations.errors import SourceError
+from ..integrations.errors import BreakingDrift, SourceError
 from ..integrations.sources._protocol import Batch
 from .registry import SourceContract, contract_for
+from .schema_types import ColumnType, column_types, detect_retyped
 from .sql_checks import (ROW, CompiledContract, WholeBatchFailure, compile_contract, failing_rows,
                          label_failure_cases, lit, python_regex_to_re2, q)
 from .timestamps import ZONE_LABEL, ZONED, apply_zone_rule, timestamp_columns
@@ -41,6 +48,7 @@ class SourceVerdict:
     drift: dict | None
     contract: SourceContract
     failures_by_check: dict[str, int] = field(default_factory=dict)
+    types: dict[str, ColumnType] = field(default_factory=dict)  # every incoming column as landed, for the snapshot
 
 
 @dataclass(frozen=True)
@@ -72,11 +80,17 @@ def detect_drift(expected: list[str], present: list[str], optional: list[str] | 
     return {"missing": missing, "added": added, "renamed": renamed}
 
 
-def check_batch(batch: Batch) -> SourceVerdict:
+def check_batch(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | None = None) -> SourceVerdict:
+    """Conform, judge and split ``batch``; ``previous_types`` (the entity's last snapshot) reveals retyped columns.
+
+    Raises ``BreakingDrift`` when the batch cannot be landed as its entity at all.
+    """
     contract = contract_for(batch.stream.key)
     expected, required = contract.columns(), contract.required_columns()
     present = [str(c) for c in batch.frame.columns]
-    drift = detect_drift(expected, present, contract.optional_columns())
+    types = column_types(batch.frame)
+    drift = _with_retyped(detect_drift(expected, present, contract.optional_columns()),
+                          detect_retyped(previous_types, types))
     _refuse_unrecognisable(batch, contract, required, present, drift)
     schema = contract.schema()
     frame = batch.frame.copy()
@@ -89,11 +103,19 @@ def check_batch(batch: Batch) -> SourceVerdict:
     frame = frame[expected]
     instants, zone_labels = apply_zone_rule(frame, timestamp_columns(schema), contract.naive_time, contract.dates)
     valid, bad, by_check = _validate(schema, instants, batch, zone_labels)
+    _refuse_fatal_retype(batch, drift, len(frame), len(valid))
     valid = valid.assign(_unmapped=unmapped.loc[valid.index].astype("string"))
     if len(bad):  # the quarantine keeps each value as the source sent it, not as it was read
         bad = frame.loc[bad.index].assign(_reasons=bad["_reasons"])
     quarantined = _quarantine_rows(batch, bad)
-    return SourceVerdict(valid.reset_index(drop=True), quarantined, drift, contract, by_check)
+    return SourceVerdict(valid.reset_index(drop=True), quarantined, drift, contract, by_check, types)
+
+
+def _with_retyped(drift: dict | None, retyped: dict[str, dict[str, str]]) -> dict | None:
+    """The drift record with ``retyped`` added only when some column changed family (older records lack the key)."""
+    if not retyped:
+        return drift
+    return {**(drift or {"missing": [], "added": [], "renamed": {}}), "retyped": retyped}
 
 
 def _refuse_unrecognisable(batch: Batch, contract: SourceContract, expected: list[str], present: list[str],
@@ -101,13 +123,24 @@ def _refuse_unrecognisable(batch: Batch, contract: SourceContract, expected: lis
     overlap = len(set(expected) & set(present))
     if overlap < max(1, len(expected) // 2):
         shown = ", ".join(present[:6]) or "no columns"
-        raise SourceError(f"{batch.source}: does not look like a {batch.stream.key} export "
-                          f"(found {shown}; expected columns such as {', '.join(expected[:5])})")
+        raise BreakingDrift(f"{batch.source}: does not look like a {batch.stream.key} export "
+                            f"(found {shown}; expected columns such as {', '.join(expected[:5])})",
+                            "unrecognisable", drift)
     keys = batch.stream.primary_key.split(",")
     lost = [k for k in keys if k not in present]
     if lost:
-        raise SourceError(f"{batch.source}: primary key column '{lost[0]}' of {batch.stream.key} is missing; "
-                          f"cannot land without it")
+        raise BreakingDrift(f"{batch.source}: primary key column '{lost[0]}' of {batch.stream.key} is missing; "
+                            f"cannot land without it", "primary_key_missing", drift)
+
+
+def _refuse_fatal_retype(batch: Batch, drift: dict | None, rows: int, valid: int) -> None:
+    """A retype that leaves no row valid is refused rather than quarantined whole: the watermark then stays put,
+    so once the mapping is fixed the same records are pulled again instead of sitting in quarantine."""
+    retyped = (drift or {}).get("retyped") or {}
+    if retyped and rows and not valid:
+        cols = ", ".join(f"'{c}' ({t['from']} -> {t['to']})" for c, t in retyped.items())
+        raise BreakingDrift(f"{batch.source}: every row of {batch.stream.key} fails its contract after "
+                            f"{cols} changed type; cannot land it", "retype_fails_every_row", drift)
 
 
 def _unmapped(frame: pd.DataFrame, extras: list[str]) -> pd.Series:
@@ -229,20 +262,45 @@ def _validate_pandera(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Ba
         cases = err.failure_cases
     if cases is None and (found is None or not len(found)):
         return valid, pd.DataFrame(), {}
+    if cases is not None:
+        uncoercible = _uncoercible_rows(cases)
+        if len(uncoercible) and cases["index"].isna().any():
+            # a column still holding text where a number belongs cannot be range-checked as a whole (a retyped
+            # column): its values that do not coerce are quarantined, and the rows that do are judged on their own
+            mine = [label_failure_cases(cases[cases["index"].isin(uncoercible)])]
+            rest_found = None
+            if found is not None and len(found):
+                mine.append(found[found[ROW].isin(uncoercible)])
+                rest_found = found[~found[ROW].isin(uncoercible)]
+            bad, by_check = _labelled(frame, pd.concat(mine, ignore_index=True))
+            valid, rest, rest_by_check = _validate_pandera(schema, frame.drop(index=uncoercible), batch, rest_found)
+            for label, count in rest_by_check.items():
+                by_check[label] = by_check.get(label, 0) + count
+            return valid, (pd.concat([bad, rest]).sort_index() if len(rest) else bad), by_check
     labelled = found if found is not None else pd.DataFrame({ROW: [], "label": []})
     if cases is not None:
         _refuse_table_cases(cases, batch)
         labelled = pd.concat([label_failure_cases(cases), labelled], ignore_index=True)
-    reasons = labelled.groupby(ROW)["label"].agg(lambda s: "; ".join(sorted(set(s))))
-    by_check = labelled["label"].value_counts().to_dict()
-    bad_idx = reasons.index
+    bad, by_check = _labelled(frame, labelled)
     try:
-        valid = schema.validate(frame.drop(index=bad_idx), lazy=True)
+        valid = schema.validate(frame.drop(index=bad.index), lazy=True)
     except pa.errors.SchemaErrors as err:  # pragma: no cover - a contract that fails its own clean rows
         raise SourceError(f"{batch.source}: {batch.stream.key} fails its contract after quarantine: "
                           f"{err.failure_cases.iloc[0]['check']}") from err
-    bad = frame.loc[bad_idx].assign(_reasons=reasons)
-    return valid, bad, {str(k): int(v) for k, v in by_check.items()}
+    return valid, bad, by_check
+
+
+def _uncoercible_rows(cases: pd.DataFrame) -> list:
+    """Index labels of the rows holding a value that does not coerce to its contract type."""
+    hit = cases[cases["index"].notna() & cases["check"].astype(str).str.startswith("coerce_dtype")]
+    return list(pd.unique(hit["index"]))
+
+
+def _labelled(frame: pd.DataFrame, labelled: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The failing rows of ``frame`` with their ``_reasons``, and failures per label."""
+    reasons = labelled.groupby(ROW)["label"].agg(lambda s: "; ".join(sorted(set(s))))
+    by_check = {str(k): int(v) for k, v in labelled["label"].value_counts().to_dict().items()}
+    return frame.loc[reasons.index].assign(_reasons=reasons), by_check
 
 
 def _quarantine_rows(batch: Batch, bad: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,9 @@ from pydantic import BaseModel, Field
 
 from steward.contracts.policy import load_policy
 from steward.integrations import ledger
+from steward.integrations.drift_gate import drift_gate
 from steward.integrations.health import health_gate
+from steward.integrations.refusals import refusals_for_run
 from steward.integrations.warehouse import Warehouse
 
 from . import steps
@@ -86,7 +88,9 @@ def governance_run(params: RunParams) -> RunResult:
         adapters = steps.adapters_for(cfg, wh)
         steps.preflight(adapters)
         ingested = _ingest_concurrently(gate.ingest_config(cfg), adapters, wh, run_id)  # a down source is not pulled
-        outcome = steps.transform(wh, cfg.work_dir, policy, pd.Timestamp(started))
+        drift = drift_gate(wh, policy, refusals_for_run(wh, run_id), run_id)  # a refused batch's marts: left out
+        policy = drift.policy
+        outcome = steps.transform(wh, cfg.work_dir, policy, pd.Timestamp(started), run_id, drift.exclude)
         findings = steps.judge(wh, policy, outcome, run_id)
         plans = steps.plan(findings, policy)
         actions = steps.act(wh, plans, collect_approvals(plans, policy), adapters, run_id)

@@ -38,6 +38,9 @@ from ledger.findings where run_id = ?"""
 _BATCHES_SQL = """
 select integration, platform, entity, source, rows_read, rows_loaded, rows_quarantined, drift, loaded_at
 from ledger.batches where run_id = ? order by integration, entity, loaded_at"""
+_REFUSALS_SQL = """
+select integration, platform, entity, kind, reason, rows_refused, drift, refused_at
+from ledger.schema_refusals where run_id = ? order by integration, entity, refused_at"""
 # Only counts leave this query: the record column holds raw customer data and is deliberately never selected.
 _QUARANTINE_SQL = """
 with reasons as (
@@ -77,6 +80,8 @@ def report_context(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
         "audit": [_stamped(r, "logged_at") for r in _records(warehouse.query_df(_AUDIT_SQL, [run_id]))],
         "paused": [_stamped(r, "changed_at") for r in _records(warehouse.query_df(_PAUSED_SQL))],
         "batches": [_batch(r) for r in _records(warehouse.query_df(_BATCHES_SQL, [run_id]))],
+        "refused": [_stamped({**r, "drift": _diff(r)}, "refused_at")
+                    for r in _records(warehouse.query_df(_REFUSALS_SQL, [run_id]))],
         "quarantine": _records(warehouse.query_df(_QUARANTINE_SQL, [run_id])),
         "generated_at": _when(datetime.now(timezone.utc)),
         "charts": chart_context(warehouse, _policy_of(runs[0])),
@@ -153,13 +158,19 @@ def _family_order(findings: list[dict[str, Any]]) -> list[str]:
 
 
 def _batch(row: dict[str, Any]) -> dict[str, Any]:
-    """Drift as a diff: renames once as ``old → new``, not also as a missing and an added column."""
+    return {**_stamped(row, "loaded_at"), "drift": _diff(row)}
+
+
+def _diff(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """Drift as a diff: renames once as ``old → new``, not also as a missing and an added column; retyped columns
+    as ``column: from → to`` (type families)."""
     drift = _json(row.get("drift")) or {}
     renamed = {str(k): str(v) for k, v in (drift.get("renamed") or {}).items()}
     diff = [("renamed", f"{old} → {new}") for old, new in renamed.items()]
     diff += [("missing", str(c)) for c in drift.get("missing") or [] if c not in renamed]
     diff += [("added", str(c)) for c in drift.get("added") or [] if c not in renamed.values()]
-    return {**_stamped(row, "loaded_at"), "drift": diff}
+    diff += [("retyped", f"{c}: {t.get('from')} → {t.get('to')}") for c, t in (drift.get("retyped") or {}).items()]
+    return diff
 
 
 def _stamped(row: dict[str, Any], *keys: str) -> dict[str, Any]:

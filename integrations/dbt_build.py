@@ -53,9 +53,11 @@ def _write_profile(work_dir: Path, warehouse: Path) -> Path:
     return profiles
 
 
-def build(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None = None) -> BuildOutcome:
-    """``dbt build`` (models, data tests and unit tests) with the policy's scope as vars."""
-    return _invoke("build", warehouse, work_dir, dbt_vars, select)
+def build(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None = None,
+          exclude: list[str] | None = None) -> BuildOutcome:
+    """``dbt build`` (models, data tests and unit tests) with the policy's scope as vars; ``exclude`` leaves nodes
+    out (``source:salesforce.opportunities+``: a refused source and everything built on it keep their last build)."""
+    return _invoke("build", warehouse, work_dir, dbt_vars, select, exclude)
 
 
 def run_models(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None = None) -> BuildOutcome:
@@ -63,7 +65,8 @@ def run_models(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str
     return _invoke("run", warehouse, work_dir, dbt_vars, select)
 
 
-def _invoke(command: str, warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None) -> BuildOutcome:
+def _invoke(command: str, warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None,
+            exclude: list[str] | None = None) -> BuildOutcome:
     from dbt.cli.main import dbtRunner  # imported late: dbt's import takes a second and most commands skip it
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -76,6 +79,8 @@ def _invoke(command: str, warehouse: Path, work_dir: Path, dbt_vars: dict, selec
         # a data test runs only when every model it reads is built here or upstream: dbt's default ("eager") also
         # runs a relationships test whose other side this selection never built, and it fails on a missing relation
         args += ["--select", *select, "--indirect-selection", "buildable"]
+    if exclude:
+        args += ["--exclude", *exclude]
     verbose = os.environ.get("STEWARD_DBT_LOG_LEVEL", "none") != "none"
     res = dbtRunner(callbacks=[_echo_to_stderr] if verbose else []).invoke(args)
     if res.exception is not None:

@@ -3,6 +3,7 @@
     StewardError                 anything Steward refuses to do, with the source and field it concerns
      ├── ConfigError             a config or policy file is missing, unreadable or invalid
      ├── SourceError             an integration's data cannot be read (missing file, not the expected export)
+     │    └── BreakingDrift       one batch's schema drifted too far to land (caught per entity: the run goes on)
      ├── WarehouseError          the DuckDB warehouse cannot be opened or written
      ├── TransformError          the dbt build failed on a model (not on a data test: those become findings)
      └── NotifyError             Slack refused the bot for good (bad token, missing scope)
@@ -13,8 +14,8 @@ The CLI prints ``str(error)`` alone and exits 2, so messages start with the file
 
 from __future__ import annotations
 
-__all__ = ["StewardError", "ConfigError", "SourceError", "WarehouseError", "TransformError", "NotifyError",
-           "ChannelError"]
+__all__ = ["StewardError", "ConfigError", "SourceError", "BreakingDrift", "WarehouseError", "TransformError",
+           "NotifyError", "ChannelError"]
 
 
 class StewardError(Exception):
@@ -27,6 +28,19 @@ class ConfigError(StewardError):
 
 class SourceError(StewardError):
     """An integration's data cannot be read as the export it claims to be."""
+
+
+class BreakingDrift(SourceError):
+    """A batch whose schema no longer fits its entity: unrecognisable, primary key gone, or retyped so that no row
+    passes. The pull refuses that one batch and records why (``kind``, ``drift``); every other entity still lands.
+
+    Kinds: ``unrecognisable``, ``primary_key_missing``, ``retype_fails_every_row``.
+    """
+
+    def __init__(self, message: str, kind: str, drift: dict | None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.drift = drift
 
 
 class WarehouseError(StewardError):

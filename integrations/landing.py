@@ -20,7 +20,7 @@ import pandas as pd
 from .sources._protocol import Batch
 from .warehouse import Warehouse
 
-__all__ = ["LandResult", "land_batch", "raw_table", "ensure_raw_table", "read_watermark"]
+__all__ = ["LandResult", "land_batch", "raw_table", "ensure_raw_table", "read_watermark", "latest_types"]
 
 # Integrations are pulled concurrently, but one process writes the DuckDB file one batch at a time: DuckDB would
 # otherwise abort one of two transactions touching the same ledger rows, and landing is cheap next to the network.
@@ -62,8 +62,13 @@ def ensure_raw_table(wh: Warehouse, table: str, empty: pd.DataFrame) -> bool:
 
 
 def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd.DataFrame,
-               drift: dict | None, contract_version: str, run_id: str, owner: str | None = None) -> LandResult:
-    """Append ``valid`` to the raw table and ``quarantined`` (source_row, reasons, record) to the quarantine."""
+               drift: dict | None, contract_version: str, run_id: str, owner: str | None = None,
+               types: dict | None = None) -> LandResult:
+    """Append ``valid`` to the raw table and ``quarantined`` (source_row, reasons, record) to the quarantine.
+
+    ``types`` (column -> dtype and family, from ``check_batch``) goes into the schema snapshot with the column
+    names, so the next batch of the entity can be compared with this one for retyped columns.
+    """
     stream, now = batch.stream, datetime.now(timezone.utc)
     rows_read = len(valid) + len(quarantined)
     with _LANDING, wh.connect() as con:
@@ -99,8 +104,10 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
                         [batch_id, run_id, batch.integration, stream.platform, stream.entity, batch.source,
                          batch.fingerprint, rows_read, len(valid), len(quarantined), contract_version,
                          json.dumps(drift) if drift else None, now, owner])
-            con.execute("insert into ledger.schema_snapshots values (?, ?, ?, ?, ?)",
-                        [batch_id, batch.integration, stream.entity, json.dumps(list(map(str, batch.frame.columns))), now])
+            con.execute("insert into ledger.schema_snapshots (batch_id, integration, entity, columns, taken_at, "
+                        "types) values (?, ?, ?, ?, ?, ?)",
+                        [batch_id, batch.integration, stream.entity, json.dumps(list(map(str, batch.frame.columns))),
+                         now, json.dumps(types) if types else None])
             if batch.deleted:
                 _bury(con, table, stream.primary_key, batch, batch_id, now)
             if batch.watermark is not None:
@@ -118,6 +125,16 @@ def read_watermark(wh: Warehouse, integration: str, entity: str) -> str | None:
         row = con.execute("select cursor_value from ledger.watermarks where integration = ? and entity = ?",
                           [integration, entity]).fetchone()
     return row[0] if row else None
+
+
+def latest_types(wh: Warehouse, integration: str, entity: str) -> dict | None:
+    """Column -> {dtype, family} of the entity's newest snapshot that recorded types (None before the first, and
+    for warehouses whose snapshots predate types: a retype is then only seen from the next batch on)."""
+    with wh.connect() as con:
+        row = con.execute("select types from ledger.schema_snapshots where integration = ? and entity = ? "
+                          "and types is not null order by taken_at desc, batch_id desc limit 1",
+                          [integration, entity]).fetchone()
+    return json.loads(row[0]) if row and row[0] else None
 
 
 def _advance_watermark(con, integration: str, entity: str, value: str, batch_id: str, now: datetime) -> None:

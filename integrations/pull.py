@@ -3,6 +3,10 @@
 This is the loop every source kind shares (export files, platform APIs, ELT-synced tables). Each batch commits on
 its own together with its watermark, so a crash at any point leaves the warehouse at the last committed batch and
 the next pull resumes from there; re-pulled records merge by primary key.
+
+A batch with breaking schema drift (``BreakingDrift``) is refused, not raised: the refusal is recorded with its
+diff, nothing of it lands, and the entity's pull stops there (a later batch would carry the watermark past the
+refused records). The other entities and integrations go on.
 """
 
 from __future__ import annotations
@@ -10,9 +14,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+from ..contracts.schema_types import column_types
 from ..contracts.source_checks import SourceVerdict, check_batch
-from .landing import LandResult, land_batch, read_watermark
-from .sources._protocol import SourceAdapter, Stream
+from ..contracts.registry import contract_for
+from .errors import BreakingDrift
+from .landing import LandResult, land_batch, latest_types, read_watermark
+from .refusals import record_refusal
+from .sources._protocol import Batch, SourceAdapter, Stream
 from .warehouse import Warehouse
 
 __all__ = ["pull_entity", "pull_integration", "Landed"]
@@ -20,27 +28,48 @@ __all__ = ["pull_entity", "pull_integration", "Landed"]
 
 @dataclasses.dataclass(frozen=True)
 class Landed:
+    """One batch's outcome. ``refused`` is why a batch was not landed (breaking schema drift), else None; a refused
+    batch's ``result`` has the refusal id as ``batch_id`` and no rows loaded."""
+
     result: LandResult
     drift: dict | None
     watermark: str | None
+    refused: str | None = None
 
 
 def pull_entity(adapter: SourceAdapter, stream: Stream, wh: Warehouse, run_id: str,
                 on_batch: Callable[[Landed], None] | None = None) -> list[Landed]:
     """Every batch of ``stream`` since its committed watermark (the whole entity for non-incremental sources)."""
     since = read_watermark(wh, adapter.name, stream.entity) if getattr(adapter, "incremental", False) else None
+    previous = latest_types(wh, adapter.name, stream.entity)
     landed: list[Landed] = []
-    for batch in adapter.pull(stream.entity, since):  # type: ignore[arg-type]
-        verdict: SourceVerdict = check_batch(batch)
-        result = land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift,
-                            verdict.contract.version, run_id, verdict.contract.owner)
-        item = Landed(result, verdict.drift, batch.watermark)
+    batches = adapter.pull(stream.entity, since)  # type: ignore[arg-type]
+    for batch in batches:
+        try:
+            verdict: SourceVerdict = check_batch(batch, previous)
+        except BreakingDrift as err:
+            item = _refuse(wh, batch, err, run_id)
+            getattr(batches, "close", lambda: None)()  # stop pulling this entity: the watermark stays put
+        else:
+            result = land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift,
+                                verdict.contract.version, run_id, verdict.contract.owner, verdict.types)
+            previous = verdict.types or previous
+            item = Landed(result, verdict.drift, batch.watermark)
         landed.append(item)
         if on_batch is not None:
             on_batch(item)
+        if item.refused:
+            break
     return landed
 
 
 def pull_integration(adapter: SourceAdapter, wh: Warehouse, run_id: str,
                      on_batch: Callable[[Landed], None] | None = None) -> list[Landed]:
     return [item for stream in adapter.streams() for item in pull_entity(adapter, stream, wh, run_id, on_batch)]
+
+
+def _refuse(wh: Warehouse, batch: Batch, err: BreakingDrift, run_id: str) -> Landed:
+    refusal = record_refusal(wh, batch, err, run_id, contract_for(batch.stream.key).owner, column_types(batch.frame))
+    rows = len(batch.frame) + len(batch.rejected)
+    return Landed(LandResult(refusal.refusal_id, batch.integration, batch.stream.entity, rows, 0, 0), err.drift,
+                  None, refusal.reason)

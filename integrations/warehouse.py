@@ -34,6 +34,11 @@ create table if not exists ledger.quarantine (
     reasons varchar, record json, quarantined_at timestamptz);
 create table if not exists ledger.schema_snapshots (
     batch_id varchar, integration varchar, entity varchar, columns json, taken_at timestamptz);
+alter table ledger.schema_snapshots add column if not exists types json;
+create table if not exists ledger.schema_refusals (
+    refusal_id varchar primary key, run_id varchar, integration varchar, platform varchar, entity varchar,
+    source varchar, fingerprint varchar, kind varchar, reason varchar, drift json, columns json, types json,
+    rows_refused bigint, owner varchar, refused_at timestamptz);
 create table if not exists ledger.findings (
     run_id varchar, fingerprint varchar, check_id varchar, family varchar, severity varchar, subject_type varchar,
     subject varchar, metric varchar, observed double, threshold double, evidence json, explanation varchar,

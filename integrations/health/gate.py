@@ -5,30 +5,25 @@ each belong to one platform. When an integration feeding that platform is ``down
 and only if that state is recent), the check's numbers describe a broken sync rather than the marketing stack, so
 the check is *not evaluated (source down)*: it is taken out of the policy for this run (no false findings, and its
 open incidents are neither re-notified nor resolved), and the decision is recorded in ``ledger.health_gate`` for
-the report. Lineage comes from the dbt project itself (``ref()``/``source()`` in each model), so a new mart is
-covered without a list to maintain.
+the report. Lineage comes from the dbt project itself (``integrations/lineage.py``), so a new mart is covered
+without a list to maintain.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
 from steward.contracts.policy import Policy
 
-from ..dbt_build import dbt_project_dir
+from ..lineage import mart_platforms
 from ..warehouse import Warehouse
 from . import store
 
-__all__ = ["Gate", "health_gate", "check_inputs", "mart_platforms", "not_evaluated"]
+__all__ = ["Gate", "health_gate", "check_inputs", "mart_platforms", "not_evaluated", "record_skipped"]
 
-_REF = re.compile(r"""ref\(\s*['"]([A-Za-z0-9_]+)['"]\s*\)""")
-_SOURCE = re.compile(r"""source\(\s*['"]([A-Za-z0-9_]+)['"]\s*,\s*['"][A-Za-z0-9_]+['"]\s*\)""")
-_OWN_SOURCES = frozenset({"steward"})  # Steward's own ledgers feed every platform's landing checks alike
 REASON = "not evaluated (source down)"
 
 
@@ -43,32 +38,6 @@ class Gate:
     def ingest_config(self, cfg: Any) -> Any:
         """``cfg`` without the integrations that are down: pulling them would only wait out their outage."""
         return cfg.model_copy(update={"integrations": [i for i in cfg.integrations if i.name not in self.down]})
-
-
-@lru_cache(maxsize=4)
-def _lineage(project: Path) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
-    """model -> models it refs, model -> sources it reads, from every model's SQL in the project."""
-    refs: dict[str, frozenset[str]] = {}
-    sources: dict[str, frozenset[str]] = {}
-    for sql in (project / "models").rglob("*.sql"):
-        text = sql.read_text(encoding="utf-8")
-        refs[sql.stem] = frozenset(_REF.findall(text))
-        sources[sql.stem] = frozenset(_SOURCE.findall(text))
-    return refs, sources
-
-
-def mart_platforms(mart: str, project: Path | None = None) -> frozenset[str]:
-    """The platforms (dbt source names) whose raw tables a model reads, directly or through other models."""
-    refs, sources = _lineage(project or dbt_project_dir())
-    seen, todo, found = set(), [mart], set()
-    while todo:
-        model = todo.pop()
-        if model in seen:
-            continue
-        seen.add(model)
-        found |= sources.get(model, frozenset())
-        todo.extend(refs.get(model, ()))
-    return frozenset(found - _OWN_SOURCES)
 
 
 def check_inputs(policy: Policy, project: Path | None = None) -> dict[str, frozenset[str]]:
@@ -97,12 +66,12 @@ def health_gate(wh: Warehouse, policy: Policy, integrations: Iterable[Any], run_
             skipped.append({"check_id": check_id, "integrations": hit, "reason": REASON,
                             "states": {n: _state_text(states, n) for n in hit}})
     kept = {k: v for k, v in policy.checks.items() if k not in {s["check_id"] for s in skipped}}
-    _record(wh, run_id, skipped, now)
+    record_skipped(wh, run_id, skipped, now)
     return Gate(policy.model_copy(update={"checks": kept}), skipped, down)
 
 
 def not_evaluated(wh: Warehouse, run_id: str) -> list[dict[str, Any]]:
-    """The checks a governance run left out because their source was down (for the report)."""
+    """The checks a governance run left out because their source was down or drifted (for the report)."""
     frame = wh.query_df("select check_id, integrations, states, reason from ledger.health_gate where run_id = ? "
                         "order by check_id", [run_id])
     return frame.to_dict(orient="records")
@@ -113,7 +82,11 @@ def _state_text(states: Any, integration: str) -> str:
     return f"down since {row['state_since']:%Y-%m-%d %H:%M} UTC ({row['rule']})"
 
 
-def _record(wh: Warehouse, run_id: str, skipped: list[dict[str, Any]], now: datetime) -> None:
+def record_skipped(wh: Warehouse, run_id: str, skipped: list[dict[str, Any]], now: datetime) -> None:
+    """One ``ledger.health_gate`` row per check left out (``check_id``, ``integrations``, ``states``, ``reason``);
+    the drift gate records its decisions here too, so the report lists every check a run did not evaluate."""
+    if not skipped:
+        return
     with wh.connect() as con:
         con.executemany(
             "insert or replace into ledger.health_gate values (?, ?, ?, ?, ?, ?)",

@@ -250,7 +250,8 @@ def _drift(con: Any, integration: str, out: LedgerSignals) -> None:
     total = 0
     for entity, drift in latest:
         d = json.loads(drift) if isinstance(drift, str) else (drift or {})
-        n = len(d.get("missing") or []) + len(d.get("added") or []) + len(d.get("renamed") or {})
+        n = (len(d.get("missing") or []) + len(d.get("added") or []) + len(d.get("renamed") or {})
+             + len(d.get("retyped") or {}))
         if n:
             out.drifted_entities.append(entity)
         total += n

@@ -1,4 +1,7 @@
-"""Bad input as a new user makes it: one line naming the file and the problem, exit 2, nothing landed is lost."""
+"""Bad input as a new user makes it: one line naming the file and the problem, exit 2, nothing landed is lost.
+
+An export that no longer looks like its entity is not such an error: it is breaking schema drift, refused for that
+entity alone while the run goes on, and reported as a critical finding (docs/schema-drift.md)."""
 
 from __future__ import annotations
 
@@ -55,9 +58,27 @@ def test_missing_export_file(ws):
     _fails_with(ws, "subscriptions.jsonl: export file is missing for integration 'hubspot'")
 
 
-def test_corrupt_csv(ws):
-    (ws / "exports" / "salesforce" / "contacts.csv").write_bytes(b"\x00\x01\x02garbage\xff\xfe\n\x00\x00\n")
-    _fails_with(ws, "contacts.csv: does not look like a salesforce.contacts export")
+def test_corrupt_csv_is_refused_for_its_entity_and_the_run_goes_on(ws):
+    before = _raw_counts(ws)
+    path = ws / "exports" / "salesforce" / "contacts.csv"
+    path.write_bytes(b"\x00\x01\x02garbage\xff\xfe\n\x00\x00\n")
+    proc = steward("run", "-c", str(ws / "steward.yaml"), "--json", "--fail-on", "critical", cwd=ws)
+    # a critical finding, so --fail-on critical exits 1 as for any other critical finding (without it: 0)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "error:" not in proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "completed"
+    [refused] = [r for r in result["ingested"] if r["refused"]]
+    assert (refused["integration"], refused["entity"], refused["rows_loaded"]) == ("salesforce", "contacts", 0)
+    assert refused["refused"].startswith(f"{path}: does not look like a salesforce.contacts export (found ")
+    [breaking] = [f for f in result["findings"] if f["check_id"] == "data_quality.breaking_schema_drift"]
+    assert (breaking["subject"], breaking["severity"], breaking["family"]) == \
+        ("salesforce/contacts", "critical", "data_quality")
+    assert "salesforce.contacts: refused, breaking schema drift" in proc.stderr
+    assert _raw_counts(ws) == before  # nothing already loaded was lost (or duplicated)
+    checks = {f["check_id"] for f in result["findings"]}
+    assert "bias.selection_rate_disparity" not in checks  # built on Salesforce contacts: not evaluated this run
+    assert "consent.send_after_opt_out" in checks  # HubSpot alone: judged as usual
 
 
 def test_unknown_column_in_policy(ws):

@@ -301,3 +301,20 @@ def test_official_client_reads_the_same_contacts(emu, expected):
     with pytest.raises(ApiException) as err:
         HubSpot(access_token="pat-na1-wrong", host=emu.base_url).crm.contacts.basic_api.get_page(limit=1)
     assert err.value.status == 401 and json.loads(err.value.body)["category"] == "INVALID_AUTHENTICATION"
+
+
+def test_a_batch_that_lost_its_key_is_refused_and_the_watermark_stays(emu, wh, expected):
+    pull_integration(_adapter(emu, "email_events"), wh, "run-1")
+    landed = _rows(wh, "email_events")
+    emu.rename_field("email_events", "id", "eventId")  # the platform renamed the events' key
+    refused = pull_integration(_adapter(emu, "email_events"), wh, "run-2")
+    assert [(i.result.rows_loaded, i.watermark, i.drift) for i in refused] == \
+        [(0, None, {"missing": ["id"], "added": ["eventId"], "renamed": {}})]
+    source = wh.query_df("select source from ledger.schema_refusals").iloc[0, 0]
+    assert refused[0].refused == (f"{source}: primary key column 'id' of hubspot.email_events is missing; "
+                                  f"cannot land without it")
+    assert _rows(wh, "email_events") == landed
+    assert read_watermark(wh, NAME, "email_events") == expected["email_events"]["watermark"]
+    emu.renamed.clear()  # fixed: the next pull resumes from the same watermark and lands as before
+    pull_integration(_adapter(emu, "email_events"), wh, "run-3")
+    _assert_landed_like_export(wh, "email_events", expected["email_events"])

@@ -167,7 +167,8 @@ def _batch(wh, integration: str, entity: str, loaded_at: datetime, rows: int = 1
                     "rows_loaded, drift, loaded_at) values (?, 'r', ?, ?, ?, ?, ?, ?, ?)",
                     [batch_id, integration, integration, entity, rows, rows, json.dumps(drift) if drift else None,
                      loaded_at])
-        con.execute("insert into ledger.schema_snapshots values (?, ?, ?, ?, ?)",
+        con.execute("insert into ledger.schema_snapshots (batch_id, integration, entity, columns, taken_at) "
+                    "values (?, ?, ?, ?, ?)",
                     [batch_id, integration, entity, json.dumps(columns or ["Id", "Name"]), loaded_at])
 
 

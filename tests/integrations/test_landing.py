@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
+import duckdb
 import pandas as pd
 import pytest
 
 from conftest import write_text
 from steward.contracts.source_checks import check_batch
 from steward.integrations.errors import WarehouseError
-from steward.integrations.landing import land_batch
+from steward.integrations.landing import land_batch, latest_types
+from steward.integrations.pull import pull_entity
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
 
@@ -26,7 +30,7 @@ def _acc(i, revenue="1000"):
 
 def _land(wh, batch, run="r1"):
     v = check_batch(batch)
-    return land_batch(wh, batch, v.valid, v.quarantined, v.drift, v.contract.version, run)
+    return land_batch(wh, batch, v.valid, v.quarantined, v.drift, v.contract.version, run, types=v.types)
 
 
 def _count(wh, sql):
@@ -150,3 +154,56 @@ def test_a_record_sent_again_after_its_deletion_is_alive_again(tmp_path):
     _land(wh, _contacts(tmp_path / "b", [_contact(1, "ana@x.io")]), run="r3")  # undeleted in Salesforce
     assert _count(wh, "select count(*) from ledger.tombstones") == 0
     assert _count(wh, 'select count(*) from raw."salesforce__contacts"') == 2
+def test_the_schema_snapshot_carries_every_column_with_its_type(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    batch = _accounts(tmp_path, [_acc(1), _acc(2)])
+    v = check_batch(batch)
+    result = land_batch(wh, batch, v.valid, v.quarantined, v.drift, v.contract.version, "r1", types=v.types)
+    with wh.connect() as con:
+        columns, types = con.execute("select columns, types from ledger.schema_snapshots where batch_id = ?",
+                                     [result.batch_id]).fetchone()
+    assert json.loads(columns) == HEADER.split(",")  # names only, as the health monitor reads them
+    stamp = str(batch.frame["CreatedDate"].dtype)  # DuckDB's session time zone names UTC as it likes
+    assert stamp.startswith("datetime64[us, ") and stamp.endswith("UTC]")
+    assert json.loads(types) == {
+        "Id": {"dtype": "str", "family": "number"},  # text whose every value reads as a number
+        "Name": {"dtype": "str", "family": "text"},
+        "Industry": {"dtype": "str", "family": "text"}, "AnnualRevenue": {"dtype": "int64", "family": "number"},
+        "BillingCountry": {"dtype": "str", "family": "text"},
+        "CreatedDate": {"dtype": stamp, "family": "temporal"}, "SystemModstamp": {"dtype": stamp, "family": "temporal"}}
+    assert latest_types(wh, "crm", "accounts") == json.loads(types)
+
+
+def test_a_warehouse_from_before_typed_snapshots_gains_the_column(tmp_path):
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:  # the ledger as it was: names only
+        con.execute("create schema ledger; create table ledger.schema_snapshots (batch_id varchar, "
+                    "integration varchar, entity varchar, columns json, taken_at timestamptz)")
+        con.execute("insert into ledger.schema_snapshots values ('b1', 'crm', 'accounts', '[\"Id\"]', now())")
+    wh = Warehouse(path)
+    assert latest_types(wh, "crm", "accounts") is None  # no types yet: the next batch is not called retyped
+    _land(wh, _accounts(tmp_path, [_acc(1)]))
+    assert latest_types(wh, "crm", "accounts")["AnnualRevenue"] == {"dtype": "int64", "family": "number"}
+
+
+def test_a_batch_without_its_primary_key_is_refused_and_nothing_landed_moves(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    adapter = ExportFilesAdapter("crm", "salesforce", tmp_path / "a", wh, entities=["accounts"])
+    _accounts(tmp_path / "a", [_acc(1), _acc(2)])
+    pull_entity(adapter, adapter.streams()[0], wh, "r1")
+    before = wh.query_df('select * from raw."salesforce__accounts" order by "Id"')
+    write_text(tmp_path / "a" / "accounts.csv",
+               "\n".join([HEADER.replace("Id,", "AccountKey,", 1), _acc(3), _acc(4)]) + "\n")
+    [item] = pull_entity(adapter, adapter.streams()[0], wh, "r2")
+    reason = (f"{tmp_path / 'a' / 'accounts.csv'}: primary key column 'Id' of salesforce.accounts is missing; "
+              f"cannot land without it")
+    assert item.refused == reason and item.result.rows_loaded == 0 and item.result.rows_read == 2
+    assert wh.query_df('select * from raw."salesforce__accounts" order by "Id"').equals(before)
+    assert _count(wh, "select count(*) from ledger.batches") == 1
+    assert _count(wh, "select count(*) from ledger.schema_snapshots") == 1
+    refusal = wh.query_df("select * from ledger.schema_refusals").iloc[0]
+    assert (refusal["run_id"], refusal["integration"], refusal["platform"], refusal["entity"], refusal["kind"],
+            refusal["reason"], refusal["rows_refused"], refusal["owner"], refusal["refusal_id"]) == \
+        ("r2", "crm", "salesforce", "accounts", "primary_key_missing", reason, 2, "crm-ops", item.result.batch_id)
+    assert json.loads(refusal["drift"]) == {"missing": ["Id"], "added": ["AccountKey"], "renamed": {}}
+    assert json.loads(refusal["columns"]) == HEADER.replace("Id,", "AccountKey,", 1).split(",")

@@ -1,0 +1,152 @@
+"""Schema drift in a governance run: a batch whose drift is breaking is refused and isolated to that entity (its
+downstream marts are left out of the build and their checks are not evaluated), every other entity and check runs
+as usual; a retyped column shows up with its diff in the schema drift finding."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from steward.contracts.policy import load_policy
+from steward.contracts.registry import contract_for
+from steward.flows.demo import prepare_demo
+from steward.flows.governance import RunParams, governance_run
+from steward.flows.report import report_context
+from steward.integrations.lineage import mart_sources
+from steward.integrations.warehouse import Warehouse
+
+pytestmark = pytest.mark.slow
+
+REFUSED = "not evaluated (breaking schema drift in salesforce/opportunities)"
+
+
+@pytest.fixture
+def first_run(prefect_harness, tmp_path):
+    """A small demo workspace governed once: every entity landed in its expected shape."""
+    config, ws = prepare_demo(tmp_path / "ws", scale=0.2)
+    return config, ws, governance_run(RunParams(config=str(config), kind="demo"))
+
+
+def _raw(wh: Warehouse, table: str) -> pd.DataFrame:
+    return wh.query_df(f'select * from raw."{table}" order by "Id"')
+
+
+def _incidents(wh: Warehouse, fingerprints: list[str]) -> dict[str, tuple[str, str]]:
+    frame = wh.query_df("select fingerprint, status, last_run_id from ledger.incidents where fingerprint in "
+                        "(select unnest(?))", [fingerprints])
+    return {r.fingerprint: (r.status, r.last_run_id) for r in frame.itertuples()}
+
+
+def _subjects(findings, skip: set[str]) -> set[tuple[str, str, str]]:
+    return {(f.check_id, f.subject, f.severity) for f in findings if f.check_id not in skip}
+
+
+def test_an_entity_that_lost_its_primary_key_is_refused_and_isolated(first_run):
+    config, ws, first = first_run
+    wh = Warehouse(first.warehouse)
+    path = ws.root / "exports" / "salesforce" / "opportunities.csv"
+    landed = _raw(wh, "salesforce__opportunities")
+    ledgers = {t: wh.query_df(f"select * from ledger.{t} where entity = 'opportunities' order by 1")
+               for t in ("batches", "schema_snapshots", "quarantine")}
+    opportunities = pd.read_csv(path, dtype=str)
+    opportunities.drop(columns=["Id"]).to_csv(path, index=False)  # the export lost its key column
+
+    second = governance_run(RunParams(config=str(config), kind="demo"))
+
+    reason = f"{path}: primary key column 'Id' of salesforce.opportunities is missing; cannot land without it"
+    refused = [row for row in second.ingested if row["refused"]]
+    assert [(r["integration"], r["entity"], r["rows_read"], r["rows_loaded"], r["refused"]) for r in refused] == \
+        [("salesforce", "opportunities", len(opportunities), 0, reason)]
+    assert second.status == "completed"
+
+    # nothing already landed for the entity moved: raw rows, batches, snapshots, quarantine
+    assert _raw(wh, "salesforce__opportunities").equals(landed)
+    for table, before in ledgers.items():
+        assert wh.query_df(f"select * from ledger.{table} where entity = 'opportunities' order by 1").equals(before)
+
+    # the refusal is recorded with its reason and diff, and is a critical finding owned by the contract owner
+    [refusal] = wh.query_df("select run_id, kind, reason, drift from ledger.schema_refusals").to_dict("records")
+    assert {**refusal, "drift": json.loads(refusal["drift"])} == {
+        "run_id": second.run_id, "kind": "primary_key_missing", "reason": reason,
+        "drift": {"missing": ["Id"], "added": [], "renamed": {}}}
+    [breaking] = [f for f in second.findings if f.check_id == "data_quality.breaking_schema_drift"]
+    assert (breaking.family, breaking.severity, breaking.subject, breaking.observed, breaking.threshold) == \
+        ("data_quality", "critical", "salesforce/opportunities", 1.0, 0.0)
+    stored = wh.query_df("select owner, evidence, explanation from ledger.findings where run_id = ? and check_id = "
+                         "'data_quality.breaking_schema_drift'", [second.run_id]).iloc[0]
+    assert stored["owner"] == contract_for("salesforce.opportunities").owner == "revenue-ops"
+    evidence = json.loads(stored["evidence"])
+    assert {k: evidence[k] for k in ("kind", "reason", "missing_columns", "added_columns", "retyped_columns",
+                                     "rows_refused")} == \
+        {"kind": "primary_key_missing", "reason": reason, "missing_columns": '["Id"]', "added_columns": "[]",
+         "retyped_columns": "{}", "rows_refused": len(opportunities)}
+    assert stored["explanation"] == (
+        f"salesforce/opportunities was not landed: {reason}. Missing [\"Id\"], new [], retyped {{}}. Its rows "
+        f"already in the warehouse are unchanged and its watermark did not move; the models built on raw "
+        f"salesforce.opportunities were left out of this run and the checks over them are not evaluated until a "
+        f"batch in the expected shape lands.")
+
+    # the checks over marts built on raw salesforce.opportunities are not evaluated, and say why
+    policy = load_policy(None)
+    downstream = {c for c, rule in policy.checks.items() if ("salesforce", "opportunities") in mart_sources(rule.mart)}
+    assert downstream == {"metric_balance.cost_per_outcome_up", "reconciliation.lifecycle_stage_mismatch"}
+    gated = wh.query_df("select check_id, integrations, states, reason from ledger.health_gate where run_id = ? "
+                        "order by check_id", [second.run_id]).to_dict("records")
+    assert gated == [{"check_id": check_id, "integrations": "salesforce",
+                      "states": "salesforce/opportunities: batch refused, primary key missing", "reason": REFUSED}
+                     for check_id in sorted(downstream)]
+    assert not {f.check_id for f in second.findings} & downstream
+    held = [f.fingerprint for f in first.findings if f.check_id in downstream]
+    assert held  # the demo's paid overbidding: an open incident the refusal must neither re-notify nor resolve
+    assert _incidents(wh, held) == {fp: ("open", first.run_id) for fp in held}
+    context = report_context(wh, second.run_id)
+    assert [row["check_id"] for row in context["health"]["not_evaluated"]] == sorted(downstream)
+    assert [(r["integration"], r["entity"], r["reason"], r["drift"]) for r in context["refused"]] == \
+        [("salesforce", "opportunities", reason, [("missing", "Id")])]
+    html = open(second.report, encoding="utf-8").read()
+    assert REFUSED in html and "data_quality.breaking_schema_drift" in html
+
+    # every other check judged exactly what it judged before
+    assert _subjects(second.findings, downstream | {"data_quality.breaking_schema_drift"}) == \
+        _subjects(first.findings, downstream)
+    assert {"bias.selection_rate_disparity", "consent.send_after_opt_out", "data_quality.schema_drift"} <= \
+        {f.check_id for f in second.findings}
+
+    # the export is fixed: the entity builds again, its checks are judged again, the refusal's incident resolves
+    opportunities.to_csv(path, index=False)
+    third = governance_run(RunParams(config=str(config), kind="demo"))
+    assert not [row for row in third.ingested if row["refused"]]
+    assert _subjects(third.findings, set()) == _subjects(first.findings, set())
+    assert _incidents(wh, [breaking.fingerprint]) == {breaking.fingerprint: ("resolved", third.run_id)}
+    assert _incidents(wh, held) == {fp: ("open", third.run_id) for fp in held}
+
+
+def test_a_retyped_column_is_schema_drift_with_the_diff(first_run):
+    config, ws, _ = first_run
+    path = ws.root / "exports" / "salesforce" / "opportunities.csv"
+    opportunities = pd.read_csv(path, dtype=str)
+    opportunities.loc[0, "Amount"] = "n/a"  # the export started writing text where amounts were numbers
+    opportunities.to_csv(path, index=False)
+
+    second = governance_run(RunParams(config=str(config), kind="demo"))
+
+    assert not [row for row in second.ingested if row["refused"]]
+    [landed] = [row for row in second.ingested if row["entity"] == "opportunities"]
+    assert landed["drift"] == {"missing": [], "added": [], "renamed": {},
+                               "retyped": {"Amount": {"from": "number", "to": "text"}}}
+    assert (landed["rows_loaded"], landed["rows_quarantined"]) == (len(opportunities) - 1, 1)
+    [drift] = [f for f in second.findings
+               if f.check_id == "data_quality.schema_drift" and f.subject == "salesforce/opportunities"]
+    wh = Warehouse(second.warehouse)
+    stored = wh.query_df("select evidence, explanation from ledger.findings where run_id = ? and fingerprint = ?",
+                         [second.run_id, drift.fingerprint]).iloc[0]
+    assert (drift.severity, drift.observed) == ("warn", 1.0)
+    assert json.loads(stored["evidence"])["retyped_columns"] == '{"Amount":{"from":"number","to":"text"}}'
+    assert 'retyped {"Amount":{"from":"number","to":"text"}}' in stored["explanation"]
+    [batch] = [b for b in report_context(wh, second.run_id)["batches"] if b["entity"] == "opportunities"]
+    assert batch["drift"] == [("retyped", "Amount: number → text")]
+    types = wh.query_df("select types from ledger.schema_snapshots where entity = 'opportunities' "
+                        "order by taken_at desc limit 1").iloc[0]["types"]
+    assert json.loads(types)["Amount"] == {"dtype": "str", "family": "text"}
