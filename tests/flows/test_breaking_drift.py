@@ -91,7 +91,9 @@ def test_an_entity_that_lost_its_primary_key_is_refused_and_isolated(first_run):
     # the checks over marts built on raw salesforce.opportunities are not evaluated, and say why
     policy = load_policy(None)
     downstream = {c for c, rule in policy.checks.items() if ("salesforce", "opportunities") in mart_sources(rule.mart)}
-    assert downstream == {"metric_balance.cost_per_outcome_up", "reconciliation.lifecycle_stage_mismatch"}
+    assert downstream == {"metric_balance.cost_per_outcome_up", "reconciliation.lifecycle_stage_mismatch",
+                          "reconciliation.attributed_revenue_vs_crm_won",
+                          "reconciliation.attributed_revenue_below_crm_won"}
     gated = wh.query_df("select check_id, integrations, states, reason from ledger.health_gate where run_id = ? "
                         "order by check_id", [second.run_id]).to_dict("records")
     assert gated == [{"check_id": check_id, "integrations": "salesforce",

@@ -163,8 +163,10 @@ def test_the_schema_snapshot_carries_every_column_with_its_type(tmp_path):
         columns, types = con.execute("select columns, types from ledger.schema_snapshots where batch_id = ?",
                                      [result.batch_id]).fetchone()
     assert json.loads(columns) == HEADER.split(",")  # names only, as the health monitor reads them
-    stamp = str(batch.frame["CreatedDate"].dtype)  # DuckDB's session time zone names UTC as it likes
-    assert stamp.startswith("datetime64[us, ") and stamp.endswith("UTC]")
+    # the CSV reader leaves timestamps as written (the contract applies the zone rule); text that reads as ISO
+    # timestamps is of the temporal family all the same
+    stamp = str(batch.frame["CreatedDate"].dtype)
+    assert stamp == "str"
     assert json.loads(types) == {
         "Id": {"dtype": "str", "family": "number"},  # text whose every value reads as a number
         "Name": {"dtype": "str", "family": "text"},
