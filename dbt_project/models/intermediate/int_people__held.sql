@@ -1,7 +1,7 @@
 -- (gov_privacy__erasure keeps its own copy of this, so its property tests can run its SQL alone.)
--- Which systems hold which person, and when each system contacted them, by SHA-256 of the normalised email: the one
--- identifier every system can be matched on, including the erasure log and Customer Match uploads that never see
--- the address itself. One row per system and person; ``last_contacted_at`` is null for a system that only holds.
+-- Which systems hold which person, by SHA-256 of the normalised email: the one identifier every system can be matched
+-- on, including the erasure log and Customer Match uploads that never see the address itself. One row per system
+-- and person (when each system contacted them is int_people__contacts).
 with held as (
     select 'salesforce' as system, email_key from {{ ref('stg_salesforce__contacts') }}
     union all select 'salesforce', email_key from {{ ref('stg_salesforce__leads') }}
