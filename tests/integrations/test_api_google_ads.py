@@ -26,11 +26,13 @@ STREAM = "google_ads.campaign_stats"
 TABLE = 'raw."google_ads__campaign_stats"'
 KEYS = ["campaign.id", "segments.date"]
 SEARCH = r"googleAds:search"
+AS_OF = pd.Timestamp("2026-11-25 12:00", tz="UTC")
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    return generate_workspace(tmp_path_factory.mktemp("gads_ws"), scale=0.2)
+    # a fixed as_of: the days the tests below edit (1-5 Oct, 22 Nov) must lie inside the workspace's ad history
+    return generate_workspace(tmp_path_factory.mktemp("gads_ws"), scale=0.2, as_of=AS_OF)
 
 
 @pytest.fixture(scope="module")
