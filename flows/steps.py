@@ -17,14 +17,11 @@ from steward.contracts.actions import PlannedAction, plan_actions
 from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate, findings_from_dbt_tests
 from steward.contracts.policy import Policy
-from steward.contracts.registry import contract_for
 from steward.integrations import dbt_build, ledger, pii_scan
 from steward.integrations.errors import SourceError
-from steward.integrations.landing import ensure_raw_table
 from steward.integrations.pull import Landed, pull_integration
 from steward.integrations.sources import SourceAdapter, build_adapter
 from steward.integrations.sources.http import RetryPolicy
-from steward.integrations.sources.streams import EXPORT_STREAMS
 from steward.integrations.warehouse import Warehouse
 
 from .approval import Decision
@@ -75,8 +72,6 @@ def ingest_integration(integration: IntegrationConfig, adapter: SourceAdapter, w
 def transform(wh: Warehouse, work_dir: Path, policy: Policy, as_of: pd.Timestamp, run_id: str | None = None,
               exclude: list[str] | None = None) -> dbt_build.BuildOutcome:
     """Build the dbt project; ``exclude`` leaves out what a refused batch feeds (see ``drift_gate``)."""
-    for stream in EXPORT_STREAMS:  # platforms not connected yet build as empty, not as errors
-        ensure_raw_table(wh, stream.table, contract_for(stream.key).empty_frame())
     pii_scan.scan_pii(wh, policy.scope.pii_scan_schemas, policy.scope.pii_sample_rows)
     dbt_vars = {**policy.dbt_vars(), "as_of": as_of.isoformat(), **({"run_id": run_id} if run_id else {})}
     outcome = dbt_build.build(wh.path, work_dir / "dbt", dbt_vars, exclude=exclude)

@@ -17,10 +17,12 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+from ..contracts.registry import SOURCE_CONTRACTS
 from .sources._protocol import Batch
 from .warehouse import Warehouse
 
-__all__ = ["LandResult", "land_batch", "raw_table", "ensure_raw_table", "read_watermark", "latest_types"]
+__all__ = ["LandResult", "land_batch", "raw_table", "ensure_raw_table", "ensure_raw_tables", "read_watermark",
+           "latest_types"]
 
 # Integrations are pulled concurrently, but one process writes the DuckDB file one batch at a time: DuckDB would
 # otherwise abort one of two transactions touching the same ledger rows, and landing is cheap next to the network.
@@ -59,6 +61,13 @@ def ensure_raw_table(wh: Warehouse, table: str, empty: pd.DataFrame) -> bool:
             _add_new_columns(con, f'raw."{table}"', table, "empty_frame")
         con.unregister("empty_frame")
     return not exists
+
+
+def ensure_raw_tables(wh: Warehouse) -> None:
+    """Every entity with a source contract gets its raw table, so the whole dbt project builds whichever platforms
+    are connected: an API-only platform (Marketo) as much as one read from export files."""
+    for key, contract in SOURCE_CONTRACTS.items():
+        ensure_raw_table(wh, key.replace(".", "__"), contract.empty_frame())
 
 
 def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd.DataFrame,

@@ -16,10 +16,8 @@ import duckdb
 import pandas as pd
 
 from steward.contracts.policy import Policy, load_policy
-from steward.contracts.registry import contract_for
 from steward.integrations import dbt_build
-from steward.integrations.landing import ensure_raw_table
-from steward.integrations.sources.streams import EXPORT_STREAMS
+from steward.integrations.landing import ensure_raw_tables
 from steward.integrations.warehouse import Warehouse
 
 __all__ = ["AS_OF", "ms", "ts", "tiny_warehouse", "tiny_policy", "build", "mart", "Compiled"]
@@ -40,8 +38,7 @@ def ms(text: str) -> int:
 def tiny_warehouse(folder: Path, rows: dict[str, pd.DataFrame], batches: pd.DataFrame | None = None) -> Warehouse:
     """Every raw table in its contract's shape, holding only ``rows`` ("<platform>.<entity>" -> raw columns)."""
     wh = Warehouse(folder / f"{_DATABASE}.duckdb")
-    for stream in EXPORT_STREAMS:
-        ensure_raw_table(wh, stream.table, contract_for(stream.key).empty_frame())
+    ensure_raw_tables(wh)
     with wh.connect() as con:
         for key, frame in rows.items():
             landed = frame.assign(_batch_id="b-tiny", _integration=key.split(".")[0], _loaded_at=AS_OF)
