@@ -14,11 +14,11 @@ import duckdb
 import pandas as pd
 
 from steward.contracts.policy import Policy, load_policy
-from steward.contracts.registry import contract_for
 from steward.contracts.source_checks import check_batch
 from steward.integrations import dbt_build, pii_scan
-from steward.integrations.landing import ensure_raw_table, land_batch
+from steward.integrations.landing import ensure_raw_tables, land_batch
 from steward.integrations.sources._protocol import Batch
+from steward.integrations.sources.marketo import MARKETO_STREAMS
 from steward.integrations.sources.streams import EXPORT_STREAMS
 from steward.integrations.warehouse import Warehouse
 
@@ -35,7 +35,7 @@ def ts(text: str) -> pd.Timestamp:
 
 def land_frames(wh: Warehouse, frames: dict[str, pd.DataFrame]) -> None:
     """Land each ``"<platform>.<entity>"`` frame as one batch; every other stream lands empty, as if not connected."""
-    streams = {s.key: s for s in EXPORT_STREAMS}
+    streams = {s.key: s for s in [*EXPORT_STREAMS, *MARKETO_STREAMS]}
     for key, frame in frames.items():
         batch = Batch(key.split(".")[0], streams[key], frame, f"<test {key}>",
                       hashlib.sha256(frame.to_json().encode()).hexdigest())
@@ -43,8 +43,7 @@ def land_frames(wh: Warehouse, frames: dict[str, pd.DataFrame]) -> None:
         assert verdict.quarantined.empty, (key, verdict.quarantined.to_dict("records"))
         land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift, verdict.contract.version, "t",
                    verdict.contract.owner)
-    for stream in EXPORT_STREAMS:
-        ensure_raw_table(wh, stream.table, contract_for(stream.key).empty_frame())
+    ensure_raw_tables(wh)
 
 
 def build_tiny(root: Path, frames: dict[str, pd.DataFrame], as_of: pd.Timestamp, marts: list[str],

@@ -36,6 +36,8 @@ SPECS = {
     "stg_cdp__profiles": {"email_key": TXT, "has_email_consent": BOOL, "has_ads_consent": BOOL, "updated_at": TS},
     "stg_google_ads__audience_uploads": {"hashed_email": TXT, "uploaded_at": TS},
     "stg_hubspot__contacts": {"email_key": TXT},
+    "stg_marketo__leads": {"email_key": TXT, "is_unsubscribed": BOOL, "updated_at": TS},
+    "int_marketo_activities__identified": {"email_key": TXT, "activity_type": TXT, "occurred_at": TS},
     "stg_cdp__erasure_requests": {"request_id": TXT, "email_sha256": TXT, "request_status": TXT, "request_type": TXT,
                                   "requested_at": TS, "completed_at": TS},
     "stg_decisions__ai_decisions": {"decided_at": TS},
@@ -71,7 +73,11 @@ PERSON = st.fixed_dictionaries({
     "esp": st.one_of(st.none(), st.just("SUBSCRIBED"), st.integers(0, 59)),  # int: unsubscribed that day
     "crm": st.one_of(st.none(), st.tuples(st.booleans(), st.integers(0, 59))),  # (opted out, last change)
     "cdp": st.one_of(st.none(), st.tuples(_maybe_bool, _maybe_bool, st.integers(0, 59))),  # (email, ads, change)
+    # a Marketo lead: (unsubscribed, the Unsubscribe Email activity's day or None, the lead's last change)
+    "mkto": st.one_of(st.none(), st.tuples(st.booleans(), st.one_of(st.none(), st.integers(0, 59)),
+                                           st.integers(0, 59))),
     "sends": st.lists(st.integers(0, 59), max_size=4),
+    "marketo_sends": st.lists(st.integers(0, 59), max_size=2),  # only to people Marketo holds
     "uploaded": st.booleans(),
 })
 
@@ -91,6 +97,13 @@ def _consent_rows(people: list[dict]) -> dict[str, list[tuple]]:
                 (email, p["crm"][0], _day(p["crm"][1])))
         if p["cdp"] is not None:
             rows.setdefault("stg_cdp__profiles", []).append((email, p["cdp"][0], p["cdp"][1], _day(p["cdp"][2])))
+        if p["mkto"] is not None:
+            out, unsubscribed_on, changed_on = p["mkto"]
+            rows.setdefault("stg_marketo__leads", []).append((email, out, _day(changed_on)))
+            activities = rows.setdefault("int_marketo_activities__identified", [])
+            activities.extend((email, "send_email", _day(d) + pd.Timedelta(hours=10)) for d in p["marketo_sends"])
+            if unsubscribed_on is not None:
+                activities.append((email, "unsubscribe_email", _day(unsubscribed_on)))
         if p["uploaded"]:
             rows.setdefault("stg_google_ads__audience_uploads", []).append((sha(email), _day(30)))
     return rows
@@ -98,14 +111,21 @@ def _consent_rows(people: list[dict]) -> dict[str, list[tuple]]:
 
 def _consent_oracle(people: list[dict]) -> dict[str, tuple[int, int]]:
     """system -> (people without consent, contacts without consent), straight from the rules in the mart's header."""
-    out = {s: [0, 0] for s in ("hubspot", "salesforce", "cdp", "ads")}
+    out = {s: [0, 0] for s in ("hubspot", "marketo", "salesforce", "cdp", "ads")}
     for p in people:
         esp_out = None if p["esp"] in (None, "SUBSCRIBED") else _day(p["esp"])
-        withdrawn = {"hubspot": esp_out,
-                     "salesforce": (esp_out or _day(p["crm"][1])) if p["crm"] and p["crm"][0] else None,
-                     "cdp": (esp_out or _day(p["cdp"][2])) if p["cdp"] and p["cdp"][0] is False else None}
+        mkto_out = None
+        if p["mkto"] and p["mkto"][0]:
+            mkto_out = _day(p["mkto"][1] if p["mkto"][1] is not None else p["mkto"][2])
+        platform_out = esp_out or mkto_out
+        withdrawn = {"hubspot": esp_out, "marketo": mkto_out,
+                     "salesforce": (platform_out or _day(p["crm"][1])) if p["crm"] and p["crm"][0] else None,
+                     "cdp": (platform_out or _day(p["cdp"][2])) if p["cdp"] and p["cdp"][0] is False else None}
+        sent = [_day(d) + pd.Timedelta(hours=9) for d in p["sends"]]
+        if p["mkto"] is not None:
+            sent += [_day(d) + pd.Timedelta(hours=10) for d in p["marketo_sends"]]
         for system, since in withdrawn.items():
-            late = [d for d in p["sends"] if since is not None and _day(d) + pd.Timedelta(hours=9) > since]
+            late = [at for at in sent if since is not None and at > since]
             out[system][0] += bool(late)
             out[system][1] += len(late)
         if p["uploaded"] and not (p["cdp"] and p["cdp"][1] is True):
@@ -127,6 +147,7 @@ def test_consent_mart_matches_the_oracle_in_any_row_order(sql, people, seed):
 
 CONSENTED = PERSON.map(lambda p: {**p, "esp": "SUBSCRIBED" if p["esp"] is not None else None,
                                   "crm": (False, p["crm"][1]) if p["crm"] else None,
+                                  "mkto": (False, None, p["mkto"][2]) if p["mkto"] else None,
                                   "cdp": (True, True, 0) if p["uploaded"] or p["cdp"] else None})
 
 
@@ -141,15 +162,18 @@ def test_a_fully_consented_world_raises_no_consent_finding(sql, people):
 
 # ---------------------------------------------------------------------------------------------- erasure
 
-SUBJECT = st.fixed_dictionaries({"systems": st.sets(st.sampled_from(["salesforce", "hubspot", "cdp", "google_ads"])),
+ERASURE_SYSTEMS = ("salesforce", "hubspot", "marketo", "cdp", "google_ads")
+SUBJECT = st.fixed_dictionaries({"systems": st.sets(st.sampled_from(ERASURE_SYSTEMS)),
                                  "asked": st.one_of(st.none(), st.integers(0, 59)),  # None: never asked
                                  "status": st.sampled_from(["completed", "in_progress"]),
-                                 "sends": st.lists(st.integers(0, 59), max_size=3)})
+                                 "sends": st.lists(st.integers(0, 59), max_size=3),  # HubSpot's
+                                 "marketo_sends": st.lists(st.integers(0, 59), max_size=2)})
 
 
 def _erasure_rows(subjects: list[dict]) -> dict[str, list[tuple]]:
     rows: dict[str, list[tuple]] = {}
-    table = {"salesforce": "stg_salesforce__contacts", "hubspot": "stg_hubspot__contacts", "cdp": "stg_cdp__profiles"}
+    table = {"salesforce": "stg_salesforce__contacts", "hubspot": "stg_hubspot__contacts", "cdp": "stg_cdp__profiles",
+             "marketo": "stg_marketo__leads"}
     for i, s in enumerate(subjects):
         email = f"s{i}@x.io"
         for system in s["systems"]:
@@ -159,6 +183,8 @@ def _erasure_rows(subjects: list[dict]) -> dict[str, list[tuple]]:
                 name = table[system]
                 rows.setdefault(name, []).append((email,) + (None,) * (len(SPECS[name]) - 1))
         rows.setdefault("stg_hubspot__email_events", []).extend((email, "SENT", _day(d)) for d in s["sends"])
+        rows.setdefault("int_marketo_activities__identified", []).extend(
+            (email, "send_email", _day(d)) for d in s["marketo_sends"])
         if s["asked"] is not None:
             rows.setdefault("stg_cdp__erasure_requests", []).append(
                 (f"dsr-{i:06d}", sha(email), s["status"], "erasure", _day(s["asked"]), _day(s["asked"] + 1)))
@@ -166,12 +192,15 @@ def _erasure_rows(subjects: list[dict]) -> dict[str, list[tuple]]:
 
 
 def _erasure_oracle(subjects: list[dict]) -> dict[str, int]:
-    out = {s: 0 for s in ("salesforce", "hubspot", "cdp", "google_ads")}
+    """People not erased per connected system: one that holds or contacted anybody, asked or not."""
+    sent = {"hubspot": "sends", "marketo": "marketo_sends"}
+    out = {system: 0 for system in ERASURE_SYSTEMS
+           if any(system in s["systems"] or s.get(sent.get(system, ""), []) for s in subjects)}
     for s in subjects:
         if s["asked"] is None or s["status"] != "completed":
             continue
         for system in out:
-            late = (system == "hubspot" and any(d > s["asked"] for d in s["sends"])) or \
+            late = (system in sent and any(d > s["asked"] for d in s[sent[system]])) or \
                    (system == "google_ads" and "google_ads" in s["systems"] and 30 > s["asked"])
             out[system] += system in s["systems"] or late
     return out

@@ -7,6 +7,7 @@ with held as (
     union all select 'salesforce', email_key from {{ ref('stg_salesforce__leads') }}
     union all select 'hubspot', email_key from {{ ref('stg_hubspot__contacts') }}
     union all select 'hubspot', email_key from {{ ref('stg_hubspot__subscriptions') }}
+    union all select 'marketo', email_key from {{ ref('stg_marketo__leads') }}
     union all select 'cdp', email_key from {{ ref('stg_cdp__profiles') }}
 ),
 

@@ -1,9 +1,11 @@
 -- Contacts per channel and purpose, judged against the consent each system holds for that channel and purpose.
---   email / marketing: every SENT email against each system's email consent (HubSpot subscriptions listed in
---     `consent_email_subscriptions`, Salesforce HasOptedOutOfEmail, CDP consent_email). A send is without consent
---     when it went out after the system's withdrawal: HubSpot dates it; Salesforce and the CDP hold only the current
---     flag, so their withdrawal is dated by HubSpot's when HubSpot has one, else by the record's last change (the
---     latest moment it can have happened). People a system does not hold are not judged for that system.
+--   email / marketing: every email sent (HubSpot SENT events, Marketo Send Email activities) against each system's
+--     email consent (HubSpot subscriptions listed in `consent_email_subscriptions`, Marketo's unsubscribed flag,
+--     Salesforce HasOptedOutOfEmail, CDP consent_email). A send is without consent when it went out after the
+--     system's withdrawal: HubSpot dates it, Marketo by its Unsubscribe Email activity (else the lead's last
+--     change); Salesforce and the CDP hold only the current flag, so their withdrawal is dated by a marketing
+--     platform's when one has it (HubSpot's, then Marketo's), else by the record's last change (the latest moment it
+--     can have happened). People a system does not hold are not judged for that system.
 --   ads / customer_match: every person in a Google Ads Customer Match upload against the CDP's consent_ads. Lists
 --     keep their members, so the upload is without consent whenever the CDP does not say yes now (no, unknown, or
 --     no profile at all: ad targeting needs consent given, not merely not withdrawn).
@@ -11,6 +13,10 @@ with sends as (
     select email_key, occurred_at as contacted_at
     from {{ ref('stg_hubspot__email_events') }}
     where event_type = 'SENT' and email_key is not null
+    union all
+    select email_key, occurred_at
+    from {{ ref('int_marketo_activities__identified') }}
+    where activity_type = 'send_email' and email_key is not null
 ),
 
 esp as (
@@ -18,6 +24,25 @@ esp as (
     from {{ ref('stg_hubspot__subscriptions') }}
     where subscription_id in ({{ sql_list(var('consent_email_subscriptions')) }}) and email_key is not null
     group by email_key
+),
+
+marketo_unsubscribes as (
+    select email_key, max(occurred_at) as unsubscribed_at
+    from {{ ref('int_marketo_activities__identified') }}
+    where activity_type = 'unsubscribe_email' and email_key is not null
+    group by email_key
+),
+
+marketo as (
+    select
+        leads.email_key,
+        case when bool_or(leads.is_unsubscribed)
+             then coalesce(max(u.unsubscribed_at), max(leads.updated_at) filter (where leads.is_unsubscribed))
+        end as withdrawn_at
+    from {{ ref('stg_marketo__leads') }} as leads
+    left join marketo_unsubscribes as u on u.email_key = leads.email_key
+    where leads.email_key is not null
+    group by leads.email_key
 ),
 
 crm as (
@@ -46,13 +71,20 @@ cdp as (
 email_consent as (
     select 'hubspot' as system, email_key, withdrawn_at from esp
     union all
+    select 'marketo', email_key, withdrawn_at from marketo
+    union all
     select 'salesforce', crm.email_key,
-           case when crm.is_withdrawn then coalesce(esp.withdrawn_at, crm.recorded_at) end
-    from crm left join esp on esp.email_key = crm.email_key
+           case when crm.is_withdrawn then coalesce(esp.withdrawn_at, marketo.withdrawn_at, crm.recorded_at) end
+    from crm
+    left join esp on esp.email_key = crm.email_key
+    left join marketo on marketo.email_key = crm.email_key
     union all
     select 'cdp', cdp.email_key,
-           case when cdp.is_email_withdrawn then coalesce(esp.withdrawn_at, cdp.recorded_at) end
-    from cdp left join esp on esp.email_key = cdp.email_key
+           case when cdp.is_email_withdrawn
+                then coalesce(esp.withdrawn_at, marketo.withdrawn_at, cdp.recorded_at) end
+    from cdp
+    left join esp on esp.email_key = cdp.email_key
+    left join marketo on marketo.email_key = cdp.email_key
 ),
 
 judged as (
@@ -63,7 +95,7 @@ judged as (
         consent.email_key is not null as is_known,
         coalesce(sends.contacted_at > consent.withdrawn_at, false) as is_without_consent
     from sends
-    cross join (values ('hubspot'), ('salesforce'), ('cdp')) as systems (system)
+    cross join (values ('hubspot'), ('marketo'), ('salesforce'), ('cdp')) as systems (system)
     left join email_consent as consent
         on consent.system = systems.system and consent.email_key = sends.email_key
     union all
@@ -79,8 +111,8 @@ judged as (
 
 spine as (
     select * from (values
-        ('email', 'marketing', 'hubspot'), ('email', 'marketing', 'salesforce'), ('email', 'marketing', 'cdp'),
-        ('ads', 'customer_match', 'cdp')
+        ('email', 'marketing', 'hubspot'), ('email', 'marketing', 'marketo'), ('email', 'marketing', 'salesforce'),
+        ('email', 'marketing', 'cdp'), ('ads', 'customer_match', 'cdp')
     ) as rows_ (channel, purpose, system)
 )
 

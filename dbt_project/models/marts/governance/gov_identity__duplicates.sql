@@ -5,6 +5,7 @@ with records as (
     select 'salesforce' as system, 'contacts' as entity, email_key from {{ ref('stg_salesforce__contacts') }}
     union all select 'salesforce', 'leads', email_key from {{ ref('stg_salesforce__leads') }}
     union all select 'hubspot', 'contacts', email_key from {{ ref('stg_hubspot__contacts') }}
+    union all select 'marketo', 'leads', email_key from {{ ref('stg_marketo__leads') }}
     union all select 'cdp', 'profiles', email_key from {{ ref('stg_cdp__profiles') }}
 ),
 

@@ -1,5 +1,5 @@
--- The ids one system keeps of another system's record: HubSpot's Salesforce contact and lead ids, the CDP's CRM
--- person id. A link to a record that does not exist (deleted, merged, another org) or to a record of a different
+-- The ids one system keeps of another system's record: HubSpot's and Marketo's Salesforce contact and lead ids, the
+-- CDP's CRM person id. A link to a record that does not exist (deleted, merged, another org) or to a record of a different
 -- person (its email differs) makes every sync along it write to the wrong person. One row per kind of link.
 with crm as (
     select contact_id as crm_id, 'contact' as crm_type, email_key from {{ ref('stg_salesforce__contacts') }}
@@ -15,6 +15,14 @@ links as (
     union all
     select 'hubspot.salesforceleadid', 'hubspot', hubspot_contact_id, email_key, salesforce_lead_id, 'lead'
     from {{ ref('stg_hubspot__contacts') }}
+    where salesforce_lead_id is not null
+    union all
+    select 'marketo.sfdcContactId', 'marketo', marketo_lead_id, email_key, salesforce_contact_id, 'contact'
+    from {{ ref('stg_marketo__leads') }}
+    where salesforce_contact_id is not null
+    union all
+    select 'marketo.sfdcLeadId', 'marketo', marketo_lead_id, email_key, salesforce_lead_id, 'lead'
+    from {{ ref('stg_marketo__leads') }}
     where salesforce_lead_id is not null
     union all
     select 'cdp.user_id', 'cdp', profile_id, email_key, crm_person_id, null

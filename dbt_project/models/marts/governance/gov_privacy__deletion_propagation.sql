@@ -22,6 +22,10 @@ records as (
     select distinct 'hubspot', {{ sha256_hex('email_key') }}
     from {{ ref('stg_hubspot__contacts') }}
     where email_key is not null
+    union
+    select distinct 'marketo', {{ sha256_hex('email_key') }}
+    from {{ ref('stg_marketo__leads') }}
+    where email_key is not null
 ),
 
 really_deleted as (
@@ -37,8 +41,12 @@ present as (
     select system, email_sha256 from {{ ref('int_people__held') }} where system in ('cdp', 'google_ads')
 ),
 
+-- the systems connected: holding someone, having contacted someone, or having reported a deletion (a system not
+-- connected yet cannot be told about a deletion, so it is not judged)
 systems as (
-    select * from (values ('salesforce'), ('hubspot'), ('cdp'), ('google_ads')) as systems_ (system)
+    select system from present
+    union select system from {{ ref('int_people__contacts') }}
+    union select platform from {{ ref('stg_steward__tombstones') }} where platform is not null
 ),
 
 judged as (

@@ -1,4 +1,5 @@
--- Are completed erasure requests honoured downstream? One row per system that holds or contacts people. The request
+-- Are completed erasure requests honoured downstream? One row per connected system (one that holds or contacted
+-- someone: a system not connected yet cannot be said to honour a request). The request
 -- log keeps only the SHA-256 of the normalised email, so each system's addresses are hashed the same way to match.
 -- A request is not honoured in a system that still holds the person, or that contacted them after they asked.
 with requests as (
@@ -12,6 +13,7 @@ held as (
     union all select 'salesforce', email_key from {{ ref('stg_salesforce__leads') }}
     union all select 'hubspot', email_key from {{ ref('stg_hubspot__contacts') }}
     union all select 'hubspot', email_key from {{ ref('stg_hubspot__subscriptions') }}
+    union all select 'marketo', email_key from {{ ref('stg_marketo__leads') }}
     union all select 'cdp', email_key from {{ ref('stg_cdp__profiles') }}
 ),
 
@@ -25,7 +27,11 @@ held_hashed as (
 
 recipients as (
     select email_key, {{ sha256_hex('email_key') }} as email_sha256
-    from (select distinct email_key from {{ ref('stg_hubspot__email_events') }} where email_key is not null) as r
+    from (select email_key from {{ ref('stg_hubspot__email_events') }} where event_type = 'SENT'
+          union
+          select email_key from {{ ref('int_marketo_activities__identified') }} where activity_type = 'send_email')
+          as r
+    where email_key is not null
 ),
 
 contacts as (
@@ -34,11 +40,17 @@ contacts as (
     inner join recipients on recipients.email_key = events.email_key
     where events.event_type = 'SENT'
     union all
+    select 'marketo', recipients.email_sha256, sends.occurred_at
+    from {{ ref('int_marketo_activities__identified') }} as sends
+    inner join recipients on recipients.email_key = sends.email_key
+    where sends.activity_type = 'send_email'
+    union all
     select 'google_ads', hashed_email, uploaded_at from {{ ref('stg_google_ads__audience_uploads') }}
 ),
 
 systems as (
-    select * from (values ('salesforce'), ('hubspot'), ('cdp'), ('google_ads')) as systems_ (system)
+    select system from held_hashed
+    union select system from contacts
 ),
 
 judged as (

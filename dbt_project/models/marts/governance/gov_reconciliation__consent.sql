@@ -1,19 +1,19 @@
--- Does every system hold the same email consent for the same person? One row per pair of systems.
+-- Does every system hold the same email consent for the same person? One row per pair of systems that both hold a
+-- consent state for someone, named in system order (salesforce~hubspot, hubspot~cdp).
 with people as (
-    select
-        customer_token,
-        is_opted_out_in_crm as crm_out,
-        is_unsubscribed_in_esp as esp_out,
-        not has_email_consent_in_cdp as cdp_out
-    from {{ ref('int_customers__unified') }}
+    select system, system_rank, email_key, customer_token, is_email_opted_out
+    from {{ ref('int_people__systems') }}
+    where is_email_opted_out is not null
 ),
 
 pairs as (
-    select 'salesforce~hubspot' as systems, customer_token, crm_out as left_out, esp_out as right_out from people
-    union all
-    select 'salesforce~cdp', customer_token, crm_out, cdp_out from people
-    union all
-    select 'hubspot~cdp', customer_token, esp_out, cdp_out from people
+    select
+        mine.system || '~' || theirs.system as systems,
+        mine.customer_token,
+        mine.is_email_opted_out as left_out,
+        theirs.is_email_opted_out as right_out
+    from people as mine
+    inner join people as theirs on theirs.email_key = mine.email_key and theirs.system_rank > mine.system_rank
 )
 
 select
@@ -23,5 +23,4 @@ select
     cast(sum(case when left_out <> right_out then 1 else 0 end) as double) / nullif(count(*), 0) as mismatch_rate,
     {{ example_ids("case when left_out <> right_out then customer_token end") }} as example_ids
 from pairs
-where left_out is not null and right_out is not null
 group by systems

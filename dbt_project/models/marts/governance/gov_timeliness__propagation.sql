@@ -1,34 +1,32 @@
 -- Is a change made in one system seen in the others within the expected lag? Today the change is an email opt-out,
--- the one whose delay costs most: every send in the gap goes to someone who said no.
---   HubSpot -> CRM, CDP  an unsubscribe, timed by HubSpot's own subscription timestamp.
---   CRM -> HubSpot, CDP  an opt-out, timed by the CRM record's last change. That is never earlier than the opt-out
---                        itself, so the age is a lower bound and a change is never called late too early.
+-- the one whose delay costs most: every send in the gap goes to someone who said no. Every system people opt out in
+-- (int_people__systems.is_consent_origin: the CRM, HubSpot, Marketo) is an origin; every other system holding a
+-- record of the person is a target. An opt-out is timed by the origin's own date where it has one (HubSpot's
+-- subscription timestamp, Marketo's Unsubscribe Email activity), else by the record's last change (the CRM), which is
+-- never earlier than the opt-out itself, so the age is a lower bound and a change is never called late too early.
 -- Each change is: propagated (the target agrees), in flight (not yet, but younger than the target's lag),
--- late (not yet, and older), or superseded (HubSpot changed the subscription again after the CRM did: the newer
--- state is HubSpot's, and the consent reconciliation reports the disagreement). The lag per target system comes
--- from the policy's `propagation_lag_hours` (`default` for any system not named). One row per origin and target.
+-- late (not yet, and older), or superseded (the target changed the person's consent again after the origin did: the
+-- newer state is the target's, and the consent reconciliation reports the disagreement). The lag per target system
+-- comes from the policy's `propagation_lag_hours` (`default` for any system not named). One row per origin and
+-- target.
 {%- set lags = var('propagation_lag_hours') %}
 with people as (
-    select * from {{ ref('int_customers__unified') }}
+    select * from {{ ref('int_people__systems') }}
 ),
 
 changes as (
-    select 'email_opt_out' as change, 'hubspot' as origin, 'salesforce' as target, customer_token,
-           esp_unsubscribed_at as changed_at, coalesce(is_opted_out_in_crm, false) as is_seen, false as is_superseded
-    from people where is_unsubscribed_in_esp and is_in_crm
-    union all
-    select 'email_opt_out', 'hubspot', 'cdp', customer_token, esp_unsubscribed_at,
-           not coalesce(has_email_consent_in_cdp, true), false
-    from people where is_unsubscribed_in_esp and is_in_cdp
-    union all
-    select 'email_opt_out', 'salesforce', 'hubspot', customer_token, crm_updated_at,
-           coalesce(is_unsubscribed_in_esp, false),
-           not coalesce(is_unsubscribed_in_esp, false) and esp_status_changed_at > crm_updated_at
-    from people where is_opted_out_in_crm and is_in_esp
-    union all
-    select 'email_opt_out', 'salesforce', 'cdp', customer_token, crm_updated_at,
-           not coalesce(has_email_consent_in_cdp, true), false
-    from people where is_opted_out_in_crm and is_in_cdp
+    select
+        'email_opt_out' as change,
+        origin.system as origin,
+        target.system as target,
+        origin.customer_token,
+        origin.opted_out_at as changed_at,
+        coalesce(target.is_email_opted_out, false) as is_seen,
+        not coalesce(target.is_email_opted_out, false)
+            and coalesce(target.consent_changed_at > origin.opted_out_at, false) as is_superseded
+    from people as origin
+    inner join people as target on target.email_key = origin.email_key and target.system <> origin.system
+    where origin.is_consent_origin and origin.is_email_opted_out and target.records > 0
 ),
 
 judged as (

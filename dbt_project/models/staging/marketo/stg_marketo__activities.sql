@@ -1,0 +1,26 @@
+-- Marketo's standard email activity type ids (the only ones the adapter pulls) under names staging can filter on.
+with source as (
+    {{ latest_records(source('marketo', 'activities'), 'id') }}
+),
+
+renamed as (
+    select
+        -- ids
+        cast(id as varchar) as activity_id,
+        cast("leadId" as varchar) as marketo_lead_id,
+        cast("campaignId" as varchar) as smart_campaign_id,
+        cast("primaryAttributeValueId" as varchar) as asset_id,
+        -- attributes
+        case "activityTypeId"
+            when 6 then 'send_email' when 7 then 'email_delivered' when 8 then 'email_bounced'
+            when 9 then 'unsubscribe_email' when 10 then 'open_email' when 11 then 'click_email'
+        end as activity_type,
+        "primaryAttributeValue" as asset_name,
+        -- timestamps
+        "activityDate" as occurred_at,
+        'marketo' as source_system,
+        _batch_id
+    from source
+)
+
+select * from renamed
