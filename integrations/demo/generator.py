@@ -209,6 +209,7 @@ def _hubspot(ws: Workspace, rng, people, crm, events, unsubs, expired: pd.DataFr
                "salesforceCampaignId": f"701{c.key:015d}", "updatedAt": sf_time(pd.Series([as_of])).iat[0]}
               for c in CAMPAIGNS if c.channel == "email"]
     emails += misfires.extra_emails(sf_time(pd.Series([as_of])).iat[0], ws.injections)
+    emails += privacy.retired_emails(sf_time(pd.Series([as_of])).iat[0], ws.injections)
     _record(ws, "hubspot.marketing_emails", write_ndjson(emails, out / "marketing_emails.jsonl"), len(emails))
 
     ev = events.sort_values(["created", "person", "type"], kind="stable").reset_index(drop=True)

@@ -17,7 +17,7 @@ from .exports import sf_time
 from .injections import Injections
 
 __all__ = ["sha256_email", "USER_LISTS", "UPLOAD_WEEKS", "RETIRED_EMAIL_ID", "audience_uploads", "erasure_requests",
-           "expired_email_events", "hubspot_event_records"]
+           "expired_email_events", "retired_emails", "hubspot_event_records"]
 
 # Google Ads user list id -> (CDP audience it is built from, list name)
 USER_LISTS: dict[int, tuple[str, str]] = {
@@ -101,6 +101,15 @@ def erasure_requests(seed: int, people: pd.DataFrame, events: pd.DataFrame, unsu
         "updated_at": req["completed_at"].fillna(req["requested_at"]), "source": "privacy_portal",
     })
     return out, erased
+
+
+def retired_emails(as_of_text: str, inj: Injections) -> list[dict]:
+    """The retired email the expired events belong to, archived in HubSpot: the events reference a real email (an
+    event of an email HubSpot does not hold is a broken reference, another defect), only too old to keep."""
+    if not inj.expired_email_events:
+        return []
+    return [{"id": str(RETIRED_EMAIL_ID), "name": "Spring Newsletter (retired)", "state": "ARCHIVED",
+             "subject": "Spring news", "salesforceCampaignId": None, "updatedAt": as_of_text}]
 
 
 def expired_email_events(seed: int, people: pd.DataFrame, unsubs: pd.DataFrame, as_of: pd.Timestamp,

@@ -78,7 +78,7 @@ def test_scale_must_be_positive(tmp_path):
 # switch -> (the export it plants in, exports it may also touch): erased people also leave the Customer Match lists
 PRIVACY_SWITCHES = {"ads_upload_without_consent": ("google_ads.audience_uploads", set()),
                     "erasure_not_propagated": ("cdp.erasure_requests", {"google_ads.audience_uploads"}),
-                    "expired_email_events": ("hubspot.email_events", set()),
+                    "expired_email_events": ("hubspot.email_events", {"hubspot.marketing_emails"}),
                     "pii_in_decision_log": ("decisions.ai_decisions", set())}
 
 

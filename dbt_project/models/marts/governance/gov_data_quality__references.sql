@@ -1,0 +1,77 @@
+-- References inside one platform that point nowhere: a contact's account, an opportunity's campaign, a campaign
+-- member's contact, an email event's marketing email, a Marketo activity's lead. A dangling reference drops the
+-- record out of every join built on it (a won deal with no campaign earns the campaign nothing; a send with no email
+-- has no campaign to pause). One row per kind of reference; the list below is the data, a platform adds its own.
+-- A reference is judged only once its target entity holds rows (an entity not pulled yet breaks nothing). A target
+-- the platform reported deleted (ledger.tombstones) is counted apart: Marketo keeps no activities of a deleted lead,
+-- but Steward keeps the ones it landed before, so those are history, not a broken sync.
+-- (Links from one platform to another, e.g. HubSpot's Salesforce contact id, are gov_identity__links'.)
+{%- set references = [
+    ('salesforce.contacts.AccountId', 'salesforce', 'stg_salesforce__contacts', 'contact_id', 'account_id',
+     'accounts', 'stg_salesforce__accounts', 'account_id'),
+    ('salesforce.opportunities.AccountId', 'salesforce', 'stg_salesforce__opportunities', 'opportunity_id',
+     'account_id', 'accounts', 'stg_salesforce__accounts', 'account_id'),
+    ('salesforce.opportunities.CampaignId', 'salesforce', 'stg_salesforce__opportunities', 'opportunity_id',
+     'campaign_id', 'campaigns', 'stg_salesforce__campaigns', 'campaign_id'),
+    ('salesforce.campaign_members.CampaignId', 'salesforce', 'stg_salesforce__campaign_members',
+     'campaign_member_id', 'campaign_id', 'campaigns', 'stg_salesforce__campaigns', 'campaign_id'),
+    ('salesforce.campaign_members.ContactId', 'salesforce', 'stg_salesforce__campaign_members',
+     'campaign_member_id', 'contact_id', 'contacts', 'stg_salesforce__contacts', 'contact_id'),
+    ('salesforce.campaign_members.LeadId', 'salesforce', 'stg_salesforce__campaign_members',
+     'campaign_member_id', 'lead_id', 'leads', 'stg_salesforce__leads', 'lead_id'),
+    ('hubspot.email_events.emailCampaignId', 'hubspot', 'stg_hubspot__email_events', 'email_event_id',
+     'marketing_email_id', 'marketing_emails', 'stg_hubspot__marketing_emails', 'marketing_email_id'),
+    ('marketo.activities.leadId', 'marketo', 'stg_marketo__activities', 'activity_id', 'marketo_lead_id',
+     'leads', 'stg_marketo__leads', 'marketo_lead_id'),
+    ('marketo.activities.campaignId', 'marketo', 'stg_marketo__activities', 'activity_id', 'smart_campaign_id',
+     'smart_campaigns', 'stg_marketo__smart_campaigns', 'smart_campaign_id'),
+] %}
+with owners as (
+    -- the referring entity's contract owner, as its newest batch recorded it: the team that can fix the data
+    select platform, entity, owner
+    from {{ ref('stg_steward__batches') }}
+    qualify row_number() over (partition by platform, entity order by loaded_at desc, batch_id desc) = 1
+),
+
+deleted as (
+    select distinct platform, entity, record_id
+    from {{ ref('stg_steward__tombstones') }}
+),
+
+judged as (
+    {%- for reference, platform, model, key, column, target, target_model, target_key in references %}
+    select
+        '{{ reference }}' as reference,
+        '{{ platform }}' as platform,
+        '{{ target }}' as target_entity,
+        cast(referring.{{ key }} as varchar) as record_id,
+        target.{{ target_key }} is null and deleted.record_id is null as is_broken,
+        target.{{ target_key }} is null and deleted.record_id is not null as is_to_deleted
+    from {{ ref(model) }} as referring
+    left join {{ ref(target_model) }} as target on target.{{ target_key }} = referring.{{ column }}
+    left join deleted
+        on deleted.platform = '{{ platform }}' and deleted.entity = '{{ target }}'
+       and deleted.record_id = cast(referring.{{ column }} as varchar)
+    where referring.{{ column }} is not null
+      and exists (select 1 from {{ ref(target_model) }})
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+)
+
+select
+    judged.reference,
+    judged.platform,
+    split_part(judged.reference, '.', 2) as entity,
+    judged.target_entity,
+    max(owners.owner) as owner,
+    count(*) as references_made,
+    count(*) filter (where judged.is_broken) as broken_references,
+    count(*) filter (where judged.is_to_deleted) as references_to_deleted,
+    cast(count(*) filter (where judged.is_broken) as double) / count(*) as broken_rate,
+    {{ example_ids("case when judged.is_broken then " ~ mask_id("judged.record_id") ~ " end") }} as example_ids
+from judged
+left join owners
+    on owners.platform = judged.platform and owners.entity = split_part(judged.reference, '.', 2)
+group by judged.reference, judged.platform, judged.target_entity
