@@ -33,5 +33,9 @@ def test_checks_downstream_of_a_refused_source_are_not_evaluated_and_its_models_
 def test_no_refusal_changes_nothing_and_a_source_dbt_does_not_read_excludes_nothing(tmp_path):
     wh, policy = Warehouse(tmp_path / "w.duckdb"), load_policy()
     assert drift_gate(wh, policy, [], "run-1").policy is policy
-    gate = drift_gate(wh, policy, [_refusal("mkto", "marketo", "leads")], "run-2")
+    # every contracted entity feeds a model now; an entity no model reads (Marketo programs) must exclude nothing
+    gate = drift_gate(wh, policy, [_refusal("mkto", "marketo", "programs")], "run-2")
     assert (gate.exclude, gate.skipped, set(gate.policy.checks)) == ([], [], set(policy.checks))
+    gate = drift_gate(wh, policy, [_refusal("mkto", "marketo", "leads")], "run-3")
+    assert gate.exclude == ["source:marketo.leads+"]
+    assert {"identity.match_rate", "consent.send_after_opt_out"} <= {s["check_id"] for s in gate.skipped}
