@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from steward.flows.runtime import apply_defaults
+# Each xdist worker (and every `steward` subprocess it starts) gets its own Prefect home: the temporary servers of
+# two workers must not migrate and write one SQLite database at the same time. Set before Prefect is imported.
+os.environ["PREFECT_HOME"] = _home = tempfile.mkdtemp(prefix=f"steward-prefect-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-")
+atexit.register(shutil.rmtree, _home, ignore_errors=True)
+
+from steward.flows.runtime import apply_defaults  # noqa: E402
 
 apply_defaults()
 
