@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -202,15 +203,13 @@ def postgres(tmp_path_factory):
     if not shutil.which("pg_ctl", path=search) or not shutil.which("initdb", path=search):
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     bin_dir = Path(shutil.which("pg_ctl", path=search)).parent
-    root = tmp_path_factory.mktemp("pg")
+    # not under pytest's basetemp: its top folder is private to us (0700), and the server user must reach its data
+    root = Path(tempfile.mkdtemp(prefix="steward-pg-"))
     data, port = root / "data", _free_port()
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_user:
         shutil.chown(root, "postgres")
         os.chmod(root, 0o755)
-        for parent in root.parents:  # the server user must reach its data folder
-            if str(parent).startswith(str(tmp_path_factory.getbasetemp().parent)):
-                os.chmod(parent, os.stat(parent).st_mode | 0o011)
     run = lambda cmd, *args: subprocess.run([*as_user, str(bin_dir / cmd), *args], check=True,  # noqa: E731
                                             capture_output=True, timeout=60)
     run("initdb", "-D", str(data), "-U", "steward", "--auth=trust", "-E", "UTF8")
@@ -224,6 +223,7 @@ def postgres(tmp_path_factory):
             run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "-t", "120", "stop")
         except subprocess.CalledProcessError:
             run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 _PG_TYPES = {"BOOLEAN": "boolean", "BIGINT": "bigint", "DOUBLE": "double precision", "VARCHAR": "text",
