@@ -125,6 +125,7 @@ class Scope(_Strict):
         default_factory=lambda: {k: list(v) for k, v in LIFECYCLE_STAGE_REQUIRES.items()})
     propagation_lag_hours: dict[_SqlWord, Annotated[float, Field(gt=0)]] = Field(
         default_factory=lambda: {"default": 24})  # by target system; `default` for the rest
+    spend_flight_grace_days: int = Field(1, ge=0, le=31)  # days past a CRM campaign's dates not yet counted
 
     @field_validator("bias_dimensions")
     @classmethod
