@@ -38,10 +38,11 @@ CAMPAIGNS = [
     Campaign(5, "Monthly Newsletter", "email"),
     Campaign(6, "Search - Brand", "paid", 420.0),
     Campaign(7, "Search - Competitor", "paid", 650.0),  # (c) spend mismatch when injected
-    Campaign(8, "Display - Retargeting", "paid", 300.0),
+    Campaign(8, "Display - Retargeting", "paid", 300.0),  # (c3) keeps spending after its CRM end when injected
 ]
 OVER_OPTIMISED = 3
 SPEND_MISMATCH = 7
+SPEND_AFTER_END = 8
 
 _BASE = {"deliver": 0.97, "open": 0.25, "click": 0.025, "unsub": 0.004, "complaint": 0.001}
 _OVER = {"deliver": 0.97, "open": 0.30, "click": 0.045, "unsub": 0.020, "complaint": 0.005}  # 5x the guardrail

@@ -16,7 +16,7 @@ import pandas as pd
 from steward.contracts.policy import LIFECYCLE_STAGE_REQUIRES
 
 from . import activity, misfires, privacy
-from .activity import CAMPAIGNS, OVER_OPTIMISED, SPEND_MISMATCH
+from .activity import CAMPAIGNS, OVER_OPTIMISED, SPEND_AFTER_END, SPEND_MISMATCH
 from .exports import hubspot_objects, sf_time, write_csv, write_ndjson, write_parquet
 from .injections import Injections
 from .people import draw_accounts, draw_people, sfdc_id
@@ -161,11 +161,15 @@ def _campaigns(ws: Workspace, ads: pd.DataFrame) -> pd.DataFrame:
         cost = round(float(spend.get(c.key, 0.0)), 2) if c.channel == "paid" else 1500.0 + 250 * c.key
         if c.key == SPEND_MISMATCH and ws.injections.spend_mismatch:
             cost = round(cost * 0.70, 2)  # finance booked only part of what Google Ads charged
+        # marketing ended the campaign in the CRM ten days ago; Google Ads' automated bidding never stopped, and
+        # finance booked its invoice in full, so only the dates disagree
+        ended = c.key == SPEND_AFTER_END and ws.injections.spend_after_crm_end
+        end = ws.as_of - pd.Timedelta(days=10) if ended else ws.as_of + pd.Timedelta(days=30)
         rows.append({
             "Id": f"701{c.key:015d}", "Name": c.name, "Type": "Email" if c.channel == "email" else "Advertisement",
-            "Status": "In Progress", "IsActive": True,
+            "Status": "Completed" if ended else "In Progress", "IsActive": not ended,
             "StartDate": (ws.as_of - pd.Timedelta(days=7 * activity.WEEKS + 1)).date().isoformat(),
-            "EndDate": (ws.as_of + pd.Timedelta(days=30)).date().isoformat(),
+            "EndDate": end.date().isoformat(),
             "BudgetedCost": round(cost * 1.1 + 1000, 2), "ActualCost": cost,
             "Google_Ads_Campaign_Id__c": f"{9_000_000_000 + c.key}" if c.channel == "paid" else None,
             "SystemModstamp": sf_time(pd.Series([ws.as_of - pd.Timedelta(hours=2 + c.key)])).iat[0],

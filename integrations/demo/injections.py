@@ -25,6 +25,9 @@ class Injections:
     revenue_overclaimed: bool = True
     """(c2) a conversion value rule ("+60%") left on the CRM's offline-conversion import: Google Ads credits the paid
     campaign with the most won revenue with 1.6x the Closed Won amounts the CRM booked for it."""
+    spend_after_crm_end: bool = True
+    """(c3) marketing ended Display - Retargeting in the CRM ten days ago, but Google Ads' automated bidding kept
+    spending on it every day since."""
     unreviewed_low_confidence: bool = True
     """(d) low-confidence next-best-offer decisions on high-value accounts executed with no human review."""
     over_optimised_campaign: bool = True
@@ -83,6 +86,7 @@ EXPECTED_CHECKS: dict[str, tuple[str, ...]] = {
                          "consent.email_without_consent", "timeliness.change_not_propagated"),
     "spend_mismatch": ("reconciliation.ad_spend_vs_crm_cost",),
     "revenue_overclaimed": ("reconciliation.attributed_revenue_vs_crm_won",),
+    "spend_after_crm_end": ("reconciliation.spend_after_crm_end",),
     # ~13% of the low-confidence/high-value decisions go unreviewed: the rule's review coverage drops below 95% too
     "unreviewed_low_confidence": ("oversight.unreviewed_high_risk_decisions", "oversight.review_coverage"),
     "over_optimised_campaign": ("metric_balance.kpi_up_guardrail_down",),

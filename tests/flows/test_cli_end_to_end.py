@@ -54,13 +54,14 @@ def test_injected_demo_reports_every_planted_problem(injected):
 def test_injected_demo_pauses_the_over_optimised_campaign_and_audits_it(injected):
     cwd, proc = injected
     result = json.loads(proc.stdout)
-    # besides the over-optimised campaign, policy pauses the misfiring send (anomaly) and the reminder automation
-    # that pushed people past the weekly contact cap
+    # besides the over-optimised campaign, policy pauses the misfiring send (anomaly), the reminder automation
+    # that pushed people past the weekly contact cap, and the ad campaign still spending after its CRM end
     pauses = {(a["check_id"], a["target"]): (a["action"], a["outcome"], a["decided_by"]) for a in result["actions"]}
     assert pauses == {(check, target): ("pause", "paused", f"policy:{check}") for check, target in [
         ("metric_balance.kpi_up_guardrail_down", "hubspot:700003"), ("anomaly.send_volume_spike", "hubspot:700002"),
-        ("metric_balance.contact_cap_breach", "hubspot:700009")]}
-    assert len(result["actions"]) == 3
+        ("metric_balance.contact_cap_breach", "hubspot:700009"),
+        ("reconciliation.spend_after_crm_end", "google_ads:9000000008")]}
+    assert len(result["actions"]) == 4
     with duckdb.connect(result["warehouse"], read_only=True) as con:
         assert con.execute("select state from ledger.campaign_controls where campaign_id = '700003'").fetchall() \
             == [("paused",)]

@@ -103,6 +103,7 @@ AUDIT_SWITCHES = {"send_volume_spike": ("hubspot.email_events", _UNSUBSCRIBES),
                   "frequency_cap_breach": ("hubspot.email_events", _UNSUBSCRIBES | {"hubspot.marketing_emails"}),
                   "paid_overbidding": ("google_ads.campaign_stats", {"salesforce.campaigns"}),
                   "revenue_overclaimed": ("google_ads.campaign_stats", set()),
+                  "spend_after_crm_end": ("salesforce.campaigns", set()),
                   "unregistered_model_version": ("decisions.ai_decisions", set()),
                   "missing_input_snapshots": ("decisions.ai_decisions", set()),
                   "slow_reviews": ("decisions.ai_decisions", set()),
@@ -160,3 +161,20 @@ def test_revenue_switch_inflates_one_campaign_by_the_factor(tmp_path):
     changed = before[before.round(2) != after.round(2)].index.tolist()
     assert changed == [before.idxmax()]  # the campaign with the most conversion value, and only it
     assert after[changed[0]] / before[changed[0]] == pytest.approx(OVERCLAIM_FACTOR, abs=1e-4)
+
+
+def test_spend_after_end_switch_ends_one_crm_campaign_while_google_ads_keeps_reporting_it(tmp_path):
+    from dataclasses import replace
+
+    off = generate_workspace(tmp_path / "off", scale=0.5, as_of=AS_OF, injections=Injections.none())
+    on = generate_workspace(tmp_path / "on", scale=0.5, as_of=AS_OF,
+                            injections=replace(Injections.none(), spend_after_crm_end=True))
+    before, after = (pd.read_csv(w.files["salesforce.campaigns"], dtype=str).set_index("Id") for w in (off, on))
+    changed = after.compare(before)
+    assert changed.index.tolist() == ["701000000000000008"]  # Display - Retargeting, and only it
+    assert set(changed.columns.get_level_values(0)) == {"Status", "IsActive", "EndDate"}  # not its ActualCost
+    end = pd.Timestamp(after.loc["701000000000000008", "EndDate"])
+    assert end == (AS_OF - pd.Timedelta(days=10)).tz_localize(None).normalize()
+    ads = pd.read_csv(on.files["google_ads.campaign_stats"], dtype={"campaign.id": str})
+    days = pd.to_datetime(ads.loc[ads["campaign.id"] == "9000000008", "segments.date"])
+    assert (days > end).sum() == 9 and days.max() == (AS_OF.tz_localize(None).normalize() - pd.Timedelta(days=1))
