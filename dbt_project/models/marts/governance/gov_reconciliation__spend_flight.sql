@@ -7,7 +7,8 @@
 -- not in the mart.
 with days as (
     select
-        campaign_id, campaign_name, google_ads_campaign_id, ads_cost, flight_position, is_beyond_grace,
+        campaign_id, campaign_name, google_ads_campaign_id, ads_cost,
+        case when is_beyond_grace then flight_position end as counted_outside,  -- null: inside, or a grace day
         cast(crm_start_date as date) as crm_start_date,
         cast(crm_end_date as date) as crm_end_date,
         cast(spend_date as date) as spend_date
@@ -23,15 +24,14 @@ outside as (
         min(crm_end_date) as crm_end_date,
         count(*) as days_reported,
         sum(ads_cost) as ads_spend,
-        count(*) filter (where is_beyond_grace and flight_position = 'after_end') as days_after_end,
-        coalesce(sum(ads_cost) filter (where is_beyond_grace and flight_position = 'after_end'), 0) as spend_after_end,
-        min(spend_date) filter (where is_beyond_grace and flight_position = 'after_end') as first_day_after_end,
-        max(spend_date) filter (where is_beyond_grace and flight_position = 'after_end') as last_day_after_end,
-        count(*) filter (where is_beyond_grace and flight_position = 'before_start') as days_before_start,
-        coalesce(sum(ads_cost) filter (where is_beyond_grace and flight_position = 'before_start'), 0)
-            as spend_before_start,
-        min(spend_date) filter (where is_beyond_grace and flight_position = 'before_start') as first_day_before_start,
-        max(spend_date) filter (where is_beyond_grace and flight_position = 'before_start') as last_day_before_start
+        count(*) filter (where counted_outside = 'after_end') as days_after_end,
+        coalesce(sum(ads_cost) filter (where counted_outside = 'after_end'), 0) as spend_after_end,
+        min(spend_date) filter (where counted_outside = 'after_end') as first_day_after_end,
+        max(spend_date) filter (where counted_outside = 'after_end') as last_day_after_end,
+        count(*) filter (where counted_outside = 'before_start') as days_before_start,
+        coalesce(sum(ads_cost) filter (where counted_outside = 'before_start'), 0) as spend_before_start,
+        min(spend_date) filter (where counted_outside = 'before_start') as first_day_before_start,
+        max(spend_date) filter (where counted_outside = 'before_start') as last_day_before_start
     from days
     group by campaign_id
 )
