@@ -12,7 +12,7 @@ import random
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from privacy_workspace import MartSql, build_tiny, sha, ts
@@ -208,13 +208,15 @@ def _erasure_oracle(subjects: list[dict]) -> dict[str, int]:
 
 @SETTINGS
 @given(subjects=st.lists(SUBJECT, max_size=8), seed=st.integers(0, 2**16))
+# held nowhere, yet Marketo mailed them after the erasure completed: a finding (CI once drew this)
+@example(subjects=[{"systems": set(), "asked": 0, "status": "completed", "sends": [], "marketo_sends": [1]}], seed=0)
 def test_erasure_mart_matches_the_oracle_in_any_row_order(sql, subjects, seed):
     mart = sql["gov_privacy__erasure"]
     got = mart.run(_tables(_erasure_rows(subjects)))
     assert got.equals(mart.run(_tables(_erasure_rows(subjects), shuffle=seed)))
     assert dict(zip(got["system"], got["people_not_erased"])) == _erasure_oracle(subjects)
-    if not any(s["asked"] is not None and s["status"] == "completed" and (s["systems"] or s["sends"])
-               for s in subjects):
+    if not any(s["asked"] is not None and s["status"] == "completed"
+               and (s["systems"] or s["sends"] or s["marketo_sends"]) for s in subjects):
         assert judge("privacy.erasure_not_honoured", POLICY.checks["privacy.erasure_not_honoured"], got, "t",
                      POLICY) == []
 
