@@ -12,12 +12,21 @@ import pytest
 
 # Each xdist worker (and every `steward` subprocess it starts) gets its own Prefect home: the temporary servers of
 # two workers must not migrate and write one SQLite database at the same time. Set before Prefect is imported.
-os.environ["PREFECT_HOME"] = _home = tempfile.mkdtemp(prefix=f"steward-prefect-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-")
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+os.environ["PREFECT_HOME"] = _home = tempfile.mkdtemp(prefix=f"steward-prefect-{_worker}-")
 atexit.register(shutil.rmtree, _home, ignore_errors=True)
+
+from hypothesis import settings  # noqa: E402
 
 from steward.flows.runtime import apply_defaults  # noqa: E402
 
 apply_defaults()
+
+# CI (CI=true) draws the same examples every run: a red CI then means the change broke something, never that a new
+# random draw found an old problem. Runs on a developer's machine keep exploring; `--hypothesis-seed` replays one.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
