@@ -49,6 +49,19 @@ rules as (
     {%- endif %}
 ),
 
+-- A HubSpot contact names its CRM contact and its CRM lead in two columns. One row per (contact, linked record),
+-- so the join below is one equi-join on (type, id) that grows with the rows, not their product; an `or` of the two
+-- links in the join condition would be a nested loop over contacts x CRM records.
+linked as (
+    select lifecycle_stage, email_key, 'contact' as crm_type, salesforce_contact_id as crm_id
+    from {{ ref('stg_hubspot__contacts') }}
+    where salesforce_contact_id is not null and lifecycle_stage in (select lifecycle_stage from rules)
+    union all
+    select lifecycle_stage, email_key, 'lead', salesforce_lead_id
+    from {{ ref('stg_hubspot__contacts') }}
+    where salesforce_lead_id is not null and lifecycle_stage in (select lifecycle_stage from rules)
+),
+
 compared as (
     select
         hubspot.lifecycle_stage,
@@ -56,11 +69,8 @@ compared as (
         {{ mask_id('hubspot.email_key') }} as customer_token,
         exists (select 1 from rules where rules.lifecycle_stage = hubspot.lifecycle_stage
                                       and rules.crm_state = crm.crm_state) as is_justified
-    from {{ ref('stg_hubspot__contacts') }} as hubspot
-    inner join crm
-        on (crm.crm_type = 'contact' and crm.crm_id = hubspot.salesforce_contact_id)
-        or (crm.crm_type = 'lead' and crm.crm_id = hubspot.salesforce_lead_id)
-    where hubspot.lifecycle_stage in (select lifecycle_stage from rules)
+    from linked as hubspot
+    inner join crm on crm.crm_type = hubspot.crm_type and crm.crm_id = hubspot.crm_id
 )
 
 select
