@@ -19,7 +19,8 @@ from steward.integrations.sources.google_ads import GoogleAdsAdapter
 from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.warehouse import Warehouse
 
-POLICY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.05, timeout=0.5)
+# The timeout is generous (a loaded machine must still fetch a 10,000-row page); the slow faults hold longer.
+POLICY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.05, timeout=5.0)
 CREDENTIALS = {"client_id": "GADS_CLIENT_ID", "client_secret": "GADS_CLIENT_SECRET",
                "refresh_token": "GADS_REFRESH_TOKEN", "developer_token": "GADS_DEVELOPER_TOKEN"}
 STREAM = "google_ads.campaign_stats"
@@ -87,7 +88,7 @@ FAULTS = {
     "429_storm": [Fault("status", count=4, status=429, path=SEARCH, skip=1)],
     "503": [Fault("status", count=3, status=503, path=SEARCH, skip=2)],
     "500": [Fault("status", count=2, status=500, path=SEARCH, skip=2)],
-    "slow": [Fault("slow", count=1, delay=0.8, path=SEARCH, skip=3)],
+    "slow": [Fault("slow", count=1, delay=6.0, path=SEARCH, skip=3)],
     "truncated": [Fault("truncate", count=1, path=SEARCH, skip=2)],
     "malformed": [Fault("malformed", count=1, path=SEARCH, skip=4)],
     "token_expiry": [Fault("expire_tokens", count=1, path=SEARCH, skip=4)],

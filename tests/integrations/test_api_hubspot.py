@@ -25,7 +25,8 @@ from steward.integrations.warehouse import Warehouse
 from steward.contracts.registry import contract_for
 
 NAME, TOKEN_VAR = "hubspot", "STEWARD_TEST_HUBSPOT_TOKEN"
-POLICY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.05, timeout=0.5)
+# The timeout is generous (a loaded machine must still fetch a 10,000-row page); the slow faults hold longer.
+POLICY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.05, timeout=5.0)
 STREAMS = {s.entity: s for s in streams_for("hubspot")}
 # entity -> batch_rows, page_size (both small so every pull spans several pages and batches), a field to rename
 SHAPES = {"contacts": (100, 100, ("lifecyclestage", "lifecycle_stage")),
@@ -39,7 +40,7 @@ FAULTS: dict[str, tuple[Callable[[], list[Fault]], Callable[[Any], bool]]] = {
     "none": (lambda: [], lambda r: True),
     "429_storm": (lambda: [Fault("status", count=4, status=429, skip=1)], lambda r: r.fault == "429"),
     "5xx": (lambda: [Fault("status", count=3, status=503, skip=1)], lambda r: r.fault == "503"),
-    "slow": (lambda: [Fault("slow", count=1, delay=0.8, skip=1)], lambda r: r.fault == "slow"),
+    "slow": (lambda: [Fault("slow", count=1, delay=6.0, skip=1)], lambda r: r.fault == "slow"),
     "truncated": (lambda: [Fault("truncate", count=1, skip=1)], lambda r: r.fault == "truncate"),
     "malformed": (lambda: [Fault("malformed", count=1, skip=1)], lambda r: r.fault == "malformed"),
     "token_expiry": (lambda: [Fault("expire_tokens", count=1, skip=1)], lambda r: r.status == 401),

@@ -26,7 +26,8 @@ from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.sources.marketo import MARKETO_STREAMS, MarketoAdapter
 from steward.integrations.warehouse import Warehouse
 
-POLICY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.05, timeout=0.5)
+# The timeout is generous (a loaded machine must still fetch a 10,000-row page); the slow faults hold longer.
+POLICY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.05, timeout=5.0)
 CREDENTIALS = {"client_id": "MKTO_TEST_CLIENT_ID", "client_secret": "MKTO_TEST_CLIENT_SECRET"}
 SECRET = "s3cret-never-logged"
 ENTITIES = ["leads", "activities", "smart_campaigns"]
@@ -55,7 +56,7 @@ FAULTS = {
     "615_concurrency": lambda: Fault("status", count=2, status=615),
     "611_system_error": lambda: Fault("status", count=2, status=611),
     "http_503": lambda: Fault("status", count=3, status=503),
-    "slow_past_timeout": lambda: Fault("slow", count=1, delay=0.8),
+    "slow_past_timeout": lambda: Fault("slow", count=1, delay=6.0),
     "truncated_page": lambda: Fault("truncate", count=1),
     "malformed_body": lambda: Fault("malformed", count=1),
     "token_expiry": lambda: Fault("expire_tokens", count=1),
@@ -274,7 +275,7 @@ def test_daily_quota_fails_fast_and_says_when_it_resets(emu: MarketoEmulator, wh
 
 def test_rate_window_606_is_waited_out(workspace: Path, wh: Warehouse) -> None:
     """Three calls per half second: the adapter waits (606 advises the window, capped by the policy) and goes on."""
-    patient = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.3, timeout=0.5)
+    patient = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.3, timeout=5.0)
     with MarketoEmulator.from_workspace(workspace, client_secret=SECRET, rate_limit=RateLimit(3, 0.5)) as limited:
         source = MarketoAdapter("mkto", base_url=limited.base_url, credentials=CREDENTIALS, policy=patient,
                                 batch_rows=100)

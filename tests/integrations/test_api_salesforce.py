@@ -22,14 +22,15 @@ from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.sources.salesforce import build_soql
 from steward.integrations.warehouse import Warehouse
 
-POLICY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.05, timeout=0.5)
+# The timeout is generous (a loaded machine must still fetch a 10,000-row page); the slow faults hold longer.
+POLICY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.05, timeout=5.0)
 PAGE, BATCH_ROWS = 200, 150
 CLIENT_ID, SECRET = "steward-test-client", "s3cr3t-do-not-log"
 QUERY = r"/query"  # queryAll and every nextRecordsUrl page
 FAULTS = {
     "request_limit_storm": Fault("status", count=3, status=429, path=QUERY),  # answered as 403 REQUEST_LIMIT_EXCEEDED
     "server_unavailable": Fault("status", count=3, status=503, path=QUERY),
-    "slow_beyond_timeout": Fault("slow", count=1, delay=0.8, path=QUERY),
+    "slow_beyond_timeout": Fault("slow", count=1, delay=6.0, path=QUERY),
     "truncated_page": Fault("truncate", count=1, path=QUERY),
     "malformed_body": Fault("malformed", count=1, path=QUERY),
     "session_expired": Fault("expire_tokens", count=1, path=QUERY),
