@@ -81,7 +81,7 @@ def config(emu, tmp_path) -> Path:
         report_dir=tmp_path / "reports",
         integrations=[IntegrationConfig(name="ads", platform="google_ads", kind="api", base_url=emu.base_url,
                                         credentials=CREDENTIALS, options={"customer_id": emu.customer_id},
-                                        retry=RetryConfig(attempts=2, initial_wait=0.01, timeout=600))])
+                                        retry=RetryConfig(attempts=2, initial_wait=0.01, timeout=900))])
     path = tmp_path / "steward.yaml"
     write_config(cfg, path)
     return path
@@ -119,7 +119,7 @@ def audit(wh: Warehouse) -> list[tuple[str, str]]:
 
 
 def test_a_pause_killed_after_the_platform_applied_it_is_reconciled_and_never_sent_twice(emu, config):
-    emu.faults.add(Fault("slow", count=1, delay=120.0, path=MUTATE))  # applied and logged, the answer held back
+    emu.faults.add(Fault("slow", count=1, delay=600.0, path=MUTATE))  # applied and logged, the answer held back
     kill_when_held(emu, config, "run-a", MUTATE)
     wh = Warehouse(Path(config).parent / "w.duckdb")
 
@@ -159,7 +159,7 @@ def test_a_pause_killed_after_the_platform_applied_it_is_reconciled_and_never_se
 
 
 def test_a_pause_killed_before_the_platform_call_is_abandoned_by_reconcile(emu, config):
-    emu.faults.add(Fault("slow", count=1, delay=120.0, path=SEARCH))  # the status read before the mutate: held
+    emu.faults.add(Fault("slow", count=1, delay=600.0, path=SEARCH))  # the status read before the mutate: held
     kill_when_held(emu, config, "run-a", SEARCH)
     wh = Warehouse(Path(config).parent / "w.duckdb")
     assert emu.campaign_state[CAMPAIGN] == "ENABLED" and mutates(emu) == 0
@@ -175,7 +175,7 @@ def test_a_pause_killed_before_the_platform_call_is_abandoned_by_reconcile(emu, 
 
 
 def test_an_unreadable_platform_leaves_the_intent_open_and_reconcile_exits_1(emu, config):
-    emu.faults.add(Fault("slow", count=1, delay=120.0, path=SEARCH))
+    emu.faults.add(Fault("slow", count=1, delay=600.0, path=SEARCH))
     kill_when_held(emu, config, "run-a", SEARCH)
     emu.faults.clear()
     emu.faults.add(Fault("status", count=100, status=503, path=SEARCH))
