@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 from prefect import task
@@ -21,6 +22,8 @@ from steward.integrations import dbt_build, ledger, pii_scan
 from steward.integrations.errors import SourceError
 from steward.integrations.pull import Landed, pull_integration
 from steward.integrations.sources import SourceAdapter, build_adapter
+from steward.integrations.sources._protocol import CampaignStatus
+from steward.integrations.errors import StewardError
 from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.warehouse import Warehouse
 
@@ -28,7 +31,8 @@ from .approval import Decision
 from .config import IntegrationConfig, StewardConfig
 from .progress import report
 
-__all__ = ["adapters_for", "preflight", "ingest_integration", "transform", "judge", "plan", "act"]
+__all__ = ["adapters_for", "preflight", "ingest_integration", "transform", "judge", "plan", "act",
+           "reconcile_controls"]
 
 
 def adapters_for(cfg: StewardConfig, wh: Warehouse) -> dict[str, SourceAdapter]:
@@ -99,32 +103,83 @@ def plan(findings: list[Finding], policy: Policy) -> list[PlannedAction]:
 @task(name="act", cache_policy=NO_CACHE)
 def act(wh: Warehouse, plans: list[PlannedAction], decisions: dict[int, Decision],
         adapters: dict[str, SourceAdapter], run_id: str) -> list[dict]:
-    """Carry out the pauses policy (and, where it asks, a person) decided, through the platform's own adapter."""
-    done = []
+    """Carry out the pauses policy (and, where it asks, a person) decided, through the platform's own adapter.
+
+    An earlier run's action left unconfirmed by a crash is settled first (``reconcile_controls``), so a pause this
+    run plans again for the same campaign reads the settled state and is not sent twice.
+    """
+    done = [{"check_id": r["check_id"], "action": f"{r['action']}-reconcile", "target": r["target"],
+             "outcome": r["outcome"], "decided_by": r["decided_by"]} for r in reconcile_controls(wh, adapters, run_id)]
     for i, plan_ in enumerate(plans):
         decision = decisions.get(i)
-        outcome = _execute(wh, plan_, decision, adapters)
         decided_by = decision.decided_by if decision else f"policy:{plan_.finding.check_id}"
         reason = plan_.reason + (f"; {decision.how}: {decision.comment}" if decision else "")
+        outcome, close = _execute(wh, plan_, decision, adapters, run_id, decided_by)
         ledger.append_audit(wh, run_id=run_id, fingerprint=plan_.finding.fingerprint,
                             check_id=plan_.finding.check_id, action=plan_.action, target=plan_.target,
                             decided_by=decided_by, reason=reason, outcome=outcome)
+        if close is not None:  # after the audit row: a crash in between leaves the intent for reconciliation
+            close()
         done.append({"check_id": plan_.finding.check_id, "action": plan_.action, "target": plan_.target,
                      "outcome": outcome, "decided_by": decided_by})
         report("act", f"{plan_.action} {plan_.target or plan_.finding.subject}: {outcome}")
     return done
 
 
-def _execute(wh: Warehouse, plan_: PlannedAction, decision: Decision | None,
-             adapters: dict[str, SourceAdapter]) -> str:
+def _execute(wh: Warehouse, plan_: PlannedAction, decision: Decision | None, adapters: dict[str, SourceAdapter],
+             run_id: str, decided_by: str) -> tuple[str, Callable[[], None] | None]:
+    """The outcome, and what closes the intent written before the platform call (None when nothing was called).
+
+    A platform call that raises leaves its intent open: whether the platform applied it is unknown until its
+    status is read, which the next run (or ``steward campaigns reconcile``) does."""
     if not plan_.execute:
-        return "not executed: " + plan_.reason.rsplit("; ", 1)[-1]
+        return "not executed: " + plan_.reason.rsplit("; ", 1)[-1], None
     if decision is not None and not decision.approved:
-        return f"not executed: {decision.how}"
+        return f"not executed: {decision.how}", None
     adapter = next((a for a in adapters.values() if a.platform == plan_.platform), None)
     if adapter is None:
-        return f"not executed: no integration for platform {plan_.platform}"
-    result = adapter.pause(plan_.campaign_id or "", plan_.reason)
-    if result.changed:
-        ledger.record_control(wh, adapter.name, result.campaign_id, "paused", plan_.reason)
-    return "paused" if result.changed else f"unchanged: {result.detail}"
+        return f"not executed: no integration for platform {plan_.platform}", None
+    intent = ledger.begin_control(wh, ledger.ControlIntent(
+        adapter.name, plan_.campaign_id or "", "pause", run_id, decided_by, plan_.reason,
+        plan_.finding.fingerprint, plan_.finding.check_id, plan_.target))
+    result = adapter.pause(intent.campaign_id, plan_.reason)
+    state = "paused" if result.changed else None
+    return ("paused" if result.changed else f"unchanged: {result.detail}",
+            lambda: ledger.end_control(wh, intent, state, result.campaign_id))
+
+
+def reconcile_controls(wh: Warehouse, adapters: dict[str, SourceAdapter], run_id: str) -> list[dict]:
+    """Settle every pause or resume a killed process began but never confirmed, by reading the campaign's status
+    on its platform: found in the intended state, it is recorded as Steward's doing (audit outcome ``reconciled``);
+    found otherwise, the intent is abandoned and the row goes back to what it was. An intent whose platform cannot
+    be read now stays open and is tried again next time; one whose adapter has no status read (a read-only
+    integration, whose pause raises before any call) is abandoned."""
+    settled = []
+    for intent in ledger.open_intents(wh):
+        adapter = adapters.get(intent.integration)
+        want = "paused" if intent.action == "pause" else "active"
+        if adapter is None:
+            report("act", f"{intent.action} {intent.target or intent.campaign_id}: left open, integration "
+                          f"'{intent.integration}' is not configured")
+            continue
+        try:
+            found = adapter.campaign_state(intent.campaign_id) if isinstance(adapter, CampaignStatus) else None
+        except StewardError as exc:
+            report("act", f"{intent.action} {intent.target or intent.campaign_id}: left open, cannot read its "
+                          f"status ({exc})")
+            continue
+        outcome = (f"reconciled: found {found} on {intent.integration}, recorded as {want} by Steward"
+                   if found == want else
+                   f"abandoned: found {found or 'no status read'} on {intent.integration}; the interrupted "
+                   f"{intent.action} never took effect")
+        ledger.append_audit(wh, run_id=run_id, fingerprint=intent.fingerprint, check_id=intent.check_id,
+                            action=f"{intent.action}-reconcile", target=intent.target, decided_by=intent.decided_by,
+                            reason=f"{intent.action} begun by run {intent.run_id} at {intent.started_at[:19]} and "
+                                   f"never confirmed: {intent.reason}", outcome=outcome)
+        ledger.end_control(wh, intent, want if found == want else None)
+        report("act", f"{intent.action} {intent.target or intent.campaign_id} (run {intent.run_id}): {outcome}")
+        settled.append({"integration": intent.integration, "campaign_id": intent.campaign_id,
+                        "target": intent.target or f"{intent.integration}:{intent.campaign_id}",
+                        "check_id": intent.check_id, "decided_by": intent.decided_by, "action": intent.action,
+                        "run_id": intent.run_id, "outcome": outcome})
+    return settled

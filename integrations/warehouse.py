@@ -75,6 +75,7 @@ alter table ledger.tombstones add column if not exists email_sha256 varchar;
 create table if not exists ledger.campaign_controls (
     integration varchar, campaign_id varchar, state varchar, reason varchar, changed_at timestamptz,
     primary key (integration, campaign_id));
+alter table ledger.campaign_controls add column if not exists intent json;
 create sequence if not exists ledger.integration_health_seq;
 create table if not exists ledger.integration_health (
     seq bigint primary key, monitor_run_id varchar, integration varchar, platform varchar, checked_at timestamptz,

@@ -91,12 +91,14 @@ class Alert:
 @dataclass(frozen=True)
 class DeliveryReport:
     """What one ``deliver`` call did: ``pending`` counts rows still queued afterwards; ``blocked`` names channels
-    that refused the bot (their rows stay queued until the channel is fixed)."""
+    that refused the bot (their rows stay queued until the channel is fixed); ``sent_ids`` are the rows Slack
+    accepted, whichever run queued them, so a caller can say how many an earlier run had left behind."""
 
     sent: int
     failed: int
     pending: int
     blocked: tuple[str, ...] = ()
+    sent_ids: tuple[str, ...] = ()
 
 
 def enqueue(warehouse: Warehouse, run_id: str, *messages: OutboxMessage) -> list[str]:
@@ -135,6 +137,7 @@ def deliver(warehouse: Warehouse, sender: Sender, channel: str | None = None) ->
     """
     sent = failed = 0
     blocked: list[str] = []
+    sent_ids: list[str] = []
     for alert in alerts(warehouse, status=QUEUED, channel=channel):
         parent = _parent(warehouse, alert)
         if alert.channel in blocked or (parent is not None and parent.status == QUEUED):
@@ -151,6 +154,7 @@ def deliver(warehouse: Warehouse, sender: Sender, channel: str | None = None) ->
         if outcome.ok:
             _mark_sent(warehouse, alert, outcome)
             sent += 1
+            sent_ids.append(alert.alert_id)
             continue
         failed += 1
         retryable = getattr(outcome, "retryable", True)
@@ -158,7 +162,7 @@ def deliver(warehouse: Warehouse, sender: Sender, channel: str | None = None) ->
         if retryable:
             break
     pending = len(alerts(warehouse, status=QUEUED, channel=channel))
-    return DeliveryReport(sent=sent, failed=failed, pending=pending, blocked=tuple(blocked))
+    return DeliveryReport(sent=sent, failed=failed, pending=pending, blocked=tuple(blocked), sent_ids=tuple(sent_ids))
 
 
 def mark_printed(warehouse: Warehouse, alert_id: str) -> None:

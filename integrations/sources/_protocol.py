@@ -12,7 +12,7 @@ from typing import Iterator, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
-__all__ = ["Stream", "Batch", "Rejected", "Health", "ControlResult", "SourceAdapter"]
+__all__ = ["Stream", "Batch", "Rejected", "Health", "ControlResult", "SourceAdapter", "CampaignStatus"]
 
 FileFormat = Literal["csv", "json", "parquet"]
 
@@ -107,3 +107,11 @@ class SourceAdapter(Protocol):
     def pause(self, campaign_id: str, reason: str) -> ControlResult: ...
 
     def resume(self, campaign_id: str, reason: str) -> ControlResult: ...
+
+
+@runtime_checkable
+class CampaignStatus(Protocol):
+    """An adapter that can pause also says whether a campaign is paused now: ``paused``, ``active``, or the
+    platform's own word in lower case for anything else. Reconciling an action a crash left unconfirmed reads it."""
+
+    def campaign_state(self, campaign_id: str) -> str: ...

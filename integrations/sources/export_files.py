@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from ..errors import SourceError
-from ..ledger import record_control
+from ..ledger import confirmed_state, record_control
 from ..warehouse import Warehouse
 from ._protocol import Batch, ControlResult, Health, Rejected, Stream
 from .streams import streams_for
@@ -89,13 +89,17 @@ class ExportFilesAdapter:
     def resume(self, campaign_id: str, reason: str) -> ControlResult:
         return self._control(campaign_id, "resume", "active", reason)
 
+    def campaign_state(self, campaign_id: str) -> str:
+        """For export files the campaign ledger is the platform: ``paused`` once a pause was written there (an open
+        intent is not a change: its replaced row counts)."""
+        if self.warehouse is None:
+            raise SourceError(f"integration '{self.name}': no warehouse to read campaign {campaign_id} from")
+        return "paused" if confirmed_state(self.warehouse, self.name, campaign_id) == "paused" else "active"
+
     def _control(self, campaign_id: str, action: str, state: str, reason: str) -> ControlResult:
         if self.warehouse is None:
             raise SourceError(f"integration '{self.name}': no warehouse to record a {action} in")
-        with self.warehouse.connect() as con:
-            row = con.execute("select state from ledger.campaign_controls where integration = ? and campaign_id = ?",
-                              [self.name, campaign_id]).fetchone()
-        if row and row[0] == state:
+        if confirmed_state(self.warehouse, self.name, campaign_id) == state:
             return ControlResult(self.name, campaign_id, action, False, f"already {state}")  # type: ignore[arg-type]
         record_control(self.warehouse, self.name, campaign_id, state, reason)
         return ControlResult(self.name, campaign_id, action, True, f"{state} in the campaign ledger")  # type: ignore[arg-type]

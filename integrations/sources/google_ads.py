@@ -152,6 +152,17 @@ class GoogleAdsAdapter:
     def _search(self, query: str) -> list[dict[str, Any]]:
         return [row for results, _ in self._pages(query) for row in results]
 
+    def campaign_state(self, campaign_id: str) -> str:
+        """``paused`` (PAUSED) or ``active`` (ENABLED), else Google's status in lower case (``removed``)."""
+        cid = _digits(campaign_id)
+        if not cid:
+            raise SourceError(f"integration '{self.name}': '{campaign_id}' is not a Google Ads campaign id (digits)")
+        rows = self._search(f"SELECT campaign.id, campaign.status FROM campaign WHERE campaign.id = {cid}")
+        if not rows:
+            raise SourceError(f"integration '{self.name}': campaign {cid} not found in customer {self.customer_id}")
+        status = str(rows[0].get("campaign", {}).get("status"))
+        return {"PAUSED": "paused", "ENABLED": "active"}.get(status, status.lower())
+
     def _set_status(self, campaign_id: str, action: str, target: str) -> ControlResult:
         """Reads the status first, so a repeated pause changes nothing and sends no mutate."""
         cid = _digits(campaign_id)

@@ -262,6 +262,11 @@ class HubspotAdapter:
     def resume(self, campaign_id: str, reason: str) -> ControlResult:
         return self._set_enabled(campaign_id, True, reason)
 
+    def campaign_state(self, campaign_id: str) -> str:
+        """``paused`` or ``active`` from the workflow's ``isEnabled``."""
+        flow_id = str(self.options.get("flow_ids", {}).get(campaign_id, campaign_id))
+        return "active" if bool((self.http.call("GET", FLOW.format(flow_id)) or {}).get("isEnabled")) else "paused"
+
     def _set_enabled(self, campaign_id: str, enabled: bool, reason: str) -> ControlResult:
         """GET the flow, then PUT it back with ``isEnabled`` flipped and its current ``revisionId``. A PUT that
         fails after HubSpot applied it (lost answer, then 409 on the retry) is settled by reading the flow again."""

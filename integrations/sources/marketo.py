@@ -217,6 +217,16 @@ class MarketoAdapter:
     def resume(self, campaign_id: str, reason: str) -> ControlResult:
         return self._switch(campaign_id, "resume", reason)
 
+    def campaign_state(self, campaign_id: str) -> str:
+        """``paused`` (Inactive) or ``active`` (Active), else Marketo's own status in lower case."""
+        if not re.fullmatch(r"\d+", str(campaign_id)):
+            raise SourceError(f"integration '{self.name}': smart campaign id '{campaign_id}' is not a Marketo id")
+        found = (self.http.call("GET", f"/rest/asset/v1/smartCampaign/{campaign_id}.json") or {}).get("result") or []
+        if not found:
+            raise SourceError(f"integration '{self.name}': smart campaign {campaign_id} not found")
+        status = str(found[0].get("status"))
+        return {"Inactive": "paused", "Active": "active"}.get(status, status.lower())
+
     def _switch(self, campaign_id: str, action: str, reason: str) -> ControlResult:
         """Read the campaign first so a repeated pause changes nothing and says so."""
         if not re.fullmatch(r"\d+", str(campaign_id)):

@@ -175,6 +175,13 @@ class SalesforceAdapter:
     def resume(self, campaign_id: str, reason: str) -> ControlResult:
         return self._set_active(campaign_id, True, reason)
 
+    def campaign_state(self, campaign_id: str) -> str:
+        """``paused`` or ``active`` from the Campaign's ``IsActive``."""
+        path = f"/services/data/{self.version}/sobjects/Campaign/{quote(campaign_id, safe='')}"
+        current = self._http.call("GET", path, params={"fields": "IsActive"}) or {}
+        return "active" if current.get("IsActive") is True else "paused" if current.get("IsActive") is False \
+            else "unknown"
+
     def _set_active(self, campaign_id: str, active: bool, reason: str) -> ControlResult:
         """Read ``IsActive`` first: Salesforce accepts a PATCH that changes nothing, so only the read says whether
         this call changed the campaign."""

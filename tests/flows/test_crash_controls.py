@@ -1,0 +1,218 @@
+"""A pause interrupted by kill -9: written as intent before the platform call, settled by the next run.
+
+The act step runs in a child process against the Google Ads emulator on 127.0.0.1. No hook in Steward's code makes
+it crash: the emulator holds its answer back (a ``slow`` fault, logged before the wait), so the test sees the request
+arrive, knows exactly how far the child got, and kills it with SIGKILL there. The parent then plays the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from steward.contracts.actions import PlannedAction
+from steward.contracts.finding import Finding, Severity
+from steward.flows.cli import app
+from steward.flows.config import IntegrationConfig, RetryConfig, StewardConfig, write_config
+from steward.flows.steps import act, adapters_for, reconcile_controls
+from steward.integrations import ledger
+from steward.integrations.emulator._platform import Fault
+from steward.integrations.emulator.google_ads import GoogleAdsEmulator
+from steward.integrations.sources import ExportFilesAdapter
+from steward.integrations.warehouse import Warehouse
+
+CAMPAIGN = "9100000001"
+MUTATE, SEARCH = r"campaigns:mutate$", r"googleAds:search$"
+CREDENTIALS = {"client_id": "CRASH_GADS_CLIENT_ID", "client_secret": "CRASH_GADS_CLIENT_SECRET",
+               "refresh_token": "CRASH_GADS_REFRESH_TOKEN", "developer_token": "CRASH_GADS_DEVELOPER_TOKEN"}
+
+# The child: one governance run's act step with one pause planned, exactly as the flow calls it.
+CHILD = textwrap.dedent("""
+    import sys
+    from steward.contracts.actions import PlannedAction
+    from steward.flows.config import load_config
+    from steward.flows.steps import act, adapters_for, reconcile_controls
+    from steward.integrations.warehouse import Warehouse
+    sys.path.insert(0, sys.argv[3])
+    from test_crash_controls import pause_plan
+
+    cfg = load_config(sys.argv[1])
+    wh = Warehouse(cfg.warehouse)
+    act.fn(wh, [pause_plan(sys.argv[2])], {}, adapters_for(cfg, wh), sys.argv[2])
+""")
+
+
+def pause_plan(run_id: str) -> PlannedAction:
+    """What policy plans for an ad campaign still spending after its CRM end date."""
+    finding = Finding(run_id=run_id, check_id="reconciliation.spend_after_crm_end", family="reconciliation",
+                      severity=Severity.critical, subject_type="campaign", subject=CAMPAIGN, metric="spend_after_end",
+                      observed=120.0, threshold=0.0, explanation="Spend after the campaign's CRM end date.",
+                      action="pause", target={"platform": "google_ads", "campaign_id": CAMPAIGN})
+    return PlannedAction(finding, "pause", "google_ads", CAMPAIGN, "spend after CRM end; policy: pause", True)
+
+
+@pytest.fixture
+def emu(monkeypatch):
+    emulator = GoogleAdsEmulator()
+    emulator.load_synthetic(campaigns=3, days=2)
+    secrets = {"client_id": emulator.client_id, "client_secret": emulator.client_secret,
+               "refresh_token": emulator.refresh_token, "developer_token": emulator.developer_token}
+    for field, variable in CREDENTIALS.items():
+        monkeypatch.setenv(variable, secrets[field])
+    with emulator:
+        yield emulator
+
+
+@pytest.fixture
+def config(emu, tmp_path) -> Path:
+    # a long timeout: the child must still be waiting for the held answer when it is killed, however slow the box
+    cfg = StewardConfig(
+        warehouse=tmp_path / "w.duckdb", policy=Path(str(resources.files("steward.contracts") / "policy.yaml")),
+        report_dir=tmp_path / "reports",
+        integrations=[IntegrationConfig(name="ads", platform="google_ads", kind="api", base_url=emu.base_url,
+                                        credentials=CREDENTIALS, options={"customer_id": emu.customer_id},
+                                        retry=RetryConfig(attempts=2, initial_wait=0.01, timeout=900))])
+    path = tmp_path / "steward.yaml"
+    write_config(cfg, path)
+    return path
+
+
+def kill_when_held(emu: GoogleAdsEmulator, config: Path, run_id: str, path: str) -> None:
+    """Run the act step in a child process; SIGKILL it once the emulator has logged a request to ``path``."""
+    seen = sum(bool(re.search(path, r.path)) for r in emu.requests)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(config), run_id, str(Path(__file__).parent)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+    try:
+        while sum(bool(re.search(path, r.path)) for r in emu.requests) == seen:
+            if child.poll() is not None:
+                pytest.fail(f"the child ended before reaching the platform: {child.stderr.read().decode()[-2000:]}")
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait()
+        child.stdout.close()
+        child.stderr.close()
+    assert child.returncode == -signal.SIGKILL
+
+
+def mutates(emu: GoogleAdsEmulator) -> int:
+    return sum(r.path.endswith("campaigns:mutate") for r in emu.requests)
+
+
+def cli(*args: str, config: Path):
+    return CliRunner().invoke(app, [*args, "-c", str(config)])
+
+
+def audit(wh: Warehouse) -> list[tuple[str, str]]:
+    return [tuple(r) for r in wh.query_df("select action, outcome from ledger.audit_log order by seq")
+            .itertuples(index=False)]
+
+
+def test_a_pause_killed_after_the_platform_applied_it_is_reconciled_and_never_sent_twice(emu, config):
+    emu.faults.add(Fault("slow", count=1, delay=600.0, path=MUTATE))  # applied and logged, the answer held back
+    kill_when_held(emu, config, "run-a", MUTATE)
+    wh = Warehouse(Path(config).parent / "w.duckdb")
+
+    # the platform paused it, and the warehouse knows Steward was doing so
+    assert emu.campaign_state[CAMPAIGN] == "PAUSED" and mutates(emu) == 1
+    [intent] = ledger.open_intents(wh)
+    assert (intent.integration, intent.campaign_id, intent.action, intent.run_id) == ("ads", CAMPAIGN, "pause", "run-a")
+    assert audit(wh) == [("pause-intent", "pausing: about to call ads")]
+    listed = cli("campaigns", "list", config=config)
+    assert listed.exit_code == 0, listed.output
+    assert "pausing (unconfirmed)" in listed.output and "steward campaigns reconcile" in listed.output
+    assert f"steward campaigns resume ads {CAMPAIGN}" in listed.output
+
+    # the next run plans the same pause: it settles the old intent first, then finds nothing to change
+    emu.faults.clear()
+    cfg_wh = Warehouse(wh.path)
+    from steward.flows.config import load_config
+
+    done = act.fn(cfg_wh, [pause_plan("run-b")], {}, adapters_for(load_config(config), cfg_wh), "run-b")
+    assert [(d["action"], d["outcome"].split(":")[0]) for d in done] == [("pause-reconcile", "reconciled"),
+                                                                         ("pause", "unchanged")]
+    assert mutates(emu) == 1  # the emulator's request log: paused once, never twice
+    assert ledger.open_intents(wh) == []
+    controls = ledger.campaign_controls(wh)
+    assert controls[["integration", "campaign_id", "state"]].values.tolist() == [["ads", CAMPAIGN, "paused"]]
+    actions = [a for a, _ in audit(wh)]
+    assert actions == ["pause-intent", "pause-reconcile", "pause-intent", "pause"]
+    assert ledger.verify_audit_log(wh) is None
+    listed = cli("campaigns", "list", config=config)
+    assert "paused" in listed.output and "unconfirmed" not in listed.output
+
+    resumed = cli("campaigns", "resume", "ads", CAMPAIGN, "--reason", "end date fixed", "--by", "dana",
+                  config=config)
+    assert resumed.exit_code == 0, resumed.output
+    assert emu.campaign_state[CAMPAIGN] == "ENABLED"
+    assert ledger.campaign_controls(wh)["state"].tolist() == ["active"]
+
+
+def test_a_pause_killed_before_the_platform_call_is_abandoned_by_reconcile(emu, config):
+    emu.faults.add(Fault("slow", count=1, delay=600.0, path=SEARCH))  # the status read before the mutate: held
+    kill_when_held(emu, config, "run-a", SEARCH)
+    wh = Warehouse(Path(config).parent / "w.duckdb")
+    assert emu.campaign_state[CAMPAIGN] == "ENABLED" and mutates(emu) == 0
+    assert [i.run_id for i in ledger.open_intents(wh)] == ["run-a"]
+
+    emu.faults.clear()
+    settled = cli("campaigns", "reconcile", config=config)
+    assert settled.exit_code == 0, settled.output
+    assert f"google_ads:{CAMPAIGN}: abandoned: found active on ads" in settled.output
+    assert ledger.open_intents(wh) == [] and ledger.campaign_controls(wh).empty  # no row said paused before
+    assert audit(wh)[-1][0] == "pause-reconcile" and mutates(emu) == 0
+    assert ledger.verify_audit_log(wh) is None
+
+
+def test_an_unreadable_platform_leaves_the_intent_open_and_reconcile_exits_1(emu, config):
+    emu.faults.add(Fault("slow", count=1, delay=600.0, path=SEARCH))
+    kill_when_held(emu, config, "run-a", SEARCH)
+    emu.faults.clear()
+    emu.faults.add(Fault("status", count=100, status=503, path=SEARCH))
+    result = cli("campaigns", "reconcile", config=config)
+    assert result.exit_code == 1 and "still unconfirmed" in result.output
+    assert len(ledger.open_intents(Warehouse(Path(config).parent / "w.duckdb"))) == 1
+
+
+def test_an_export_files_pause_and_resume_go_through_intent_to_their_final_state(tmp_path):
+    """A files integration's campaign ledger is its platform: the intent row must not read as a pause there."""
+    cfg = StewardConfig(warehouse=tmp_path / "w.duckdb",
+                        policy=Path(str(resources.files("steward.contracts") / "policy.yaml")),
+                        report_dir=tmp_path / "reports",
+                        integrations=[IntegrationConfig(name="hubspot", platform="hubspot", path=tmp_path)])
+    write_config(cfg, tmp_path / "steward.yaml")
+    wh = Warehouse(cfg.warehouse)
+    plan = pause_plan("run-a")
+    plan = PlannedAction(plan.finding, "pause", "hubspot", "700003", plan.reason, True)
+    [done] = act.fn(wh, [plan], {}, adapters_for(cfg, wh), "run-a")
+    assert done["outcome"] == "paused" and ledger.campaign_controls(wh)["state"].tolist() == ["paused"]
+    assert [a for a, _ in audit(wh)] == ["pause-intent", "pause"]
+    [again] = act.fn(wh, [plan], {}, adapters_for(cfg, wh), "run-b")  # its own intent row does not hide the pause
+    assert again["outcome"] == "unchanged: already paused"
+    assert ledger.campaign_controls(wh)["state"].tolist() == ["paused"] and ledger.open_intents(wh) == []
+    resumed = cli("campaigns", "resume", "hubspot", "700003", "--reason", "fixed", "--by", "eve",
+                  config=tmp_path / "steward.yaml")
+    assert resumed.exit_code == 0 and "hubspot:700003: resumed" in resumed.output
+    assert ledger.campaign_controls(wh)["state"].tolist() == ["active"] and ledger.open_intents(wh) == []
+    assert [a for a, _ in audit(wh)][-2:] == ["resume-intent", "resume"]
+
+
+def test_an_export_files_intent_cut_short_is_abandoned_and_the_earlier_row_comes_back(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    adapters = {"hubspot": ExportFilesAdapter("hubspot", "hubspot", tmp_path, wh)}
+    adapters["hubspot"].resume("700003", "running")
+    ledger.begin_control(wh, ledger.ControlIntent("hubspot", "700003", "pause", "run-a", "policy:x", "why"))
+    # killed here: the adapter was never called
+    [row] = reconcile_controls(wh, adapters, "run-b")
+    assert row["outcome"].startswith("abandoned: found active on hubspot")
+    assert ledger.campaign_controls(wh)[["state", "reason"]].values.tolist() == [["active", "running"]]
