@@ -13,11 +13,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..integrations.errors import ConfigError
 from .finding import Action, Family, Severity
+from .yaml_input import parse_yaml_mapping, read_yaml_mapping
 
 __all__ = ["Policy", "CheckRule", "Scope", "Alerts", "Actions", "Route", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS",
            "SLACK_MENTION", "SEGMENT_ATTRIBUTES", "ANOMALY_MIN_SCALE", "PII_ALLOWED_TABLES", "HealthPolicy", "HealthRules",
@@ -313,22 +313,14 @@ class Policy(_Strict):
 def load_policy(path: Path | str | None = None) -> Policy:
     """The policy at ``path``, or the packaged default; errors name the file and the field in one line."""
     if path is None:
-        text, where = resources.files("steward.contracts").joinpath(DEFAULT_POLICY).read_text(), "default policy"
+        where = "default policy"
+        data = parse_yaml_mapping(resources.files("steward.contracts").joinpath(DEFAULT_POLICY).read_bytes(), where,
+                                  "policy file", "'checks'")
     else:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"{p}: policy file not found")
-        text, where = p.read_text(encoding="utf-8"), str(p)
+        where = str(Path(path))
+        data = read_yaml_mapping(path, "policy file", "'checks'")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{where}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping with 'checks', got {type(data).__name__}")
-    try:
-        return Policy(**data, source=where)
+        return Policy.model_validate({**data, "source": where})
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
