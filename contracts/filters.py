@@ -27,9 +27,10 @@ from typing import Any, Callable, Union
 import numpy as np
 import pandas as pd
 
-__all__ = ["Filter", "FilterError", "parse_filter", "MAX_LENGTH"]
+__all__ = ["Filter", "FilterError", "parse_filter", "MAX_LENGTH", "MAX_DEPTH"]
 
 MAX_LENGTH = 2000  # a filter is a line or two; longer input is refused before it is parsed
+MAX_DEPTH = 50  # nested and/or/not; keeps parsing and evaluation far from Python's recursion limit
 _LITERAL_NAMES = {"true": True, "false": False, "null": None}
 _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
@@ -115,20 +116,24 @@ def parse_filter(text: str) -> Filter:
     except SyntaxError as exc:
         raise FilterError(f"not a filter expression: {exc.msg}" +
                           (f" at column {exc.offset}" if exc.offset else "")) from None
-    except (RecursionError, MemoryError, ValueError):
+    except (RecursionError, MemoryError):
         raise FilterError("not a filter expression: nested too deeply") from None
+    except ValueError as exc:  # null bytes, on some Python versions
+        raise FilterError(f"not a filter expression: {exc}") from None
     columns: list[str] = []
-    node = _convert(tree.body, columns, boolean=True)
+    node = _convert(tree.body, columns, boolean=True, depth=0)
     return Filter(text=text, tree=node, columns=tuple(dict.fromkeys(columns)))
 
 
-def _convert(node: ast.AST, columns: list[str], boolean: bool = False) -> _Node:
+def _convert(node: ast.AST, columns: list[str], boolean: bool, depth: int) -> _Node:
     """The whitelisted tree for ``node``; ``boolean`` says the position needs a true/false (and, or, not, the top)."""
+    if depth > MAX_DEPTH:
+        raise FilterError(f"a filter nests and/or/not at most {MAX_DEPTH} levels deep")
     if isinstance(node, ast.BoolOp):
         op = "and" if isinstance(node.op, ast.And) else "or"
-        return _Logic(op, tuple(_convert(v, columns, boolean=True) for v in node.values))
+        return _Logic(op, tuple(_convert(v, columns, True, depth + 1) for v in node.values))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return _Logic("not", (_convert(node.operand, columns, boolean=True),))
+        return _Logic("not", (_convert(node.operand, columns, True, depth + 1),))
     if isinstance(node, ast.Compare):
         return _compare(node, columns)
     if isinstance(node, (ast.Name, ast.Constant, ast.UnaryOp)):

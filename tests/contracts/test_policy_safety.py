@@ -80,6 +80,9 @@ def test_the_attack_is_refused_at_evaluation_too(tmp_path, monkeypatch):
     ("n == b'x'", "bytes literals"),
     ("n == 1; import os", "not a filter expression"),
     ("n == 1 " + "and n == 1 " * 300, "at most 2000 characters"),
+    ("not " * 495 + "n", "at most 50 levels deep"),
+    ("(" * 300 + "n" + ")" * 300, "too many nested parentheses"),
+    ("n == '\x00'", "not a filter expression"),
 ])
 def test_constructs_outside_the_grammar_are_refused(tmp_path, text, refusal):
     with pytest.raises(FilterError, match=refusal):
