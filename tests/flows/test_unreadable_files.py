@@ -55,6 +55,31 @@ def test_an_unreadable_file_is_one_line_and_exit_2(tmp_path, kind, bad):
     assert not (tmp_path / "steward.duckdb").exists()  # refused before anything was opened
 
 
+RULE = {"family": "privacy_consent", "mart": "gov_consent__channel_purpose", "subject_type": "channel",
+        "subject": "{channel}", "key": ["channel"], "metric": "people_without_consent", "direction": "max",
+        "critical": 0, "explanation": "{channel}"}
+HOSTILE_POLICIES = {  # issue #16 cases 1, 3 and 11, as a user meets them: refused before anything runs
+    "where runs code": ({"checks": {"consent.x": {**RULE, "where": "channel == 'email' and "
+                                                                  "@pd.io.common.os.system('env > f') == 0"}}},
+                        "checks.consent.x.where: Value error, not a filter expression"),
+    "scope value reaches SQL": ({"checks": {}, "scope": {"bias_models": {"lead_scoring": [
+        "priority') or (decisions.decision is not null) or decisions.decision in ('x"]}}},
+        "scope.bias_models.lead_scoring.0: String should match pattern"),
+    "negative threshold": ({"checks": {"consent.x": {**RULE, "critical": None, "warn": -0.05}}},
+                           "checks.consent.x: Value error, warn -0.05 is below 0"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_POLICIES))
+def test_a_hostile_policy_is_refused_by_steward_run(tmp_path, case):
+    policy, expected = HOSTILE_POLICIES[case]
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
+    (tmp_path / "steward.yaml").write_text(yaml.safe_dump({**CONFIG, "policy": "policy.yaml"}), encoding="utf-8")
+    proc = steward("run", "-c", str(tmp_path / "steward.yaml"), cwd=tmp_path)
+    _cli_error(proc, tmp_path / "policy.yaml", expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["policy.yaml", "steward.yaml"]  # no 'f', no warehouse
+
+
 LOADERS = {"config": load_config, "policy": load_policy, "launch spec": load_launch_spec}
 
 
