@@ -15,13 +15,15 @@ import pandas as pd
 import pandera.pandas as pa
 
 from ..integrations.errors import ConfigError
+from .filters import FilterError, parse_filter
 from .finding import Finding, Severity
 from .policy import CheckRule, Policy
 
-__all__ = ["evaluate", "judge", "findings_from_failures", "findings_from_dbt_tests"]
+__all__ = ["evaluate", "judge", "findings_from_failures", "findings_from_dbt_tests", "FLOAT_NOISE"]
 
 MartReader = Callable[[str], pd.DataFrame]
 _LEVELS = (Severity.critical, Severity.warn)
+FLOAT_NOISE = 1e-9  # |observed| below this is judged (and reported) as exactly 0
 
 
 def evaluate(policy: Policy, read_mart: MartReader, run_id: str) -> list[Finding]:
@@ -83,13 +85,23 @@ def _judgeable(check_id: str, rule: CheckRule, mart: pd.DataFrame, policy: Polic
     if unknown:
         raise ConfigError(f"{policy.source}: checks.{check_id}: unknown column '{unknown[0]}' in mart {rule.mart} "
                           f"(columns: {', '.join(map(str, mart.columns))})")
-    if not rule.where or mart.empty:
-        return mart
-    try:
-        return mart.query(rule.where)
-    except Exception as exc:  # pandas raises several types for a bad expression
-        raise ConfigError(f"{policy.source}: checks.{check_id}.where: cannot apply '{rule.where}' to "
-                          f"{rule.mart}: {exc}") from exc
+    rows = _without_float_noise(mart, rule.metric)
+    if not rule.where:
+        return rows
+    try:  # parsed again here: a rule built in code (model_copy) never went through the policy's validation
+        return parse_filter(rule.where).apply(rows)
+    except FilterError as exc:
+        raise ConfigError(f"{policy.source}: checks.{check_id}.where: in mart {rule.mart}: {exc}") from None
+
+
+def _without_float_noise(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """A metric within FLOAT_NOISE of 0 is 0: sums and ratios of equal amounts come out as 1e-16, not 0, and an
+    exact match must not become a finding against a threshold of 0."""
+    values = rows[metric]
+    if rows.empty or not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return rows
+    noise = values.notna() & (values.abs() < FLOAT_NOISE) & (values != 0)
+    return rows.assign(**{metric: values.mask(noise, 0.0)}) if noise.any() else rows
 
 
 def _passes(direction: str, limit: float) -> Callable[[pd.Series], pd.Series]:

@@ -13,11 +13,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..integrations.errors import ConfigError
+from .filters import FilterError, parse_filter
 from .finding import Action, Family, Severity
+from .yaml_input import parse_yaml_mapping, read_yaml_mapping
 
 __all__ = ["Policy", "CheckRule", "Scope", "Alerts", "Actions", "Route", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS",
            "SLACK_MENTION", "SEGMENT_ATTRIBUTES", "ANOMALY_MIN_SCALE", "PII_ALLOWED_TABLES", "HealthPolicy", "HealthRules",
@@ -77,6 +78,10 @@ PII_ALLOWED_TABLES = ("raw.salesforce__*", "raw.hubspot__*", "raw.marketo__*", "
 _SqlWord = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")]
 _TableGlob = Annotated[str, Field(pattern=r"^[a-z0-9_*?]+\.[a-z0-9_*?]+$")]
 _Entity = Annotated[str, Field(pattern=r"^[a-z0-9_]+\.[a-z0-9_]+$")]
+# Numbers that reach SQL as text or judge a metric: a finite value (YAML's .nan or .inf would render as a bare word
+# in SQL, or compare false with everything and never fire).
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+_Threshold = _Finite
 # The CRM's state of a person, as gov_reconciliation__stages derives it from leads and opportunities.
 CRM_STATES = ("customer", "opportunity", "contact", "lead_open", "lead_closed", "lead_converted")
 _CrmState = Literal["customer", "opportunity", "contact", "lead_open", "lead_closed", "lead_converted"]
@@ -95,11 +100,14 @@ ANOMALY_MIN_SCALE = {"send_volume": 50.0, "ad_spend": 50.0, "conversions": 3.0, 
 
 class Scope(_Strict):
     bias_dimensions: list[str] = Field(default_factory=lambda: ["age_band", "gender", "region"], min_length=1)
-    bias_models: dict[str, list[str]] = Field(default_factory=lambda: {"lead_scoring": ["priority"]})
+    # model name -> its favourable decisions; both become SQL literals in gov_bias__selection_rates
+    bias_models: dict[_SqlWord, list[_SqlWord]] = Field(default_factory=lambda: {"lead_scoring": ["priority"]})
     oversight_min_confidence: float = Field(0.6, ge=0, le=1)
-    oversight_high_value_revenue: float = Field(1_000_000, ge=0)
+    oversight_high_value_revenue: _Finite = Field(1_000_000, ge=0)
     metric_window_days: int = Field(28, ge=1, le=366)
-    freshness_sla_hours: dict[str, float] = Field(default_factory=lambda: {"default": 48})
+    # platform (or `default`) -> hours; keys become SQL literals in the freshness marts
+    freshness_sla_hours: dict[_SqlWord, Annotated[_Finite, Field(gt=0)]] = Field(
+        default_factory=lambda: {"default": 48})
     # privacy and consent
     consent_email_subscriptions: list[_SqlWord] = Field(default_factory=lambda: ["marketing_information"], min_length=1)
     retention_days: dict[_Entity, Annotated[int, Field(ge=1)]] = Field(
@@ -117,13 +125,13 @@ class Scope(_Strict):
         default_factory=lambda: {"lead_scoring": ["3.2.0"], "next_best_offer": ["1.4.1"]})
     anomaly_baseline_weeks: int = Field(6, ge=2, le=52)  # the same weekday in this many earlier weeks
     anomaly_detection_days: int = Field(7, ge=1, le=31)  # judge each of the last N days
-    anomaly_min_scale: dict[str, Annotated[float, Field(ge=0)]] = Field(
+    anomaly_min_scale: dict[str, Annotated[_Finite, Field(ge=0)]] = Field(
         default_factory=lambda: dict(ANOMALY_MIN_SCALE))  # the robust spread never counts as less than this
-    anomaly_min_relative_scale: float = Field(0.25, ge=0)  # ... nor as less than this share of the baseline median
+    anomaly_min_relative_scale: _Finite = Field(0.25, ge=0)  # ... nor as less than this share of the baseline median
     # cross-system consistency (docs/policy.md)
     lifecycle_stage_requires: dict[_SqlWord, Annotated[list[_CrmState], Field(min_length=1)]] = Field(
         default_factory=lambda: {k: list(v) for k, v in LIFECYCLE_STAGE_REQUIRES.items()})
-    propagation_lag_hours: dict[_SqlWord, Annotated[float, Field(gt=0)]] = Field(
+    propagation_lag_hours: dict[_SqlWord, Annotated[_Finite, Field(gt=0)]] = Field(
         default_factory=lambda: {"default": 24})  # by target system; `default` for the rest
     spend_flight_grace_days: int = Field(1, ge=0, le=31)  # days past a CRM campaign's dates not yet counted
 
@@ -160,19 +168,49 @@ class CheckRule(_Strict):
     key: list[str] = Field(min_length=1)
     metric: str
     direction: Literal["min", "max"]
-    warn: float | None = None
-    critical: float | None = None
-    where: str | None = None
+    warn: _Threshold | None = None
+    critical: _Threshold | None = None
+    # Counts, rates, shares and ratios are never below 0, so a negative threshold is a typo that fires on every
+    # row; a metric that can be negative (a z-score, a signed difference) says so here.
+    metric_can_be_negative: bool = False
+    where: str | None = None  # a filter in the closed grammar of contracts/filters.py, never Python
     evidence: list[str] = Field(default_factory=list)
     explanation: str
     owner: str | None = None
     action: dict[Severity, Action] = Field(default_factory=dict)
     suppress_hours: float | None = Field(None, ge=0)  # overrides alerts.suppress_hours for this check
 
+    @field_validator("where")
+    @classmethod
+    def _safe_filter(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_filter(value)
+            except FilterError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @model_validator(mode="after")
     def _has_threshold(self) -> "CheckRule":
         if self.warn is None and self.critical is None:
             raise ValueError("needs a 'warn' or a 'critical' threshold")
+        return self
+
+    @model_validator(mode="after")
+    def _thresholds_make_sense(self) -> "CheckRule":
+        """A threshold the metric can never reach, or a warn past critical, is a typo that would judge silently."""
+        for level in ("warn", "critical"):
+            limit = getattr(self, level)
+            if limit is not None and limit < 0 and not self.metric_can_be_negative:
+                raise ValueError(f"{level} {limit} is below 0, but {self.metric} cannot be negative (a count, rate, "
+                                 f"share or ratio); set metric_can_be_negative: true if it can")
+        if self.warn is not None and self.critical is not None:
+            if self.direction == "max" and self.warn > self.critical:
+                raise ValueError(f"warn {self.warn} is above critical {self.critical}: with direction max, higher is "
+                                 f"worse, so warn must not exceed critical")
+            if self.direction == "min" and self.warn < self.critical:
+                raise ValueError(f"warn {self.warn} is below critical {self.critical}: with direction min, lower is "
+                                 f"worse, so warn must not be below critical")
         return self
 
     def action_for(self, severity: Severity) -> Action:
@@ -313,22 +351,14 @@ class Policy(_Strict):
 def load_policy(path: Path | str | None = None) -> Policy:
     """The policy at ``path``, or the packaged default; errors name the file and the field in one line."""
     if path is None:
-        text, where = resources.files("steward.contracts").joinpath(DEFAULT_POLICY).read_text(), "default policy"
+        where = "default policy"
+        data = parse_yaml_mapping(resources.files("steward.contracts").joinpath(DEFAULT_POLICY).read_bytes(), where,
+                                  "policy file", "'checks'")
     else:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"{p}: policy file not found")
-        text, where = p.read_text(encoding="utf-8"), str(p)
+        where = str(Path(path))
+        data = read_yaml_mapping(path, "policy file", "'checks'")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{where}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping with 'checks', got {type(data).__name__}")
-    try:
-        return Policy(**data, source=where)
+        return Policy.model_validate({**data, "source": where})
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])

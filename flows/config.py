@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from steward.contracts.policy import Policy
+from steward.contracts.yaml_input import read_yaml_mapping
 from steward.integrations.errors import ConfigError
 from steward.integrations.sources.streams import PLATFORMS
 
@@ -120,18 +121,10 @@ class StewardConfig(_Strict):
 def load_config(path: Path | str) -> StewardConfig:
     """The config at ``path`` with every path made absolute; errors name the file and the field in one line."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: config file not found (create one like docs/configuration.md shows, "
-                          f"or run `steward demo`)")
+    data = read_yaml_mapping(p, "config file", "'integrations'",
+                             hint=" (create one like docs/configuration.md shows, or run `steward demo`)")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"{p}: not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: expected a mapping with 'integrations'")
-    try:
-        cfg = StewardConfig(**data)
+        cfg = StewardConfig.model_validate({**data, "source": None})
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ConfigError(f"{p}: {'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from exc

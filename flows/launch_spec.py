@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from steward.contracts.policy import GROUP_COLUMNS
+from steward.contracts.yaml_input import read_yaml_mapping
 from steward.integrations.errors import ConfigError
 from steward.integrations.sources.streams import PLATFORMS
 
@@ -127,17 +128,9 @@ class LaunchSpec(_Strict):
 def load_launch_spec(path: Path | str) -> LaunchSpec:
     """The spec at ``path``; errors name the file and the field in one line (``ConfigError``, exit code 2)."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: launch spec not found")
+    data = read_yaml_mapping(p, "launch spec", "id, name, audience, channels ...")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"{p}: not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: expected a mapping with id, name, audience, channels ...")
-    try:
-        return LaunchSpec(**data)
+        return LaunchSpec.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"]) or "spec"

@@ -1,0 +1,110 @@
+"""Reading the YAML files a person hands Steward (steward.yaml, a policy, a launch spec) as plain data, or one line.
+
+The three loaders used to carry near copies of this code, and each missed a different case: a binary file, a file in
+another encoding or an empty one came out as a long traceback. Whatever the file holds, the answer here is either a
+mapping or a ``ConfigError`` that names the file and what is wrong with it, and the cost is bounded: the file is
+capped in size before it is read, and YAML aliases cannot multiply it into more nodes than ``MAX_NODES`` (the
+"billion laughs" document), because the node graph is measured before anything is built from it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..integrations.errors import ConfigError
+
+__all__ = ["read_yaml_mapping", "parse_yaml_mapping", "MAX_BYTES", "MAX_NODES"]
+
+MAX_BYTES = 5_000_000  # the packaged policy is ~50 kB
+MAX_NODES = 1_000_000  # scalars, lists and mappings once aliases are expanded
+
+
+def read_yaml_mapping(path: Path | str, kind: str, expects: str, hint: str = "") -> dict[str, Any]:
+    """The mapping in the YAML file at ``path``; ``kind`` names the file in errors ("policy file"), ``expects`` says
+    what the mapping should hold ("'checks'"), ``hint`` is added when the file is missing."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: {kind} not found{hint}")
+    try:
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise ConfigError(f"{p}: {size:,} bytes is too large for a {kind} (at most {MAX_BYTES:,})")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the {kind}: {exc.strerror or exc}") from None
+    return parse_yaml_mapping(data, str(p), kind, expects)
+
+
+def parse_yaml_mapping(data: bytes | str, where: str, kind: str, expects: str) -> dict[str, Any]:
+    """The mapping in ``data`` (UTF-8 YAML), or one line starting with ``where``."""
+    text = _text(data, where, kind)
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _bounded(node, where)
+            document = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{where}: not valid YAML{at}: {_first_line(getattr(exc, 'problem', None) or exc)}") from None
+    except (RecursionError, MemoryError):
+        raise ConfigError(f"{where}: not valid YAML: nested too deeply") from None
+    if document is None:
+        raise ConfigError(f"{where}: the {kind} is empty; expected a mapping with {expects}")
+    if not isinstance(document, dict):
+        raise ConfigError(f"{where}: expected a mapping with {expects}, got {type(document).__name__}")
+    bad = [k for k in document if not isinstance(k, str)]
+    if bad:
+        raise ConfigError(f"{where}: top-level key {bad[0]!r} is not a name (expected {expects})")
+    return document
+
+
+def _text(data: bytes | str, where: str, kind: str) -> str:
+    if isinstance(data, str):
+        return data
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"{where}: is a binary file, not a YAML {kind}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                          f"save the {kind} as UTF-8") from None
+
+
+def _bounded(root: yaml.Node, where: str) -> None:
+    """Refuse a document whose aliases expand to more than MAX_NODES nodes (counted once per node, memoised)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes and not done:
+            continue
+        children = _children(node)
+        if not done:
+            sizes.setdefault(id(node), 0)  # a cycle (a recursive alias) counts as one node on the way back
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
+        if sizes[id(node)] > MAX_NODES:
+            raise ConfigError(f"{where}: the YAML expands to more than {MAX_NODES:,} values (repeated aliases)")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _first_line(value: object) -> str:
+    lines = str(value).strip().splitlines()
+    return lines[0] if lines else "unknown error"
