@@ -15,6 +15,9 @@ import pytest
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
 os.environ["PREFECT_HOME"] = _home = tempfile.mkdtemp(prefix=f"steward-prefect-{_worker}-")
 atexit.register(shutil.rmtree, _home, ignore_errors=True)
+# A loaded machine can take longer than Prefect's default 20 s to start a temporary server for a `steward` subprocess;
+# a test must not fail because the machine is busy.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
 
 from hypothesis import settings  # noqa: E402
 
@@ -36,7 +39,7 @@ def prefect_harness():
 
     from steward.flows.runtime import flow_settings
 
-    with prefect_test_harness(server_startup_timeout=60), flow_settings():
+    with prefect_test_harness(server_startup_timeout=300), flow_settings():
         yield
 
 
