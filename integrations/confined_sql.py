@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,8 +39,8 @@ from sqlglot import exp
 
 from .errors import StewardError, WarehouseError
 
-__all__ = ["ALLOWED_SCHEMAS", "ALLOWED_FUNCTIONS", "INPUT_TABLE", "RefusedQuery", "QueryFailed", "check_query",
-           "confirm_with_duckdb", "locked_connection", "materialise_audience", "describe_error"]
+__all__ = ["ALLOWED_SCHEMAS", "ALLOWED_FUNCTIONS", "INPUT_TABLE", "QUERY_TIMEOUT_S", "RefusedQuery", "QueryFailed",
+           "check_query", "confirm_with_duckdb", "locked_connection", "materialise_audience", "describe_error"]
 
 # The schemas dbt builds from what Steward landed and checked: staging (stg_* and int_* models) and governance
 # (gov_* marts). Not `raw` (landed rows before staging cleans them; every raw table has a stg_ model), not `ledger`
@@ -47,6 +48,7 @@ __all__ = ["ALLOWED_SCHEMAS", "ALLOWED_FUNCTIONS", "INPUT_TABLE", "RefusedQuery"
 # audit's own output) and not `main`, `temp`, `system`, `information_schema` or `pg_catalog`.
 ALLOWED_SCHEMAS = ("staging", "governance")
 INPUT_TABLE = "launch_input.audience"
+QUERY_TIMEOUT_S = 300.0  # an audience query on a laptop-sized warehouse takes seconds; this only stops runaways
 
 # DuckDB function names (as DuckDB's parser reports them, operators included) an audience query may call. Each is a
 # pure computation over the values it is given: none reads a file, a URL, a setting, a secret, a sequence or the
@@ -294,10 +296,12 @@ def locked_connection(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-def materialise_audience(path: Path | str, audit_id: str, queries: dict[str, str]) -> dict[str, int]:
+def materialise_audience(path: Path | str, audit_id: str, queries: dict[str, str],
+                         timeout_s: float = QUERY_TIMEOUT_S) -> dict[str, int]:
     """Run each confined query (``{"audience": sql, "eligible": sql}``) in a locked connection and keep the
     normalised emails it returns in ``launch_input.audience`` under ``audit_id``; rows of earlier audits are removed
-    (one audit at a time per warehouse, like the launch tables). Returns the distinct people per part.
+    (one audit at a time per warehouse, like the launch tables). Returns the distinct people per part. A query still
+    running after ``timeout_s`` (a runaway recursive CTE, a cross join of big models) is interrupted.
 
     Raises ``RefusedQuery`` (a rule broken) or ``QueryFailed`` (a runtime error, reduced by ``describe_error``)."""
     counts: dict[str, int] = {}
@@ -311,13 +315,19 @@ def materialise_audience(path: Path | str, audit_id: str, queries: dict[str, str
         con.execute(f"delete from {INPUT_TABLE}")
         for part, sql in rendered.items():
             failure = None
+            timer = threading.Timer(timeout_s, con.interrupt)
+            timer.start()
             try:
                 con.execute(
                     f"insert into {INPUT_TABLE} select distinct ?, ?, email_key from ("
                     f"select nullif(lower(trim(cast(email as varchar))), '') as email_key from (\n{sql}\n) "
                     f"as audience_query) where email_key is not null", [audit_id, part])
+            except duckdb.InterruptException:
+                failure = f"was stopped after {timeout_s:g} s; narrow the query"
             except duckdb.Error as exc:
                 failure = f"failed while running ({describe_error(exc)})"  # raised below: no chained DuckDB error
+            finally:
+                timer.cancel()
             if failure is not None:
                 con.execute("rollback")
                 raise QueryFailed(failure, part)

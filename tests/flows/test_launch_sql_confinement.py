@@ -212,6 +212,16 @@ def test_a_failing_query_never_echoes_the_value_it_failed_on(tmp_path, query, ki
     assert kind in str(err.value) and "@" not in str(err.value) and "example" not in str(err.value)
 
 
+def test_a_runaway_query_is_interrupted(tmp_path):
+    wh = _people_warehouse(tmp_path)
+    endless = check_query("with recursive n as (select 1 as i union all select i + 1 from n) "
+                          "select 'x' || i::varchar || '@example.com' as email from n")
+    with pytest.raises(confined_sql.QueryFailed, match=r"was stopped after 1 s"):
+        materialise_audience(wh.path, "a1", {"audience": endless}, timeout_s=1)
+    with wh.connect() as con:  # the warehouse is usable afterwards and kept nothing of the stopped query
+        assert con.execute("select count(*) from launch_input.audience").fetchone()[0] == 0
+
+
 def test_a_planning_error_keeps_its_shape_but_not_its_values(tmp_path):
     wh = _people_warehouse(tmp_path)
     with pytest.raises(confined_sql.QueryFailed, match=r'BinderException: .*"email" not found'):
