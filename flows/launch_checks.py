@@ -9,6 +9,7 @@ is a policy rule like any other. ``warn`` becomes a condition, ``critical`` a bl
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ from pydantic import BaseModel
 from steward.contracts.finding import Finding, Severity
 from steward.contracts.governance import judge
 from steward.contracts.policy import LaunchPolicy, Policy, load_policy
-from steward.integrations import dbt_build
+from steward.integrations import confined_sql, dbt_build
 from steward.integrations.errors import ConfigError, WarehouseError
 from steward.integrations.notify import outbox
 from steward.integrations.notify._format import redact, safe
@@ -28,10 +29,11 @@ from steward.integrations.warehouse import Warehouse
 
 from .launch_spec import LaunchSpec
 
-__all__ = ["Reason", "Verdict", "launch_policy", "launch_vars", "measure", "judge_launch", "decide", "record_audit",
-           "verdict_payload", "enqueue_verdict", "audit_id_for", "LAUNCH_MARTS", "VERDICTS"]
+__all__ = ["Reason", "Verdict", "launch_policy", "launch_vars", "confine_queries", "measure", "judge_launch", "decide",
+           "record_audit", "verdict_payload", "enqueue_verdict", "audit_id_for", "LAUNCH_MARTS", "VERDICTS"]
 
 VERDICTS = ("GO", "GO WITH CONDITIONS", "NO-GO")
+_AUDIT_ID = re.compile(r"^[A-Za-z0-9_-]+$")  # becomes a SQL literal in launch__audience
 LAUNCH_MARTS = ("launch__consent", "launch__suppression", "launch__frequency", "launch__bias", "launch__models",
                 "launch__integrations", "launch__plan")
 
@@ -71,14 +73,19 @@ def launch_policy(policy: Policy) -> LaunchPolicy:
     return section
 
 
-def launch_vars(spec: LaunchSpec, policy: Policy, as_of: pd.Timestamp) -> dict[str, Any]:
-    """What the launch marts need: the policy's scope, the reference time and the spec, flattened for Jinja."""
+def launch_vars(spec: LaunchSpec, policy: Policy, as_of: pd.Timestamp, audit_id: str) -> dict[str, Any]:
+    """What the launch marts need: the policy's scope, the reference time and the spec, flattened for Jinja.
+
+    An audience query is not among them: ``confine_queries`` has run it and kept the emails it returned under
+    ``audit_id``, and the marts read them from there (``*_from_query``)."""
+    if not _AUDIT_ID.match(audit_id):
+        raise ValueError(f"audit id {audit_id!r} is not a plain word")
     audience, eligible = spec.audience, spec.audience.eligible
     return {**policy.dbt_vars(), "as_of": as_of.isoformat(), "launch": {
-        "launch_id": spec.id, "channels": list(spec.channels), "platforms": spec.platforms,
-        "audience_segment": audience.segment, "audience_query": audience.query,
+        "launch_id": spec.id, "audit_id": audit_id, "channels": list(spec.channels), "platforms": spec.platforms,
+        "audience_segment": audience.segment, "audience_from_query": audience.query is not None,
         "eligible_segment": eligible.segment if eligible else None,
-        "eligible_query": eligible.query if eligible else None,
+        "eligible_from_query": bool(eligible and eligible.query is not None),
         "intended_dimensions": audience.intended_dimensions,
         "emails_per_week": spec.planned.emails_per_week if "email" in spec.channels else 0,
         "planned_people": spec.planned.people, "daily_budget": spec.daily_budget(),
@@ -86,11 +93,33 @@ def launch_vars(spec: LaunchSpec, policy: Policy, as_of: pd.Timestamp) -> dict[s
         "health_max_age_hours": launch_policy(policy).health_max_age_hours}}
 
 
+def confine_queries(wh: Warehouse, spec: LaunchSpec, audit_id: str, source: str) -> dict[str, int]:
+    """Run the spec's audience queries confined (``integrations.confined_sql``) and keep the people they return for
+    this audit; returns the people per part. A query that is refused or fails is a ``ConfigError`` naming the spec
+    file and the field, with no value the query read."""
+    _require_governance_build(wh)
+    fields = {"audience": "audience.query", "eligible": "audience.eligible.query"}
+    queries = {"audience": spec.audience.query,
+               "eligible": spec.audience.eligible.query if spec.audience.eligible else None}
+    failure = None
+    try:
+        return confined_sql.materialise_audience(wh.path, audit_id, {k: q for k, q in queries.items() if q})
+    except confined_sql.QueryFailed as exc:
+        failure = f"{source}: {fields[exc.part]}: {exc}"
+    except confined_sql.RefusedQuery as exc:  # pragma: no cover - the spec's own validation refuses it first
+        failure = f"{source}: audience query: {exc}"
+    raise ConfigError(failure)  # outside the except blocks: no chained DuckDB error in a traceback or Prefect state
+
+
 def measure(wh: Warehouse, work_dir: Path, dbt_vars: dict[str, Any]) -> None:
     """Build the launch marts; they read the staging models and marts of the last governance build."""
+    _require_governance_build(wh)
+    dbt_build.build(wh.path, work_dir / "dbt-launch", dbt_vars, select=["path:models/launch"])
+
+
+def _require_governance_build(wh: Warehouse) -> None:
     if not wh.table_exists("governance", "gov_integration_health__freshness"):
         raise WarehouseError(f"{wh.path}: no governance build yet; run `steward run` (or audit with --refresh) first")
-    dbt_build.build(wh.path, work_dir / "dbt-launch", dbt_vars, select=["path:models/launch"])
 
 
 def judge_launch(wh: Warehouse, policy: Policy, audit_id: str) -> tuple[list[Finding], dict[str, str], dict]:

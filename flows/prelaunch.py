@@ -68,8 +68,11 @@ def refresh(cfg: StewardConfig, wh: Warehouse, policy: Policy, audit_id: str) ->
 
 
 @task(name="measure-launch", cache_policy=NO_CACHE)
-def measure(cfg: StewardConfig, wh: Warehouse, policy: Policy, spec: LaunchSpec) -> None:
-    checks.measure(wh, cfg.work_dir, checks.launch_vars(spec, policy, pd.Timestamp.now(tz="UTC")))
+def measure(cfg: StewardConfig, wh: Warehouse, policy: Policy, spec: LaunchSpec, audit_id: str, source: str) -> None:
+    people = checks.confine_queries(wh, spec, audit_id, source)
+    if people:
+        report("confine", ", ".join(f"{part} query: {n} people" for part, n in people.items()))
+    checks.measure(wh, cfg.work_dir, checks.launch_vars(spec, policy, pd.Timestamp.now(tz="UTC"), audit_id))
     report("measure", f"launch marts built for {spec.id}")
 
 
@@ -100,7 +103,7 @@ def prelaunch_audit(params: LaunchParams) -> LaunchAuditResult:
     report("start", f"pre-launch audit {audit_id} -> {wh.path}")
     if params.refresh:
         refresh(cfg, wh, policy, audit_id)
-    measure(cfg, wh, policy, spec)
+    measure(cfg, wh, policy, spec, audit_id, params.spec)
     verdict, evidence = judge(wh, policy, audit_id)
     checks.record_audit(wh, audit_id, spec, verdict, evidence, started, str(cfg.source))
     export = cfg.report_dir / f"{audit_id}.md"

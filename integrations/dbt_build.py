@@ -85,11 +85,28 @@ def _invoke(command: str, warehouse: Path, work_dir: Path, dbt_vars: dict, selec
     if exclude:
         args += ["--exclude", *exclude]
     verbose = os.environ.get("STEWARD_DBT_LOG_LEVEL", "none") != "none"
-    res = dbtRunner(callbacks=[_echo_to_stderr] if verbose else []).invoke(args)
+    try:
+        res = dbtRunner(callbacks=[_echo_to_stderr] if verbose else []).invoke(args)
+    finally:
+        _release_duckdb()
     if res.exception is not None:
         raise TransformError(f"dbt {command} did not run: {str(res.exception).strip().splitlines()[0]}") \
             from res.exception
     return _outcome(res.result)
+
+
+def _release_duckdb() -> None:
+    """Close the database dbt-duckdb keeps open in this process after a build. Open, it pins the warehouse file to
+    dbt's connection settings, and the confined connection that runs a launch spec's SQL (``confined_sql``, with
+    external access off) could not be opened on the same file until the process ends."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - another adapter
+        return
+    env = getattr(DuckDBConnectionManager, "_ENV", None)
+    if env is not None and hasattr(env, "close"):
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def _echo_to_stderr(event) -> None:

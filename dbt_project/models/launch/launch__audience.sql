@@ -1,7 +1,9 @@
 -- The people a launch chooses from and the people it would reach: its eligible population and its audience (each a
 -- CDP audience tag, or a SQL query returning a column `email`), matched to the unified customer on the normalised
--- email. Everyone a query names is kept, known or not: a person no system holds has no consent on record, which is
--- exactly what the consent check must see.
+-- email. A query is never pasted here: Steward checks it and runs it itself, confined (integrations/confined_sql.py),
+-- and keeps the normalised emails it returned in launch_input.audience under the audit id, which this model reads.
+-- Everyone a query names is kept, known or not: a person no system holds has no consent on record, which is exactly
+-- what the consent check must see.
 --   is_selected        in the audience (the consent, suppression and frequency checks read only these)
 --   has_email_consent  known to at least one system and withdrawn in none (CRM opt-out, ESP unsubscribe, CDP flag)
 --   has_ads_consent    the CDP says yes (ad targeting needs consent given, not merely not withdrawn)
@@ -25,11 +27,9 @@ profiles as (
 
 {%- for part in ('audience', 'eligible') %}
 {{ part }}_people as (
-    {%- if l.get(part ~ '_query') %}
-    select distinct {{ email_key('cast(email as varchar)') }} as email_key
-    from (
-        {{ l[part ~ '_query'] }}
-    ) as {{ part }}_query
+    {%- if l.get(part ~ '_from_query') %}
+    select email_key from {{ source('launch_input', 'audience') }}
+    where audit_id = '{{ l.audit_id }}' and part = '{{ part }}'
     {%- elif l.get(part ~ '_segment') %}
     select email_key from profiles where audience_tags like '%,{{ l[part ~ "_segment"] }},%'
     {%- elif part == 'eligible' %}
