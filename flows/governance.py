@@ -24,6 +24,7 @@ from steward.integrations.warehouse import Warehouse
 
 from . import steps
 from .approval import collect_approvals
+from .audit_anchor import anchor_audit_log
 from .alerts import dispatch_alerts
 from .artifacts import publish_artifacts
 from .config import effective_policy, load_config
@@ -96,6 +97,7 @@ def governance_run(params: RunParams) -> RunResult:
         actions = steps.act(wh, plans, collect_approvals(plans, policy), adapters, run_id)
         report_path = cfg.report_dir / f"{run_id}.html"
         alerts = dispatch_alerts(wh, findings, policy, cfg, run_id, report_path)
+        anchor_audit_log(wh, cfg, run_id)  # the head leaves the warehouse: report, anchor file
     except Exception as exc:
         ledger.finish_run(wh, run_id, "failed", {"error": str(exc).splitlines()[0] if str(exc) else repr(exc)})
         raise
