@@ -68,6 +68,24 @@ class Actions(_Strict):
     on_approval_timeout: Literal["reject", "approve"] = "reject"  # the safe choice when nobody answers
 
 
+# In ``approvals``: the operating-system user the governance run itself runs as (who can read its one-time token).
+RUN_USER = "@run_user"
+_Approver = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@+-]{1,64}$")]
+
+
+class Approvals(_Strict):
+    """Who may answer a ``request_approval`` pause (docs/policy.md#approvals). Names are operating-system users as
+    ``steward approve`` records them; ``@run_user`` is the user the governance run runs as."""
+
+    approvers: list[_Approver] = Field(default_factory=lambda: [RUN_USER])
+    checks: dict[str, list[_Approver]] = Field(default_factory=dict)  # check id -> its approvers (replaces the list)
+    delegates: list[_Approver] = Field(default_factory=list)  # may answer `--by` someone else (a relay bot, say)
+
+    def approvers_for(self, check_id: str, run_user: str) -> list[str]:
+        """The approvers of ``check_id``, with ``@run_user`` resolved to ``run_user``."""
+        return [run_user if name == RUN_USER else name for name in self.checks.get(check_id, self.approvers)]
+
+
 # Where raw personal data may live by default: the systems of record for people (CRM, marketing automation, CDP)
 # as landed, and their staging; schema.table globs, see docs/policy.md.
 PII_ALLOWED_TABLES = ("raw.salesforce__*", "raw.hubspot__*", "raw.marketo__*", "raw.cdp__*",
@@ -291,6 +309,7 @@ class Policy(_Strict):
     dbt_test_severity: Severity = Severity.warn  # a failed dbt data test on staged data
     alerts: Alerts = Field(default_factory=Alerts)
     actions: Actions = Field(default_factory=Actions)
+    approvals: Approvals = Field(default_factory=Approvals)
     scope: Scope = Field(default_factory=Scope)
     checks: dict[str, CheckRule]
     health: HealthPolicy = Field(default_factory=HealthPolicy)

@@ -96,20 +96,35 @@ def run(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", help
 
 @app.command()
 def approve(flow_run_id: str = typer.Argument(..., help="The waiting governance flow run's id (printed by the run)."),
+            target: str = typer.Option(None, "--target", help="What you answer about, as the run printed it "
+                                                              "(platform:campaign); required."),
             reject: bool = typer.Option(False, "--reject", help="Refuse the action instead of approving it."),
             comment: str = typer.Option("", help="Why; kept in the audit log."),
-            by: str = typer.Option(None, "--by", help="Who answers (default: $USER).")) -> None:
-    """Answer a governance run waiting for a human decision (needs PREFECT_API_URL of that run's server)."""
-    import getpass
+            by: str = typer.Option(None, "--by", help="Answer for this approver instead of yourself (only for "
+                                                      "users the policy lists in approvals.delegates)."),
+            config: Path = typer.Option(Path("steward.yaml"), "--config", "-c",
+                                        help="steward.yaml whose policy lists the delegates (default policy if "
+                                             "the file does not exist).")) -> None:
+    """Answer a governance run waiting for a human decision (needs PREFECT_API_URL of that run's server).
 
+    You answer as your operating-system user; the run checks the answer's target, its signature and that you are an
+    approver in its policy before it acts, and records you in the audit log."""
     from .approval import answer
 
-    try:
-        answer(flow_run_id, not reject, by or getpass.getuser(), comment)
-    except Exception as exc:  # prefect raises several types for a run that cannot be resumed
-        err.print(f"[bold red]error:[/] flow run {flow_run_id}: cannot answer: {str(exc).splitlines()[0] if str(exc) else exc!r}")
-        raise typer.Exit(2) from None
-    err.print(f"{'rejected' if reject else 'approved'}: flow run {flow_run_id} resumes")
+    def go() -> None:
+        policy = load_policy(load_config(config).policy) if by and config.is_file() else load_policy()
+        try:
+            request = answer(flow_run_id, target, not reject, by, comment, policy)
+        except StewardError:
+            raise
+        except Exception as exc:  # prefect raises several types for a run that cannot be resumed
+            first = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            err.print(f"[bold red]error:[/] flow run {flow_run_id}: cannot answer: {first}")
+            raise typer.Exit(2) from None
+        err.print(f"{'rejected' if reject else 'approved'}: {request.target} ({request.check_id}); "
+                  f"flow run {flow_run_id} resumes and checks the answer")
+
+    _guard(go)
 
 
 @campaigns_app.command("list")
