@@ -80,6 +80,7 @@ def governance_run(params: RunParams) -> RunResult:
     cfg = load_config(params.config)
     policy = effective_policy(load_policy(cfg.policy), dry_run=params.dry_run)
     wh = Warehouse(cfg.warehouse)
+    ledger.audit_key()  # a bad audit key fails the run here, before anything is pulled, paused or audited
     run_id = f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = ledger.start_run(wh, run_id, params.kind, str(cfg.source))
     report("start", f"run {run_id} -> {wh.path}")

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import ConfigError
-
 from .warehouse import Warehouse
 
 __all__ = ["start_run", "finish_run", "record_findings", "append_audit", "verify_audit_log", "campaign_controls", "record_control",
@@ -108,7 +107,6 @@ def verify_audit_log(wh: Warehouse, key: "AuditKey | None | bool" = True) -> int
     """The sequence number of the first row whose hash does not match its content (or that cannot be checked
     without the key), or None when intact. ``key=True`` uses the configured audit key; see ``check_audit_log``."""
     return check_audit_log(wh, audit_key() if key is True else (key or None)).broken_seq
-
 
 
 # --- the audit log's key and anchors -------------------------------------------------------------------------------

@@ -262,3 +262,13 @@ def test_the_report_carries_the_head_and_never_the_key(tmp_path, keyed):
         second = con.execute("select hash from ledger.audit_log where seq = 2").fetchone()[0]
     assert f"2:{second}" in html and "(2 rows, keyed, key id" in html and head.head.seq == 3
     assert KEY not in html
+
+
+def test_a_bad_key_stops_a_run_before_anything_happens(prefect_harness, tmp_path, monkeypatch):
+    from steward.flows.governance import RunParams, governance_run
+
+    monkeypatch.setenv(ledger.AUDIT_KEY_ENV, "short-key-9")
+    with pytest.raises(ConfigError) as exc:
+        governance_run(RunParams(config=str(_config(tmp_path))))
+    assert "short-key-9" not in str(exc.value)
+    assert Warehouse(tmp_path / "w.duckdb").query_df("select count(*) as n from ledger.runs")["n"].iloc[0] == 0
