@@ -1,9 +1,9 @@
 """Human approval of a risky action, through Prefect's own pause-and-resume with typed input.
 
 A rule whose action is ``request_approval`` pauses the governance flow run until someone answers with
-``steward approve FLOW_RUN_ID --target PLATFORM:CAMPAIGN`` (or the Prefect UI's form). Nobody answering within the
-policy's timeout, or no Prefect server for anyone to answer on, falls back to the policy's safe choice, and the audit
-log says which.
+``steward approve FLOW_RUN_ID --target PLATFORM:CAMPAIGN``. Nobody answering within the policy's timeout, or no
+Prefect server for anyone to answer on, falls back to the policy's safe choice, and the audit log says which. The
+Prefect UI still shows the request as a form, but it cannot sign an answer, so an answer given there is refused.
 
 Prefect's resume endpoint has no authentication of its own, so the flow trusts nothing an answer says until it has
 checked it, after the resume, against the request it is waiting on:
