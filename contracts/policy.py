@@ -328,6 +328,14 @@ class Policy(_Strict):
         """What the governance marts need to know to measure; judging stays in Python."""
         return self.scope.model_dump()
 
+    @model_validator(mode="after")
+    def _approvals_name_known_checks(self) -> "Policy":
+        """A mistyped check id in ``approvals.checks`` would silently leave that check to the general approvers."""
+        unknown = [c for c in self.approvals.checks if c not in self.checks]
+        if unknown:
+            raise ValueError(f"approvals.checks: unknown check id '{unknown[0]}'")
+        return self
+
 
 def load_policy(path: Path | str | None = None) -> Policy:
     """The policy at ``path``, or the packaged default; errors name the file and the field in one line."""
