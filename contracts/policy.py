@@ -69,6 +69,24 @@ class Actions(_Strict):
     on_approval_timeout: Literal["reject", "approve"] = "reject"  # the safe choice when nobody answers
 
 
+# In ``approvals``: the operating-system user the governance run itself runs as (who can read its one-time token).
+RUN_USER = "@run_user"
+_Approver = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@+-]{1,64}$")]
+
+
+class Approvals(_Strict):
+    """Who may answer a ``request_approval`` pause (docs/policy.md#approvals). Names are operating-system users as
+    ``steward approve`` records them; ``@run_user`` is the user the governance run runs as."""
+
+    approvers: list[_Approver] = Field(default_factory=lambda: [RUN_USER])
+    checks: dict[str, list[_Approver]] = Field(default_factory=dict)  # check id -> its approvers (replaces the list)
+    delegates: list[_Approver] = Field(default_factory=list)  # may answer `--by` someone else (a relay bot, say)
+
+    def approvers_for(self, check_id: str, run_user: str) -> list[str]:
+        """The approvers of ``check_id``, with ``@run_user`` resolved to ``run_user``."""
+        return [run_user if name == RUN_USER else name for name in self.checks.get(check_id, self.approvers)]
+
+
 # Where raw personal data may live by default: the systems of record for people (CRM, marketing automation, CDP)
 # as landed, and their staging; schema.table globs, see docs/policy.md.
 PII_ALLOWED_TABLES = ("raw.salesforce__*", "raw.hubspot__*", "raw.marketo__*", "raw.cdp__*",
@@ -329,6 +347,7 @@ class Policy(_Strict):
     dbt_test_severity: Severity = Severity.warn  # a failed dbt data test on staged data
     alerts: Alerts = Field(default_factory=Alerts)
     actions: Actions = Field(default_factory=Actions)
+    approvals: Approvals = Field(default_factory=Approvals)
     scope: Scope = Field(default_factory=Scope)
     checks: dict[str, CheckRule]
     health: HealthPolicy = Field(default_factory=HealthPolicy)
@@ -346,6 +365,14 @@ class Policy(_Strict):
     def dbt_vars(self) -> dict:
         """What the governance marts need to know to measure; judging stays in Python."""
         return self.scope.model_dump()
+
+    @model_validator(mode="after")
+    def _approvals_name_known_checks(self) -> "Policy":
+        """A mistyped check id in ``approvals.checks`` would silently leave that check to the general approvers."""
+        unknown = [c for c in self.approvals.checks if c not in self.checks]
+        if unknown:
+            raise ValueError(f"approvals.checks: unknown check id '{unknown[0]}'")
+        return self
 
 
 def load_policy(path: Path | str | None = None) -> Policy:

@@ -96,20 +96,35 @@ def run(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", help
 
 @app.command()
 def approve(flow_run_id: str = typer.Argument(..., help="The waiting governance flow run's id (printed by the run)."),
+            target: str = typer.Option(None, "--target", help="What you answer about, as the run printed it "
+                                                              "(platform:campaign); required."),
             reject: bool = typer.Option(False, "--reject", help="Refuse the action instead of approving it."),
             comment: str = typer.Option("", help="Why; kept in the audit log."),
-            by: str = typer.Option(None, "--by", help="Who answers (default: $USER).")) -> None:
-    """Answer a governance run waiting for a human decision (needs PREFECT_API_URL of that run's server)."""
-    import getpass
+            by: str = typer.Option(None, "--by", help="Answer for this approver instead of yourself (only for "
+                                                      "users the policy lists in approvals.delegates)."),
+            config: Path = typer.Option(Path("steward.yaml"), "--config", "-c",
+                                        help="steward.yaml whose policy lists the delegates (default policy if "
+                                             "the file does not exist).")) -> None:
+    """Answer a governance run waiting for a human decision (needs PREFECT_API_URL of that run's server).
 
+    You answer as your operating-system user; the run checks the answer's target, its signature and that you are an
+    approver in its policy before it acts, and records you in the audit log."""
     from .approval import answer
 
-    try:
-        answer(flow_run_id, not reject, by or getpass.getuser(), comment)
-    except Exception as exc:  # prefect raises several types for a run that cannot be resumed
-        err.print(f"[bold red]error:[/] flow run {flow_run_id}: cannot answer: {str(exc).splitlines()[0] if str(exc) else exc!r}")
-        raise typer.Exit(2) from None
-    err.print(f"{'rejected' if reject else 'approved'}: flow run {flow_run_id} resumes")
+    def go() -> None:
+        policy = load_policy(load_config(config).policy) if by and config.is_file() else load_policy()
+        try:
+            request = answer(flow_run_id, target, not reject, by, comment, policy)
+        except StewardError:
+            raise
+        except Exception as exc:  # prefect raises several types for a run that cannot be resumed
+            first = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            err.print(f"[bold red]error:[/] flow run {flow_run_id}: cannot answer: {first}")
+            raise typer.Exit(2) from None
+        err.print(f"{'rejected' if reject else 'approved'}: {request.target} ({request.check_id}); "
+                  f"flow run {flow_run_id} resumes and checks the answer")
+
+    _guard(go)
 
 
 @campaigns_app.command("list")
@@ -273,19 +288,51 @@ def contracts_validate(config: Path = typer.Option(Path("steward.yaml"), "--conf
 
 
 @audit_log_app.command("verify")
-def audit_log_verify(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c")) -> None:
-    """Check the audit log's hash chain; exit 1 at the first edited or missing row."""
-    from steward.integrations.ledger import verify_audit_log
+def audit_log_verify(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c"),
+                     expect_head: str = typer.Option(None, "--expect-head", metavar="SEQ:HASH",
+                                                     help="An anchor you kept (from a run report or Slack): the "
+                                                          "log must still hold this row with this hash.")) -> None:
+    """Check the audit log's keyed hash chain and its head against the latest anchor; exit 1 at the first edited,
+    missing or forged row, or when the log was cut short or rewritten since an anchor."""
+    from steward.integrations import ledger
     from steward.integrations.warehouse import Warehouse
 
     def go() -> None:
-        broken = verify_audit_log(Warehouse(load_config(config).warehouse))
-        if broken is not None:
-            err.print(f"[bold red]audit log tampered:[/] row {broken} does not match its hash chain")
+        cfg = load_config(config)
+        anchors = [ledger.parse_head(expect_head)] if expect_head else []
+        kept = ledger.latest_anchor(cfg.audit_anchor) if cfg.audit_anchor else None
+        anchors += [kept] if kept else []
+        key = ledger.audit_key()
+        check = ledger.check_audit_log(Warehouse(cfg.warehouse), key, anchors)
+        if check.needs_key:
+            err.print(f"[bold red]error:[/] ledger.audit_log row {check.broken_seq} {check.problem}: set "
+                      f"{ledger.AUDIT_KEY_ENV} (or {ledger.AUDIT_KEY_BLOCK_ENV}) to verify it")
+            raise typer.Exit(2)
+        if check.broken_seq is not None:
+            err.print(f"[bold red]audit log tampered:[/] row {check.broken_seq} {check.problem}")
             raise typer.Exit(1)
-        err.print("[green]audit log intact[/]")
+        if check.anchor_problem:
+            err.print(f"[bold red]audit log tampered:[/] {check.anchor_problem}")
+            raise typer.Exit(1)
+        err.print(f"[green]audit log intact[/]: {_audit_summary(check, cfg.audit_anchor, key is not None)}")
 
     _guard(go)
+
+
+def _audit_summary(check, anchor_file: Path | None, have_key: bool) -> str:
+    head = f"{check.rows} rows, head {check.head.text}" if check.head else "no rows"
+    if check.key_id:
+        keyed = f"keyed (key id {check.key_id})" + (f" after {check.legacy_rows} legacy rows" if check.legacy_rows
+                                                     else "")
+    elif have_key and check.rows:
+        keyed = ("no row is keyed yet although a key is set (no run since keying, or a log rewritten without the "
+                 "key: only an anchor tells)")
+    else:
+        keyed = "unkeyed (no STEWARD_AUDIT_KEY: a recomputed chain is caught only by an anchor)"
+    anchored = ", ".join(f"matches anchor seq {a.seq}" + (f" of run {a.run_id}" if a.run_id else "")
+                         for a in check.anchors) or (f"no anchor in {anchor_file} yet" if anchor_file else
+                                                     "no anchor given (truncation cannot be detected)")
+    return f"{head}; {keyed}; {anchored}"
 
 
 def _guard(go) -> None:

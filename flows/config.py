@@ -97,6 +97,7 @@ class StewardConfig(_Strict):
     report_dir: Path = Path("reports")
     integrations: list[IntegrationConfig] = Field(min_length=1)
     slack: SlackConfig = Field(default_factory=SlackConfig)
+    audit_anchor: Path | None = None  # append-only JSON lines file each run writes the audit log's head to
     source: Path | None = None
 
     @field_validator("integrations")
@@ -114,7 +115,7 @@ class StewardConfig(_Strict):
 
         return self.model_copy(update={
             "warehouse": fix(self.warehouse), "policy": fix(self.policy), "work_dir": fix(self.work_dir),
-            "report_dir": fix(self.report_dir),
+            "report_dir": fix(self.report_dir), "audit_anchor": fix(self.audit_anchor),
             "integrations": [i.model_copy(update={"path": fix(i.path)}) for i in self.integrations]})
 
 

@@ -19,6 +19,9 @@ from .config import IntegrationConfig, StewardConfig, load_config, write_config
 __all__ = ["prepare_demo", "write_emulated_config", "DEMO_PLATFORMS"]
 
 DEMO_PLATFORMS = ("salesforce", "hubspot", "google_ads", "cdp", "decisions")
+# The demo anchors its audit log in its own folder (a real team keeps the file off the warehouse's machine); it is
+# removed with the warehouse, since each demo starts from an empty one.
+DEMO_ANCHOR = Path("audit-anchors.jsonl")
 
 
 def prepare_demo(workdir: Path, scale: float = 1.0, seed: int = 7, clean: bool = False) -> tuple[Path, Workspace]:
@@ -29,10 +32,10 @@ def prepare_demo(workdir: Path, scale: float = 1.0, seed: int = 7, clean: bool =
     except OSError as exc:
         raise ConfigError(f"{workdir}: cannot create the demo folder ({exc.strerror})") from exc
     ws = generate_workspace(workdir, seed=seed, scale=scale, injections=Injections.none() if clean else Injections())
-    for stale in (workdir / "steward.duckdb", workdir / "steward.duckdb.wal"):
+    for stale in (workdir / "steward.duckdb", workdir / "steward.duckdb.wal", workdir / DEMO_ANCHOR):
         stale.unlink(missing_ok=True)
     cfg = StewardConfig(
-        warehouse=Path("steward.duckdb"), work_dir=Path("work"), report_dir=Path("reports"),
+        warehouse=Path("steward.duckdb"), work_dir=Path("work"), report_dir=Path("reports"), audit_anchor=DEMO_ANCHOR,
         integrations=[entry for p in DEMO_PLATFORMS for entry in _file_integrations(p)])
     return write_config(cfg, workdir / "steward.yaml"), ws
 
@@ -60,5 +63,5 @@ def write_emulated_config(config: Path, api_integrations: list[dict[str, Any]]) 
     relative = [i.model_copy(update={"path": i.path.relative_to(base)}) if i.path and i.path.is_relative_to(base)
                 else i for i in integrations]
     emulated = StewardConfig(warehouse=Path("steward.duckdb"), work_dir=Path("work"), report_dir=Path("reports"),
-                             integrations=relative)
+                             audit_anchor=DEMO_ANCHOR, integrations=relative)
     return write_config(emulated, config.with_name("steward.emulated.yaml"))

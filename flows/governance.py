@@ -24,6 +24,7 @@ from steward.integrations.warehouse import Warehouse
 
 from . import steps
 from .approval import collect_approvals
+from .audit_anchor import anchor_audit_log
 from .alerts import dispatch_alerts
 from .artifacts import publish_artifacts
 from .config import effective_policy, load_config
@@ -79,6 +80,7 @@ def governance_run(params: RunParams) -> RunResult:
     cfg = load_config(params.config)
     policy = effective_policy(load_policy(cfg.policy), dry_run=params.dry_run)
     wh = Warehouse(cfg.warehouse)
+    ledger.audit_key()  # a bad audit key fails the run here, before anything is pulled, paused or audited
     run_id = f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     started = ledger.start_run(wh, run_id, params.kind, str(cfg.source))
     report("start", f"run {run_id} -> {wh.path}")
@@ -96,6 +98,7 @@ def governance_run(params: RunParams) -> RunResult:
         actions = steps.act(wh, plans, collect_approvals(plans, policy), adapters, run_id)
         report_path = cfg.report_dir / f"{run_id}.html"
         alerts = dispatch_alerts(wh, findings, policy, cfg, run_id, report_path)
+        anchor_audit_log(wh, cfg, run_id)  # the head leaves the warehouse: report, anchor file
     except Exception as exc:
         ledger.finish_run(wh, run_id, "failed", {"error": str(exc).splitlines()[0] if str(exc) else repr(exc)})
         raise

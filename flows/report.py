@@ -22,6 +22,7 @@ from steward.contracts.finding import FAMILIES, Severity
 from steward.contracts.policy import Policy, load_policy
 from steward.integrations.errors import StewardError, WarehouseError
 from steward.integrations.health import health_section
+from steward.integrations.ledger import audit_head
 from steward.integrations.warehouse import Warehouse
 
 from .report_charts import chart_context
@@ -86,6 +87,7 @@ def report_context(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
         "generated_at": _when(datetime.now(timezone.utc)),
         "charts": chart_context(warehouse, _policy_of(runs[0])),
         "health": health_section(warehouse, run_id),
+        "audit_head": audit_head(warehouse, run_id),  # the anchor: `steward audit-log verify --expect-head`
     }
 
 

@@ -7,11 +7,15 @@ tables alone. Each audit row carries the hash of the previous one, so an edited 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterable
 
+from .errors import ConfigError
 from .warehouse import Warehouse
 
 __all__ = ["start_run", "finish_run", "record_findings", "append_audit", "verify_audit_log", "campaign_controls", "record_control",
@@ -171,14 +175,22 @@ def record_findings(wh: Warehouse, findings: Iterable[Any]) -> list[Any]:
     return out
 
 
-def _digest(prev_hash: str, row: dict[str, Any]) -> str:
+def _digest(prev_hash: str, row: dict[str, Any], key: "AuditKey | None" = None) -> str:
+    """SHA-256 of the previous hash and the row; HMAC-SHA256 with the audit key once the log is keyed."""
     body = json.dumps({k: (str(row[k]) if row[k] is not None else None) for k in AUDIT_FIELDS}, sort_keys=True)
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+    if key is None:
+        return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+    return hmac.new(key.secret, (prev_hash + body).encode(), hashlib.sha256).hexdigest()
 
 
 def append_audit(wh: Warehouse, *, run_id: str, fingerprint: str | None, check_id: str | None, action: str,
                  target: str | None, decided_by: str, reason: str, outcome: str) -> int:
-    """Append one decision to the audit log and return its sequence number."""
+    """Append one decision to the audit log and return its sequence number.
+
+    The row is keyed (HMAC) with the audit key when one is set up (``audit_key``), so nobody without the key can
+    recompute the chain after an edit; without a key it is chained with plain SHA-256, as before keying existed.
+    """
+    key = audit_key()
     with wh.connect() as con:
         con.execute("begin")
         last = con.execute("select seq, hash from ledger.audit_log order by seq desc limit 1").fetchone()
@@ -187,23 +199,205 @@ def append_audit(wh: Warehouse, *, run_id: str, fingerprint: str | None, check_i
         row = {"seq": seq, "logged_at": now.isoformat(), "run_id": run_id, "fingerprint": fingerprint,
                "check_id": check_id, "action": action, "target": target, "decided_by": decided_by, "reason": reason,
                "outcome": outcome}
-        con.execute("insert into ledger.audit_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        con.execute(f"insert into ledger.audit_log ({', '.join(AUDIT_FIELDS)}, prev_hash, hash, key_id) "
+                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [seq, now, run_id, fingerprint, check_id, action, target, decided_by, reason, outcome, prev,
-                     _digest(prev, row)])
+                     _digest(prev, row, key), key.key_id if key else None])
         con.execute("commit")
     return seq
 
 
-def verify_audit_log(wh: Warehouse) -> int | None:
-    """The sequence number of the first row whose hash does not match its content, or None when intact."""
+def verify_audit_log(wh: Warehouse, key: "AuditKey | None | bool" = True) -> int | None:
+    """The sequence number of the first row whose hash does not match its content (or that cannot be checked
+    without the key), or None when intact. ``key=True`` uses the configured audit key; see ``check_audit_log``."""
+    return check_audit_log(wh, audit_key() if key is True else (key or None)).broken_seq
+
+
+# --- the audit log's key and anchors -------------------------------------------------------------------------------
+# A plain hash chain only proves that rows fit each other: whoever can write the warehouse can edit a row and
+# recompute every hash after it, or cut the tail off. So the chain is keyed (HMAC-SHA256 with a secret the warehouse
+# never holds) and its head is anchored outside the warehouse (run report, optional anchor file, `--expect-head`).
+
+AUDIT_KEY_ENV = "STEWARD_AUDIT_KEY"  # the key itself
+AUDIT_KEY_BLOCK_ENV = "STEWARD_AUDIT_KEY_BLOCK"  # or the name of a Prefect Secret block holding it
+MIN_KEY_CHARS = 16
+
+__all__ += ["AuditKey", "AuditHead", "AuditCheck", "audit_key", "audit_head", "check_audit_log", "write_anchor",
+            "latest_anchor", "parse_head", "AUDIT_KEY_ENV", "AUDIT_KEY_BLOCK_ENV"]
+
+
+@dataclass(frozen=True)
+class AuditKey:
+    """The secret that keys the chain, and a public id for it (stored per row, so a verifier can tell which key a
+    row needs without the key ever being written anywhere). ``repr`` never shows the secret."""
+
+    secret: bytes = field(repr=False)
+    key_id: str
+
+    @classmethod
+    def from_text(cls, text: str, source: str) -> "AuditKey":
+        text = text.strip()
+        if len(text) < MIN_KEY_CHARS:
+            raise ConfigError(f"{source}: the audit key must be at least {MIN_KEY_CHARS} characters")
+        secret = text.encode()
+        return cls(secret, hmac.new(secret, b"steward-audit-key-id", hashlib.sha256).hexdigest()[:12])
+
+
+def audit_key() -> AuditKey | None:
+    """The audit key from ``$STEWARD_AUDIT_KEY``, else from the Prefect Secret block ``$STEWARD_AUDIT_KEY_BLOCK``
+    names (the same mechanism as the Slack token's block); None when neither is set."""
+    text = os.environ.get(AUDIT_KEY_ENV, "")
+    if text.strip():
+        return AuditKey.from_text(text, AUDIT_KEY_ENV)
+    block = os.environ.get(AUDIT_KEY_BLOCK_ENV, "").strip()
+    if not block:
+        return None
+    from prefect.blocks.system import Secret
+
+    try:
+        value = str(Secret.load(block).get())
+    except ValueError:  # Prefect's "no block document named ..." error
+        raise ConfigError(f"{AUDIT_KEY_BLOCK_ENV}: no Prefect Secret block named '{block}'") from None
+    return AuditKey.from_text(value, f"Prefect Secret block '{block}'")
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The last row of the log as an anchor records it: its seq, its hash, how many rows the log had."""
+
+    seq: int
+    hash: str
+    rows: int | None = None
+    key_id: str | None = None
+    run_id: str | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+def audit_head(wh: Warehouse, run_id: str | None = None) -> AuditHead | None:
+    """The log's head; with ``run_id``, the head as that run left it (its last row), for the run's report."""
+    upto = "(select max(seq) from ledger.audit_log where run_id = $run)" if run_id else \
+           "(select max(seq) from ledger.audit_log)"
     with wh.connect() as con:
-        rows = con.execute(f"select {', '.join(AUDIT_FIELDS)}, prev_hash, hash from ledger.audit_log order by seq").fetchall()
-    prev = ""
+        row = con.execute(f"select seq, hash, key_id, (select count(*) from ledger.audit_log where seq <= {upto}) "
+                          f"from ledger.audit_log where seq = {upto}", {"run": run_id} if run_id else {}).fetchone()
+    return AuditHead(int(row[0]), str(row[1]), int(row[3]), row[2], run_id) if row else None
+
+
+def parse_head(text: str, source: str = "--expect-head") -> AuditHead:
+    """``SEQ:HASH`` (as the report and the anchor file print it) as an anchor."""
+    seq, _, digest = text.strip().partition(":")
+    if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ConfigError(f"{source}: expected SEQ:HASH (a number, a colon, 64 hex digits)")
+    return AuditHead(int(seq), digest)
+
+
+def write_anchor(path: Path, head: AuditHead, run_id: str) -> None:
+    """Append the head to the anchor file (JSON lines, append-only): keep it where the warehouse's writers cannot
+    rewrite it (another machine, a write-once bucket)."""
+    line = json.dumps({"anchored_at": datetime.now(timezone.utc).isoformat(), "run_id": run_id, "seq": head.seq,
+                       "hash": head.hash, "rows": head.rows, "key_id": head.key_id}, sort_keys=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(line + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def latest_anchor(path: Path) -> AuditHead | None:
+    """The last head written to the anchor file; None when the file does not exist yet."""
+    if not path.is_file():
+        return None
+    last = None
+    with open(path, encoding="utf-8") as lines:
+        for n, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                last = AuditHead(int(data["seq"]), str(data["hash"]), data.get("rows"), data.get("key_id"),
+                                 data.get("run_id"))
+            except (ValueError, KeyError, TypeError):
+                raise ConfigError(f"{path}: line {n}: not an audit anchor (JSON with seq and hash)") from None
+    return last
+
+
+@dataclass
+class AuditCheck:
+    """What ``check_audit_log`` found. ``broken_seq``/``problem``: the first row that fails the chain;
+    ``anchor_problem``: the log disagrees with an anchor (truncated or rewritten); ``needs_key``: keyed rows were
+    found and no key was given, so they could not be checked."""
+
+    rows: int = 0
+    head: AuditHead | None = None
+    legacy_rows: int = 0  # unkeyed rows (written before keying, or without a key)
+    key_id: str | None = None
+    broken_seq: int | None = None
+    problem: str | None = None
+    anchor_problem: str | None = None
+    needs_key: bool = False
+    anchors: list[AuditHead] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_seq is None and self.anchor_problem is None
+
+
+def check_audit_log(wh: Warehouse, key: AuditKey | None, anchors: Iterable[AuditHead] = ()) -> AuditCheck:
+    """Walk the chain from seq 1 and compare its head with each anchor.
+
+    Rows without a key id are legacy (plain SHA-256): valid only before the first keyed row, so a forged unkeyed
+    row appended to a keyed log is caught. Keyed rows need the key; a row keyed with another key is a failure.
+    """
+    with wh.connect() as con:
+        rows = con.execute(f"select {', '.join(AUDIT_FIELDS)}, prev_hash, hash, key_id from ledger.audit_log "
+                           "order by seq").fetchall()
+    result, prev = AuditCheck(rows=len(rows), anchors=list(anchors)), ""
     for values in rows:
         row = dict(zip(AUDIT_FIELDS, values))
         row["logged_at"] = row["logged_at"].astimezone(timezone.utc).isoformat()
-        stored_prev, stored_hash = values[-2], values[-1]
-        if stored_prev != prev or _digest(prev, row) != stored_hash:
-            return int(row["seq"])
+        stored_prev, stored_hash, key_id = values[-3:]
+        why = _row_problem(row, prev, stored_prev, stored_hash, key_id, key, result)
+        if why:
+            result.broken_seq, result.problem = int(row["seq"]), why
+            break
         prev = stored_hash
+    if rows:
+        last = rows[-1]
+        result.head = AuditHead(int(last[0]), str(last[-2]), len(rows), last[-1])
+    result.anchor_problem = next(filter(None, (_anchor_problem(rows, a) for a in result.anchors)), None)
+    return result
+
+
+def _row_problem(row: dict[str, Any], prev: str, stored_prev: str, stored_hash: str, key_id: str | None,
+                 key: AuditKey | None, result: AuditCheck) -> str | None:
+    if stored_prev != prev:
+        return "does not follow the row before it (a row was deleted or edited)"
+    if key_id is None:
+        if result.key_id is not None:
+            return "is unkeyed after keyed rows (forged, or written without the key)"
+        result.legacy_rows += 1
+        return None if _digest(prev, row) == stored_hash else "does not match its hash (edited)"
+    result.key_id = key_id
+    if key is None:
+        result.needs_key = True
+        return f"is keyed (key id {key_id}) and no audit key was given to check it"
+    if key.key_id != key_id:
+        return f"was keyed with another key (key id {key_id}; the given key's id is {key.key_id})"
+    return None if hmac.compare_digest(_digest(prev, row, key), stored_hash) else \
+        "does not match its keyed hash (edited, or forged without the key)"
+
+
+def _anchor_problem(rows: list[tuple], anchor: AuditHead) -> str | None:
+    where = f"the anchor{f' of run {anchor.run_id}' if anchor.run_id else ''} (seq {anchor.seq})"
+    match = [r for r in rows if int(r[0]) == anchor.seq]
+    if not match:
+        last = int(rows[-1][0]) if rows else 0
+        return f"truncated: {where} is missing; the log has {len(rows)} rows and ends at seq {last}"
+    if match[0][-2] != anchor.hash:
+        return f"rewritten: row {anchor.seq}'s hash differs from {where}"
+    if anchor.rows is not None and sum(int(r[0]) <= anchor.seq for r in rows) != anchor.rows:
+        return f"rows missing: {where} counted {anchor.rows} rows up to it"
     return None

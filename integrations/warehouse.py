@@ -47,6 +47,7 @@ create table if not exists ledger.findings (
 create table if not exists ledger.audit_log (
     seq bigint primary key, logged_at timestamptz, run_id varchar, fingerprint varchar, check_id varchar, action varchar,
     target varchar, decided_by varchar, reason varchar, outcome varchar, prev_hash varchar, hash varchar);
+alter table ledger.audit_log add column if not exists key_id varchar;
 create table if not exists ledger.alert_outbox (
     alert_id varchar primary key, run_id varchar, fingerprint varchar, channel varchar, payload json,
     status varchar, attempts integer, last_error varchar, created_at timestamptz, sent_at timestamptz,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import getpass
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ from steward.integrations.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 TARGET = "hubspot:700003"  # the over-optimised campaign of the demo workspace
+ME = getpass.getuser()  # `steward approve` answers as the operating-system user; the default policy lists the run's
+AUDIT_KEY = "audit-key-of-the-approval-test-7c1d"
 
 
 def _workspace(tmp_path: Path, action: str = "request_approval", timeout: int = 60,
@@ -42,7 +45,7 @@ def _answer_when_paused(*cli_args: str) -> threading.Thread:
     def approver() -> None:
         paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
         with get_client(sync_client=True) as client:
-            for _ in range(240):
+            for _ in range(2400):  # the run may take minutes to reach its pause on a loaded machine
                 runs = client.read_flow_runs(flow_run_filter=paused)
                 if runs:
                     result = CliRunner().invoke(app, ["approve", str(runs[0].id), *cli_args])
@@ -66,17 +69,18 @@ def _state(result) -> str | None:
     return rows["state"].iloc[0] if len(rows) else None
 
 
-def test_approved_pause_is_executed_and_audited_with_the_approver(prefect_harness, tmp_path):
+def test_approved_pause_is_executed_and_audited_with_the_approver(prefect_harness, tmp_path, monkeypatch):
+    monkeypatch.setenv("STEWARD_AUDIT_KEY", AUDIT_KEY)
     config = _workspace(tmp_path)
-    approver = _answer_when_paused("--by", "alice", "--comment", "clicks bought with complaints")
+    approver = _answer_when_paused("--target", TARGET, "--comment", "clicks bought with complaints")
     result = governance_run(RunParams(config=str(config)))
     approver.join(timeout=5)
     row = _pause_row(result)
     assert row["action"] == "request_approval" and row["outcome"] == "paused"
-    assert row["decided_by"] == "approver:alice" and _state(result) == "paused"
+    assert row["decided_by"] == f"approver:{ME}" and _state(result) == "paused"
     audit = Warehouse(result.warehouse).query_df("select decided_by, reason from ledger.audit_log "
                                                  "where action = 'request_approval'")
-    assert audit["decided_by"].tolist() == ["approver:alice"]
+    assert audit["decided_by"].tolist() == [f"approver:{ME}"]
     assert "approved: clicks bought with complaints" in audit["reason"].iloc[0]
 
     resumed = CliRunner().invoke(app, ["campaigns", "resume", "hubspot", "700003", "--reason", "guardrails fixed",
@@ -84,15 +88,23 @@ def test_approved_pause_is_executed_and_audited_with_the_approver(prefect_harnes
     assert resumed.exit_code == 0, resumed.output
     assert _state(result) == "active"
     assert verify_audit_log(Warehouse(result.warehouse)) is None
+    verified = CliRunner().invoke(app, ["audit-log", "verify", "-c", str(config)])
+    assert verified.exit_code == 0 and "keyed (key id" in verified.output and "matches anchor" in verified.output
+    outputs = [Path(result.report).read_text(), (config.parent / "audit-anchors.jsonl").read_text(),
+               verified.output, resumed.output, str(result.model_dump())]
+    with Warehouse(result.warehouse).connect() as con:
+        outputs += [str(con.execute(f"select * from ledger.{table}").fetchall())
+                    for table in ("audit_log", "alert_outbox", "runs")]
+    assert not [text for text in outputs if AUDIT_KEY in text]  # the key is never written anywhere
 
 
 def test_rejected_pause_leaves_the_campaign_running(prefect_harness, tmp_path):
     config = _workspace(tmp_path)
-    approver = _answer_when_paused("--reject", "--by", "carol", "--comment", "launch week")
+    approver = _answer_when_paused("--target", TARGET, "--reject", "--comment", "launch week")
     result = governance_run(RunParams(config=str(config)))
     approver.join(timeout=5)
     row = _pause_row(result)
-    assert row["outcome"] == "not executed: rejected" and row["decided_by"] == "approver:carol"
+    assert row["outcome"] == "not executed: rejected" and row["decided_by"] == f"approver:{ME}"
     assert _state(result) is None
 
 
