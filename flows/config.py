@@ -97,6 +97,7 @@ class StewardConfig(_Strict):
     integrations: list[IntegrationConfig] = Field(min_length=1)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     source: Path | None = None
+    lock_timeout_seconds: float = Field(600.0, ge=0)  # how long a run or health check waits for another run
 
     @field_validator("integrations")
     @classmethod
