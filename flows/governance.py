@@ -29,7 +29,7 @@ from .approval import collect_approvals
 from .alerts import dispatch_alerts
 from .artifacts import publish_artifacts
 from .config import effective_policy, load_config
-from .interrupt import GRACE_SECONDS, active_run, clear_active_run, interrupted_by
+from .interrupt import BATCH_GRACE_SECONDS, active_run, clear_active_run, interrupted_by
 from .progress import report
 from .runtime import waiting_for
 from .report import render_report
@@ -79,7 +79,7 @@ def _ingest_concurrently(cfg, adapters: dict, wh: Warehouse, run_id: str) -> lis
         wait(futures)
     except BaseException as exc:
         if interrupted_by(exc):
-            wait(futures, timeout=GRACE_SECONDS)
+            wait(futures, timeout=BATCH_GRACE_SECONDS)
         raise
     return [row for future in futures for row in future.result()]
 

@@ -21,14 +21,16 @@ from typing import Callable, Iterator
 
 from steward.integrations import stopping
 
-__all__ = ["EXIT_INTERRUPTED", "GRACE_SECONDS", "stop_on_signals", "interrupted_by", "active_run", "clear_active_run"]
+__all__ = ["EXIT_INTERRUPTED", "GRACE_SECONDS", "BATCH_GRACE_SECONDS", "say_once", "stop_on_signals", "interrupted_by", "active_run", "clear_active_run"]
 
 EXIT_INTERRUPTED = 130  # what a shell reports for a process ended by SIGINT; cron and CI read it as "interrupted"
-GRACE_SECONDS = 7.0  # for the batch in flight to land; well inside the 10 s an operator waits before kill -9
+GRACE_SECONDS = 7.0  # the watchdog's: the process is gone within about 9 s of the signal, whatever is stuck
+BATCH_GRACE_SECONDS = 5.0  # how long the run waits for the batch in flight to land, inside the watchdog's grace
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 # The run in flight, so the watchdog can still mark it when the flow itself cannot get to it in time.
 _active: dict[str, object] = {}
+_said = threading.Lock()  # the one line is said once, by the CLI or by the watchdog, whichever gets there first
 
 
 def active_run(warehouse: object, run_id: str) -> None:
@@ -57,6 +59,8 @@ def stop_on_signals(on_stop: Callable[[str], None]) -> Iterator[None]:
     ends the process (the CLI prints its one line there)."""
     stopping.reset()
     _active.clear()
+    if _said.locked():
+        _said.release()
     watchdog: list[threading.Timer] = []
 
     def start_watchdog() -> None:
@@ -85,6 +89,11 @@ def stop_on_signals(on_stop: Callable[[str], None]) -> Iterator[None]:
             timer.cancel()
 
 
+def say_once(on_stop: Callable[[str], None]) -> None:
+    if _said.acquire(blocking=False):
+        on_stop(message())
+
+
 def message() -> str:
     run = _active.get("run_id")
     what = f"run {run} marked interrupted" if run else "stopped before the run started"
@@ -105,9 +114,9 @@ def _hard_exit(on_stop: Callable[[str], None]) -> None:
 
         marking = threading.Thread(target=mark, daemon=True)  # never wait on a stuck warehouse: the exit must come
         marking.start()
-        marking.join(2.0)
-    stop_temporary_server()
-    on_stop(message())
+        marking.join(1.0)
+    stop_temporary_server(wait=1.0)
+    say_once(on_stop)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(EXIT_INTERRUPTED)

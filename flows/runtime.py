@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -46,7 +47,7 @@ def flow_settings() -> Iterator[None]:
         yield
 
 
-def stop_temporary_server() -> None:
+def stop_temporary_server(wait: float = 5.0) -> None:
     """Stop the temporary Prefect server this process started, now rather than at exit.
 
     With no PREFECT_API_URL, Prefect 3 starts its API as a uvicorn subprocess on a random local port
@@ -58,8 +59,16 @@ def stop_temporary_server() -> None:
     if module is None:
         return
     for server in list(module.SubprocessASGIServer._instances.values()):
-        if server.server_process is not None:
-            server.stop()
+        process = server.server_process
+        if process is None:
+            continue
+        process.terminate()  # uvicorn shuts down on SIGTERM; killed when it takes longer than ``wait``
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        server.stop()  # now only Prefect's own bookkeeping: the process is gone
 
 
 def waiting_for(timeout: float, say: Callable[[str, str], None]) -> Callable[[Any], None]:

@@ -31,7 +31,7 @@ from typing import Callable, Iterator, Protocol
 from .errors import WarehouseError
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "LockHolder", "WarehouseBusy", "WriterLock", "FileWriterLock", "writer_lock",
-           "holding", "hold"]
+           "holding", "hold", "hold_until_exit"]
 
 DEFAULT_LOCK_TIMEOUT = 600.0  # a nightly run at target scale takes minutes; a second one waits for it, not forever
 _POLL = 0.25
@@ -109,8 +109,9 @@ class FileWriterLock:
         """Say who holds the lock (again, when the run id becomes known after the lock was taken)."""
         if self._fd is None:
             return
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, json.dumps(asdict(holder)).encode(), 0)
+        data = json.dumps(asdict(holder)).encode()
+        os.pwrite(self._fd, data, 0)
+        os.ftruncate(self._fd, len(data))
 
     def release(self) -> None:
         if self._fd is not None:
@@ -120,11 +121,13 @@ class FileWriterLock:
             self._fd = None
 
     def holder(self) -> LockHolder | None:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8") or "null")
-            return LockHolder(**data) if isinstance(data, dict) else None
-        except (OSError, ValueError, TypeError):
-            return None  # written a moment ago and not complete yet, or not ours
+        for attempt in range(3):  # a holder renaming itself rewrites the file: read again a moment later
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8") or "null")
+                return LockHolder(**data) if isinstance(data, dict) else None
+            except (OSError, ValueError, TypeError):
+                time.sleep(0.05 * (attempt + 1))
+        return None  # not ours, or unreadable
 
 
 # The lock belongs to the process: one open lock per warehouse and a count of who in this process uses it. One
@@ -179,3 +182,18 @@ def hold(warehouse: Path, run_id: str | None, timeout: float = DEFAULT_LOCK_TIME
             else:
                 del _HELD[key]
                 lock.release()
+
+
+def hold_until_exit(warehouse: Path, run_id: str | None, timeout: float = DEFAULT_LOCK_TIMEOUT,
+                    on_wait: Callable[[LockHolder | None], None] | None = None) -> None:
+    """Take ``warehouse``'s writer lock for the rest of the process; the kernel releases it when the process ends.
+
+    For a command (``steward run``) rather than a flow: dbt-duckdb may keep its DuckDB handle open until the
+    process exits, and a lock let go before that would let the next run in to meet DuckDB's own lock error.
+    """
+    held = hold(warehouse, run_id, timeout, on_wait)
+    held.__enter__()
+    _KEPT.append(held)  # a collected generator would run its ``finally`` and let go
+
+
+_KEPT: list = []

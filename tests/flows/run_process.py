@@ -17,7 +17,7 @@ import yaml
 
 __all__ = ["SLOW_BATCH_ROWS", "StewardProcess", "write_workspace", "raw_vs_batches", "runs", "children"]
 
-SLOW_BATCH_ROWS = 100  # HubSpot's ~30,000 email events at scale 0.2 become some 300 batches, each one committed
+SLOW_BATCH_ROWS = 100  # HubSpot's ~30,000 email events at scale 0.2: a batch per API page, some 30, each committed
 STEWARD = [sys.executable, "-m", "steward.flows.cli"]
 
 

@@ -16,7 +16,12 @@ import time
 import pytest
 
 from steward.flows.demo import prepare_demo
+from steward.integrations import stopping
 from steward.integrations.emulator.stack import EmulatorStack
+from steward.integrations.landing import read_watermark
+from steward.integrations.pull import pull_entity
+from steward.integrations.sources import build_adapter
+from steward.integrations.warehouse import Warehouse
 
 from run_process import SLOW_BATCH_ROWS, StewardProcess, alive, children, raw_vs_batches, runs, write_workspace
 
@@ -32,6 +37,31 @@ def hubspot(tmp_path_factory):
     with EmulatorStack(root / "demo", platforms=("hubspot",)) as stack:
         [entry] = stack.integrations()
         yield {**entry, "batch_rows": SLOW_BATCH_ROWS}
+
+
+def test_a_stop_request_ends_the_pull_between_two_batches(hubspot, tmp_path):
+    """The pull loop's part, in-process: asked to stop while a batch lands, it finishes that batch (rows and
+    watermark, one transaction) and starts no other."""
+    wh = Warehouse(tmp_path / "w.duckdb")
+    adapter = build_adapter("hubspot", "hubspot", "api", None, wh, ["email_events"], base_url=hubspot["base_url"],
+                            credentials=hubspot["credentials"], batch_rows=SLOW_BATCH_ROWS)
+    [stream] = adapter.streams()
+    landed = []
+
+    def second_batch_lands(item) -> None:
+        landed.append(item)
+        if len(landed) == 2:
+            stopping.request_stop("SIGINT")  # as the signal handler does, from another thread of control
+
+    try:
+        with pytest.raises(stopping.RunInterrupted, match=r"hubspot\.email_events: stopped at a batch boundary"):
+            pull_entity(adapter, stream, wh, "run-test", on_batch=second_batch_lands)
+    finally:
+        stopping.reset()
+    assert len(landed) == 2
+    rows = wh.query_df("select count(*) as n from raw.hubspot__email_events")["n"][0]
+    assert 0 < rows == sum(item.result.rows_loaded for item in landed) < 25_000  # two batches, not the entity
+    assert read_watermark(wh, "hubspot", "email_events") == landed[-1].watermark
 
 
 def _interrupt(config, sig: signal.Signals, record_property) -> tuple[StewardProcess, float, dict[int, str]]:
