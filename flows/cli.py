@@ -353,12 +353,17 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False):
     cfg = load_config(config)  # fail fast, before Prefect starts, on a bad config or policy
     load_policy(cfg.policy)
     from steward.integrations.warehouse import Warehouse
+    from steward.integrations.writer_lock import hold_until_exit
 
-    Warehouse(cfg.warehouse)
     from .governance import RunParams, governance_run
-    from .runtime import flow_settings
+    from .runtime import flow_settings, waiting_for
 
-    progress.set_reporter(lambda stage, detail: err.print(f"  [dim]{stage:>9}[/]  {detail}"))
+    say = lambda stage, detail: err.print(f"  [dim]{stage:>9}[/]  {detail}")  # noqa: E731
+    # the writer lock first, kept until this process ends: a second run waits here (or stops with one line)
+    # before it opens the warehouse or starts Prefect; the flow inside takes it again and names it after its run
+    hold_until_exit(cfg.warehouse, None, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, say))
+    Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
+    progress.set_reporter(say)
     try:
         with flow_settings(), err.status("Running the governance loop…"):
             return governance_run(RunParams(config=str(config), kind=kind, dry_run=dry_run))
@@ -367,11 +372,22 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False):
 
 
 def _main(go, as_json: bool, fail_on: Severity | None) -> None:
-    try:
-        result = go()
-    except StewardError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+    from .interrupt import EXIT_INTERRUPTED, interrupted_by, say_once, stop_on_signals
+    from .runtime import stop_temporary_server
+
+    say = lambda line: err.print(f"[bold yellow]{line}[/]")  # noqa: E731
+    with stop_on_signals(say):
+        try:
+            result = go()
+        except BaseException as exc:
+            if not interrupted_by(exc):
+                if isinstance(exc, StewardError):
+                    err.print(f"[bold red]error:[/] {exc}")
+                    raise typer.Exit(2) from None
+                raise
+            stop_temporary_server()  # a signal never reaches Prefect's own atexit hook in time
+            say_once(say)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
         sys.stdout.write(json.dumps(result.model_dump(mode="json"), default=str) + "\n")
     else:

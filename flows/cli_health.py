@@ -37,9 +37,16 @@ def health(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", h
         cfg = load_config(config)  # fail fast, before Prefect starts
         from steward.contracts.policy import load_policy
         from steward.integrations.warehouse import Warehouse
+        from steward.integrations.writer_lock import hold
+
+        from .runtime import waiting_for
 
         load_policy(cfg.policy)
-        Warehouse(cfg.warehouse)
+        say = lambda stage, detail: err.print(f"  [dim]{stage:>9}[/]  {detail}")  # noqa: E731
+        # a governance run holds the warehouse: wait for it here, before Prefect starts (a --every loop waits
+        # per tick, in the flow, and lets the run go between ticks)
+        with hold(cfg.warehouse, None, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, say)):
+            Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
         rows = _stored(config) if latest else _probe(config, every, as_json)
     except StewardError as exc:
         err.print(f"[bold red]error:[/] {exc}")

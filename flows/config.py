@@ -99,6 +99,7 @@ class StewardConfig(_Strict):
     slack: SlackConfig = Field(default_factory=SlackConfig)
     audit_anchor: Path | None = None  # append-only JSON lines file each run writes the audit log's head to
     source: Path | None = None
+    lock_timeout_seconds: float = Field(600.0, ge=0)  # how long a run or health check waits for another run
 
     @field_validator("integrations")
     @classmethod

@@ -20,7 +20,9 @@ from steward.integrations import ledger
 from steward.integrations.drift_gate import drift_gate
 from steward.integrations.health import health_gate
 from steward.integrations.refusals import refusals_for_run
+from steward.integrations.stopping import stop_reason
 from steward.integrations.warehouse import Warehouse
+from steward.integrations.writer_lock import hold
 
 from . import steps
 from .approval import collect_approvals
@@ -28,7 +30,9 @@ from .audit_anchor import anchor_audit_log
 from .alerts import dispatch_alerts
 from .artifacts import publish_artifacts
 from .config import effective_policy, load_config
+from .interrupt import BATCH_GRACE_SECONDS, active_run, clear_active_run, interrupted_by
 from .progress import report
+from .runtime import waiting_for
 from .report import render_report
 
 __all__ = ["RunParams", "RunResult", "FindingSummary", "governance_run"]
@@ -69,20 +73,39 @@ class RunResult(BaseModel):
 
 def _ingest_concurrently(cfg, adapters: dict, wh: Warehouse, run_id: str) -> list[dict]:
     """Independent integrations pull at the same time (the network is the wait); every pull is allowed to finish
-    and commit before the first failure is raised, so one broken platform never costs the others their batches."""
+    and commit before the first failure is raised, so one broken platform never costs the others their batches.
+    Interrupted, each pull stops at its next batch boundary, and the batch in flight is let land whole first."""
     futures = [steps.ingest_integration.submit(i, adapters[i.name], wh, run_id) for i in cfg.integrations]
-    wait(futures)
+    try:
+        wait(futures)
+    except BaseException as exc:
+        if interrupted_by(exc):
+            wait(futures, timeout=BATCH_GRACE_SECONDS)
+        raise
     return [row for future in futures for row in future.result()]
 
 
 @flow(name="governance-run", log_prints=False)
 def governance_run(params: RunParams) -> RunResult:
+    """One run holds the warehouse's writer lock from start to end: a second run, or the health monitor, waits its
+    turn (up to ``lock_timeout_seconds``) instead of failing on DuckDB's own lock in the middle of this one."""
     cfg = load_config(params.config)
     policy = effective_policy(load_policy(cfg.policy), dry_run=params.dry_run)
-    wh = Warehouse(cfg.warehouse)
     ledger.audit_key()  # a bad audit key fails the run here, before anything is pulled, paused or audited
     run_id = f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    started = ledger.start_run(wh, run_id, params.kind, str(cfg.source))
+    with hold(cfg.warehouse, run_id, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, report)):
+        wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
+        for stale in ledger.mark_abandoned(wh):
+            report("start", f"run {stale} was left running by a process that is gone: marked abandoned")
+        active_run(wh, run_id)
+        try:
+            return _govern(cfg, policy, wh, run_id, params.kind)
+        finally:
+            clear_active_run()
+
+
+def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str) -> RunResult:
+    started = ledger.start_run(wh, run_id, kind, str(cfg.source))
     report("start", f"run {run_id} -> {wh.path}")
     try:
         gate = health_gate(wh, policy, cfg.integrations, run_id)  # checks fed by a down source: not evaluated
@@ -99,8 +122,11 @@ def governance_run(params: RunParams) -> RunResult:
         report_path = cfg.report_dir / f"{run_id}.html"
         alerts = dispatch_alerts(wh, findings, policy, cfg, run_id, report_path)
         anchor_audit_log(wh, cfg, run_id)  # the head leaves the warehouse: report, anchor file
-    except Exception as exc:
-        ledger.finish_run(wh, run_id, "failed", {"error": str(exc).splitlines()[0] if str(exc) else repr(exc)})
+    except BaseException as exc:
+        if interrupted_by(exc):  # Ctrl-C, SIGTERM: whatever layer the signal surfaced in
+            ledger.finish_run(wh, run_id, "interrupted", {"error": f"interrupted: {stop_reason()}"})
+        elif isinstance(exc, Exception):
+            ledger.finish_run(wh, run_id, "failed", {"error": str(exc).splitlines()[0] if str(exc) else repr(exc)})
         raise
     result = RunResult(
         run_id=run_id, status="completed", warehouse=str(wh.path), report=str(report_path),
@@ -113,4 +139,3 @@ def governance_run(params: RunParams) -> RunResult:
     render_report(wh, run_id, report_path)
     publish_artifacts(result)
     return result
-

@@ -29,10 +29,12 @@ from steward.integrations.health.monitor import check_integration
 from steward.integrations.sources import build_adapter
 from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.warehouse import Warehouse
+from steward.integrations.writer_lock import WarehouseBusy, hold
 
 from .alerts import alert_policy, flush
 from .config import IntegrationConfig, load_config
 from .progress import report
+from .runtime import waiting_for
 
 __all__ = ["HealthParams", "HealthResult", "IntegrationState", "integration_health", "run_monitor", "probe_policy"]
 
@@ -97,17 +99,20 @@ def probe_integration(integration: IntegrationConfig, health: HealthPolicy, wh: 
 
 @flow(name="integration-health", log_prints=False)
 def integration_health(params: HealthParams) -> HealthResult:
+    """A health check writes the warehouse too, so it waits its turn for the writer lock while a governance run
+    holds it (up to ``lock_timeout_seconds``) instead of breaking the run with DuckDB's own lock error."""
     started = time.perf_counter()
     cfg = load_config(params.config)
     policy = alert_policy(load_policy(cfg.policy), cfg)
-    wh = Warehouse(cfg.warehouse)
     run_id = f"health-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    channel = policy.health.channel or policy.alerts.channel
-    futures = [probe_integration.submit(i, policy.health, wh, run_id, channel) for i in cfg.integrations]
-    wait(futures)
-    states = [f.result() for f in futures]
-    ids = [s.alert_id for s in states if s.alert_id]
-    outcome = flush(wh, cfg, ids, channel) if ids else "none"
+    with hold(cfg.warehouse, run_id, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, report)):
+        wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
+        channel = policy.health.channel or policy.alerts.channel
+        futures = [probe_integration.submit(i, policy.health, wh, run_id, channel) for i in cfg.integrations]
+        wait(futures)
+        states = [f.result() for f in futures]
+        ids = [s.alert_id for s in states if s.alert_id]
+        outcome = flush(wh, cfg, ids, channel) if ids else "none"
     return HealthResult(run_id=run_id, seconds=round(time.perf_counter() - started, 3), integrations=states,
                         alerts=outcome)
 
@@ -116,13 +121,19 @@ def run_monitor(config: str, interval: float, stop: threading.Event, runs: int |
                 on_result: Callable[[HealthResult], None] | None = None) -> int:
     """Run the flow every ``interval`` seconds (start to start) until ``stop`` is set or ``runs`` have run.
 
-    A run that takes longer than the interval starts the next one at once; ticks are never queued up.
+    A run that takes longer than the interval starts the next one at once; ticks are never queued up. A tick that
+    waited ``lock_timeout_seconds`` for a governance run to let go of the warehouse is skipped, said, and the loop
+    goes on: the monitor never fails because a run was long.
     """
     done, next_at = 0, time.monotonic()
     while not stop.is_set() and (runs is None or done < runs):
-        result = integration_health(HealthParams(config=config))
+        try:
+            result = integration_health(HealthParams(config=config))
+        except WarehouseBusy as exc:
+            report("health", f"skipped this tick: {exc}")
+            result = None
         done += 1
-        if on_result:
+        if on_result and result is not None:
             on_result(result)
         next_at = max(next_at + interval, time.monotonic())
         stop.wait(max(0.0, next_at - time.monotonic()))

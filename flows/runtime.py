@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
-__all__ = ["apply_defaults", "flow_settings"]
+__all__ = ["apply_defaults", "flow_settings", "stop_temporary_server", "waiting_for"]
 
 _DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -43,3 +45,36 @@ def flow_settings() -> Iterator[None]:
 
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
+
+
+def stop_temporary_server(wait: float = 5.0) -> None:
+    """Stop the temporary Prefect server this process started, now rather than at exit.
+
+    With no PREFECT_API_URL, Prefect 3 starts its API as a uvicorn subprocess on a random local port
+    (``prefect.server.api.server.SubprocessASGIServer``, one per process) and stops it from an ``atexit`` hook. A
+    process ended by a signal never reaches that hook, so the server would outlive it; the CLI calls this on its way
+    out of an interrupted run. A no-op when no temporary server was started (Prefect's server module not imported).
+    """
+    module = sys.modules.get("prefect.server.api.server")
+    if module is None:
+        return
+    for server in list(module.SubprocessASGIServer._instances.values()):
+        process = server.server_process
+        if process is None:
+            continue
+        process.terminate()  # uvicorn shuts down on SIGTERM; killed when it takes longer than ``wait``
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        server.stop()  # now only Prefect's own bookkeeping: the process is gone
+
+
+def waiting_for(timeout: float, say: Callable[[str, str], None]) -> Callable[[Any], None]:
+    """What a run or health check says, once, when another run holds the warehouse and it has to wait."""
+    def told(holder: Any) -> None:
+        who = holder.describe() if holder is not None else "another Steward process"
+        say("wait", f"{who} is writing to the warehouse; waiting up to {timeout:g} s (lock_timeout_seconds)")
+
+    return told

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, Iterable
 from .errors import ConfigError
 from .warehouse import Warehouse
 
-__all__ = ["start_run", "finish_run", "record_findings", "append_audit", "verify_audit_log", "campaign_controls", "record_control",
+__all__ = ["start_run", "finish_run", "mark_abandoned", "record_findings", "append_audit", "verify_audit_log", "campaign_controls", "record_control",
            "AUDIT_FIELDS"]
 
 AUDIT_FIELDS = ("seq", "logged_at", "run_id", "fingerprint", "check_id", "action", "target", "decided_by", "reason",
@@ -26,9 +27,13 @@ AUDIT_FIELDS = ("seq", "logged_at", "run_id", "fingerprint", "check_id", "action
 
 
 def start_run(wh: Warehouse, run_id: str, kind: str, config_path: str | None) -> datetime:
+    """Record a run as ``running``, with the process and host running it: if the process dies without finishing
+    the run (``kill -9``, a lost machine), the next run can tell the row is stale (``mark_abandoned``)."""
     now = datetime.now(timezone.utc)
     with wh.connect() as con:
-        con.execute("insert into ledger.runs values (?, ?, ?, null, 'running', ?, null)", [run_id, kind, now, config_path])
+        con.execute("insert into ledger.runs (run_id, kind, started_at, finished_at, status, config_path, summary, "
+                    "pid, host) values (?, ?, ?, null, 'running', ?, null, ?, ?)",
+                    [run_id, kind, now, config_path, os.getpid(), socket.gethostname()])
     return now
 
 
@@ -36,6 +41,35 @@ def finish_run(wh: Warehouse, run_id: str, status: str, summary: dict[str, Any])
     with wh.connect() as con:
         con.execute("update ledger.runs set finished_at = ?, status = ?, summary = ? where run_id = ?",
                     [datetime.now(timezone.utc), status, json.dumps(summary, default=str), run_id])
+
+
+def mark_abandoned(wh: Warehouse) -> list[str]:
+    """Runs left ``running`` by a process that is gone become ``abandoned``; returns their ids.
+
+    Called by a run that holds the writer lock, so no other run on this warehouse can be live. A row from this host
+    whose process no longer exists is certainly stale; so is a row without a pid (written before pids were recorded).
+    A row from another host is left alone: its process cannot be checked from here.
+    """
+    host = socket.gethostname()
+    with wh.connect() as con:
+        rows = con.execute("select run_id, pid, host from ledger.runs where status = 'running'").fetchall()
+        stale = [(run_id, pid, at) for run_id, pid, at in rows
+                 if pid is None or (at == host and pid != os.getpid() and not _alive(pid))]
+        for run_id, pid, at in stale:
+            why = f"process {pid} on {at} is gone" if pid is not None else "no process recorded; the run is not live"
+            con.execute("update ledger.runs set status = 'abandoned', finished_at = ?, summary = ? where run_id = ?",
+                        [datetime.now(timezone.utc), json.dumps({"error": f"abandoned: {why}"}), run_id])
+    return [run_id for run_id, _, _ in stale]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
 
 
 def campaign_controls(wh: Warehouse):

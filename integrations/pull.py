@@ -21,6 +21,7 @@ from .errors import BreakingDrift
 from .landing import LandResult, land_batch, latest_types, read_watermark
 from .refusals import record_refusal
 from .sources._protocol import Batch, SourceAdapter, Stream
+from .stopping import raise_if_stopped, stop_requested
 from .warehouse import Warehouse
 
 __all__ = ["pull_entity", "pull_integration", "Landed"]
@@ -43,8 +44,12 @@ def pull_entity(adapter: SourceAdapter, stream: Stream, wh: Warehouse, run_id: s
     since = read_watermark(wh, adapter.name, stream.entity) if getattr(adapter, "incremental", False) else None
     previous = latest_types(wh, adapter.name, stream.entity)
     landed: list[Landed] = []
+    raise_if_stopped(f"{adapter.name}.{stream.entity}")  # a stop asked for (Ctrl-C): no new entity starts
     batches = adapter.pull(stream.entity, since)  # type: ignore[arg-type]
     for batch in batches:
+        if stop_requested():  # between batches: the ones landed are whole, this one never starts
+            getattr(batches, "close", lambda: None)()
+            raise_if_stopped(f"{adapter.name}.{stream.entity}")
         try:
             verdict: SourceVerdict = check_batch(batch, previous)
         except BreakingDrift as err:

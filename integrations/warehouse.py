@@ -1,12 +1,15 @@
 """The DuckDB warehouse: where landed data, Steward's own ledgers and dbt's models live in one file.
 
 Connections are short-lived on purpose: dbt opens the same file in the same process between our steps, and DuckDB
-allows one read-write owner at a time, so nothing here keeps a connection open across a step.
+allows one read-write owner at a time, so nothing here keeps a connection open across a step. Between processes the
+writer lock (``writer_lock``) decides who owns the file: a run holds it from start to end, and any other connection
+waits for it, so a second process never meets DuckDB's own lock error in the middle of someone else's run.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import Iterator
 import duckdb
 
 from .errors import WarehouseError
+from .writer_lock import DEFAULT_LOCK_TIMEOUT, WarehouseBusy, hold
 
 __all__ = ["Warehouse", "LEDGER_DDL"]
 
@@ -24,6 +28,8 @@ create schema if not exists ledger;
 create table if not exists ledger.runs (
     run_id varchar primary key, kind varchar, started_at timestamptz, finished_at timestamptz, status varchar,
     config_path varchar, summary json);
+alter table ledger.runs add column if not exists pid integer;
+alter table ledger.runs add column if not exists host varchar;
 create table if not exists ledger.batches (
     batch_id varchar primary key, run_id varchar, integration varchar, platform varchar, entity varchar,
     source varchar, fingerprint varchar, rows_read bigint, rows_loaded bigint, rows_quarantined bigint,
@@ -106,8 +112,9 @@ _CONNECTING = threading.Lock()
 class Warehouse:
     """A DuckDB file plus the ledgers Steward writes to it. Creating one checks the file can be written."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.path = Path(path).expanduser().resolve()
+        self.lock_timeout = lock_timeout  # how long a connection outside a run waits for a run to finish
         parent = self.path.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -120,15 +127,18 @@ class Warehouse:
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        try:
-            with _CONNECTING:
-                con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.Error as exc:
-            raise WarehouseError(f"{self.path}: cannot open the warehouse ({_first_line(exc)})") from exc
-        try:
-            yield con
-        finally:
-            con.close()
+        """A connection, under the writer lock: the run's own when this process holds it, else taken for the
+        connection's length (waiting up to ``lock_timeout`` for a run in another process to finish)."""
+        with hold(self.path, None, self.lock_timeout):
+            try:
+                with _CONNECTING:
+                    con = duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.Error as exc:
+                raise _open_error(self.path, exc) from exc
+            try:
+                yield con
+            finally:
+                con.close()
 
     def query_df(self, sql: str, params: list | None = None):
         """A small result as a pandas frame; for aggregated marts and ledgers, never for raw tables."""
@@ -146,6 +156,19 @@ class Warehouse:
             row = con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
                               [schema, table]).fetchone()
         return bool(row and row[0])
+
+
+_FOREIGN_LOCK = re.compile(r"Could not set lock on file.*?\(PID (\d+)\)", re.S)
+
+
+def _open_error(path: Path, exc: duckdb.Error) -> WarehouseError:
+    """DuckDB's lock conflict said plainly: with the writer lock held, only a program outside Steward (a DuckDB
+    shell, a BI tool) can still hold the file."""
+    found = _FOREIGN_LOCK.search(str(exc))
+    if found or "Could not set lock" in str(exc):
+        pid = f" (pid {found.group(1)})" if found else ""
+        return WarehouseBusy(f"{path}: another program{pid} has the warehouse open; close it and run again")
+    return WarehouseError(f"{path}: cannot open the warehouse ({_first_line(exc)})")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -215,7 +215,8 @@ def _governed(wh: Warehouse, run_id: str, minutes_ago: int, consent_mismatches: 
                     "select i as campaign, case when i < ? then 0.4 else 0.01 end as spend_diff_pct "
                     "from range(20) r(i)", [spend_off])
         at = NOW - timedelta(minutes=minutes_ago)
-        con.execute("insert into ledger.runs values (?, 'scheduled', ?, ?, 'completed', null, null)",
+        con.execute("insert into ledger.runs (run_id, kind, started_at, finished_at, status) "
+                    "values (?, 'scheduled', ?, ?, 'completed')",
                     [run_id, at - timedelta(minutes=1), at])
 
 
