@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from steward.contracts.policy import Policy, load_policy
 from steward.integrations.warehouse import Warehouse
+from steward.integrations.writer_lock import hold
 
 from . import launch_checks as checks
 from . import steps
@@ -26,6 +27,7 @@ from .artifacts import launch_markdown, publish_launch_artifacts
 from .config import StewardConfig, load_config
 from .launch_spec import LaunchSpec, load_launch_spec
 from .progress import report
+from .runtime import waiting_for
 
 __all__ = ["LaunchParams", "LaunchAuditResult", "prelaunch_audit"]
 
@@ -97,9 +99,16 @@ def prelaunch_audit(params: LaunchParams) -> LaunchAuditResult:
     cfg = load_config(params.config)
     policy = load_policy(cfg.policy)
     spec = load_launch_spec(params.spec)
-    wh = Warehouse(cfg.warehouse)
     started = datetime.now(timezone.utc)
     audit_id = checks.audit_id_for(spec, started)
+    # an audit builds dbt models and writes the ledger: it takes its turn with governance runs and the monitor
+    with hold(cfg.warehouse, audit_id, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, report)):
+        return _audit(cfg, policy, spec, params, audit_id, started)
+
+
+def _audit(cfg: StewardConfig, policy: Policy, spec: LaunchSpec, params: LaunchParams, audit_id: str,
+           started: datetime) -> LaunchAuditResult:
+    wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
     report("start", f"pre-launch audit {audit_id} -> {wh.path}")
     if params.refresh:
         refresh(cfg, wh, policy, audit_id)
