@@ -21,8 +21,8 @@ from ..contracts.registry import SOURCE_CONTRACTS
 from .sources._protocol import Batch
 from .warehouse import Warehouse
 
-__all__ = ["LandResult", "QUARANTINE_KEEP_MAX", "land_batch", "raw_table", "ensure_raw_table", "ensure_raw_tables", "read_watermark",
-           "latest_types"]
+__all__ = ["LandResult", "land_batch", "raw_table", "ensure_raw_table", "ensure_raw_tables", "read_watermark",
+           "latest_types", "QUARANTINE_KEEP_MAX"]
 
 # Quarantined rows kept per batch by default; the counts in ledger.batches stay exact beyond it.
 QUARANTINE_KEEP_MAX = 1000
@@ -109,8 +109,9 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
                 _revive(con, frame, stream.primary_key, batch.integration, stream.entity)
             con.unregister("landing_frame")
             if len(quarantined) and keep_max > 0:
-                q = quarantined.head(keep_max).assign(batch_id=batch_id, integration=batch.integration, entity=stream.entity,
-                                       source=batch.source, quarantined_at=now)
+                kept = quarantined.head(keep_max)  # the first rows show what is wrong; ledger.batches counts all
+                q = kept.assign(batch_id=batch_id, integration=batch.integration, entity=stream.entity,
+                                source=batch.source, quarantined_at=now)
                 con.register("quarantine_frame", q)
                 con.execute("insert into ledger.quarantine by name select batch_id, integration, entity, source, "
                             "source_row, reasons, record::json as record, quarantined_at from quarantine_frame")
