@@ -159,8 +159,7 @@ def _screen(stream: Stream, path: Path, keep: int) -> Screened:
 class _Frames:
     """The file's rows as DataFrames of about ``batch_rows``, streamed from one DuckDB query.
 
-    The screened file is counted first: ``dropped`` is how many records the screen passed that the reader still
-    skipped (in a CSV, a value that does not cast to the type the sniffer chose from its sample). When they are few
+    Once read, ``dropped`` is how many records the screen passed that the reader still skipped (in a CSV, a value that does not cast to the type the sniffer chose from its sample). When they are few
     (``_CAST_DETAIL_MAX``) DuckDB's ``store_rejects`` names them; beyond that they are counted only, since
     ``store_rejects`` holds every rejected line in memory, limit or not.
     """
@@ -180,29 +179,37 @@ class _Frames:
 
     def _generate(self) -> Iterator[pd.DataFrame]:
         sql = _select(self.con, self.stream, self.screened)
-        expected = self.screened.records
-        if expected >= 0:
-            got = self.con.execute(f"select count(*) from ({sql})").fetchone()[0]
-            self.dropped = max(0, expected - got)
-            if self.dropped and self.stream.format == "csv" and self.dropped <= _CAST_DETAIL_MAX:
-                self.detail = _cast_rejects(self.con, self.screened, self.keep)
+        if self.stream.format == "json":  # a malformed line fails the count: before any batch, not half-way
+            self.con.execute(f"select count(*) from ({sql})").fetchone()
         self.con.execute(sql)
-        first = True
+        read, first = 0, True
         while True:
             frame = self.con.fetch_df_chunk(self.vectors)
+            read += len(frame)
+            if not len(frame):
+                self._count_dropped(read)
             if len(frame) or first:
                 yield frame
             if not len(frame):
                 return
             first = False
 
+    def _count_dropped(self, read: int) -> None:
+        expected = self.screened.records
+        self.dropped = max(0, expected - read) if expected >= 0 else 0
+        if self.dropped and self.stream.format == "csv" and self.dropped <= _CAST_DETAIL_MAX:
+            self.detail = _cast_rejects(self.con, self.screened, self.keep)
+
 
 def _cast_rejects(con: duckdb.DuckDBPyConnection, screened: Screened, keep: int) -> list[Rejected]:
     """The CSV records the typed read skips, with DuckDB's reason; numbered as in the file only when the screen set
     nothing aside (else the lines of the screened copy are not the file's: 0)."""
     p = screened.path.as_posix().replace("'", "''")
-    con.execute(f"select count(*) from read_csv('{p}', header = true, store_rejects = true, "
-                f"auto_type_candidates = {_CSV_TYPES})").fetchone()
+    try:  # hash(t) makes DuckDB read (and cast) every column, not only count lines
+        con.execute(f"select count(*) from read_csv('{p}', header = true, store_rejects = true, "
+                    f"auto_type_candidates = {_CSV_TYPES}) t where hash(t) is not null").fetchall()
+    except duckdb.Error:
+        return []  # the skipped records are still counted, in one quarantine row
     rows = con.execute("select line, min(error_message), min(csv_line) from reject_errors group by line "
                        "order by line limit ?", [keep]).fetchall()  # one entry per bad line, not per column
     return [Rejected(0 if screened.temporary else int(line) - 1, f"unparseable CSV row: {msg}", raw or "")
@@ -243,8 +250,8 @@ def _account(batch: Batch, screened: Screened, read_error: str | None, dropped: 
              detail: list[Rejected]) -> None:
     """Put the file's set-aside records on ``batch`` (the first with their text, all of them counted) and say why
     nothing could be read, when nothing could."""
-    kept = list(screened.kept) + detail[:len(detail) if len(detail) == dropped else 0]
-    if dropped and len(detail) != dropped:  # records the reader itself skipped: counted, with no text to keep
+    kept = list(screened.kept) + detail[:dropped]
+    if dropped and not detail:  # records the reader itself skipped, too many to describe: counted in one row
         kept.append(Rejected(0, f"{dropped:,} records skipped by the {batch.stream.format.upper()} reader "
                                 "(a value that does not fit its column's type)", ""))
     batch.rejected = kept

@@ -114,3 +114,18 @@ def test_a_long_export_streams_in_batches_and_a_rerun_lands_nothing_twice(tmp_pa
     again = _pull(wh, tmp_path, "salesforce", "contacts", run="r2", batch_rows=2048)
     assert all(item.result.skipped for item in again)
     assert _one(wh, 'select count(*), count(distinct "Id") from raw."salesforce__contacts"') == (5000, 5000)
+
+
+def test_a_value_the_sniffer_did_not_expect_is_counted_not_lost(tmp_path):
+    """DuckDB types CSV columns from a sample; a later value that does not cast is skipped by the reader. It is
+    quarantined with DuckDB's reason (or, if the sniffer saw it, by the contract): either way no row vanishes."""
+    header = "Id,Name,Industry,AnnualRevenue,BillingCountry,CreatedDate,SystemModstamp"
+    rows = [f"001{i:015d},Acme {i},Retail,{'n/a' if i == 30_000 else 1000},US,2026-01-01T00:00:00.000Z,"
+            "2026-11-01T00:00:00.000Z" for i in range(30_001)]
+    (tmp_path / "accounts.csv").write_text("\n".join([header, *rows]) + "\n")
+    wh = Warehouse(tmp_path / "w.duckdb")
+    [landed] = _pull(wh, tmp_path, "salesforce", "accounts")
+    assert (landed.result.rows_read, landed.result.rows_loaded, landed.result.rows_quarantined) == \
+        (30_001, 30_000, 1)
+    [(why,)] = wh.query_df("select reasons from ledger.quarantine").itertuples(index=False)
+    assert "AnnualRevenue" in why and "n/a" in why
