@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from steward.contracts.policy import Policy
 from steward.contracts.yaml_input import read_yaml_mapping
 from steward.integrations.errors import ConfigError
+from steward.integrations.landing import QUARANTINE_KEEP_MAX
 from steward.integrations.sources.streams import PLATFORMS
 
 __all__ = ["IntegrationConfig", "RetryConfig", "SlackConfig", "StewardConfig", "load_config", "write_config", "effective_policy",
@@ -53,6 +54,7 @@ class IntegrationConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)  # platform specifics (API version, customer id, ...)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     batch_rows: int = Field(50_000, ge=100)
+    quarantine_keep_max: int = Field(QUARANTINE_KEEP_MAX, ge=0)  # quarantined rows kept per batch; counts stay exact
     schedule: str | None = None  # cron for the health monitor and deployments; informational for a single run
 
     @field_validator("credentials")

@@ -59,7 +59,8 @@ def ingest_integration(integration: IntegrationConfig, adapter: SourceAdapter, w
     def said(item: Landed) -> None:
         result = item.result
         if item.refused:
-            report("ingest", f"{integration.name}.{result.entity}: refused, breaking schema drift ({item.refused})")
+            why = "unreadable" if item.refused_kind == "unreadable" else "breaking schema drift"
+            report("ingest", f"{integration.name}.{result.entity}: refused, {why} ({item.refused})")
             return
         note = "unchanged, skipped" if result.skipped else f"{result.rows_loaded:,} rows"
         if result.rows_quarantined:
@@ -69,7 +70,8 @@ def ingest_integration(integration: IntegrationConfig, adapter: SourceAdapter, w
         report("ingest", f"{integration.name}.{result.entity}: {note}")
 
     return [{**dataclasses.asdict(item.result), "drift": item.drift, "refused": item.refused}
-            for item in pull_integration(adapter, wh, run_id, on_batch=said)]
+            for item in pull_integration(adapter, wh, run_id, on_batch=said,
+                                         keep_max=integration.quarantine_keep_max)]
 
 
 @task(name="transform", cache_policy=NO_CACHE)

@@ -22,7 +22,10 @@ from .sources._protocol import Batch
 from .warehouse import Warehouse
 
 __all__ = ["LandResult", "land_batch", "raw_table", "ensure_raw_table", "ensure_raw_tables", "read_watermark",
-           "latest_types"]
+           "latest_types", "QUARANTINE_KEEP_MAX"]
+
+# Quarantined rows kept per batch by default; the counts in ledger.batches stay exact beyond it.
+QUARANTINE_KEEP_MAX = 1000
 
 # Integrations are pulled concurrently, but one process writes the DuckDB file one batch at a time: DuckDB would
 # otherwise abort one of two transactions touching the same ledger rows, and landing is cheap next to the network.
@@ -72,14 +75,19 @@ def ensure_raw_tables(wh: Warehouse) -> None:
 
 def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd.DataFrame,
                drift: dict | None, contract_version: str, run_id: str, owner: str | None = None,
-               types: dict | None = None) -> LandResult:
+               types: dict | None = None, keep_max: int = QUARANTINE_KEEP_MAX) -> LandResult:
     """Append ``valid`` to the raw table and ``quarantined`` (source_row, reasons, record) to the quarantine.
+
+    The quarantine keeps the first ``keep_max`` rows of a batch (``quarantine_keep_max`` in the integration's
+    config), enough to see what is wrong; ``ledger.batches`` counts every one of them, including the records the
+    reader set aside without keeping (``Batch.rejected_dropped``), so a million bad rows cost counts, not memory.
 
     ``types`` (column -> dtype and family, from ``check_batch``) goes into the schema snapshot with the column
     names, so the next batch of the entity can be compared with this one for retyped columns.
     """
     stream, now = batch.stream, datetime.now(timezone.utc)
-    rows_read = len(valid) + len(quarantined)
+    rows_quarantined = len(quarantined) + batch.rejected_dropped  # exact, however few rows the quarantine keeps
+    rows_read = len(valid) + rows_quarantined
     with _LANDING, wh.connect() as con:
         seen = con.execute(
             "select batch_id from ledger.batches where integration = ? and entity = ? and fingerprint = ?",
@@ -100,9 +108,10 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
             if batch.merge:
                 _revive(con, frame, stream.primary_key, batch.integration, stream.entity)
             con.unregister("landing_frame")
-            if len(quarantined):
-                q = quarantined.assign(batch_id=batch_id, integration=batch.integration, entity=stream.entity,
-                                       source=batch.source, quarantined_at=now)
+            if len(quarantined) and keep_max > 0:
+                kept = quarantined.head(keep_max)  # the first rows show what is wrong; ledger.batches counts all
+                q = kept.assign(batch_id=batch_id, integration=batch.integration, entity=stream.entity,
+                                source=batch.source, quarantined_at=now)
                 con.register("quarantine_frame", q)
                 con.execute("insert into ledger.quarantine by name select batch_id, integration, entity, source, "
                             "source_row, reasons, record::json as record, quarantined_at from quarantine_frame")
@@ -111,7 +120,7 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
                         "fingerprint, rows_read, rows_loaded, rows_quarantined, contract_version, drift, loaded_at, "
                         "owner) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [batch_id, run_id, batch.integration, stream.platform, stream.entity, batch.source,
-                         batch.fingerprint, rows_read, len(valid), len(quarantined), contract_version,
+                         batch.fingerprint, rows_read, len(valid), rows_quarantined, contract_version,
                          json.dumps(drift) if drift else None, now, owner])
             con.execute("insert into ledger.schema_snapshots (batch_id, integration, entity, columns, taken_at, "
                         "types) values (?, ?, ?, ?, ?, ?)",
@@ -125,7 +134,7 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
         except Exception:
             con.execute("rollback")
             raise
-    return LandResult(batch_id, batch.integration, stream.entity, rows_read, len(valid), len(quarantined))
+    return LandResult(batch_id, batch.integration, stream.entity, rows_read, len(valid), rows_quarantined)
 
 
 def read_watermark(wh: Warehouse, integration: str, entity: str) -> str | None:

@@ -6,7 +6,10 @@ the next pull resumes from there; re-pulled records merge by primary key.
 
 A batch with breaking schema drift (``BreakingDrift``) is refused, not raised: the refusal is recorded with its
 diff, nothing of it lands, and the entity's pull stops there (a later batch would carry the watermark past the
-refused records). The other entities and integrations go on.
+refused records). The other entities and integrations go on. A batch of which nothing could be read (its adapter
+says why in ``Batch.unreadable``: junk where the records should be, a file DuckDB cannot parse) is refused the same
+way, as kind ``unreadable``, once its header (if it has one) has been judged: a file that is not the entity's export
+at all is still called ``unrecognisable``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from ..contracts.schema_types import column_types
 from ..contracts.source_checks import SourceVerdict, check_batch
 from ..contracts.registry import contract_for
 from .errors import BreakingDrift
-from .landing import LandResult, land_batch, latest_types, read_watermark
+from .landing import QUARANTINE_KEEP_MAX, LandResult, land_batch, latest_types, read_watermark
 from .refusals import record_refusal
 from .sources._protocol import Batch, SourceAdapter, Stream
 from .stopping import raise_if_stopped, stop_requested
@@ -36,11 +39,14 @@ class Landed:
     drift: dict | None
     watermark: str | None
     refused: str | None = None
+    refused_kind: str | None = None  # ``BreakingDrift.kind``: unrecognisable, primary_key_missing, ..., unreadable
 
 
 def pull_entity(adapter: SourceAdapter, stream: Stream, wh: Warehouse, run_id: str,
-                on_batch: Callable[[Landed], None] | None = None) -> list[Landed]:
-    """Every batch of ``stream`` since its committed watermark (the whole entity for non-incremental sources)."""
+                on_batch: Callable[[Landed], None] | None = None,
+                keep_max: int = QUARANTINE_KEEP_MAX) -> list[Landed]:
+    """Every batch of ``stream`` since its committed watermark (the whole entity for non-incremental sources);
+    ``keep_max`` quarantined rows are kept per batch (the counts stay exact)."""
     since = read_watermark(wh, adapter.name, stream.entity) if getattr(adapter, "incremental", False) else None
     previous = latest_types(wh, adapter.name, stream.entity)
     landed: list[Landed] = []
@@ -51,13 +57,15 @@ def pull_entity(adapter: SourceAdapter, stream: Stream, wh: Warehouse, run_id: s
             getattr(batches, "close", lambda: None)()
             raise_if_stopped(f"{adapter.name}.{stream.entity}")
         try:
+            _refuse_unreadable(batch, header=False)
             verdict: SourceVerdict = check_batch(batch, previous)
+            _refuse_unreadable(batch, header=True)
         except BreakingDrift as err:
             item = _refuse(wh, batch, err, run_id)
             getattr(batches, "close", lambda: None)()  # stop pulling this entity: the watermark stays put
         else:
             result = land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift,
-                                verdict.contract.version, run_id, verdict.contract.owner, verdict.types)
+                                verdict.contract.version, run_id, verdict.contract.owner, verdict.types, keep_max)
             previous = verdict.types or previous
             item = Landed(result, verdict.drift, batch.watermark)
         landed.append(item)
@@ -69,12 +77,21 @@ def pull_entity(adapter: SourceAdapter, stream: Stream, wh: Warehouse, run_id: s
 
 
 def pull_integration(adapter: SourceAdapter, wh: Warehouse, run_id: str,
-                     on_batch: Callable[[Landed], None] | None = None) -> list[Landed]:
-    return [item for stream in adapter.streams() for item in pull_entity(adapter, stream, wh, run_id, on_batch)]
+                     on_batch: Callable[[Landed], None] | None = None,
+                     keep_max: int = QUARANTINE_KEEP_MAX) -> list[Landed]:
+    return [item for stream in adapter.streams()
+            for item in pull_entity(adapter, stream, wh, run_id, on_batch, keep_max)]
+
+
+def _refuse_unreadable(batch: Batch, header: bool) -> None:
+    """Raise for a batch nothing of which could be read: at once when it has no columns to judge, else (``header``)
+    after the contract found its columns to be the entity's."""
+    if batch.unreadable and (header or batch.frame.columns.empty):
+        raise BreakingDrift(batch.unreadable, "unreadable", None)
 
 
 def _refuse(wh: Warehouse, batch: Batch, err: BreakingDrift, run_id: str) -> Landed:
     refusal = record_refusal(wh, batch, err, run_id, contract_for(batch.stream.key).owner, column_types(batch.frame))
-    rows = len(batch.frame) + len(batch.rejected)
+    rows = len(batch.frame) + len(batch.rejected) + batch.rejected_dropped
     return Landed(LandResult(refusal.refusal_id, batch.integration, batch.stream.entity, rows, 0, 0), err.drift,
-                  None, refusal.reason)
+                  None, refusal.reason, err.kind)

@@ -1,5 +1,8 @@
 """The ledger of batches refused for breaking schema drift: what came, why it could not land, and the diff.
 
+A batch nothing of which could be read (kind ``unreadable``: junk bytes, a file DuckDB cannot parse) is refused
+through the same ledger, so it fails its own entity and shows up as the same finding, never as a failed run.
+
 A refused batch lands nothing (no raw rows, no quarantine, no batch record, no schema snapshot) and its watermark
 does not move, so the next pull brings the same records again once the export or the mapping is fixed. This ledger
 is what remains of it: the governance run reads it to leave the entity's downstream models out of the build
@@ -51,7 +54,7 @@ def record_refusal(wh: Warehouse, batch: Batch, err: BreakingDrift, run_id: str,
                      batch.source, batch.fingerprint, err.kind, str(err),
                      json.dumps(err.drift) if err.drift else None,
                      json.dumps([str(c) for c in batch.frame.columns]), json.dumps(types) if types else None,
-                     len(batch.frame) + len(batch.rejected), owner, now])
+                     len(batch.frame) + len(batch.rejected) + batch.rejected_dropped, owner, now])
     return refusal
 
 

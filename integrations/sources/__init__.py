@@ -33,7 +33,8 @@ def build_adapter(name: str, platform: str, kind: str, path: Path | None, wareho
                   credentials: dict[str, str] | None = None, options: dict[str, Any] | None = None,
                   policy: RetryPolicy | None = None, batch_rows: int | None = None) -> SourceAdapter:
     if kind == "export_files":
-        return ExportFilesAdapter(name, platform, path, warehouse, entities)  # type: ignore[arg-type]
+        return ExportFilesAdapter(name, platform, path, warehouse, entities,  # type: ignore[arg-type]
+                                  **({"batch_rows": batch_rows} if batch_rows else {}))
     if kind == "api":
         if platform not in API_ADAPTERS:
             raise ConfigError(f"integration '{name}': no API adapter for platform '{platform}' "

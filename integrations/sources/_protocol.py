@@ -64,6 +64,11 @@ class Batch:
     watermark: str | None = None
     merge: bool = False
     deleted: list[str] = field(default_factory=list)
+    # Bad input: records the reader set aside beyond those kept in ``rejected`` (counted, not kept: the counts stay
+    # exact while memory stays bounded), and why nothing of the source could be read, when nothing could (the pull
+    # then refuses the batch, as for breaking drift).
+    rejected_dropped: int = 0
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True)

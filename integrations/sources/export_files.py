@@ -1,8 +1,13 @@
 """Adapter for platform exports on disk: Salesforce CSV, HubSpot NDJSON, Google Ads CSV, CDP and log Parquet.
 
-DuckDB's own readers parse the files (sniffing CSV dialects and types, flattening JSON objects); rows the CSV reader
-cannot parse are handed back as ``Rejected`` instead of failing the whole file. Files cannot pause a campaign, so
-pause and resume are recorded in the warehouse's ``ledger.campaign_controls`` ledger, which is what the demo shows.
+DuckDB's own readers parse the files (sniffing CSV dialects and types, flattening JSON objects). Before they do, a
+streaming screen (``_screen``) sets aside the records a reader would fail the whole file over or drop (junk bytes,
+invalid UTF-8, wrong field counts, 5000-deep JSON): they are handed back as ``Rejected`` (the first
+``KEEP_REJECTED`` with their text, the rest counted), and the rest is read. Rows stream out in batches of
+``batch_rows``, so neither a large file nor a bad one is ever held whole in memory. When nothing of a file can be read
+the batch says why (``Batch.unreadable``) and the pull refuses it for that entity alone. Files cannot pause a
+campaign, so pause and resume are recorded in the warehouse's ``ledger.campaign_controls`` ledger, which is what the
+demo shows.
 
 CSV dates and times are left as text: the sniffer would read a value without an offset in the machine's time zone,
 silently, and reject a whole row over a value it cannot read. The source contract reads them instead, under its
@@ -11,6 +16,7 @@ source's zone rule (``contracts/timestamps.py``), and names the column of a valu
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +29,8 @@ from ..errors import SourceError
 from ..ledger import confirmed_state, record_control
 from ..warehouse import Warehouse
 from ._protocol import Batch, ControlResult, Health, Rejected, Stream
+from ._records import DEFAULT_BATCH_ROWS
+from ._screen import KEEP_REJECTED, Screened, screen_csv, screen_ndjson
 from .streams import streams_for
 
 __all__ = ["ExportFilesAdapter"]
@@ -32,8 +40,10 @@ class ExportFilesAdapter:
     """One integration whose data arrives as export files in one folder."""
 
     def __init__(self, name: str, platform: str, root: Path | str, warehouse: Warehouse | None = None,
-                 entities: list[str] | None = None) -> None:
+                 entities: list[str] | None = None, batch_rows: int = DEFAULT_BATCH_ROWS,
+                 keep_rejected: int = KEEP_REJECTED) -> None:
         self.name, self.platform, self.root, self.warehouse = name, platform, Path(root), warehouse
+        self.batch_rows, self.keep_rejected = batch_rows, keep_rejected
         known = {s.entity: s for s in streams_for(platform)}
         if not known:
             raise SourceError(f"integration '{name}': unknown platform '{platform}'")
@@ -51,7 +61,11 @@ class ExportFilesAdapter:
         return [self.root / s.path for s in self._streams if s.required and not (self.root / s.path).is_file()]
 
     def pull(self, entity: str, since: datetime | None = None) -> Iterator[Batch]:
-        """The whole export as one batch; ``since`` keeps only records whose cursor is newer."""
+        """The export in batches of ``batch_rows``; ``since`` keeps only records whose cursor is newer.
+
+        The file's unreadable records ride on its last batch. A file that fits one batch keeps the file's hash as
+        its fingerprint; a longer one gets one per batch, so a rerun of the same export lands nothing twice.
+        """
         stream = next((s for s in self._streams if s.entity == entity), None)
         if stream is None:
             raise SourceError(f"integration '{self.name}': no entity '{entity}'")
@@ -60,19 +74,47 @@ class ExportFilesAdapter:
             return
         if not path.is_file():
             raise SourceError(f"{path}: export file for {stream.key} is missing (integration '{self.name}')")
+        digest = _sha256(path)
+        screened = _screen(stream, path, self.keep_rejected)
         con = duckdb.connect()
         try:
-            frame, rejected = _read(con, stream, path)
-        except duckdb.Error as exc:
-            raise SourceError(f"{path}: cannot read as {stream.format.upper()} for {stream.key}: "
-                              f"{str(exc).strip().splitlines()[0]}") from exc
+            frames, current, read_error = self._open(con, stream, path, screened)
+            screened = frames.screened
+            index = 0
+            while True:
+                upcoming = None
+                if read_error is None:
+                    try:
+                        upcoming = next(frames, None)
+                    except duckdb.Error as exc:  # after the count pass this is rare; the entity stops here
+                        read_error = _cannot_read(stream, path, frames.screened, exc)
+                batch = Batch(self.name, stream, _since(current, stream, since), str(path),
+                              digest if index == 0 and upcoming is None else _chunk_digest(digest, index), merge=True)
+                if upcoming is None:  # the last batch: the file's unreadable records, and why none was readable
+                    _account(batch, screened, read_error, frames.dropped, frames.detail)
+                # merge: a record landed before (from an older export, or through the platform's API under the same
+                # integration name) is replaced by its key, never duplicated
+                yield batch
+                if upcoming is None:
+                    return
+                current, index = upcoming, index + 1
         finally:
             con.close()
-        if since is not None and stream.cursor in frame.columns:
-            frame = frame[_instants(frame[stream.cursor]) > _instant(since)]
-        # merge: a record landed before (from an older export, or through the platform's API under the same
-        # integration name) is replaced by its key, never duplicated
-        yield Batch(self.name, stream, frame.reset_index(drop=True), str(path), _sha256(path), rejected, merge=True)
+            screened.discard()
+
+    def _open(self, con: duckdb.DuckDBPyConnection, stream: Stream, path: Path, screened: Screened):
+        """The row stream and its first frame, or the header's columns and why the file cannot be read.
+
+        DuckDB names malformed JSON only when it reads it, so a JSON file it calls malformed is screened again with
+        every line parsed (slower, and needed only then), and read once more."""
+        frames = _Frames(con, stream, screened, self.batch_rows, self.keep_rejected)
+        try:
+            return frames, next(frames), None
+        except duckdb.Error as exc:
+            if stream.format != "json" or screened.strict:
+                return frames, _header_frame(stream, path), _cannot_read(stream, path, screened, exc)
+        screened.discard()
+        return self._open(con, stream, path, screen_ndjson(path, self.keep_rejected, strict=True))
 
     def probe(self) -> Health:
         now = datetime.now(timezone.utc)
@@ -107,27 +149,136 @@ class ExportFilesAdapter:
 
 # what the CSV sniffer may type a column as: no DATE, TIME or TIMESTAMP (see the module docstring)
 _CSV_TYPES = "['BOOLEAN', 'BIGINT', 'DOUBLE', 'VARCHAR']"
+_CAST_DETAIL_MAX = 10_000  # skipped CSV records DuckDB's store_rejects may describe (it keeps them all in memory)
 
 
-def _read(con: duckdb.DuckDBPyConnection, stream: Stream, path: Path):
-    p = path.as_posix().replace("'", "''")
-    rejected: list[Rejected] = []
+def _screen(stream: Stream, path: Path, keep: int) -> Screened:
     if stream.format == "csv":
-        rel = con.sql(f"select * from read_csv('{p}', header = true, store_rejects = true, "
-                      f"auto_type_candidates = {_CSV_TYPES})")
-        frame = rel.df()
-        rejects = con.execute("select line, min(error_message), min(csv_line) from reject_errors "
-                              "group by line order by line").fetchall()  # one entry per bad line, not per column
-        for line, msg, raw in rejects:
-            rejected.append(Rejected(int(line) - 1, f"unparseable CSV row: {msg}", raw or ""))
-    elif stream.format == "json":
-        rel = con.sql(f"select * from read_json('{p}', format = 'newline_delimited')")
-        if stream.flatten and stream.flatten in rel.columns:
-            rel = con.sql(f"select * exclude ({stream.flatten}), unnest({stream.flatten}) from rel")
-        frame = rel.df()
-    else:
-        frame = con.sql(f"select * from read_parquet('{p}')").df()
-    return frame, rejected
+        return screen_csv(path, keep)
+    if stream.format == "json":
+        return screen_ndjson(path, keep)
+    return Screened(path, -1)  # Parquet is typed and framed: its reader either reads it or refuses it whole
+
+
+class _Frames:
+    """The file's rows as DataFrames of about ``batch_rows``, streamed from one DuckDB query.
+
+    Once read, ``dropped`` is how many records the screen passed that the reader still skipped (in a CSV, a value that does not cast to the type the sniffer chose from its sample). When they are few
+    (``_CAST_DETAIL_MAX``) DuckDB's ``store_rejects`` names them; beyond that they are counted only, since
+    ``store_rejects`` holds every rejected line in memory, limit or not.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, stream: Stream, screened: Screened, batch_rows: int,
+                 keep: int) -> None:
+        self.con, self.stream, self.screened, self.keep, self.dropped = con, stream, screened, keep, 0
+        self.detail: list[Rejected] = []  # the skipped records' text and DuckDB's reason, when there are few
+        self.vectors = max(1, -(-batch_rows // 2048))  # DuckDB hands rows out 2048 at a time
+        self._rows = self._generate()
+
+    def __iter__(self) -> "_Frames":
+        return self
+
+    def __next__(self) -> pd.DataFrame:
+        return next(self._rows)
+
+    def _generate(self) -> Iterator[pd.DataFrame]:
+        sql = _select(self.con, self.stream, self.screened)
+        if self.stream.format == "json":  # a malformed line fails the count: before any batch, not half-way
+            self.con.execute(f"select count(*) from ({sql})").fetchone()
+        self.con.execute(sql)
+        read, first = 0, True
+        while True:
+            frame = self.con.fetch_df_chunk(self.vectors)
+            read += len(frame)
+            if not len(frame):
+                self._count_dropped(read)
+            if len(frame) or first:
+                yield frame
+            if not len(frame):
+                return
+            first = False
+
+    def _count_dropped(self, read: int) -> None:
+        expected = self.screened.records
+        self.dropped = max(0, expected - read) if expected >= 0 else 0
+        if self.dropped and self.stream.format == "csv" and self.dropped <= _CAST_DETAIL_MAX:
+            self.detail = _cast_rejects(self.con, self.screened, self.keep)
+
+
+def _cast_rejects(con: duckdb.DuckDBPyConnection, screened: Screened, keep: int) -> list[Rejected]:
+    """The CSV records the typed read skips, with DuckDB's reason; numbered as in the file only when the screen set
+    nothing aside (else the lines of the screened copy are not the file's: 0)."""
+    p = screened.path.as_posix().replace("'", "''")
+    try:  # hash(t) makes DuckDB read (and cast) every column, not only count lines
+        con.execute(f"select count(*) from read_csv('{p}', header = true, store_rejects = true, "
+                    f"auto_type_candidates = {_CSV_TYPES}) t where hash(t) is not null").fetchall()
+    except duckdb.Error:
+        return []  # the skipped records are still counted, in one quarantine row
+    rows = con.execute("select line, min(error_message), min(csv_line) from reject_errors group by line "
+                       "order by line limit ?", [keep]).fetchall()  # one entry per bad line, not per column
+    return [Rejected(0 if screened.temporary else int(line) - 1, f"unparseable CSV row: {msg}", raw or "")
+            for line, msg, raw in rows]
+
+
+def _select(con: duckdb.DuckDBPyConnection, stream: Stream, screened: Screened) -> str:
+    p = screened.path.as_posix().replace("'", "''")
+    if stream.format == "csv":
+        return (f"select * from read_csv('{p}', header = true, ignore_errors = true, "
+                f"auto_type_candidates = {_CSV_TYPES})")
+    if stream.format == "json":
+        sql = f"select * from read_json('{p}', format = 'newline_delimited')"
+        flat = stream.flatten
+        if flat and flat in con.sql(f"describe {sql}").fetchnumpy()["column_name"].tolist():
+            sql = f'select * exclude ("{flat}"), unnest("{flat}") from ({sql})'
+        return sql
+    return f"select * from read_parquet('{p}')"
+
+
+def _cannot_read(stream: Stream, path: Path, screened: Screened, exc: duckdb.Error) -> str:
+    message = str(exc).strip().splitlines()[0].replace(screened.path.as_posix(), path.as_posix())
+    return f"{path}: cannot read as {stream.format.upper()} for {stream.key}: {message}"
+
+
+def _header_frame(stream: Stream, path: Path) -> pd.DataFrame:
+    """No rows, and the CSV header's columns when there is a header line, so the contract can still say whether
+    the file looks like its entity at all (a JSON file has no header: no columns)."""
+    if stream.format != "csv":
+        return pd.DataFrame()
+    with path.open("rb") as fh:
+        head = fh.readline(1 << 16).decode("utf-8", "replace").rstrip("\r\n")
+    names = next(csv.reader([head]), []) if head else []
+    return pd.DataFrame(columns=[n for n in names if n])
+
+
+def _account(batch: Batch, screened: Screened, read_error: str | None, dropped: int,
+             detail: list[Rejected]) -> None:
+    """Put the file's set-aside records on ``batch`` (the first with their text, all of them counted) and say why
+    nothing could be read, when nothing could."""
+    kept = list(screened.kept) + detail[:dropped]
+    if dropped and not detail:  # records the reader itself skipped, too many to describe: counted in one row
+        kept.append(Rejected(0, f"{dropped:,} records skipped by the {batch.stream.format.upper()} reader "
+                                "(a value that does not fit its column's type)", ""))
+    batch.rejected = kept
+    batch.rejected_dropped = screened.rejected + dropped - len(kept)
+    if read_error:
+        batch.unreadable = read_error
+    elif screened.rejected and not screened.records:
+        if batch.stream.format != "csv":  # no header either: whatever columns DuckDB made of nothing say nothing
+            batch.frame = pd.DataFrame()
+        first = screened.kept[0] if screened.kept else None
+        batch.unreadable = (f"{batch.source}: no record of {batch.stream.key} could be read "
+                            f"({screened.rejected:,} unreadable"
+                            + (f"; the first, row {first.source_row}: {first.reason})" if first else ")"))
+
+
+def _since(frame: pd.DataFrame, stream: Stream, since: datetime | None) -> pd.DataFrame:
+    if since is not None and stream.cursor in frame.columns:
+        frame = frame[_instants(frame[stream.cursor]) > _instant(since)]
+    return frame.reset_index(drop=True)
+
+
+def _chunk_digest(digest: str, index: int) -> str:
+    return hashlib.sha256(f"{digest}:{index}".encode()).hexdigest()
 
 
 def _instants(values: pd.Series) -> pd.Series:

@@ -1,11 +1,14 @@
 """Bad input as a new user makes it: one line naming the file and the problem, exit 2, nothing landed is lost.
 
 An export that no longer looks like its entity is not such an error: it is breaking schema drift, refused for that
-entity alone while the run goes on, and reported as a critical finding (docs/schema-drift.md)."""
+entity alone while the run goes on, and reported as a critical finding (docs/schema-drift.md). Nor are bad records
+inside one file (junk bytes, invalid UTF-8, 5000-deep JSON): they are quarantined and the rest of the file lands, or
+the file is refused when nothing of it can be read (docs/integrations.md)."""
 
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -150,3 +153,70 @@ def test_a_policy_naming_a_mart_that_does_not_exist(ws):
     (ws / "steward.yaml").write_text(yaml.safe_dump({**cfg, "policy": "policy.yaml"}))
     _fails_with(ws, f"{policy}: checks.transparency.decisions_without_reason.mart: cannot read "
                     "governance.gov_transparency__reason")
+
+
+def _insert_line(path: Path, line: bytes, at: int) -> None:
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:at] + [line] + lines[at:]))
+
+
+def test_bad_records_cost_only_themselves_and_the_run_completes(ws):
+    """The issue's three: 300 junk bytes mid-CSV (DuckDB: 'Error when sniffing file'), invalid UTF-8 in an NDJSON
+    file, 5000-deep JSON in another; each used to end the whole run with exit 2."""
+    before = _raw_counts(ws)
+    contacts = ws / "exports" / "salesforce" / "contacts.csv"
+    body = contacts.read_bytes()
+    cut = body.index(b"\n", len(body) // 2) + 1
+    contacts.write_bytes(body[:cut] + random.Random(4).randbytes(300) + b"\n" + body[cut:])
+    _insert_line(ws / "exports" / "hubspot" / "email_events.jsonl", b'{"id": "x", "recipient": "caf\xe9@x.org"}\n', 5)
+    _insert_line(ws / "exports" / "hubspot" / "marketing_emails.jsonl",
+                 b'{"id": "deep", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}\n", 1)
+
+    proc = steward("run", "-c", str(ws / "steward.yaml"), "--json", cwd=ws)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "error:" not in proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "completed" and Path(result["report"]).is_file()
+    assert not [r for r in result["ingested"] if r["refused"]]
+    bad = {(r["integration"], r["entity"]): r for r in result["ingested"]}
+    for key in [("salesforce", "contacts"), ("hubspot", "email_events"), ("hubspot", "marketing_emails")]:
+        assert bad[key]["rows_quarantined"] >= 1 and bad[key]["rows_loaded"] > 0, key
+    assert bad[("hubspot", "email_events")]["rows_quarantined"] == 1
+    assert bad[("hubspot", "marketing_emails")]["rows_quarantined"] == 1
+    with duckdb.connect(str(ws / "steward.duckdb"), read_only=True) as con:
+        reasons = dict(con.execute("select entity, min(reasons) from ledger.quarantine where reasons like "
+                                   "'unreadable %' group by entity").fetchall())
+    assert reasons["email_events"].startswith("unreadable JSON line: not valid UTF-8")
+    assert reasons["marketing_emails"] == "unreadable JSON line: nested deeper than 64 levels"
+    assert reasons["contacts"].startswith("unreadable CSV record: ")
+    checks = {f["check_id"] for f in result["findings"]}
+    # every platform is judged: Salesforce contacts (bias), HubSpot (consent), Google Ads vs CRM (reconciliation)
+    assert {"bias.selection_rate_disparity", "consent.send_after_opt_out",
+            "reconciliation.ad_spend_vs_crm_cost"} <= checks
+    assert _raw_counts(ws) == before  # the readable rows merged by key: nothing lost or duplicated
+
+    again = steward("run", "-c", str(ws / "steward.yaml"), "--json", cwd=ws)
+    assert again.returncode == 0, again.stderr
+    assert all(r["skipped"] for r in json.loads(again.stdout)["ingested"])
+    assert _raw_counts(ws) == before
+
+
+def test_a_file_nothing_of_which_can_be_read_is_refused_and_the_run_completes(ws):
+    before = _raw_counts(ws)
+    emails = ws / "exports" / "hubspot" / "marketing_emails.jsonl"
+    emails.write_bytes(b"\xff\xfe\x00 not json\n" * 20)
+    proc = steward("run", "-c", str(ws / "steward.yaml"), "--json", cwd=ws)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "completed" and Path(result["report"]).is_file()
+    [refused] = [r for r in result["ingested"] if r["refused"]]
+    assert (refused["integration"], refused["entity"], refused["rows_read"], refused["rows_loaded"]) == \
+        ("hubspot", "marketing_emails", 20, 0)
+    assert refused["refused"] == (f"{emails}: no record of hubspot.marketing_emails could be read (20 unreadable; "
+                                  "the first, row 1: unreadable JSON line: holds a NUL byte)")
+    assert "hubspot.marketing_emails: refused, unreadable" in proc.stderr
+    [breaking] = [f for f in result["findings"] if f["check_id"] == "data_quality.breaking_schema_drift"]
+    assert (breaking["subject"], breaking["severity"]) == ("hubspot/marketing_emails", "critical")
+    checks = {f["check_id"] for f in result["findings"]}
+    assert {"bias.selection_rate_disparity", "reconciliation.ad_spend_vs_crm_cost"} <= checks
+    assert _raw_counts(ws) == before
