@@ -3,8 +3,9 @@
 A drifted export is conformed rather than refused: a column the drift pairs with a rename (``LastName`` ~
 ``Last_Name``) lands under the contract's name, so a merge by key never replaces stored values with null because of
 a rename; columns the contract expects but the file lacks arrive as nulls (and their checks are relaxed), columns
-the contract does not know (renamed ones too) are kept verbatim in ``_unmapped`` so no data is lost, columns whose type family changed since the entity's last snapshot are ``retyped`` (``schema_types``), and
-the drift itself is reported as data for a finding. A column the contract marks optional (``required=False``) is
+the contract does not know (renamed ones too) are kept verbatim in ``_unmapped`` so no data is lost, columns whose
+type family changed since the entity's last snapshot are ``retyped`` (``schema_types``), and the drift itself is
+reported as data for a finding. A column the contract marks optional (``required=False``) is
 not drift when absent: it lands as nulls. Timestamps are read as UTC instants under the source's zone rule
 (``timestamps``) before any check. Rows that break the contract are quarantined, as they came, with the checks they
 broke; the rest flow on.
@@ -151,7 +152,7 @@ def _unmapped(frame: pd.DataFrame, extras: list[str]) -> pd.Series:
     if not extras:
         return pd.Series([None] * len(frame), index=frame.index, dtype="object")
     sub = frame[extras]
-    values = sub.to_numpy(dtype=object, copy=True)  # one block, not one pandas operation per column: a file may bring 10,000
+    values = sub.to_numpy(dtype=object, copy=True)  # one block, not a pandas operation per column (10,000 wide)
     values[sub.isna().to_numpy()] = None
     return pd.Series([json.dumps(dict(zip(extras, row)), default=str) for row in values.tolist()], index=frame.index)
 
