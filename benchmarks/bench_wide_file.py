@@ -8,6 +8,11 @@ emails, phones and IP addresses), so the unknown ones land in ``_unmapped`` as J
   ingest = pull_entity: DuckDB's CSV reader -> contract and drift -> merge-land into a fresh DuckDB warehouse;
   scan   = scan_pii over the raw schema (every text column, and every key of ``_unmapped``).
 Ends with one JSON line: columns, rows, seconds per step and in total, PII columns found, peak RSS MiB.
+
+Measured 2026-12-05 on 2 shared cores (load 3-5), 1,000 rows: 2,000 columns 10.4 s (scan 1.6 s), 5,000 columns
+36.0 s (scan 5.9 s), 10,000 columns 130.5 s (ingest 118.1 s, scan 12.4 s, peak RSS 2,353 MiB), every planted column
+found. Before, the scan alone of 2,000 unmapped columns took 64 s at 30 rows and 10,000 ran past 520 s. Ingest time
+goes to the CSV read, per-column type families (``schema_types.column_types``) and ``_unmapped``'s JSON.
 """
 
 from __future__ import annotations
