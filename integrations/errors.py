@@ -34,7 +34,8 @@ class BreakingDrift(SourceError):
     """A batch whose schema no longer fits its entity: unrecognisable, primary key gone, or retyped so that no row
     passes. The pull refuses that one batch and records why (``kind``, ``drift``); every other entity still lands.
 
-    Kinds: ``unrecognisable``, ``primary_key_missing``, ``retype_fails_every_row``.
+    Kinds: ``unrecognisable``, ``primary_key_missing``, ``retype_fails_every_row``, ``required_column_missing``
+    (raised at landing: a merge that would erase stored values of a required column the batch lacks).
     """
 
     def __init__(self, message: str, kind: str, drift: dict | None) -> None:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from ..contracts.registry import SOURCE_CONTRACTS
+from .errors import BreakingDrift
 from .sources._protocol import Batch
 from .warehouse import Warehouse
 
@@ -103,6 +104,7 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
             con.execute(f"create table if not exists {table} as select * from landing_frame limit 0")
             _add_new_columns(con, table, stream.table)
             if batch.merge:
+                _refuse_erasing_merge(con, table, batch, drift)
                 _delete_same_keys(con, table, stream.primary_key, batch.integration)
             con.execute(f"insert into {table} by name select * from landing_frame")
             if batch.merge:
@@ -204,6 +206,34 @@ def _email_column(con, table: str) -> str | None:
     found = con.execute("select column_name from information_schema.columns where table_schema = ? "
                         "and table_name = ? and lower(column_name) = 'email'", [schema, name]).fetchone()
     return found[0] if found else None
+
+
+def _refuse_erasing_merge(con, table: str, batch: Batch, drift: dict | None) -> None:
+    """Refuse a merge that would replace stored values with null because the batch lacks a required column.
+
+    A rename the drift logic pairs lands under the stored name (``check_batch``); a missing column it could not pair
+    (``LastName`` arriving as ``Surname``) reaches here as nulls, and merging by key would erase the stored value of
+    every record the batch brings again. The batch is refused as breaking drift instead: nothing of it lands and the
+    stored rows stay as they were. A first load, or one whose keys hold no value in that column, still lands."""
+    renamed = (drift or {}).get("renamed") or {}
+    lost = [c for c in (drift or {}).get("missing", []) if c not in renamed]
+    if not lost:
+        return
+    keys = [k.strip() for k in batch.stream.primary_key.split(",")]
+    match = " and ".join(f"t.{_q(k)} = f.{_q(k)}" for k in keys)
+    stored = con.execute(f"select {', '.join(f't.{_q(c)} is not null' for c in lost)} from {table} t "
+                         f"where t._integration = ? and exists (select 1 from landing_frame f where {match}) "
+                         f"and ({' or '.join(f't.{_q(c)} is not null' for c in lost)}) limit 1",
+                         [batch.integration]).fetchone()
+    if stored:
+        column = next(c for c, held in zip(lost, stored) if held)
+        raise BreakingDrift(f"{batch.source}: required column '{column}' of {batch.stream.key} is missing and no "
+                            "column of the batch pairs with it as a rename; merging would erase its stored values, "
+                            "so the batch is not landed", "required_column_missing", drift)
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _delete_same_keys(con, table: str, primary_key: str, integration: str) -> None:

@@ -4,7 +4,9 @@ Data minimisation needs the warehouse's own catalogue: which tables hold emails,
 addresses, whatever their columns are called. dbt cannot loop over a catalogue portably, so this step reads
 ``information_schema`` and, for every text column, runs one aggregate query over a sample of its non-null values with
 one regex per kind: the warehouse does the scanning and only counts come back, never a value. Columns a batch could
-not map (kept as JSON in ``_unmapped``) are scanned key by key, so a new column carrying emails is named as such.
+not map (kept as JSON in ``_unmapped``) are unnested into (key, value) pairs and counted per key in one query, so a
+new column carrying emails is named as such, and an export of 10,000 unknown columns costs one bounded scan rather
+than one query per column. No identifier or JSON path is built from a column's name without quoting it.
 
 Whether a table may hold PII is policy (``scope.pii_allowed_tables``), judged in the ``gov_privacy__pii_columns``
 mart; this module only measures. Run it after landing and before ``dbt build``.
@@ -49,6 +51,7 @@ CONTENT_PATTERNS: dict[str, str] = {
 _TEXT_TYPES = ("VARCHAR", "TEXT", "JSON", "CHARACTER VARYING", "STRING")
 _UNMAPPED = "_unmapped"  # where landing keeps columns a contract does not know (contracts/source_checks.py)
 _LANDING_COLUMNS = frozenset({"_batch_id", "_integration", "_loaded_at"})
+_CHUNK = 256  # columns per content query of a wide table
 
 
 @dataclass(frozen=True)
@@ -102,26 +105,15 @@ def _catalogue(con: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> list[t
 
 def _scan_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[tuple[str, str]],
                 sample_rows: int) -> list[PiiColumn]:
-    """One query per table: per candidate column, how many sampled values match each content pattern."""
+    """Per candidate column (and per key of ``_unmapped``), how many sampled values match each content pattern."""
     relation = f"{_q(schema)}.{_q(table)}"
-    candidates = []  # (reported name, SQL expression, data type)
-    for column, dtype in columns:
-        if column == _UNMAPPED:
-            candidates += [(f"{column}.{key}", f"json_extract_string({_q(column)}, {_lit('$.' + _q(key))})", "JSON")
-                           for key in _unmapped_keys(con, relation, sample_rows)]
-        else:
-            candidates.append((column, _q(column), dtype))
-    if not candidates:
-        return []
-    counts = ", ".join(f"count(*) filter (where regexp_matches(v, {_lit(p)})) as {k}"
-                       for k, p in CONTENT_PATTERNS.items())
-    sql = " union all ".join(
-        f"select {i} as i, count(v) as sampled, {counts} from (select cast({expr} as varchar) as v from {relation} "
-        f"where {expr} is not null limit {int(sample_rows)}) as sample"
-        for i, (_, expr, _) in enumerate(candidates))
+    plain = [(column, dtype) for column, dtype in columns if column != _UNMAPPED]
+    measured = [row for start in range(0, len(plain), _CHUNK)
+                for row in _scan_columns(con, relation, plain[start:start + _CHUNK], sample_rows)]
+    if len(plain) < len(columns):
+        measured += _scan_unmapped(con, relation, sample_rows)
     out = []
-    for i, sampled, *matches in con.execute(sql).fetchall():
-        name, _, dtype = candidates[i]
+    for name, dtype, sampled, matches in measured:
         best = max(range(len(matches)), key=lambda j: matches[j])
         content = list(CONTENT_PATTERNS)[best] if matches[best] else None
         by_name = name_kind(name.rsplit(".", 1)[-1])
@@ -131,12 +123,42 @@ def _scan_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns
     return out
 
 
-def _unmapped_keys(con: duckdb.DuckDBPyConnection, relation: str, sample_rows: int) -> list[str]:
-    """The keys of the JSON kept in ``_unmapped``: the export's columns that no contract knows."""
+def _counts(value: str) -> str:
+    """One count per content pattern over ``value``, in ``CONTENT_PATTERNS`` order."""
+    return ", ".join(f"count(*) filter (where regexp_matches({value}, {_lit(p)}))" for p in CONTENT_PATTERNS.values())
+
+
+def _scan_columns(con: duckdb.DuckDBPyConnection, relation: str, columns: list[tuple[str, str]],
+                  sample_rows: int) -> list[tuple[str, str, int, list[int]]]:
+    """(column, type, values sampled, matches per pattern): the first ``sample_rows`` non-null values of each column,
+    one ``union all`` branch per column. Called with at most ``_CHUNK`` columns, so a very wide table costs a
+    number of small queries that grows with its width, never one query too large to plan."""
+    if not columns:
+        return []
+    sql = " union all ".join(
+        f"select {i} as i, count(v) as sampled, {_counts('v')} from (select cast({_q(column)} as varchar) as v "
+        f"from {relation} where {_q(column)} is not null limit {int(sample_rows)}) as sample"
+        for i, (column, _) in enumerate(columns))
+    return [(columns[i][0], columns[i][1], sampled, list(matches))
+            for i, sampled, *matches in con.execute(sql).fetchall()]
+
+
+def _scan_unmapped(con: duckdb.DuckDBPyConnection, relation: str, sample_rows: int
+                   ) -> list[tuple[str, str, int, list[int]]]:
+    """The columns a batch could not map, kept as JSON in ``_unmapped``: one query whatever their number.
+
+    The first ``sample_rows`` rows holding any are read as a map (text value per key) and unnested into (key, value)
+    pairs, counted per key: a file of 10,000 unknown columns costs one scan of a bounded sample, and no JSON path is
+    built from a key, so a key holding quotes, dots, brackets or ``$`` is just data. (A lateral ``json_each`` or
+    ``unnest(json_keys(..))`` copies each row's whole document per key: quadratic in the width.) A key whose sampled
+    values are all null is still listed (``sampled`` 0), so its name is judged; text that is not a JSON object
+    yields no pairs rather than failing the scan."""
     rows = con.execute(
-        f"select distinct unnest(json_keys(cast({_q(_UNMAPPED)} as json))) as k from (select {_q(_UNMAPPED)} "
-        f"from {relation} where {_q(_UNMAPPED)} is not null limit {int(sample_rows)}) as sample order by k").fetchall()
-    return [r[0] for r in rows]
+        f"select k, count(v) as sampled, {_counts('v')} from (select unnest(map_keys(m)) as k, "
+        f"unnest(map_values(m)) as v from (select try_cast(try_cast({_q(_UNMAPPED)} as json) as map(varchar, "
+        f"varchar)) as m from {relation} where {_q(_UNMAPPED)} is not null limit {int(sample_rows)}) as sample) "
+        "as pairs group by k order by k").fetchall()
+    return [(f"{_UNMAPPED}.{key}", "JSON", sampled, list(matches)) for key, sampled, *matches in rows]
 
 
 def _record(con: duckdb.DuckDBPyConnection, found: list[PiiColumn]) -> None:

@@ -60,12 +60,12 @@ def pull_entity(adapter: SourceAdapter, stream: Stream, wh: Warehouse, run_id: s
             _refuse_unreadable(batch, header=False)
             verdict: SourceVerdict = check_batch(batch, previous)
             _refuse_unreadable(batch, header=True)
-        except BreakingDrift as err:
+            result = land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift,
+                                verdict.contract.version, run_id, verdict.contract.owner, verdict.types, keep_max)
+        except BreakingDrift as err:  # from the contract, or from a merge that would erase stored values
             item = _refuse(wh, batch, err, run_id)
             getattr(batches, "close", lambda: None)()  # stop pulling this entity: the watermark stays put
         else:
-            result = land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift,
-                                verdict.contract.version, run_id, verdict.contract.owner, verdict.types, keep_max)
             previous = verdict.types or previous
             item = Landed(result, verdict.drift, batch.watermark)
         landed.append(item)

@@ -164,17 +164,19 @@ def test_faults_change_nothing_that_lands(emu: MarketoEmulator, wh: Warehouse, e
 @pytest.mark.parametrize("entity", ENTITIES)
 def test_renamed_field_is_drift_conformed_not_lost_rows(emu: MarketoEmulator, wh: Warehouse, entity: str) -> None:
     old, new = RENAMES[entity]
+    paired = entity != "smart_campaigns"  # description ~ campaignDescription: too far apart to call a rename
     emu.rename_field(entity, old, new)
     results = pull_entity(adapter(emu, wh), STREAM[entity], wh, "run-1")
     kept = [c for c in SHAPE[entity][1] if c != old]
-    assert_complete(emu, wh, entity, kept)
+    assert_complete(emu, wh, entity, None if paired else kept)  # a paired rename lands under the stored name
     drifts = [item.drift for item in results if item.result.rows_read]
     assert drifts and all(d and d["missing"] == [old] and d["added"] == [new] for d in drifts)
+    assert all((d["renamed"] == {old: new}) == paired for d in drifts)
     with wh.connect() as con:
-        nulls, unmapped = con.execute(
+        filled, unmapped = con.execute(
             f'select count("{old}"), count(_unmapped) from raw."marketo__{entity}"').fetchone()
         drift = con.execute("select count(*) from ledger.batches where drift is not null").fetchone()[0]
-    assert nulls == 0 and unmapped == len(held(emu, entity)) and drift >= 1
+    assert (filled > 0) == paired and unmapped == len(held(emu, entity)) and drift >= 1
 
 
 # -- crash and re-run --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ renamed as (
         platform,
         entity,
         -- attributes
+        source as batch_source,
         rows_read,
         rows_loaded,
         rows_quarantined,

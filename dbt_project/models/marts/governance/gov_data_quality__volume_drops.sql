@@ -1,0 +1,52 @@
+-- Export entities whose newest batch read far fewer rows than the same entity's previous batches: a truncated or
+-- partial export file (data_quality.volume_drop, docs/policy.md). Only batches read from an export file are judged:
+-- each holds the whole entity (a full snapshot), so their row counts compare like with like. API and synced-table
+-- batches are incremental (only what changed since the watermark) and are left out; their source is a URL or a
+-- `<connection>#<schema.table>` name, an export's is a file path. One row per entity with at least one earlier
+-- snapshot: volume_drop = 1 - rows_read / median(rows_read of the `volume_baseline_batches` snapshots before it),
+-- 0 when the newest batch is not smaller.
+{%- set baseline_batches = var('volume_baseline_batches') %}
+with snapshots as (
+    select
+        integration,
+        entity,
+        batch_id,
+        owner,
+        rows_read,
+        loaded_at,
+        row_number() over (partition by integration, entity order by loaded_at desc, batch_id desc) as recency
+    from {{ ref('stg_steward__batches') }}
+    where batch_source not like '%://%' and batch_source not like '%#%'
+),
+
+baseline as (
+    select
+        integration,
+        entity,
+        count(*) as baseline_batches,
+        {{ quantile('rows_read', 0.5) }} as baseline_rows,
+        array_agg(rows_read order by recency) as baseline_values
+    from snapshots
+    where recency between 2 and {{ baseline_batches + 1 }}
+    group by integration, entity
+)
+
+select
+    latest.integration,
+    latest.entity,
+    latest.batch_id,
+    latest.owner,
+    latest.rows_read,
+    baseline.baseline_rows,
+    baseline.baseline_batches,
+    baseline.baseline_values,
+    case
+        when baseline.baseline_rows > 0 and latest.rows_read < baseline.baseline_rows
+            then 1 - latest.rows_read / baseline.baseline_rows
+        else 0
+    end as volume_drop,
+    latest.loaded_at
+from snapshots as latest
+inner join baseline
+    on baseline.integration = latest.integration and baseline.entity = latest.entity
+where latest.recency = 1
