@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Protocol
 
@@ -98,7 +98,7 @@ class DeliveryReport:
     failed: int
     pending: int
     blocked: tuple[str, ...] = ()
-    sent_ids: tuple[str, ...] = ()
+    sent_ids: tuple[str, ...] = field(default=(), compare=False)  # which rows; ``sent`` already says how many
 
 
 def enqueue(warehouse: Warehouse, run_id: str, *messages: OutboxMessage) -> list[str]:

@@ -50,7 +50,7 @@ def test_unparseable_csv_rows_are_quarantined_not_fatal(tmp_path):
     verdict = check_batch(batch)
     assert len(verdict.valid) == 2
     assert len(verdict.quarantined) == 1
-    assert verdict.quarantined.iloc[0]["reasons"].startswith("unparseable CSV row")
+    assert verdict.quarantined.iloc[0]["reasons"].startswith("unreadable CSV record")
 
 
 def test_renamed_column_is_drift_with_the_rename_paired_and_data_kept(tmp_path):
