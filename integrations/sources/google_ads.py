@@ -154,24 +154,22 @@ class GoogleAdsAdapter:
 
     def campaign_state(self, campaign_id: str) -> str:
         """``paused`` (PAUSED) or ``active`` (ENABLED), else Google's status in lower case (``removed``)."""
+        status = str(self._status(campaign_id)[1])
+        return {"PAUSED": "paused", "ENABLED": "active"}.get(status, status.lower())
+
+    def _status(self, campaign_id: str) -> tuple[str, Any]:
+        """The campaign's digits and its status as Google reports it (ENABLED, PAUSED, REMOVED)."""
         cid = _digits(campaign_id)
         if not cid:
             raise SourceError(f"integration '{self.name}': '{campaign_id}' is not a Google Ads campaign id (digits)")
         rows = self._search(f"SELECT campaign.id, campaign.status FROM campaign WHERE campaign.id = {cid}")
         if not rows:
             raise SourceError(f"integration '{self.name}': campaign {cid} not found in customer {self.customer_id}")
-        status = str(rows[0].get("campaign", {}).get("status"))
-        return {"PAUSED": "paused", "ENABLED": "active"}.get(status, status.lower())
+        return cid, rows[0].get("campaign", {}).get("status")
 
     def _set_status(self, campaign_id: str, action: str, target: str) -> ControlResult:
         """Reads the status first, so a repeated pause changes nothing and sends no mutate."""
-        cid = _digits(campaign_id)
-        if not cid:
-            raise SourceError(f"integration '{self.name}': '{campaign_id}' is not a Google Ads campaign id (digits)")
-        rows = self._search(f"SELECT campaign.id, campaign.status FROM campaign WHERE campaign.id = {cid}")
-        if not rows:
-            raise SourceError(f"integration '{self.name}': campaign {cid} not found in customer {self.customer_id}")
-        current = rows[0].get("campaign", {}).get("status")
+        cid, current = self._status(campaign_id)
         if current == target:
             return ControlResult(self.name, cid, action, False, f"already {target}")  # type: ignore[arg-type]
         update = {"resourceName": f"customers/{self.customer_id}/campaigns/{cid}", "status": target}
