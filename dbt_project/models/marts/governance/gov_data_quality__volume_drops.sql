@@ -1,4 +1,4 @@
--- Export entities whose newest batch read far fewer rows than the same entity's previous batches: a truncated or
+-- Export entities whose newest reading read far fewer rows than the same entity's previous readings: a truncated or
 -- partial export file (data_quality.volume_drop, docs/policy.md). Only batches read from an export file are judged:
 -- each holds the whole entity (a full snapshot), so their row counts compare like with like. API and synced-table
 -- batches are incremental (only what changed since the watermark) and are left out; their source is a URL or a
@@ -6,17 +6,32 @@
 -- snapshot: volume_drop = 1 - rows_read / median(rows_read of the `volume_baseline_batches` snapshots before it),
 -- 0 when the newest batch is not smaller.
 {%- set baseline_batches = var('volume_baseline_batches') %}
-with snapshots as (
+with export_batches as (
+    select integration, entity, coalesce(run_id, batch_id) as reading_id, batch_id, owner, rows_read, loaded_at,
+           batch_source
+    from {{ ref('stg_steward__batches') }}
+    where batch_source not like '%://%' and batch_source not like '%#%'
+),
+
+-- An export longer than `batch_rows` lands as several batches in one run: one reading of one file is one snapshot,
+-- its rows the sum of its batches (a batch of it names the reading).
+readings as (
     select
         integration,
         entity,
-        batch_id,
-        owner,
-        rows_read,
-        loaded_at,
+        max(batch_id) as batch_id,
+        max(owner) as owner,
+        sum(rows_read) as rows_read,
+        max(loaded_at) as loaded_at
+    from export_batches
+    group by integration, entity, reading_id, batch_source
+),
+
+snapshots as (
+    select
+        *,
         row_number() over (partition by integration, entity order by loaded_at desc, batch_id desc) as recency
-    from {{ ref('stg_steward__batches') }}
-    where batch_source not like '%://%' and batch_source not like '%#%'
+    from readings
 ),
 
 baseline as (
