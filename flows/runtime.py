@@ -20,6 +20,9 @@ _DEFAULTS = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "PREFECT_LOGGING_LEVEL": "CRITICAL",  # a failed run is reported by the CLI in one line, not a traceback
     "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+    # Prefect gives its temporary server 20 s to start; a busy laptop (or CI runner) can take longer, and a run must
+    # not fail because the machine is loaded
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
 }
 
 
