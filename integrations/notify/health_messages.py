@@ -34,7 +34,7 @@ def health_message(kind: str, integration: str, platform: str, *, previous: str 
                    silenced_until: str | None = None) -> Message:
     """``transition_message``'s message, before rendering."""
     title = f"{integration} ({platform}) {_TITLE[kind]}"
-    lines: list[Line | Fact] = [Line(f"*{safe(title, 150)}*", icon=kind),  # type: ignore[arg-type]
+    lines: list[Line | Fact] = [Line(f"*{safe(title, 150)}*", icon=kind),
                                 Fact("Rule", f"`{safe(rule, 60)}` · {safe(reason, 300)}")]
     if kind == "recovered" and since is not None:
         lines.append(Line(f"Back to healthy {when(now)}, after {age(now - since)} "

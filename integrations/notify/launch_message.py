@@ -61,7 +61,7 @@ def verdict_message(spec: LaunchSpecView, verdict: VerdictView, audit_id: str, e
     head = (f"*{verdict.verdict}* for `{spec.id}` ({spec.starts_on} to {spec.ends_on}, {', '.join(spec.channels)}): "
             f"{len(verdict.blocking)} blocking, {len(verdict.conditions)} conditions, "
             f"{len(verdict.checks_evaluated)} checks.")
-    sections = [Section((Line(escape(head), icon=_ICON[verdict.verdict]),), limit=_LIMIT)]  # type: ignore[arg-type]
+    sections = [Section((Line(escape(head), icon=_ICON[verdict.verdict]),), limit=_LIMIT)]
     sections += [_reason(r) for r in [*verdict.blocking, *verdict.conditions][:MAX_REASONS]]
     context = f"audit `{audit_id}`" + (f" · details: `{export}`" if export else "")
     return Message(fallback=redact(f"{title}: {len(verdict.blocking)} blocking, {len(verdict.conditions)} conditions"),
