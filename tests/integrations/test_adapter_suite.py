@@ -154,6 +154,16 @@ def test_refused_credentials_are_one_line_without_the_secret(platform, emu, buil
     _one_line_naming(str(err.value), platform, {**secrets, **wrong})
 
 
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_dead_token_is_refreshed_once_then_fails_in_one_line(platform, emu, build, secrets):
+    emu.faults.add(Fault("expire_tokens", count=100, path=platform.pages))  # every token dies at each page request
+    adapter = build()
+    with pytest.raises(SourceError, match="after one token refresh") as err:
+        _rows(adapter, platform)
+    _one_line_naming(str(err.value), platform, secrets)
+    assert http_of(adapter).stats.token_refreshes == 1
+
+
 def test_a_missing_credential_variable_is_a_config_error_naming_it(platform, emu, build, monkeypatch):
     variable = sorted(platform.credentials(emu).values())[-1]
     monkeypatch.delenv(variable)
