@@ -1,7 +1,8 @@
 """The one table of API platforms the shared adapter suite (``test_adapter_suite.py``) runs over.
 
 Every API adapter must behave the same way where the behaviour is common: page through every page, refuse a page
-marker it already followed, retry 429 and 5xx, give up with one line naming the integration and never a secret,
+marker it already followed, retry 429 and 5xx, ride out a truncated or malformed page and a dead token, give up
+with one line naming the integration and never a secret,
 turn refused credentials into one line, pause / resume / read a campaign's state idempotently, report its headroom
 to the health rules. The suite checks those for every row of ``PLATFORMS``, in two layers: the emulator in-process
 (``PlatformEmulator.transport()``, an ``httpx.MockTransport``: no socket, fast) and the emulator on 127.0.0.1 (the
@@ -85,9 +86,11 @@ PLATFORMS = [
 
 def set_credentials(platform: Platform, emu: Any, monkeypatch: Any) -> dict[str, str]:
     """Put the emulator's secrets in the environment under the names the config gives; returns field -> value."""
-    values = platform.secrets(emu)
-    for key, variable in platform.credentials(emu).items():
+    values, variables = platform.secrets(emu), platform.credentials(emu)
+    for key, variable in variables.items():
         monkeypatch.setenv(variable, values[key])
+    if hasattr(emu, "on_expire"):  # a long-lived token (HubSpot's private app): the operator rotates a dead one
+        emu.on_expire = lambda token: monkeypatch.setenv(variables["token"], token)
     return values
 
 

@@ -135,6 +135,23 @@ def test_retries_429_and_5xx_then_lands_every_row(platform, emu, build):
     assert {r.fault for r in emu.requests if r.fault} == {"429", "503"}
 
 
+# a fault mid-pull: the first page goes through, the next request meets it
+FAULTS = {"truncated_page": "truncate", "malformed_body": "malformed", "token_expiry": "expire_tokens"}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_fault_mid_pull_changes_nothing_that_is_pulled(platform, emu, build, fault):
+    planned = Fault(FAULTS[fault], count=1, path=platform.pages, skip=1)  # type: ignore[arg-type]
+    emu.faults.add(planned)
+    adapter = build(batch_rows=150)
+    rows = _rows(adapter, platform)
+    assert planned.count == 0, "the fault never fired"
+    assert len(rows) == emu.query(platform.count)[0]["n"]
+    assert not rows.duplicated(_key(adapter, platform)).any()
+    stats = http_of(adapter).stats
+    assert (stats.token_refreshes, stats.retries >= 1) == ((1, True) if fault == "token_expiry" else (0, True))
+
+
 @pytest.mark.parametrize("layer", LAYERS)
 def test_gives_up_with_one_line_naming_the_integration(platform, emu, build, secrets):
     emu.faults.add(Fault("status", count=100, status=503, path=platform.pages))
