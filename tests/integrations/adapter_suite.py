@@ -2,9 +2,8 @@
 
 Every API adapter must behave the same way where the behaviour is common: page through every page, refuse a page
 marker it already followed, retry 429 and 5xx, ride out a truncated or malformed page and a dead token, give up
-with one line naming the integration and never a secret,
-turn refused credentials into one line, pause / resume / read a campaign's state idempotently, report its headroom
-to the health rules. The suite checks those for every row of ``PLATFORMS``, in two layers: the emulator in-process
+with one line naming the integration and never a secret, turn refused credentials into one line, pause / resume /
+read a campaign's state idempotently, report its headroom to the health rules. The suite checks those for every row of ``PLATFORMS``, in two layers: the emulator in-process
 (``PlatformEmulator.transport()``, an ``httpx.MockTransport``: no socket, fast) and the emulator on 127.0.0.1 (the
 integration layer, real sockets). What only one platform does stays in its own ``test_api_<platform>.py``.
 
