@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from ..integrations.errors import ConfigError
+from .errors import ConfigError
 from .filters import FilterError, parse_filter
 from .finding import Finding, Severity
 from .policy import CheckRule, Policy

@@ -32,7 +32,7 @@ import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
-from ..integrations.errors import BreakingDrift, SourceError
+from .errors import BreakingDrift, SourceError
 from ..integrations.sources._protocol import Batch
 from .registry import SourceContract, contract_for
 from .schema_types import ColumnType, column_types, detect_retyped

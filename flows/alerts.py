@@ -24,7 +24,7 @@ from steward.contracts.actions import alertable
 from steward.contracts.finding import Finding
 from steward.contracts.policy import Policy
 from steward.integrations import ledger
-from steward.integrations.errors import ConfigError, NotifyError
+from steward.contracts.errors import ConfigError, NotifyError
 from steward.integrations.notify import incidents, outbox
 from steward.integrations.notify.message import console_line
 from steward.integrations.warehouse import Warehouse

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from steward.contracts.policy import Policy, load_policy
-from steward.integrations.errors import ConfigError, StewardError
+from steward.contracts.errors import ConfigError, StewardError
 
 from . import progress
 from .config import StewardConfig, load_config

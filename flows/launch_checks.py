@@ -22,7 +22,7 @@ from steward.contracts.finding import Finding, Severity
 from steward.contracts.governance import judge
 from steward.contracts.policy import LaunchPolicy, Policy, load_policy
 from steward.integrations import confined_sql, dbt_build
-from steward.integrations.errors import ConfigError, WarehouseError
+from steward.contracts.errors import ConfigError, WarehouseError
 from steward.integrations.notify import outbox
 from steward.integrations.notify._format import redact, safe
 from steward.integrations.warehouse import Warehouse

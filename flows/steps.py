@@ -19,11 +19,11 @@ from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate, findings_from_dbt_tests
 from steward.contracts.policy import Policy
 from steward.integrations import dbt_build, ledger, pii_scan
-from steward.integrations.errors import SourceError
+from steward.contracts.errors import SourceError
 from steward.integrations.pull import Landed, pull_integration
 from steward.integrations.sources import SourceAdapter, build_adapter
 from steward.integrations.sources._protocol import CampaignStatus
-from steward.integrations.errors import StewardError
+from steward.contracts.errors import StewardError
 from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.warehouse import Warehouse
 

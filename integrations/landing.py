@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from ..contracts.registry import SOURCE_CONTRACTS
-from .errors import BreakingDrift
+from ..contracts.errors import BreakingDrift
 from .sources._protocol import Batch
 from .warehouse import Warehouse
 

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .errors import BreakingDrift
+from ..contracts.errors import BreakingDrift
 from .sources._protocol import Batch
 from .warehouse import Warehouse
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from ..errors import StewardError
+from ...contracts.errors import StewardError
 from ..warehouse import Warehouse
 
 __all__ = ["Signals", "ProbeSignals", "LedgerSignals", "probe_signals", "ledger_signals", "classify_failure",

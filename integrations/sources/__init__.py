@@ -10,7 +10,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ...contracts.errors import ConfigError
 from ..warehouse import Warehouse
 from ._protocol import Batch, ControlResult, Health, Rejected, SourceAdapter, Stream
 from .export_files import ExportFilesAdapter

@@ -25,7 +25,7 @@ from typing import Iterator
 import duckdb
 import pandas as pd
 
-from ..errors import SourceError
+from ...contracts.errors import SourceError
 from ..ledger import confirmed_state, record_control
 from ..warehouse import Warehouse
 from ._protocol import Batch, ControlResult, Health, Rejected, Stream

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 import httpx
 
-from ..errors import ConfigError, SourceError, StewardError
+from ...contracts.errors import ConfigError, SourceError, StewardError
 from ._protocol import Batch, ControlResult, Health, Stream
 from ._records import DEFAULT_BATCH_ROWS, batched, to_batch
 from .http import HttpLayer, OAuthToken, RetryPolicy, Verdict, default_classify, resolve_env

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ...contracts.registry import contract_for
-from ..errors import ConfigError, SourceError
+from ...contracts.errors import ConfigError, SourceError
 from ._protocol import Batch, ControlResult, Health, Stream
 from ._records import DEFAULT_BATCH_ROWS
 from .streams import streams_for

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from steward.contracts.governance import judge
 from steward.contracts.policy import CheckRule, load_policy
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 
 POLICY = load_policy()
 RULE = CheckRule(family="reconciliation", mart="gov_x", subject_type="campaign", subject="{campaign_id}",

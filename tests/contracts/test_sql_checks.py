@@ -18,7 +18,7 @@ from steward.contracts.registry import SOURCE_CONTRACTS, contract_for
 from steward.contracts.source_checks import _coerce, _validate, _validate_pandera, validate_table
 from steward.contracts.sql_checks import (DATAFRAME_CHECK_SQL, compile_contract, failing_rows,
                                           python_regex_to_re2)
-from steward.integrations.errors import SourceError
+from steward.contracts.errors import SourceError
 from steward.integrations.sources._protocol import Batch, Stream
 
 T1, T2 = "2026-01-01T00:00:00Z", "2026-06-01T08:30:00Z"
