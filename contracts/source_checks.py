@@ -33,7 +33,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from .errors import BreakingDrift, SourceError
-from ..integrations.sources._protocol import Batch
+from .batch import Batch
 from .registry import SourceContract, contract_for
 from .schema_types import ColumnType, column_types, detect_retyped
 from .sql_checks import (ROW, CompiledContract, WholeBatchFailure, compile_contract, failing_rows,

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..contracts.registry import SOURCE_CONTRACTS
 from ..contracts.errors import BreakingDrift
-from .sources._protocol import Batch
+from ..contracts.batch import Batch
 from .warehouse import Warehouse
 
 __all__ = ["LandResult", "land_batch", "raw_table", "ensure_raw_table", "ensure_raw_tables", "read_watermark",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..contracts.errors import BreakingDrift
-from .sources._protocol import Batch
+from ..contracts.batch import Batch
 from .warehouse import Warehouse
 
 __all__ = ["Refusal", "record_refusal", "refusals_for_run"]

@@ -19,7 +19,7 @@ from steward.contracts.source_checks import _coerce, _validate, _validate_pander
 from steward.contracts.sql_checks import (DATAFRAME_CHECK_SQL, compile_contract, failing_rows,
                                           python_regex_to_re2)
 from steward.contracts.errors import SourceError
-from steward.integrations.sources._protocol import Batch, Stream
+from steward.contracts.batch import Batch, Stream
 
 T1, T2 = "2026-01-01T00:00:00Z", "2026-06-01T08:30:00Z"
 # regex pattern -> values that pass and values that fail it, including where Python's re and RE2 differ

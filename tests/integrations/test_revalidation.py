@@ -15,7 +15,7 @@ from steward.contracts.source_checks import check_batch
 from steward.flows.cli import app
 from steward.integrations.landing import land_batch
 from steward.integrations.revalidation import revalidate
-from steward.integrations.sources._protocol import Batch
+from steward.contracts.batch import Batch
 from steward.integrations.sources.streams import EXPORT_STREAMS
 from steward.integrations.warehouse import Warehouse
 
