@@ -14,7 +14,7 @@ from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate
 from steward.contracts.policy import load_policy
 from steward.contracts.registry import contract_for
-from steward.contracts.source_checks import check_batch
+from steward.integrations.validation import check_batch
 from steward.integrations import dbt_build
 from steward.integrations.landing import land_batch
 from steward.integrations.sources._records import to_batch

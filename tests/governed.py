@@ -9,7 +9,7 @@ import pandas as pd
 from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate
 from steward.contracts.policy import Policy, load_policy
-from steward.contracts.source_checks import check_batch
+from steward.integrations.validation import check_batch
 from steward.integrations import dbt_build, pii_scan
 from steward.integrations.landing import land_batch
 from steward.integrations.sources import ExportFilesAdapter

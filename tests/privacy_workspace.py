@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from steward.contracts.policy import Policy, load_policy
-from steward.contracts.source_checks import check_batch
+from steward.integrations.validation import check_batch
 from steward.integrations import dbt_build, pii_scan
 from steward.integrations.landing import ensure_raw_tables, land_batch
 from steward.contracts.batch import Batch
