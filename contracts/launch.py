@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from .errors import ConfigError
 from .finding import Finding, Severity
-from .governance import judge
+from .governance import SampleQuery, judge
 from .policy import LaunchPolicy, Policy, load_policy
 
 __all__ = ["Reason", "Verdict", "launch_policy", "judge_marts", "decide", "LAUNCH_MARTS", "VERDICTS"]
@@ -57,9 +57,10 @@ def launch_policy(policy: Policy) -> LaunchPolicy:
     return section
 
 
-def judge_marts(marts: Mapping[str, pd.DataFrame], policy: Policy, audit_id: str
-                ) -> tuple[list[Finding], dict[str, str], dict]:
-    """Every launch check over its mart (``marts``: each launch mart's rows, by name).
+def judge_marts(marts: Mapping[str, pd.DataFrame], policy: Policy, audit_id: str,
+                sample_query: SampleQuery | None = None) -> tuple[list[Finding], dict[str, str], dict]:
+    """Every launch check over its mart (``marts``: each launch mart's rows, by name; ``sample_query`` writes each
+    finding's query to look again).
 
     Returns the findings, each finding's condition (by fingerprint; the ``condition`` template is filled from the
     same mart row as the explanation, by judging the rule once more with it as the explanation) and every mart's
@@ -72,9 +73,7 @@ def judge_marts(marts: Mapping[str, pd.DataFrame], policy: Policy, audit_id: str
         if rule.mart not in marts:
             raise ConfigError(f"{policy.source}: launch.checks.{check_id}.mart: unknown launch mart '{rule.mart}' "
                               f"(known: {', '.join(LAUNCH_MARTS)})")
-        for f in judge(check_id, rule, marts[rule.mart], audit_id, policy):
-            query = (f.sample_query or "").replace("from governance.", "from launch.", 1) or None
-            findings.append(f.model_copy(update={"sample_query": query}))
+        findings += judge(check_id, rule, marts[rule.mart], audit_id, policy, sample_query)
         as_condition = rule.model_copy(update={"explanation": rule.condition})
         conditions.update({f.fingerprint: f.explanation
                            for f in judge(check_id, as_condition, marts[rule.mart], audit_id, policy)})

@@ -24,6 +24,7 @@ from steward.integrations import confined_sql, dbt_build
 from steward.contracts.errors import ConfigError, WarehouseError
 from steward.integrations.notify import outbox
 from steward.integrations.notify._format import redact, safe
+from steward.integrations.sample_queries import launch_sample_query
 from steward.integrations.warehouse import Warehouse
 
 from .launch_spec import LaunchSpec
@@ -90,7 +91,7 @@ def _require_governance_build(wh: Warehouse) -> None:
 def judge_launch(wh: Warehouse, policy: Policy, audit_id: str) -> tuple[list[Finding], dict[str, str], dict]:
     """Every launch check over its mart, read from ``launch.*`` (``contracts.launch.judge_marts`` judges them)."""
     marts = {name: wh.query_df(f"select * from launch.{name}") for name in LAUNCH_MARTS}
-    return judge_marts(marts, policy, audit_id)
+    return judge_marts(marts, policy, audit_id, launch_sample_query)
 
 
 def record_audit(wh: Warehouse, audit_id: str, spec: LaunchSpec, verdict: Verdict, evidence: dict, started: datetime,
