@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from ...contracts.errors import StewardError
-from ...contracts.health_signals import LedgerSignals, ProbeSignals, Signals
+from ...contracts.health_signals import LedgerSignals, ProbeSignals
 from ..warehouse import Warehouse
 
 __all__ = ["probe_signals", "ledger_signals", "classify_failure", "headroom_from_headers", "scrub"]
