@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Sequence
 
-from ..integrations.errors import ConfigError
+from .errors import ConfigError
 from .finding import Finding, Severity
 from .policy import Policy
 

@@ -8,26 +8,31 @@ The marts are already aggregated by dbt, so this never sees raw rows.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from ..integrations.errors import ConfigError
+from .errors import ConfigError
 from .filters import FilterError, parse_filter
 from .finding import Finding, Severity
 from .policy import CheckRule, Policy
 
-__all__ = ["evaluate", "judge", "findings_from_failures", "findings_from_dbt_tests", "FLOAT_NOISE"]
+__all__ = ["evaluate", "judge", "findings_from_failures", "findings_from_dbt_tests", "FLOAT_NOISE", "SampleQuery"]
 
 MartReader = Callable[[str], pd.DataFrame]
+# (mart, key values of the row) -> the query that shows that row again; the caller supplies it
+# (``integrations.sample_queries``): judgement builds no SQL
+SampleQuery = Callable[[str, Mapping[str, Any]], str]
 _LEVELS = (Severity.critical, Severity.warn)
 FLOAT_NOISE = 1e-9  # |observed| below this is judged (and reported) as exactly 0
 
 
-def evaluate(policy: Policy, read_mart: MartReader, run_id: str) -> list[Finding]:
-    """Every check of the policy over its mart; marts are read once each through ``read_mart``."""
+def evaluate(policy: Policy, read_mart: MartReader, run_id: str,
+             sample_query: SampleQuery | None = None) -> list[Finding]:
+    """Every check of the policy over its mart; marts are read once each through ``read_mart``. ``sample_query``
+    writes each finding's query to look again (none without it)."""
     cache: dict[str, pd.DataFrame] = {}
     findings: list[Finding] = []
     for check_id, rule in policy.checks.items():
@@ -37,11 +42,12 @@ def evaluate(policy: Policy, read_mart: MartReader, run_id: str) -> list[Finding
             except Exception as exc:  # the reader's own error type depends on the warehouse
                 raise ConfigError(f"{policy.source}: checks.{check_id}.mart: cannot read governance.{rule.mart} "
                                   f"({str(exc).strip().splitlines()[0]})") from exc
-        findings += judge(check_id, rule, cache[rule.mart], run_id, policy)
+        findings += judge(check_id, rule, cache[rule.mart], run_id, policy, sample_query)
     return findings
 
 
-def judge(check_id: str, rule: CheckRule, mart: pd.DataFrame, run_id: str, policy: Policy) -> list[Finding]:
+def judge(check_id: str, rule: CheckRule, mart: pd.DataFrame, run_id: str, policy: Policy,
+          sample_query: SampleQuery | None = None) -> list[Finding]:
     rows = _judgeable(check_id, rule, mart, policy)
     checks = [pa.Check(_passes(rule.direction, limit), name=level.value)
               for level in _LEVELS if (limit := getattr(rule, level.value)) is not None]
@@ -50,11 +56,11 @@ def judge(check_id: str, rule: CheckRule, mart: pd.DataFrame, run_id: str, polic
         schema.validate(rows, lazy=True)
         return []
     except pa.errors.SchemaErrors as err:
-        return findings_from_failures(check_id, rule, rows, err.failure_cases, run_id, policy)
+        return findings_from_failures(check_id, rule, rows, err.failure_cases, run_id, policy, sample_query)
 
 
 def findings_from_failures(check_id: str, rule: CheckRule, rows: pd.DataFrame, failures: pd.DataFrame,
-                           run_id: str, policy: Policy) -> list[Finding]:
+                           run_id: str, policy: Policy, sample_query: SampleQuery | None = None) -> list[Finding]:
     """The single translation from pandera failure cases to Findings: worst level per row wins."""
     failed = failures[failures["index"].notna() & failures["check"].isin([lvl.value for lvl in _LEVELS])]
     worst: dict[Any, Severity] = {}
@@ -74,7 +80,8 @@ def findings_from_failures(check_id: str, rule: CheckRule, rows: pd.DataFrame, f
             metric=rule.metric, observed=observed, threshold=threshold,
             evidence={k: row.get(k) for k in rule.evidence},
             explanation=" ".join(_fill(policy, check_id, "explanation", rule.explanation, values).split()),
-            sample_query=_sample_query(rule, row), owner=rule.owner or row.get("owner") or policy.owner,
+            sample_query=sample_query(rule.mart, {k: row.get(k) for k in rule.key}) if sample_query else None,
+            owner=rule.owner or row.get("owner") or policy.owner,
             action=rule.action_for(severity), target=_target(row)))
     return sorted(out, key=lambda f: (-f.severity.rank, f.subject))
 
@@ -123,11 +130,6 @@ def _target(row: dict[str, Any]) -> dict[str, str] | None:
     if row.get("control_platform") and row.get("control_campaign_id"):
         return {"platform": str(row["control_platform"]), "campaign_id": str(row["control_campaign_id"])}
     return None
-
-
-def _sample_query(rule: CheckRule, row: dict[str, Any]) -> str:
-    where = " and ".join(f"{k} = '{str(row.get(k)).replace(chr(39), chr(39) * 2)}'" for k in rule.key)
-    return f"select * from governance.{rule.mart} where {where}"
 
 
 def _plain(value: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..integrations.errors import ConfigError
+from .errors import ConfigError
 from .filters import FilterError, parse_filter
 from .finding import Action, Family, Severity
 from .yaml_input import parse_yaml_mapping, read_yaml_mapping

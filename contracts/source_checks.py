@@ -14,10 +14,10 @@ Only *breaking* drift refuses the batch, with ``BreakingDrift`` carrying the dif
 its entity at all, one that lost its primary key column, or one where a retyped column makes every row fail. The
 pull records the refusal and goes on with the other entities (``integrations/pull.py``).
 
-The checks run in DuckDB (``sql_checks``): pandas only coerces the batch to the contract's types, DuckDB scans that
-frame in place, and pandera itself judges only a batch whose values do not coerce (so pandera names them exactly as
-before) and any check the compiler leaves to it. ``validate_table`` judges a table already in the warehouse the same
-way, with no pandas copy of it at all.
+Nothing here runs a query: ``conform`` readies a batch, ``integrations/validation.py`` runs the checks in DuckDB
+(``check_batch``, ``validate_table``), and ``split`` turns the judged rows into the verdict. pandera itself judges
+only a batch whose values do not coerce (``validate_pandera``) and any check SQL cannot express
+(``fallback_labels``).
 """
 
 from __future__ import annotations
@@ -28,19 +28,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
-from ..integrations.errors import BreakingDrift, SourceError
-from ..integrations.sources._protocol import Batch
+from .batch import Batch
+from .errors import BreakingDrift, SourceError
 from .registry import SourceContract, contract_for
 from .schema_types import ColumnType, column_types, detect_retyped
-from .sql_checks import (ROW, CompiledContract, WholeBatchFailure, compile_contract, failing_rows,
-                         label_failure_cases, lit, python_regex_to_re2, q)
-from .timestamps import ZONE_LABEL, ZONED, apply_zone_rule, timestamp_columns
+from .timestamps import apply_zone_rule, timestamp_columns
 
-__all__ = ["SourceVerdict", "TableVerdict", "check_batch", "detect_drift", "validate_table"]
+__all__ = ["SourceVerdict", "TableVerdict", "Conformed", "conform", "split", "detect_drift", "coerce",
+           "fallback_labels", "validate_pandera", "label_failure_cases", "ROW"]
+
+ROW = "__row"  # the row-number column failures are keyed by: a position in the batch, or a table's rowid
 
 
 @dataclass
@@ -82,8 +82,24 @@ def detect_drift(expected: list[str], present: list[str], optional: list[str] | 
     return {"missing": missing, "added": added, "renamed": renamed}
 
 
-def check_batch(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | None = None) -> SourceVerdict:
-    """Conform, judge and split ``batch``; ``previous_types`` (the entity's last snapshot) reveals retyped columns.
+@dataclass
+class Conformed:
+    """A batch conformed to its contract, ready to be judged: ``frame`` holds the values as the source sent them,
+    ``instants`` the same rows with timestamps read under the zone rule, ``zone_labels`` the (__row, label) failures
+    the zone rule found."""
+
+    contract: SourceContract
+    schema: pa.DataFrameSchema
+    frame: pd.DataFrame
+    instants: pd.DataFrame
+    zone_labels: pd.DataFrame
+    drift: dict | None
+    unmapped: pd.Series
+    types: dict[str, ColumnType]
+
+
+def conform(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | None = None) -> Conformed:
+    """Conform ``batch`` to its contract; ``previous_types`` (the entity's last snapshot) reveals retyped columns.
 
     Raises ``BreakingDrift`` when the batch cannot be landed as its entity at all.
     """
@@ -107,13 +123,20 @@ def check_batch(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | 
     unmapped = _unmapped(frame, extras)
     frame = frame[expected]
     instants, zone_labels = apply_zone_rule(frame, timestamp_columns(schema), contract.naive_time, contract.dates)
-    valid, bad, by_check = _validate(schema, instants, batch, zone_labels)
-    _refuse_fatal_retype(batch, drift, len(frame), len(valid))
-    valid = valid.assign(_unmapped=unmapped.loc[valid.index].astype("string"))
+    return Conformed(contract, schema, frame, instants, zone_labels, drift, unmapped, types)
+
+
+def split(batch: Batch, conformed: Conformed, valid: pd.DataFrame, bad: pd.DataFrame,
+          by_check: dict[str, int]) -> SourceVerdict:
+    """The verdict once the checks have judged the rows (``valid``; ``bad`` with ``_reasons``): a retype that
+    leaves no row valid refuses the batch; failing rows are quarantined as the source sent them."""
+    c = conformed
+    _refuse_fatal_retype(batch, c.drift, len(c.frame), len(valid))
+    valid = valid.assign(_unmapped=c.unmapped.loc[valid.index].astype("string"))
     if len(bad):  # the quarantine keeps each value as the source sent it, not as it was read
-        bad = frame.loc[bad.index].assign(_reasons=bad["_reasons"])
+        bad = c.frame.loc[bad.index].assign(_reasons=bad["_reasons"])
     quarantined = _quarantine_rows(batch, bad)
-    return SourceVerdict(valid.reset_index(drop=True), quarantined, drift, contract, by_check, types)
+    return SourceVerdict(valid.reset_index(drop=True), quarantined, c.drift, c.contract, by_check, c.types)
 
 
 def _with_retyped(drift: dict | None, retyped: dict[str, dict[str, str]]) -> dict | None:
@@ -157,77 +180,7 @@ def _unmapped(frame: pd.DataFrame, extras: list[str]) -> pd.Series:
     return pd.Series([json.dumps(dict(zip(extras, row)), default=str) for row in values.tolist()], index=frame.index)
 
 
-def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch, found: pd.DataFrame | None = None):
-    """(valid rows, failing rows with ``_reasons``, failures per label). ``found``: (__row, label) failures judged
-    before the contract ran (a timestamp without its zone), merged with the contract's own."""
-    coerced = _coerce(schema, frame)
-    if coerced is None:  # values that do not fit their type: pandera names those exactly, and judges the batch
-        return _validate_pandera(schema, frame, batch, found)
-    compiled = compile_contract(schema, "__batch")
-    with duckdb.connect() as con:
-        con.register("__frame", coerced)
-        con.execute(f"CREATE TEMP VIEW __batch AS SELECT * FROM __frame POSITIONAL JOIN "
-                    f"(SELECT range AS {ROW} FROM range({len(coerced)}))")
-        extra = _fallback_labels(compiled, coerced.reset_index(drop=True), batch)
-        if found is not None and len(found):
-            extra = pd.concat([e for e in (extra, found) if e is not None], ignore_index=True)
-        try:
-            reasons, by_check = failing_rows(con, compiled, extra)
-        except WholeBatchFailure as err:
-            raise SourceError(f"{batch.source}: {batch.stream.key} {err} for the whole file") from None
-    if not len(reasons):
-        return coerced, pd.DataFrame(), {}
-    bad_idx = coerced.index[reasons[ROW].to_numpy()]
-    bad = frame.loc[bad_idx].assign(_reasons=reasons["reasons"].to_numpy())
-    return coerced.drop(index=bad_idx), bad, by_check
-
-
-def validate_table(con: duckdb.DuckDBPyConnection, table: str, contract: SourceContract,
-                   where: str | None = None) -> TableVerdict:
-    """Judge ``table`` (a name DuckDB resolves, quoted as needed) in place: no row leaves the warehouse unless a
-    check falls back to pandera (none of the registered contracts do; see ``sql_checks``). ``where`` narrows the
-    judged rows (one integration's rows of a raw table two Salesforce orgs share: their keys are unique per org).
-    Timestamps stored without a zone follow the contract's zone rule, as in ``check_batch``: read as UTC whatever
-    the session's time zone, or refused."""
-    types = {name: str(dtype) for name, dtype, *_ in con.execute(f"DESCRIBE {table}").fetchall()}
-    schema = contract.schema()
-    schema = schema.remove_columns([c for c, col in schema.columns.items() if not col.required and c not in types])
-    for col in [c for c in schema.columns if c not in types]:  # conform drift before landing, not here
-        raise SourceError(f"{table}: column '{col}' of {contract.stream} is missing")
-    relation = f"(SELECT *, rowid AS {ROW} FROM {table}{f' WHERE {where}' if where else ''})"
-    compiled = compile_contract(schema, relation, types)
-    zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
-    con.execute("SET TimeZone = 'UTC'")  # a value without an offset is cast as UTC, not in the machine's zone
-    try:
-        extra = _zone_labels_sql(con, relation, schema, types, contract)
-        if compiled.fallback:  # pragma: no cover - only a contract with a check SQL cannot express
-            extra = pd.concat([extra, _fallback_labels(
-                compiled, con.execute(f"SELECT * FROM {relation}").df().set_index(ROW), None)], ignore_index=True)
-        reasons, by_check = failing_rows(con, compiled, extra)
-    finally:
-        con.execute(f"SET TimeZone = {lit(zone)}")
-    rows = con.execute(f"SELECT count(*) FROM {table}{f' WHERE {where}' if where else ''}").fetchall()[0][0]
-    return TableVerdict(int(rows), reasons, by_check)
-
-
-def _zone_labels_sql(con: duckdb.DuckDBPyConnection, relation: str, schema: pa.DataFrameSchema,
-                     types: dict[str, str], contract: SourceContract) -> pd.DataFrame:
-    """(__row, label) for timestamps stored without a zone, where the contract refuses them (``timestamps``)."""
-    parts = []
-    for col in timestamp_columns(schema) if contract.naive_time == "refuse" else []:
-        stored = types[col]
-        if col in contract.dates or stored == "TIMESTAMP WITH TIME ZONE":
-            continue
-        naive = (f"{q(col)} IS NOT NULL" if stored != "VARCHAR" else
-                 f"TRY_CAST({q(col)} AS TIMESTAMPTZ) IS NOT NULL AND NOT regexp_matches({q(col)}, "
-                 f"{lit(python_regex_to_re2(ZONED.pattern))})")
-        parts.append(f"SELECT {ROW}, {lit(f'{col}: {ZONE_LABEL}')} AS label FROM {relation} WHERE {naive}")
-    if not parts:
-        return pd.DataFrame({ROW: pd.Series(dtype="int64"), "label": pd.Series(dtype="object")})
-    return con.execute(" UNION ALL ".join(parts)).df()
-
-
-def _coerce(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame | None:
+def coerce(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame | None:
     """The frame in its contract's types, or None when some value does not coerce."""
     types = pa.DataFrameSchema({n: pa.Column(c.dtype, nullable=True, coerce=True) for n, c in schema.columns.items()})
     try:
@@ -236,13 +189,15 @@ def _coerce(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame | N
         return None
 
 
-def _fallback_labels(compiled: CompiledContract, frame: pd.DataFrame, batch: Batch | None) -> pd.DataFrame | None:
-    """The checks SQL could not express, judged by pandera over the (already coerced) frame."""
-    if not compiled.fallback:
+def fallback_labels(fallback: list[tuple[str | None, pa.Check]], frame: pd.DataFrame,
+                    batch: Batch | None) -> pd.DataFrame | None:
+    """The checks SQL could not express (``fallback``: column or None, check), judged by pandera over the (already
+    coerced) frame."""
+    if not fallback:
         return None
-    columns = {n: pa.Column(checks=[c for col, c in compiled.fallback if col == n], nullable=True)
-               for n in {col for col, _ in compiled.fallback if col is not None}}
-    schema = pa.DataFrameSchema(columns, checks=[c for col, c in compiled.fallback if col is None])
+    columns = {n: pa.Column(checks=[c for col, c in fallback if col == n], nullable=True)
+               for n in {col for col, _ in fallback if col is not None}}
+    schema = pa.DataFrameSchema(columns, checks=[c for col, c in fallback if col is None])
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
@@ -260,7 +215,7 @@ def _refuse_table_cases(cases: pd.DataFrame, batch: Batch | None) -> None:
         raise SourceError(f"{where} column '{first['column']}' fails {first['check']} for the whole file")
 
 
-def _validate_pandera(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch,
+def validate_pandera(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch,
                       found: pd.DataFrame | None = None):
     cases = None
     try:
@@ -280,7 +235,7 @@ def _validate_pandera(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Ba
                 mine.append(found[found[ROW].isin(uncoercible)])
                 rest_found = found[~found[ROW].isin(uncoercible)]
             bad, by_check = _labelled(frame, pd.concat(mine, ignore_index=True))
-            valid, rest, rest_by_check = _validate_pandera(schema, frame.drop(index=uncoercible), batch, rest_found)
+            valid, rest, rest_by_check = validate_pandera(schema, frame.drop(index=uncoercible), batch, rest_found)
             for label, count in rest_by_check.items():
                 by_check[label] = by_check.get(label, 0) + count
             return valid, (pd.concat([bad, rest]).sort_index() if len(rest) else bad), by_check
@@ -295,6 +250,13 @@ def _validate_pandera(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Ba
         raise SourceError(f"{batch.source}: {batch.stream.key} fails its contract after quarantine: "
                           f"{err.failure_cases.iloc[0]['check']}") from err
     return valid, bad, by_check
+
+
+def label_failure_cases(cases: pd.DataFrame) -> pd.DataFrame:
+    """pandera failure cases as (__row, label) rows, labelled as ``check_batch`` has always labelled them."""
+    rows = cases[cases["index"].notna()]
+    labels = rows.apply(lambda r: f"{r['column'] or 'row'}: {r['check']}", axis=1) if len(rows) else []
+    return pd.DataFrame({ROW: rows["index"].astype(int).to_numpy(), "label": list(labels)})
 
 
 def _uncoercible_rows(cases: pd.DataFrame) -> list:

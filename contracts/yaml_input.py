@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ..integrations.errors import ConfigError
+from .errors import ConfigError
 
 __all__ = ["read_yaml_mapping", "parse_yaml_mapping", "MAX_BYTES", "MAX_NODES"]
 

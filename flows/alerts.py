@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 
 from steward.contracts.actions import alertable
 from steward.contracts.finding import Finding
+from steward.contracts.incidents import plan
 from steward.contracts.policy import Policy
 from steward.integrations import ledger
-from steward.integrations.errors import ConfigError, NotifyError
+from steward.contracts.errors import ConfigError, NotifyError
 from steward.integrations.notify import incidents, outbox
 from steward.integrations.notify.message import console_line
 from steward.integrations.warehouse import Warehouse
@@ -56,7 +57,7 @@ def dispatch_alerts(wh: Warehouse, findings: list[Finding], policy: Policy, cfg:
     chosen = alertable(findings, policy)
     now = datetime.now(timezone.utc)
     known = {i.fingerprint: i for i in incidents.incidents(wh)}
-    decisions = incidents.plan(chosen, known, policy, [*policy.checks, *ALWAYS_EVALUATED], now)
+    decisions = plan(chosen, known, policy, [*policy.checks, *ALWAYS_EVALUATED], now)
     ids = incidents.record(wh, run_id, decisions, now, report=str(report_path), flow_run_url=_flow_run_url())
     kinds = Counter(d.kind for d in decisions)
     channels = sorted({a.channel for a in outbox.alerts(wh, ids=ids)}) if ids else []

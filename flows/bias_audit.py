@@ -21,7 +21,7 @@ from steward.contracts.fairness import (LARGEST, MOST_FAVOURED, DimensionResult,
 from steward.contracts.finding import Finding
 from steward.contracts.policy import Policy, load_policy
 from steward.contracts.proxies import PROXY_THRESHOLD, ProxyResult, judge_proxies
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 from steward.integrations.audit_source import open_source
 from steward.integrations.group_counts import ColumnMap, count_groups, proxy_aggregates
 

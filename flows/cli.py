@@ -17,7 +17,7 @@ apply_defaults()
 
 from steward.contracts.finding import Severity  # noqa: E402
 from steward.contracts.policy import load_policy  # noqa: E402
-from steward.integrations.errors import StewardError  # noqa: E402
+from steward.contracts.errors import StewardError  # noqa: E402
 
 from . import progress  # noqa: E402
 from .cli_alerts import alerts_app  # noqa: E402
@@ -188,7 +188,7 @@ def campaigns_resume(integration: str = typer.Argument(..., help="Integration na
     import getpass
 
     from steward.integrations import ledger
-    from steward.integrations.errors import ConfigError as _ConfigError
+    from steward.contracts.errors import ConfigError as _ConfigError
     from steward.integrations.warehouse import Warehouse
 
     from .steps import adapters_for
@@ -269,7 +269,7 @@ def contracts_validate(config: Path = typer.Option(Path("steward.yaml"), "--conf
             results = revalidate(wh, entity or None, quarantine,
                                  progress=None if as_json else lambda what: err.print(f"judging {what}"))
         except KeyError as exc:
-            from steward.integrations.errors import ConfigError
+            from steward.contracts.errors import ConfigError
             raise ConfigError(str(exc.args[0])) from None
         if as_json:
             for r in results:

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from steward.contracts.policy import Policy, load_policy
-from steward.integrations.errors import ConfigError, StewardError
+from steward.contracts.errors import ConfigError, StewardError
 
 from . import progress
 from .config import StewardConfig, load_config
@@ -68,6 +68,7 @@ def retry(config: Path = _CONFIG) -> None:
 def digest(config: Path = _CONFIG) -> None:
     """Post one message listing the open incidents, worst and oldest first, to the policy's digest channel."""
     def go() -> None:
+        from steward.contracts.incidents import OPEN
         from steward.integrations.notify import incidents, outbox
         from steward.integrations.notify.message import build_digest
 
@@ -75,7 +76,7 @@ def digest(config: Path = _CONFIG) -> None:
 
         cfg, policy, wh = _open(config)
         now = datetime.now(timezone.utc)
-        still_open = incidents.incidents(wh, status=incidents.OPEN)
+        still_open = incidents.incidents(wh, status=OPEN)
         channel = policy.alerts.digest_channel or policy.alerts.channel
         message = outbox.OutboxMessage(outbox.POST, channel, build_digest(still_open, now))
         ids = outbox.enqueue(wh, f"digest-{now:%Y%m%dT%H%M%S}", message)

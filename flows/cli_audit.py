@@ -19,7 +19,7 @@ from rich.table import Table
 from steward.contracts.fairness import DimensionResult, GroupResult, Rate
 from steward.contracts.policy import load_policy
 from steward.contracts.proxies import ProxyResult
-from steward.integrations.errors import StewardError
+from steward.contracts.errors import StewardError
 
 from .bias_audit import BiasAudit, audit_bias
 

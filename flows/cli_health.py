@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from steward.integrations.errors import StewardError
+from steward.contracts.errors import StewardError
 
 from . import progress
 from .config import load_config

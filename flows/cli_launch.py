@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from steward.contracts.policy import load_policy
-from steward.integrations.errors import StewardError
+from steward.contracts.errors import StewardError
 
 from . import progress
 from .config import load_config

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from steward.contracts.policy import Policy
 from steward.contracts.yaml_input import read_yaml_mapping
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 from steward.integrations.landing import QUARANTINE_KEEP_MAX
 from steward.integrations.sources.streams import PLATFORMS
 

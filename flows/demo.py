@@ -11,7 +11,7 @@ from typing import Any
 
 from steward.integrations.demo.generator import Workspace, generate_workspace
 from steward.integrations.demo.injections import Injections
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 from steward.integrations.sources.streams import FILES_ONLY, streams_for
 
 from .config import IntegrationConfig, StewardConfig, load_config, write_config

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from steward.contracts.policy import load_policy
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 
 from .config import load_config
 
@@ -109,7 +109,7 @@ def _typer_command():
     import typer
     from rich.console import Console
 
-    from steward.integrations.errors import StewardError
+    from steward.contracts.errors import StewardError
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 

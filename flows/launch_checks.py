@@ -1,9 +1,9 @@
 """The pre-launch audit's steps: measure the launch in dbt, judge it with the policy's ``launch`` checks, decide the
 verdict, keep it in the ledger and tell Slack.
 
-Measuring is SQL (``dbt_project/models/launch/``, built with the spec as the ``launch`` var); judging reuses the
-governance judge (``contracts.governance.judge``: a pandera check per threshold) on those marts, so a launch check
-is a policy rule like any other. ``warn`` becomes a condition, ``critical`` a blocking reason.
+Measuring is SQL (``dbt_project/models/launch/``, built with the spec as the ``launch`` var); judging the marts and
+deciding the verdict are ``contracts.launch`` (the governance judge on the launch marts; ``warn`` becomes a
+condition, ``critical`` a blocking reason).
 """
 
 from __future__ import annotations
@@ -13,64 +13,30 @@ import re
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel
 
-from steward.contracts.finding import Finding, Severity
-from steward.contracts.governance import judge
-from steward.contracts.policy import LaunchPolicy, Policy, load_policy
+from steward.contracts.finding import Finding
+from steward.contracts.launch import LAUNCH_MARTS, Verdict, judge_marts, launch_policy
+from steward.contracts.policy import Policy
 from steward.integrations import confined_sql, dbt_build
-from steward.integrations.errors import ConfigError, WarehouseError
+from steward.contracts.errors import ConfigError, WarehouseError
 from steward.integrations.notify import outbox
 from steward.integrations.notify import launch_message
+from steward.integrations.sample_queries import launch_sample_query
 from steward.integrations.warehouse import Warehouse
 
 from .launch_spec import LaunchSpec
 
-__all__ = ["Reason", "Verdict", "launch_policy", "launch_vars", "confine_queries", "measure", "judge_launch", "decide",
-           "record_audit", "verdict_payload", "enqueue_verdict", "audit_id_for", "LAUNCH_MARTS", "VERDICTS"]
+__all__ = ["launch_vars", "confine_queries", "measure", "judge_launch", "record_audit", "verdict_payload",
+           "enqueue_verdict", "audit_id_for"]
 
-VERDICTS = ("GO", "GO WITH CONDITIONS", "NO-GO")
 _AUDIT_ID = re.compile(r"^[A-Za-z0-9_-]+$")  # becomes a SQL literal in launch__audience
-LAUNCH_MARTS = ("launch__consent", "launch__suppression", "launch__frequency", "launch__bias", "launch__models",
-                "launch__integrations", "launch__plan")
-
-
-class Reason(BaseModel):
-    """One blocking reason or condition, with the evidence that proves it and the SQL to look again."""
-
-    kind: Literal["blocking", "condition"]
-    check_id: str
-    family: str
-    subject: str
-    metric: str
-    observed: float | None
-    threshold: float | None
-    explanation: str
-    condition: str
-    evidence: dict[str, Any]
-    sample_query: str | None
-
-
-class Verdict(BaseModel):
-    verdict: Literal["GO", "GO WITH CONDITIONS", "NO-GO"]
-    blocking: list[Reason]
-    conditions: list[Reason]
-    checks_evaluated: list[str]
 
 
 def audit_id_for(spec: LaunchSpec, now: datetime) -> str:
     return f"launch-{spec.id}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:4]}"
-
-
-def launch_policy(policy: Policy) -> LaunchPolicy:
-    """The policy's ``launch`` section, or the packaged default's when a custom policy has none."""
-    section = policy.launch or load_policy().launch
-    if section is None:  # pragma: no cover - the packaged policy always has one
-        raise ConfigError(f"{policy.source}: launch: no pre-launch checks configured")
-    return section
 
 
 def launch_vars(spec: LaunchSpec, policy: Policy, as_of: pd.Timestamp, audit_id: str) -> dict[str, Any]:
@@ -123,44 +89,9 @@ def _require_governance_build(wh: Warehouse) -> None:
 
 
 def judge_launch(wh: Warehouse, policy: Policy, audit_id: str) -> tuple[list[Finding], dict[str, str], dict]:
-    """Every launch check over its mart.
-
-    Returns the findings, each finding's condition (by fingerprint; the ``condition`` template is filled from the
-    same mart row as the explanation, by judging the rule once more with it as the explanation) and every mart's
-    rows (the evidence stored with the verdict).
-    """
-    section = launch_policy(policy)
+    """Every launch check over its mart, read from ``launch.*`` (``contracts.launch.judge_marts`` judges them)."""
     marts = {name: wh.query_df(f"select * from launch.{name}") for name in LAUNCH_MARTS}
-    findings: list[Finding] = []
-    conditions: dict[str, str] = {}
-    for check_id, rule in section.checks.items():
-        if rule.mart not in marts:
-            raise ConfigError(f"{policy.source}: launch.checks.{check_id}.mart: unknown launch mart '{rule.mart}' "
-                              f"(known: {', '.join(LAUNCH_MARTS)})")
-        for f in judge(check_id, rule, marts[rule.mart], audit_id, policy):
-            query = (f.sample_query or "").replace("from governance.", "from launch.", 1) or None
-            findings.append(f.model_copy(update={"sample_query": query}))
-        as_condition = rule.model_copy(update={"explanation": rule.condition})
-        conditions.update({f.fingerprint: f.explanation
-                           for f in judge(check_id, as_condition, marts[rule.mart], audit_id, policy)})
-    evidence = {name: json.loads(frame.to_json(orient="records", date_format="iso")) for name, frame in marts.items()}
-    return findings, conditions, evidence
-
-
-def decide(findings: list[Finding], conditions: dict[str, str], policy: Policy) -> Verdict:
-    """NO-GO on any critical finding, GO WITH CONDITIONS on any warn, else GO."""
-    section = launch_policy(policy)
-    reasons = [_reason(f, conditions.get(f.fingerprint, "")) for f in findings if f.severity.at_least(Severity.warn)]
-    blocking = [r for r in reasons if r.kind == "blocking"]
-    conditions = [r for r in reasons if r.kind == "condition"]
-    verdict = "NO-GO" if blocking else "GO WITH CONDITIONS" if conditions else "GO"
-    return Verdict(verdict=verdict, blocking=blocking, conditions=conditions, checks_evaluated=list(section.checks))
-
-
-def _reason(f: Finding, condition: str) -> Reason:
-    return Reason(kind="blocking" if f.severity == Severity.critical else "condition", check_id=f.check_id,
-                  family=f.family, subject=f.subject, metric=f.metric, observed=f.observed, threshold=f.threshold,
-                  explanation=f.explanation, condition=condition, evidence=f.evidence, sample_query=f.sample_query)
+    return judge_marts(marts, policy, audit_id, launch_sample_query)
 
 
 def record_audit(wh: Warehouse, audit_id: str, spec: LaunchSpec, verdict: Verdict, evidence: dict, started: datetime,

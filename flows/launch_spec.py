@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from steward.contracts.policy import GROUP_COLUMNS
 from steward.contracts.yaml_input import read_yaml_mapping
 from steward.integrations.confined_sql import check_query
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 from steward.integrations.sources.streams import PLATFORMS
 
 __all__ = ["LaunchSpec", "Audience", "Population", "Planned", "Budget", "ModelRef", "load_launch_spec", "CHANNELS"]

@@ -16,6 +16,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
+from steward.contracts.launch import Reason, Verdict, decide, launch_policy
 from steward.contracts.policy import Policy, load_policy
 from steward.integrations.warehouse import Warehouse
 from steward.integrations.writer_lock import hold
@@ -46,8 +47,8 @@ class LaunchAuditResult(BaseModel):
     launch_id: str
     name: str
     verdict: str
-    blocking: list[checks.Reason]
-    conditions: list[checks.Reason]
+    blocking: list[Reason]
+    conditions: list[Reason]
     checks_evaluated: list[str]
     warehouse: str
     export: str
@@ -79,17 +80,17 @@ def measure(cfg: StewardConfig, wh: Warehouse, policy: Policy, spec: LaunchSpec,
 
 
 @task(name="judge-launch", cache_policy=NO_CACHE)
-def judge(wh: Warehouse, policy: Policy, audit_id: str) -> tuple[checks.Verdict, dict]:
+def judge(wh: Warehouse, policy: Policy, audit_id: str) -> tuple[Verdict, dict]:
     findings, conditions, evidence = checks.judge_launch(wh, policy, audit_id)
-    verdict = checks.decide(findings, conditions, policy)
+    verdict = decide(findings, conditions, policy)
     report("judge", f"{verdict.verdict}: {len(verdict.blocking)} blocking, {len(verdict.conditions)} conditions")
     return verdict, evidence
 
 
 @task(name="announce-verdict", cache_policy=NO_CACHE)
-def announce(wh: Warehouse, cfg: StewardConfig, policy: Policy, spec: LaunchSpec, verdict: checks.Verdict,
+def announce(wh: Warehouse, cfg: StewardConfig, policy: Policy, spec: LaunchSpec, verdict: Verdict,
              audit_id: str, export: Path) -> dict:
-    channel = checks.launch_policy(policy).channel or alert_policy(policy, cfg).alerts.channel
+    channel = launch_policy(policy).channel or alert_policy(policy, cfg).alerts.channel
     ids = checks.enqueue_verdict(wh, audit_id, channel, checks.verdict_payload(spec, verdict, audit_id, str(export)))
     return {"channel": channel, "outcome": flush(wh, cfg, ids, channel), "messages": len(ids)}
 

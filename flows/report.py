@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from steward.contracts.finding import FAMILIES, Severity
 from steward.contracts.policy import Policy, load_policy
-from steward.integrations.errors import StewardError, WarehouseError
+from steward.contracts.errors import StewardError, WarehouseError
 from steward.integrations.health import health_section
 from steward.integrations.ledger import audit_head
 from steward.integrations.warehouse import Warehouse

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from steward.integrations.errors import StewardError, WarehouseError
+from steward.contracts.errors import StewardError, WarehouseError
 from steward.integrations.warehouse import Warehouse
 
 from .config import load_config

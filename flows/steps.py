@@ -19,11 +19,12 @@ from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate, findings_from_dbt_tests
 from steward.contracts.policy import Policy
 from steward.integrations import dbt_build, ledger, pii_scan
-from steward.integrations.errors import SourceError
+from steward.contracts.errors import SourceError
 from steward.integrations.pull import Landed, pull_integration
+from steward.integrations.sample_queries import governance_sample_query
 from steward.integrations.sources import SourceAdapter, build_adapter
 from steward.integrations.sources._protocol import CampaignStatus
-from steward.integrations.errors import StewardError
+from steward.contracts.errors import StewardError
 from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.warehouse import Warehouse
 
@@ -89,7 +90,7 @@ def transform(wh: Warehouse, work_dir: Path, policy: Policy, as_of: pd.Timestamp
 
 @task(name="judge", cache_policy=NO_CACHE)
 def judge(wh: Warehouse, policy: Policy, outcome: dbt_build.BuildOutcome, run_id: str) -> list[Finding]:
-    findings = evaluate(policy, wh.mart, run_id)
+    findings = evaluate(policy, wh.mart, run_id, governance_sample_query)
     findings += findings_from_dbt_tests(outcome.test_failures, run_id, policy)
     findings = ledger.record_findings(wh, findings)
     counts = pd.Series([f.severity.value for f in findings]).value_counts().to_dict() if findings else {}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .errors import TransformError
+from ..contracts.errors import TransformError
 from .landing import ensure_raw_tables
 from .warehouse import Warehouse
 

@@ -17,7 +17,7 @@ from typing import Sequence
 from ..contracts.fairness import GroupCounts
 from ..contracts.proxies import Contingency, GroupMoments, Moment
 from .audit_source import VIEW, Source, quote_ident
-from .errors import ConfigError, SourceError
+from ..contracts.errors import ConfigError, SourceError
 
 __all__ = ["ColumnMap", "count_groups", "proxy_aggregates", "ProxyAggregates", "TRUTHY"]
 

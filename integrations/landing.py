@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from ..contracts.registry import SOURCE_CONTRACTS
-from .errors import BreakingDrift
-from .sources._protocol import Batch
+from ..contracts.errors import BreakingDrift
+from ..contracts.batch import Batch
 from .warehouse import Warehouse
 
 __all__ = ["LandResult", "land_batch", "raw_table", "ensure_raw_table", "ensure_raw_tables", "read_watermark",

@@ -18,13 +18,15 @@ import dataclasses
 from typing import Callable
 
 from ..contracts.schema_types import column_types
-from ..contracts.source_checks import SourceVerdict, check_batch
+from ..contracts.source_checks import SourceVerdict
 from ..contracts.registry import contract_for
-from .errors import BreakingDrift
+from ..contracts.batch import Batch, Stream
+from ..contracts.errors import BreakingDrift
 from .landing import QUARANTINE_KEEP_MAX, LandResult, land_batch, latest_types, read_watermark
 from .refusals import record_refusal
-from .sources._protocol import Batch, SourceAdapter, Stream
+from .sources._protocol import SourceAdapter
 from .stopping import raise_if_stopped, stop_requested
+from .validation import check_batch
 from .warehouse import Warehouse
 
 __all__ = ["pull_entity", "pull_integration", "Landed"]

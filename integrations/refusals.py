@@ -16,8 +16,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .errors import BreakingDrift
-from .sources._protocol import Batch
+from ..contracts.errors import BreakingDrift
+from ..contracts.batch import Batch
 from .warehouse import Warehouse
 
 __all__ = ["Refusal", "record_refusal", "refusals_for_run"]

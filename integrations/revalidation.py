@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from steward.contracts.registry import SOURCE_CONTRACTS
-from steward.contracts.source_checks import validate_table
+from steward.integrations.validation import validate_table
 
 from .landing import _LANDING
 from .sources.streams import EXPORT_STREAMS

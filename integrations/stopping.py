@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from .errors import StewardError
+from ..contracts.errors import StewardError
 
 __all__ = ["RunInterrupted", "on_stop", "request_stop", "stop_requested", "stop_reason", "raise_if_stopped", "reset"]
 

@@ -14,11 +14,12 @@ from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate
 from steward.contracts.policy import load_policy
 from steward.contracts.registry import contract_for
-from steward.contracts.source_checks import check_batch
+from steward.integrations.validation import check_batch
 from steward.integrations import dbt_build
 from steward.integrations.landing import land_batch
 from steward.integrations.sources._records import to_batch
 from steward.integrations.sources.marketo import MARKETO_STREAMS
+from steward.integrations.sample_queries import governance_sample_query
 from steward.integrations.sources.streams import EXPORT_STREAMS
 from steward.integrations.warehouse import Warehouse
 
@@ -117,7 +118,7 @@ def govern(root, frames: dict[str, pd.DataFrame], deletions: dict[str, list], ch
     outcome = dbt_build.build(wh.path, root / "dbt", {**policy.dbt_vars(), "as_of": as_of.isoformat()},
                               select=[f"+{m}" for m in marts])
     assert not outcome.skipped and not outcome.test_failures, (outcome.skipped, outcome.test_failures)
-    return wh, evaluate(policy, lambda m: wh.query_df(f"select * from governance.{m}"), "t")
+    return wh, evaluate(policy, lambda m: wh.query_df(f"select * from governance.{m}"), "t", governance_sample_query)
 
 
 def mart(wh: Warehouse, name: str, key: str | list[str]) -> pd.DataFrame:

@@ -9,9 +9,10 @@ import pandas as pd
 from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate
 from steward.contracts.policy import Policy, load_policy
-from steward.contracts.source_checks import check_batch
+from steward.integrations.validation import check_batch
 from steward.integrations import dbt_build, pii_scan
 from steward.integrations.landing import land_batch
+from steward.integrations.sample_queries import governance_sample_query
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
 
@@ -36,7 +37,7 @@ def govern(exports: Path, work: Path, policy: Policy | None = None) -> tuple[War
     land_exports(wh, exports)
     pii_scan.scan_pii(wh, policy.scope.pii_scan_schemas, policy.scope.pii_sample_rows)
     dbt_build.build(wh.path, work / "dbt", {**policy.dbt_vars(), "as_of": pd.Timestamp.now(tz="UTC").isoformat()})
-    findings = evaluate(policy, lambda m: wh.query_df(f"select * from governance.{m}"), "t")
+    findings = evaluate(policy, lambda m: wh.query_df(f"select * from governance.{m}"), "t", governance_sample_query)
     return wh, findings
 
 

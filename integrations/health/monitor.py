@@ -14,14 +14,15 @@ from typing import Any, Callable
 
 from steward.contracts.policy import HealthPolicy
 
-from ..errors import StewardError
+from ...contracts.errors import StewardError
+from ...contracts.health_rules import in_maintenance, verdict
+from ...contracts.health_signals import ProbeSignals, Signals
+from ...contracts.health_state import Track, advance, announce, needs_confirmation
 from ..notify import outbox
 from ..warehouse import Warehouse
 from . import store
 from ..notify.health_messages import transition_message
-from .rules import in_maintenance, verdict
-from .signals import ProbeSignals, Signals, ledger_signals, probe_signals, scrub
-from .state import Track, advance, announce, needs_confirmation
+from .signals import ledger_signals, probe_signals, scrub
 
 __all__ = ["check_integration", "fingerprint"]
 

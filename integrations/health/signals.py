@@ -4,7 +4,7 @@ Two halves with different costs. ``probe_signals`` makes one cheap authenticated
 ``probe()`` and reads the HTTP layer's stats (status, latency, the API's rate-limit headers). ``ledger_signals``
 reads ``ledger.batches``, ``ledger.schema_snapshots`` and ``ledger.runs`` for how the integration's syncs have gone:
 time since the last landed batch, the sync error rate, yesterday's row volume against the same weekday, and schema
-drift. Neither judges anything; ``rules.verdict`` does.
+drift. Neither judges anything; ``contracts.health_rules.verdict`` does.
 
 No secret leaves here: the probe's detail is the adapter's own message (method and path, never headers or query
 strings), redacted once more for anything shaped like a token or an email address.
@@ -16,66 +16,19 @@ import json
 import re
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from ..errors import StewardError
+from ...contracts.errors import StewardError
+from ...contracts.health_signals import LedgerSignals, ProbeSignals
 from ..warehouse import Warehouse
 
-__all__ = ["Signals", "ProbeSignals", "LedgerSignals", "probe_signals", "ledger_signals", "classify_failure",
-           "headroom_from_headers", "scrub"]
+__all__ = ["probe_signals", "ledger_signals", "classify_failure", "headroom_from_headers", "scrub"]
 
 _TOKEN = re.compile(r"xox[a-z]-[A-Za-z0-9-]+|Bearer\s+\S+|access_token=[^&\s]+|pat-[a-z0-9]+-[\w-]+", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _RATE_WORDS = ("429", "rate limit", "REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED", "error 606", "error 607",
                "quota")
-
-
-@dataclass
-class ProbeSignals:
-    """One probe: the adapter's own verdict and detail, and what the HTTP layer saw while it ran."""
-
-    probe_state: str | None = None  # healthy | degraded | down, as the adapter judged; None: no probe ran
-    probe_detail: str = ""
-    failure: str | None = None  # unreachable | timeout | server_error | rate_limited | auth | config | other
-    status_code: int | None = None
-    auth_ok: bool | None = None
-    latency_ms: float | None = None
-    headroom: float | None = None  # share of the API's rate limit or quota left, 0..1
-
-
-@dataclass
-class LedgerSignals:
-    """How the integration's syncs have gone, from Steward's own ledgers."""
-
-    last_sync_at: datetime | None = None
-    hours_since_sync: float | None = None
-    sync_error_rate: float | None = None
-    sync_runs: int = 0
-    volume_rows: int | None = None  # rows read yesterday (UTC)
-    volume_baseline: float | None = None  # median of the same weekday in earlier weeks
-    volume_ratio: float | None = None
-    drift_columns: int | None = None  # drifted columns summed over each entity's latest batch
-    drifted_entities: list[str] = field(default_factory=list)
-    schema_changes: int | None = None  # columns added or removed between each entity's last two snapshots
-    reconciliation_rate: float | None = None  # share of cross-system comparisons it agrees on, last governance run
-    reconciliation_baseline: float | None = None  # median of that share over earlier governance runs
-    reconciliation_run_id: str | None = None  # the governance run whose marts the rate was read from
-
-
-@dataclass
-class Signals:
-    integration: str
-    platform: str
-    checked_at: datetime
-    probe: ProbeSignals
-    ledger: LedgerSignals
-    server_error_streak: int = 0
-
-    def as_json(self) -> str:
-        return json.dumps({"probe": asdict(self.probe), "ledger": asdict(self.ledger),
-                           "server_error_streak": self.server_error_streak}, default=str)
 
 
 def scrub(text: str, limit: int = 300) -> str:

@@ -13,11 +13,11 @@ from typing import Any
 
 import pandas as pd
 
+from ...contracts.health_rules import Verdict
+from ...contracts.health_signals import Signals
+from ...contracts.health_state import Track
 from ..notify import outbox
 from ..warehouse import Warehouse
-from .rules import Verdict
-from .signals import Signals
-from .state import Track
 
 __all__ = ["Probe", "last_track", "record", "latest", "history", "COLUMNS"]
 

@@ -1,109 +1,30 @@
 """Alerts as incidents, not messages: one Slack thread per problem, for as long as the problem lasts.
 
-A finding's fingerprint (same check, same subject) names its incident in ``ledger.incidents``. Each run, ``plan``
-compares the run's alertable findings with the incidents on record and decides, per fingerprint::
-
-    new, or resolved before ──▶ open      one parent message in the routed channel
-    open, and worse than last told ──▶ worse      threaded reply + parent rewritten, whatever the quiet period
-    open, quiet period over ──▶ repeat     threaded reply ("still open") + parent rewritten
-    open, within the quiet period ──▶ suppress   nothing sent; last_seen_at moves
-    open, absent from this run ──▶ resolve    threaded "resolved" reply + parent rewritten (only for checks this
-                                              run evaluated: a check that did not run says nothing)
-
-The quiet period is the check's ``suppress_hours``, else ``alerts.suppress_hours``. ``record`` then writes the
-incident rows and the Slack messages to the outbox in one transaction, so a crash leaves either both or neither and
-a retried run (same run id) finds its incidents already notified and enqueues nothing twice. ``severity`` and
-``observed`` on an incident are what people were last told, which is what "worse" and "was Y" compare against.
+A finding's fingerprint (same check, same subject) names its incident in ``ledger.incidents``. Each run,
+``contracts.incidents.plan`` decides per fingerprint: open, worse, repeat, suppress or resolve. ``record`` then
+writes the incident rows and the Slack messages to the outbox in one transaction, so a crash leaves either both or
+neither and a retried run (same run id) finds its incidents already notified and enqueues nothing twice.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Iterable, Mapping
+from datetime import datetime
+from typing import Iterable
 
 import duckdb
 
 from ...contracts.finding import Finding, Severity
-from ...contracts.policy import Policy
-from ...contracts.routing import Route, route
+from ...contracts.incidents import OPEN, RESOLVED, Decision, Incident
 from ..warehouse import Warehouse
 from . import outbox
 from .message import build_parent, build_reply, build_resolved_reply
 from .outbox import OutboxMessage
 
-__all__ = ["Incident", "Decision", "plan", "record", "incidents", "suppress_hours", "OPEN", "RESOLVED"]
+__all__ = ["record", "incidents"]
 
-OPEN, RESOLVED = "open", "resolved"
 _COLUMNS = ("fingerprint, check_id, subject, channel, status, severity, observed, opened_at, last_seen_at, "
             "last_notified_at, resolved_at, thread_ts, last_run_id, parent_alert_id, finding")
-
-
-@dataclass(frozen=True)
-class Incident:
-    """One row of ``ledger.incidents``; ``finding`` is the finding as last notified."""
-
-    fingerprint: str
-    check_id: str
-    subject: str
-    channel: str
-    status: str
-    severity: Severity
-    observed: float | None
-    opened_at: datetime
-    last_seen_at: datetime
-    last_notified_at: datetime | None
-    resolved_at: datetime | None
-    thread_ts: str | None
-    last_run_id: str | None
-    parent_alert_id: str | None
-    finding: Finding | None
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What this run does about one fingerprint: ``open``, ``repeat``, ``worse``, ``suppress`` or ``resolve``.
-
-    ``finding`` is this run's finding (None when resolving), ``incident`` the record before this run (None for a
-    fingerprint never seen), ``route`` where this run's finding would go (None when resolving).
-    """
-
-    kind: str
-    fingerprint: str
-    finding: Finding | None
-    incident: Incident | None
-    route: Route | None
-
-
-def plan(findings: Iterable[Finding], known: Mapping[str, Incident], policy: Policy, evaluated: Iterable[str],
-         now: datetime) -> list[Decision]:
-    """Decide, per fingerprint, what this run tells Slack; pure, so the rules can be tested without a warehouse.
-
-    Args:
-        findings: This run's alertable findings (``contracts.actions.alertable``).
-        known: Incidents on record, by fingerprint (``incidents`` gives them).
-        policy: Routes, mentions and quiet periods.
-        evaluated: Check ids this run evaluated; only their open incidents can be resolved by absence.
-        now: The run's clock (tests pass their own).
-    """
-    decisions, seen = [], set()
-    for f in findings:
-        if f.fingerprint in seen:
-            continue
-        seen.add(f.fingerprint)
-        decisions.append(Decision(_kind(f, known.get(f.fingerprint), policy, now), f.fingerprint, f,
-                                  known.get(f.fingerprint), route(f, policy)))
-    checks = set(evaluated)
-    decisions += [Decision("resolve", i.fingerprint, None, i, None) for i in known.values()
-                  if i.status == OPEN and i.fingerprint not in seen and i.check_id in checks]
-    return decisions
-
-
-def suppress_hours(check_id: str, policy: Policy) -> float:
-    """The check's own quiet period, else the policy-wide one."""
-    rule = policy.checks.get(check_id)
-    return rule.suppress_hours if rule is not None and rule.suppress_hours is not None else policy.alerts.suppress_hours
 
 
 def record(warehouse: Warehouse, run_id: str, decisions: Iterable[Decision], now: datetime,
@@ -128,17 +49,6 @@ def incidents(warehouse: Warehouse, status: str | None = None) -> list[Incident]
                            f"order by opened_at, fingerprint", [status, status]).fetchall()
     return [Incident(*r[:5], Severity(r[5]), *r[6:14], Finding.model_validate(json.loads(r[14])) if r[14] else None)
             for r in rows]
-
-
-def _kind(f: Finding, incident: Incident | None, policy: Policy, now: datetime) -> str:
-    if incident is None or incident.status != OPEN:
-        return "open"
-    if f.severity.rank > incident.severity.rank:
-        return "worse"
-    quiet = timedelta(hours=suppress_hours(f.check_id, policy))
-    if incident.last_notified_at is None or now - incident.last_notified_at >= quiet:
-        return "repeat"
-    return "suppress"
 
 
 def _messages(run_id: str, d: Decision, now: datetime, report: str | None,

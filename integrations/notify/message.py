@@ -33,7 +33,7 @@ __all__ = ["build_message", "build_parent", "build_reply", "build_resolved_reply
 
 
 class OpenIncident(Protocol):
-    """What the digest shows of an incident (``notify.incidents.Incident`` fits)."""
+    """What the digest shows of an incident (``contracts.incidents.Incident`` fits)."""
 
     check_id: str
     subject: str

@@ -26,7 +26,7 @@ from typing import Any, Mapping, Protocol
 
 import duckdb
 
-from ..errors import ChannelError, NotifyError
+from ...contracts.errors import ChannelError, NotifyError
 from ..warehouse import Warehouse
 
 __all__ = ["Sender", "SendOutcome", "OutboxMessage", "Alert", "DeliveryReport", "enqueue", "insert", "deliver",

@@ -27,7 +27,7 @@ from slack_sdk.http_retry import (BackoffRetryIntervalCalculator, ConnectionErro
                                   RateLimitErrorRetryHandler, RetryIntervalCalculator)
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
-from ..errors import ChannelError, ConfigError, NotifyError
+from ...contracts.errors import ChannelError, ConfigError, NotifyError
 
 __all__ = ["SendResult", "SlackNotifier", "build_client", "DEFAULT_API_URL", "PERMANENT_ERRORS", "CHANNEL_ERRORS",
            "REJECTED_PAYLOAD_ERRORS"]

@@ -10,9 +10,10 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
+from ...contracts.errors import ConfigError
 from ..warehouse import Warehouse
-from ._protocol import Batch, ControlResult, Health, Rejected, SourceAdapter, Stream
+from ...contracts.batch import Batch, Rejected, Stream
+from ._protocol import ControlResult, Health, SourceAdapter
 from .export_files import ExportFilesAdapter
 from .http import RetryPolicy
 

@@ -6,69 +6,13 @@ platform means one module implementing ``SourceAdapter`` plus its staging models
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator, Literal, Protocol, runtime_checkable
 
-import pandas as pd
+from steward.contracts.batch import Batch, Rejected, Stream  # noqa: F401  (the records the adapters hand back)
 
-__all__ = ["Stream", "Batch", "Rejected", "Health", "ControlResult", "SourceAdapter", "CampaignStatus"]
-
-FileFormat = Literal["csv", "json", "parquet"]
-
-
-@dataclass(frozen=True)
-class Stream:
-    """One entity of one platform, as data: where it comes from and how its records are keyed and ordered."""
-
-    platform: str
-    entity: str
-    path: str  # relative to the integration's export folder
-    format: FileFormat
-    primary_key: str
-    cursor: str  # the field that says when a record last changed
-    flatten: str | None = None  # a nested object whose fields become columns (HubSpot's ``properties``)
-    required: bool = True  # an optional export may be absent: its entity then stays empty instead of failing
-
-    @property
-    def key(self) -> str:
-        return f"{self.platform}.{self.entity}"
-
-    @property
-    def table(self) -> str:
-        return f"{self.platform}__{self.entity}"
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A record the reader could not even parse (wrong number of columns, unreadable value)."""
-
-    source_row: int
-    reason: str
-    raw: str
-
-
-@dataclass
-class Batch:
-    """One pull of one entity: the records, where they came from, and what could not be parsed."""
-
-    integration: str
-    stream: Stream
-    frame: pd.DataFrame
-    source: str  # file path or URL, for messages and lineage
-    fingerprint: str  # content hash: the same content is never landed twice
-    rejected: list[Rejected] = field(default_factory=list)
-    # Incremental pulls: the cursor value this batch brings the entity up to (committed with the batch, never
-    # before), whether its rows replace earlier rows with the same primary key, and keys the platform says were
-    # deleted or archived since the last pull (kept as tombstones for erasure checks).
-    watermark: str | None = None
-    merge: bool = False
-    deleted: list[str] = field(default_factory=list)
-    # Bad input: records the reader set aside beyond those kept in ``rejected`` (counted, not kept: the counts stay
-    # exact while memory stays bounded), and why nothing of the source could be read, when nothing could (the pull
-    # then refuses the batch, as for breaking drift).
-    rejected_dropped: int = 0
-    unreadable: str | None = None
+__all__ = ["Health", "ControlResult", "SourceAdapter", "CampaignStatus"]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
-from ._protocol import Batch, Stream
+from ...contracts.batch import Batch, Stream
 
 __all__ = ["DEFAULT_BATCH_ROWS", "to_batch", "batched"]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from ._protocol import Rejected
+from ...contracts.batch import Rejected
 
 __all__ = ["Screened", "screen_csv", "screen_ndjson", "MAX_RECORD_BYTES", "MAX_JSON_DEPTH", "KEEP_REJECTED"]
 

@@ -25,10 +25,11 @@ from typing import Iterator
 import duckdb
 import pandas as pd
 
-from ..errors import SourceError
+from ...contracts.errors import SourceError
 from ..ledger import confirmed_state, record_control
 from ..warehouse import Warehouse
-from ._protocol import Batch, ControlResult, Health, Rejected, Stream
+from ...contracts.batch import Batch, Rejected, Stream
+from ._protocol import ControlResult, Health
 from ._records import DEFAULT_BATCH_ROWS
 from ._screen import KEEP_REJECTED, Screened, screen_csv, screen_ndjson
 from .streams import streams_for

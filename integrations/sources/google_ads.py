@@ -23,8 +23,9 @@ from typing import Any, Iterator
 
 import httpx
 
-from ..errors import ConfigError, SourceError, StewardError
-from ._protocol import Batch, ControlResult, Health, Stream
+from ...contracts.errors import ConfigError, SourceError, StewardError
+from ...contracts.batch import Batch, Stream
+from ._protocol import ControlResult, Health
 from ._records import DEFAULT_BATCH_ROWS, batched, to_batch
 from .http import HttpLayer, OAuthToken, RetryPolicy, Verdict, default_classify, resolve_env
 from .paginate import PageTokenPaginator

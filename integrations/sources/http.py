@@ -25,7 +25,7 @@ from typing import Any, Callable, Literal, Protocol
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from ..errors import ConfigError, SourceError
+from ...contracts.errors import ConfigError, SourceError
 
 __all__ = ["Verdict", "TokenSource", "EnvToken", "OAuthToken", "HttpLayer", "RetryPolicy", "default_classify",
            "resolve_env", "HttpStats"]

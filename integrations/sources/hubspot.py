@@ -28,8 +28,9 @@ import httpx
 import pandas as pd
 
 from ...contracts.registry import contract_for
-from ..errors import ConfigError, SourceError
-from ._protocol import Batch, ControlResult, Health, Stream
+from ...contracts.errors import ConfigError, SourceError
+from ...contracts.batch import Batch, Stream
+from ._protocol import ControlResult, Health
 from ._records import DEFAULT_BATCH_ROWS, batched, to_batch
 from .http import EnvToken, HttpLayer, RetryPolicy, Verdict, default_classify
 from .paginate import CursorPaginator, PageTokenPaginator

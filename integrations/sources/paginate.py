@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
-from ..errors import SourceError
+from ...contracts.errors import SourceError
 
 __all__ = ["PaginationLoop", "Paginator", "NextUrlPaginator", "PageTokenPaginator", "CursorPaginator",
            "OffsetPaginator"]

@@ -23,8 +23,9 @@ from urllib.parse import quote
 import httpx
 import pandas as pd
 
-from ..errors import ConfigError, StewardError, SourceError
-from ._protocol import Batch, ControlResult, Health, Stream
+from ...contracts.errors import ConfigError, StewardError, SourceError
+from ...contracts.batch import Batch, Stream
+from ._protocol import ControlResult, Health
 from ._records import DEFAULT_BATCH_ROWS, batched, to_batch
 from .http import HttpLayer, OAuthToken, RetryPolicy, Verdict, default_classify, resolve_env
 from .paginate import NextUrlPaginator

@@ -9,7 +9,7 @@ pointing Steward at its own exports lays them out the same way (or overrides ``e
 
 from __future__ import annotations
 
-from ._protocol import Stream
+from ...contracts.batch import Stream
 
 __all__ = ["EXPORT_STREAMS", "PLATFORMS", "FILES_ONLY", "streams_for"]
 

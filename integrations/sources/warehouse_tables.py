@@ -22,8 +22,9 @@ import pandas as pd
 import pyarrow as pa
 
 from ...contracts.registry import contract_for
-from ..errors import ConfigError, SourceError
-from ._protocol import Batch, ControlResult, Health, Stream
+from ...contracts.errors import ConfigError, SourceError
+from ...contracts.batch import Batch, Stream
+from ._protocol import ControlResult, Health
 from ._records import DEFAULT_BATCH_ROWS
 from .streams import streams_for
 

@@ -13,7 +13,7 @@ from steward.contracts.fairness import (LARGEST, MOST_FAVOURED, GroupCounts, Thr
 from steward.contracts.finding import Severity
 from steward.contracts.policy import load_policy
 from steward.contracts.proxies import Contingency, GroupMoments, Moment, cramers_v, correlation_ratio, judge_proxies
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 
 T = Thresholds(min_group_size=30, ratio=0.8, critical_ratio=0.5, z=2.58)
 

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from steward.contracts.governance import judge
 from steward.contracts.policy import CheckRule, load_policy
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
+from steward.integrations.sample_queries import governance_sample_query
 
 POLICY = load_policy()
 RULE = CheckRule(family="reconciliation", mart="gov_x", subject_type="campaign", subject="{campaign_id}",
@@ -25,7 +26,7 @@ def _mart(gaps):
 
 def test_each_row_gets_its_worst_level_and_the_matching_threshold():
     found = {f.subject: f for f in judge("reconciliation.gap", RULE, _mart([0.01, 0.05, 0.06, 0.2, 0.5, None]),
-                                         "r", POLICY)}
+                                         "r", POLICY, governance_sample_query)}
     assert set(found) == {"c2", "c3", "c4"}
     assert found["c2"].severity.value == "warn" and found["c2"].threshold == 0.05 and found["c2"].action == "alert"
     assert found["c4"].severity.value == "critical" and found["c4"].threshold == 0.2

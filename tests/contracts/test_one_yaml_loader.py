@@ -11,7 +11,7 @@ import pytest
 from steward.contracts.policy import load_policy
 from steward.flows.config import load_config
 from steward.flows.launch_spec import load_launch_spec
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 LOADER = ROOT / "contracts" / "yaml_input.py"

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import write_text
 from steward.contracts.policy import load_policy
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 
 
 def test_default_policy_loads_and_feeds_dbt():

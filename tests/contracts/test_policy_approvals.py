@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from steward.contracts.policy import RUN_USER, load_policy
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 
 
 def _with(tmp_path, approvals: dict):

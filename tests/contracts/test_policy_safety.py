@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from steward.contracts.filters import FilterError, parse_filter
 from steward.contracts.governance import judge
 from steward.contracts.policy import CheckRule, Scope, load_policy
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 
 POLICY = load_policy()
 ATTACK = "channel == 'email' and @pd.io.common.os.system('env > f') == 0"

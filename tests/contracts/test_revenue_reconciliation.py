@@ -30,6 +30,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steward.contracts.governance import evaluate, judge
+from steward.integrations.sample_queries import governance_sample_query
 from tiny import AS_OF, Compiled, build, mart, tiny_policy, tiny_warehouse, ts
 
 pytestmark = pytest.mark.slow
@@ -124,7 +125,7 @@ def test_the_mart_compares_each_linked_campaign_over_the_days_google_reports_a_v
 
 
 def test_policy_finds_exactly_the_over_and_under_claims(wh):
-    findings = evaluate(REVENUE_POLICY, lambda name: mart(wh, name), "run-1")
+    findings = evaluate(REVENUE_POLICY, lambda name: mart(wh, name), "run-1", governance_sample_query)
     by_subject = {(f.check_id, f.subject): f for f in findings}
     assert sorted(by_subject) == [(UNDER, CRM[8]), (OVER, CRM[6]), (OVER, CRM[10])]  # not 9007, 9009, email
 

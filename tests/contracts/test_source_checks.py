@@ -11,8 +11,9 @@ import pytest
 
 from conftest import write_text
 from steward.contracts.registry import contract_for
-from steward.contracts.source_checks import check_batch, detect_drift, validate_table
-from steward.integrations.errors import BreakingDrift, SourceError
+from steward.contracts.source_checks import detect_drift
+from steward.integrations.validation import check_batch, validate_table
+from steward.contracts.errors import BreakingDrift, SourceError
 from steward.integrations.sources import ExportFilesAdapter
 
 HEADER = ("Id,AccountId,FirstName,LastName,Email,Phone,MailingCountry,Age_Band__c,Gender__c,Region__c,"

@@ -30,6 +30,7 @@ from steward.contracts.policy import load_policy
 from steward.integrations import dbt_build
 from steward.integrations.landing import ensure_raw_tables
 from steward.integrations.pull import pull_integration
+from steward.integrations.sample_queries import governance_sample_query
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
 
@@ -96,7 +97,8 @@ def _judge(root, wh: Warehouse) -> list:
     outcome = dbt_build.build(wh.path, root / "dbt", {**POLICY.dbt_vars(), "as_of": "2026-11-20T12:00:00+00:00"},
                               select=["+gov_data_quality__landing"])
     assert not outcome.skipped and not outcome.test_failures, (outcome.skipped, outcome.test_failures)
-    return evaluate(CHECKS_POLICY, lambda m: wh.query_df(f"select * from governance.{m}"), "run-2")
+    return evaluate(CHECKS_POLICY, lambda m: wh.query_df(f"select * from governance.{m}"), "run-2",
+                    governance_sample_query)
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steward.contracts.governance import evaluate
+from steward.integrations.sample_queries import governance_sample_query
 from tiny import AS_OF, Compiled, build, mart, tiny_policy, tiny_warehouse, ts
 
 pytestmark = pytest.mark.slow
@@ -128,7 +129,7 @@ def test_the_flight_mart_sums_the_spend_outside_beyond_the_grace_days(wh):
 
 
 def test_policy_finds_exactly_the_spend_outside_the_crm_dates(wh):
-    findings = evaluate(FLIGHT_POLICY, lambda name: mart(wh, name), "run-1")
+    findings = evaluate(FLIGHT_POLICY, lambda name: mart(wh, name), "run-1", governance_sample_query)
     by_subject = {(f.check_id, f.subject): f for f in findings}
     assert sorted(by_subject) == [(AFTER, CRM[6]), (AFTER, CRM[10]), (BEFORE, CRM[7])]
 

@@ -1,6 +1,6 @@
 """Contracts compiled to DuckDB SQL judge rows exactly as pandera does: same failing rows, same labels, same counts.
 
-pandera (``_validate_pandera``, the path ``check_batch`` took before) is the oracle. Every registered contract gets
+pandera (``validate_pandera``, the path ``check_batch`` took before) is the oracle. Every registered contract gets
 frames whose cells are drawn from values that pass and values that break each of its checks (nulls, values outside a
 set or range, strings a regex must refuse or, with Python's meaning, accept), small pools so keys repeat.
 """
@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from steward.contracts.registry import SOURCE_CONTRACTS, contract_for
-from steward.contracts.source_checks import _coerce, _validate, _validate_pandera, validate_table
-from steward.contracts.sql_checks import (DATAFRAME_CHECK_SQL, compile_contract, failing_rows,
-                                          python_regex_to_re2)
-from steward.integrations.errors import SourceError
-from steward.integrations.sources._protocol import Batch, Stream
+from steward.contracts.source_checks import coerce, validate_pandera
+from steward.integrations.sql_checks import DATAFRAME_CHECK_SQL, compile_contract, failing_rows, python_regex_to_re2
+from steward.integrations.validation import _validate, validate_table
+from steward.contracts.errors import SourceError
+from steward.contracts.batch import Batch, Stream
 
 T1, T2 = "2026-01-01T00:00:00Z", "2026-06-01T08:30:00Z"
 # regex pattern -> values that pass and values that fail it, including where Python's re and RE2 differ
@@ -76,7 +76,7 @@ def _sql_and_pandera(key: str, frame: pd.DataFrame):
     """Both verdicts, or (None, None) when both refuse the whole batch, with the same message."""
     schema = contract_for(key).schema()
     try:
-        oracle = _validate_pandera(schema, frame, _batch(key, frame))
+        oracle = validate_pandera(schema, frame, _batch(key, frame))
     except SourceError as err:
         with pytest.raises(SourceError) as refused:
             _validate(schema, frame, _batch(key, frame))
@@ -164,7 +164,7 @@ def test_validate_table_judges_a_warehouse_table_in_place_with_the_same_labels(t
     frame = pd.DataFrame({"id": ["1", "2", "2", "x", None], "type": ["OPEN", "OPEN", "BAD", "SENT", "SENT"],
                           "recipient": ["a@x.io", "b@x.io", "c@x.io", "nope", "d@x.io"],
                           "emailCampaignId": [1, None, 2, 3, 4], "created": [5, 5, 0, 5, 5], "portalId": [1] * 5})
-    coerced = _coerce(contract_for("hubspot.email_events").schema(), frame)
+    coerced = coerce(contract_for("hubspot.email_events").schema(), frame)
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         con.register("f", coerced)
         con.execute('create schema raw; create table raw."hubspot__email_events" as select * from f')
@@ -176,7 +176,7 @@ def test_validate_table_judges_a_warehouse_table_in_place_with_the_same_labels(t
            "'STATUSCHANGE', 'SPAMREPORT', 'SUPPRESSED', 'UNBOUNCE', 'PRINT', 'FORWARD'])",
         3: "recipient: str_matches('^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$')",
         4: "id: not_nullable"}
-    _, _, pandera_by_check = _validate_pandera(contract_for("hubspot.email_events").schema(), frame,
+    _, _, pandera_by_check = validate_pandera(contract_for("hubspot.email_events").schema(), frame,
                                                _batch("hubspot.email_events", frame))
     assert verdict.by_check == pandera_by_check
 

@@ -9,7 +9,7 @@ import yaml
 
 from steward.contracts.policy import load_policy
 from steward.flows.launch_spec import load_launch_spec
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "launches"
 

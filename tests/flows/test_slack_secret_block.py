@@ -8,7 +8,7 @@ from steward.contracts.policy import load_policy
 from steward.flows.alerts import dispatch_alerts, slack_sender
 from steward.flows.config import IntegrationConfig, SlackConfig, StewardConfig
 from steward.integrations.emulator.slack import SlackEmulator
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 from steward.integrations.warehouse import Warehouse
 from test_alerting import CHANNELS, finding
 

@@ -15,7 +15,7 @@ from steward.contracts import yaml_input
 from steward.contracts.policy import load_policy
 from steward.flows.config import load_config
 from steward.flows.launch_spec import load_launch_spec
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 from test_cli_end_to_end import steward
 
 pytestmark = pytest.mark.slow

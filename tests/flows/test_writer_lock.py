@@ -16,7 +16,7 @@ import pytest
 
 from steward.flows.demo import prepare_demo
 from steward.integrations.emulator.stack import EmulatorStack
-from steward.integrations.errors import WarehouseError
+from steward.contracts.errors import WarehouseError
 from steward.integrations.warehouse import Warehouse
 from steward.integrations.writer_lock import LockHolder, WarehouseBusy, hold, writer_lock
 

@@ -26,8 +26,9 @@ from steward.integrations.emulator.google_ads import GoogleAdsEmulator
 from steward.integrations.emulator.hubspot import HubspotEmulator
 from steward.integrations.emulator.marketo import MarketoEmulator
 from steward.integrations.emulator.salesforce import SalesforceEmulator
-from steward.integrations.health.rules import Verdict, verdict
-from steward.integrations.health.signals import LedgerSignals, ProbeSignals, Signals, probe_signals
+from steward.contracts.health_rules import Verdict, verdict
+from steward.contracts.health_signals import LedgerSignals, ProbeSignals, Signals
+from steward.integrations.health.signals import probe_signals
 from steward.integrations.sources import build_adapter
 from steward.integrations.sources.http import RetryPolicy
 

@@ -18,7 +18,7 @@ from adapter_suite import PLATFORMS, POLICY, Replay, Unreachable, http_of, judge
 from steward.contracts.policy import HealthRules
 from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.emulator._platform import Fault
-from steward.integrations.errors import ConfigError, SourceError
+from steward.contracts.errors import ConfigError, SourceError
 from steward.integrations.sources.paginate import PaginationLoop
 
 LAYERS = ["in_process", "socket"]

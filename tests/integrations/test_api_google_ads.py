@@ -11,7 +11,7 @@ from steward.integrations.demo.exports import write_csv
 from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.emulator._platform import Fault
 from steward.integrations.emulator.google_ads import FAILURE_TYPE, RETRY_INFO_TYPE, GoogleAdsEmulator
-from steward.integrations.errors import SourceError
+from steward.contracts.errors import SourceError
 from steward.integrations.landing import read_watermark
 from steward.integrations.pull import pull_integration
 from steward.integrations.sources import ExportFilesAdapter, build_adapter

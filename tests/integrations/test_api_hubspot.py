@@ -16,7 +16,7 @@ from adapter_suite import judged
 from steward.contracts.policy import HealthRules
 from steward.integrations.emulator._platform import Fault, RateLimit
 from steward.integrations.emulator.hubspot import HubspotEmulator
-from steward.integrations.errors import SourceError
+from steward.contracts.errors import SourceError
 from steward.integrations.landing import read_watermark
 from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.pull import pull_integration

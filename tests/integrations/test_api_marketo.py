@@ -18,7 +18,7 @@ import pytest
 from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.emulator._platform import Fault, RateLimit
 from steward.integrations.emulator.marketo import MarketoEmulator
-from steward.integrations.errors import SourceError
+from steward.contracts.errors import SourceError
 from steward.integrations.landing import read_watermark
 from steward.integrations.pull import pull_entity
 from steward.integrations.sources import build_adapter

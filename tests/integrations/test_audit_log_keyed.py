@@ -17,7 +17,7 @@ from steward.flows.cli import app
 from steward.flows.config import IntegrationConfig, StewardConfig, write_config
 from steward.flows.report import render_report
 from steward.integrations import ledger
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 from steward.integrations.warehouse import Warehouse
 
 KEY = "k3y-for-tests-5f1c9a0e7d2b4c68"  # distinctive, so a leak anywhere is found by a substring search

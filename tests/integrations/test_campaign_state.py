@@ -9,7 +9,7 @@ import pytest
 
 from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.emulator.stack import EmulatorStack
-from steward.integrations.errors import SourceError
+from steward.contracts.errors import SourceError
 from steward.integrations.sources import ExportFilesAdapter, RetryPolicy, build_adapter
 from steward.integrations.sources._protocol import CampaignStatus
 from steward.integrations.warehouse import Warehouse

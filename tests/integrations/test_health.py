@@ -11,12 +11,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from steward.contracts.health_rules import in_maintenance
 from steward.contracts.policy import HealthPolicy, MaintenanceWindow
 from steward.integrations.emulator._platform import Fault
 from steward.integrations.emulator.hubspot import HubspotEmulator
 from steward.integrations.emulator.salesforce import SalesforceEmulator
 from steward.integrations.emulator.stack import DEMO_ENV, EmulatorStack
-from steward.integrations.health import check_integration, in_maintenance
+from steward.integrations.health import check_integration
 from steward.integrations.health.signals import classify_failure, headroom_from_headers
 from steward.integrations.notify import outbox
 from steward.integrations.sources import build_adapter

@@ -8,10 +8,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from steward.contracts.finding import Finding, Severity
+from steward.contracts.incidents import Incident, plan, suppress_hours
 from steward.contracts.policy import Alerts, Policy, load_policy
 from steward.contracts.routing import Route, route
 from steward.integrations.emulator._blockkit import block_errors
-from steward.integrations.errors import ConfigError
+from steward.contracts.errors import ConfigError
 from steward.integrations.notify import incidents, outbox
 from steward.integrations.notify.message import (MAX_BLOCKS, build_digest, build_parent, build_reply,
                                                  build_resolved_reply)
@@ -43,7 +44,7 @@ def wh(tmp_path):
 def run(wh: Warehouse, run_id: str, findings: list[Finding], now: datetime, pol: Policy | None = None):
     """One run's incident step with its own clock: plan against the ledger, then record."""
     known = {i.fingerprint: i for i in incidents.incidents(wh)}
-    decisions = incidents.plan(findings, known, pol or load_policy(), EVALUATED, now)
+    decisions = plan(findings, known, pol or load_policy(), EVALUATED, now)
     incidents.record(wh, run_id, decisions, now, report="/tmp/report.html")
     return [d.kind for d in decisions]
 
@@ -95,8 +96,8 @@ def test_a_check_can_have_its_own_quiet_period(wh):
     base = load_policy()
     rule = base.checks["consent.send_after_opt_out"].model_copy(update={"suppress_hours": 1})
     pol = base.model_copy(update={"checks": {**base.checks, "consent.send_after_opt_out": rule}})
-    assert incidents.suppress_hours("consent.send_after_opt_out", pol) == 1
-    assert incidents.suppress_hours("bias.selection_rate_disparity", pol) == 24
+    assert suppress_hours("consent.send_after_opt_out", pol) == 1
+    assert suppress_hours("bias.selection_rate_disparity", pol) == 24
     run(wh, "r-1", [finding()], T0, pol)
     assert run(wh, "r-2", [finding()], T0 + timedelta(minutes=61), pol) == ["repeat"]
 
@@ -115,7 +116,7 @@ def test_absent_findings_resolve_only_for_checks_this_run_evaluated_and_can_reop
     run(wh, "r-1", [finding(), other], T0)
     p = load_policy()
     known = {i.fingerprint: i for i in incidents.incidents(wh)}
-    assert [d.kind for d in incidents.plan([], known, p, ["bias.selection_rate_disparity"], T0)] == []
+    assert [d.kind for d in plan([], known, p, ["bias.selection_rate_disparity"], T0)] == []
     assert sorted(run(wh, "r-2", [other], T0 + timedelta(hours=1))) == ["resolve", "suppress"]
     resolved = incidents.incidents(wh, status="resolved")
     assert [i.check_id for i in resolved] == ["consent.send_after_opt_out"]
@@ -160,7 +161,7 @@ def test_incident_messages_stay_within_block_kit_limits_and_carry_no_pii():
 
 
 def test_a_huge_digest_is_summarised_within_limits():
-    rows = [incidents.Incident(f"fp{i}", "consent.send_after_opt_out", f"campaign {i:05d} " + "x" * 120,
+    rows = [Incident(f"fp{i}", "consent.send_after_opt_out", f"campaign {i:05d} " + "x" * 120,
                                "#privacy-office", "open", [Severity.warn, Severity.critical][i % 2], float(i),
                                T0 - timedelta(hours=i), T0, T0, None, None, "r-1", None, None) for i in range(500)]
     payload = build_digest(rows, T0 + timedelta(hours=1))

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from conftest import write_text
-from steward.contracts.source_checks import check_batch
-from steward.integrations.errors import WarehouseError
+from steward.integrations.validation import check_batch
+from steward.contracts.errors import WarehouseError
 from steward.integrations.landing import land_batch, latest_types
 from steward.integrations.pull import pull_entity
 from steward.integrations.sources import ExportFilesAdapter

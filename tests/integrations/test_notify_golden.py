@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from steward.contracts.finding import Finding, Severity
-from steward.flows.launch_checks import Reason, Verdict, verdict_payload
+from steward.contracts.launch import Reason, Verdict
+from steward.flows.launch_checks import verdict_payload
 from steward.integrations.emulator._blockkit import block_errors
 from steward.integrations.notify.health_messages import transition_message
 from steward.integrations.notify.message import (build_digest, build_message, build_parent, build_reply,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from steward.integrations.errors import SourceError
+from steward.contracts.errors import SourceError
 from steward.integrations.sources.paginate import (CursorPaginator, NextUrlPaginator, OffsetPaginator,
                                                    PageTokenPaginator, PaginationLoop)
 

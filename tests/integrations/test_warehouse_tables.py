@@ -15,7 +15,7 @@ import pytest
 
 from steward.contracts.registry import contract_for
 from steward.integrations.demo.generator import generate_workspace
-from steward.integrations.errors import SourceError
+from steward.contracts.errors import SourceError
 from steward.integrations.landing import read_watermark
 from steward.integrations.pull import pull_integration
 from steward.integrations.sources import ExportFilesAdapter, build_adapter

@@ -2,7 +2,7 @@
 
 The thresholds are data (``health:`` in the policy YAML, ``contracts.policy.HealthRules``); this module only
 applies them, in a fixed order, worst first: the first rule that matches at the worst level names the verdict.
-A single verdict moves nothing by itself; ``state.advance`` applies the hysteresis.
+A single verdict moves nothing by itself; ``health_state.advance`` applies the hysteresis.
 
     rule               level     when
     config.invalid     unknown   the adapter cannot even be built (a missing credential variable)
@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timezone
 from typing import Callable
 
-from steward.contracts.policy import HealthRules, MaintenanceWindow
-
-from .signals import Signals
+from .health_signals import Signals
+from .policy import HealthRules, MaintenanceWindow
 
 __all__ = ["Verdict", "verdict", "in_maintenance", "LEVELS", "RULES"]
 

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from steward.contracts.policy import HealthRules
-
-from .rules import Verdict
+from .health_rules import Verdict
+from .policy import HealthRules
 
 __all__ = ["Track", "advance", "announce", "needs_confirmation"]
 

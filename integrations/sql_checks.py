@@ -31,10 +31,10 @@ import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
-__all__ = ["CompiledContract", "DATAFRAME_CHECK_SQL", "WholeBatchFailure", "Untranslatable", "compile_contract", "failing_rows", "label_failure_cases",
-           "python_regex_to_re2", "ROW"]
+from ..contracts.source_checks import ROW  # the row-number column the compiled query returns
 
-ROW = "__row"  # the row-number column the compiled query returns
+__all__ = ["CompiledContract", "DATAFRAME_CHECK_SQL", "WholeBatchFailure", "Untranslatable", "compile_contract",
+           "failing_rows", "python_regex_to_re2"]
 
 # "<model>.<check>": the same predicate as the model's @dataframe_check, in DuckDB SQL (true = the row passes).
 # Where pandas yields False for a null (string and datetime comparisons) the SQL says so with coalesce; where it
@@ -204,13 +204,6 @@ def _assemble(relation: str, flags: list[tuple[str, str]]) -> str:
     where = " OR ".join(f"__f{i}" for i in range(len(flags)))
     return (f"WITH __flagged AS (SELECT *, {named} FROM {relation}) "
             f"SELECT {ROW}, list_filter({labels}, lambda x: x IS NOT NULL) AS labels FROM __flagged WHERE {where}")
-
-
-def label_failure_cases(cases: pd.DataFrame) -> pd.DataFrame:
-    """pandera failure cases as (__row, label) rows, labelled as ``check_batch`` has always labelled them."""
-    rows = cases[cases["index"].notna()]
-    labels = rows.apply(lambda r: f"{r['column'] or 'row'}: {r['check']}", axis=1) if len(rows) else []
-    return pd.DataFrame({ROW: rows["index"].astype(int).to_numpy(), "label": list(labels)})
 
 
 def failing_rows(con: duckdb.DuckDBPyConnection, compiled: CompiledContract,
