@@ -20,7 +20,8 @@ from steward.integrations.warehouse import Warehouse
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 CONSOLE = FLOWS / "cli" / "_console.py"
-HEAVY = ("prefect", "dbt", "pandas", "duckdb", "numpy", "pandera", "jinja2", "sqlglot", "httpx")  # not pydantic: typer uses it
+# not pydantic: typer itself imports it to build a command's options
+HEAVY = ("prefect", "dbt", "pandas", "duckdb", "numpy", "pandera", "jinja2", "sqlglot", "httpx")
 
 
 def _modules() -> dict[Path, ast.Module]:
@@ -59,7 +60,8 @@ def test_fail_on_levels_are_the_severities():
 
 
 @pytest.mark.parametrize("args", [
-    ["run"], ["campaigns", "list"], ["campaigns", "reconcile"], ["campaigns", "resume", "hubspot", "c1", "--reason", "x"],
+    ["run"], ["campaigns", "list"], ["campaigns", "reconcile"],
+    ["campaigns", "resume", "hubspot", "c1", "--reason", "x"],
     ["contracts", "validate"], ["alerts", "list"], ["alerts", "digest"], ["alerts", "retry"], ["health"],
     ["report"], ["audit", "log", "verify"], ["audit-log", "verify"], ["audit", "launch", "launch.yaml"],
     ["audit-launch", "launch.yaml"],
@@ -112,7 +114,8 @@ def test_audit_log_verify_and_its_old_spelling_answer_alike(tmp_path):
     assert new.stderr == old.stderr and new.stdout == old.stdout == ""
     with wh.connect() as con:
         con.execute("update ledger.audit_log set reason = 'edited' where seq = 2")
-    new, old = (CliRunner().invoke(app, [*cmd, "verify", "-c", str(config)]) for cmd in (["audit", "log"], ["audit-log"]))
+    new, old = (CliRunner().invoke(app, [*cmd, "verify", "-c", str(config)])
+                for cmd in (["audit", "log"], ["audit-log"]))
     assert (new.exit_code, old.exit_code) == (1, 1)
     assert new.stderr == old.stderr and new.stderr.startswith("audit log tampered: row 2")
 
