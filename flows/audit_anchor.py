@@ -2,7 +2,7 @@
 
 A keyed chain stops anyone without the key from editing a row and recomputing the hashes after it, but not from
 cutting rows off the end or emptying the table: only a copy of the head kept elsewhere shows that. The run's report
-carries the head (``SEQ:HASH``, for ``steward audit-log verify --expect-head``), and so does ``audit_anchor`` in
+carries the head (``SEQ:HASH``, for ``steward audit log verify --expect-head``), and so does ``audit_anchor`` in
 steward.yaml, an append-only file best kept where the warehouse's writers cannot rewrite it.
 """
 

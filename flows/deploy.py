@@ -9,7 +9,7 @@
 Entrypoints are module paths (``steward.flows.governance:governance_run``), so a worker in any folder of an
 environment where Steward is installed can run them; nothing is uploaded or pulled. Each deployment runs one flow at a
 time (``concurrency_limit=1``): runs of one warehouse must not overlap, because DuckDB has one writer. See
-docs/deployments.md.
+docs/deployments.md. The ``steward deploy`` command itself is in flows/cli/deploy.py.
 """
 
 from __future__ import annotations
@@ -18,12 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from steward.contracts.policy import load_policy
 from steward.contracts.errors import ConfigError
 
-from .config import load_config
-
-__all__ = ["DeploymentSpec", "deployment_specs", "deploy_all", "ensure_work_pool", "deploy_command", "DEFAULT_POOL",
+__all__ = ["DeploymentSpec", "deployment_specs", "deploy_all", "ensure_work_pool", "DEFAULT_POOL",
            "DEFAULT_GOVERNANCE_CRON"]
 
 DEFAULT_POOL = "steward"
@@ -45,6 +42,10 @@ class DeploymentSpec:
 def deployment_specs(config: Path, governance_cron: str = DEFAULT_GOVERNANCE_CRON,
                      health_interval_seconds: float | None = None) -> list[DeploymentSpec]:
     """The three deployments for one ``steward.yaml`` (its path is made absolute: a worker runs elsewhere)."""
+    from steward.contracts.policy import load_policy
+
+    from .config import load_config  # here, not at import: `steward --help` imports this module for its defaults
+
     config = Path(config).resolve()
     cfg = load_config(config)  # refuse a bad config here, not in the first scheduled run
     interval = health_interval_seconds or max(load_policy(cfg.policy).health.interval_seconds, 60)
@@ -103,33 +104,3 @@ def deploy_all(config: Path, pool: str = DEFAULT_POOL, governance_cron: str = DE
             entrypoint_type=EntrypointType.MODULE_PATH)
         ids[f"{flow.name}/{spec.name}"] = str(deployment.apply(work_pool_name=pool))
     return ids
-
-
-def _typer_command():
-    import typer
-    from rich.console import Console
-
-    from steward.contracts.errors import StewardError
-
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-    def deploy(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", help="Path to steward.yaml."),
-               pool: str = typer.Option(DEFAULT_POOL, help="Process work pool (created when missing)."),
-               cron: str = typer.Option(DEFAULT_GOVERNANCE_CRON, help="Governance run schedule (cron, UTC)."),
-               health_every: float = typer.Option(0, min=0, help="Health monitor interval in seconds "
-                                                                  "(default: policy health.interval_seconds)."),
-               paused: bool = typer.Option(False, help="Register the schedules paused.")) -> None:
-        """Register the governance run (daily), the health monitor and the pre-launch audit on a Prefect server."""
-        try:
-            ids = deploy_all(config, pool, cron, health_every or None, paused)
-        except StewardError as exc:
-            err.print(f"[bold red]error:[/] {exc}")
-            raise typer.Exit(2) from None
-        for name, deployment_id in ids.items():
-            err.print(f"deployed [bold]{name}[/] ({deployment_id}) to work pool {pool}")
-        err.print(f"start a worker: prefect worker start --pool {pool}")
-
-    return deploy
-
-
-deploy_command = _typer_command()

@@ -87,7 +87,7 @@ def report_context(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
         "generated_at": _when(datetime.now(timezone.utc)),
         "charts": chart_context(warehouse, _policy_of(runs[0])),
         "health": health_section(warehouse, run_id),
-        "audit_head": audit_head(warehouse, run_id),  # the anchor: `steward audit-log verify --expect-head`
+        "audit_head": audit_head(warehouse, run_id),  # the anchor: `steward audit log verify --expect-head`
     }
 
 

@@ -8,21 +8,12 @@ quarantine counts. Like the page, they never hold a quarantined record.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-import typer
-from rich.console import Console
-
-from steward.contracts.errors import StewardError, WarehouseError
+from steward.contracts.errors import WarehouseError
 from steward.integrations.warehouse import Warehouse
 
-from .config import load_config
-from .report import render_report, report_context
-
-__all__ = ["report_markdown", "report_json", "latest_run_id", "report_command"]
-
-_FORMATS = ("html", "md", "json")
+__all__ = ["report_markdown", "report_json", "latest_run_id"]
 
 
 def report_json(context: dict[str, Any]) -> str:
@@ -60,30 +51,3 @@ def latest_run_id(warehouse: Warehouse) -> str:
     if rows.empty:
         raise WarehouseError(f"{warehouse.path}: no completed run in ledger.runs; run `steward run` first")
     return str(rows.iloc[0, 0])
-
-
-def report_command(run_id: str = typer.Argument(None, help="The run (default: the latest completed one)."),
-                   config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", help="Path to steward.yaml."),
-                   fmt: str = typer.Option("html", "--format", "-f", help="html (a file), md or json (stdout)."),
-                   out: Path = typer.Option(None, "--out", "-o", help="Write here instead.")) -> None:
-    """A run's report: the HTML page, or Markdown / JSON for a ticket."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
-        if fmt not in _FORMATS:
-            raise StewardError(f"--format must be one of {', '.join(_FORMATS)}, not '{fmt}'")
-        cfg = load_config(config)
-        wh = Warehouse(cfg.warehouse)
-        run_id = run_id or latest_run_id(wh)
-        if fmt == "html":
-            err.print(str(render_report(wh, run_id, out or cfg.report_dir / f"{run_id}.html")))
-            return
-        context = report_context(wh, run_id)
-        text = report_markdown(context) if fmt == "md" else report_json(context) + "\n"
-    except StewardError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    if out:
-        out.write_text(text, encoding="utf-8")
-        err.print(str(out))
-    else:
-        typer.echo(text, nl=False)

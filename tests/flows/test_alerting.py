@@ -19,7 +19,7 @@ from steward.contracts.finding import Finding, Severity
 from steward.contracts.policy import load_policy
 from steward.flows import progress
 from steward.flows.alerts import dispatch_alerts
-from steward.flows.cli_alerts import alerts_app
+from steward.flows.cli.alerts import alerts_app
 from steward.flows.config import IntegrationConfig, StewardConfig, write_config
 from steward.integrations.emulator.slack import SlackEmulator, SlackMessage
 from steward.integrations.notify import incidents, outbox

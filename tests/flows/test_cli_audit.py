@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from steward.flows.bias_audit import audit_bias
-from steward.flows.cli_audit import audit_app
+from steward.flows.cli.audit import audit_app
 
 runner = CliRunner()
 

@@ -122,3 +122,16 @@ def test_the_cli_exits_1_on_no_go_and_prints_one_json_document(workspaces):
     assert go.exit_code == 1  # --strict: conditions gate too
     bad = CliRunner().invoke(app, ["audit-launch", str(workspaces["clean"]), "-c", str(workspaces["clean"])])
     assert bad.exit_code == 2
+
+
+def test_audit_launch_is_the_new_spelling_and_audit_dash_launch_still_works(workspaces):
+    """`steward audit launch` gives the same verdict, reasons and exit code as the old `steward audit-launch`."""
+    from steward.flows.cli import app
+
+    args = [str(EXAMPLES / "nogo-priority-leads.yaml"), "-c", str(workspaces["injected"]), "--json", "--no-notify"]
+    new, old = (CliRunner().invoke(app, [*cmd, *args]) for cmd in (["audit", "launch"], ["audit-launch"]))
+    assert (new.exit_code, old.exit_code) == (1, 1), new.output + old.output
+    docs = [json.loads(r.stdout.strip().splitlines()[-1]) for r in (new, old)]
+    assert [d["verdict"] for d in docs] == ["NO-GO", "NO-GO"]
+    reasons = [[(b["check_id"], b["subject"]) for b in d["blocking"]] for d in docs]
+    assert reasons[0] == reasons[1] and len(reasons[0]) == 5

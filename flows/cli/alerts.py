@@ -8,32 +8,26 @@ other message, so a digest posted while Slack is down is not lost either.
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from steward.contracts.policy import Policy, load_policy
-from steward.contracts.errors import ConfigError, StewardError
+from ._console import SEVERITY_STYLE, err, one_line_errors, reporting, stdout
 
-from . import progress
-from .config import StewardConfig, load_config
-
-if TYPE_CHECKING:  # the warehouse (and duckdb) load only when a command runs
+if TYPE_CHECKING:  # the policy, the config and the warehouse (and duckdb) load only when a command runs
+    from steward.contracts.policy import Policy
     from steward.integrations.warehouse import Warehouse
+
+    from ..config import StewardConfig
 
 __all__ = ["alerts_app"]
 
 alerts_app = typer.Typer(help="Slack alert incidents: list them, post a digest of open ones, retry what Slack missed.",
                          no_args_is_help=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 _CONFIG = typer.Option(Path("steward.yaml"), "--config", "-c", help="Path to steward.yaml.")
-_COLORS = {"critical": "bold red", "warn": "yellow", "info": "cyan"}
 
 
 class IncidentStatus(str, Enum):
@@ -45,35 +39,34 @@ class IncidentStatus(str, Enum):
 @alerts_app.command("retry")
 def retry(config: Path = _CONFIG) -> None:
     """Deliver queued alert messages to Slack now; exit 1 while some are still queued."""
-    def go() -> None:
-        from steward.integrations.notify import outbox
+    from steward.contracts.errors import ConfigError
+    from steward.integrations.notify import outbox
 
-        from .alerts import slack_sender
+    from ..alerts import slack_sender
 
+    with reporting(), one_line_errors():
         cfg, policy, wh = _open(config)
         sender = slack_sender(cfg, policy.alerts.channel)
         if sender is None:
             raise ConfigError(f"{cfg.slack.token_env} is not set: queued alerts can only be delivered to Slack")
         delivery = outbox.deliver(wh, sender)
-        _out().print(f"sent {delivery.sent}, failed {delivery.failed}, pending {delivery.pending}")
+        stdout().print(f"sent {delivery.sent}, failed {delivery.failed}, pending {delivery.pending}")
         for channel in delivery.blocked:
             err.print(f"[yellow]Slack channel {channel} refused the bot;[/] its alerts stay queued")
         if delivery.pending:
             raise typer.Exit(1)
 
-    _guard(go)
-
 
 @alerts_app.command("digest")
 def digest(config: Path = _CONFIG) -> None:
     """Post one message listing the open incidents, worst and oldest first, to the policy's digest channel."""
-    def go() -> None:
-        from steward.contracts.incidents import OPEN
-        from steward.integrations.notify import incidents, outbox
-        from steward.integrations.notify.message import build_digest
+    from steward.contracts.incidents import OPEN
+    from steward.integrations.notify import incidents, outbox
+    from steward.integrations.notify.message import build_digest
 
-        from .alerts import flush
+    from ..alerts import flush
 
+    with reporting(), one_line_errors():
         cfg, policy, wh = _open(config)
         now = datetime.now(timezone.utc)
         still_open = incidents.incidents(wh, status=OPEN)
@@ -81,21 +74,21 @@ def digest(config: Path = _CONFIG) -> None:
         message = outbox.OutboxMessage(outbox.POST, channel, build_digest(still_open, now))
         ids = outbox.enqueue(wh, f"digest-{now:%Y%m%dT%H%M%S}", message)
         outcome = flush(wh, cfg, ids, policy.alerts.channel)
-        _out().print(f"digest of {len(still_open)} open incidents: {outcome} ({channel})")
+        stdout().print(f"digest of {len(still_open)} open incidents: {outcome} ({channel})")
         if outcome == "queued":
             raise typer.Exit(1)
-
-    _guard(go)
 
 
 @alerts_app.command("list")
 def list_incidents(config: Path = _CONFIG,
                    status: IncidentStatus = typer.Option(IncidentStatus.open, help="Which incidents to show.")) -> None:
     """The incidents on record: severity, check, subject, channel, and how long each has been open."""
-    def go() -> None:
-        from steward.integrations.notify import incidents
-        from steward.integrations.notify.message import age, redact
+    from rich.table import Table
 
+    from steward.integrations.notify import incidents
+    from steward.integrations.notify.message import age, redact
+
+    with reporting(), one_line_errors():
         _, _, wh = _open(config)
         rows = incidents.incidents(wh, status=None if status is IncidentStatus.all else status.value)
         now = datetime.now(timezone.utc)
@@ -104,38 +97,22 @@ def list_incidents(config: Path = _CONFIG,
         for name in ("subject", "channel", "opened (UTC)", "open for", "last seen (UTC)"):
             table.add_column(name, overflow="fold")
         for i in sorted(rows, key=lambda i: (i.status != "open", -i.severity.rank, i.opened_at)):
-            table.add_row(i.status, f"[{_COLORS[i.severity.value]}]{i.severity.value}[/]", i.check_id,
+            table.add_row(i.status, f"[{SEVERITY_STYLE[i.severity.value]}]{i.severity.value}[/]", i.check_id,
                           redact(i.subject), i.channel, _when(i.opened_at), age((i.resolved_at or now) - i.opened_at),
                           _when(i.last_seen_at))
         label = "" if status is IncidentStatus.all else f"{status.value} "
-        _out().print(table if rows else f"No {label}incidents.")
-
-    _guard(go)
+        stdout().print(table if rows else f"No {label}incidents.")
 
 
 def _open(config: Path) -> tuple[StewardConfig, Policy, Warehouse]:
+    from steward.contracts.policy import load_policy
     from steward.integrations.warehouse import Warehouse
 
-    from .alerts import alert_policy
+    from ..alerts import alert_policy
+    from ..config import load_config
 
     cfg = load_config(config)
     return cfg, alert_policy(load_policy(cfg.policy), cfg), Warehouse(cfg.warehouse)
-
-
-def _guard(go: Callable[[], None]) -> None:
-    """Runs a command with printed alerts shown on stderr; a StewardError is one line and exit 2."""
-    progress.set_reporter(lambda stage, detail: err.print(f"  [dim]{stage:>9}[/]  {detail}"))
-    try:
-        go()
-    except StewardError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    finally:
-        progress.set_reporter(None)
-
-
-def _out() -> Console:
-    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _when(moment: datetime) -> str:

@@ -1,8 +1,7 @@
-"""``steward audit ...``: audits a team runs on its own data, from a terminal or a CI job.
+"""``steward audit bias``: selection rates, error rates and four-fifths verdicts per group, on any table or file.
 
-``steward audit bias`` prints one table per dimension and one of proxies, or ONE JSON document with ``--json``.
-Exit 0 when no group fails, 1 when one does (so a pipeline can gate on it), 2 on bad input, with one line on stderr.
-Registered in flows/cli.py as ``app.add_typer(audit_app, name="audit")``.
+Prints one table per dimension and one of proxies, or ONE JSON document with ``--json``. Exit 0 when no group fails,
+1 when one does (so a pipeline can gate on it), 2 on bad input, with one line on stderr.
 """
 
 from __future__ import annotations
@@ -10,34 +9,25 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from steward.contracts.fairness import DimensionResult, GroupResult, Rate
-from steward.contracts.policy import load_policy
-from steward.contracts.proxies import ProxyResult
-from steward.contracts.errors import StewardError
+from .._console import one_line_errors, stdout
 
-from .bias_audit import BiasAudit, audit_bias
+if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command runs
+    from steward.contracts.fairness import DimensionResult, GroupResult, Rate
+    from steward.contracts.proxies import ProxyResult
 
-__all__ = ["audit_app", "bias"]
+    from ...bias_audit import BiasAudit
 
-audit_app = typer.Typer(help="Audit decisions on any table or file: bias and fairness across groups.",
-                        no_args_is_help=True)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+__all__ = ["bias"]
+
 _VERDICT = {"reference": "[cyan]reference[/]", "too_small": "[dim]too small to judge[/]",
             "fails_four_fifths": "[bold red]fails four-fifths[/]", "passes": "[green]passes[/]"}
 
 
-@audit_app.callback()
-def _audit() -> None:
-    """Audit decisions on any table or file: bias and fairness across groups."""  # keeps `bias` a subcommand
-
-
-@audit_app.command()
 def bias(
     source: Path = typer.Argument(..., help="CSV, Parquet or JSON file, or a DuckDB file with --table."),
     group: List[str] = typer.Option(..., "--group", "-g", help="Group column (repeat for several)."),
@@ -60,15 +50,16 @@ def bias(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else."),
 ) -> None:
     """Selection rates, error rates and four-fifths verdicts per group, against a reference group."""
-    try:
+    from steward.contracts.policy import load_policy
+
+    from ...bias_audit import audit_bias
+
+    with one_line_errors():
         audit = audit_bias(source, group, table=table, score=score, cutoff=cutoff, decision=decision,
                            positive=positive, outcome=outcome, outcome_positive=outcome_positive,
                            intersect=intersect, reference=reference, min_group_size=min_group_size,
                            inputs=[c.strip() for i in inputs for c in i.split(",") if c.strip()] or None,
                            proxies=proxies, policy=load_policy(policy) if policy else None)
-    except StewardError as exc:
-        _err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
     if as_json:
         sys.stdout.write(json.dumps(audit.to_dict(), default=str) + "\n")
     else:
@@ -78,7 +69,7 @@ def bias(
 
 
 def _print(audit: BiasAudit) -> None:
-    out = Console() if sys.stdout.isatty() else Console(width=160)
+    out = stdout()
     t = audit.thresholds
     out.print(f"[bold]Bias audit[/] of {audit.source}: a group fails below {t.ratio:g}x the reference's selection "
               f"rate with z <= -{t.z:g}; groups under n = {t.min_group_size} are not judged.")

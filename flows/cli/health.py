@@ -14,17 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from steward.contracts.errors import StewardError
-
-from . import progress
-from .config import load_config
+from ._console import one_line_errors, reporting, say_stage, stdout
 
 __all__ = ["health"]
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 _COLORS = {"healthy": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
 
 
@@ -33,24 +27,22 @@ def health(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", h
            latest: bool = typer.Option(False, "--latest", help="Show the stored states; probe nothing."),
            every: float = typer.Option(0, "--every", min=0, help="Probe again every N seconds until stopped.")) -> None:
     """Probe each integration's API and syncs; show its health state, the rule behind it, and its signals."""
-    try:
+    from ..config import load_config
+
+    with one_line_errors():
         cfg = load_config(config)  # fail fast, before Prefect starts
         from steward.contracts.policy import load_policy
         from steward.integrations.warehouse import Warehouse
         from steward.integrations.writer_lock import hold
 
-        from .runtime import waiting_for
+        from ..runtime import waiting_for
 
         load_policy(cfg.policy)
-        say = lambda stage, detail: err.print(f"  [dim]{stage:>9}[/]  {detail}")  # noqa: E731
         # a governance run holds the warehouse: wait for it here, before Prefect starts (a --every loop waits
         # per tick, in the flow, and lets the run go between ticks)
-        with hold(cfg.warehouse, None, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, say)):
+        with hold(cfg.warehouse, None, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, say_stage)):
             Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
         rows = _stored(config) if latest else _probe(config, every, as_json)
-    except StewardError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
     if as_json:
         sys.stdout.write(json.dumps({"integrations": rows}, default=str) + "\n")
     else:
@@ -60,23 +52,18 @@ def health(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", h
 
 
 def _probe(config: Path, every: float, quiet: bool) -> list[dict[str, Any]]:
-    from .health import HealthParams, integration_health, run_monitor
-    from .runtime import flow_settings
+    from ..health import HealthParams, integration_health, run_monitor
+    from ..runtime import flow_settings
 
-    if not quiet:
-        progress.set_reporter(lambda stage, detail: err.print(f"  [dim]{stage:>9}[/]  {detail}"))
-    try:
-        with flow_settings():
-            if every:
-                stop, last = threading.Event(), []
-                try:
-                    run_monitor(str(config), every, stop, on_result=lambda r: (last.append(r), _table(_rows(r))))
-                except KeyboardInterrupt:
-                    stop.set()
-                return _rows(last[-1]) if last else []
-            return _rows(integration_health(HealthParams(config=str(config))))
-    finally:
-        progress.set_reporter(None)
+    with reporting(not quiet), flow_settings():
+        if every:
+            stop, last = threading.Event(), []
+            try:
+                run_monitor(str(config), every, stop, on_result=lambda r: (last.append(r), _table(_rows(r))))
+            except KeyboardInterrupt:
+                stop.set()
+            return _rows(last[-1]) if last else []
+        return _rows(integration_health(HealthParams(config=str(config))))
 
 
 def _rows(result: Any) -> list[dict[str, Any]]:
@@ -84,7 +71,7 @@ def _rows(result: Any) -> list[dict[str, Any]]:
 
 
 def _stored(config: Path) -> list[dict[str, Any]]:
-    from .health import latest_states
+    from ..health import latest_states
 
     frame = latest_states(str(config))
     keep = ["integration", "platform", "state", "previous_state", "changed", "rule", "verdict", "in_maintenance",
@@ -96,6 +83,8 @@ def _stored(config: Path) -> list[dict[str, Any]]:
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
     table = Table("integration", "state", "rule", "reason", "latency", "headroom", "last sync", "checked",
                   title="Integration health")
     for r in rows:
@@ -106,7 +95,7 @@ def _table(rows: list[dict[str, Any]]) -> None:
                       (r.get("reason") or "")[:70], _fmt(r.get("latency_ms"), "{:.0f} ms"),
                       _fmt(r.get("headroom"), "{:.0%}"), _fmt(r.get("hours_since_sync"), "{:.1f} h ago"),
                       str(r.get("checked_at") or "")[:19])
-    (Console() if sys.stdout.isatty() else Console(width=160)).print(table)
+    stdout().print(table)
 
 
 def _fmt(value: Any, pattern: str) -> str:

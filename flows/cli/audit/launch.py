@@ -1,7 +1,8 @@
-"""``steward audit-launch``: a go / no-go for one launch spec, with an exit code a release pipeline can gate on.
+"""``steward audit launch``: a go / no-go for one launch spec, with an exit code a release pipeline can gate on.
 
 Exit codes: 0 GO or GO WITH CONDITIONS (1 for conditions too with ``--strict``), 1 NO-GO, 2 bad input (a one-line
-error naming the file and the field).
+error naming the file and the field). ``steward audit-launch`` is the old spelling, kept as a hidden alias for one
+release.
 """
 
 from __future__ import annotations
@@ -10,19 +11,12 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from steward.contracts.policy import load_policy
-from steward.contracts.errors import StewardError
-
-from . import progress
-from .config import load_config
-from .launch_spec import load_launch_spec
+from .._console import err, one_line_errors, reporting, stdout
 
 __all__ = ["audit_launch"]
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 _STYLE = {"GO": "bold green", "GO WITH CONDITIONS": "bold yellow", "NO-GO": "bold red"}
 
 
@@ -39,22 +33,21 @@ def audit_launch(spec: Path = typer.Argument(..., help="The launch spec (YAML); 
     if verbose:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
         os.environ["STEWARD_DBT_LOG_LEVEL"] = "info"
-    try:
+    from steward.contracts.policy import load_policy
+
+    from ...config import load_config
+    from ...launch_spec import load_launch_spec
+
+    with one_line_errors():
         cfg = load_config(config)  # bad input fails here, in one line, before Prefect starts
         load_policy(cfg.policy)
         load_launch_spec(spec)
-        from .prelaunch import LaunchParams, prelaunch_audit
-        from .runtime import flow_settings
+        from ...prelaunch import LaunchParams, prelaunch_audit
+        from ...runtime import flow_settings
 
-        progress.set_reporter(lambda stage, detail: err.print(f"  [dim]{stage:>9}[/]  {detail}"))
-        with flow_settings(), err.status("Auditing the launch…"):
+        with reporting(), flow_settings(), err.status("Auditing the launch…"):
             result = prelaunch_audit(LaunchParams(config=str(config), spec=str(spec.resolve()), refresh=refresh,
                                                   notify=notify))
-    except StewardError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    finally:
-        progress.set_reporter(None)
     if as_json:
         sys.stdout.write(result.model_dump_json() + "\n")
     else:
@@ -64,7 +57,7 @@ def audit_launch(spec: Path = typer.Argument(..., help="The launch spec (YAML); 
 
 
 def _summary(result) -> None:
-    out = Console() if sys.stdout.isatty() else Console(width=160)
+    out = stdout()
     out.print(f"[{_STYLE[result.verdict]}]{result.verdict}[/]  {escape(result.name)} ({result.launch_id})")
     for r in result.blocking + result.conditions:
         tag = "[bold red]blocking[/] " if r.kind == "blocking" else "[yellow]condition[/]"

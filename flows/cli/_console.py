@@ -1,0 +1,63 @@
+"""The CLI's one stdout console, one stderr console and one error handler, shared by every command.
+
+A known error (a bad file, a config, a warehouse or platform that refuses: any ``StewardError``) ends every command the
+same way: one ``error: ...`` line on stderr, exit 2, no traceback; a scripted caller tells bad input (2) from a failed
+check (1). Anything else is a bug and keeps its traceback. Only this module builds a rich ``Console`` or catches
+``StewardError`` for the CLI (tests/flows/test_cli_package.py holds it to that).
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Iterator, NoReturn
+
+import typer
+from rich.console import Console
+
+from steward.contracts.errors import StewardError
+
+from .. import progress
+
+__all__ = ["err", "stdout", "fail", "one_line_errors", "say_stage", "reporting", "SEVERITY_STYLE"]
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, however long
+SEVERITY_STYLE = {"critical": "bold red", "warn": "yellow", "info": "cyan"}
+
+
+def stdout() -> Console:
+    """stdout, built when a command prints: the terminal's width, or 160 columns when piped, so a table in a CI log or
+    a file is not cut at 80."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """End the command with one ``error:`` line on stderr (the message is printed as rich markup) and ``code``."""
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code) from None
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """A ``StewardError`` raised in the block becomes one ``error:`` line on stderr and exit 2."""
+    try:
+        yield
+    except StewardError as exc:
+        fail(str(exc))
+
+
+def say_stage(stage: str, detail: str) -> None:
+    """One progress line on stderr, as flows report it through ``steward.flows.progress``."""
+    err.print(f"  [dim]{stage:>9}[/]  {detail}")
+
+
+@contextmanager
+def reporting(on: bool = True) -> Iterator[None]:
+    """Flows' stage-by-stage progress on stderr while the block runs (nothing when ``on`` is false, e.g. ``--json``
+    runs that must keep the terminal quiet)."""
+    if on:
+        progress.set_reporter(say_stage)
+    try:
+        yield
+    finally:
+        progress.set_reporter(None)

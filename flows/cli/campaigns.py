@@ -1,0 +1,101 @@
+"""``steward campaigns ...``: the campaigns Steward paused or resumed, settling what a crash left open, resuming one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ._console import err, one_line_errors, stdout
+
+__all__ = ["campaigns_app"]
+
+campaigns_app = typer.Typer(help="Campaigns Steward paused, and resuming them.", no_args_is_help=True)
+
+
+@campaigns_app.command("list")
+def campaigns_list(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c")) -> None:
+    """Campaigns Steward has paused or resumed, with the reason, and actions a crash left unconfirmed."""
+    from rich.table import Table
+
+    from steward.integrations.ledger import IN_FLIGHT, campaign_controls, open_intents
+    from steward.integrations.warehouse import Warehouse
+
+    from ..config import load_config
+
+    with one_line_errors():
+        wh = Warehouse(load_config(config).warehouse)
+        rows = campaign_controls(wh)
+        table = Table("integration", "campaign", "state", "changed", "reason")
+        for r in rows.itertuples(index=False):
+            state = f"{r.state} (unconfirmed)" if r.state in IN_FLIGHT.values() else r.state
+            table.add_row(r.integration, r.campaign_id, state, str(r.changed_at)[:19], (r.reason or "")[:80])
+        stdout().print(table)
+        for intent in open_intents(wh):
+            err.print(f"[yellow]{intent.integration}:{intent.campaign_id}:[/] run {intent.run_id} began to "
+                      f"{intent.action} it and stopped before the platform's answer was recorded. "
+                      f"`steward campaigns reconcile -c {config}` reads its status on {intent.integration} and "
+                      f"records what happened; if it is paused, `steward campaigns resume {intent.integration} "
+                      f"{intent.campaign_id} --reason \"...\" -c {config}` resumes it.")
+
+
+@campaigns_app.command("reconcile")
+def campaigns_reconcile(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c")) -> None:
+    """Settle pauses and resumes a crash left unconfirmed, by reading each campaign's status on its platform
+    (every governance run does this first too); exit 1 while some cannot be read."""
+    from steward.integrations.ledger import open_intents
+    from steward.integrations.warehouse import Warehouse
+
+    from ..config import load_config
+    from ..steps import adapters_for, reconcile_controls
+
+    with one_line_errors():
+        cfg = load_config(config)
+        wh = Warehouse(cfg.warehouse)
+        for row in reconcile_controls(wh, adapters_for(cfg, wh), "manual"):
+            err.print(f"{row['target']}: {row['outcome']}")
+        left = open_intents(wh)
+        for intent in left:
+            err.print(f"[yellow]{intent.integration}:{intent.campaign_id}:[/] still unconfirmed (its status could "
+                      f"not be read)")
+        if left:
+            raise typer.Exit(1)
+        err.print("no unconfirmed pause or resume left")
+
+
+@campaigns_app.command("resume")
+def campaigns_resume(integration: str = typer.Argument(..., help="Integration name from steward.yaml."),
+                     campaign_id: str = typer.Argument(..., help="The platform's own campaign id."),
+                     reason: str = typer.Option(..., help="Why it is safe to run again; kept in the audit log."),
+                     by: str = typer.Option(None, "--by", help="Who decides (default: $USER)."),
+                     config: Path = typer.Option(Path("steward.yaml"), "--config", "-c")) -> None:
+    """Resume a paused campaign through its platform, recorded in the audit log with who and why.
+
+    Written as intent first (``resuming``), like a run's pauses, so a crash mid-call is settled by the next run."""
+    import getpass
+
+    from steward.integrations import ledger
+    from steward.contracts.errors import ConfigError
+    from steward.integrations.warehouse import Warehouse
+
+    from ..config import load_config
+    from ..steps import adapters_for
+
+    with one_line_errors():
+        cfg = load_config(config)
+        wh = Warehouse(cfg.warehouse)
+        adapter = adapters_for(cfg, wh).get(integration)
+        if adapter is None:
+            raise ConfigError(f"{config}: no integration named '{integration}'")
+        who = by or getpass.getuser()
+        target = f"{adapter.platform}:{campaign_id}"
+        intent = ledger.begin_control(wh, ledger.ControlIntent(adapter.name, campaign_id, "resume", "manual",
+                                                               f"person:{who}", reason, target=target))
+        result = adapter.resume(campaign_id, reason)
+        outcome = "resumed" if result.changed else f"unchanged: {result.detail}"
+        ledger.append_audit(wh, run_id="manual", fingerprint=None, check_id=None, action="resume",
+                            target=target, decided_by=f"person:{who}", reason=reason,
+                            outcome=outcome)
+        # the platform says it runs: a row that said paused now says active; no row stays no row
+        ledger.end_control(wh, intent, "active" if result.changed or intent.prior else None, result.campaign_id)
+        err.print(f"{target}: {outcome}")
