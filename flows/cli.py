@@ -130,7 +130,7 @@ def approve(flow_run_id: str = typer.Argument(..., help="The waiting governance 
 @campaigns_app.command("list")
 def campaigns_list(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c")) -> None:
     """Campaigns Steward has paused or resumed, with the reason, and actions a crash left unconfirmed."""
-    from steward.integrations.ledger import IN_FLIGHT, campaign_controls, open_intents
+    from steward.integrations.warehouse.ledger import IN_FLIGHT, campaign_controls, open_intents
     from steward.integrations.warehouse import Warehouse
 
     def go() -> None:
@@ -155,7 +155,7 @@ def campaigns_list(config: Path = typer.Option(Path("steward.yaml"), "--config",
 def campaigns_reconcile(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c")) -> None:
     """Settle pauses and resumes a crash left unconfirmed, by reading each campaign's status on its platform
     (every governance run does this first too); exit 1 while some cannot be read."""
-    from steward.integrations.ledger import open_intents
+    from steward.integrations.warehouse.ledger import open_intents
     from steward.integrations.warehouse import Warehouse
 
     from .steps import adapters_for, reconcile_controls
@@ -187,7 +187,7 @@ def campaigns_resume(integration: str = typer.Argument(..., help="Integration na
     Written as intent first (``resuming``), like a run's pauses, so a crash mid-call is settled by the next run."""
     import getpass
 
-    from steward.integrations import ledger
+    from steward.integrations.warehouse import ledger
     from steward.integrations.errors import ConfigError as _ConfigError
     from steward.integrations.warehouse import Warehouse
 
@@ -260,7 +260,7 @@ def contracts_validate(config: Path = typer.Option(Path("steward.yaml"), "--conf
     and stay in raw."""
     import json as _json
 
-    from steward.integrations.revalidation import revalidate
+    from steward.integrations.warehouse.revalidation import revalidate
     from steward.integrations.warehouse import Warehouse
 
     def go() -> None:
@@ -294,7 +294,7 @@ def audit_log_verify(config: Path = typer.Option(Path("steward.yaml"), "--config
                                                           "log must still hold this row with this hash.")) -> None:
     """Check the audit log's keyed hash chain and its head against the latest anchor; exit 1 at the first edited,
     missing or forged row, or when the log was cut short or rewritten since an anchor."""
-    from steward.integrations import ledger
+    from steward.integrations.warehouse import ledger
     from steward.integrations.warehouse import Warehouse
 
     def go() -> None:
@@ -353,7 +353,7 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False):
     cfg = load_config(config)  # fail fast, before Prefect starts, on a bad config or policy
     load_policy(cfg.policy)
     from steward.integrations.warehouse import Warehouse
-    from steward.integrations.writer_lock import hold_until_exit
+    from steward.integrations.warehouse.writer_lock import hold_until_exit
 
     from .governance import RunParams, governance_run
     from .runtime import flow_settings, waiting_for

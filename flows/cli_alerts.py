@@ -46,7 +46,7 @@ class IncidentStatus(str, Enum):
 def retry(config: Path = _CONFIG) -> None:
     """Deliver queued alert messages to Slack now; exit 1 while some are still queued."""
     def go() -> None:
-        from steward.integrations.notify import outbox
+        from steward.integrations.warehouse import outbox
 
         from .alerts import slack_sender
 
@@ -68,7 +68,8 @@ def retry(config: Path = _CONFIG) -> None:
 def digest(config: Path = _CONFIG) -> None:
     """Post one message listing the open incidents, worst and oldest first, to the policy's digest channel."""
     def go() -> None:
-        from steward.integrations.notify import incidents, outbox
+        from steward.integrations.notify import incidents
+        from steward.integrations.warehouse import outbox
         from steward.integrations.notify.message import build_digest
 
         from .alerts import flush

@@ -20,12 +20,12 @@ from typing import Callable
 from ..contracts.schema_types import column_types
 from ..contracts.source_checks import SourceVerdict, check_batch
 from ..contracts.registry import contract_for
-from .errors import BreakingDrift
-from .landing import QUARANTINE_KEEP_MAX, LandResult, land_batch, latest_types, read_watermark
-from .refusals import record_refusal
-from .sources._protocol import Batch, SourceAdapter, Stream
+from ..integrations.errors import BreakingDrift
+from ..integrations.sources._protocol import Batch, SourceAdapter, Stream
+from ..integrations.warehouse import Warehouse
+from ..integrations.warehouse.landing import QUARANTINE_KEEP_MAX, LandResult, land_batch, latest_types, read_watermark
+from ..integrations.warehouse.refusals import record_refusal
 from .stopping import raise_if_stopped, stop_requested
-from .warehouse import Warehouse
 
 __all__ = ["pull_entity", "pull_integration", "Landed"]
 

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from steward.integrations.errors import StewardError, WarehouseError
-from steward.integrations.warehouse import Warehouse
+from steward.integrations.warehouse import Warehouse, reads
 
 from .config import load_config
 from .report import render_report, report_context
@@ -55,11 +55,10 @@ def report_markdown(context: dict[str, Any]) -> str:
 
 
 def latest_run_id(warehouse: Warehouse) -> str:
-    rows = warehouse.query_df("select run_id from ledger.runs where status = 'completed' "
-                              "order by started_at desc limit 1")
-    if rows.empty:
+    run_id = reads.latest_completed_run(warehouse)
+    if run_id is None:
         raise WarehouseError(f"{warehouse.path}: no completed run in ledger.runs; run `steward run` first")
-    return str(rows.iloc[0, 0])
+    return run_id
 
 
 def report_command(run_id: str = typer.Argument(None, help="The run (default: the latest completed one)."),

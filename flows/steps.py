@@ -18,9 +18,10 @@ from steward.contracts.actions import PlannedAction, plan_actions
 from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate, findings_from_dbt_tests
 from steward.contracts.policy import Policy
-from steward.integrations import dbt_build, ledger, pii_scan
+from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse import ledger, pii_scan
 from steward.integrations.errors import SourceError
-from steward.integrations.pull import Landed, pull_integration
+from steward.flows.pull import Landed, pull_integration
 from steward.integrations.sources import SourceAdapter, build_adapter
 from steward.integrations.sources._protocol import CampaignStatus
 from steward.integrations.errors import StewardError

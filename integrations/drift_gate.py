@@ -22,8 +22,8 @@ from typing import Any, Iterable
 from steward.contracts.policy import Policy
 
 from .health.gate import record_skipped
-from .lineage import mart_sources, read_sources
-from .refusals import Refusal
+from .transform.lineage import mart_sources, read_sources
+from .warehouse.refusals import Refusal
 from .warehouse import Warehouse
 
 __all__ = ["DriftGate", "drift_gate", "REASON_PREFIX"]

@@ -15,8 +15,8 @@ from steward.contracts.governance import evaluate
 from steward.contracts.policy import load_policy
 from steward.contracts.registry import contract_for
 from steward.contracts.source_checks import check_batch
-from steward.integrations import dbt_build
-from steward.integrations.landing import land_batch
+from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse.landing import land_batch
 from steward.integrations.sources._records import to_batch
 from steward.integrations.sources.marketo import MARKETO_STREAMS
 from steward.integrations.sources.streams import EXPORT_STREAMS

@@ -10,8 +10,9 @@ from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate
 from steward.contracts.policy import Policy, load_policy
 from steward.contracts.source_checks import check_batch
-from steward.integrations import dbt_build, pii_scan
-from steward.integrations.landing import land_batch
+from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse import pii_scan
+from steward.integrations.warehouse.landing import land_batch
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
 

@@ -15,8 +15,9 @@ import pandas as pd
 
 from steward.contracts.policy import Policy, load_policy
 from steward.contracts.source_checks import check_batch
-from steward.integrations import dbt_build, pii_scan
-from steward.integrations.landing import ensure_raw_tables, land_batch
+from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse import pii_scan
+from steward.integrations.warehouse.landing import ensure_raw_tables, land_batch
 from steward.integrations.sources._protocol import Batch
 from steward.integrations.sources.marketo import MARKETO_STREAMS
 from steward.integrations.sources.streams import EXPORT_STREAMS

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from steward.contracts.policy import Policy
 
-from ..lineage import mart_platforms
+from ..transform.lineage import mart_platforms
 from ..warehouse import Warehouse
 from . import store
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from steward.contracts.policy import HealthPolicy
 
 from ..errors import StewardError
-from ..notify import outbox
+from ..warehouse import outbox
 from ..warehouse import Warehouse
 from . import store
 from .messages import transition_message

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..notify import outbox
+from ..warehouse import outbox
 from ..warehouse import Warehouse
 from .rules import Verdict
 from .signals import Signals

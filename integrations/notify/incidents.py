@@ -29,9 +29,9 @@ from ...contracts.finding import Finding, Severity
 from ...contracts.policy import Policy
 from ...contracts.routing import Route, route
 from ..warehouse import Warehouse
-from . import outbox
+from ..warehouse import outbox
 from .message import build_parent, build_reply, build_resolved_reply
-from .outbox import OutboxMessage
+from ..warehouse.outbox import OutboxMessage
 
 __all__ = ["Incident", "Decision", "plan", "record", "incidents", "suppress_hours", "OPEN", "RESOLVED"]
 

@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 
 from ..errors import SourceError
-from ..ledger import confirmed_state, record_control
+from ..warehouse.ledger import confirmed_state, record_control
 from ..warehouse import Warehouse
 from ._protocol import Batch, ControlResult, Health, Rejected, Stream
 from ._records import DEFAULT_BATCH_ROWS

@@ -16,11 +16,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ConfigError
-from .warehouse import Warehouse
+from ..errors import ConfigError
+from .connection import Warehouse
 
 __all__ = ["start_run", "finish_run", "mark_abandoned", "record_findings", "append_audit", "verify_audit_log", "campaign_controls", "record_control",
-           "AUDIT_FIELDS"]
+           "record_launch_audit", "AUDIT_FIELDS"]
 
 AUDIT_FIELDS = ("seq", "logged_at", "run_id", "fingerprint", "check_id", "action", "target", "decided_by", "reason",
                 "outcome")
@@ -60,6 +60,18 @@ def mark_abandoned(wh: Warehouse) -> list[str]:
             con.execute("update ledger.runs set status = 'abandoned', finished_at = ?, summary = ? where run_id = ?",
                         [datetime.now(timezone.utc), json.dumps({"error": f"abandoned: {why}"}), run_id])
     return [run_id for run_id, _, _ in stale]
+
+
+def record_launch_audit(wh: Warehouse, *, audit_id: str, launch_id: str, launch_name: str, verdict: str,
+                        started: datetime, spec_json: str, reasons: list[dict[str, Any]], evidence: dict[str, Any],
+                        checks_evaluated: list[str], config_path: str | None) -> None:
+    """One pre-launch verdict in ``ledger.launch_audits``, finished now: the launch marts are rebuilt by the next
+    audit, so this row (spec, reasons and every mart's rows as evidence) is what stays of this one."""
+    with wh.connect() as con:
+        con.execute("insert into ledger.launch_audits values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [audit_id, launch_id, launch_name, verdict, started, datetime.now(timezone.utc), spec_json,
+                     json.dumps(reasons, default=str), json.dumps(evidence, default=str),
+                     json.dumps(checks_evaluated), config_path])
 
 
 def _alive(pid: int) -> bool:

@@ -16,9 +16,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .errors import BreakingDrift
-from .sources._protocol import Batch
-from .warehouse import Warehouse
+from ..errors import BreakingDrift
+from ..sources._protocol import Batch
+from .connection import Warehouse
 
 __all__ = ["Refusal", "record_refusal", "refusals_for_run"]
 

@@ -11,8 +11,8 @@ import pytest
 from conftest import write_text
 from steward.contracts.source_checks import check_batch
 from steward.integrations.errors import WarehouseError
-from steward.integrations.landing import land_batch, latest_types
-from steward.integrations.pull import pull_entity
+from steward.integrations.warehouse.landing import land_batch, latest_types
+from steward.flows.pull import pull_entity
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
 

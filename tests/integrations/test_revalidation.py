@@ -13,8 +13,8 @@ from privacy_workspace import ts
 from steward.contracts.registry import contract_for
 from steward.contracts.source_checks import check_batch
 from steward.flows.cli import app
-from steward.integrations.landing import land_batch
-from steward.integrations.revalidation import revalidate
+from steward.integrations.warehouse.landing import land_batch
+from steward.integrations.warehouse.revalidation import revalidate
 from steward.integrations.sources._protocol import Batch
 from steward.integrations.sources.streams import EXPORT_STREAMS
 from steward.integrations.warehouse import Warehouse
