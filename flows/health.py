@@ -24,7 +24,7 @@ from prefect.futures import wait
 from pydantic import BaseModel, Field
 
 from steward.contracts.policy import HealthPolicy, load_policy
-from steward.integrations.health import store
+from steward.integrations.warehouse import health_store as store
 from steward.integrations.health.monitor import check_integration
 from steward.integrations.sources import build_adapter
 from steward.integrations.sources.http import RetryPolicy

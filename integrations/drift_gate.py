@@ -21,10 +21,10 @@ from typing import Any, Iterable
 
 from steward.contracts.policy import Policy
 
-from .health.gate import record_skipped
 from .transform.lineage import mart_sources, read_sources
 from .warehouse.refusals import Refusal
 from .warehouse import Warehouse
+from .warehouse.ledger import record_skipped
 
 __all__ = ["DriftGate", "drift_gate", "REASON_PREFIX"]
 

@@ -17,7 +17,7 @@ from steward.contracts.policy import HealthPolicy
 from ..errors import StewardError
 from ..warehouse import outbox
 from ..warehouse import Warehouse
-from . import store
+from ..warehouse import health_store as store
 from .messages import transition_message
 from .rules import in_maintenance, verdict
 from .signals import ProbeSignals, Signals, ledger_signals, probe_signals, scrub

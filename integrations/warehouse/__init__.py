@@ -2,11 +2,13 @@
 
     connection     ``Warehouse``: short-lived DuckDB connections, the ledger's DDL, the writer lock taken per run
     writer_lock    one writer per warehouse file across processes
-    ledger         runs, findings, launch audits, campaign controls and the keyed, hash-chained audit log
+    ledger         runs, findings, launch audits, campaign controls, the checks a run did not evaluate, and the
+                   keyed, hash-chained audit log
     landing        one checked batch into ``raw`` with its quarantine, batch record, schema snapshot and watermark
     refusals       batches refused for breaking schema drift or unreadable content
     revalidation   landed rows re-judged by the current contract, failing rows moved to quarantine
     outbox         Slack messages written as intent before they are sent, and what Slack answered
+    health_store   ``ledger.integration_health``: one row per probe, written with its Slack message
     reads          named reads for the report and the pre-launch audit (run, findings, batches, launch marts)
     confined_sql   a launch spec's audience query, parsed, confined and run on a locked connection
     pii_scan       which columns hold personal data, measured in the warehouse (counts only)

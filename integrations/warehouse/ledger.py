@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from .connection import Warehouse
 
 __all__ = ["start_run", "finish_run", "mark_abandoned", "record_findings", "append_audit", "verify_audit_log", "campaign_controls", "record_control",
-           "record_launch_audit", "AUDIT_FIELDS"]
+           "record_launch_audit", "record_skipped", "not_evaluated", "AUDIT_FIELDS"]
 
 AUDIT_FIELDS = ("seq", "logged_at", "run_id", "fingerprint", "check_id", "action", "target", "decided_by", "reason",
                 "outcome")
@@ -72,6 +72,25 @@ def record_launch_audit(wh: Warehouse, *, audit_id: str, launch_id: str, launch_
                     [audit_id, launch_id, launch_name, verdict, started, datetime.now(timezone.utc), spec_json,
                      json.dumps(reasons, default=str), json.dumps(evidence, default=str),
                      json.dumps(checks_evaluated), config_path])
+
+
+def record_skipped(wh: Warehouse, run_id: str, skipped: list[dict[str, Any]], now: datetime) -> None:
+    """One ``ledger.health_gate`` row per check left out (``check_id``, ``integrations``, ``states``, ``reason``);
+    the drift gate records its decisions here too, so the report lists every check a run did not evaluate."""
+    if not skipped:
+        return
+    with wh.connect() as con:
+        con.executemany(
+            "insert or replace into ledger.health_gate values (?, ?, ?, ?, ?, ?)",
+            [[run_id, s["check_id"], ", ".join(s["integrations"]), "; ".join(f"{k}: {v}" for k, v in s["states"].items()),
+              s["reason"], now] for s in skipped])
+
+
+def not_evaluated(wh: Warehouse, run_id: str) -> list[dict[str, Any]]:
+    """The checks a governance run left out because their source was down or drifted (for the report)."""
+    frame = wh.query_df("select check_id, integrations, states, reason from ledger.health_gate where run_id = ? "
+                        "order by check_id", [run_id])
+    return frame.to_dict(orient="records")
 
 
 def _alive(pid: int) -> bool:

@@ -143,3 +143,17 @@ def test_a_launch_mart_is_read_by_checked_name_only(wh):
     with pytest.raises(WarehouseError, match="not a launch mart name"):
         reads.launch_mart(wh, "launch__plan; drop table ledger.runs")
     assert wh.table_exists("ledger", "runs")
+
+
+def test_checks_a_run_did_not_evaluate_are_kept_once_per_check_and_read_back_in_order(wh):
+    skipped = [{"check_id": "reconciliation.spend", "integrations": ["ads", "crm"], "reason": "not evaluated (x)",
+                "states": {"ads": "down since 09:00", "crm": "down since 08:00"}},
+               {"check_id": "bias.lead_score", "integrations": ["crm"], "reason": "not evaluated (y)", "states": {}}]
+    ledger.record_skipped(wh, "r1", skipped, T0)
+    ledger.record_skipped(wh, "r1", skipped[:1], T0)  # the drift gate may name a check the health gate named
+    ledger.record_skipped(wh, "r2", [], T0)
+    assert ledger.not_evaluated(wh, "r1") == [
+        {"check_id": "bias.lead_score", "integrations": "crm", "states": "", "reason": "not evaluated (y)"},
+        {"check_id": "reconciliation.spend", "integrations": "ads, crm",
+         "states": "ads: down since 09:00; crm: down since 08:00", "reason": "not evaluated (x)"}]
+    assert ledger.not_evaluated(wh, "r2") == []
