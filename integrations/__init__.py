@@ -3,8 +3,8 @@
     warehouse/     every SQL statement Steward runs outside dbt, and the connections they run on: the DuckDB
                    connection and writer lock, the ledger and its keyed audit log, landing and quarantine, refused
                    batches, re-validation, the alert outbox, the health history, confined launch SQL, the PII
-                   scan, the bias audit's source and group counts, and the named reads of the report and the
-                   pre-launch audit
+                   scan, the bias audit's source and group counts, and the named reads of the report, the
+                   pre-launch audit and the health monitor
     transform/     the bundled dbt project run in process, and which raw sources each model reads (lineage)
     sources/       one adapter per platform (pull, probe, pause, resume) and their shared HTTP code
     notify/        the only place Slack messages are built and sent

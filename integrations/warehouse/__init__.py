@@ -9,7 +9,7 @@
     revalidation   landed rows re-judged by the current contract, failing rows moved to quarantine
     outbox         Slack messages written as intent before they are sent, and what Slack answered
     health_store   ``ledger.integration_health``: one row per probe, written with its Slack message
-    reads          named reads for the report and the pre-launch audit (run, findings, batches, launch marts)
+    reads          named reads for the report, the pre-launch audit and the health monitor's ledger signals
     confined_sql   a launch spec's audience query, parsed, confined and run on a locked connection
     pii_scan       which columns hold personal data, measured in the warehouse (counts only)
     audit_source   any table or file a bias audit points at, opened as one DuckDB view
