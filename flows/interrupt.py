@@ -1,7 +1,7 @@
 """Ctrl-C and SIGTERM during a run: stop at a batch boundary, mark the run ``interrupted``, stop Prefect's temporary
 server, exit 130 with one line, within seconds.
 
-The first signal asks everything to stop (``integrations.stopping``): the pull loop stops between batches, and the
+The first signal asks everything to stop (``flows.stopping``): the pull loop stops between batches, and the
 main thread gets a ``KeyboardInterrupt`` so a dbt build or a wait stops too; the run's flow marks the run
 ``interrupted`` on its way out. Prefect swaps its own SIGTERM handler in while a flow runs; the flow treats the
 ``TerminationSignal`` it raises the same way (``interrupted_by``). Further signals are not raised again (a second

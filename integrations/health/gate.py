@@ -5,8 +5,8 @@ each belong to one platform. When an integration feeding that platform is ``down
 and only if that state is recent), the check's numbers describe a broken sync rather than the marketing stack, so
 the check is *not evaluated (source down)*: it is taken out of the policy for this run (no false findings, and its
 open incidents are neither re-notified nor resolved), and the decision is recorded in ``ledger.health_gate`` for
-the report. Lineage comes from the dbt project itself (``integrations/lineage.py``), so a new mart is covered
-without a list to maintain.
+the report. Lineage comes from the dbt project itself (``integrations/transform/lineage.py``), so a new mart is
+covered without a list to maintain.
 """
 
 from __future__ import annotations
