@@ -30,6 +30,8 @@ from steward.flows.runtime import apply_defaults
 
 apply_defaults()
 
+from steward.contracts.policy import DEFAULT_POLICY  # noqa: E402
+from steward.contracts.yaml_input import parse_yaml_mapping  # noqa: E402
 from steward.integrations.emulator._platform import Fault  # noqa: E402
 from steward.integrations.emulator.hubspot import HubspotEmulator  # noqa: E402
 from steward.integrations.emulator.salesforce import SalesforceEmulator  # noqa: E402
@@ -46,7 +48,8 @@ def _free_port() -> int:
 
 
 def _workspace(root: Path, urls: dict[str, str], args: argparse.Namespace) -> Path:
-    policy = yaml.safe_load(resources.files("steward.contracts").joinpath("policy.yaml").read_text())
+    policy = parse_yaml_mapping(resources.files("steward.contracts").joinpath(DEFAULT_POLICY).read_bytes(),
+                                "default policy", "policy file", "'checks'")
     policy["health"].update({"interval_seconds": args.interval, "probe_timeout_seconds": args.probe_timeout,
                              "confirm_interval_seconds": args.confirm})
     (root / "policy.yaml").write_text(yaml.safe_dump(policy))

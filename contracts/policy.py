@@ -117,6 +117,10 @@ ANOMALY_MIN_SCALE = {"send_volume": 50.0, "ad_spend": 50.0, "conversions": 3.0, 
 
 
 class Scope(_Strict):
+    """What the marts measure, handed to dbt as vars. These defaults are the only copy: the packaged policy.yaml sets
+    only what it changes, and dbt_project.yml's ``vars:`` block is generated from them
+    (``python -m steward.flows.scope_vars --write``; docs/policy.md#scope-values-passed-to-dbt)."""
+
     bias_dimensions: list[str] = Field(default_factory=lambda: ["age_band", "gender", "region"], min_length=1)
     # model name -> its favourable decisions; both become SQL literals in gov_bias__selection_rates
     bias_models: dict[_SqlWord, list[_SqlWord]] = Field(default_factory=lambda: {"lead_scoring": ["priority"]})
@@ -152,6 +156,8 @@ class Scope(_Strict):
     propagation_lag_hours: dict[_SqlWord, Annotated[_Finite, Field(gt=0)]] = Field(
         default_factory=lambda: {"default": 24})  # by target system; `default` for the rest
     spend_flight_grace_days: int = Field(1, ge=0, le=31)  # days past a CRM campaign's dates not yet counted
+    # data_quality.volume_drop: an export's rows vs the median of this many readings before it
+    volume_baseline_batches: int = Field(5, ge=1, le=100)
 
     @field_validator("bias_dimensions")
     @classmethod

@@ -23,7 +23,7 @@ from steward.contracts.governance import judge
 from steward.contracts.policy import LaunchPolicy, Policy, load_policy
 from steward.integrations.transform import dbt_build
 from steward.integrations.errors import ConfigError, WarehouseError
-from steward.integrations.notify._format import redact, safe
+from steward.integrations.notify import launch_message
 from steward.integrations.warehouse import Warehouse, confined_sql, ledger, outbox, reads
 
 from .launch_spec import LaunchSpec
@@ -173,26 +173,10 @@ def record_audit(wh: Warehouse, audit_id: str, spec: LaunchSpec, verdict: Verdic
                                config_path=config_path)
 
 
-_EMOJI = {"GO": ":large_green_circle:", "GO WITH CONDITIONS": ":large_yellow_circle:", "NO-GO": ":red_circle:"}
-
-
 def verdict_payload(spec: LaunchSpec, verdict: Verdict, audit_id: str, export: str | None) -> dict[str, Any]:
-    """The Slack message: verdict, then each reason with its numbers and masked ids only (``redact`` removes any
-    email-shaped text that a spec's name or a subject might carry)."""
-    title = f"Pre-launch audit: {spec.name} — {verdict.verdict}"
-    lines = [f"*{'Blocking' if r.kind == 'blocking' else 'Condition'}* `{r.check_id}` {r.subject}: "
-             f"{r.explanation}" + (f"\n→ {r.condition}" if r.kind == "condition" else "")
-             for r in verdict.blocking + verdict.conditions]
-    head = (f"{_EMOJI[verdict.verdict]} *{verdict.verdict}* for `{spec.id}` ({spec.starts_on} to {spec.ends_on}, "
-            f"{', '.join(spec.channels)}): {len(verdict.blocking)} blocking, {len(verdict.conditions)} conditions, "
-            f"{len(verdict.checks_evaluated)} checks.")
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": safe(title, 150)}},
-                                    {"type": "section", "text": {"type": "mrkdwn", "text": safe(head, 2900)}}]
-    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": safe(line, 2900)}} for line in lines[:40]]
-    context = f"audit `{audit_id}`" + (f" · details: `{export}`" if export else "")
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": safe(context, 2900)}]})
-    return {"text": redact(f"{title}: {len(verdict.blocking)} blocking, {len(verdict.conditions)} conditions"),
-            "blocks": blocks}
+    """The Slack message: verdict, then each reason with its numbers and masked ids only (built in
+    ``integrations.notify.launch_message``, the room that builds every Slack message)."""
+    return launch_message.verdict_payload(spec, verdict, audit_id, export)
 
 
 def enqueue_verdict(wh: Warehouse, audit_id: str, channel: str, payload: dict[str, Any]) -> list[str]:

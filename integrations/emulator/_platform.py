@@ -196,10 +196,30 @@ class PlatformEmulator:
 
     @property
     def base_url(self) -> str:
+        if self._server is None and getattr(self, "_in_process_url", None):
+            return self._in_process_url
         if self._server is None:
             raise RuntimeError(f"{type(self).__name__} is not started")
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def transport(self, base_url: str | None = None) -> Any:
+        """The emulator in-process, without a socket: an ``httpx.MockTransport`` over ``handle`` (fast unit tests).
+        Until ``start()``, ``base_url`` is ``base_url`` (default ``http://<platform>.emulator``)."""
+        import httpx
+
+        self._in_process_url = base_url or f"http://{self.platform.replace('_', '-')}.emulator"
+
+        def send(request: httpx.Request) -> httpx.Response:
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            reply = self.handle(request.method, request.url.raw_path.decode("ascii"), headers, request.read())
+            data = reply.raw if reply.raw is not None else (
+                b"" if reply.payload is None and reply.status == 204 else
+                json.dumps(reply.payload, default=str).encode())
+            return httpx.Response(reply.status, content=data,
+                                  headers={"Content-Type": "application/json;charset=UTF-8", **reply.headers})
+
+        return httpx.MockTransport(send)
 
     # -- helpers for subclasses and tests --------------------------------------------------------------------------
     def route(self, method: str, pattern: str, handler: Callable[..., Reply]) -> None:

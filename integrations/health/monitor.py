@@ -18,7 +18,7 @@ from ..errors import StewardError
 from ..warehouse import outbox
 from ..warehouse import Warehouse
 from ..warehouse import health_store as store
-from .messages import transition_message
+from ..notify.health_messages import transition_message
 from .rules import in_maintenance, verdict
 from .signals import ProbeSignals, Signals, ledger_signals, probe_signals, scrub
 from .state import Track, advance, announce, needs_confirmation

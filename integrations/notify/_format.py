@@ -1,8 +1,9 @@
-"""Formatting shared by Steward's Slack messages: Slack's limits, escaping, redaction, numbers and times.
+"""Formatting shared by Steward's message producers: escaping, redaction, numbers, times and a finding's lines.
 
 Everything that could let customer data or a stray ping into a channel is here, in one place: ``safe`` escapes
 mrkdwn (so ``<!channel>`` cannot ping anyone) and redacts anything shaped like an email address, ``evidence_text``
-keeps only numbers and masked ids, and ``clip`` keeps every piece within Slack's limits.
+keeps only numbers and masked ids, and ``clip`` keeps every piece within its limit. Slack's own limits and block
+shapes are the renderer's (``blockkit``).
 """
 
 from __future__ import annotations
@@ -10,24 +11,17 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import Any
 
 from ...contracts.finding import Finding, Severity
+from .model import Fact, Line, Section
 
-__all__ = ["MAX_BLOCKS", "MAX_BLOCK_CHARS", "HEADER_LIMIT", "SECTION_LIMIT", "FALLBACK_LIMIT", "SUBJECT_LIMIT",
-           "SEVERITY_EMOJI", "ORDER", "redact", "safe", "clip", "num", "section", "header", "chars", "link",
-           "context_block", "finding_text", "evidence_text", "measure", "when", "age"]
+__all__ = ["SUBJECT_LIMIT", "ORDER", "redact", "escape", "safe", "clip", "num", "link", "finding_section",
+           "evidence_text", "measure", "when", "age"]
 
-MAX_BLOCKS = 45             # Slack allows 50; the rest is headroom for callers that add a block
-MAX_BLOCK_CHARS = 11_000    # Slack rejects ~13.2k characters of block text (msg_blocks_too_long)
-HEADER_LIMIT = 150
-SECTION_LIMIT = 3_000
-FALLBACK_LIMIT = 3_000
 SUBJECT_LIMIT, EXPLANATION_LIMIT, EVIDENCE_LIMIT = 150, 500, 300
 MAX_EVIDENCE_IDS = 5
 
-SEVERITY_EMOJI = {Severity.critical: ":red_circle:", Severity.warn: ":large_orange_circle:",
-                  Severity.info: ":large_blue_circle:"}
 ORDER = (Severity.critical, Severity.warn, Severity.info)
 _EMAIL = re.compile(r"[\w.%+\-]+(?:@|%40|＠)[\w\-]+(?:\.[\w\-]+)*|@|%40|＠", re.IGNORECASE)
 # What masked ids look like: the dbt ``mask_id`` token (h:<hex>) or a prefixed numeric id such as dec_000000123.
@@ -59,18 +53,18 @@ def age(span: timedelta) -> str:
     return f"{hours}h {mins}m" if hours else f"{mins}m"
 
 
-def finding_text(f: Finding) -> str:
+def finding_section(f: Finding, mention: str | None = None) -> Section:
     """One finding as a section: severity and check, subject, observed vs threshold, evidence, explanation."""
-    lines = [
-        f"{SEVERITY_EMOJI[f.severity]} *{f.severity.value.upper()}* `{f.check_id}` · {f.family.replace('_', ' ')}",
-        f"*Subject:* {safe(f.subject, SUBJECT_LIMIT)}",
-        f"*{safe(f.metric, 80)}:* {num(f.observed)} (threshold {num(f.threshold)})",
+    lines: list[Line | Fact] = [
+        Line(f"*{f.severity.value.upper()}* `{f.check_id}` · {f.family.replace('_', ' ')}", icon=f.severity.value),
+        Fact("Subject", safe(f.subject, SUBJECT_LIMIT)),
+        Fact(safe(f.metric, 80), f"{num(f.observed)} (threshold {num(f.threshold)})"),
     ]
     evidence = evidence_text(f.evidence)
     if evidence:
-        lines.append(f"*Evidence:* {clip(evidence, EVIDENCE_LIMIT)}")
-    lines.append(safe(" ".join(f.explanation.split()), EXPLANATION_LIMIT))
-    return clip("\n".join(lines), SECTION_LIMIT)
+        lines.append(Fact("Evidence", clip(evidence, EVIDENCE_LIMIT)))
+    lines.append(Line(safe(" ".join(f.explanation.split()), EXPLANATION_LIMIT)))
+    return Section(tuple(lines), mention=mention)
 
 
 def evidence_text(evidence: dict[str, Any]) -> str:
@@ -91,15 +85,6 @@ def evidence_text(evidence: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def context_block(run_id: str, report: str | None, flow_run_url: str | None) -> dict[str, Any]:
-    elements = [{"type": "mrkdwn", "text": f"Run `{safe(run_id, 100)}`"}]
-    if report:
-        elements.append({"type": "mrkdwn", "text": link(report, "Report")})
-    if flow_run_url:
-        elements.append({"type": "mrkdwn", "text": link(flow_run_url, "Flow run")})
-    return {"type": "context", "elements": elements}
-
-
 def link(target: str, label: str) -> str:
     """A Slack link for http(s) URLs; anything else (a file path) as inline code, since Slack cannot open it."""
     if re.match(r"^https?://[^\s<>|@]+$", target):
@@ -109,8 +94,12 @@ def link(target: str, label: str) -> str:
 
 def safe(text: str, limit: int) -> str:
     """Redacted, escaped for mrkdwn (so ``<!channel>`` cannot ping anyone) and clipped."""
-    escaped = redact(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return clip(escaped, limit)
+    return clip(escape(text), limit)
+
+
+def escape(text: str) -> str:
+    """Redacted and escaped for mrkdwn, not clipped: for texts whose limit applies to the whole line they are in."""
+    return redact(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def clip(text: str, limit: int) -> str:
@@ -123,21 +112,3 @@ def num(value: float | int | None) -> str:
     if float(value).is_integer():
         return f"{value:,.0f}"
     return f"{value:,.4g}" if abs(value) >= 1 else f"{value:.3g}"
-
-
-def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def chars(blocks: Sequence[dict[str, Any]]) -> int:
-    """Characters of text in blocks, the way Slack's overall limit counts them (approximately)."""
-    total = 0
-    for block in blocks:
-        total += len((block.get("text") or {}).get("text", ""))
-        total += sum(len(e.get("text", "")) for e in block.get("elements", []))
-    return total
-
-
-def header(title: str) -> dict[str, Any]:
-    """A header block; plain text, so nothing in it can ping or link."""
-    return {"type": "header", "text": {"type": "plain_text", "text": clip(title, HEADER_LIMIT), "emoji": True}}

@@ -1,4 +1,5 @@
-"""Turns Findings into Slack Block Kit payloads and console text: pure functions, no Slack client here.
+"""Turns Findings into messages (the neutral ``model.Message``, rendered for Slack by ``blockkit``) and console
+text: pure functions, no Slack client here.
 
 Alerts are incidents, not messages: one parent message per incident (``build_parent``), a threaded reply when it is
 still open after the quiet period or got worse (``build_reply``) or cleared (``build_resolved_reply``), the parent
@@ -10,7 +11,8 @@ A message is also a place where customer data could leak, so it takes only the f
 and from ``evidence`` only numbers and lists of masked ids; free text is escaped for Slack's mrkdwn and stripped of
 anything shaped like an email address (``_format.safe``). Every piece is clipped so Slack's limits (50 blocks, 3000
 characters per section, about 13k characters of block text overall) are never reached: what does not fit is
-summarised as "+N more".
+summarised as "+N more". Each ``build_*`` returns the Slack payload ``{"text", "blocks"}``; ``*_message`` is the
+same message before rendering, for any other channel's renderer.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from typing import Any, Iterable, Protocol, Sequence
 
 from ...contracts.finding import Finding, Severity
 from ...contracts.policy import SLACK_MENTION
-from ._format import (FALLBACK_LIMIT, MAX_BLOCK_CHARS, MAX_BLOCKS, ORDER, SECTION_LIMIT, SEVERITY_EMOJI,
-                      SUBJECT_LIMIT, age, chars, clip, context_block, finding_text, header, link, measure, num,
-                      redact, safe, section, when)
+from ._format import ORDER, SUBJECT_LIMIT, age, clip, finding_section, link, measure, num, redact, safe, when
+from .blockkit import MAX_BLOCK_CHARS, MAX_BLOCKS, SECTION_LIMIT, blocks, chars, line_text, render, section_text
+from .model import Line, Link, Message, Section
 
 __all__ = ["build_message", "build_parent", "build_reply", "build_resolved_reply", "build_digest", "render_text",
-           "console_line", "redact", "age", "when", "OpenIncident", "MAX_BLOCKS", "MAX_BLOCK_CHARS"]
+           "console_line", "summary_message", "parent_message", "reply_message", "resolved_reply_message",
+           "digest_message", "redact", "age", "when", "OpenIncident", "MAX_BLOCKS", "MAX_BLOCK_CHARS"]
 
 
 class OpenIncident(Protocol):
@@ -49,67 +52,89 @@ def build_parent(finding: Finding, run_id: str, *, opened_at: datetime, now: dat
     resolved (pass ``resolved_at``), so a channel shows one current message per problem instead of a pile.
     ``mention`` is dropped unless it is shaped like a Slack mention (the policy validates it too).
     """
+    return render(parent_message(finding, run_id, opened_at=opened_at, now=now, resolved_at=resolved_at,
+                                 mention=mention, report=report, flow_run_url=flow_run_url))
+
+
+def parent_message(finding: Finding, run_id: str, *, opened_at: datetime, now: datetime | None = None,
+                   resolved_at: datetime | None = None, mention: str | None = None,
+                   report: str | None = None, flow_run_url: str | None = None) -> Message:
+    """``build_parent``'s message, before rendering."""
     sev = finding.severity
-    emoji, label = (":white_check_mark:", "RESOLVED") if resolved_at else (SEVERITY_EMOJI[sev], sev.value.upper())
-    body = finding_text(finding)
-    if mention and SLACK_MENTION.match(mention) and not resolved_at:
-        body = clip(f"{mention} {body}", SECTION_LIMIT)
+    icon, label = ("resolved", "RESOLVED") if resolved_at else (sev.value, sev.value.upper())
+    ping = mention if mention and SLACK_MENTION.match(mention) and not resolved_at else None
     if resolved_at:
-        status = f":white_check_mark: *Resolved* {when(resolved_at)}, after {age(resolved_at - opened_at)} open"
+        status = Line(f"*Resolved* {when(resolved_at)}, after {age(resolved_at - opened_at)} open", icon="resolved")
     elif now is not None and now > opened_at:
-        status = f"*Still open* since {when(opened_at)} ({age(now - opened_at)}); last checked {when(now)}"
+        status = Line(f"*Still open* since {when(opened_at)} ({age(now - opened_at)}); last checked {when(now)}")
     else:
-        status = f"*Open* since {when(opened_at)}"
-    context = context_block(run_id, report, flow_run_url)
-    context["elements"].insert(0, {"type": "mrkdwn", "text": f"Incident `{finding.fingerprint}`"})
-    title = f"{emoji} {label}: {redact(finding.check_id)} on {redact(finding.subject)}"
+        status = Line(f"*Open* since {when(opened_at)}")
     text = f"{label} {finding.check_id} on {safe(finding.subject, SUBJECT_LIMIT)}: {measure(finding)}"
-    return {"text": clip(text, FALLBACK_LIMIT), "blocks": [header(title), section(body), section(status), context]}
+    return Message(fallback=text, title=f"{label}: {redact(finding.check_id)} on {redact(finding.subject)}",
+                   icon=icon, sections=(finding_section(finding, ping), Section((status,))),
+                   context=(f"Incident `{finding.fingerprint}`", *_context(run_id, report, flow_run_url)))
 
 
 def build_reply(finding: Finding, *, previous_severity: Severity, previous_observed: float | None,
                 opened_at: datetime, now: datetime, mention: str | None = None) -> dict[str, Any]:
     """The threaded reply when an open incident is re-notified: worse than last told, or still open."""
+    return render(reply_message(finding, previous_severity=previous_severity, previous_observed=previous_observed,
+                                opened_at=opened_at, now=now, mention=mention))
+
+
+def reply_message(finding: Finding, *, previous_severity: Severity, previous_observed: float | None,
+                  opened_at: datetime, now: datetime, mention: str | None = None) -> Message:
+    """``build_reply``'s message, before rendering."""
     change = (f"{safe(finding.metric, 80)} observed now {num(finding.observed)}, was {num(previous_observed)} "
               f"(threshold {num(finding.threshold)})")
     subject = safe(finding.subject, SUBJECT_LIMIT)
     if finding.severity.rank > previous_severity.rank:
-        ping = f"{mention} " if mention and SLACK_MENTION.match(mention) else ""
+        ping = mention if mention and SLACK_MENTION.match(mention) else None
         now_was = f"now *{finding.severity.value.upper()}* (was {previous_severity.value})"
-        line = f"{ping}:arrow_double_up: *Worse*: {now_was}; {change}."
+        section = Section((Line(f"*Worse*: {now_was}; {change}.", icon="worse"),), mention=ping)
         text = f"WORSE {finding.check_id} on {subject}: {now_was.replace('*', '')}; {change}"
     else:
-        line = f":repeat: *Still open* after {age(now - opened_at)}: {change}."
+        section = Section((Line(f"*Still open* after {age(now - opened_at)}: {change}.", icon="still_open"),))
         text = f"STILL OPEN {finding.check_id} on {subject}: {change}"
-    return {"text": clip(text, FALLBACK_LIMIT), "blocks": [section(clip(line, SECTION_LIMIT))]}
+    return Message(fallback=text, sections=(section,))
 
 
 def build_resolved_reply(finding: Finding, *, opened_at: datetime, resolved_at: datetime,
                          run_id: str) -> dict[str, Any]:
     """The threaded reply when a run no longer finds the problem."""
+    return render(resolved_reply_message(finding, opened_at=opened_at, resolved_at=resolved_at, run_id=run_id))
+
+
+def resolved_reply_message(finding: Finding, *, opened_at: datetime, resolved_at: datetime, run_id: str) -> Message:
+    """``build_resolved_reply``'s message, before rendering."""
     lasted = age(resolved_at - opened_at)
-    line = (f":white_check_mark: *Resolved*: run `{safe(run_id, 100)}` no longer finds it (last observed "
+    line = (f"*Resolved*: run `{safe(run_id, 100)}` no longer finds it (last observed "
             f"{num(finding.observed)}, threshold {num(finding.threshold)}); it was open for {lasted}.")
     text = f"RESOLVED {finding.check_id} on {safe(finding.subject, SUBJECT_LIMIT)} after {lasted}"
-    return {"text": clip(text, FALLBACK_LIMIT), "blocks": [section(clip(line, SECTION_LIMIT))]}
+    return Message(fallback=text, sections=(Section((Line(line, icon="resolved"),)),))
 
 
 def build_digest(incidents: Sequence[OpenIncident], now: datetime) -> dict[str, Any]:
     """One message listing open incidents, worst and oldest first, one line each, packed into few sections."""
+    return render(digest_message(incidents, now))
+
+
+def digest_message(incidents: Sequence[OpenIncident], now: datetime) -> Message:
+    """``build_digest``'s message, before rendering."""
     ordered = sorted(incidents, key=lambda i: (-i.severity.rank, i.opened_at, i.check_id, i.subject))
     counts = Counter(i.severity for i in ordered)
     split = ", ".join(f"{counts[s]} {s.value}" for s in ORDER if counts[s]) or "none"
     title = f"Steward: {len(ordered)} open incident{'' if len(ordered) == 1 else 's'} ({split})"
-    blocks: list[dict[str, Any]] = [header(title)]
-    lines = [f"{SEVERITY_EMOJI[i.severity]} *{i.severity.value.upper()}* `{i.check_id}` · "
-             f"{safe(i.subject, SUBJECT_LIMIT)} · open {age(now - i.opened_at)} · observed {num(i.observed)} · "
-             f"{safe(i.channel, 80)}" for i in ordered]
-    shown = _pack(blocks, lines)
+    lines = [Line(f"*{i.severity.value.upper()}* `{i.check_id}` · {safe(i.subject, SUBJECT_LIMIT)} · "
+                  f"open {age(now - i.opened_at)} · observed {num(i.observed)} · {safe(i.channel, 80)}",
+                  icon=i.severity.value) for i in ordered]
+    sections, shown = _pack(Message(fallback=title, title=title), lines)
     if shown < len(lines):
-        blocks.append(section(f"*+{len(lines) - shown} more open incidents*: `steward alerts list` shows them all."))
+        more = f"*+{len(lines) - shown} more open incidents*: `steward alerts list` shows them all."
+        sections.append(_section(more))
     if not lines:
-        blocks.append(section("No open incidents."))
-    return {"text": clip(title, FALLBACK_LIMIT), "blocks": blocks}
+        sections.append(_section("No open incidents."))
+    return Message(fallback=title, title=title, sections=tuple(sections))
 
 
 def build_message(findings: Sequence[Finding], run_id: str, report: str | None = None,
@@ -122,22 +147,27 @@ def build_message(findings: Sequence[Finding], run_id: str, report: str | None =
         report: Path or URL of the HTML report; URLs become links, paths are shown as code.
         flow_run_url: Link to the orchestrator's run page, if there is one.
     """
+    return render(summary_message(findings, run_id, report, flow_run_url))
+
+
+def summary_message(findings: Sequence[Finding], run_id: str, report: str | None = None,
+                    flow_run_url: str | None = None) -> Message:
+    """``build_message``'s message, before rendering; what does not fit Slack's limits is a "+N more" line."""
     ordered = _worst_first(findings)
-    context = context_block(run_id, report, flow_run_url)
-    blocks: list[dict[str, Any]] = [header(_title(findings))]
-    budget = MAX_BLOCK_CHARS - chars(blocks) - chars([context]) - 200  # 200: room for the "+N more" line
-    shown = 0
+    frame = Message(fallback=_fallback(findings, run_id), title=_title(findings),
+                    context=_context(run_id, report, flow_run_url))
+    budget = MAX_BLOCK_CHARS - chars(blocks(frame)) - 200  # 200: room for the "+N more" line
+    sections: list[Section] = []
     for finding in ordered:
-        block = section(finding_text(finding))
-        if len(blocks) >= MAX_BLOCKS - 2 or chars([block]) > budget:
+        section = finding_section(finding)
+        size = len(section_text(section))
+        if 1 + len(sections) >= MAX_BLOCKS - 2 or size > budget:
             break
-        blocks.append(block)
-        budget -= chars([block])
-        shown += 1
-    if shown < len(ordered):
-        blocks.append(section(_more_text(ordered[shown:], report)))
-    blocks.append(context)
-    return {"text": _fallback(findings, run_id), "blocks": blocks}
+        sections.append(section)
+        budget -= size
+    if len(sections) < len(ordered):
+        sections.append(_section(_more_text(ordered[len(sections):], report)))
+    return Message(fallback=frame.fallback, title=frame.title, sections=tuple(sections), context=frame.context)
 
 
 def render_text(findings: Iterable[Finding]) -> str:
@@ -157,26 +187,39 @@ def console_line(payload: dict[str, Any]) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def _pack(blocks: list[dict[str, Any]], lines: Sequence[str]) -> int:
-    """Adds ``lines`` to ``blocks`` as sections of at most SECTION_LIMIT characters; returns how many fit."""
-    budget = MAX_BLOCK_CHARS - chars(blocks) - 200  # 200: room for the "+N more" line
-    chunk: list[str] = []
+def _pack(frame: Message, lines: Sequence[Line]) -> tuple[list[Section], int]:
+    """``lines`` as sections of at most SECTION_LIMIT characters under ``frame``'s title; and how many fit."""
+    budget = MAX_BLOCK_CHARS - chars(blocks(frame)) - 200  # 200: room for the "+N more" line
+    sections: list[Section] = []
+    chunk: list[Line] = []
+    size_of_chunk = 0
     shown = 0
     for line in lines:
-        size = len(line) + 1
+        size = len(line_text(line)) + 1
         if size > budget:
             break
-        if chunk and sum(len(x) + 1 for x in chunk) + size > SECTION_LIMIT:
-            if len(blocks) >= MAX_BLOCKS - 2:
+        if chunk and size_of_chunk + size > SECTION_LIMIT:
+            if 1 + len(sections) >= MAX_BLOCKS - 2:
                 break
-            blocks.append(section("\n".join(chunk)))
-            chunk = []
+            sections.append(Section(tuple(chunk)))
+            chunk, size_of_chunk = [], 0
         chunk.append(line)
+        size_of_chunk += size
         budget -= size
         shown += 1
     if chunk:
-        blocks.append(section("\n".join(chunk)))
-    return shown
+        sections.append(Section(tuple(chunk)))
+    return sections, shown
+
+
+def _section(text: str) -> Section:
+    return Section((Line(text),))
+
+
+def _context(run_id: str, report: str | None, flow_run_url: str | None) -> tuple[str | Link, ...]:
+    """The run, and the report and the orchestrator's run page when there are any."""
+    links = [Link(report, "Report")] if report else []
+    return (f"Run `{safe(run_id, 100)}`", *links, *([Link(flow_run_url, "Flow run")] if flow_run_url else []))
 
 
 def _worst_first(findings: Iterable[Finding]) -> list[Finding]:
@@ -202,4 +245,4 @@ def _fallback(findings: Sequence[Finding], run_id: str) -> str:
     lines = [f"Steward run {safe(run_id, 100)}: {parts}"]
     worst = _worst_first(findings)[:3]
     lines += [f"{f.severity.value}: {f.check_id} on {safe(f.subject, SUBJECT_LIMIT)}" for f in worst]
-    return clip("\n".join(lines), FALLBACK_LIMIT)
+    return "\n".join(lines)

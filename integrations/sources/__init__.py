@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..warehouse import Warehouse
 from ._protocol import Batch, ControlResult, Health, Rejected, SourceAdapter, Stream
 from .export_files import ExportFilesAdapter
 from .http import RetryPolicy
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["build_adapter", "API_ADAPTERS", "Batch", "ControlResult", "Health", "Rejected", "SourceAdapter",
            "Stream", "ExportFilesAdapter"]
@@ -31,7 +34,10 @@ API_ADAPTERS: dict[str, str] = {
 def build_adapter(name: str, platform: str, kind: str, path: Path | None, warehouse: Warehouse,
                   entities: list[str] | None = None, *, base_url: str | None = None,
                   credentials: dict[str, str] | None = None, options: dict[str, Any] | None = None,
-                  policy: RetryPolicy | None = None, batch_rows: int | None = None) -> SourceAdapter:
+                  policy: RetryPolicy | None = None, batch_rows: int | None = None,
+                  client: httpx.Client | None = None) -> SourceAdapter:
+    """The adapter for one configured integration. ``client`` (API kinds only) is the ``httpx.Client`` the adapter
+    sends through: None in production (the adapter builds its own), an in-process transport in fast tests."""
     if kind == "export_files":
         return ExportFilesAdapter(name, platform, path, warehouse, entities,  # type: ignore[arg-type]
                                   **({"batch_rows": batch_rows} if batch_rows else {}))
@@ -41,7 +47,9 @@ def build_adapter(name: str, platform: str, kind: str, path: Path | None, wareho
                               f"(API platforms: {', '.join(sorted(API_ADAPTERS))})")
         module, cls = API_ADAPTERS[platform].split(":")
         adapter_cls = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
-        extra = {"batch_rows": batch_rows} if batch_rows else {}
+        extra: dict[str, Any] = {"batch_rows": batch_rows} if batch_rows else {}
+        if client is not None:
+            extra["client"] = client
         return adapter_cls(name, base_url=base_url, credentials=credentials or {}, entities=entities,
                            options=options or {}, policy=policy or RetryPolicy(), **extra)
     if kind == "warehouse_tables":

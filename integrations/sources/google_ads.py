@@ -27,6 +27,7 @@ from ..errors import ConfigError, SourceError, StewardError
 from ._protocol import Batch, ControlResult, Health, Stream
 from ._records import DEFAULT_BATCH_ROWS, batched, to_batch
 from .http import HttpLayer, OAuthToken, RetryPolicy, Verdict, default_classify, resolve_env
+from .paginate import PageTokenPaginator
 from .streams import streams_for
 
 __all__ = ["GoogleAdsAdapter", "classify", "REPORT_FIELDS"]
@@ -54,7 +55,8 @@ class GoogleAdsAdapter:
 
     def __init__(self, name: str, *, base_url: str | None, credentials: dict[str, str],
                  entities: list[str] | None = None, options: dict[str, Any] | None = None,
-                 policy: RetryPolicy = RetryPolicy(), batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+                 policy: RetryPolicy = RetryPolicy(), batch_rows: int = DEFAULT_BATCH_ROWS,
+                 client: httpx.Client | None = None) -> None:
         opts = options or {}
         self.name, self.batch_rows = name, batch_rows
         if not base_url:
@@ -80,7 +82,7 @@ class GoogleAdsAdapter:
         self._streams = [known[e] for e in (entities or known)]
         self.http = HttpLayer(name, base_url, OAuthToken(self._fetch_token),
                               classify=lambda response: self._note_quota(classify(response)),
-                              auth_headers=self._headers, policy=policy)
+                              auth_headers=self._headers, policy=policy, client=client)
 
     # -- SourceAdapter ---------------------------------------------------------------------------------------------
     def streams(self) -> list[Stream]:
@@ -102,7 +104,7 @@ class GoogleAdsAdapter:
         """A one-row customer query: proves both tokens and the account access, and times the round trip."""
         now, started, retries = datetime.now(timezone.utc), time.perf_counter(), self.http.stats.retries
         try:
-            self._search("SELECT customer.id FROM customer LIMIT 1")
+            self._search("SELECT customer.id FROM customer LIMIT 1", "customer")
         except StewardError as exc:
             return Health(self.name, "down", str(exc), now)
         took = (time.perf_counter() - started) * 1000
@@ -134,23 +136,18 @@ class GoogleAdsAdapter:
         for results, mask in self._pages(query):
             yield [_record(row, mask) for row in results]
 
-    def _pages(self, query: str) -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
-        """Follows ``nextPageToken``; a token seen twice would loop forever, so it is an error instead."""
-        token, seen = None, set()
-        while True:
+    def _pages(self, query: str, entity: str = "campaign_stats") -> Iterator[tuple[list[dict[str, Any]], list[str]]]:
+        """Follows ``nextPageToken`` (the shared paginator refuses a token seen twice)."""
+        def fetch(token: str | None) -> dict[str, Any]:
             body = {"query": query, **({"pageToken": token} if token else {})}
-            page = self.http.call("POST", self._path("googleAds:search"), json_body=body) or {}
+            return self.http.call("POST", self._path("googleAds:search"), json_body=body) or {}
+
+        for page in PageTokenPaginator(self.name, self.platform, entity).pages(fetch):
             mask = [f for f in str(page.get("fieldMask", "")).split(",") if f]
             yield page.get("results") or [], mask
-            token = page.get("nextPageToken")
-            if not token:
-                return
-            if token in seen:
-                raise SourceError(f"integration '{self.name}': Google Ads repeated a page token; stopping a loop")
-            seen.add(token)
 
-    def _search(self, query: str) -> list[dict[str, Any]]:
-        return [row for results, _ in self._pages(query) for row in results]
+    def _search(self, query: str, entity: str = "campaigns") -> list[dict[str, Any]]:
+        return [row for results, _ in self._pages(query, entity) for row in results]
 
     def campaign_state(self, campaign_id: str) -> str:
         """``paused`` (PAUSED) or ``active`` (ENABLED), else Google's status in lower case (``removed``)."""

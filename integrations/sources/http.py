@@ -4,8 +4,11 @@ Platforms disagree on how they say "slow down" or "your token expired" (Salesfor
 Marketo answers HTTP 200 with error 601 in the body, HubSpot 429 with its own headers), so each adapter passes a
 ``classify`` function that reads a response into a ``Verdict``; everything else (the retry loop, honouring
 ``Retry-After``, refreshing a token exactly once, turning the last failure into one actionable line that names the
-integration) lives here, on httpx and tenacity. Pagination stays in the adapters because it is the part that really
-differs per platform and is a few lines each.
+integration) lives here, on httpx and tenacity. Pagination is shared too (``paginate.py``): an adapter only says
+which strategy its platform uses.
+
+The ``httpx.Client`` can be passed in: production builds its own, tests hand in one on ``httpx.MockTransport`` (or
+an emulator in-process) and get the same retries, token refresh and messages without a socket.
 
 Secrets never leave this module: error messages carry the method and path only, never headers or query strings.
 """
@@ -151,21 +154,33 @@ class HttpLayer:
         classify: Reads a response into a ``Verdict``.
         auth_headers: Token -> headers (most APIs: ``Authorization: Bearer``).
         rate_limit_prefixes: Response headers worth keeping for the health probe.
+        client: A client to send through (tests: ``httpx.Client(transport=httpx.MockTransport(handler))``); its
+            ``base_url`` is set to ``base_url`` when it has none. None builds one with the policy's timeout, closed by
+            ``close()``; a client passed in stays its owner's to close.
     """
 
     def __init__(self, integration: str, base_url: str, token: TokenSource | None = None, *,
                  classify: Callable[[httpx.Response], Verdict] = default_classify,
                  auth_headers: Callable[[str], dict[str, str]] = lambda t: {"Authorization": f"Bearer {t}"},
                  headers: dict[str, str] | None = None, policy: RetryPolicy = RetryPolicy(),
-                 rate_limit_prefixes: tuple[str, ...] = ("x-ratelimit", "retry-after")) -> None:
+                 rate_limit_prefixes: tuple[str, ...] = ("x-ratelimit", "retry-after"),
+                 client: httpx.Client | None = None) -> None:
         self.integration, self.token, self.policy = integration, token, policy
         self._classify, self._auth_headers, self._prefixes = classify, auth_headers, rate_limit_prefixes
-        self.client = httpx.Client(base_url=base_url.rstrip("/"), timeout=policy.timeout, headers=headers or {},
-                                   follow_redirects=False)
+        self._owns_client = client is None
+        if client is None:
+            client = httpx.Client(base_url=base_url.rstrip("/"), timeout=policy.timeout, headers=headers or {},
+                                  follow_redirects=False)
+        else:
+            if not str(client.base_url):
+                client.base_url = httpx.URL(base_url.rstrip("/"))
+            client.headers.update(headers or {})
+        self.client = client
         self.stats = HttpStats()
 
     def close(self) -> None:
-        self.client.close()
+        if self._owns_client:
+            self.client.close()
 
     def call(self, method: str, url: str, *, params: dict[str, Any] | None = None, json_body: Any = None,
              data: dict[str, str] | None = None, headers: dict[str, str] | None = None,

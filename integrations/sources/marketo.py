@@ -39,6 +39,7 @@ from ..errors import ConfigError, SourceError
 from ._protocol import Batch, ControlResult, Health, Stream
 from ._records import DEFAULT_BATCH_ROWS, batched, to_batch
 from .http import HttpLayer, OAuthToken, RetryPolicy, Verdict, default_classify, resolve_env
+from .paginate import OffsetPaginator, PageTokenPaginator
 
 __all__ = ["MarketoAdapter", "MARKETO_STREAMS", "marketo_classify", "EMAIL_ACTIVITY_TYPE_IDS", "LEAD_FIELDS"]
 
@@ -97,7 +98,8 @@ class MarketoAdapter:
 
     def __init__(self, name: str, *, base_url: str | None, credentials: dict[str, str],
                  entities: list[str] | None = None, options: dict[str, Any] | None = None,
-                 policy: RetryPolicy = RetryPolicy(), batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+                 policy: RetryPolicy = RetryPolicy(), batch_rows: int = DEFAULT_BATCH_ROWS,
+                 client: httpx.Client | None = None) -> None:
         if not base_url:
             raise ConfigError(f"integration '{name}': base_url is required (the instance's REST endpoint, "
                               f"e.g. https://123-ABC-456.mktorest.com)")
@@ -114,7 +116,7 @@ class MarketoAdapter:
         self.name, self.batch_rows, self.options = name, batch_rows, dict(options or {})
         self._credentials, self._entities = dict(credentials), entities
         self.http = HttpLayer(name, base_url, OAuthToken(self._fetch_token), classify=marketo_classify,
-                              policy=policy)
+                              policy=policy, client=client)
 
     def streams(self) -> list[Stream]:
         return [s for s in MARKETO_STREAMS if self._entities is None or s.entity in self._entities]
@@ -132,18 +134,18 @@ class MarketoAdapter:
 
     def _pull_activities(self, stream: Stream, start: str) -> Iterator[Batch]:
         types = ",".join(map(str, self.options.get("activity_type_ids", EMAIL_ACTIVITY_TYPE_IDS)))
-        pages = self._activity_pages("/rest/v1/activities.json", start, {"activityTypeIds": types})
+        pages = self._activity_pages("/rest/v1/activities.json", start, {"activityTypeIds": types}, "activities")
         for records, mark in batched(pages, "activityDate", self.batch_rows):
             yield self._batch(stream, [_activity_row(r) for r in records], mark, "/rest/v1/activities.json")
 
     def _pull_leads(self, stream: Stream, start: str) -> Iterator[Batch]:
         """Deletions first (no watermark: tombstones are idempotent), then changed leads, each batch bounded."""
-        deletions = self._activity_pages("/rest/v1/activities/deletedleads.json", start, {})
+        deletions = self._activity_pages("/rest/v1/activities/deletedleads.json", start, {}, "leads")
         for records, _ in batched(deletions, "activityDate", self.batch_rows):
             yield self._batch(stream, [], None, "/rest/v1/activities/deletedleads.json",
                               deleted=[r["leadId"] for r in records])
         changes = self._activity_pages("/rest/v1/activities/leadchanges.json", start,
-                                       {"fields": ",".join(LEAD_FIELDS)})
+                                       {"fields": ",".join(LEAD_FIELDS)}, "leads")
         for records, mark in batched(changes, "activityDate", self.batch_rows):
             ids = list(dict.fromkeys(r["leadId"] for r in records))
             leads = [lead for i in range(0, len(ids), IDS_PER_CALL) for lead in self._leads(ids[i:i + IDS_PER_CALL])]
@@ -155,21 +157,15 @@ class MarketoAdapter:
         for chunk, mark in batched(pages, "updatedAt", self.batch_rows):
             yield self._batch(stream, chunk, mark, "/rest/asset/v1/smartCampaigns.json")
 
-    def _activity_pages(self, path: str, start: str, params: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
+    def _activity_pages(self, path: str, start: str, params: dict[str, str], entity: str
+                        ) -> Iterator[list[dict[str, Any]]]:
         """Pages after a paging token for ``start``; a token that comes back twice is a loop, not more data."""
         token = self.http.call("GET", "/rest/v1/activities/pagingtoken.json",
                                params={"sinceDatetime": start})["nextPageToken"]
-        seen = {token}
-        while True:
-            body = self.http.call("GET", path, params={**params, "nextPageToken": token, "batchSize": PAGE_SIZE})
+        pager = PageTokenPaginator(self.name, self.platform, entity, more_key="moreResult", start=token)
+        for body in pager.pages(lambda token: self.http.call(
+                "GET", path, params={**params, "nextPageToken": token, "batchSize": PAGE_SIZE})):
             yield body.get("result") or []
-            if not body.get("moreResult"):
-                return
-            token = body.get("nextPageToken")
-            if not token or token in seen:
-                raise SourceError(f"integration '{self.name}': GET {path} returned a paging token it had already "
-                                  f"given (loop detected); re-run the pull, and report it to Marketo if it repeats")
-            seen.add(token)
 
     def _leads(self, ids: list[Any]) -> list[dict[str, Any]]:
         body = self.http.call("GET", "/rest/v1/leads.json", params={
@@ -178,15 +174,10 @@ class MarketoAdapter:
         return body.get("result") or []
 
     def _assets(self, start: str) -> Iterator[dict[str, Any]]:
-        offset = 0
-        while True:
-            body = self.http.call("GET", "/rest/asset/v1/smartCampaigns.json", params={
-                "offset": offset, "maxReturn": ASSETS_PER_CALL, "earliestUpdatedAt": start})
-            page = body.get("result") or []
-            yield from (_asset_row(r) for r in page)
-            if len(page) < ASSETS_PER_CALL:
-                return
-            offset += len(page)
+        pager = OffsetPaginator(self.name, self.platform, "smart_campaigns", page_size=ASSETS_PER_CALL)
+        for body in pager.pages(lambda offset: self.http.call("GET", "/rest/asset/v1/smartCampaigns.json", params={
+                "offset": offset, "maxReturn": ASSETS_PER_CALL, "earliestUpdatedAt": start})):
+            yield from (_asset_row(r) for r in body.get("result") or [])
 
     def _batch(self, stream: Stream, records: list[dict[str, Any]], mark: str | None, path: str,
                deleted: Iterable[Any] = ()) -> Batch:
@@ -206,7 +197,7 @@ class MarketoAdapter:
         used = sum(int(day.get("total", 0)) for day in body.get("result") or [])
         left = quota - used
         latency = (self.http.stats.last_latency_s or 0.0) * 1000
-        state = "healthy" if left > quota * 0.1 else "degraded" if left > 0 else "down"
+        state = "healthy" if left > 0 else "down"  # how low is too low is the policy's ``min_headroom``
         return Health(self.name, state, f"token valid; {used} of {quota} daily API calls used, {left} left (the quota "
                                         f"resets at midnight CST); latency {latency:.0f} ms", now,
                       latency, max(0.0, left / quota) if quota else None)

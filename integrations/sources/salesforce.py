@@ -27,6 +27,7 @@ from ..errors import ConfigError, StewardError, SourceError
 from ._protocol import Batch, ControlResult, Health, Stream
 from ._records import DEFAULT_BATCH_ROWS, batched, to_batch
 from .http import HttpLayer, OAuthToken, RetryPolicy, Verdict, default_classify, resolve_env
+from .paginate import NextUrlPaginator
 from .streams import streams_for
 
 __all__ = ["SalesforceAdapter", "OBJECTS", "build_soql", "classify"]
@@ -83,7 +84,8 @@ class SalesforceAdapter:
 
     def __init__(self, name: str, *, base_url: str | None, credentials: dict[str, str],
                  entities: list[str] | None = None, options: dict[str, Any] | None = None,
-                 policy: RetryPolicy = RetryPolicy(), batch_rows: int = DEFAULT_BATCH_ROWS) -> None:
+                 policy: RetryPolicy = RetryPolicy(), batch_rows: int = DEFAULT_BATCH_ROWS,
+                 client: httpx.Client | None = None) -> None:
         options = options or {}
         missing = [k for k in ("client_id", "client_secret") if k not in credentials]
         if missing:
@@ -101,7 +103,7 @@ class SalesforceAdapter:
             raise ConfigError(f"integration '{name}': unknown Salesforce entities {unknown}; known: {sorted(known)}")
         self._streams = [known[e] for e in entities] if entities else list(known.values())
         self._http = HttpLayer(name, self._login_url, OAuthToken(self._login), classify=classify, policy=policy,
-                               rate_limit_prefixes=("sforce-limit-info",))
+                               rate_limit_prefixes=("sforce-limit-info",), client=client)
 
     def streams(self) -> list[Stream]:
         return list(self._streams)
@@ -118,7 +120,7 @@ class SalesforceAdapter:
         fields = self._describe(OBJECTS[entity])
         soql = build_soql(OBJECTS[entity], list(fields), since)
         source = f"{self._login_url} queryAll {OBJECTS[entity]}"
-        for records, watermark in batched(self._pages(soql), CURSOR, self._batch_rows):
+        for records, watermark in batched(self._pages(soql, entity), CURSOR, self._batch_rows):
             live = [_strip(r) for r in records if not r.get("IsDeleted")]
             gone = [r["Id"] for r in records if r.get("IsDeleted")]
             batch = to_batch(self.name, stream, live, source, _iso_utc(watermark), gone)
@@ -133,27 +135,23 @@ class SalesforceAdapter:
                               "it cannot be pulled incrementally")
         return fields
 
-    def _pages(self, soql: str) -> Iterator[list[dict[str, Any]]]:
-        url: str = f"/services/data/{self.version}/queryAll"
-        params: dict[str, str] | None = {"q": soql}
-        seen: set[str] = set()
-        while True:
-            answer = self._http.call("GET", url, params=params,
-                                     headers={"Sforce-Query-Options": f"batchSize={self._page_size}"})
+    def _pages(self, soql: str, entity: str) -> Iterator[list[dict[str, Any]]]:
+        first = f"/services/data/{self.version}/queryAll"
+        headers = {"Sforce-Query-Options": f"batchSize={self._page_size}"}
+
+        def fetch(next_url: str | None) -> dict[str, Any]:
+            url = next_url or first
+            answer = self._http.call("GET", url, params=None if next_url else {"q": soql}, headers=headers)
             if not isinstance(answer, dict) or not isinstance(answer.get("records"), list):
                 raise SourceError(f"integration '{self.name}': GET {url} answered without a records list")
+            return answer
+
+        for answer in NextUrlPaginator(self.name, self.platform, entity).pages(fetch):
             yield answer["records"]
-            next_url = answer.get("nextRecordsUrl")
-            if answer.get("done", True) or not next_url:
-                return
-            if next_url in seen:
-                raise SourceError(f"integration '{self.name}': Salesforce repeated the page {next_url}; stopping "
-                                  "instead of looping")
-            seen.add(next_url)
-            url, params = next_url, None
 
     # -- health and control ----------------------------------------------------------------------------------------
     def probe(self) -> Health:
+        """``DailyApiRequests`` from ``limits``: the headroom is measured here and judged by the health rules."""
         now = datetime.now(timezone.utc)
         try:
             limits = self._http.call("GET", f"/services/data/{self.version}/limits")
@@ -166,8 +164,8 @@ class SalesforceAdapter:
         usage = self._http.stats.rate_limit_headers.get("sforce-limit-info", "no Sforce-Limit-Info header")
         detail = (f"auth ok; latency {latency * 1000:.0f} ms; DailyApiRequests {left}/{most} remaining"
                   + (f" ({share:.0%} headroom)" if share is not None else "") + f"; {usage}")
-        return Health(self.name, "healthy" if share is None or share >= 0.1 else "degraded", detail, now,
-                      latency * 1000, share)
+        # the share left is reported, not judged: the health rules hold the threshold (policy ``min_headroom``)
+        return Health(self.name, "down" if share == 0 else "healthy", detail, now, latency * 1000, share)
 
     def pause(self, campaign_id: str, reason: str) -> ControlResult:
         return self._set_active(campaign_id, False, reason)

@@ -212,6 +212,8 @@ SCOPE_CASES = {
     "propagation_lag_hours": ({"propagation_lag_hours": {"esp' then 0 when true then '": 1}},
                               r"scope\.propagation_lag_hours\."),
     "spend_flight_grace_days": ({"spend_flight_grace_days": "1 or true"}, r"scope\.spend_flight_grace_days: "),
+    "volume_baseline_batches": ({"volume_baseline_batches": "5) --"}, r"scope\.volume_baseline_batches: "),
+    "volume_baseline_batches (count)": ({"volume_baseline_batches": 0}, r"scope\.volume_baseline_batches: "),
 }
 
 
