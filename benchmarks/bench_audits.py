@@ -28,7 +28,7 @@ from governed import land_exports  # noqa: E402
 
 from steward.contracts.governance import evaluate  # noqa: E402
 from steward.contracts.policy import load_policy  # noqa: E402
-from steward.integrations import dbt_build  # noqa: E402
+from steward.integrations.transform import dbt_build  # noqa: E402
 from steward.integrations.demo.generator import BASE_PEOPLE, generate_workspace  # noqa: E402
 from steward.integrations.warehouse import Warehouse  # noqa: E402
 

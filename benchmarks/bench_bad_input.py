@@ -51,7 +51,7 @@ def write_garbage(path: Path, lines: int, seed: int = 16) -> None:
 
 
 def _ingest(folder: str, out) -> None:
-    from steward.integrations.pull import pull_entity
+    from steward.flows.pull import pull_entity
     from steward.integrations.sources import ExportFilesAdapter
     from steward.integrations.warehouse import Warehouse
 

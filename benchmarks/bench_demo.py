@@ -28,7 +28,7 @@ from governed import land_exports  # noqa: E402
 from steward.contracts.governance import evaluate  # noqa: E402
 from steward.contracts.policy import load_policy  # noqa: E402
 from steward.flows.demo import prepare_demo  # noqa: E402
-from steward.integrations import dbt_build  # noqa: E402
+from steward.integrations.transform import dbt_build  # noqa: E402
 from steward.integrations.warehouse import Warehouse  # noqa: E402
 
 READERS = {".csv": "read_csv('{}')", ".jsonl": "read_json('{}', format = 'newline_delimited')",

@@ -65,7 +65,7 @@ def _serve(platform: str, entity: str, rows: int, urls, stop) -> None:
 
 def _pull(platform: str, entity: str, base_url: str, mode: str, out) -> None:
     from steward.integrations.emulator.stack import DEMO_ENV, EmulatorStack
-    from steward.integrations.pull import pull_entity
+    from steward.flows.pull import pull_entity
     from steward.integrations.sources import build_adapter
     from steward.integrations.sources.http import RetryPolicy
     from steward.integrations.warehouse import Warehouse

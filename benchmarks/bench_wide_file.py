@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000)
     args = parser.parse_args(argv)
 
-    from steward.integrations import pii_scan
-    from steward.integrations.pull import pull_entity
+    from steward.integrations.warehouse import pii_scan
+    from steward.flows.pull import pull_entity
     from steward.integrations.sources import ExportFilesAdapter
     from steward.integrations.warehouse import Warehouse
 

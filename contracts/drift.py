@@ -22,7 +22,7 @@ Source = tuple[str, str]  # (platform, entity): a dbt source and table
 
 
 class Refused(Protocol):
-    """What the gate needs of one refused batch (``integrations.refusals.Refusal`` fits)."""
+    """What the gate needs of one refused batch (``integrations.warehouse.refusals.Refusal`` fits)."""
 
     integration: str
     platform: str

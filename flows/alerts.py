@@ -24,9 +24,10 @@ from steward.contracts.actions import alertable
 from steward.contracts.finding import Finding
 from steward.contracts.incidents import plan
 from steward.contracts.policy import Policy
-from steward.integrations import ledger
+from steward.integrations.warehouse import ledger
 from steward.contracts.errors import ConfigError, NotifyError
-from steward.integrations.notify import incidents, outbox
+from steward.integrations.notify import incidents
+from steward.integrations.warehouse import outbox
 from steward.integrations.notify.message import console_line
 from steward.integrations.warehouse import Warehouse
 

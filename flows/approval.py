@@ -37,7 +37,7 @@ from prefect.input import RunInput
 from steward.contracts.actions import PlannedAction
 from steward.contracts.policy import Policy
 from steward.contracts.errors import StewardError
-from steward.integrations.ledger import AuditKey, audit_key
+from steward.integrations.warehouse.ledger import AuditKey, audit_key
 
 from .progress import report
 

@@ -6,7 +6,7 @@
     audit.failed            # True when a group fails the four-fifths rule significantly
     audit.to_dict()         # what `steward audit bias --json` prints
 
-It only wires the rooms together: DuckDB counts (integrations.group_counts), the contracts judge
+It only wires the rooms together: DuckDB counts (integrations.warehouse.group_counts), the contracts judge
 (contracts.fairness, contracts.proxies), and the policy supplies the thresholds nobody overrode.
 """
 
@@ -22,8 +22,8 @@ from steward.contracts.finding import Finding
 from steward.contracts.policy import Policy, load_policy
 from steward.contracts.proxies import PROXY_THRESHOLD, ProxyResult, judge_proxies
 from steward.contracts.errors import ConfigError
-from steward.integrations.audit_source import open_source
-from steward.integrations.group_counts import ColumnMap, count_groups, proxy_aggregates
+from steward.integrations.warehouse.audit_source import open_source
+from steward.integrations.warehouse.group_counts import ColumnMap, count_groups, proxy_aggregates
 
 __all__ = ["BiasAudit", "audit_bias", "resolve_references"]
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from steward.contracts.policy import Policy
 from steward.contracts.yaml_input import read_yaml_mapping
 from steward.contracts.errors import ConfigError
-from steward.integrations.landing import QUARANTINE_KEEP_MAX
+from steward.integrations.warehouse.landing import QUARANTINE_KEEP_MAX
 from steward.integrations.sources.streams import PLATFORMS
 
 __all__ = ["IntegrationConfig", "RetryConfig", "SlackConfig", "StewardConfig", "load_config", "write_config", "effective_policy",

@@ -16,13 +16,13 @@ from prefect.futures import wait
 from pydantic import BaseModel, Field
 
 from steward.contracts.policy import load_policy
-from steward.integrations import ledger
+from steward.integrations.warehouse import ledger
 from steward.integrations.drift_gate import drift_gate
 from steward.integrations.health import health_gate
-from steward.integrations.refusals import refusals_for_run
-from steward.integrations.stopping import stop_reason
+from steward.integrations.warehouse.refusals import refusals_for_run
+from steward.flows.stopping import stop_reason
 from steward.integrations.warehouse import Warehouse
-from steward.integrations.writer_lock import hold
+from steward.integrations.warehouse.writer_lock import hold
 
 from . import steps
 from .approval import collect_approvals

@@ -24,12 +24,12 @@ from prefect.futures import wait
 from pydantic import BaseModel, Field
 
 from steward.contracts.policy import HealthPolicy, load_policy
-from steward.integrations.health import store
+from steward.integrations.warehouse import health_store as store
 from steward.integrations.health.monitor import check_integration
 from steward.integrations.sources import build_adapter
 from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.warehouse import Warehouse
-from steward.integrations.writer_lock import WarehouseBusy, hold
+from steward.integrations.warehouse.writer_lock import WarehouseBusy, hold
 
 from .alerts import alert_policy, flush
 from .config import IntegrationConfig, load_config

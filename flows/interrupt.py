@@ -1,7 +1,7 @@
 """Ctrl-C and SIGTERM during a run: stop at a batch boundary, mark the run ``interrupted``, stop Prefect's temporary
 server, exit 130 with one line, within seconds.
 
-The first signal asks everything to stop (``integrations.stopping``): the pull loop stops between batches, and the
+The first signal asks everything to stop (``flows.stopping``): the pull loop stops between batches, and the
 main thread gets a ``KeyboardInterrupt`` so a dbt build or a wait stops too; the run's flow marks the run
 ``interrupted`` on its way out. Prefect swaps its own SIGTERM handler in while a flow runs; the flow treats the
 ``TerminationSignal`` it raises the same way (``interrupted_by``). Further signals are not raised again (a second
@@ -19,7 +19,7 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from steward.integrations import stopping
+from steward.flows import stopping
 
 __all__ = ["EXIT_INTERRUPTED", "GRACE_SECONDS", "BATCH_GRACE_SECONDS", "say_once", "stop_on_signals", "interrupted_by", "active_run", "clear_active_run"]
 
@@ -103,7 +103,7 @@ def message() -> str:
 
 def _hard_exit(on_stop: Callable[[str], None]) -> None:
     """The flow did not get out in time (a pull stuck in a retry): mark the run, stop the server, leave."""
-    from steward.integrations import ledger
+    from steward.integrations.warehouse import ledger
 
     from .runtime import stop_temporary_server
 

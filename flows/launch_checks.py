@@ -8,24 +8,22 @@ condition, ``critical`` a blocking reason).
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from steward.contracts.errors import ConfigError, WarehouseError
 from steward.contracts.finding import Finding
 from steward.contracts.launch import LAUNCH_MARTS, Verdict, judge_marts, launch_policy
 from steward.contracts.policy import Policy
-from steward.integrations import confined_sql, dbt_build
-from steward.contracts.errors import ConfigError, WarehouseError
-from steward.integrations.notify import outbox
 from steward.integrations.notify import launch_message
 from steward.integrations.sample_queries import launch_sample_query
-from steward.integrations.warehouse import Warehouse
+from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse import Warehouse, confined_sql, ledger, outbox, reads
 
 from .launch_spec import LaunchSpec
 
@@ -60,9 +58,9 @@ def launch_vars(spec: LaunchSpec, policy: Policy, as_of: pd.Timestamp, audit_id:
 
 
 def confine_queries(wh: Warehouse, spec: LaunchSpec, audit_id: str, source: str) -> dict[str, int]:
-    """Run the spec's audience queries confined (``integrations.confined_sql``) and keep the people they return for
-    this audit; returns the people per part. A query that is refused or fails is a ``ConfigError`` naming the spec
-    file and the field, with no value the query read."""
+    """Run the spec's audience queries confined (``integrations.warehouse.confined_sql``) and keep the people they
+    return for this audit; returns the people per part. A query that is refused or fails is a ``ConfigError``
+    naming the spec file and the field, with no value the query read."""
     _require_governance_build(wh)
     fields = {"audience": "audience.query", "eligible": "audience.eligible.query"}
     queries = {"audience": spec.audience.query,
@@ -90,7 +88,7 @@ def _require_governance_build(wh: Warehouse) -> None:
 
 def judge_launch(wh: Warehouse, policy: Policy, audit_id: str) -> tuple[list[Finding], dict[str, str], dict]:
     """Every launch check over its mart, read from ``launch.*`` (``contracts.launch.judge_marts`` judges them)."""
-    marts = {name: wh.query_df(f"select * from launch.{name}") for name in LAUNCH_MARTS}
+    marts = {name: reads.launch_mart(wh, name) for name in LAUNCH_MARTS}
     return judge_marts(marts, policy, audit_id, launch_sample_query)
 
 
@@ -99,11 +97,10 @@ def record_audit(wh: Warehouse, audit_id: str, spec: LaunchSpec, verdict: Verdic
     """The verdict, its reasons and every launch mart's rows, in ``ledger.launch_audits``: the launch tables are
     rebuilt by the next audit, this row is what stays."""
     reasons = [r.model_dump(mode="json") for r in verdict.blocking + verdict.conditions]
-    with wh.connect() as con:
-        con.execute("insert into ledger.launch_audits values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [audit_id, spec.id, spec.name, verdict.verdict, started, datetime.now(timezone.utc),
-                     spec.model_dump_json(), json.dumps(reasons, default=str), json.dumps(evidence, default=str),
-                     json.dumps(verdict.checks_evaluated), config_path])
+    ledger.record_launch_audit(wh, audit_id=audit_id, launch_id=spec.id, launch_name=spec.name,
+                               verdict=verdict.verdict, started=started, spec_json=spec.model_dump_json(),
+                               reasons=reasons, evidence=evidence, checks_evaluated=verdict.checks_evaluated,
+                               config_path=config_path)
 
 
 def verdict_payload(spec: LaunchSpec, verdict: Verdict, audit_id: str, export: str | None) -> dict[str, Any]:

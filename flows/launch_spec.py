@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from steward.contracts.policy import GROUP_COLUMNS
 from steward.contracts.yaml_input import read_yaml_mapping
-from steward.integrations.confined_sql import check_query
+from steward.integrations.warehouse.confined_sql import check_query
 from steward.contracts.errors import ConfigError
 from steward.integrations.sources.streams import PLATFORMS
 
@@ -41,7 +41,7 @@ class Population(_Strict):
     @classmethod
     def _one_select(cls, value: str | None) -> str | None:
         """Confined before anything runs: one select over Steward's own schemas, whitelisted functions only
-        (``integrations.confined_sql``); the reason for a refusal names the rule, never a value."""
+        (``integrations.warehouse.confined_sql``); the reason for a refusal names the rule, never a value."""
         if value is None:
             return value
         check_query(value)  # RefusedQuery is a ValueError: pydantic reports it on this field

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from steward.contracts.launch import Reason, Verdict, decide, launch_policy
 from steward.contracts.policy import Policy, load_policy
 from steward.integrations.warehouse import Warehouse
-from steward.integrations.writer_lock import hold
+from steward.integrations.warehouse.writer_lock import hold
 
 from . import launch_checks as checks
 from . import steps

@@ -22,8 +22,8 @@ from steward.contracts.finding import FAMILIES, Severity
 from steward.contracts.policy import Policy, load_policy
 from steward.contracts.errors import StewardError, WarehouseError
 from steward.integrations.health import health_section
-from steward.integrations.ledger import audit_head
-from steward.integrations.warehouse import Warehouse
+from steward.integrations.warehouse.ledger import audit_head
+from steward.integrations.warehouse import Warehouse, reads
 
 from .report_charts import chart_context
 
@@ -32,42 +32,16 @@ __all__ = ["render_report", "report_context"]
 TEMPLATE = "report.html.j2"
 SEVERITIES: tuple[str, ...] = ("critical", "warn", "info")  # worst first: the order a reader triages in
 
-_FINDINGS_SQL = """
-select check_id, family, severity, subject_type, subject, metric, observed, threshold, evidence, explanation,
-       sample_query, owner, action, first_seen_at, last_seen_at
-from ledger.findings where run_id = ?"""
-_BATCHES_SQL = """
-select integration, platform, entity, source, rows_read, rows_loaded, rows_quarantined, drift, loaded_at
-from ledger.batches where run_id = ? order by integration, entity, loaded_at"""
-_REFUSALS_SQL = """
-select integration, platform, entity, kind, reason, rows_refused, drift, refused_at
-from ledger.schema_refusals where run_id = ? order by integration, entity, refused_at"""
-# Only counts leave this query: the record column holds raw customer data and is deliberately never selected.
-_QUARANTINE_SQL = """
-with reasons as (
-    select q.integration, q.entity, trim(unnest(string_split(coalesce(q.reasons, 'unspecified'), ';'))) as reason
-    from ledger.quarantine q join ledger.batches b on b.batch_id = q.batch_id
-    where b.run_id = ?)
-select integration, entity, reason, count(*) as row_count
-from reasons where reason <> '' group by all order by integration, entity, row_count desc, reason"""
-_AUDIT_SQL = """
-select logged_at, check_id, action, target, decided_by, reason, outcome
-from ledger.audit_log where run_id = ? order by seq"""
-_PAUSED_SQL = """
-select integration, campaign_id, reason, changed_at
-from ledger.campaign_controls where state = 'paused' order by changed_at, integration, campaign_id"""
-
-
 def report_context(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
     """Everything the template shows, as plain data, so tests can check the numbers without parsing HTML.
 
     Raises:
         WarehouseError: the run is not in ``ledger.runs``; an empty report would read as a clean run.
     """
-    runs = _records(warehouse.query_df("select * from ledger.runs where run_id = ?", [run_id]))
+    runs = _records(reads.run_rows(warehouse, run_id))
     if not runs:
         raise WarehouseError(f"{warehouse.path}: no run '{run_id}' in ledger.runs; nothing to report")
-    findings = [_finding(row) for row in _records(warehouse.query_df(_FINDINGS_SQL, [run_id]))]
+    findings = [_finding(row) for row in _records(reads.run_findings(warehouse, run_id))]
     findings.sort(key=lambda f: (-Severity(f["severity"]).rank, f["check_id"], f["subject"]))
     counts = {sev: sum(f["severity"] == sev for f in findings) for sev in SEVERITIES}
     return {
@@ -78,12 +52,12 @@ def report_context(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
         "severities": list(SEVERITIES),
         "family_counts": _family_counts(findings),
         "families": _by_family(findings),
-        "audit": [_stamped(r, "logged_at") for r in _records(warehouse.query_df(_AUDIT_SQL, [run_id]))],
-        "paused": [_stamped(r, "changed_at") for r in _records(warehouse.query_df(_PAUSED_SQL))],
-        "batches": [_batch(r) for r in _records(warehouse.query_df(_BATCHES_SQL, [run_id]))],
+        "audit": [_stamped(r, "logged_at") for r in _records(reads.run_audit(warehouse, run_id))],
+        "paused": [_stamped(r, "changed_at") for r in _records(reads.paused_campaigns(warehouse))],
+        "batches": [_batch(r) for r in _records(reads.run_batches(warehouse, run_id))],
         "refused": [_stamped({**r, "drift": _diff(r)}, "refused_at")
-                    for r in _records(warehouse.query_df(_REFUSALS_SQL, [run_id]))],
-        "quarantine": _records(warehouse.query_df(_QUARANTINE_SQL, [run_id])),
+                    for r in _records(reads.run_refusals(warehouse, run_id))],
+        "quarantine": _records(reads.run_quarantine_reasons(warehouse, run_id)),
         "generated_at": _when(datetime.now(timezone.utc)),
         "charts": chart_context(warehouse, _policy_of(runs[0])),
         "health": health_section(warehouse, run_id),

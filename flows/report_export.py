@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from steward.contracts.errors import WarehouseError
-from steward.integrations.warehouse import Warehouse
+from steward.integrations.warehouse import Warehouse, reads
 
 __all__ = ["report_markdown", "report_json", "latest_run_id"]
 
@@ -46,8 +46,7 @@ def report_markdown(context: dict[str, Any]) -> str:
 
 
 def latest_run_id(warehouse: Warehouse) -> str:
-    rows = warehouse.query_df("select run_id from ledger.runs where status = 'completed' "
-                              "order by started_at desc limit 1")
-    if rows.empty:
+    run_id = reads.latest_completed_run(warehouse)
+    if run_id is None:
         raise WarehouseError(f"{warehouse.path}: no completed run in ledger.runs; run `steward run` first")
-    return str(rows.iloc[0, 0])
+    return run_id

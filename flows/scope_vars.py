@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from steward.contracts.scope_vars import with_vars_block
-from steward.integrations.dbt_build import dbt_project_dir
+from steward.integrations.transform.dbt_build import dbt_project_dir
 
 __all__ = ["main"]
 

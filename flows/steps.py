@@ -18,10 +18,10 @@ from steward.contracts.actions import PlannedAction, plan_actions
 from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate, findings_from_dbt_tests
 from steward.contracts.policy import Policy
-from steward.integrations import dbt_build, ledger, pii_scan
+from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse import ledger, pii_scan
 from steward.contracts.errors import SourceError
-from steward.integrations.pull import Landed, pull_integration
-from steward.integrations.sample_queries import governance_sample_query
+from steward.flows.pull import Landed, pull_integration
 from steward.integrations.sources import SourceAdapter, build_adapter
 from steward.integrations.sources._protocol import CampaignStatus
 from steward.contracts.errors import StewardError
@@ -31,6 +31,7 @@ from steward.integrations.warehouse import Warehouse
 from .approval import Decision
 from .config import IntegrationConfig, StewardConfig
 from .progress import report
+from steward.integrations.sample_queries import governance_sample_query
 
 __all__ = ["adapters_for", "preflight", "ingest_integration", "transform", "judge", "plan", "act",
            "reconcile_controls"]

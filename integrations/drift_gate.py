@@ -23,10 +23,10 @@ from typing import Iterable
 from steward.contracts.drift import DriftGate, decide
 from steward.contracts.policy import Policy
 
-from .health.gate import record_skipped
-from .lineage import mart_sources, read_sources
-from .refusals import Refusal
+from .transform.lineage import mart_sources, read_sources
+from .warehouse.refusals import Refusal
 from .warehouse import Warehouse
+from .warehouse.ledger import record_skipped
 
 __all__ = ["drift_gate"]
 

@@ -9,12 +9,13 @@ import pandas as pd
 from steward.contracts.finding import Finding
 from steward.contracts.governance import evaluate
 from steward.contracts.policy import Policy, load_policy
-from steward.integrations.validation import check_batch
-from steward.integrations import dbt_build, pii_scan
-from steward.integrations.landing import land_batch
-from steward.integrations.sample_queries import governance_sample_query
+from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse import pii_scan
+from steward.integrations.warehouse.landing import land_batch
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
+from steward.integrations.validation import check_batch
+from steward.integrations.sample_queries import governance_sample_query
 
 PLATFORMS = ("salesforce", "hubspot", "google_ads", "cdp", "decisions")
 

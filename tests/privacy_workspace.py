@@ -14,13 +14,14 @@ import duckdb
 import pandas as pd
 
 from steward.contracts.policy import Policy, load_policy
-from steward.integrations.validation import check_batch
-from steward.integrations import dbt_build, pii_scan
-from steward.integrations.landing import ensure_raw_tables, land_batch
-from steward.contracts.batch import Batch
+from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse import pii_scan
+from steward.integrations.warehouse.landing import ensure_raw_tables, land_batch
 from steward.integrations.sources.marketo import MARKETO_STREAMS
 from steward.integrations.sources.streams import EXPORT_STREAMS
 from steward.integrations.warehouse import Warehouse
+from steward.integrations.validation import check_batch
+from steward.contracts.batch import Batch
 
 __all__ = ["sha", "ts", "land_frames", "build_tiny", "MartSql"]
 

@@ -134,7 +134,6 @@ def test_no_sql_in_contracts():
     assert _sql_strings("contracts") == []
 
 
-@pytest.mark.xfail(strict=False, reason="flows SQL moves in h-wh")
 def test_no_sql_in_flows():
     assert _sql_strings("flows") == []
 

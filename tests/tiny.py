@@ -16,8 +16,8 @@ import duckdb
 import pandas as pd
 
 from steward.contracts.policy import Policy, load_policy
-from steward.integrations import dbt_build
-from steward.integrations.landing import ensure_raw_tables
+from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse.landing import ensure_raw_tables
 from steward.integrations.warehouse import Warehouse
 
 __all__ = ["AS_OF", "ms", "ts", "tiny_warehouse", "tiny_policy", "build", "mart", "Compiled"]

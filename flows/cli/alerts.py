@@ -40,7 +40,7 @@ class IncidentStatus(str, Enum):
 def retry(config: Path = _CONFIG) -> None:
     """Deliver queued alert messages to Slack now; exit 1 while some are still queued."""
     from steward.contracts.errors import ConfigError
-    from steward.integrations.notify import outbox
+    from steward.integrations.warehouse import outbox
 
     from ..alerts import slack_sender
 
@@ -61,7 +61,8 @@ def retry(config: Path = _CONFIG) -> None:
 def digest(config: Path = _CONFIG) -> None:
     """Post one message listing the open incidents, worst and oldest first, to the policy's digest channel."""
     from steward.contracts.incidents import OPEN
-    from steward.integrations.notify import incidents, outbox
+    from steward.integrations.notify import incidents
+    from steward.integrations.warehouse import outbox
     from steward.integrations.notify.message import build_digest
 
     from ..alerts import flush

@@ -63,7 +63,7 @@ def contracts_validate(config: Path = typer.Option(Path("steward.yaml"), "--conf
     from rich.table import Table
 
     from steward.contracts.errors import ConfigError
-    from steward.integrations.revalidation import revalidate
+    from steward.integrations.warehouse.revalidation import revalidate
     from steward.integrations.warehouse import Warehouse
 
     from ..config import load_config

@@ -33,7 +33,7 @@ def health(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", h
         cfg = load_config(config)  # fail fast, before Prefect starts
         from steward.contracts.policy import load_policy
         from steward.integrations.warehouse import Warehouse
-        from steward.integrations.writer_lock import hold
+        from steward.integrations.warehouse.writer_lock import hold
 
         from ..runtime import waiting_for
 

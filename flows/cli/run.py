@@ -121,7 +121,7 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False):
     cfg = load_config(config)  # fail fast, before Prefect starts, on a bad config or policy
     load_policy(cfg.policy)
     from steward.integrations.warehouse import Warehouse
-    from steward.integrations.writer_lock import hold_until_exit
+    from steward.integrations.warehouse.writer_lock import hold_until_exit
 
     from ..governance import RunParams, governance_run
     from ..runtime import flow_settings, waiting_for

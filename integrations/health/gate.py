@@ -5,8 +5,8 @@ each belong to one platform. When an integration feeding that platform is ``down
 and only if that state is recent), the check's numbers describe a broken sync rather than the marketing stack, so
 the check is *not evaluated (source down)*: it is taken out of the policy for this run (no false findings, and its
 open incidents are neither re-notified nor resolved), and the decision is recorded in ``ledger.health_gate`` for
-the report. Lineage comes from the dbt project itself (``integrations/lineage.py``), so a new mart is covered
-without a list to maintain.
+the report. Lineage comes from the dbt project itself (``integrations/transform/lineage.py``), so a new mart is
+covered without a list to maintain.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from typing import Any, Iterable
 
 from steward.contracts.policy import Policy
 
-from ..lineage import mart_platforms
+from ..transform.lineage import mart_platforms
 from ..warehouse import Warehouse
-from . import store
+from ..warehouse import health_store as store
+from ..warehouse.ledger import record_skipped
 
-__all__ = ["Gate", "health_gate", "check_inputs", "mart_platforms", "not_evaluated", "record_skipped"]
+__all__ = ["Gate", "health_gate", "check_inputs", "mart_platforms"]
 
 REASON = "not evaluated (source down)"
 
@@ -70,25 +71,7 @@ def health_gate(wh: Warehouse, policy: Policy, integrations: Iterable[Any], run_
     return Gate(policy.model_copy(update={"checks": kept}), skipped, down)
 
 
-def not_evaluated(wh: Warehouse, run_id: str) -> list[dict[str, Any]]:
-    """The checks a governance run left out because their source was down or drifted (for the report)."""
-    frame = wh.query_df("select check_id, integrations, states, reason from ledger.health_gate where run_id = ? "
-                        "order by check_id", [run_id])
-    return frame.to_dict(orient="records")
-
-
 def _state_text(states: Any, integration: str) -> str:
     row = states[states["integration"] == integration].iloc[0]
     return f"down since {row['state_since']:%Y-%m-%d %H:%M} UTC ({row['rule']})"
 
-
-def record_skipped(wh: Warehouse, run_id: str, skipped: list[dict[str, Any]], now: datetime) -> None:
-    """One ``ledger.health_gate`` row per check left out (``check_id``, ``integrations``, ``states``, ``reason``);
-    the drift gate records its decisions here too, so the report lists every check a run did not evaluate."""
-    if not skipped:
-        return
-    with wh.connect() as con:
-        con.executemany(
-            "insert or replace into ledger.health_gate values (?, ?, ?, ?, ?, ?)",
-            [[run_id, s["check_id"], ", ".join(s["integrations"]), "; ".join(f"{k}: {v}" for k, v in s["states"].items()),
-              s["reason"], now] for s in skipped])

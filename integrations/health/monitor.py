@@ -15,14 +15,14 @@ from typing import Any, Callable
 from steward.contracts.policy import HealthPolicy
 
 from ...contracts.errors import StewardError
+from ..warehouse import outbox
+from ..warehouse import Warehouse
+from ..warehouse import health_store as store
+from ..notify.health_messages import transition_message
+from .signals import ledger_signals, probe_signals, scrub
 from ...contracts.health_rules import in_maintenance, verdict
 from ...contracts.health_signals import ProbeSignals, Signals
 from ...contracts.health_state import Track, advance, announce, needs_confirmation
-from ..notify import outbox
-from ..warehouse import Warehouse
-from . import store
-from ..notify.health_messages import transition_message
-from .signals import ledger_signals, probe_signals, scrub
 
 __all__ = ["check_integration", "fingerprint"]
 

@@ -14,8 +14,8 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from ..warehouse import Warehouse
-from . import store
-from .gate import not_evaluated
+from ..warehouse import health_store as store
+from ..warehouse.ledger import not_evaluated
 
 __all__ = ["health_section", "history_svg", "COLORS"]
 
@@ -35,7 +35,7 @@ def health_section(wh: Warehouse, run_id: str | None = None, hours: float = 24,
         own = hist[hist["integration"] == r.integration]
         rows.append({
             "integration": r.integration, "platform": r.platform, "state": r.state, "rule": r.rule,
-            "reason": r.verdict_reason if r.state == "healthy" else _reason(wh, r.integration),
+            "reason": r.verdict_reason if r.state == "healthy" else store.last_change_reason(wh, r.integration),
             "since": f"{pd.Timestamp(r.state_since):%Y-%m-%d %H:%M} UTC" if pd.notna(r.state_since) else "",
             "checked_at": f"{pd.Timestamp(r.checked_at):%Y-%m-%d %H:%M} UTC",
             "probes": int(len(own)), "transitions": int(own["changed"].sum()) if len(own) else 0,
@@ -44,12 +44,6 @@ def health_section(wh: Warehouse, run_id: str | None = None, hours: float = 24,
     skipped = not_evaluated(wh, run_id) if run_id else []
     return {"integrations": rows, "not_evaluated": skipped, "hours": hours, "has_data": bool(rows or skipped),
             "colors": COLORS}
-
-
-def _reason(wh: Warehouse, integration: str) -> str:
-    frame = wh.query_df("select verdict_reason from ledger.integration_health where integration = ? and changed "
-                        "order by seq desc limit 1", [integration])
-    return str(frame.iloc[0, 0]) if len(frame) else ""
 
 
 def history_svg(rows: pd.DataFrame, since: datetime, now: datetime) -> Markup:

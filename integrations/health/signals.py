@@ -20,8 +20,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from ...contracts.errors import StewardError
+from ..warehouse import Warehouse, reads
 from ...contracts.health_signals import LedgerSignals, ProbeSignals
-from ..warehouse import Warehouse
 
 __all__ = ["probe_signals", "ledger_signals", "classify_failure", "headroom_from_headers", "scrub"]
 
@@ -107,10 +107,10 @@ def ledger_signals(wh: Warehouse, integration: str, rules: Any, now: datetime,
     """Sync age, error rate, volume, drift and the reconciliation trend for one integration (a few small queries)."""
     out = LedgerSignals()
     with wh.connect() as con:
-        last = con.execute("select max(loaded_at) from ledger.batches where integration = ?", [integration]).fetchone()
-        if last and last[0] is not None:
-            out.last_sync_at = last[0]
-            out.hours_since_sync = round((now - last[0]).total_seconds() / 3600, 3)
+        last = reads.last_loaded_at(con, integration)
+        if last is not None:
+            out.last_sync_at = last
+            out.hours_since_sync = round((now - last).total_seconds() / 3600, 3)
         _error_rate(con, integration, rules, now, out)
         _volume(con, integration, rules, now, out)
         _drift(con, integration, out)
@@ -119,69 +119,35 @@ def ledger_signals(wh: Warehouse, integration: str, rules: Any, now: datetime,
     return out
 
 
-# The governance marts that compare one system with another, and how each yields (comparisons, agreements) for one
-# platform. A platform a mart does not mention contributes nothing; a mart not built yet is skipped.
-_RECONCILIATION_SQL = {
-    "gov_reconciliation__consent": """
-        select sum(people_compared), sum(people_compared - mismatches)
-        from governance.gov_reconciliation__consent where list_contains(string_split(systems, '~'), $platform)""",
-    "gov_reconciliation__spend": """
-        select count(*), count(*) filter (where abs(coalesce(spend_diff_pct, 0)) <= $tolerance)
-        from governance.gov_reconciliation__spend where $platform in ('google_ads', 'salesforce')""",
-}
-
-
 def _reconciliation(con: Any, integration: str, platform: str, rules: Any, out: LedgerSignals) -> None:
     """The share of cross-system comparisons this platform agrees on, as the latest governance run's marts hold
     it, and its median over earlier runs. Keyed by governance run, not by probe, so a monitor probing every
     minute between two nightly runs does not turn one bad night into its own baseline."""
-    run = con.execute("select run_id from ledger.runs where status = 'completed' "
-                      "order by finished_at desc limit 1").fetchone()
-    if run is None:
+    run_id = reads.last_finished_run(con)
+    if run_id is None:
         return
-    compared = agreed = 0
-    for mart, sql in _RECONCILIATION_SQL.items():
-        exists = con.execute("select count(*) from information_schema.tables where table_schema = 'governance' "
-                             "and table_name = ?", [mart]).fetchone()[0]
-        if not exists:
-            continue
-        params = {"platform": platform, "tolerance": rules.reconciliation_tolerance}
-        row = con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql}).fetchone()
-        compared, agreed = compared + int(row[0] or 0), agreed + int(row[1] or 0)
+    compared, agreed = reads.reconciliation_counts(con, platform, rules.reconciliation_tolerance)
     if not compared:
         return
-    out.reconciliation_run_id = run[0]
+    out.reconciliation_run_id = run_id
     out.reconciliation_rate = round(agreed / compared, 4)
-    earlier = con.execute(
-        "select median(rate) from (select reconciliation_run_id, arg_max(reconciliation_rate, seq) as rate "
-        "  from ledger.integration_health where integration = ? and reconciliation_rate is not null "
-        "  and reconciliation_run_id <> ? group by reconciliation_run_id order by max(seq) desc limit ?)",
-        [integration, run[0], rules.reconciliation_runs]).fetchone()
-    if earlier and earlier[0] is not None:
-        out.reconciliation_baseline = round(float(earlier[0]), 4)
+    baseline = reads.reconciliation_baseline(con, integration, run_id, rules.reconciliation_runs)
+    if baseline is not None:
+        out.reconciliation_baseline = round(baseline, 4)
 
 
 def _error_rate(con: Any, integration: str, rules: Any, now: datetime, out: LedgerSignals) -> None:
     since = now - timedelta(hours=rules.error_window_hours)
-    row = con.execute(
-        "select count(*), count(*) filter (where status = 'failed' and "
-        "  coalesce(json_extract_string(summary, '$.error'), '') like ?) "
-        "from ledger.runs where started_at >= ? and status in ('completed', 'failed')",
-        [f"%'{integration}'%", since]).fetchone()
-    out.sync_runs = int(row[0] or 0)
+    out.sync_runs, failed = reads.run_outcomes(con, integration, since)
     if out.sync_runs >= rules.min_runs_for_error_rate:
-        out.sync_error_rate = round((row[1] or 0) / out.sync_runs, 4)
+        out.sync_error_rate = round(failed / out.sync_runs, 4)
 
 
 def _volume(con: Any, integration: str, rules: Any, now: datetime, out: LedgerSignals) -> None:
     """Yesterday's rows against the median of the same weekday in earlier weeks (only days that had a sync)."""
     yesterday = (now.astimezone(timezone.utc) - timedelta(days=1)).date()
     first = yesterday - timedelta(weeks=rules.volume_weeks)
-    rows = con.execute(
-        "select cast(timezone('UTC', loaded_at) as date) as day, sum(rows_read) from ledger.batches "
-        "where integration = ? and cast(timezone('UTC', loaded_at) as date) between ? and ? group by day",
-        [integration, first, yesterday]).fetchall()
-    by_day: dict[date, int] = {r[0]: int(r[1] or 0) for r in rows}
+    by_day: dict[date, int] = reads.rows_per_day(con, integration, first, yesterday)
     if yesterday not in by_day:
         return
     history = [by_day[d] for k in range(1, rules.volume_weeks + 1) if (d := yesterday - timedelta(weeks=k)) in by_day]
@@ -194,10 +160,7 @@ def _volume(con: Any, integration: str, rules: Any, now: datetime, out: LedgerSi
 
 
 def _drift(con: Any, integration: str, out: LedgerSignals) -> None:
-    latest = con.execute(
-        "select entity, drift from ledger.batches where integration = ? "
-        "qualify row_number() over (partition by entity order by loaded_at desc, batch_id desc) = 1",
-        [integration]).fetchall()
+    latest = reads.latest_drift(con, integration)
     if not latest:
         return
     total = 0
@@ -209,10 +172,7 @@ def _drift(con: Any, integration: str, out: LedgerSignals) -> None:
             out.drifted_entities.append(entity)
         total += n
     out.drift_columns = total
-    snaps = con.execute(
-        "select entity, columns from ledger.schema_snapshots where integration = ? "
-        "qualify row_number() over (partition by entity order by taken_at desc, batch_id desc) <= 2 "
-        "order by entity, taken_at desc", [integration]).fetchall()
+    snaps = reads.latest_snapshots(con, integration)
     pairs: dict[str, list[set[str]]] = {}
     for entity, columns in snaps:
         pairs.setdefault(entity, []).append(set(_names(columns)))

@@ -17,9 +17,9 @@ import duckdb
 from ...contracts.finding import Finding, Severity
 from ...contracts.incidents import OPEN, RESOLVED, Decision, Incident
 from ..warehouse import Warehouse
-from . import outbox
+from ..warehouse import outbox
 from .message import build_parent, build_reply, build_resolved_reply
-from .outbox import OutboxMessage
+from ..warehouse.outbox import OutboxMessage
 
 __all__ = ["record", "incidents"]
 

@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 
 from ...contracts.errors import SourceError
-from ..ledger import confirmed_state, record_control
+from ..warehouse.ledger import confirmed_state, record_control
 from ..warehouse import Warehouse
 from ...contracts.batch import Batch, Rejected, Stream
 from ._protocol import ControlResult, Health

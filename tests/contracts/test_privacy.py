@@ -15,7 +15,7 @@ import pytest
 from privacy_workspace import build_tiny, sha, ts
 from steward.contracts.governance import evaluate
 from steward.contracts.policy import load_policy
-from steward.integrations import pii_scan
+from steward.integrations.warehouse import pii_scan
 from steward.integrations.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow

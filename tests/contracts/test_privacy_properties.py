@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from privacy_workspace import MartSql, build_tiny, sha, ts
 from steward.contracts.governance import judge
 from steward.contracts.policy import load_policy
-from steward.integrations import pii_scan
+from steward.integrations.warehouse import pii_scan
 from steward.integrations.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from steward.contracts.policy import DEFAULT_POLICY, Scope, load_policy
 from steward.contracts.scope_vars import RUNTIME_VARS, default_vars, with_vars_block
 from steward.contracts.yaml_input import parse_yaml_mapping, read_yaml_mapping
 from steward.flows import scope_vars
-from steward.integrations.dbt_build import dbt_project_dir
+from steward.integrations.transform.dbt_build import dbt_project_dir
 
 PROJECT_YML = dbt_project_dir() / "dbt_project.yml"
 

@@ -27,12 +27,12 @@ import pytest
 from conftest import write_text
 from steward.contracts.governance import evaluate
 from steward.contracts.policy import load_policy
-from steward.integrations import dbt_build
-from steward.integrations.landing import ensure_raw_tables
-from steward.integrations.pull import pull_integration
-from steward.integrations.sample_queries import governance_sample_query
+from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse.landing import ensure_raw_tables
+from steward.flows.pull import pull_integration
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
+from steward.integrations.sample_queries import governance_sample_query
 
 pytestmark = pytest.mark.slow
 

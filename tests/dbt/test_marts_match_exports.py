@@ -19,7 +19,7 @@ import pytest
 
 from governed import land_exports, govern
 from steward.contracts.policy import load_policy
-from steward.integrations import dbt_build
+from steward.integrations.transform import dbt_build
 from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.demo.injections import Injections
 from steward.integrations.warehouse import Warehouse

@@ -13,8 +13,8 @@ import pytest
 from steward.contracts.filters import parse_filter
 from steward.contracts.policy import CheckRule, Policy, load_policy
 from steward.contracts.yaml_input import read_yaml_mapping
-from steward.integrations.dbt_build import dbt_project_dir
-from steward.integrations.landing import ensure_raw_tables
+from steward.integrations.transform.dbt_build import dbt_project_dir
+from steward.integrations.warehouse.landing import ensure_raw_tables
 from steward.integrations.warehouse import Warehouse
 
 PROJECT = dbt_project_dir()

@@ -12,7 +12,7 @@ import pytest
 
 from steward.contracts.governance import judge
 from steward.contracts.policy import load_policy
-from steward.integrations.pull import pull_entity
+from steward.flows.pull import pull_entity
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
 from tiny import build, mart

@@ -9,7 +9,7 @@ from __future__ import annotations
 from test_alerting import BIAS, CONSENT, SPEND, cfg, dispatch, finding, slack  # noqa: F401 - fixtures
 
 from steward.contracts.finding import Severity
-from steward.integrations.notify import outbox
+from steward.integrations.warehouse import outbox
 from steward.integrations.warehouse import Warehouse
 
 

@@ -22,7 +22,8 @@ from steward.flows.alerts import dispatch_alerts
 from steward.flows.cli.alerts import alerts_app
 from steward.flows.config import IntegrationConfig, StewardConfig, write_config
 from steward.integrations.emulator.slack import SlackEmulator, SlackMessage
-from steward.integrations.notify import incidents, outbox
+from steward.integrations.notify import incidents
+from steward.integrations.warehouse import outbox
 from steward.integrations.warehouse import Warehouse
 
 TOKEN = "xoxb-alerting-0000000000-secret"

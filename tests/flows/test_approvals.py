@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from steward.flows.cli import app
 from steward.flows.demo import prepare_demo
 from steward.flows.governance import RunParams, governance_run
-from steward.integrations.ledger import verify_audit_log
+from steward.integrations.warehouse.ledger import verify_audit_log
 from steward.integrations.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow

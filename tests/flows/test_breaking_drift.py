@@ -14,7 +14,7 @@ from steward.contracts.registry import contract_for
 from steward.flows.demo import prepare_demo
 from steward.flows.governance import RunParams, governance_run
 from steward.flows.report import report_context
-from steward.integrations.lineage import mart_sources
+from steward.integrations.transform.lineage import mart_sources
 from steward.integrations.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from steward.contracts.finding import Severity
 from steward.flows.cli import app
 from steward.flows.cli.run import Level
 from steward.flows.config import IntegrationConfig, StewardConfig, write_config
-from steward.integrations import ledger
+from steward.integrations.warehouse import ledger
 from steward.integrations.warehouse import Warehouse
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"

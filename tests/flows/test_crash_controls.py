@@ -25,7 +25,7 @@ from steward.contracts.finding import Finding, Severity
 from steward.flows.cli import app
 from steward.flows.config import IntegrationConfig, RetryConfig, StewardConfig, write_config
 from steward.flows.steps import act, adapters_for, reconcile_controls
-from steward.integrations import ledger
+from steward.integrations.warehouse import ledger
 from steward.integrations.emulator._platform import Fault
 from steward.integrations.emulator.google_ads import GoogleAdsEmulator
 from steward.integrations.sources import ExportFilesAdapter

@@ -16,10 +16,10 @@ import time
 import pytest
 
 from steward.flows.demo import prepare_demo
-from steward.integrations import stopping
+from steward.flows import stopping
 from steward.integrations.emulator.stack import EmulatorStack
-from steward.integrations.landing import read_watermark
-from steward.integrations.pull import pull_entity
+from steward.integrations.warehouse.landing import read_watermark
+from steward.flows.pull import pull_entity
 from steward.integrations.sources import build_adapter
 from steward.integrations.warehouse import Warehouse
 

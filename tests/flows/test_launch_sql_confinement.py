@@ -18,8 +18,8 @@ import yaml
 from typer.testing import CliRunner
 
 from steward.flows.launch_spec import load_launch_spec
-from steward.integrations import confined_sql
-from steward.integrations.confined_sql import RefusedQuery, check_query, locked_connection, materialise_audience
+from steward.integrations.warehouse import confined_sql
+from steward.integrations.warehouse.confined_sql import RefusedQuery, check_query, locked_connection, materialise_audience
 from steward.contracts.errors import ConfigError
 from steward.integrations.warehouse import Warehouse
 

@@ -12,7 +12,7 @@ import pytest
 from steward.contracts.finding import Finding
 from steward.flows.report import render_report, report_context
 from steward.contracts.errors import WarehouseError
-from steward.integrations.ledger import append_audit, finish_run, record_findings, start_run
+from steward.integrations.warehouse.ledger import append_audit, finish_run, record_findings, start_run
 from steward.integrations.warehouse import Warehouse
 
 RUN = "run-2024-06-01-a"

@@ -26,7 +26,7 @@ from steward.flows.config import IntegrationConfig, StewardConfig, write_config
 from steward.flows.report import render_report
 from steward.flows.report_charts import chart_context
 from steward.integrations.warehouse import Warehouse
-from steward.integrations import ledger
+from steward.integrations.warehouse import ledger
 from steward.integrations.demo.generator import generate_workspace
 
 pytestmark = pytest.mark.slow

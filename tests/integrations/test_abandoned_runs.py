@@ -9,7 +9,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-from steward.integrations import ledger
+from steward.integrations.warehouse import ledger
 from steward.integrations.warehouse import Warehouse
 
 

@@ -12,8 +12,8 @@ from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.emulator._platform import Fault
 from steward.integrations.emulator.google_ads import FAILURE_TYPE, RETRY_INFO_TYPE, GoogleAdsEmulator
 from steward.contracts.errors import SourceError
-from steward.integrations.landing import read_watermark
-from steward.integrations.pull import pull_integration
+from steward.integrations.warehouse.landing import read_watermark
+from steward.flows.pull import pull_integration
 from steward.integrations.sources import ExportFilesAdapter, build_adapter
 from steward.integrations.sources.google_ads import GoogleAdsAdapter
 from steward.integrations.sources.http import RetryPolicy

@@ -17,9 +17,9 @@ from steward.contracts.policy import HealthRules
 from steward.integrations.emulator._platform import Fault, RateLimit
 from steward.integrations.emulator.hubspot import HubspotEmulator
 from steward.contracts.errors import SourceError
-from steward.integrations.landing import read_watermark
+from steward.integrations.warehouse.landing import read_watermark
 from steward.integrations.demo.generator import generate_workspace
-from steward.integrations.pull import pull_integration
+from steward.flows.pull import pull_integration
 from steward.integrations.sources import ExportFilesAdapter, build_adapter
 from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.sources.streams import streams_for

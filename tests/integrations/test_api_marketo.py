@@ -19,8 +19,8 @@ from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.emulator._platform import Fault, RateLimit
 from steward.integrations.emulator.marketo import MarketoEmulator
 from steward.contracts.errors import SourceError
-from steward.integrations.landing import read_watermark
-from steward.integrations.pull import pull_entity
+from steward.integrations.warehouse.landing import read_watermark
+from steward.flows.pull import pull_entity
 from steward.integrations.sources import build_adapter
 from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.sources.marketo import MARKETO_STREAMS, MarketoAdapter

@@ -18,7 +18,7 @@ from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.emulator._platform import Fault
 from steward.integrations.emulator.salesforce import SalesforceEmulator
 from steward.contracts.errors import SourceError
-from steward.integrations.pull import pull_entity, pull_integration
+from steward.flows.pull import pull_entity, pull_integration
 from steward.integrations.sources import ExportFilesAdapter, build_adapter
 from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.sources.salesforce import build_soql

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from steward.flows.cli import app
 from steward.flows.config import IntegrationConfig, StewardConfig, write_config
 from steward.flows.report import render_report
-from steward.integrations import ledger
+from steward.integrations.warehouse import ledger
 from steward.contracts.errors import ConfigError
 from steward.integrations.warehouse import Warehouse
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from steward.integrations.pull import pull_entity
+from steward.flows.pull import pull_entity
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
 

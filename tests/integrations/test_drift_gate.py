@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from steward.contracts.policy import load_policy
 from steward.integrations.drift_gate import drift_gate
-from steward.integrations.health.gate import not_evaluated
-from steward.integrations.lineage import mart_sources
-from steward.integrations.refusals import Refusal
+from steward.integrations.warehouse.ledger import not_evaluated
+from steward.integrations.transform.lineage import mart_sources
+from steward.integrations.warehouse.refusals import Refusal
 from steward.integrations.warehouse import Warehouse
 
 

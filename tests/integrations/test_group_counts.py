@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from steward.contracts.fairness import GroupCounts, Thresholds, audit_dimension
 from steward.contracts.proxies import cramers_v, correlation_ratio
-from steward.integrations.audit_source import open_source, quote_ident
+from steward.integrations.warehouse.audit_source import open_source, quote_ident
 from steward.contracts.errors import ConfigError, SourceError
-from steward.integrations.group_counts import ColumnMap, count_groups, proxy_aggregates
+from steward.integrations.warehouse.group_counts import ColumnMap, count_groups, proxy_aggregates
 
 # 10 people; by hand: F = rows 0-4, M = rows 5-9; score >= 50 marks rows 0, 1, 2, 5, 9.
 ROWS = pd.DataFrame({

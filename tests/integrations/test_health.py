@@ -19,7 +19,7 @@ from steward.integrations.emulator.salesforce import SalesforceEmulator
 from steward.integrations.emulator.stack import DEMO_ENV, EmulatorStack
 from steward.integrations.health import check_integration
 from steward.integrations.health.signals import classify_failure, headroom_from_headers
-from steward.integrations.notify import outbox
+from steward.integrations.warehouse import outbox
 from steward.integrations.sources import build_adapter
 from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.warehouse import Warehouse

@@ -13,7 +13,8 @@ from steward.contracts.policy import Alerts, Policy, load_policy
 from steward.contracts.routing import Route, route
 from steward.integrations.emulator._blockkit import block_errors
 from steward.contracts.errors import ConfigError
-from steward.integrations.notify import incidents, outbox
+from steward.integrations.notify import incidents
+from steward.integrations.warehouse import outbox
 from steward.integrations.notify.message import (MAX_BLOCKS, build_digest, build_parent, build_reply,
                                                  build_resolved_reply)
 from steward.integrations.warehouse import Warehouse

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from conftest import write_text
-from steward.integrations.validation import check_batch
 from steward.contracts.errors import WarehouseError
-from steward.integrations.landing import land_batch, latest_types
-from steward.integrations.pull import pull_entity
+from steward.integrations.warehouse.landing import land_batch, latest_types
+from steward.flows.pull import pull_entity
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
+from steward.integrations.validation import check_batch
 
 HEADER = "Id,Name,Industry,AnnualRevenue,BillingCountry,CreatedDate,SystemModstamp"
 

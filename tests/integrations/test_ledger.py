@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from steward.contracts.finding import Finding
-from steward.integrations import ledger
+from steward.integrations.warehouse import ledger
 from steward.integrations.warehouse import Warehouse
 
 

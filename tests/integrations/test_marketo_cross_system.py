@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from steward.contracts.policy import load_policy
-from steward.integrations import dbt_build
+from steward.integrations.transform import dbt_build
 from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.emulator.marketo import MarketoEmulator
-from steward.integrations.pull import pull_integration
+from steward.flows.pull import pull_integration
 from steward.integrations.sources import ExportFilesAdapter, build_adapter
 from steward.integrations.sources.http import RetryPolicy
 from steward.integrations.warehouse import Warehouse

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from conftest import write_text
-from steward.integrations.pull import pull_entity
+from steward.flows.pull import pull_entity
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
 

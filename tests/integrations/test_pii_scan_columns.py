@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from governed import govern
-from steward.integrations import pii_scan
+from steward.integrations.warehouse import pii_scan
 from steward.integrations.demo.generator import generate_workspace
-from steward.integrations.pull import pull_entity
+from steward.flows.pull import pull_entity
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
 

@@ -13,11 +13,11 @@ from privacy_workspace import ts
 from steward.contracts.registry import contract_for
 from steward.integrations.validation import check_batch
 from steward.flows.cli import app
-from steward.integrations.landing import land_batch
-from steward.integrations.revalidation import revalidate
-from steward.contracts.batch import Batch
+from steward.integrations.warehouse.landing import land_batch
+from steward.integrations.warehouse.revalidation import revalidate
 from steward.integrations.sources.streams import EXPORT_STREAMS
 from steward.integrations.warehouse import Warehouse
+from steward.contracts.batch import Batch
 
 STREAM = next(s for s in EXPORT_STREAMS if s.key == "salesforce.contacts")
 

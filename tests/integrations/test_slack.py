@@ -17,8 +17,8 @@ from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
 from steward.contracts.finding import Finding, Severity
 from steward.integrations.emulator.slack import SlackEmulator, block_errors
 from steward.contracts.errors import ChannelError, ConfigError, NotifyError
-from steward.integrations.notify import outbox
-from steward.integrations.notify.outbox import OutboxMessage
+from steward.integrations.warehouse import outbox
+from steward.integrations.warehouse.outbox import OutboxMessage
 from steward.integrations.notify.message import MAX_BLOCKS, build_message, render_text
 from steward.integrations.notify.slack import SendResult, SlackNotifier, build_client
 from steward.integrations.warehouse import Warehouse

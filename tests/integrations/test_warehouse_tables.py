@@ -16,8 +16,8 @@ import pytest
 from steward.contracts.registry import contract_for
 from steward.integrations.demo.generator import generate_workspace
 from steward.contracts.errors import SourceError
-from steward.integrations.landing import read_watermark
-from steward.integrations.pull import pull_integration
+from steward.integrations.warehouse.landing import read_watermark
+from steward.flows.pull import pull_integration
 from steward.integrations.sources import ExportFilesAdapter, build_adapter
 from steward.integrations.sources.warehouse_tables import CONVENTIONS, WarehouseTablesAdapter, fivetran_column
 from steward.integrations.warehouse import Warehouse

@@ -1,6 +1,6 @@
 -- The people a launch chooses from and the people it would reach: its eligible population and its audience (each a
 -- CDP audience tag, or a SQL query returning a column `email`), matched to the unified customer on the normalised
--- email. A query is never pasted here: Steward checks it and runs it itself, confined (integrations/confined_sql.py),
+-- email. A query is never pasted here: Steward checks it and runs it itself, confined (integrations/warehouse/confined_sql.py),
 -- and keeps the normalised emails it returned in launch_input.audience under the audit id, which this model reads.
 -- Everyone a query names is kept, known or not: a person no system holds has no consent on record, which is exactly
 -- what the consent check must see.

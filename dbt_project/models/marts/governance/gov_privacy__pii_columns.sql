@@ -1,5 +1,5 @@
 -- Data minimisation: every table holding personal data, from the catalogue scan in ledger.pii_columns
--- (integrations/pii_scan.py), against the schema.table globs policy allows to hold it (`pii_allowed_tables`).
+-- (integrations/warehouse/pii_scan.py), against the schema.table globs policy allows to hold it (`pii_allowed_tables`).
 -- A column is PII when its name says so, or when at least `pii_min_match_share` of its sampled values look like it.
 {%- set min_share = var('pii_min_match_share') %}
 with columns as (

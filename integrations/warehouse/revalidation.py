@@ -17,9 +17,9 @@ from typing import Callable
 from steward.contracts.registry import SOURCE_CONTRACTS
 from steward.integrations.validation import validate_table
 
+from ..sources.streams import EXPORT_STREAMS
+from .connection import Warehouse
 from .landing import _LANDING
-from .sources.streams import EXPORT_STREAMS
-from .warehouse import Warehouse
 
 __all__ = ["Revalidation", "revalidate"]
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from ..contracts.errors import TransformError
-from .landing import ensure_raw_tables
-from .warehouse import Warehouse
+from ...contracts.errors import TransformError
+from ..warehouse import Warehouse
+from ..warehouse.landing import ensure_raw_tables
 
 __all__ = ["TestFailure", "BuildOutcome", "dbt_project_dir", "build", "run_models"]
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..contracts.fairness import GroupCounts
-from ..contracts.proxies import Contingency, GroupMoments, Moment
+from ...contracts.fairness import GroupCounts
+from ...contracts.proxies import Contingency, GroupMoments, Moment
+from ...contracts.errors import ConfigError, SourceError
 from .audit_source import VIEW, Source, quote_ident
-from ..contracts.errors import ConfigError, SourceError
 
 __all__ = ["ColumnMap", "count_groups", "proxy_aggregates", "ProxyAggregates", "TRUTHY"]
 

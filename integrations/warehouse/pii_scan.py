@@ -21,7 +21,7 @@ from typing import Sequence
 
 import duckdb
 
-from .warehouse import Warehouse
+from .connection import Warehouse
 
 __all__ = ["PiiColumn", "NAME_PATTERNS", "CONTENT_PATTERNS", "name_kind", "scan_pii"]
 

@@ -20,14 +20,14 @@ from typing import Callable
 from ..contracts.schema_types import column_types
 from ..contracts.source_checks import SourceVerdict
 from ..contracts.registry import contract_for
-from ..contracts.batch import Batch, Stream
 from ..contracts.errors import BreakingDrift
-from .landing import QUARANTINE_KEEP_MAX, LandResult, land_batch, latest_types, read_watermark
-from .refusals import record_refusal
-from .sources._protocol import SourceAdapter
+from ..integrations.sources._protocol import SourceAdapter
+from ..integrations.warehouse import Warehouse
+from ..integrations.warehouse.landing import QUARANTINE_KEEP_MAX, LandResult, land_batch, latest_types, read_watermark
+from ..integrations.warehouse.refusals import record_refusal
 from .stopping import raise_if_stopped, stop_requested
-from .validation import check_batch
-from .warehouse import Warehouse
+from ..contracts.batch import Batch, Stream
+from ..integrations.validation import check_batch
 
 __all__ = ["pull_entity", "pull_integration", "Landed"]
 

@@ -37,7 +37,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from ..contracts.errors import StewardError, WarehouseError
+from ...contracts.errors import StewardError, WarehouseError
 
 __all__ = ["ALLOWED_SCHEMAS", "ALLOWED_FUNCTIONS", "INPUT_TABLE", "QUERY_TIMEOUT_S", "RefusedQuery", "QueryFailed",
            "check_query", "confirm_with_duckdb", "locked_connection", "materialise_audience", "describe_error"]

@@ -16,9 +16,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ..contracts.errors import BreakingDrift
-from ..contracts.batch import Batch
-from .warehouse import Warehouse
+from ...contracts.errors import BreakingDrift
+from ...contracts.batch import Batch
+from .connection import Warehouse
 
 __all__ = ["Refusal", "record_refusal", "refusals_for_run"]
 

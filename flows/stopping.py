@@ -2,8 +2,8 @@
 
 Ctrl-C or SIGTERM must not tear a batch in half. The CLI's signal handler only *asks* (``request_stop``); the pull
 loop looks between batches (``raise_if_stopped``), so every batch either commits whole with its watermark or was
-never started. The flag lives in its own module because ``integrations/`` (the loop) and ``flows/`` (the handler)
-both need it and neither may import the other's internals.
+never started. The flag lives in its own module because the pull loop (``flows/pull.py``), the governance flow and
+the signal handler (``flows/interrupt.py``) all need it, and none should import another's internals.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from ..contracts.errors import StewardError
+from steward.contracts.errors import StewardError
 
 __all__ = ["RunInterrupted", "on_stop", "request_stop", "stop_requested", "stop_reason", "raise_if_stopped", "reset"]
 

@@ -17,10 +17,10 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from ..contracts.registry import SOURCE_CONTRACTS
-from ..contracts.errors import BreakingDrift
-from ..contracts.batch import Batch
-from .warehouse import Warehouse
+from ...contracts.registry import SOURCE_CONTRACTS
+from ...contracts.errors import BreakingDrift
+from ...contracts.batch import Batch
+from .connection import Warehouse
 
 __all__ = ["LandResult", "land_batch", "raw_table", "ensure_raw_table", "ensure_raw_tables", "read_watermark",
            "latest_types", "QUARANTINE_KEEP_MAX"]

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import duckdb
 
-from ..contracts.errors import SourceError
+from ...contracts.errors import SourceError
 
 __all__ = ["Source", "open_source", "quote_ident", "FILE_READERS", "DUCKDB_FILES", "VIEW"]
 

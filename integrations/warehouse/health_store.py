@@ -16,10 +16,10 @@ import pandas as pd
 from ...contracts.health_rules import Verdict
 from ...contracts.health_signals import Signals
 from ...contracts.health_state import Track
-from ..notify import outbox
-from ..warehouse import Warehouse
+from . import outbox
+from .connection import Warehouse
 
-__all__ = ["Probe", "last_track", "record", "latest", "history", "COLUMNS"]
+__all__ = ["Probe", "last_track", "record", "latest", "history", "last_change_reason", "COLUMNS"]
 
 COLUMNS = ("seq, monitor_run_id, integration, platform, checked_at, probe_state, probe_detail, failure, status_code, "
            "auth_ok, latency_ms, headroom, hours_since_sync, sync_sla_hours, sync_error_rate, sync_runs, volume_rows, "
@@ -110,3 +110,11 @@ def history(wh: Warehouse, since: datetime, integration: str | None = None) -> p
     return wh.query_df(
         f"select {COLUMNS} from ledger.integration_health where checked_at >= ? and (? is null or integration = ?) "
         "order by integration, seq", [since, integration, integration])
+
+
+def last_change_reason(wh: Warehouse, integration: str) -> str:
+    """Why the integration's state last changed (empty when it never did): the report shows it for a state that is
+    not healthy, where the latest probe's own reason may only say the state holds."""
+    frame = wh.query_df("select verdict_reason from ledger.integration_health where integration = ? and changed "
+                        "order by seq desc limit 1", [integration])
+    return str(frame.iloc[0, 0]) if len(frame) else ""

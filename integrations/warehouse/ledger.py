@@ -16,11 +16,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..contracts.errors import ConfigError
-from .warehouse import Warehouse
+from ...contracts.errors import ConfigError
+from .connection import Warehouse
 
 __all__ = ["start_run", "finish_run", "mark_abandoned", "record_findings", "append_audit", "verify_audit_log", "campaign_controls", "record_control",
-           "AUDIT_FIELDS"]
+           "record_launch_audit", "record_skipped", "not_evaluated", "AUDIT_FIELDS"]
 
 AUDIT_FIELDS = ("seq", "logged_at", "run_id", "fingerprint", "check_id", "action", "target", "decided_by", "reason",
                 "outcome")
@@ -60,6 +60,37 @@ def mark_abandoned(wh: Warehouse) -> list[str]:
             con.execute("update ledger.runs set status = 'abandoned', finished_at = ?, summary = ? where run_id = ?",
                         [datetime.now(timezone.utc), json.dumps({"error": f"abandoned: {why}"}), run_id])
     return [run_id for run_id, _, _ in stale]
+
+
+def record_launch_audit(wh: Warehouse, *, audit_id: str, launch_id: str, launch_name: str, verdict: str,
+                        started: datetime, spec_json: str, reasons: list[dict[str, Any]], evidence: dict[str, Any],
+                        checks_evaluated: list[str], config_path: str | None) -> None:
+    """One pre-launch verdict in ``ledger.launch_audits``, finished now: the launch marts are rebuilt by the next
+    audit, so this row (spec, reasons and every mart's rows as evidence) is what stays of this one."""
+    with wh.connect() as con:
+        con.execute("insert into ledger.launch_audits values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [audit_id, launch_id, launch_name, verdict, started, datetime.now(timezone.utc), spec_json,
+                     json.dumps(reasons, default=str), json.dumps(evidence, default=str),
+                     json.dumps(checks_evaluated), config_path])
+
+
+def record_skipped(wh: Warehouse, run_id: str, skipped: list[dict[str, Any]], now: datetime) -> None:
+    """One ``ledger.health_gate`` row per check left out (``check_id``, ``integrations``, ``states``, ``reason``);
+    the drift gate records its decisions here too, so the report lists every check a run did not evaluate."""
+    if not skipped:
+        return
+    with wh.connect() as con:
+        con.executemany(
+            "insert or replace into ledger.health_gate values (?, ?, ?, ?, ?, ?)",
+            [[run_id, s["check_id"], ", ".join(s["integrations"]), "; ".join(f"{k}: {v}" for k, v in s["states"].items()),
+              s["reason"], now] for s in skipped])
+
+
+def not_evaluated(wh: Warehouse, run_id: str) -> list[dict[str, Any]]:
+    """The checks a governance run left out because their source was down or drifted (for the report)."""
+    frame = wh.query_df("select check_id, integrations, states, reason from ledger.health_gate where run_id = ? "
+                        "order by check_id", [run_id])
+    return frame.to_dict(orient="records")
 
 
 def _alive(pid: int) -> bool:

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import duckdb
 
-from ..contracts.errors import WarehouseError
+from ...contracts.errors import WarehouseError
 from .writer_lock import DEFAULT_LOCK_TIMEOUT, WarehouseBusy, hold
 
 __all__ = ["Warehouse", "LEDGER_DDL"]

@@ -27,7 +27,7 @@ from typing import Any, Mapping, Protocol
 import duckdb
 
 from ...contracts.errors import ChannelError, NotifyError
-from ..warehouse import Warehouse
+from .connection import Warehouse
 
 __all__ = ["Sender", "SendOutcome", "OutboxMessage", "Alert", "DeliveryReport", "enqueue", "insert", "deliver",
            "mark_printed", "alerts", "QUEUED", "SENT", "LOCAL", "REJECTED", "POST", "REPLY", "UPDATE"]

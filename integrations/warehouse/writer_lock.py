@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
-from ..contracts.errors import WarehouseError
+from ...contracts.errors import WarehouseError
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "LockHolder", "WarehouseBusy", "WriterLock", "FileWriterLock", "writer_lock",
            "holding", "hold", "hold_until_exit"]

@@ -1,0 +1,23 @@
+"""The warehouse layer: every SQL statement Steward runs outside dbt, and the connections they run on.
+
+    connection     ``Warehouse``: short-lived DuckDB connections, the ledger's DDL, the writer lock taken per run
+    writer_lock    one writer per warehouse file across processes
+    ledger         runs, findings, launch audits, campaign controls, the checks a run did not evaluate, and the
+                   keyed, hash-chained audit log
+    landing        one checked batch into ``raw`` with its quarantine, batch record, schema snapshot and watermark
+    refusals       batches refused for breaking schema drift or unreadable content
+    revalidation   landed rows re-judged by the current contract, failing rows moved to quarantine
+    outbox         Slack messages written as intent before they are sent, and what Slack answered
+    health_store   ``ledger.integration_health``: one row per probe, written with its Slack message
+    reads          named reads for the report, the pre-launch audit and the health monitor's ledger signals
+    confined_sql   a launch spec's audience query, parsed, confined and run on a locked connection
+    pii_scan       which columns hold personal data, measured in the warehouse (counts only)
+    audit_source   any table or file a bias audit points at, opened as one DuckDB view
+    group_counts   the bias audit's per-group counts, computed in SQL over that view
+
+Callers outside this package hold no SQL of their own: ``flows/`` and ``contracts/`` call these functions.
+"""
+
+from .connection import LEDGER_DDL, Warehouse
+
+__all__ = ["Warehouse", "LEDGER_DDL"]
