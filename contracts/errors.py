@@ -3,19 +3,28 @@
     StewardError                 anything Steward refuses to do, with the source and field it concerns
      ├── ConfigError             a config or policy file is missing, unreadable or invalid
      ├── SourceError             an integration's data cannot be read (missing file, not the expected export)
-     │    └── BreakingDrift       one batch's schema drifted too far to land (caught per entity: the run goes on)
-     ├── WarehouseError          the DuckDB warehouse cannot be opened or written
+     │    ├── BreakingDrift       one batch's schema drifted too far to land (caught per entity: the run goes on)
+     │    └── PaginationLoop      an API named a page it had already sent (reading on would never end)
+     ├── WarehouseError          the warehouse cannot be opened or written
+     │    └── WarehouseBusy       another run holds the writer lock past the wait allowed
      ├── TransformError          the dbt build failed on a model (not on a data test: those become findings)
-     └── NotifyError             Slack refused the bot for good (bad token, missing scope)
-          └── ChannelError        one channel refused the bot (unknown, archived, bot not invited)
+     ├── QueryFailed             a launch spec's confined query passed its checks and failed while running
+     ├── NotifyError             Slack refused the bot for good (bad token, missing scope)
+     │    └── ChannelError        one channel refused the bot (unknown, archived, bot not invited)
+     ├── RunInterrupted          a stop was asked for (SIGINT/SIGTERM); raised at the next safe point
+     └── ApprovalError           an answer ``steward approve`` will not send
+
+Every error Steward raises on purpose is defined here, in the room every other room may import, so a caller in
+``flows/`` or ``integrations/`` catches them without importing the module that raises them.
 
 The CLI prints ``str(error)`` alone and exits 2, so messages start with the file or integration they concern.
 """
 
 from __future__ import annotations
 
-__all__ = ["StewardError", "ConfigError", "SourceError", "BreakingDrift", "WarehouseError", "TransformError",
-           "NotifyError", "ChannelError"]
+__all__ = ["StewardError", "ConfigError", "SourceError", "BreakingDrift", "PaginationLoop", "WarehouseError",
+           "WarehouseBusy", "TransformError", "QueryFailed", "NotifyError", "ChannelError", "RunInterrupted",
+           "ApprovalError"]
 
 
 class StewardError(Exception):
@@ -62,3 +71,27 @@ class ChannelError(NotifyError):
     def __init__(self, message: str, channel: str) -> None:
         super().__init__(message)
         self.channel = channel
+
+
+class PaginationLoop(SourceError):
+    """The platform named a page marker that was already followed: going on would read the same pages forever."""
+
+
+class WarehouseBusy(WarehouseError):
+    """Another run holds the warehouse's writer lock and did not let go within the wait allowed."""
+
+
+class QueryFailed(StewardError):
+    """The query passed the checks but failed while running; the message holds no data values."""
+
+    def __init__(self, message: str, part: str) -> None:
+        super().__init__(message)
+        self.part = part
+
+
+class RunInterrupted(StewardError):
+    """Raised at a safe point (a batch boundary) after a stop was requested; nothing half-done was committed."""
+
+
+class ApprovalError(StewardError):
+    """An answer ``steward approve`` will not send: no such request, wrong target, no token, delegation refused."""

@@ -20,22 +20,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from steward.contracts.actions import alertable
-from steward.contracts.finding import Finding
-from steward.contracts.incidents import plan
-from steward.contracts.policy import Policy
-from steward.integrations.warehouse import ledger
-from steward.contracts.errors import ConfigError, NotifyError
-from steward.integrations.notify import incidents
-from steward.integrations.warehouse import outbox
-from steward.integrations.notify.message import console_line
-from steward.integrations.warehouse import Warehouse
+from ..contracts.actions import alertable
+from ..contracts.finding import Finding
+from ..contracts.incidents import plan
+from ..contracts.policy import Policy
+from ..integrations.warehouse import ledger
+from ..contracts.errors import ConfigError, NotifyError
+from ..integrations.notify import incidents
+from ..integrations.warehouse import outbox
+from ..integrations.notify.message import console_line
+from ..integrations.warehouse import Warehouse
 
 from .config import StewardConfig
 from .progress import report
 
 if TYPE_CHECKING:
-    from steward.integrations.notify.slack import SlackNotifier
+    from ..integrations.notify.slack import SlackNotifier
 
 __all__ = ["dispatch_alerts", "alert_policy", "slack_sender", "flush", "deliver_queued", "Flushed", "ALWAYS_EVALUATED"]
 
@@ -104,7 +104,7 @@ def slack_sender(cfg: StewardConfig, default_channel: str) -> "SlackNotifier | N
     token = os.environ.get(cfg.slack.token_env, "").strip() or _secret_block_token(cfg.slack.token_block)
     if not token:
         return None
-    from steward.integrations.notify.slack import DEFAULT_API_URL, SlackNotifier, build_client
+    from ..integrations.notify.slack import DEFAULT_API_URL, SlackNotifier, build_client
 
     api_url = os.environ.get(cfg.slack.api_url_env, "").strip() or DEFAULT_API_URL
     return SlackNotifier(build_client(token, api_url), default_channel)

@@ -34,10 +34,10 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.input import RunInput
 
-from steward.contracts.actions import PlannedAction
-from steward.contracts.policy import Policy
-from steward.contracts.errors import StewardError
-from steward.integrations.warehouse.ledger import AuditKey, audit_key
+from ..contracts.actions import PlannedAction
+from ..contracts.policy import Policy
+from ..contracts.errors import ApprovalError
+from ..integrations.warehouse.ledger import AuditKey, audit_key
 
 from .progress import report
 
@@ -46,10 +46,6 @@ __all__ = ["ApprovalInput", "ApprovalRequest", "Decision", "collect_approvals", 
 
 APPROVAL_DIR_ENV = "STEWARD_APPROVAL_DIR"  # where one-time tokens live (default ~/.steward/approvals)
 _REQUEST_KEY = "steward-request-{pause_key}"  # the flow run input that tells `steward approve` what is asked
-
-
-class ApprovalError(StewardError):
-    """An answer ``steward approve`` will not send: no such request, wrong target, no token, delegation refused."""
 
 
 class ApprovalInput(RunInput):

@@ -8,8 +8,8 @@ steward.yaml, an append-only file best kept where the warehouse's writers cannot
 
 from __future__ import annotations
 
-from steward.integrations.warehouse import ledger
-from steward.integrations.warehouse import Warehouse
+from ..integrations.warehouse import ledger
+from ..integrations.warehouse import Warehouse
 
 from .config import StewardConfig
 from .progress import report

@@ -1,6 +1,6 @@
 """The bias audit as a Python API: point it at a table or file, say which columns mean what, get a judged result.
 
-    from steward.flows.bias_audit import audit_bias
+    from .bias_audit import audit_bias
     audit = audit_bias("scores.parquet", groups=["age_band", "gender"], intersect=True,
                        score="lead_score", cutoff=60, outcome="converted")
     audit.failed            # True when a group fails the four-fifths rule significantly
@@ -16,14 +16,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from steward.contracts.fairness import (LARGEST, MOST_FAVOURED, DimensionResult, GroupResult, Rate, Thresholds,
+from ..contracts.fairness import (LARGEST, MOST_FAVOURED, DimensionResult, GroupResult, Rate, Thresholds,
                                         audit_dimension, to_findings)
-from steward.contracts.finding import Finding
-from steward.contracts.policy import Policy, load_policy
-from steward.contracts.proxies import PROXY_THRESHOLD, ProxyResult, judge_proxies
-from steward.contracts.errors import ConfigError
-from steward.integrations.warehouse.audit_source import open_source
-from steward.integrations.warehouse.group_counts import ColumnMap, count_groups, proxy_aggregates
+from ..contracts.finding import Finding
+from ..contracts.policy import Policy, load_policy
+from ..contracts.proxies import PROXY_THRESHOLD, ProxyResult, judge_proxies
+from ..contracts.errors import ConfigError
+from ..integrations.warehouse.audit_source import open_source
+from ..integrations.warehouse.group_counts import ColumnMap, count_groups, proxy_aggregates
 
 __all__ = ["BiasAudit", "audit_bias", "resolve_references"]
 

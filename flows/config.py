@@ -14,11 +14,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from steward.contracts.policy import Policy
-from steward.contracts.yaml_input import read_yaml_mapping
-from steward.contracts.errors import ConfigError
-from steward.integrations.warehouse.landing import QUARANTINE_KEEP_MAX
-from steward.integrations.sources.streams import PLATFORMS
+from ..contracts.policy import Policy
+from ..contracts.yaml_input import read_yaml_mapping
+from ..contracts.errors import ConfigError
+from ..integrations.warehouse.landing import QUARANTINE_KEEP_MAX
+from ..integrations.sources.streams import PLATFORMS
 
 __all__ = ["IntegrationConfig", "RetryConfig", "SlackConfig", "StewardConfig", "load_config", "write_config", "effective_policy",
            "KILL_SWITCH_ENV"]

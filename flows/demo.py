@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from steward.integrations.demo.generator import Workspace, generate_workspace
-from steward.integrations.demo.injections import Injections
-from steward.contracts.errors import ConfigError
-from steward.integrations.sources.streams import FILES_ONLY, streams_for
+from ..integrations.demo.generator import Workspace, generate_workspace
+from ..integrations.demo.injections import Injections
+from ..contracts.errors import ConfigError
+from ..integrations.sources.streams import FILES_ONLY, streams_for
 
 from .config import IntegrationConfig, StewardConfig, load_config, write_config
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from steward.contracts.errors import ConfigError
+from ..contracts.errors import ConfigError
 
 __all__ = ["DeploymentSpec", "deployment_specs", "deploy_all", "ensure_work_pool", "DEFAULT_POOL",
            "DEFAULT_GOVERNANCE_CRON"]
@@ -42,7 +42,7 @@ class DeploymentSpec:
 def deployment_specs(config: Path, governance_cron: str = DEFAULT_GOVERNANCE_CRON,
                      health_interval_seconds: float | None = None) -> list[DeploymentSpec]:
     """The three deployments for one ``steward.yaml`` (its path is made absolute: a worker runs elsewhere)."""
-    from steward.contracts.policy import load_policy
+    from ..contracts.policy import load_policy
 
     from .config import load_config  # here, not at import: `steward --help` imports this module for its defaults
 

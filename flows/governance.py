@@ -15,14 +15,14 @@ from prefect import flow
 from prefect.futures import wait
 from pydantic import BaseModel, Field
 
-from steward.contracts.policy import load_policy
-from steward.integrations.warehouse import ledger
-from steward.integrations.drift_gate import drift_gate
-from steward.integrations.health import health_gate
-from steward.integrations.warehouse.refusals import refusals_for_run
-from steward.flows.stopping import stop_reason
-from steward.integrations.warehouse import Warehouse
-from steward.integrations.warehouse.writer_lock import hold
+from ..contracts.policy import load_policy
+from ..integrations.warehouse import ledger
+from ..integrations.drift_gate import drift_gate
+from ..integrations.health import health_gate
+from ..integrations.warehouse.refusals import refusals_for_run
+from .stopping import stop_reason
+from ..integrations.warehouse import Warehouse
+from ..integrations.warehouse.writer_lock import hold
 
 from . import steps
 from .approval import collect_approvals

@@ -23,13 +23,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from pydantic import BaseModel, Field
 
-from steward.contracts.policy import HealthPolicy, load_policy
-from steward.integrations.warehouse import health_store as store
-from steward.integrations.health.monitor import check_integration
-from steward.integrations.sources import build_adapter
-from steward.integrations.sources.http import RetryPolicy
-from steward.integrations.warehouse import Warehouse
-from steward.integrations.warehouse.writer_lock import WarehouseBusy, hold
+from ..contracts.policy import HealthPolicy, load_policy
+from ..integrations.warehouse import health_store as store
+from ..integrations.health.monitor import check_integration
+from ..integrations.sources import build_adapter
+from ..integrations.sources.http import RetryPolicy
+from ..integrations.warehouse import Warehouse
+from ..contracts.errors import WarehouseBusy
+from ..integrations.warehouse.writer_lock import hold
 
 from .alerts import alert_policy, flush
 from .config import IntegrationConfig, load_config

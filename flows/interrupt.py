@@ -19,7 +19,7 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from steward.flows import stopping
+from . import stopping
 
 __all__ = ["EXIT_INTERRUPTED", "GRACE_SECONDS", "BATCH_GRACE_SECONDS", "say_once", "stop_on_signals", "interrupted_by", "active_run", "clear_active_run"]
 
@@ -103,7 +103,7 @@ def message() -> str:
 
 def _hard_exit(on_stop: Callable[[str], None]) -> None:
     """The flow did not get out in time (a pull stuck in a retry): mark the run, stop the server, leave."""
-    from steward.integrations.warehouse import ledger
+    from ..integrations.warehouse import ledger
 
     from .runtime import stop_temporary_server
 

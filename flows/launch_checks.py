@@ -16,14 +16,14 @@ from typing import Any
 
 import pandas as pd
 
-from steward.contracts.errors import ConfigError, WarehouseError
-from steward.contracts.finding import Finding
-from steward.contracts.launch import LAUNCH_MARTS, Verdict, judge_marts, launch_policy
-from steward.contracts.policy import Policy
-from steward.integrations.notify import launch_message
-from steward.integrations.sample_queries import launch_sample_query
-from steward.integrations.transform import dbt_build
-from steward.integrations.warehouse import Warehouse, confined_sql, ledger, outbox, reads
+from ..contracts.errors import ConfigError, QueryFailed, WarehouseError
+from ..contracts.finding import Finding
+from ..contracts.launch import LAUNCH_MARTS, Verdict, judge_marts, launch_policy
+from ..contracts.policy import Policy
+from ..integrations.notify import launch_message
+from ..integrations.sample_queries import launch_sample_query
+from ..integrations.transform import dbt_build
+from ..integrations.warehouse import Warehouse, confined_sql, ledger, outbox, reads
 
 from .launch_spec import LaunchSpec
 
@@ -68,7 +68,7 @@ def confine_queries(wh: Warehouse, spec: LaunchSpec, audit_id: str, source: str)
     failure = None
     try:
         return confined_sql.materialise_audience(wh.path, audit_id, {k: q for k, q in queries.items() if q})
-    except confined_sql.QueryFailed as exc:
+    except QueryFailed as exc:
         failure = f"{source}: {fields[exc.part]}: {exc}"
     except confined_sql.RefusedQuery as exc:  # pragma: no cover - the spec's own validation refuses it first
         failure = f"{source}: audience query: {exc}"

@@ -14,11 +14,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from steward.contracts.policy import GROUP_COLUMNS
-from steward.contracts.yaml_input import read_yaml_mapping
-from steward.integrations.warehouse.confined_sql import check_query
-from steward.contracts.errors import ConfigError
-from steward.integrations.sources.streams import PLATFORMS
+from ..contracts.policy import GROUP_COLUMNS
+from ..contracts.yaml_input import read_yaml_mapping
+from ..integrations.warehouse.confined_sql import check_query
+from ..contracts.errors import ConfigError
+from ..integrations.sources.streams import PLATFORMS
 
 __all__ = ["LaunchSpec", "Audience", "Population", "Planned", "Budget", "ModelRef", "load_launch_spec", "CHANNELS"]
 

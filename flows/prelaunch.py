@@ -16,10 +16,10 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from steward.contracts.launch import Reason, Verdict, decide, launch_policy
-from steward.contracts.policy import Policy, load_policy
-from steward.integrations.warehouse import Warehouse
-from steward.integrations.warehouse.writer_lock import hold
+from ..contracts.launch import Reason, Verdict, decide, launch_policy
+from ..contracts.policy import Policy, load_policy
+from ..integrations.warehouse import Warehouse
+from ..integrations.warehouse.writer_lock import hold
 
 from . import launch_checks as checks
 from . import steps

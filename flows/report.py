@@ -18,12 +18,12 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from steward.contracts.finding import FAMILIES, Severity
-from steward.contracts.policy import Policy, load_policy
-from steward.contracts.errors import StewardError, WarehouseError
-from steward.integrations.health import health_section
-from steward.integrations.warehouse.ledger import audit_head
-from steward.integrations.warehouse import Warehouse, reads
+from ..contracts.finding import FAMILIES, Severity
+from ..contracts.policy import Policy, load_policy
+from ..contracts.errors import StewardError, WarehouseError
+from ..integrations.health import health_section
+from ..integrations.warehouse.ledger import audit_head
+from ..integrations.warehouse import Warehouse, reads
 
 from .report_charts import chart_context
 

@@ -19,8 +19,8 @@ from typing import Any, Callable
 import pandas as pd
 from markupsafe import Markup
 
-from steward.contracts.policy import Policy
-from steward.integrations.warehouse import Warehouse
+from ..contracts.policy import Policy
+from ..integrations.warehouse import Warehouse
 
 __all__ = ["chart_context", "bias_charts", "balance_chart", "spend_chart", "COLORS"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from steward.contracts.errors import WarehouseError
-from steward.integrations.warehouse import Warehouse, reads
+from ..contracts.errors import WarehouseError
+from ..integrations.warehouse import Warehouse, reads
 
 __all__ = ["report_markdown", "report_json", "latest_run_id"]
 

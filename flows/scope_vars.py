@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from steward.contracts.scope_vars import with_vars_block
-from steward.integrations.transform.dbt_build import dbt_project_dir
+from ..contracts.scope_vars import with_vars_block
+from ..integrations.transform.dbt_build import dbt_project_dir
 
 __all__ = ["main"]
 

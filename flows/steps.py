@@ -14,24 +14,24 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from steward.contracts.actions import PlannedAction, plan_actions
-from steward.contracts.finding import Finding
-from steward.contracts.governance import evaluate, findings_from_dbt_tests
-from steward.contracts.policy import Policy
-from steward.integrations.transform import dbt_build
-from steward.integrations.warehouse import ledger, pii_scan
-from steward.contracts.errors import SourceError
-from steward.flows.pull import Landed, pull_integration
-from steward.integrations.sources import SourceAdapter, build_adapter
-from steward.integrations.sources._protocol import CampaignStatus
-from steward.contracts.errors import StewardError
-from steward.integrations.sources.http import RetryPolicy
-from steward.integrations.warehouse import Warehouse
+from ..contracts.actions import PlannedAction, plan_actions
+from ..contracts.finding import Finding
+from ..contracts.governance import evaluate, findings_from_dbt_tests
+from ..contracts.policy import Policy
+from ..integrations.transform import dbt_build
+from ..integrations.warehouse import ledger, pii_scan
+from ..contracts.errors import SourceError
+from .pull import Landed, pull_integration
+from ..integrations.sources import SourceAdapter, build_adapter
+from ..integrations.sources._protocol import CampaignStatus
+from ..contracts.errors import StewardError
+from ..integrations.sources.http import RetryPolicy
+from ..integrations.warehouse import Warehouse
 
 from .approval import Decision
 from .config import IntegrationConfig, StewardConfig
 from .progress import report
-from steward.integrations.sample_queries import governance_sample_query
+from ..integrations.sample_queries import governance_sample_query
 
 __all__ = ["adapters_for", "preflight", "ingest_integration", "transform", "judge", "plan", "act",
            "reconcile_controls"]

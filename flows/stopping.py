@@ -11,17 +11,13 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from steward.contracts.errors import StewardError
+from ..contracts.errors import RunInterrupted
 
-__all__ = ["RunInterrupted", "on_stop", "request_stop", "stop_requested", "stop_reason", "raise_if_stopped", "reset"]
+__all__ = ["on_stop", "request_stop", "stop_requested", "stop_reason", "raise_if_stopped", "reset"]
 
 _STOP = threading.Event()
 _reason: str | None = None
 _listener: Callable[[], None] | None = None
-
-
-class RunInterrupted(StewardError):
-    """Raised at a safe point (a batch boundary) after a stop was requested; nothing half-done was committed."""
 
 
 def on_stop(listener: Callable[[], None] | None) -> None:

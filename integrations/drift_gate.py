@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from steward.contracts.drift import DriftGate, decide
-from steward.contracts.policy import Policy
+from ..contracts.drift import DriftGate, decide
+from ..contracts.policy import Policy
 
 from .transform.lineage import mart_sources, read_sources
 from .warehouse.refusals import Refusal

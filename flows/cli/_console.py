@@ -15,7 +15,7 @@ from typing import Iterator, NoReturn
 import typer
 from rich.console import Console
 
-from steward.contracts.errors import StewardError
+from ...contracts.errors import StewardError
 
 from .. import progress
 

@@ -18,8 +18,8 @@ import typer
 from ._console import SEVERITY_STYLE, err, one_line_errors, reporting, stdout
 
 if TYPE_CHECKING:  # the policy, the config and the warehouse (and duckdb) load only when a command runs
-    from steward.contracts.policy import Policy
-    from steward.integrations.warehouse import Warehouse
+    from ...contracts.policy import Policy
+    from ...integrations.warehouse import Warehouse
 
     from ..config import StewardConfig
 
@@ -39,8 +39,8 @@ class IncidentStatus(str, Enum):
 @alerts_app.command("retry")
 def retry(config: Path = _CONFIG) -> None:
     """Deliver queued alert messages to Slack now; exit 1 while some are still queued."""
-    from steward.contracts.errors import ConfigError
-    from steward.integrations.warehouse import outbox
+    from ...contracts.errors import ConfigError
+    from ...integrations.warehouse import outbox
 
     from ..alerts import slack_sender
 
@@ -60,10 +60,10 @@ def retry(config: Path = _CONFIG) -> None:
 @alerts_app.command("digest")
 def digest(config: Path = _CONFIG) -> None:
     """Post one message listing the open incidents, worst and oldest first, to the policy's digest channel."""
-    from steward.contracts.incidents import OPEN
-    from steward.integrations.notify import incidents
-    from steward.integrations.warehouse import outbox
-    from steward.integrations.notify.message import build_digest
+    from ...contracts.incidents import OPEN
+    from ...integrations.notify import incidents
+    from ...integrations.warehouse import outbox
+    from ...integrations.notify.message import build_digest
 
     from ..alerts import flush
 
@@ -86,8 +86,8 @@ def list_incidents(config: Path = _CONFIG,
     """The incidents on record: severity, check, subject, channel, and how long each has been open."""
     from rich.table import Table
 
-    from steward.integrations.notify import incidents
-    from steward.integrations.notify.message import age, redact
+    from ...integrations.notify import incidents
+    from ...integrations.notify.message import age, redact
 
     with reporting(), one_line_errors():
         _, _, wh = _open(config)
@@ -106,8 +106,8 @@ def list_incidents(config: Path = _CONFIG,
 
 
 def _open(config: Path) -> tuple[StewardConfig, Policy, Warehouse]:
-    from steward.contracts.policy import load_policy
-    from steward.integrations.warehouse import Warehouse
+    from ...contracts.policy import load_policy
+    from ...integrations.warehouse import Warehouse
 
     from ..alerts import alert_policy
     from ..config import load_config

@@ -18,8 +18,8 @@ def campaigns_list(config: Path = typer.Option(Path("steward.yaml"), "--config",
     """Campaigns Steward has paused or resumed, with the reason, and actions a crash left unconfirmed."""
     from rich.table import Table
 
-    from steward.integrations.warehouse.ledger import IN_FLIGHT, campaign_controls, open_intents
-    from steward.integrations.warehouse import Warehouse
+    from ...integrations.warehouse.ledger import IN_FLIGHT, campaign_controls, open_intents
+    from ...integrations.warehouse import Warehouse
 
     from ..config import load_config
 
@@ -43,8 +43,8 @@ def campaigns_list(config: Path = typer.Option(Path("steward.yaml"), "--config",
 def campaigns_reconcile(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c")) -> None:
     """Settle pauses and resumes a crash left unconfirmed, by reading each campaign's status on its platform
     (every governance run does this first too); exit 1 while some cannot be read."""
-    from steward.integrations.warehouse.ledger import open_intents
-    from steward.integrations.warehouse import Warehouse
+    from ...integrations.warehouse.ledger import open_intents
+    from ...integrations.warehouse import Warehouse
 
     from ..config import load_config
     from ..steps import adapters_for, reconcile_controls
@@ -74,9 +74,9 @@ def campaigns_resume(integration: str = typer.Argument(..., help="Integration na
     Written as intent first (``resuming``), like a run's pauses, so a crash mid-call is settled by the next run."""
     import getpass
 
-    from steward.integrations.warehouse import ledger
-    from steward.contracts.errors import ConfigError
-    from steward.integrations.warehouse import Warehouse
+    from ...integrations.warehouse import ledger
+    from ...contracts.errors import ConfigError
+    from ...integrations.warehouse import Warehouse
 
     from ..config import load_config
     from ..steps import adapters_for

@@ -18,7 +18,7 @@ def contracts_list() -> None:
     """Every source contract: entity, owner, severity, version, columns."""
     from rich.table import Table
 
-    from steward.contracts.registry import SOURCE_CONTRACTS
+    from ...contracts.registry import SOURCE_CONTRACTS
 
     table = Table("entity", "owner", "severity", "version", "columns")
     for c in SOURCE_CONTRACTS.values():
@@ -32,7 +32,7 @@ def contracts_docs(output: Path = typer.Option(Path("docs/contracts.md"), "--out
                    check: bool = typer.Option(False, "--check", help="Exit 1 if the page on disk is out of date.")
                    ) -> None:
     """Write the source contracts as Markdown (generated from the registry)."""
-    from steward.contracts.docs import contracts_markdown
+    from ...contracts.docs import contracts_markdown
 
     page = contracts_markdown()
     if check:
@@ -62,9 +62,9 @@ def contracts_validate(config: Path = typer.Option(Path("steward.yaml"), "--conf
 
     from rich.table import Table
 
-    from steward.contracts.errors import ConfigError
-    from steward.integrations.warehouse.revalidation import revalidate
-    from steward.integrations.warehouse import Warehouse
+    from ...contracts.errors import ConfigError
+    from ...integrations.warehouse.revalidation import revalidate
+    from ...integrations.warehouse import Warehouse
 
     from ..config import load_config
 

@@ -31,9 +31,9 @@ def health(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", h
 
     with one_line_errors():
         cfg = load_config(config)  # fail fast, before Prefect starts
-        from steward.contracts.policy import load_policy
-        from steward.integrations.warehouse import Warehouse
-        from steward.integrations.warehouse.writer_lock import hold
+        from ...contracts.policy import load_policy
+        from ...integrations.warehouse import Warehouse
+        from ...integrations.warehouse.writer_lock import hold
 
         from ..runtime import waiting_for
 

@@ -21,8 +21,8 @@ def report(run_id: str = typer.Argument(None, help="The run (default: the latest
            fmt: str = typer.Option("html", "--format", "-f", help="html (a file), md or json (stdout)."),
            out: Path = typer.Option(None, "--out", "-o", help="Write here instead.")) -> None:
     """A run's report: the HTML page, or Markdown / JSON for a ticket."""
-    from steward.contracts.errors import StewardError
-    from steward.integrations.warehouse import Warehouse
+    from ...contracts.errors import StewardError
+    from ...integrations.warehouse import Warehouse
 
     from ..config import load_config
     from ..report import render_report, report_context

@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from steward.contracts.errors import StewardError
+from ...contracts.errors import StewardError
 
 from ._console import SEVERITY_STYLE, err, fail, one_line_errors, reporting, say_stage, stdout
 
@@ -56,7 +56,7 @@ def demo(clean: bool = typer.Option(False, help="Switch every injected problem o
         err.print(f"[bold]Demo workspace[/] {ws.root}  ({sum(ws.counts.values()):,} records, injected: {injected})")
         if source == "files":
             return _run(config, "demo", verbose, dry_run)
-        from steward.integrations.emulator.stack import EmulatorStack
+        from ...integrations.emulator.stack import EmulatorStack
 
         with err.status("Starting the platform emulators…"), EmulatorStack(ws.root) as stack:
             emulated = write_emulated_config(config, stack.integrations())
@@ -90,7 +90,7 @@ def approve(flow_run_id: str = typer.Argument(..., help="The waiting governance 
 
     You answer as your operating-system user; the run checks the answer's target, its signature and that you are an
     approver in its policy before it acts, and records you in the audit log."""
-    from steward.contracts.policy import load_policy
+    from ...contracts.policy import load_policy
 
     from ..approval import answer
     from ..config import load_config
@@ -111,7 +111,7 @@ def approve(flow_run_id: str = typer.Argument(..., help="The waiting governance 
 def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False):
     import os
 
-    from steward.contracts.policy import load_policy
+    from ...contracts.policy import load_policy
 
     from ..config import load_config
 
@@ -120,8 +120,8 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False):
         os.environ["STEWARD_DBT_LOG_LEVEL"] = "info"
     cfg = load_config(config)  # fail fast, before Prefect starts, on a bad config or policy
     load_policy(cfg.policy)
-    from steward.integrations.warehouse import Warehouse
-    from steward.integrations.warehouse.writer_lock import hold_until_exit
+    from ...integrations.warehouse import Warehouse
+    from ...integrations.warehouse.writer_lock import hold_until_exit
 
     from ..governance import RunParams, governance_run
     from ..runtime import flow_settings, waiting_for
@@ -135,7 +135,7 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False):
 
 
 def _main(go, as_json: bool, fail_on: Level | None) -> None:
-    from steward.contracts.finding import Severity
+    from ...contracts.finding import Severity
 
     from ..interrupt import EXIT_INTERRUPTED, interrupted_by, say_once, stop_on_signals
     from ..runtime import stop_temporary_server
@@ -161,7 +161,7 @@ def _main(go, as_json: bool, fail_on: Level | None) -> None:
 def _summary(result) -> None:
     from rich.table import Table
 
-    from steward.contracts.finding import Severity
+    from ...contracts.finding import Severity
 
     table = Table("severity", "check", "subject", "observed", "threshold", "action", title="Findings")
     for f in sorted(result.findings, key=lambda f: (-Severity(f.severity).rank, f.check_id, f.subject)):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from steward.contracts.policy import LIFECYCLE_STAGE_REQUIRES
+from ...contracts.policy import LIFECYCLE_STAGE_REQUIRES
 
 from . import activity, misfires, privacy
 from .activity import CAMPAIGNS, OVER_OPTIMISED, SPEND_AFTER_END, SPEND_MISMATCH

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from steward.contracts.policy import Policy
+from ...contracts.policy import Policy
 
 from ..transform.lineage import mart_platforms
 from ..warehouse import Warehouse

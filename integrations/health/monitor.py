@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from steward.contracts.policy import HealthPolicy
+from ...contracts.policy import HealthPolicy
 
 from ...contracts.errors import StewardError
 from ..warehouse import outbox

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator, Literal, Protocol, runtime_checkable
 
-from steward.contracts.batch import Batch, Rejected, Stream  # noqa: F401  (the records the adapters hand back)
+from ...contracts.batch import Batch, Rejected, Stream  # noqa: F401  (the records the adapters hand back)
 
 __all__ = ["Health", "ControlResult", "SourceAdapter", "CampaignStatus"]
 

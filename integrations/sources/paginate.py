@@ -21,16 +21,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
-from ...contracts.errors import SourceError
+from ...contracts.errors import PaginationLoop, SourceError
 
-__all__ = ["PaginationLoop", "Paginator", "NextUrlPaginator", "PageTokenPaginator", "CursorPaginator",
+__all__ = ["Paginator", "NextUrlPaginator", "PageTokenPaginator", "CursorPaginator",
            "OffsetPaginator"]
 
 T = TypeVar("T")
-
-
-class PaginationLoop(SourceError):
-    """The platform named a page marker that was already followed: going on would read the same pages forever."""
 
 
 class Paginator(Generic[T]):

@@ -37,9 +37,9 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from ...contracts.errors import StewardError, WarehouseError
+from ...contracts.errors import QueryFailed, WarehouseError
 
-__all__ = ["ALLOWED_SCHEMAS", "ALLOWED_FUNCTIONS", "INPUT_TABLE", "QUERY_TIMEOUT_S", "RefusedQuery", "QueryFailed",
+__all__ = ["ALLOWED_SCHEMAS", "ALLOWED_FUNCTIONS", "INPUT_TABLE", "QUERY_TIMEOUT_S", "RefusedQuery",
            "check_query", "confirm_with_duckdb", "locked_connection", "materialise_audience", "describe_error"]
 
 # The schemas dbt builds from what Steward landed and checked: staging (stg_* and int_* models) and governance
@@ -109,14 +109,6 @@ _LOCKED = {"enable_external_access": False, "autoinstall_known_extensions": Fals
 
 class RefusedQuery(ValueError):
     """The query breaks a confinement rule; the message is the reason, in words, without the query's results."""
-
-
-class QueryFailed(StewardError):
-    """The query passed the checks but failed while running; the message holds no data values."""
-
-    def __init__(self, message: str, part: str) -> None:
-        super().__init__(message)
-        self.part = part
 
 
 def check_query(sql: str) -> str:

@@ -18,7 +18,8 @@ from typing import Iterator
 import duckdb
 
 from ...contracts.errors import WarehouseError
-from .writer_lock import DEFAULT_LOCK_TIMEOUT, WarehouseBusy, hold
+from ...contracts.errors import WarehouseBusy
+from .writer_lock import DEFAULT_LOCK_TIMEOUT, hold
 
 __all__ = ["Warehouse", "LEDGER_DDL"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
-from steward.contracts.registry import SOURCE_CONTRACTS
-from steward.integrations.validation import validate_table
+from ...contracts.registry import SOURCE_CONTRACTS
+from ..validation import validate_table
 
 from ..sources.streams import EXPORT_STREAMS
 from .connection import Warehouse

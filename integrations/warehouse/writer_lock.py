@@ -28,17 +28,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
-from ...contracts.errors import WarehouseError
+from ...contracts.errors import WarehouseBusy, WarehouseError
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "LockHolder", "WarehouseBusy", "WriterLock", "FileWriterLock", "writer_lock",
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "LockHolder", "WriterLock", "FileWriterLock", "writer_lock",
            "holding", "hold", "hold_until_exit"]
 
 DEFAULT_LOCK_TIMEOUT = 600.0  # a nightly run at target scale takes minutes; a second one waits for it, not forever
 _POLL = 0.25
-
-
-class WarehouseBusy(WarehouseError):
-    """Another run holds the warehouse's writer lock and did not let go within the wait allowed."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from steward.flows.demo import prepare_demo
+from steward.contracts.errors import RunInterrupted
 from steward.flows import stopping
 from steward.integrations.emulator.stack import EmulatorStack
 from steward.integrations.warehouse.landing import read_watermark
@@ -54,7 +55,7 @@ def test_a_stop_request_ends_the_pull_between_two_batches(hubspot, tmp_path):
             stopping.request_stop("SIGINT")  # as the signal handler does, from another thread of control
 
     try:
-        with pytest.raises(stopping.RunInterrupted, match=r"hubspot\.email_events: stopped at a batch boundary"):
+        with pytest.raises(RunInterrupted, match=r"hubspot\.email_events: stopped at a batch boundary"):
             pull_entity(adapter, stream, wh, "run-test", on_batch=second_batch_lands)
     finally:
         stopping.reset()

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from steward.flows.launch_spec import load_launch_spec
 from steward.integrations.warehouse import confined_sql
 from steward.integrations.warehouse.confined_sql import RefusedQuery, check_query, locked_connection, materialise_audience
-from steward.contracts.errors import ConfigError
+from steward.contracts.errors import ConfigError, QueryFailed
 from steward.integrations.warehouse import Warehouse
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "launches"
@@ -207,7 +207,7 @@ def test_a_failing_query_never_echoes_the_value_it_failed_on(tmp_path, query, ki
         with pytest.raises(duckdb.Error) as raw:
             con.execute(query).fetchall()
     assert "@" in str(raw.value)
-    with pytest.raises(confined_sql.QueryFailed) as err:
+    with pytest.raises(QueryFailed) as err:
         materialise_audience(wh.path, "a1", {"audience": check_query(query)})
     assert kind in str(err.value) and "@" not in str(err.value) and "example" not in str(err.value)
 
@@ -216,7 +216,7 @@ def test_a_runaway_query_is_interrupted(tmp_path):
     wh = _people_warehouse(tmp_path)
     endless = check_query("with recursive n as (select 1 as i union all select i + 1 from n) "
                           "select 'x' || i::varchar || '@example.com' as email from n")
-    with pytest.raises(confined_sql.QueryFailed, match=r"was stopped after 1 s"):
+    with pytest.raises(QueryFailed, match=r"was stopped after 1 s"):
         materialise_audience(wh.path, "a1", {"audience": endless}, timeout_s=1)
     with wh.connect() as con:  # the warehouse is usable afterwards and kept nothing of the stopped query
         assert con.execute("select count(*) from launch_input.audience").fetchone()[0] == 0
@@ -224,10 +224,10 @@ def test_a_runaway_query_is_interrupted(tmp_path):
 
 def test_a_planning_error_keeps_its_shape_but_not_its_values(tmp_path):
     wh = _people_warehouse(tmp_path)
-    with pytest.raises(confined_sql.QueryFailed, match=r'BinderException: .*"email" not found'):
+    with pytest.raises(QueryFailed, match=r'BinderException: .*"email" not found'):
         materialise_audience(wh.path, "a1", {"audience": check_query(
             "select region from staging.int_customers__unified")})
-    with pytest.raises(confined_sql.QueryFailed, match=r"CatalogException: .*missing"):
+    with pytest.raises(QueryFailed, match=r"CatalogException: .*missing"):
         materialise_audience(wh.path, "a1", {"audience": check_query("select email from staging.missing")})
 
 

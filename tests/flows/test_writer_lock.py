@@ -18,7 +18,8 @@ from steward.flows.demo import prepare_demo
 from steward.integrations.emulator.stack import EmulatorStack
 from steward.contracts.errors import WarehouseError
 from steward.integrations.warehouse import Warehouse
-from steward.integrations.warehouse.writer_lock import LockHolder, WarehouseBusy, hold, writer_lock
+from steward.contracts.errors import WarehouseBusy
+from steward.integrations.warehouse.writer_lock import LockHolder, hold, writer_lock
 
 from run_process import StewardProcess, runs, write_workspace
 

@@ -19,7 +19,7 @@ from steward.contracts.policy import HealthRules
 from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.emulator._platform import Fault
 from steward.contracts.errors import ConfigError, SourceError
-from steward.integrations.sources.paginate import PaginationLoop
+from steward.contracts.errors import PaginationLoop
 
 LAYERS = ["in_process", "socket"]
 

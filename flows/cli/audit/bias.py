@@ -17,8 +17,8 @@ from rich.table import Table
 from .._console import one_line_errors, stdout
 
 if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command runs
-    from steward.contracts.fairness import DimensionResult, GroupResult, Rate
-    from steward.contracts.proxies import ProxyResult
+    from ....contracts.fairness import DimensionResult, GroupResult, Rate
+    from ....contracts.proxies import ProxyResult
 
     from ...bias_audit import BiasAudit
 
@@ -50,7 +50,7 @@ def bias(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else."),
 ) -> None:
     """Selection rates, error rates and four-fifths verdicts per group, against a reference group."""
-    from steward.contracts.policy import load_policy
+    from ....contracts.policy import load_policy
 
     from ...bias_audit import audit_bias
 

@@ -33,7 +33,7 @@ def audit_launch(spec: Path = typer.Argument(..., help="The launch spec (YAML); 
     if verbose:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
         os.environ["STEWARD_DBT_LOG_LEVEL"] = "info"
-    from steward.contracts.policy import load_policy
+    from ....contracts.policy import load_policy
 
     from ...config import load_config
     from ...launch_spec import load_launch_spec

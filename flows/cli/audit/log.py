@@ -21,7 +21,7 @@ import typer
 from .._console import err, fail, one_line_errors
 
 if TYPE_CHECKING:  # the ledger (and duckdb) load only when the command runs
-    from steward.integrations.warehouse.ledger import AuditCheck
+    from ....integrations.warehouse.ledger import AuditCheck
 
 __all__ = ["log_app"]
 
@@ -35,8 +35,8 @@ def audit_log_verify(config: Path = typer.Option(Path("steward.yaml"), "--config
                                                           "log must still hold this row with this hash.")) -> None:
     """Check the audit log's keyed hash chain and its head against the latest anchor; exit 1 at the first edited,
     missing or forged row, or when the log was cut short or rewritten since an anchor."""
-    from steward.integrations.warehouse import ledger
-    from steward.integrations.warehouse import Warehouse
+    from ....integrations.warehouse import ledger
+    from ....integrations.warehouse import Warehouse
 
     from ...config import load_config
 
