@@ -32,7 +32,7 @@ import pandera.pandas as pa
 
 from steward.contracts.frames.iso_codes import ISO_COUNTRIES
 from steward.contracts.registry import contract_for
-from steward.integrations.validation import validate_table
+from steward.integrations.warehouse.validation import validate_table
 
 CONTRACT = "salesforce.contacts"
 

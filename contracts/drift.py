@@ -4,7 +4,7 @@ A batch refused for breaking schema drift leaves its raw table as the last good 
 over a mart downstream of that raw table is *not evaluated (breaking schema drift in <integration>/<entity>)*, and
 the source and everything downstream of it are left out of the dbt build (``--exclude source:<platform>.<entity>+``)
 so they keep their previous build. This module decides that from data alone: the refusals, and the lineage the
-caller read (``integrations/drift_gate.py`` reads it from the dbt project and records the decision).
+caller read (``integrations/transform/drift_gate.py`` reads it from the dbt project and records the decision).
 """
 
 from __future__ import annotations

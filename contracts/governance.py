@@ -23,7 +23,7 @@ __all__ = ["evaluate", "judge", "findings_from_failures", "findings_from_dbt_tes
 
 MartReader = Callable[[str], pd.DataFrame]
 # (mart, key values of the row) -> the query that shows that row again; the caller supplies it
-# (``integrations.sample_queries``): judgement builds no SQL
+# (``integrations.warehouse.sample_queries``): judgement builds no SQL
 SampleQuery = Callable[[str, Mapping[str, Any]], str]
 _LEVELS = (Severity.critical, Severity.warn)
 FLOAT_NOISE = 1e-9  # |observed| below this is judged (and reported) as exactly 0

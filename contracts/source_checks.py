@@ -14,7 +14,7 @@ Only *breaking* drift refuses the batch, with ``BreakingDrift`` carrying the dif
 its entity at all, one that lost its primary key column, or one where a retyped column makes every row fail. The
 pull records the refusal and goes on with the other entities (``integrations/pull.py``).
 
-Nothing here runs a query: ``conform`` readies a batch, ``integrations/validation.py`` runs the checks in DuckDB
+Nothing here runs a query: ``conform`` readies a batch, ``integrations/warehouse/validation.py`` runs the checks in DuckDB
 (``check_batch``, ``validate_table``), and ``split`` turns the judged rows into the verdict. pandera itself judges
 only a batch whose values do not coerce (``validate_pandera``) and any check SQL cannot express
 (``fallback_labels``).

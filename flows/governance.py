@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from ..contracts.policy import load_policy
 from ..integrations.warehouse import ledger
-from ..integrations.drift_gate import drift_gate
+from ..integrations.transform.drift_gate import drift_gate
 from ..integrations.health import health_gate
 from ..integrations.warehouse.refusals import refusals_for_run
 from .stopping import stop_reason

@@ -21,7 +21,7 @@ from ..contracts.finding import Finding
 from ..contracts.launch import LAUNCH_MARTS, Verdict, judge_marts, launch_policy
 from ..contracts.policy import Policy
 from ..integrations.notify import launch_message
-from ..integrations.sample_queries import launch_sample_query
+from ..integrations.warehouse.sample_queries import launch_sample_query
 from ..integrations.transform import dbt_build
 from ..integrations.warehouse import Warehouse, confined_sql, ledger, outbox, reads
 

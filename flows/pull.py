@@ -27,7 +27,7 @@ from ..integrations.warehouse.landing import QUARANTINE_KEEP_MAX, LandResult, la
 from ..integrations.warehouse.refusals import record_refusal
 from .stopping import raise_if_stopped, stop_requested
 from ..contracts.batch import Batch, Stream
-from ..integrations.validation import check_batch
+from ..integrations.warehouse.validation import check_batch
 
 __all__ = ["pull_entity", "pull_integration", "Landed"]
 

@@ -31,7 +31,7 @@ from ..integrations.warehouse import Warehouse
 from .approval import Decision
 from .config import IntegrationConfig, StewardConfig
 from .progress import report
-from ..integrations.sample_queries import governance_sample_query
+from ..integrations.warehouse.sample_queries import governance_sample_query
 
 __all__ = ["adapters_for", "preflight", "ingest_integration", "transform", "judge", "plan", "act",
            "reconcile_controls"]

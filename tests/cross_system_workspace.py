@@ -18,10 +18,10 @@ from steward.integrations.transform import dbt_build
 from steward.integrations.warehouse.landing import land_batch
 from steward.integrations.sources._records import to_batch
 from steward.integrations.sources.marketo import MARKETO_STREAMS
-from steward.integrations.sample_queries import governance_sample_query
+from steward.integrations.warehouse.sample_queries import governance_sample_query
 from steward.integrations.sources.streams import EXPORT_STREAMS
 from steward.integrations.warehouse import Warehouse
-from steward.integrations.validation import check_batch
+from steward.integrations.warehouse.validation import check_batch
 
 __all__ = ["AS_OF", "contact_id", "lead_id", "sf_contact", "sf_lead", "hs_contact", "hs_subscription", "cdp_profile",
            "mkto_lead", "mkto_activity", "mkto_campaign", "delete", "govern", "mart"]

@@ -14,8 +14,8 @@ from steward.integrations.warehouse import pii_scan
 from steward.integrations.warehouse.landing import land_batch
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
-from steward.integrations.validation import check_batch
-from steward.integrations.sample_queries import governance_sample_query
+from steward.integrations.warehouse.validation import check_batch
+from steward.integrations.warehouse.sample_queries import governance_sample_query
 
 PLATFORMS = ("salesforce", "hubspot", "google_ads", "cdp", "decisions")
 

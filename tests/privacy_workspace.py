@@ -20,7 +20,7 @@ from steward.integrations.warehouse.landing import ensure_raw_tables, land_batch
 from steward.integrations.sources.marketo import MARKETO_STREAMS
 from steward.integrations.sources.streams import EXPORT_STREAMS
 from steward.integrations.warehouse import Warehouse
-from steward.integrations.validation import check_batch
+from steward.integrations.warehouse.validation import check_batch
 from steward.contracts.batch import Batch
 
 __all__ = ["sha", "ts", "land_frames", "build_tiny", "MartSql"]

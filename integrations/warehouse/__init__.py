@@ -14,6 +14,9 @@
     pii_scan       which columns hold personal data, measured in the warehouse (counts only)
     audit_source   any table or file a bias audit points at, opened as one DuckDB view
     group_counts   the bias audit's per-group counts, computed in SQL over that view
+    validation     a batch or a landed table checked against its source contract, in DuckDB
+    sql_checks     a source contract compiled to one DuckDB query (what validation runs)
+    sample_queries the SQL a finding carries so a reader can reproduce it
 
 Callers outside this package hold no SQL of their own: ``flows/`` and ``contracts/`` call these functions.
 """

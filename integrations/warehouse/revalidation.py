@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from ...contracts.registry import SOURCE_CONTRACTS
-from ..validation import validate_table
+from .validation import validate_table
 
 from ..sources.streams import EXPORT_STREAMS
 from .connection import Warehouse

@@ -15,7 +15,7 @@ import pandas as pd
 from conftest import write_text
 from steward.contracts.registry import contract_for
 from steward.contracts.source_checks import detect_drift
-from steward.integrations.validation import check_batch, validate_table
+from steward.integrations.warehouse.validation import check_batch, validate_table
 from steward.contracts.timestamps import apply_zone_rule
 from steward.integrations.sources import ExportFilesAdapter
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from steward.contracts.governance import judge
 from steward.contracts.policy import CheckRule, load_policy
 from steward.contracts.errors import ConfigError
-from steward.integrations.sample_queries import governance_sample_query
+from steward.integrations.warehouse.sample_queries import governance_sample_query
 
 POLICY = load_policy()
 RULE = CheckRule(family="reconciliation", mart="gov_x", subject_type="campaign", subject="{campaign_id}",

@@ -30,7 +30,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steward.contracts.governance import evaluate, judge
-from steward.integrations.sample_queries import governance_sample_query
+from steward.integrations.warehouse.sample_queries import governance_sample_query
 from tiny import AS_OF, Compiled, build, mart, tiny_policy, tiny_warehouse, ts
 
 pytestmark = pytest.mark.slow

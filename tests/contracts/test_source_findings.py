@@ -32,7 +32,7 @@ from steward.integrations.warehouse.landing import ensure_raw_tables
 from steward.flows.pull import pull_integration
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
-from steward.integrations.sample_queries import governance_sample_query
+from steward.integrations.warehouse.sample_queries import governance_sample_query
 
 pytestmark = pytest.mark.slow
 

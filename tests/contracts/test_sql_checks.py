@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from steward.contracts.registry import SOURCE_CONTRACTS, contract_for
 from steward.contracts.source_checks import coerce, validate_pandera
-from steward.integrations.sql_checks import DATAFRAME_CHECK_SQL, compile_contract, failing_rows, python_regex_to_re2
-from steward.integrations.validation import _validate, validate_table
+from steward.integrations.warehouse.sql_checks import DATAFRAME_CHECK_SQL, compile_contract, failing_rows, python_regex_to_re2
+from steward.integrations.warehouse.validation import _validate, validate_table
 from steward.contracts.errors import SourceError
 from steward.contracts.batch import Batch, Stream
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from steward.contracts.policy import load_policy
-from steward.integrations.drift_gate import drift_gate
+from steward.integrations.transform.drift_gate import drift_gate
 from steward.integrations.warehouse.ledger import not_evaluated
 from steward.integrations.transform.lineage import mart_sources
 from steward.integrations.warehouse.refusals import Refusal

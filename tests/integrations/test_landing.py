@@ -14,7 +14,7 @@ from steward.integrations.warehouse.landing import land_batch, latest_types
 from steward.flows.pull import pull_entity
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
-from steward.integrations.validation import check_batch
+from steward.integrations.warehouse.validation import check_batch
 
 HEADER = "Id,Name,Industry,AnnualRevenue,BillingCountry,CreatedDate,SystemModstamp"
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from privacy_workspace import ts
 from steward.contracts.registry import contract_for
-from steward.integrations.validation import check_batch
+from steward.integrations.warehouse.validation import check_batch
 from steward.flows.cli import app
 from steward.integrations.warehouse.landing import land_batch
 from steward.integrations.warehouse.revalidation import revalidate

@@ -20,13 +20,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from ..contracts.drift import DriftGate, decide
-from ..contracts.policy import Policy
+from ...contracts.drift import DriftGate, decide
+from ...contracts.policy import Policy
 
-from .transform.lineage import mart_sources, read_sources
-from .warehouse.refusals import Refusal
-from .warehouse import Warehouse
-from .warehouse.ledger import record_skipped
+from .lineage import mart_sources, read_sources
+from ..warehouse.refusals import Refusal
+from ..warehouse import Warehouse
+from ..warehouse.ledger import record_skipped
 
 __all__ = ["drift_gate"]
 

@@ -16,12 +16,12 @@ import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
-from ..contracts.batch import Batch
-from ..contracts.errors import SourceError
-from ..contracts.registry import SourceContract
-from ..contracts.source_checks import (ROW, SourceVerdict, TableVerdict, coerce, conform, fallback_labels, split,
+from ...contracts.batch import Batch
+from ...contracts.errors import SourceError
+from ...contracts.registry import SourceContract
+from ...contracts.source_checks import (ROW, SourceVerdict, TableVerdict, coerce, conform, fallback_labels, split,
                                        validate_pandera)
-from ..contracts.timestamps import ZONE_LABEL, ZONED, timestamp_columns
+from ...contracts.timestamps import ZONE_LABEL, ZONED, timestamp_columns
 from .sql_checks import WholeBatchFailure, compile_contract, failing_rows, lit, python_regex_to_re2, q
 
 __all__ = ["check_batch", "validate_table"]

@@ -31,7 +31,7 @@ import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
-from ..contracts.source_checks import ROW  # the row-number column the compiled query returns
+from ...contracts.source_checks import ROW  # the row-number column the compiled query returns
 
 __all__ = ["CompiledContract", "DATAFRAME_CHECK_SQL", "WholeBatchFailure", "Untranslatable", "compile_contract",
            "failing_rows", "python_regex_to_re2"]
