@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -20,7 +20,7 @@ from .filters import FilterError, parse_filter
 from .finding import Action, Family, Severity
 from .yaml_input import parse_yaml_mapping, read_yaml_mapping
 
-__all__ = ["Policy", "CheckRule", "Scope", "Alerts", "Actions", "Route", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS",
+__all__ = ["require_known", "Policy", "CheckRule", "Scope", "Alerts", "Actions", "Route", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS",
            "SLACK_MENTION", "SEGMENT_ATTRIBUTES", "ANOMALY_MIN_SCALE", "PII_ALLOWED_TABLES", "HealthPolicy", "HealthRules",
            "MaintenanceWindow", "LaunchPolicy", "LaunchRule"]
 
@@ -30,6 +30,15 @@ GROUP_COLUMNS = ("age_band", "gender", "region", "country")
 # What alerts.mentions may hold: a user group, a user, or @here; anything else would reach the channel as raw text.
 SLACK_MENTION = re.compile(r"^<(!subteam\^[A-Z0-9]{2,32}|@[UW][A-Z0-9]{2,32}|!here)>$")
 
+
+
+def require_known(values: Iterable[str], known: Iterable[str], what: str) -> None:
+    """A pydantic validator's one answer to a name outside a closed vocabulary: the first unknown one, and every
+    known one, so the one-line error says what to write instead (``unknown column 'x' (known: a, b)``)."""
+    known = list(known)
+    for value in values:
+        if value not in known:
+            raise ValueError(f"unknown {what} '{value}' (known: {', '.join(known)})")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -162,25 +171,19 @@ class Scope(_Strict):
     @field_validator("bias_dimensions")
     @classmethod
     def _known_columns(cls, value: list[str]) -> list[str]:
-        unknown = [v for v in value if v not in GROUP_COLUMNS]
-        if unknown:
-            raise ValueError(f"unknown column '{unknown[0]}' (known: {', '.join(GROUP_COLUMNS)})")
+        require_known(value, GROUP_COLUMNS, "column")
         return value
 
     @field_validator("oversight_sensitive_segments")
     @classmethod
     def _known_segment_attributes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        unknown = [k for k in value if k not in SEGMENT_ATTRIBUTES]
-        if unknown:
-            raise ValueError(f"unknown attribute '{unknown[0]}' (known: {', '.join(SEGMENT_ATTRIBUTES)})")
+        require_known(value, SEGMENT_ATTRIBUTES, "attribute")
         return value
 
     @field_validator("anomaly_min_scale")
     @classmethod
     def _known_series(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = [k for k in value if k not in ANOMALY_MIN_SCALE]
-        if unknown:
-            raise ValueError(f"unknown series '{unknown[0]}' (known: {', '.join(ANOMALY_MIN_SCALE)})")
+        require_known(value, ANOMALY_MIN_SCALE, "series")
         return {**ANOMALY_MIN_SCALE, **value}
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..contracts.policy import GROUP_COLUMNS
+from ..contracts.policy import GROUP_COLUMNS, require_known
 from ..contracts.yaml_input import read_yaml_mapping
 from ..integrations.warehouse.confined_sql import check_query
 from ..contracts.errors import ConfigError
@@ -64,9 +64,7 @@ class Audience(Population):
     @field_validator("intended_dimensions")
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
-        unknown = [v for v in value if v not in GROUP_COLUMNS]
-        if unknown:
-            raise ValueError(f"unknown attribute '{unknown[0]}' (known: {', '.join(GROUP_COLUMNS)})")
+        require_known(value, GROUP_COLUMNS, "attribute")
         return value
 
 
@@ -103,9 +101,7 @@ class LaunchSpec(_Strict):
     @field_validator("platforms")
     @classmethod
     def _known_platforms(cls, value: list[str]) -> list[str]:
-        unknown = [p for p in value if p not in PLATFORMS]
-        if unknown:
-            raise ValueError(f"unknown platform '{unknown[0]}' (known: {', '.join(sorted(PLATFORMS))})")
+        require_known(value, sorted(PLATFORMS), "platform")
         return list(dict.fromkeys(value))
 
     @model_validator(mode="after")

@@ -86,6 +86,11 @@ class GoogleAdsEmulator(PlatformEmulator):
         self.route("POST", rf"/{v}/customers/(\d+)/googleAds:search", self._search)
         self.route("POST", rf"/{v}/customers/(\d+)/campaigns:mutate", self._mutate)
 
+    def credentials(self) -> dict[str, str]:
+        """The four secrets this emulator accepts, by the adapter's credential field (tests export them)."""
+        return {"client_id": self.client_id, "client_secret": self.client_secret,
+                "refresh_token": self.refresh_token, "developer_token": self.developer_token}
+
     # -- seeding ---------------------------------------------------------------------------------------------------
     @classmethod
     def from_workspace(cls, root: Path | str, **kwargs: Any) -> "GoogleAdsEmulator":

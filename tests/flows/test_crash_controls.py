@@ -65,8 +65,7 @@ def pause_plan(run_id: str) -> PlannedAction:
 def emu(monkeypatch):
     emulator = GoogleAdsEmulator()
     emulator.load_synthetic(campaigns=3, days=2)
-    secrets = {"client_id": emulator.client_id, "client_secret": emulator.client_secret,
-               "refresh_token": emulator.refresh_token, "developer_token": emulator.developer_token}
+    secrets = emulator.credentials()
     for field, variable in CREDENTIALS.items():
         monkeypatch.setenv(variable, secrets[field])
     with emulator:

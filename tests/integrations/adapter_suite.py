@@ -77,8 +77,7 @@ PLATFORMS = [
              lambda emu: {"client_id": "steward-client", "client_secret": SECRET}, "activities",
              r"/activities\.json", "1001", "select count(*) as n from activities"),
     Platform("google_ads", _google_ads,
-             lambda emu: {"client_id": emu.client_id, "client_secret": emu.client_secret,
-                          "refresh_token": emu.refresh_token, "developer_token": emu.developer_token},
+             lambda emu: emu.credentials(),
              "campaign_stats", r"googleAds:search", "9000000007", "select count(*) as n from campaign_stats",
              lambda emu: {"customer_id": emu.customer_id}),
 ]

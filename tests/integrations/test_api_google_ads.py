@@ -51,8 +51,7 @@ def exported(workspace, tmp_path_factory):
 def emu(workspace, monkeypatch):
     emulator = GoogleAdsEmulator.from_workspace(workspace.root)
     emulator.page_size = 20  # Google's is a fixed 10,000; 20 makes the small workspace span nine pages
-    secrets = {"client_id": emulator.client_id, "client_secret": emulator.client_secret,
-               "refresh_token": emulator.refresh_token, "developer_token": emulator.developer_token}
+    secrets = emulator.credentials()
     for field, variable in CREDENTIALS.items():
         monkeypatch.setenv(variable, secrets[field])
     with emulator:
