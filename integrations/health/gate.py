@@ -5,40 +5,24 @@ each belong to one platform. When an integration feeding that platform is ``down
 and only if that state is recent), the check's numbers describe a broken sync rather than the marketing stack, so
 the check is *not evaluated (source down)*: it is taken out of the policy for this run (no false findings, and its
 open incidents are neither re-notified nor resolved), and the decision is recorded in ``ledger.health_gate`` for
-the report. Lineage comes from the dbt project itself (``integrations/transform/lineage.py``), so a new mart is
-covered without a list to maintain.
+the report. The decision itself is ``contracts/health_gate.py``; lineage comes from the dbt project itself
+(``integrations/transform/lineage.py``), so a new mart is covered without a list to maintain.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from ...contracts.health_gate import Gate, decide
 from ...contracts.policy import Policy
-
 from ..transform.lineage import mart_platforms
 from ..warehouse import Warehouse
 from ..warehouse import health_store as store
 from ..warehouse.ledger import record_skipped
 
-__all__ = ["Gate", "health_gate", "check_inputs", "mart_platforms"]
-
-REASON = "not evaluated (source down)"
-
-
-@dataclass
-class Gate:
-    """``policy`` without the checks that cannot be trusted; ``skipped`` says which and why; ``down`` the states."""
-
-    policy: Policy
-    skipped: list[dict[str, Any]] = field(default_factory=list)
-    down: dict[str, str] = field(default_factory=dict)  # integration -> its platform
-
-    def ingest_config(self, cfg: Any) -> Any:
-        """``cfg`` without the integrations that are down: pulling them would only wait out their outage."""
-        return cfg.model_copy(update={"integrations": [i for i in cfg.integrations if i.name not in self.down]})
+__all__ = ["health_gate", "check_inputs", "mart_platforms"]
 
 
 def check_inputs(policy: Policy, project: Path | None = None) -> dict[str, frozenset[str]]:
@@ -48,7 +32,8 @@ def check_inputs(policy: Policy, project: Path | None = None) -> dict[str, froze
 
 def health_gate(wh: Warehouse, policy: Policy, integrations: Iterable[Any], run_id: str,
                 now: datetime | None = None, project: Path | None = None) -> Gate:
-    """The policy this governance run should judge with, given the latest health states.
+    """The policy this governance run should judge with, given the latest health states (``contracts.health_gate``
+    decides; this reads the states and the lineage, and records what was skipped).
 
     ``integrations`` are the config's entries (anything with ``name`` and ``platform``). A state older than
     ``health.max_state_age_minutes`` is not trusted either way: the check runs as usual.
@@ -60,18 +45,11 @@ def health_gate(wh: Warehouse, policy: Policy, integrations: Iterable[Any], run_
             if r.state == "down" and r.integration in platforms}
     if not down:
         return Gate(policy)
-    skipped = []
-    for check_id, feeds in check_inputs(policy, project).items():
-        hit = sorted(name for name, platform in down.items() if platform in feeds)
-        if hit:
-            skipped.append({"check_id": check_id, "integrations": hit, "reason": REASON,
-                            "states": {n: _state_text(states, n) for n in hit}})
-    kept = {k: v for k, v in policy.checks.items() if k not in {s["check_id"] for s in skipped}}
-    record_skipped(wh, run_id, skipped, now)
-    return Gate(policy.model_copy(update={"checks": kept}), skipped, down)
+    gate = decide(policy, down, check_inputs(policy, project), {name: _state_text(states, name) for name in down})
+    record_skipped(wh, run_id, gate.skipped, now)
+    return gate
 
 
 def _state_text(states: Any, integration: str) -> str:
     row = states[states["integration"] == integration].iloc[0]
     return f"down since {row['state_since']:%Y-%m-%d %H:%M} UTC ({row['rule']})"
-

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from steward.contracts.drift import REASON_PREFIX, decide as drift_decide
 from steward.contracts.finding import Finding, Severity
+from steward.contracts.health_gate import REASON, decide as health_decide
 from steward.contracts.health_rules import verdict
 from steward.contracts.health_signals import LedgerSignals, ProbeSignals, Signals
 from steward.contracts.health_state import Track, advance, announce
@@ -46,6 +47,20 @@ def test_drift_gate_decides_from_lineage_given_as_data():
     assert gate.skipped[0]["reason"] == f"{REASON_PREFIX}hs/email_events)"
     assert gate.skipped[0]["states"] == {"hs/email_events": "batch refused, primary key missing"}
     assert drift_decide(policy, [], lineage, frozenset()).policy is policy
+
+
+def test_health_gate_takes_out_only_the_checks_a_down_platform_feeds():
+    policy = load_policy()
+    checks = sorted(policy.checks)
+    feeds = {c: frozenset({"hubspot"}) if i % 3 == 0 else frozenset({"salesforce"}) for i, c in enumerate(checks)}
+    gate = health_decide(policy, {"hs-prod": "hubspot"}, feeds, {"hs-prod": "down since 2026-03-02 08:00 UTC (probe.down)"})
+    fed_by_hubspot = {c for c in checks if "hubspot" in feeds[c]}
+    assert {s["check_id"] for s in gate.skipped} == fed_by_hubspot
+    assert set(gate.policy.checks) == set(checks) - fed_by_hubspot and gate.down == {"hs-prod": "hubspot"}
+    assert gate.skipped[0] == {"check_id": sorted(fed_by_hubspot)[0], "integrations": ["hs-prod"], "reason": REASON,
+                               "states": {"hs-prod": "down since 2026-03-02 08:00 UTC (probe.down)"}}
+    nothing_down = health_decide(policy, {}, feeds, {})
+    assert nothing_down.policy is policy and nothing_down.skipped == []
 
 
 def _signals(failure: str | None) -> Signals:

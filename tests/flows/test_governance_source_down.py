@@ -12,7 +12,8 @@ from steward.flows.governance import RunParams, governance_run
 from steward.flows.health import HealthParams, integration_health
 from steward.flows.report import report_context
 from steward.integrations.emulator.stack import EmulatorStack
-from steward.integrations.health.gate import REASON, check_inputs
+from steward.contracts.health_gate import REASON
+from steward.integrations.health.gate import check_inputs
 from steward.integrations.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
