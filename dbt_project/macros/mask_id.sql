@@ -28,6 +28,18 @@
     end
 {%- endmacro %}
 
+{# Two-proportion z-test of a group's rate against its reference group's, on the pooled rate: 0 for the reference
+   itself and when the pooled rate is 0 or 1 (no spread to test against). Expects the columns group_value,
+   reference_group, n, reference_n and the rates named. Shared by the bias mart and the launch audit's bias mart. #}
+{% macro z_vs_reference(rate, reference_rate, pooled_rate) -%}
+    case
+        when group_value = reference_group then 0.0
+        when {{ pooled_rate }} in (0, 1) then 0.0
+        else ({{ rate }} - {{ reference_rate }})
+             / sqrt({{ pooled_rate }} * (1 - {{ pooled_rate }}) * (1.0 / n + 1.0 / reference_n))
+    end
+{%- endmacro %}
+
 {# Up to five example values, sorted, as an array: evidence that names a few subjects without listing them all.
    Rows where `expr` is null (the CASE of a non-matching row) are not examples; no match gives an empty list. #}
 {% macro example_ids(expr) -%}

@@ -73,10 +73,5 @@ select
     reference_rate,
     selection_rate / nullif(reference_rate, 0) as disparity_ratio,
     selection_rate - reference_rate as rate_difference,
-    case
-        when group_value = reference_group then 0.0
-        when pooled_rate in (0, 1) then 0.0
-        else (selection_rate - reference_rate)
-             / sqrt(pooled_rate * (1 - pooled_rate) * (1.0 / n + 1.0 / reference_n))
-    end as z_vs_reference
+    {{ z_vs_reference('selection_rate', 'reference_rate', 'pooled_rate') }} as z_vs_reference
 from rates
