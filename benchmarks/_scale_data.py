@@ -244,9 +244,11 @@ def _q(path: Path) -> str:
 
 # ---- the daily delta --------------------------------------------------------------------------------------------
 
-def write_delta(stack: Stack, new_events: float = 0.01, changed_people: float = 0.005) -> dict[str, int]:
-    """A day's change as incremental exports: each changed entity's file is replaced by only its new or changed rows
-    (what a "modified since the last export" job writes), every other file is left as it was.
+def write_delta(stack: Stack, new_events: float = 0.01, changed_people: float = 0.005,
+                mode: str = "incremental") -> dict[str, int]:
+    """A day's change. ``incremental``: each changed entity's file is replaced by only its new or changed rows (what
+    a "modified since the last export" job writes); ``snapshot``: by the whole entity as it is now (a full export:
+    the old rows, changed ones replaced, new ones added). Every other file is left as it was.
 
     - ``new_events`` of the email events arrive: engagement events (DELIVERED, OPEN, CLICK...) of sends already in
       the warehouse, with new ids, so no send, consent or erasure problem is added or removed;
@@ -275,6 +277,12 @@ def write_delta(stack: Stack, new_events: float = 0.01, changed_people: float = 
             stream = next(s for s in EXPORT_STREAMS if s.platform == platform and s.entity == entity)
             target = ex / platform / stream.path
             tmp = target.with_suffix(target.suffix + ".delta")
+            if mode == "snapshot":
+                old = (_json(con, target) if stream.format == "json" else
+                       f"read_csv('{_q(target)}', all_varchar = true, header = true)" if stream.format == "csv" else
+                       f"read_parquet('{_q(target)}')")
+                sql = (f'with d as ({sql}) select * from {old} o where o."{stream.primary_key}" not in '
+                       f'(select "{stream.primary_key}" from d) union all select * from d')
             con.execute(f"copy ({sql}) to '{_q(tmp)}' ({_format(stream.format)})")
             tmp.replace(target)
             written[key] = _rows(con, target, stream.format)

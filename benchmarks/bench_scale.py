@@ -173,6 +173,8 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=None,
                     help="stop starting runs once this many seconds have passed; a run in progress gets what is left")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--delta", choices=["incremental", "snapshot"], default="incremental",
+                    help="how the daily change arrives: only new/changed rows per file, or whole files (see the docs)")
     ap.add_argument("--no-demo", action="store_true", help="skip the scale-1 run the findings are compared with")
     args = ap.parse_args()
     root = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="steward-bench-scale-"))
@@ -206,7 +208,7 @@ def bench(root: Path, args: argparse.Namespace) -> dict:
         runs["governance"] = run(stack.config, "governance")
         floor_s, sizes = floor(stack.config.parent / "steward.duckdb")
         say(f"floor: {floor_s:.2f} s for {sum(sizes.values()):,} raw rows")
-        delta = write_delta(stack)
+        delta = write_delta(stack, mode=args.delta)
         say(f"daily delta written: {delta}")
         runs["daily"] = run(stack.config, "daily")
     return figures(stack, args, build_s, runs, sizes, floor_s)
@@ -229,7 +231,7 @@ def figures(stack: Stack, args, build_s: float, runs: dict, sizes: dict, floor_s
         "daily_le_30pct_of_full": daily_vs_full is not None and daily_vs_full <= TARGETS["daily_vs_full"],
     }
     out = {
-        "benchmark": "scale", "contacts": args.contacts, "events": args.events, "as_of": stack.as_of.isoformat(),
+        "benchmark": "scale", "contacts": args.contacts, "events": args.events, "delta": args.delta, "as_of": stack.as_of.isoformat(),
         "copies": {"people": stack.people_copies, "events": stack.event_copies}, "export_rows": stack.sizes,
         "raw_rows": sizes, "build_s": round(build_s, 1), "runs": runs,
         "floor_s": round(floor_s, 3) if floor_s else None, "ratio_vs_floor": ratio, "daily_vs_full": daily_vs_full,

@@ -151,6 +151,17 @@ def test_the_daily_delta_is_small_and_keyed_to_what_is_there(stack, tmp_path):
     assert one(f"select count(*) from {new} where type = 'SENT' or not ends_with(id, '-d1')") == (0,)
 
 
+def test_a_snapshot_delta_is_the_whole_entity_with_the_changes(tmp_path):
+    stack = build_stack(tmp_path, contacts=300, events=15_000, scale=0.1)
+    before = stack.sizes["salesforce.contacts"], stack.sizes["hubspot.email_events"]
+    written = write_delta(stack, mode="snapshot")
+    assert written["salesforce.contacts"] == before[0]  # changed rows replaced, none added
+    assert written["hubspot.email_events"] == before[1] + round(before[1] * 0.01)
+    contacts = read(stack, "salesforce/contacts.csv", "csv")
+    assert one(f"select count(*), count(distinct Id) from {contacts}") == (before[0], before[0])
+    assert one(f"select count(*) > 0 from {contacts} where FirstName like '%e'") == (True,)
+
+
 def test_the_report_helpers():
     assert compare({"findings": {"a/warn": 1}}, {"findings": {"a/warn": 9, "b/info": 1}}) == {
         "same": False, "only_at_scale": ["b/info"], "only_in_demo": []}
