@@ -169,8 +169,13 @@ def test_the_report_helpers():
 
 def test_slowest_models_are_read_from_the_dbt_log_of_a_stopped_run(tmp_path):
     log = tmp_path / "dbt.log"
-    log.write_text("old line\n"
-                   "09:01:02  3 of 80 OK created sql table model main_governance.gov_a ....... [OK in 12.50s]\n"
-                   "09:01:03  4 of 80 OK created sql view model main_staging.stg_b ........... [OK in 0.20s]\n")
-    assert _slowest_from_log(log, len("old line\n")) == [["gov_a", 12.5], ["stg_b", 0.2]]
-    assert json.dumps(_slowest_from_log(tmp_path / "missing.log", 0)) == "[]"
+    log.write_text("      start  run run-1 -> w.duckdb\n"
+                   "dbt: 3 of 80 START sql table model main_governance.gov_a .................... [RUN]\n"
+                   "dbt: 3 of 80 OK created sql table model main_governance.gov_a ....... [OK in 12.50s]\n"
+                   "dbt: 4 of 80 OK created sql view model main_staging.stg_b ........... [OK in 0.20s]\n"
+                   "dbt: 5 of 80 PASS unique_stg_b_id ................................... [PASS in 1.05s]\n"
+                   "dbt: 6 of 80 FAIL 3 accepted_values_stg_b_a_rather_long_test_name_that_fills_the_line [FAIL 3 in "
+                   "2.00s]\n")
+    long = "accepted_values_stg_b_a_rather_long_test_name_that_fills_the_line"
+    assert _slowest_from_log(log) == [["gov_a", 12.5], [long, 2.0], ["unique_stg_b_id", 1.05], ["stg_b", 0.2]]
+    assert json.dumps(_slowest_from_log(tmp_path / "missing.log")) == "[]"
