@@ -233,7 +233,8 @@ def _rows(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> int:
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+    """An in-memory DuckDB that stays within a shared machine's share (it spills to a temporary folder beyond)."""
+    con = duckdb.connect(config={"memory_limit": "4GB"})
     con.execute("set enable_progress_bar = false")
     return con
 

@@ -47,7 +47,7 @@ def say(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def run_steward(config: Path, label: str, timeout: float) -> dict:
+def run_steward(config: Path, label: str, timeout: float, max_rss_mib: float = 6144) -> dict:
     """One `steward run -c config --json` in a fresh process: its figures, or how far it got before ``timeout``."""
     work = config.parent / "work" / "dbt"
     (work / "target" / "run_results.json").unlink(missing_ok=True)
@@ -61,7 +61,7 @@ def run_steward(config: Path, label: str, timeout: float) -> dict:
     with out_path.open("w") as out, err_path.open("w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "steward.flows.cli", "run", "-c", str(config), "--json"],
                                 stdout=out, stderr=err, cwd=config.parent, env=env, start_new_session=True)
-        status, usage, stopped, seen = _wait(proc, start + timeout, err_path, label)
+        status, usage, stopped, seen = _wait(proc, start + timeout, err_path, label, max_rss_mib)
     wall = time.perf_counter() - start
     stage = _last_stage(err_path)
     figures: dict = {"wall_s": round(wall, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024),
@@ -71,7 +71,7 @@ def run_steward(config: Path, label: str, timeout: float) -> dict:
     except (IndexError, json.JSONDecodeError):
         result = None
     if stopped or result is None:
-        figures["status"] = f"stopped after {timeout:.0f} s" if stopped else "failed"
+        figures["status"] = (f"stopped after {wall:.0f} s: {stopped}" if stopped else "failed")
         figures["stage_reached"] = stage
         figures["error_tail"] = err_path.read_text()[-600:] if not stopped else ""
         figures["slowest_models"] = _slowest_from_log(err_path)
@@ -83,9 +83,10 @@ def run_steward(config: Path, label: str, timeout: float) -> dict:
     return figures
 
 
-def _wait(proc: subprocess.Popen, deadline: float, err_path: Path, label: str):
-    """Polls the child (echoing its progress lines) until it exits or the deadline passes, then stops its group."""
-    shown, stopped = 0, False
+def _wait(proc: subprocess.Popen, deadline: float, err_path: Path, label: str, max_rss_mib: float):
+    """Polls the child (echoing its progress lines) until it exits; past the deadline, or above ``max_rss_mib``
+    resident (the machine is shared), stops its process group. ``stopped`` says why, or is empty."""
+    shown, stopped = 0, ""
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         lines = err_path.read_text(errors="replace").splitlines()
@@ -96,14 +97,24 @@ def _wait(proc: subprocess.Popen, deadline: float, err_path: Path, label: str):
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
             return status, usage, stopped, shown
-        if time.perf_counter() > deadline and not stopped:
-            say(f"{label}: past the time cap, stopping it")
-            stopped = True
+        rss = _rss_mib(proc.pid)
+        if not stopped and (time.perf_counter() > deadline or rss > max_rss_mib):
+            stopped = "time cap" if rss <= max_rss_mib else f"resident memory {rss:.0f} MiB > {max_rss_mib:.0f} MiB"
+            say(f"{label}: {stopped}, stopping it")
             os.killpg(proc.pid, signal.SIGTERM)
             deadline = time.perf_counter() + 20
         elif stopped and time.perf_counter() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
         time.sleep(1.0)
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, flags=re.M)
+    return int(match.group(1)) / 1024 if match else 0.0
 
 
 def _last_stage(err_path: Path) -> str | None:
@@ -142,7 +153,8 @@ def floor(warehouse: Path) -> tuple[float, dict[str, int]]:
     """Seconds for DuckDB to read every raw table once, one grouped aggregate each (by the entity's key, every
     column aggregated), and the rows it read per table."""
     keys = {f"{s.platform}__{s.entity}": s.primary_key.split(",") for s in EXPORT_STREAMS}
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = duckdb.connect(str(warehouse), read_only=True, config={  # what a 2 GiB run may use, spilling beyond
+        "memory_limit": "2GB", "temp_directory": str(warehouse.parent / "floor.tmp")})
     try:
         sizes = raw_sizes(con)
         start = time.perf_counter()
@@ -170,6 +182,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1200, help="cap per steward run, seconds (default 1200)")
     ap.add_argument("--budget", type=float, default=None,
                     help="stop starting runs once this many seconds have passed; a run in progress gets what is left")
+    ap.add_argument("--max-rss-mib", type=float, default=6144,
+                    help="stop a run whose process grows past this resident size (default 6144: a shared machine)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--delta", choices=["incremental", "snapshot"], default="incremental",
                     help="how the daily change arrives: only new/changed rows per file, or whole files (see the docs)")
@@ -195,7 +209,7 @@ def bench(root: Path, args: argparse.Namespace) -> dict:
         if left < 30:
             say(f"{label}: not started, --budget {args.budget:.0f} s spent")
             return {"status": "not started: --budget spent"}
-        return run_steward(config, label, min(args.timeout, left))
+        return run_steward(config, label, min(args.timeout, left), args.max_rss_mib)
 
     runs = {}
     if not args.no_demo:
