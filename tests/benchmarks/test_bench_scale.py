@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 from _scale_data import build_stack, write_delta  # noqa: E402
+from bench_audits import translate  # noqa: E402
 from bench_scale import _slowest_from_log, compare, floor  # noqa: E402
 
 from steward.integrations.warehouse import Warehouse  # noqa: E402
@@ -163,6 +164,9 @@ def test_a_snapshot_delta_is_the_whole_entity_with_the_changes(tmp_path):
 
 
 def test_the_report_helpers():
+    # bench_audits.py, the old name, passes its options on with --customers spelled --contacts
+    assert translate(["--customers", "5", "--events=9", "--customers=7"]) == [
+        "--contacts", "5", "--events=9", "--contacts=7"]
     assert compare({"findings": {"a/warn": 1}}, {"findings": {"a/warn": 9, "b/info": 1}}) == {
         "same": False, "only_at_scale": ["b/info"], "only_in_demo": []}
 
