@@ -75,6 +75,7 @@ def run_steward(config: Path, label: str, timeout: float, max_rss_mib: float = 6
         figures["stage_reached"] = stage
         figures["error_tail"] = err_path.read_text()[-600:] if not stopped else ""
         figures["slowest_models"] = _slowest_from_log(err_path)
+        figures["rows_landed"] = _landed_so_far(err_path)
         return figures
     figures.update(status=result["status"], run_seconds=result["seconds"], stages=result.get("timings", {}),
                    slowest_models=_slowest(work / "target" / "run_results.json"),
@@ -115,6 +116,15 @@ def _rss_mib(pid: int) -> float:
         return 0.0
     match = re.search(r"^VmRSS:\s+(\d+) kB", status, flags=re.M)
     return int(match.group(1)) / 1024 if match else 0.0
+
+
+def _landed_so_far(err_path: Path) -> dict[str, int]:
+    """Rows per integration.entity the run reported landed (its ``ingest  x.y: 51,200 rows`` lines)."""
+    out: dict[str, int] = {}
+    for entity, rows in re.findall(r"^\s*ingest\s+(\S+): ([\d,]+) rows", err_path.read_text(errors="replace"),
+                                   flags=re.M):
+        out[entity] = out.get(entity, 0) + int(rows.replace(",", ""))
+    return out
 
 
 def _last_stage(err_path: Path) -> str | None:

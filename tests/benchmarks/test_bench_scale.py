@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 from _scale_data import build_stack, write_delta  # noqa: E402
 from bench_audits import translate  # noqa: E402
-from bench_scale import _slowest_from_log, compare, floor  # noqa: E402
+from bench_scale import _landed_so_far, _last_stage, _slowest_from_log, compare, floor  # noqa: E402
 
 from steward.integrations.warehouse import Warehouse  # noqa: E402
 
@@ -183,3 +183,14 @@ def test_slowest_models_are_read_from_the_dbt_log_of_a_stopped_run(tmp_path):
     long = "accepted_values_stg_b_a_rather_long_test_name_that_fills_the_line"
     assert _slowest_from_log(log) == [["gov_a", 12.5], [long, 2.0], ["unique_stg_b_id", 1.05], ["stg_b", 0.2]]
     assert json.dumps(_slowest_from_log(tmp_path / "missing.log")) == "[]"
+
+
+def test_a_stopped_runs_stage_and_rows_so_far_are_read_from_its_progress_lines(tmp_path):
+    log = tmp_path / "run.log"
+    log.write_text("      start  run run-1 -> w.duckdb\n"
+                   "     ingest  hubspot.email_events: 51,200 rows\n"
+                   "     ingest  hubspot.email_events: 50,087 rows, 3 quarantined\n"
+                   "     ingest  salesforce.leads: 907 rows, schema drift\n"
+                   "     ingest  salesforce.accounts: unchanged, skipped\n")
+    assert _last_stage(log) == "ingest"
+    assert _landed_so_far(log) == {"hubspot.email_events": 101_287, "salesforce.leads": 907}
