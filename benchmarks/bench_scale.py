@@ -128,10 +128,11 @@ def _landed_so_far(err_path: Path) -> dict[str, int]:
 
 
 def _last_stage(err_path: Path) -> str | None:
-    """The last stage the run reported on stderr (progress lines read ``<stage>: ...``)."""
-    stages = re.findall(r"^\s*\W*\s*(start|health|ingest|drift|transform|judge|act|alert|audit|report|anchor)\b",
-                        err_path.read_text(errors="replace"), flags=re.M)
-    return stages[-1] if stages else None
+    """The stage the run was in: the last one it reported on stderr (progress lines read ``  <stage>  ...``, once a
+    stage is done), or ``transform`` when dbt's node lines follow it (dbt reports its nodes as it goes)."""
+    names = "start|health|ingest|drift|transform|judge|act|alert|audit|report|anchor"
+    stages = re.findall(rf"^(dbt):|^\s*\W*\s*({names})\b", err_path.read_text(errors="replace"), flags=re.M)
+    return (stages[-1][0] and "transform") or stages[-1][1] if stages else None
 
 
 def _slowest(run_results: Path, n: int = 10) -> list[list]:

@@ -194,3 +194,6 @@ def test_a_stopped_runs_stage_and_rows_so_far_are_read_from_its_progress_lines(t
                    "     ingest  salesforce.accounts: unchanged, skipped\n")
     assert _last_stage(log) == "ingest"
     assert _landed_so_far(log) == {"hubspot.email_events": 101_287, "salesforce.leads": 907}
+    with log.open("a") as fh:  # the transform reports itself when it is done; dbt's node lines say it has begun
+        fh.write("dbt: 1 of 232 START sql view model staging.stg_cdp__profiles ........ [RUN]\n")
+    assert _last_stage(log) == "transform"
