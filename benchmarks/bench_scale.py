@@ -61,7 +61,7 @@ def run_steward(config: Path, label: str, timeout: float, max_rss_mib: float = 6
     with out_path.open("w") as out, err_path.open("w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "steward.flows.cli", "run", "-c", str(config), "--json"],
                                 stdout=out, stderr=err, cwd=config.parent, env=env, start_new_session=True)
-        status, usage, stopped, seen = _wait(proc, start + timeout, err_path, label, max_rss_mib)
+        status, usage, stopped, _ = _wait(proc, start + timeout, err_path, label, max_rss_mib)
     wall = time.perf_counter() - start
     stage = _last_stage(err_path)
     figures: dict = {"wall_s": round(wall, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024),
