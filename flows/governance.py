@@ -6,6 +6,7 @@ warehouse so the run can be explained afterwards.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Literal
@@ -69,6 +70,9 @@ class RunResult(BaseModel):
     actions: list[dict]
     alerts: dict
     ingested: list[dict]
+    # wall seconds per stage (health, ingest, drift, transform, judge, act, alert, anchor, report), so a slow run
+    # says where its time went; benchmarks/bench_scale.py reads them from `steward run --json`
+    timings: dict[str, float] = Field(default_factory=dict)
 
 
 def _ingest_concurrently(cfg, adapters: dict, wh: Warehouse, run_id: str) -> list[dict]:
@@ -107,21 +111,30 @@ def governance_run(params: RunParams) -> RunResult:
 def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str) -> RunResult:
     started = ledger.start_run(wh, run_id, kind, str(cfg.source))
     report("start", f"run {run_id} -> {wh.path}")
+    lap = _Laps()
     try:
         gate = health_gate(wh, policy, cfg.integrations, run_id)  # checks fed by a down source: not evaluated
         policy = gate.policy
+        lap("health")
         adapters = steps.adapters_for(cfg, wh)
         steps.preflight(adapters)
         ingested = _ingest_concurrently(gate.ingest_config(cfg), adapters, wh, run_id)  # a down source is not pulled
+        lap("ingest")
         drift = drift_gate(wh, policy, refusals_for_run(wh, run_id), run_id)  # a refused batch's marts: left out
         policy = drift.policy
+        lap("drift")
         outcome = steps.transform(wh, cfg.work_dir, policy, pd.Timestamp(started), run_id, drift.exclude)
+        lap("transform")
         findings = steps.judge(wh, policy, outcome, run_id)
+        lap("judge")
         plans = steps.plan(findings, policy)
         actions = steps.act(wh, plans, collect_approvals(plans, policy), adapters, run_id)
+        lap("act")
         report_path = cfg.report_dir / f"{run_id}.html"
         alerts = dispatch_alerts(wh, findings, policy, cfg, run_id, report_path)
+        lap("alert")
         anchor_audit_log(wh, cfg, run_id)  # the head leaves the warehouse: report, anchor file
+        lap("anchor")
     except BaseException as exc:
         if interrupted_by(exc):  # Ctrl-C, SIGTERM: whatever layer the signal surfaced in
             ledger.finish_run(wh, run_id, "interrupted", {"error": f"interrupted: {stop_reason()}"})
@@ -134,8 +147,23 @@ def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str) -> RunResult:
         counts={s: sum(f.severity.value == s for f in findings) for s in ("critical", "warn", "info")},
         findings=[FindingSummary(**f.model_dump(mode="json", include=set(FindingSummary.model_fields)))
                   for f in findings],
-        actions=actions, alerts=alerts, ingested=ingested)
+        actions=actions, alerts=alerts, ingested=ingested, timings=lap.seconds)
     ledger.finish_run(wh, run_id, "completed", result.model_dump(exclude={"findings", "ingested"}))
     render_report(wh, run_id, report_path)
     publish_artifacts(result)
+    result.timings["report"] = lap("report")  # after the ledger row, which the report shows
     return result
+
+
+class _Laps:
+    """Wall seconds since the previous lap, per stage: ``lap("judge")`` closes the judge stage."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, stage: str) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._last, 3)
+        self._last = now
+        return self.seconds[stage]

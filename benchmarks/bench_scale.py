@@ -1,0 +1,275 @@
+"""Steward at a real company's volume: a whole stack of export files governed by `steward run`, timed as a user runs it.
+
+    python benchmarks/bench_scale.py --contacts 100000 --events 1000000          # about 10 minutes on 2 cores
+    python benchmarks/bench_scale.py --contacts 1000000 --events 10000000 --keep /tmp/stack
+
+Builds the stack (``_scale_data.build_stack``: the demo's exports at scale 1, copied in DuckDB with every person
+identifier rewritten per copy, so the demo's injected problems recur at their rates), then times, each in a fresh
+``steward run -c steward.yaml --json`` process:
+  demo        the scale-1 demo's exports (its findings are what the stack's must be, counts aside);
+  first       the stack's first run: land every export file, transform, judge, act, alert, report;
+  governance  the same config again on the landed warehouse: nothing new to land;
+  daily       after a day's delta (1% new email events, 0.5% changed people) as incremental exports;
+and, in this process, the floor: DuckDB reading every raw table once with one grouped aggregate each (by the
+entity's key, every column aggregated): the cheapest pass any governance run must make.
+Per run: wall seconds, the run's own seconds per stage, the ten slowest dbt nodes (target/run_results.json, or the dbt
+log when a run is stopped at ``--timeout``), peak RSS of the run's process tree (wait4). Progress on stderr; one
+JSON line on stdout, with the issue's targets and whether each is met. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _scale_data import Stack, build_stack, raw_sizes, write_delta  # noqa: E402
+
+from steward.integrations.sources.streams import EXPORT_STREAMS  # noqa: E402
+
+TARGETS = {"governance_s": 60.0, "peak_rss_mib": 2048.0, "ratio_vs_floor": 10.0, "first_s": 180.0,
+           "daily_vs_full": 0.3}
+_DBT_LINE = re.compile(r"\d+ of \d+ (?:OK|ERROR|PASS|FAIL|WARN)\b.*? (\S+) \.*\s*\[[A-Z]+(?: \d+)? in ([\d.]+)s\]")
+
+
+def say(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run_steward(config: Path, label: str, timeout: float, max_rss_mib: float = 6144) -> dict:
+    """One `steward run -c config --json` in a fresh process: its figures, or how far it got before ``timeout``."""
+    work = config.parent / "work" / "dbt"
+    (work / "target" / "run_results.json").unlink(missing_ok=True)
+    out_path, err_path = config.parent / f"run-{label}.json", config.parent / f"run-{label}.log"
+    # dbt's node lines go to the run's stderr ("dbt: 3 of 80 OK created ... [OK in 1.2s]"): the slowest nodes of a
+    # run stopped before dbt writes run_results.json
+    env = {**os.environ, "PREFECT_HOME": str(config.parent.parent / "prefect-home"), "STEWARD_DBT_LOG_LEVEL": "info",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    say(f"{label}: steward run -c {config} --json")
+    start = time.perf_counter()
+    with out_path.open("w") as out, err_path.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "steward.flows.cli", "run", "-c", str(config), "--json"],
+                                stdout=out, stderr=err, cwd=config.parent, env=env, start_new_session=True)
+        status, usage, stopped, _ = _wait(proc, start + timeout, err_path, label, max_rss_mib)
+    wall = time.perf_counter() - start
+    stage = _last_stage(err_path)
+    figures: dict = {"wall_s": round(wall, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024),
+                     "exit": os.waitstatus_to_exitcode(status)}
+    try:
+        result = json.loads(out_path.read_text().strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        result = None
+    if stopped or result is None:
+        figures["status"] = (f"stopped after {wall:.0f} s: {stopped}" if stopped else "failed")
+        figures["stage_reached"] = stage
+        figures["error_tail"] = err_path.read_text()[-600:] if not stopped else ""
+        figures["slowest_models"] = _slowest_from_log(err_path)
+        figures["rows_landed"] = _landed_so_far(err_path)
+        return figures
+    figures.update(status=result["status"], run_seconds=result["seconds"], stages=result.get("timings", {}),
+                   slowest_models=_slowest(work / "target" / "run_results.json"),
+                   findings=_findings(result), rows_landed=sum(i.get("rows_loaded", 0) for i in result["ingested"]))
+    say(f"{label}: {figures['wall_s']} s wall, {figures['peak_rss_mib']} MiB peak, stages {figures['stages']}")
+    return figures
+
+
+def _wait(proc: subprocess.Popen, deadline: float, err_path: Path, label: str, max_rss_mib: float):
+    """Polls the child (echoing its progress lines) until it exits; past the deadline, or above ``max_rss_mib``
+    resident (the machine is shared), stops its process group. ``stopped`` says why, or is empty."""
+    shown, stopped = 0, ""
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        lines = err_path.read_text(errors="replace").splitlines()
+        for line in lines[shown:]:
+            if line.strip() and not line.startswith("dbt:"):
+                print(f"    {label} | {line.strip()[:160]}", file=sys.stderr, flush=True)
+        shown = len(lines)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return status, usage, stopped, shown
+        rss = _rss_mib(proc.pid)
+        if not stopped and (time.perf_counter() > deadline or rss > max_rss_mib):
+            stopped = "time cap" if rss <= max_rss_mib else f"resident memory {rss:.0f} MiB > {max_rss_mib:.0f} MiB"
+            say(f"{label}: {stopped}, stopping it")
+            os.killpg(proc.pid, signal.SIGTERM)
+            deadline = time.perf_counter() + 20
+        elif stopped and time.perf_counter() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+        time.sleep(1.0)
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, flags=re.M)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def _landed_so_far(err_path: Path) -> dict[str, int]:
+    """Rows per integration.entity the run reported landed (its ``ingest  x.y: 51,200 rows`` lines)."""
+    out: dict[str, int] = {}
+    for entity, rows in re.findall(r"^\s*ingest\s+(\S+): ([\d,]+) rows", err_path.read_text(errors="replace"),
+                                   flags=re.M):
+        out[entity] = out.get(entity, 0) + int(rows.replace(",", ""))
+    return out
+
+
+def _last_stage(err_path: Path) -> str | None:
+    """The stage the run was in: the last one it reported on stderr (progress lines read ``  <stage>  ...``, once a
+    stage is done), or ``transform`` when dbt's node lines follow it (dbt reports its nodes as it goes)."""
+    names = "start|health|ingest|drift|transform|judge|act|alert|audit|report|anchor"
+    stages = re.findall(rf"^(dbt):|^\s*\W*\s*({names})\b", err_path.read_text(errors="replace"), flags=re.M)
+    return (stages[-1][0] and "transform") or stages[-1][1] if stages else None
+
+
+def _slowest(run_results: Path, n: int = 10) -> list[list]:
+    if not run_results.is_file():
+        return []
+    rows = json.loads(run_results.read_text())["results"]
+    rows = sorted(rows, key=lambda r: -(r.get("execution_time") or 0))[:n]
+    return [[r["unique_id"].split(".", 2)[-1], round(r.get("execution_time") or 0, 2)] for r in rows]
+
+
+def _slowest_from_log(log: Path, n: int = 10) -> list[list]:
+    """The nodes dbt finished before the run was stopped, from its log lines (run_results.json comes at the end)."""
+    if not log.is_file():
+        return []
+    done = [(m.group(1).split(".")[-1], float(m.group(2))) for m in _DBT_LINE.finditer(log.read_text(errors="replace"))]
+    return [[name, round(s, 2)] for name, s in sorted(done, key=lambda d: -d[1])[:n]]
+
+
+def _findings(result: dict) -> dict[str, int]:
+    """Findings of the run by ``check_id/severity`` -> how many."""
+    out: dict[str, int] = {}
+    for f in result["findings"]:
+        key = f"{f['check_id']}/{f['severity']}"
+        out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def floor(warehouse: Path) -> tuple[float, dict[str, int]]:
+    """Seconds for DuckDB to read every raw table once, one grouped aggregate each (by the entity's key, every
+    column aggregated), and the rows it read per table."""
+    keys = {f"{s.platform}__{s.entity}": s.primary_key.split(",") for s in EXPORT_STREAMS}
+    con = duckdb.connect(str(warehouse), read_only=True, config={  # what a 2 GiB run may use, spilling beyond
+        "memory_limit": "2GB", "temp_directory": str(warehouse.parent / "floor.tmp")})
+    try:
+        sizes = raw_sizes(con)
+        start = time.perf_counter()
+        for table in sizes:
+            cols = [r[0] for r in con.execute(f'describe raw."{table}"').fetchall()]
+            key = ", ".join(f'"{c}"' for c in keys.get(table, cols[:1]) if c in cols) or f'"{cols[0]}"'
+            con.execute(f'select count(*) from (select {key}, count(*), max(columns(*)) from raw."{table}" '
+                        f"group by all)").fetchone()
+        return time.perf_counter() - start, sizes
+    finally:
+        con.close()
+
+
+def compare(demo: dict, scaled: dict) -> dict:
+    """Which check/severity pairs one run found and the other did not (counts may differ: they scale)."""
+    a, b = set(demo.get("findings", {})), set(scaled.get("findings", {}))
+    return {"same": a == b, "only_at_scale": sorted(b - a), "only_in_demo": sorted(a - b)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--contacts", type=int, default=100_000, help="people (CRM contacts + leads = HubSpot contacts)")
+    ap.add_argument("--events", type=int, default=1_000_000, help="HubSpot email events")
+    ap.add_argument("--keep", type=Path, help="build in this folder and leave it (else a temporary one, removed)")
+    ap.add_argument("--timeout", type=float, default=1200, help="cap per steward run, seconds (default 1200)")
+    ap.add_argument("--budget", type=float, default=None,
+                    help="stop starting runs once this many seconds have passed; a run in progress gets what is left")
+    ap.add_argument("--max-rss-mib", type=float, default=6144,
+                    help="stop a run whose process grows past this resident size (default 6144: a shared machine)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--delta", choices=["incremental", "snapshot"], default="incremental",
+                    help="how the daily change arrives: only new/changed rows per file, or whole files (see the docs)")
+    ap.add_argument("--no-demo", action="store_true", help="skip the scale-1 run the findings are compared with")
+    args = ap.parse_args()
+    root = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="steward-bench-scale-"))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        print(json.dumps(bench(root, args)), flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def bench(root: Path, args: argparse.Namespace) -> dict:
+    start = time.perf_counter()
+    stack: Stack = build_stack(root, args.contacts, args.events, args.seed)
+    build_s = time.perf_counter() - start
+    say(f"stack built in {build_s:.0f} s under {stack.root}")
+
+    def run(config: Path, label: str) -> dict:  # capped at --timeout, or at what is left of --budget
+        left = args.budget - (time.perf_counter() - start) if args.budget else args.timeout
+        if left < 30:
+            say(f"{label}: not started, --budget {args.budget:.0f} s spent")
+            return {"status": "not started: --budget spent"}
+        return run_steward(config, label, min(args.timeout, left), args.max_rss_mib)
+
+    runs = {}
+    if not args.no_demo:
+        runs["demo"] = run(stack.demo_config, "demo")
+    runs["first"] = run(stack.config, "first")
+    sizes, floor_s = {}, None
+    if runs["first"].get("status") == "completed":
+        runs["governance"] = run(stack.config, "governance")
+        floor_s, sizes = floor(stack.config.parent / "steward.duckdb")
+        say(f"floor: {floor_s:.2f} s for {sum(sizes.values()):,} raw rows")
+        delta = write_delta(stack, mode=args.delta)
+        say(f"daily delta written: {delta}")
+        runs["daily"] = run(stack.config, "daily")
+    return figures(stack, args, build_s, runs, sizes, floor_s)
+
+
+def figures(stack: Stack, args, build_s: float, runs: dict, sizes: dict, floor_s: float | None) -> dict:
+    def wall(name: str) -> float | None:
+        run = runs.get(name, {})
+        return run.get("wall_s") if run.get("status") == "completed" else None
+
+    gov, first, daily = wall("governance"), wall("first"), wall("daily")
+    ratio = round(gov / floor_s, 1) if gov and floor_s else None
+    in_run = runs.get("governance", {}).get("run_seconds")
+    ratio_in_run = round(in_run / floor_s, 1) if in_run and floor_s else None  # without start-up
+    daily_vs_full = round(daily / gov, 2) if daily and gov else None
+    peak = runs.get("governance", runs["first"]).get("peak_rss_mib")
+    met = {
+        "governance_le_60s": gov is not None and gov <= TARGETS["governance_s"],
+        "peak_rss_le_2048mib": peak is not None and peak <= TARGETS["peak_rss_mib"] and gov is not None,
+        "ratio_vs_floor_le_10": ratio is not None and ratio <= TARGETS["ratio_vs_floor"],
+        "first_le_180s": first is not None and first <= TARGETS["first_s"],
+        "daily_le_30pct_of_full": daily_vs_full is not None and daily_vs_full <= TARGETS["daily_vs_full"],
+    }
+    out = {
+        "benchmark": "scale", "contacts": args.contacts, "events": args.events, "delta": args.delta,
+        "as_of": stack.as_of.isoformat(),
+        "copies": {"people": stack.people_copies, "events": stack.event_copies}, "export_rows": stack.sizes,
+        "raw_rows": sizes, "build_s": round(build_s, 1), "runs": runs,
+        "floor_s": round(floor_s, 3) if floor_s else None, "ratio_vs_floor": ratio,
+        "ratio_in_run_vs_floor": ratio_in_run, "daily_vs_full": daily_vs_full,
+        "peak_rss_mib": peak, "targets": met,
+    }
+    if "demo" in runs and "governance" in runs:
+        out["findings_vs_demo"] = compare(runs["demo"], runs["governance"])
+    if "daily" in runs and "governance" in runs:
+        out["daily_findings_vs_governance"] = compare(runs["governance"], runs["daily"])
+    return out
+
+
+if __name__ == "__main__":
+    main()
