@@ -8,7 +8,7 @@
 {% macro latest_records_since(relation, key) -%}
     select *
     from {{ relation }}
-    {%- if is_incremental() %}
+    {%- if is_incremental() and not incremental_code_changed() %}
     where _loaded_at >= (
         select coalesce(max(loaded._loaded_at), cast('-infinity' as timestamptz))
         from {{ relation }} as loaded
@@ -36,4 +36,26 @@
     {%- else -%}
     select 1
     {%- endif -%}
+{%- endmacro %}
+
+{# Whether this model's SQL changed since its table was last built: then every raw row is read again (and replaces its
+   key), as after `--full-refresh`, instead of only the new batches, so no row keeps what the old SQL computed. The
+   checksum of the model's SQL file is kept in a one-row table beside it, `<model>__built_from`, written by
+   `record_incremental_state` (one table per model: models build in parallel). A change of a macro the model calls
+   is not in the checksum: run `steward run --full-refresh` after one. #}
+{% macro incremental_code_changed() -%}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set state = adapter.get_relation(database=this.database, schema=this.schema,
+                                         identifier=this.identifier ~ '__built_from') -%}
+    {%- if state is none -%}{{ return(true) }}{%- endif -%}
+    {%- set found = run_query("select checksum from " ~ state) -%}
+    {{ return(found.rows | length != 1 or found.rows[0][0] != model.checksum.checksum) }}
+{%- endmacro %}
+
+{# Post-hook: remember the checksum of the SQL this build used (see incremental_code_changed). #}
+{% macro record_incremental_state() -%}
+    {%- set state = api.Relation.create(database=this.database, schema=this.schema,
+                                        identifier=this.identifier ~ '__built_from') -%}
+    {%- do run_query("drop table if exists " ~ state) -%}
+    create table {{ state }} as select cast('{{ model.checksum.checksum }}' as varchar) as checksum
 {%- endmacro %}
