@@ -147,3 +147,18 @@ def test_a_run_reads_only_new_batches_unless_the_model_sql_changed(landed):
                        "where email_event_id = 'ev-1'")["event_type"].tolist() == ["OPEN"]
     assert wh.query_df("select confidence from staging.stg_decisions__ai_decisions "
                        "where decision_id = 'd-3'")["confidence"].tolist() == [0.9]
+
+
+def test_steward_run_takes_full_refresh(tmp_path):
+    """The option parses and reaches the run (which here stops at the missing config, before any work)."""
+    from typer.testing import CliRunner
+
+    from steward.flows.cli import app
+    from steward.flows.governance import RunParams
+
+    missing = tmp_path / "nope.yaml"
+    result = CliRunner().invoke(app, ["run", "--full-refresh", "-c", str(missing)])
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: {missing}: config file not found"), \
+        result.output
+    assert RunParams(config="steward.yaml", full_refresh=True).full_refresh
+    assert not RunParams(config="steward.yaml").full_refresh
