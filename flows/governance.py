@@ -45,6 +45,7 @@ class RunParams(BaseModel):
     config: str = Field(description="Path to steward.yaml")
     kind: Literal["scheduled", "on_demand", "demo"] = "on_demand"
     dry_run: bool = Field(False, description="Decide and record actions, change nothing on the platforms")
+    full_refresh: bool = Field(False, description="Rebuild the incremental event models from all of raw")
 
 
 class FindingSummary(BaseModel):
@@ -123,7 +124,8 @@ def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str) -> RunResult:
         drift = drift_gate(wh, policy, refusals_for_run(wh, run_id), run_id)  # a refused batch's marts: left out
         policy = drift.policy
         lap("drift")
-        outcome = steps.transform(wh, cfg.work_dir, policy, pd.Timestamp(started), run_id, drift.exclude)
+        outcome = steps.transform(wh, cfg.work_dir, policy, pd.Timestamp(started), run_id, drift.exclude,
+                                  params.full_refresh)
         lap("transform")
         findings = steps.judge(wh, policy, outcome, run_id)
         lap("judge")

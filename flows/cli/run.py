@@ -71,9 +71,11 @@ def run(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", help
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else."),
         fail_on: FailOn = typer.Option(None, help="Exit 1 when a finding is at least this severe."),
         dry_run: bool = typer.Option(False, help="Decide and record actions, but pause nothing."),
-        verbose: bool = typer.Option(False, help="Show Prefect's and dbt's own logs.")) -> None:
+        verbose: bool = typer.Option(False, help="Show Prefect's and dbt's own logs."),
+        full_refresh: bool = typer.Option(False, help="Rebuild the incremental event models from all of raw, not "
+                                                      "only from the batches landed since the last run.")) -> None:
     """Run one governance run against a config file."""
-    _main(lambda: _run(config, "on_demand", verbose, dry_run), as_json, fail_on)
+    _main(lambda: _run(config, "on_demand", verbose, dry_run, full_refresh), as_json, fail_on)
 
 
 def approve(flow_run_id: str = typer.Argument(..., help="The waiting governance flow run's id (printed by the run)."),
@@ -108,7 +110,7 @@ def approve(flow_run_id: str = typer.Argument(..., help="The waiting governance 
                   f"flow run {flow_run_id} resumes and checks the answer")
 
 
-def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False):
+def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False, full_refresh: bool = False):
     import os
 
     from ...contracts.policy import load_policy
@@ -131,7 +133,7 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False):
     hold_until_exit(cfg.warehouse, None, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, say_stage))
     Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
     with reporting(), flow_settings(), err.status("Running the governance loop…"):
-        return governance_run(RunParams(config=str(config), kind=kind, dry_run=dry_run))
+        return governance_run(RunParams(config=str(config), kind=kind, dry_run=dry_run, full_refresh=full_refresh))
 
 
 def _main(go, as_json: bool, fail_on: Level | None) -> None:

@@ -56,19 +56,21 @@ def _write_profile(work_dir: Path, warehouse: Path) -> Path:
 
 
 def build(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None = None,
-          exclude: list[str] | None = None) -> BuildOutcome:
+          exclude: list[str] | None = None, full_refresh: bool = False) -> BuildOutcome:
     """``dbt build`` (models, data tests and unit tests) with the policy's scope as vars; ``exclude`` leaves nodes
-    out (``source:salesforce.opportunities+``: a refused source and everything built on it keep their last build)."""
-    return _invoke("build", warehouse, work_dir, dbt_vars, select, exclude)
+    out (``source:salesforce.opportunities+``: a refused source and everything built on it keep their last build);
+    ``full_refresh`` rebuilds the incremental event models from all of raw instead of the batches landed since."""
+    return _invoke("build", warehouse, work_dir, dbt_vars, select, exclude, full_refresh)
 
 
-def run_models(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None = None) -> BuildOutcome:
+def run_models(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None = None,
+               full_refresh: bool = False) -> BuildOutcome:
     """``dbt run``: models only, for measuring what the audits themselves cost."""
-    return _invoke("run", warehouse, work_dir, dbt_vars, select)
+    return _invoke("run", warehouse, work_dir, dbt_vars, select, full_refresh=full_refresh)
 
 
 def _invoke(command: str, warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None,
-            exclude: list[str] | None = None) -> BuildOutcome:
+            exclude: list[str] | None = None, full_refresh: bool = False) -> BuildOutcome:
     from dbt.cli.main import dbtRunner  # imported late: dbt's import takes a second and most commands skip it
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -84,6 +86,8 @@ def _invoke(command: str, warehouse: Path, work_dir: Path, dbt_vars: dict, selec
         args += ["--select", *select, "--indirect-selection", "buildable"]
     if exclude:
         args += ["--exclude", *exclude]
+    if full_refresh:
+        args.append("--full-refresh")
     verbose = os.environ.get("STEWARD_DBT_LOG_LEVEL", "none") != "none"
     try:
         res = dbtRunner(callbacks=[_echo_to_stderr] if verbose else []).invoke(args)

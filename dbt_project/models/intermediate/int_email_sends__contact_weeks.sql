@@ -2,15 +2,27 @@
 -- Weeks count back from as_of (week 0 = the 7 days up to as_of), not calendar weeks: a campaign's weekly send then
 -- falls in one week whatever weekday the run is on. A send with no CRM campaign still counts towards the person's
 -- total (a send is a send to them) but belongs to no campaign row. People are masked tokens: counting needs no address.
-with sends as (
+-- Each address is masked once and its sends take the token by a join: hashing every send costs more than the rest.
+with addressed as (
     select
-        {{ mask_id('email_key') }} as contact_token,
+        email_key,
         campaign_id,
         {{ weeks_ago('occurred_at') }} as weeks_ago
     from {{ ref('int_email_events__attributed') }}
     where event_type = 'SENT'
       and email_key is not null
       and occurred_at <= {{ as_of() }}
+),
+
+tokens as (
+    select email_key, {{ mask_id('email_key') }} as contact_token
+    from (select distinct email_key from addressed) as addresses
+),
+
+sends as (
+    select tokens.contact_token, addressed.campaign_id, addressed.weeks_ago
+    from addressed
+    inner join tokens on tokens.email_key = addressed.email_key
 ),
 
 per_person as (

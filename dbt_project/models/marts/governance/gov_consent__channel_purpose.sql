@@ -87,24 +87,57 @@ email_consent as (
     left join marketo on marketo.email_key = cdp.email_key
 ),
 
-judged as (
+-- One row per person, not per send: each send is compared once with every system's withdrawal (one join on the
+-- person, no cross join of sends with systems), and the person's token is computed once per person.
+consent_by_person as (
     select
-        'email' as channel,
-        systems.system,
-        {{ mask_id('sends.email_key') }} as person_token,
-        consent.email_key is not null as is_known,
-        coalesce(sends.contacted_at > consent.withdrawn_at, false) as is_without_consent
+        email_key,
+        {%- for system in ['hubspot', 'marketo', 'salesforce', 'cdp'] %}
+        bool_or(system = '{{ system }}') as is_known_{{ system }},
+        max(withdrawn_at) filter (where system = '{{ system }}') as withdrawn_{{ system }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from email_consent
+    group by email_key
+),
+
+email_people as (
+    select
+        sends.email_key,
+        {%- for system in ['hubspot', 'marketo', 'salesforce', 'cdp'] %}
+        bool_or(consent.is_known_{{ system }}) as is_known_{{ system }},
+        count(*) filter (where sends.contacted_at > consent.withdrawn_{{ system }}) as late_{{ system }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
     from sends
-    cross join (values ('hubspot'), ('marketo'), ('salesforce'), ('cdp')) as systems (system)
-    left join email_consent as consent
-        on consent.system = systems.system and consent.email_key = sends.email_key
+    left join consent_by_person as consent on consent.email_key = sends.email_key
+    group by sends.email_key
+),
+
+judged_email as (
+    select
+        {{ mask_id('email_key') }} as person_token,
+        {%- for system in ['hubspot', 'marketo', 'salesforce', 'cdp'] %}
+        coalesce(is_known_{{ system }}, false) as is_known_{{ system }},
+        late_{{ system }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from email_people
+),
+
+judged as (
+    {%- for system in ['hubspot', 'marketo', 'salesforce', 'cdp'] %}
+    select 'email' as channel, '{{ system }}' as system, person_token, is_known_{{ system }} as is_known,
+           late_{{ system }} as contacts_without_consent
+    from judged_email
     union all
+    {%- endfor %}
     select
         'ads',
         'cdp',
         coalesce({{ mask_id('cdp.email_key') }}, {{ mask_id('uploads.hashed_email') }}),
         cdp.email_key is not null,
-        not coalesce(cdp.has_ads_consent, false)
+        case when cdp.has_ads_consent then 0 else 1 end
     from {{ ref('stg_google_ads__audience_uploads') }} as uploads
     left join cdp on cdp.email_sha256 = uploads.hashed_email
 ),
@@ -122,9 +155,11 @@ select
     spine.system,
     count(distinct judged.person_token) as people_contacted,
     count(distinct case when judged.is_known then judged.person_token end) as people_known,
-    count(distinct case when judged.is_without_consent then judged.person_token end) as people_without_consent,
-    count(judged.person_token) filter (where judged.is_without_consent) as contacts_without_consent,
-    {{ example_ids("case when judged.is_without_consent then judged.person_token end") }} as example_ids
+    count(distinct case when judged.contacts_without_consent > 0 then judged.person_token end)
+        as people_without_consent,
+    cast(coalesce(sum(judged.contacts_without_consent) filter (where judged.person_token is not null), 0) as bigint)
+        as contacts_without_consent,
+    {{ example_ids("case when judged.contacts_without_consent > 0 then judged.person_token end") }} as example_ids
 from spine
 left join judged on judged.channel = spine.channel and judged.system = spine.system
 group by spine.channel, spine.purpose, spine.system

@@ -1,5 +1,11 @@
+{{ config(materialized='incremental', unique_key='decision_id', incremental_strategy='delete+insert',
+          on_schema_change='sync_all_columns',
+          post_hook=["{{ delete_tombstoned('decision_id', 'ai_decisions', source('decisions', 'ai_decisions'),
+                                        'r.decision_id') }}",
+                     "{{ record_incremental_state() }}"]) }}
+-- Incremental: each run reads only the batches landed since the last build (macros/incremental_events.sql).
 with source as (
-    {{ latest_records(source('decisions', 'ai_decisions'), 'decision_id') }}
+    {{ latest_records_since(source('decisions', 'ai_decisions'), 'decision_id') }}
 ),
 
 renamed as (

@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+-- A table, built once per run: several marts read it, and a view would rank raw's versions again for each.
 with source as (
     {{ latest_records(source('google_ads', 'campaign_stats'), '"campaign.id", "segments.date"') }}
 ),

@@ -1,5 +1,11 @@
+{{ config(materialized='incremental', unique_key='email_event_id', incremental_strategy='delete+insert',
+          on_schema_change='sync_all_columns',
+          post_hook=["{{ delete_tombstoned('email_event_id', 'email_events', source('hubspot', 'email_events'),
+                                        'r.id') }}",
+                     "{{ record_incremental_state() }}"]) }}
+-- Incremental: each run reads only the batches landed since the last build (macros/incremental_events.sql).
 with source as (
-    {{ latest_records(source('hubspot', 'email_events'), 'id') }}
+    {{ latest_records_since(source('hubspot', 'email_events'), 'id') }}
 ),
 
 renamed as (

@@ -1,6 +1,12 @@
+{{ config(materialized='incremental', unique_key='activity_id', incremental_strategy='delete+insert',
+          on_schema_change='sync_all_columns',
+          post_hook=["{{ delete_tombstoned('activity_id', 'activities', source('marketo', 'activities'),
+                                        'cast(r.id as varchar)') }}",
+                     "{{ record_incremental_state() }}"]) }}
+-- Incremental: each run reads only the batches landed since the last build (macros/incremental_events.sql).
 -- Marketo's standard email activity type ids (the only ones the adapter pulls) under names staging can filter on.
 with source as (
-    {{ latest_records(source('marketo', 'activities'), 'id') }}
+    {{ latest_records_since(source('marketo', 'activities'), 'id') }}
 ),
 
 renamed as (

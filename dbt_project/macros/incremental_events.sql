@@ -1,0 +1,61 @@
+{# Event-grain staging (email events, Marketo activities, AI decisions) is built incrementally: a run reads only the
+   raw batches landed since the model's last build, and replaces by key what they bring (delete+insert on the key,
+   which dbt-duckdb and dbt-postgres both run). Raw tables are append-only per batch with `_loaded_at` set when the
+   batch landed, so everything the table has not seen yet is at or after the newest `_loaded_at` of the batches it
+   holds. The watermark is that instant, read from raw through the batch ids the table keeps: any earlier watermark
+   is also correct (the newest version of a key still wins, the rows are only read again), a later one never occurs.
+   `>=` re-reads the newest batch, so a batch landed with the same instant as the previous one is not missed. #}
+{% macro latest_records_since(relation, key) -%}
+    select *
+    from {{ relation }}
+    {%- if is_incremental() and not incremental_code_changed() %}
+    where _loaded_at >= (
+        select coalesce(max(loaded._loaded_at), cast('-infinity' as timestamptz))
+        from {{ relation }} as loaded
+        where loaded._batch_id in (select distinct built._batch_id from {{ this }} as built)
+    )
+    {%- endif %}
+    qualify row_number() over (partition by _integration, {{ key }} order by _loaded_at desc, _batch_id desc) = 1
+{%- endmacro %}
+
+{# Post-hook of an incremental staging model: a record the platform reported deleted after its row was built leaves
+   the table too. Landing records the deletion as a tombstone (ledger.tombstones) and deletes the record's rows from
+   raw, so no new batch brings anything for delete+insert to replace; a record landed again later loses its
+   tombstone (and `not exists` keeps a key another integration still holds). The tombstones are few: this reads them
+   and probes raw's keys against them, no anti-join of the whole table. Rows that leave raw any other way (re-validation
+   moving them to quarantine, a hand-made delete) need `steward run --full-refresh`. #}
+{% macro delete_tombstoned(model_key, entity, relation, raw_key) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    where {{ model_key }} in (
+        select tombstones.record_id
+        from {{ source('steward', 'tombstones') }} as tombstones
+        where tombstones.entity = '{{ entity }}'
+          and not exists (select 1 from {{ relation }} as r where {{ raw_key }} = tombstones.record_id)
+    )
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{# Whether this model's SQL changed since its table was last built: then every raw row is read again (and replaces its
+   key), as after `--full-refresh`, instead of only the new batches, so no row keeps what the old SQL computed. The
+   checksum of the model's SQL file is kept in a one-row table beside it, `<model>__built_from`, written by
+   `record_incremental_state` (one table per model: models build in parallel). A change of a macro the model calls
+   is not in the checksum: run `steward run --full-refresh` after one. #}
+{% macro incremental_code_changed() -%}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set state = adapter.get_relation(database=this.database, schema=this.schema,
+                                         identifier=this.identifier ~ '__built_from') -%}
+    {%- if state is none -%}{{ return(true) }}{%- endif -%}
+    {%- set found = run_query("select checksum from " ~ state) -%}
+    {{ return(found.rows | length != 1 or found.rows[0][0] != model.checksum.checksum) }}
+{%- endmacro %}
+
+{# Post-hook: remember the checksum of the SQL this build used (see incremental_code_changed). #}
+{% macro record_incremental_state() -%}
+    {%- set state = api.Relation.create(database=this.database, schema=this.schema,
+                                        identifier=this.identifier ~ '__built_from') -%}
+    {%- do run_query("drop table if exists " ~ state) -%}
+    create table {{ state }} as select cast('{{ model.checksum.checksum }}' as varchar) as checksum
+{%- endmacro %}

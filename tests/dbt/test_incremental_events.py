@@ -1,0 +1,164 @@
+"""Issue #12, the daily run: the event-grain staging models (HubSpot email events, Marketo activities, AI decisions)
+are dbt incremental models that read only the raw batches landed since their last build. Whatever the delta holds
+(new records, a record landed again with changes, a record the platform deleted after it was built), the
+incremental build must hold exactly the rows a full refresh of the same raw data holds; so must the views that read
+them. Everything is landed through Steward's own landing (validation, merge by key, tombstones), on a warehouse
+whose first build found no rows at all."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+
+from steward.contracts.batch import Batch
+from steward.contracts.policy import load_policy
+from steward.integrations.sources.marketo import MARKETO_STREAMS
+from steward.integrations.sources.streams import EXPORT_STREAMS
+from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse import Warehouse
+from steward.integrations.warehouse.landing import ensure_raw_tables, land_batch
+from steward.integrations.warehouse.validation import check_batch
+
+INCREMENTAL = ["stg_hubspot__email_events", "stg_marketo__activities", "stg_decisions__ai_decisions"]
+READERS = ["int_email_events__attributed", "int_marketo_activities__identified"]
+SELECT = [f"+{m}" for m in READERS] + ["stg_decisions__ai_decisions"]
+AS_OF = pd.Timestamp("2026-11-20 12:00", tz="UTC")
+MS = lambda text: int(pd.Timestamp(text, tz="UTC").value // 10**6)  # noqa: E731  HubSpot's epoch milliseconds
+
+
+def _stream(platform: str, entity: str):
+    return next(s for s in [*EXPORT_STREAMS, *MARKETO_STREAMS] if s.platform == platform and s.entity == entity)
+
+
+def _land(wh: Warehouse, platform: str, entity: str, rows: list[dict], deleted: tuple[str, ...] = ()) -> None:
+    frame = pd.DataFrame(rows)
+    fingerprint = hashlib.sha256(json.dumps([rows, deleted], default=str).encode()).hexdigest()
+    batch = Batch(platform, _stream(platform, entity), frame, f"test://{platform}/{entity}", fingerprint,
+                  merge=True, deleted=list(deleted))
+    verdict = check_batch(batch)
+    assert verdict.quarantined.empty, verdict.quarantined
+    land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift, verdict.contract.version, "t")
+
+
+def _event(i: int, kind: str = "SENT", email: int = 1, when: str = "2026-11-10 09:00") -> dict:
+    return {"id": f"ev-{i}", "type": kind, "recipient": f"p{i}@example.com", "emailCampaignId": email,
+            "created": MS(when), "portalId": 42}
+
+
+def _activity(i: int, lead: int, type_id: int = 6, when: str = "2026-11-10 10:00") -> dict:
+    return {"id": i, "marketoGUID": f"g-{i}", "leadId": lead, "activityDate": pd.Timestamp(when, tz="UTC"),
+            "activityTypeId": type_id, "primaryAttributeValueId": 9, "primaryAttributeValue": "Newsletter",
+            "campaignId": 5, "attributes": None}
+
+
+def _decision(i: int, confidence: float = 0.9) -> dict:
+    return {"decision_id": f"d-{i}", "decided_at": pd.Timestamp("2026-11-09 08:00", tz="UTC"),
+            "model_name": "lead_scoring", "model_version": "3.2.0", "decision_type": "lead_score",
+            "subject_id": f"00Q{i}", "account_id": None, "campaign_id": None, "score": 50.0 + i,
+            "decision": "priority", "confidence": confidence, "reason_codes": "FIT", "human_reviewed": False,
+            "reviewed_at": None, "executed": True, "input_snapshot_id": f"fs-{i}"}
+
+
+def _lead(i: int) -> dict:
+    at = pd.Timestamp("2026-11-01", tz="UTC")
+    return {"id": i, "email": f"lead{i}@example.com", "firstName": "A", "lastName": "B", "unsubscribed": False,
+            "emailInvalid": False, "sfdcContactId": None, "sfdcLeadId": None, "createdAt": at, "updatedAt": at}
+
+
+def _build(wh: Warehouse, work, full_refresh: bool = False) -> None:
+    dbt_vars = {**load_policy().dbt_vars(), "as_of": AS_OF.isoformat()}
+    outcome = dbt_build.build(wh.path, work, dbt_vars, select=SELECT, full_refresh=full_refresh)
+    assert not outcome.test_failures, [(f.test, f.message) for f in outcome.test_failures]
+
+
+def _compiled(work, model: str) -> str:
+    return next((work / "target" / "compiled").rglob(f"{model}.sql")).read_text()
+
+
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory):
+    """A warehouse built once while empty, then twice more after two landings; the second is the delta. The tests
+    below run in order on it: the second edits raw in place, which the first's comparison must not see."""
+    tmp_path = tmp_path_factory.mktemp("incremental")
+    wh = Warehouse(tmp_path / "w.duckdb")
+    ensure_raw_tables(wh)
+    work = tmp_path / "dbt"
+    _build(wh, work)  # the first build: nothing landed yet, every incremental model is created empty
+    assert all(wh.query_df(f"select count(*) as n from staging.{m}")["n"][0] == 0 for m in INCREMENTAL)
+    _land(wh, "hubspot", "marketing_emails", [{"id": "1", "name": "News", "state": "PUBLISHED", "subject": "Hi",
+                                               "salesforceCampaignId": "701A",
+                                               "updatedAt": pd.Timestamp("2026-11-01", tz="UTC")}])
+    _land(wh, "hubspot", "email_events", [_event(i) for i in range(1, 6)])
+    _land(wh, "marketo", "leads", [_lead(i) for i in (1, 2)])
+    _land(wh, "marketo", "activities", [_activity(i, lead=1 + i % 2) for i in range(1, 5)])
+    _land(wh, "decisions", "ai_decisions", [_decision(i) for i in range(1, 4)])
+    _build(wh, work)
+    # the delta: new records, a record landed again with changes, and deletions the platforms reported
+    _land(wh, "hubspot", "email_events", [_event(6), _event(2, kind="CLICK", when="2026-11-11 09:00")],
+          deleted=("ev-3",))
+    _land(wh, "marketo", "activities", [_activity(7, lead=2), _activity(1, lead=2, type_id=10)], deleted=("4",))
+    _land(wh, "decisions", "ai_decisions", [_decision(4), _decision(2, confidence=0.3)], deleted=("d-1",))
+    _build(wh, work)
+    return wh, work
+
+
+def _differences(wh: Warehouse, model: str) -> int:
+    """Rows in one of the two builds and not (as often) in the other: EXCEPT ALL in both directions."""
+    with wh.connect() as con:
+        return con.execute(f"select (select count(*) from (select * from main.inc_{model} except all "
+                           f"select * from staging.{model})) + (select count(*) from (select * from staging.{model} "
+                           f"except all select * from main.inc_{model}))").fetchone()[0]
+
+
+def test_an_incremental_build_after_a_delta_holds_what_a_full_refresh_holds(landed):
+    wh, work = landed
+    assert "_loaded_at >=" in _compiled(work, "stg_hubspot__email_events")  # the delta run read from the watermark
+    events = wh.query_df("select email_event_id, event_type from staging.stg_hubspot__email_events "
+                         "order by email_event_id")
+    assert dict(zip(events.email_event_id, events.event_type)) == {
+        "ev-1": "SENT", "ev-2": "CLICK", "ev-4": "SENT", "ev-5": "SENT", "ev-6": "SENT"}  # ev-3: deleted
+    assert sorted(wh.query_df("select activity_id from staging.stg_marketo__activities")["activity_id"]) == \
+        ["1", "2", "3", "7"]
+    decisions = wh.query_df("select decision_id, confidence from staging.stg_decisions__ai_decisions")
+    assert dict(zip(decisions.decision_id, decisions.confidence)) == {"d-2": 0.3, "d-3": 0.9, "d-4": 0.9}
+
+    with wh.connect() as con:
+        for model in INCREMENTAL + READERS:
+            con.execute(f"create table main.inc_{model} as select * from staging.{model}")
+    _build(wh, work, full_refresh=True)  # `steward run --full-refresh` passes this through
+    assert "_loaded_at >=" not in _compiled(work, "stg_hubspot__email_events")
+    for model in INCREMENTAL + READERS:
+        assert _differences(wh, model) == 0, model
+
+
+def test_a_run_reads_only_new_batches_unless_the_model_sql_changed(landed):
+    """Rows of batches already built are not read again (edited in place here, which landing never does), except
+    for a model whose SQL changed since its table was built: that one reads all of raw again."""
+    wh, work = landed
+    with wh.connect() as con:
+        con.execute("update raw.hubspot__email_events set type = 'OPEN' where id = 'ev-1'")
+        con.execute("update raw.decisions__ai_decisions set confidence = 0.1 where decision_id = 'd-3'")
+        con.execute("update staging.stg_hubspot__email_events__built_from set checksum = 'the previous sql'")
+    _build(wh, work)
+    assert wh.query_df("select event_type from staging.stg_hubspot__email_events "
+                       "where email_event_id = 'ev-1'")["event_type"].tolist() == ["OPEN"]
+    assert wh.query_df("select confidence from staging.stg_decisions__ai_decisions "
+                       "where decision_id = 'd-3'")["confidence"].tolist() == [0.9]
+
+
+def test_steward_run_takes_full_refresh(tmp_path):
+    """The option parses and reaches the run (which here stops at the missing config, before any work)."""
+    from typer.testing import CliRunner
+
+    from steward.flows.cli import app
+    from steward.flows.governance import RunParams
+
+    missing = tmp_path / "nope.yaml"
+    result = CliRunner().invoke(app, ["run", "--full-refresh", "-c", str(missing)])
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: {missing}: config file not found"), \
+        result.output
+    assert RunParams(config="steward.yaml", full_refresh=True).full_refresh
+    assert not RunParams(config="steward.yaml").full_refresh
