@@ -130,8 +130,8 @@ def conform(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | None
 @dataclass(frozen=True)
 class ColumnPlan:
     """How a staged batch (a whole export file judged in SQL) maps onto its contract: the contract's columns in
-    order (those it lacks are optional, and land as null), and the columns it does not know (kept in
-    ``_unmapped``)."""
+    order (those it lacks are optional, and land as null; ``renamed`` ones are read from the column the drift paired
+    them with), and the columns it does not know (kept in ``_unmapped``, a renamed one too)."""
 
     contract: SourceContract
     schema: pa.DataFrameSchema
@@ -140,12 +140,13 @@ class ColumnPlan:
     extras: list[str]
     drift: dict | None
     types: dict[str, ColumnType]
+    renamed: dict[str, str] = field(default_factory=dict)
 
 
 def plan_columns(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | None = None) -> ColumnPlan | None:
     """``conform`` for the columns alone: the drift judged on ``batch.frame`` (a staged file's first rows, which is
-    what the batch path judges first). None when the drift needs the row-level conform (a rename to pair, a required
-    column missing, a retyped column): the file then takes the batch path. Raises ``BreakingDrift`` as ``conform``
+    what the batch path judges first). None when the drift needs the row-level conform (a required column missing
+    with no rename to pair it with, a retyped column): the file then takes the batch path. Raises ``BreakingDrift`` as ``conform``
     does."""
     contract = contract_for(batch.stream.key)
     expected, required = contract.columns(), contract.required_columns()
@@ -154,12 +155,15 @@ def plan_columns(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] |
     drift = _with_retyped(detect_drift(expected, present, contract.optional_columns()),
                           detect_retyped(previous_types, types))
     _refuse_unrecognisable(batch, contract, required, present, drift)
-    if drift and (drift["missing"] or drift["renamed"] or drift.get("retyped")) or len(set(present)) < len(present):
+    renamed = {old: new for old, new in ((drift or {}).get("renamed") or {}).items() if old not in present}
+    lost = [c for c in (drift or {}).get("missing", []) if c not in renamed]
+    if lost or (drift or {}).get("retyped") or len(set(present)) < len(present):
         return None
     schema = contract.schema()
-    for col in [c for c in expected if c not in present]:
+    for col in [c for c in expected if c not in present and c not in renamed]:
         schema = schema.update_column(col, nullable=True)
-    return ColumnPlan(contract, schema, expected, present, list((drift or {}).get("added", [])), drift, types)
+    return ColumnPlan(contract, schema, expected, present, list((drift or {}).get("added", [])), drift, types,
+                      renamed)
 
 
 def split(batch: Batch, conformed: Conformed, valid: pd.DataFrame, bad: pd.DataFrame,

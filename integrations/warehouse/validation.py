@@ -60,8 +60,8 @@ def check_staged(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] |
 
     The checks are the batch path's (``compile_contract`` with the stored types, as ``validate_table``): a value
     that does not cast to its contract type fails ``coerce_dtype``, a timestamp without its zone follows the
-    source's zone rule. None when the file needs the batch path instead: drift that renames or loses a column, a
-    retype, a check SQL cannot express. Raises ``BreakingDrift`` for a file that is not its entity's export."""
+    source's zone rule; a column the drift pairs with a rename is read from its new name. None when the file needs
+    the batch path instead: a required column lost with no rename, a retype, a check SQL cannot express. Raises ``BreakingDrift`` for a file that is not its entity's export."""
     plan = plan_columns(batch, previous_types)
     if plan is None or batch.staged is None:
         return None
@@ -71,9 +71,10 @@ def check_staged(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] |
         con.execute("SET enable_progress_bar = false")
         con.execute("SET TimeZone = 'UTC'")  # a value without an offset is cast as UTC, not in the machine's zone
         stored = {name: str(dtype) for name, dtype, *_ in con.execute("DESCRIBE rows").fetchall()}
-        cols = [q(c) if c in stored else f"NULL::VARCHAR AS {q(c)}" for c in plan.expected]
+        source = {c: c if c in stored else plan.renamed.get(c) for c in plan.expected}  # None: lands as null
+        cols = [f"{q(src)} AS {q(c)}" if src else f"NULL::VARCHAR AS {q(c)}" for c, src in source.items()]
         con.execute(f"CREATE OR REPLACE VIEW __judged AS SELECT {', '.join(cols)}, rowid AS {ROW} FROM rows")
-        types = {c: stored.get(c, "VARCHAR") for c in plan.expected}
+        types = {c: stored[src] if src else "VARCHAR" for c, src in source.items()}
         compiled = compile_contract(plan.schema, "__judged", types)
         if compiled.fallback:  # pragma: no cover - none of the registered contracts has such a check
             return None
@@ -87,7 +88,7 @@ def check_staged(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] |
         casts = []
         for name, col in plan.schema.columns.items():
             want = _DUCK_TYPES.get(str(col.dtype))
-            ref = f"j.{q(name)}" if name in stored else "NULL"
+            ref = f"j.{q(source[name])}" if source[name] else "NULL"
             casts.append(f"{ref if want is None or types[name] == want else f'TRY_CAST({ref} AS {want})'} AS {q(name)}")
         unmapped = ("to_json(struct_pack(" + ", ".join(f"{q(e)} := j.{q(e)}" for e in plan.extras) + "))::VARCHAR"
                     if plan.extras else "NULL::VARCHAR")

@@ -34,7 +34,9 @@ def _pull(wh, folder, platform="salesforce", entity="contacts", run="r1", stage=
 
 
 def _rows(wh, table):
+    """The raw rows, ``_unmapped`` parsed (SQL writes it compact, ``json.dumps`` with spaces: the same object)."""
     frame = wh.query_df(f'select * exclude (_batch_id, _loaded_at) from raw."{table}"')
+    frame["_unmapped"] = [None if u is None or u is pd.NA else json.loads(u) for u in frame["_unmapped"]]
     return frame.sort_values(list(frame.columns[:1])).reset_index(drop=True)
 
 
@@ -55,6 +57,9 @@ def _bad_contacts() -> list[str]:
 
 @pytest.mark.parametrize("platform, entity, name, body", [
     ("salesforce", "contacts", "contacts.csv", None),
+    ("salesforce", "contacts", "contacts.csv",  # drift: a renamed column (paired) and one the contract lacks
+     "\n".join([HEADER.replace("Age_Band__c", "AgeBand") + ",Favourite_Colour__c",
+                *(line + ",blue" for line in _bad_contacts())]) + "\n"),
     ("hubspot", "email_events", "email_events.jsonl",
      "".join(json.dumps({"id": f"e{i}", "type": "BOUNCE?" if i == 7 else "OPEN", "recipient": f"p{i}@example.com",
                          "emailCampaignId": 700001, "created": -5 if i == 9 else 1791637200000 + i,
@@ -76,6 +81,8 @@ def test_a_staged_file_gets_the_batch_paths_verdict(tmp_path, platform, entity, 
         (b.result.rows_read, b.result.rows_loaded, b.result.rows_quarantined)
     assert s.result.rows_quarantined >= 2
     pd.testing.assert_frame_equal(_quarantine(staged), _quarantine(batched))
+    drift = "select drift from ledger.batches"
+    assert staged.query_df(drift)["drift"].tolist() == batched.query_df(drift)["drift"].tolist()
     table = f"{platform}__{entity}"
     pd.testing.assert_frame_equal(_rows(staged, table), _rows(batched, table), check_dtype=False)
 
