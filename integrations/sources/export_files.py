@@ -265,6 +265,8 @@ def _select(con: duckdb.DuckDBPyConnection, stream: Stream, screened: Screened, 
         size = f", maximum_object_size = {MAX_RECORD_BYTES}" if strict else ""
         sql = f"select * from read_json('{p}', format = 'newline_delimited'{size})"
         flat = stream.flatten
+        if flat and strict:  # no look at the columns first: a file without the object is not staged, but screened
+            return f'select * exclude ("{flat}"), unnest("{flat}") from ({sql})'
         if flat and flat in con.sql(f"describe {sql}").fetchnumpy()["column_name"].tolist():
             sql = f'select * exclude ("{flat}"), unnest("{flat}") from ({sql})'
         return sql
