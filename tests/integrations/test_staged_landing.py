@@ -159,3 +159,18 @@ def test_a_file_with_an_unreadable_record_is_screened_not_staged(tmp_path):
     [landed] = _pull(wh, tmp_path)
     assert landed.result.rows_changed is None and (landed.result.rows_loaded, landed.result.rows_quarantined) == (29, 1)
     assert _quarantine(wh)["reasons"].tolist() == ["unreadable CSV record: 3 fields where the header has 13"]
+
+
+def test_a_file_holding_only_the_days_delta_merges_and_keeps_every_other_row(tmp_path):
+    """The delivery docs/integrations.md recommends: each day's export holds only new and changed records."""
+    path = tmp_path / "contacts.csv"
+    _write(path, [_contact(i) for i in range(100)])
+    wh = Warehouse(tmp_path / "w.duckdb")
+    [first] = _pull(wh, tmp_path)
+    _write(path, [_contact(3, email="moved3@example.com", modstamp="2026-12-02T00:00:00.000Z"), _contact(100)])
+    [delta] = _pull(wh, tmp_path, run="r2")
+    assert (delta.result.rows_read, delta.result.rows_loaded, delta.result.rows_changed) == (2, 2, 2)
+    stored = wh.query_df('select "Id", "Email", _batch_id from raw."salesforce__contacts"').set_index("Id")
+    assert len(stored) == 101 and stored.index.is_unique
+    assert stored.loc["003000000000000003", "Email"] == "moved3@example.com"
+    assert (stored["_batch_id"] == first.result.batch_id).sum() == 99
