@@ -54,7 +54,8 @@ def pull_entity(adapter: SourceAdapter, stream: Stream, wh: Warehouse, run_id: s
     previous = latest_types(wh, adapter.name, stream.entity)
     landed: list[Landed] = []
     raise_if_stopped(f"{adapter.name}.{stream.entity}")  # a stop asked for (Ctrl-C): no new entity starts
-    batches = adapter.pull(stream.entity, since)  # type: ignore[arg-type]
+    staging = {"stage": True} if getattr(adapter, "stage", False) else {}  # export files read whole, in SQL
+    batches = adapter.pull(stream.entity, since, **staging)  # type: ignore[arg-type, call-arg]
     for batch in batches:
         if stop_requested():  # between batches: the ones landed are whole, this one never starts
             getattr(batches, "close", lambda: None)()
@@ -100,6 +101,8 @@ def pull_integration(adapter: SourceAdapter, wh: Warehouse, run_id: str,
 class _Unstaged:
     """An export-files adapter whose pull reads in batches, never staged (for a file whose drift needs the
     row-level conform)."""
+
+    stage = False
 
     def __init__(self, adapter: SourceAdapter) -> None:
         self._adapter, self.name = adapter, adapter.name

@@ -63,13 +63,15 @@ class ExportFilesAdapter:
         """Required exports that are not there (optional ones may be absent)."""
         return [self.root / s.path for s in self._streams if s.required and not (self.root / s.path).is_file()]
 
-    def pull(self, entity: str, since: datetime | None = None, stage: bool | None = None) -> Iterator[Batch]:
+    def pull(self, entity: str, since: datetime | None = None, stage: bool = False) -> Iterator[Batch]:
         """The export as one staged batch when DuckDB reads it whole and clean, else in batches of ``batch_rows``;
         ``since`` keeps only records whose cursor is newer.
 
-        A staged batch (``stage``, by default the adapter's, which is on) holds the whole file in a DuckDB file of its own, judged and landed
-        by SQL. A file whose size and mtime match a landed batch of it yields that batch's fingerprint only (it is
-        then skipped without being read). Otherwise the file's unreadable records ride on its last batch; a file
+        A staged batch (``stage``: asked for by ``flows.pull.pull_entity`` when the adapter's ``stage`` is on, the
+        default) holds the whole file in a DuckDB file of its own, judged and landed by SQL (``check_staged``,
+        ``land_staged``); its ``frame`` holds only the first rows, so a caller judging frames never asks for it. A
+        file whose size and mtime match a landed batch of it yields that batch's fingerprint only (it is then
+        skipped without being read). Otherwise the file's unreadable records ride on its last batch; a file
         that fits one batch keeps the file's hash as its fingerprint, a longer one gets one per batch, so a rerun
         of the same export lands nothing twice.
         """
@@ -83,7 +85,6 @@ class ExportFilesAdapter:
             raise SourceError(f"{path}: export file for {stream.key} is missing (integration '{self.name}')")
         info = path.stat()
         stat = (info.st_size, info.st_mtime_ns)
-        stage = self.stage if stage is None else stage
         if stage and since is None:
             known = landed_fingerprint(self.warehouse, self.name, stream.entity, str(path), stat) \
                 if self.warehouse is not None else None

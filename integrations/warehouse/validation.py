@@ -106,6 +106,8 @@ def check_batch(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | 
 
     Raises ``BreakingDrift`` when the batch cannot be landed as its entity at all.
     """
+    if batch.staged is not None:  # its frame is the file's first rows only: judging it would land a part
+        raise SourceError(f"{batch.source}: a staged batch of {batch.stream.key} is judged by check_staged")
     conformed = conform(batch, previous_types)
     valid, bad, by_check = _validate(conformed.schema, conformed.instants, batch, conformed.zone_labels)
     return split(batch, conformed, valid, bad, by_check)
