@@ -9,10 +9,12 @@ suffixed (text-level, so every value keeps the exact format the demo writes). Th
 peak RSS (VmHWM) is its own:
 
   first  = every integration of the demo config pulled into an empty warehouse (screen, read, contract, land);
-  daily  = the same folder after 1% new email events arrived as a new file's rows and 0.5% of contacts changed;
+  daily  = the same folder after 1% new email events and 0.5% changed Salesforce contacts (``--delivery full``:
+           appended to / changed in the full exports; ``delta``: each of the two files holds only its delta);
   rerun  = the same folder again with nothing changed.
 
-Ends with one JSON line: sizes, seconds and peak RSS MiB per run, rows loaded, and per-entity seconds.
+Ends with one JSON line: sizes, seconds and peak RSS MiB per run, rows loaded, and per-entity seconds. Figures:
+docs/integrations.md and the commit that added this file.
 """
 
 from __future__ import annotations
@@ -72,21 +74,29 @@ def amplify(base: Path, out: Path, contacts: int, events: int) -> dict[str, int]
     return rows
 
 
-def delta(out: Path, new_events: float = 0.01, changed_contacts: float = 0.005) -> None:
-    """The daily delta: ``new_events`` of the email events arrive appended to the file, and ``changed_contacts`` of
-    Salesforce's contacts change (their modstamp moves on) in place."""
+def delta(out: Path, only: bool, new_events: float = 0.01, changed_contacts: float = 0.005) -> None:
+    """The daily delta: ``new_events`` of the email events are new and ``changed_contacts`` of Salesforce's contacts
+    changed (their modstamp moves on). ``only``: each file then holds just its delta (docs/integrations.md's
+    recommended delivery); else the new events are appended and the contacts changed in place (a full export)."""
     events = out / "exports/hubspot/email_events.jsonl"
     lines = events.read_bytes().splitlines(keepends=True)
-    more = lines[: max(1, int(len(lines) * new_events))]
-    regex = re.compile(rb'^\{"id":"([^"]+)"', re.M)
-    with events.open("ab") as fh:
-        fh.write(regex.sub(rb'{"id":"\g<1>-d1"', b"".join(more)))
+    fresh = b"".join(lines[: max(1, int(len(lines) * new_events))])
+    more = re.compile(rb'^\{"id":"([^"]+)"', re.M).sub(rb'{"id":"\g<1>-d1"', fresh)
+    if only:
+        events.write_bytes(more)
+    else:
+        with events.open("ab") as fh:
+            fh.write(more)
     contacts = out / "exports/salesforce/contacts.csv"
     body = contacts.read_bytes().split(b"\n")
     step = max(1, int(1 / changed_contacts))
-    for i in range(1, len(body), step):
-        body[i] = body[i].replace(b"2026-", b"2027-", 1) if body[i] else body[i]
-    contacts.write_bytes(b"\n".join(body))
+    changed = [body[i].replace(b"2026-", b"2027-", 1) for i in range(1, len(body), step) if body[i]]
+    if only:
+        contacts.write_bytes(b"\n".join([body[0], *changed]) + b"\n")
+    else:
+        for i in range(1, len(body), step):
+            body[i] = body[i].replace(b"2026-", b"2027-", 1) if body[i] else body[i]
+        contacts.write_bytes(b"\n".join(body))
 
 
 def _run(config: str, queue) -> None:
@@ -134,6 +144,8 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--reuse", action="store_true", help="keep the amplified exports already in --dir")
     parser.add_argument("--only", choices=["first", "daily"], default=None)
+    parser.add_argument("--delivery", choices=["full", "delta"], default="full",
+                        help="the daily files: full exports (appended/changed in place) or only the day's delta")
     args = parser.parse_args()
     out = args.dir.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -150,7 +162,7 @@ def main() -> None:
             stale.unlink()
         result["first"] = run(out / "steward.yaml")
     if args.only != "first":
-        delta(out)
+        delta(out, args.delivery == "delta")
         result["daily"] = run(out / "steward.yaml")
         result["rerun"] = run(out / "steward.yaml")
     print(json.dumps(result))
