@@ -50,6 +50,18 @@ def write_garbage(path: Path, lines: int, seed: int = 16) -> None:
             fh.write(bytes(line) + b"\n")
 
 
+def write_well_formed_garbage(path: Path, lines: int) -> None:
+    """The header, ``GOOD`` valid contacts, then ``lines`` rows with the header's 13 fields, every value wrong: the
+    file parses, so the contract (not the screen) must judge every row."""
+    with path.open("w") as fh:
+        fh.write(HEADER + "\n")
+        for i in range(GOOD):
+            fh.write(f"003{i:015d},,Ana,Tester,a{i}@example.com,,GB,25-34,female,EMEA,false,"
+                     "2026-01-01T00:00:00.000Z,2026-11-01T00:00:00.000Z\n")
+        for i in range(lines):
+            fh.write(f"x{i},y{i},{i},z,nope{i},1,QQ,old,robot,MARS,maybe,soon,later\n")
+
+
 def _ingest(folder: str, out) -> None:
     from steward.flows.pull import pull_entity
     from steward.integrations.sources import ExportFilesAdapter
@@ -73,16 +85,17 @@ def _ingest(folder: str, out) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="garbage lines after the good rows")
+    parser.add_argument("--well-formed", action="store_true", help="rows that parse, every value wrong")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="steward-bad-input-") as folder:
         path = Path(folder) / "contacts.csv"
-        write_garbage(path, args.lines)
+        (write_well_formed_garbage if args.well_formed else write_garbage)(path, args.lines)
         receive, send = mp.get_context("spawn").Pipe(duplex=False)
         child = mp.get_context("spawn").Process(target=_ingest, args=(folder, send))
         child.start()
         result = receive.recv()
         child.join()
-        print(json.dumps({"lines": args.lines, "file_mib": round(path.stat().st_size / 2**20, 1), **result}))
+        print(json.dumps({"lines": args.lines, "well_formed": args.well_formed, "file_mib": round(path.stat().st_size / 2**20, 1), **result}))
 
 
 if __name__ == "__main__":

@@ -66,3 +66,10 @@ class Batch:
     # then refuses the batch, as for breaking drift).
     rejected_dropped: int = 0
     unreadable: str | None = None
+    # An export file read whole (``integrations/sources/export_files.py``): ``staged`` is the DuckDB file holding
+    # every row of it in table ``rows`` (judged and landed there by SQL, never as a DataFrame), ``rows`` how many;
+    # ``frame`` then holds only its first rows, for the column names and types. ``file_stat`` is the file's
+    # (size, mtime_ns) when it was read, recorded with the batch so an unchanged file is known without reading it.
+    staged: str | None = None
+    rows: int = 0
+    file_stat: tuple[int, int] | None = None

@@ -37,8 +37,9 @@ from .registry import SourceContract, contract_for
 from .schema_types import ColumnType, column_types, detect_retyped
 from .timestamps import apply_zone_rule, timestamp_columns
 
-__all__ = ["SourceVerdict", "TableVerdict", "Conformed", "conform", "split", "detect_drift", "coerce",
-           "fallback_labels", "validate_pandera", "label_failure_cases", "ROW"]
+__all__ = ["SourceVerdict", "TableVerdict", "Conformed", "ColumnPlan", "conform", "plan_columns", "split",
+           "detect_drift", "coerce", "fallback_labels", "validate_pandera", "label_failure_cases",
+           "quarantine_rows", "ROW"]
 
 ROW = "__row"  # the row-number column failures are keyed by: a position in the batch, or a table's rowid
 
@@ -124,6 +125,45 @@ def conform(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | None
     frame = frame[expected]
     instants, zone_labels = apply_zone_rule(frame, timestamp_columns(schema), contract.naive_time, contract.dates)
     return Conformed(contract, schema, frame, instants, zone_labels, drift, unmapped, types)
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How a staged batch (a whole export file judged in SQL) maps onto its contract: the contract's columns in
+    order (those it lacks are optional, and land as null; ``renamed`` ones are read from the column the drift paired
+    them with), and the columns it does not know (kept in ``_unmapped``, a renamed one too)."""
+
+    contract: SourceContract
+    schema: pa.DataFrameSchema
+    expected: list[str]
+    present: list[str]
+    extras: list[str]
+    drift: dict | None
+    types: dict[str, ColumnType]
+    renamed: dict[str, str] = field(default_factory=dict)
+
+
+def plan_columns(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | None = None) -> ColumnPlan | None:
+    """``conform`` for the columns alone: the drift judged on ``batch.frame`` (a staged file's first rows, which is
+    what the batch path judges first). None when the drift needs the row-level conform (a required column missing
+    with no rename to pair it with, a retyped column): the file then takes the batch path. Raises ``BreakingDrift`` as ``conform``
+    does."""
+    contract = contract_for(batch.stream.key)
+    expected, required = contract.columns(), contract.required_columns()
+    present = [str(c) for c in batch.frame.columns]
+    types = column_types(batch.frame)
+    drift = _with_retyped(detect_drift(expected, present, contract.optional_columns()),
+                          detect_retyped(previous_types, types))
+    _refuse_unrecognisable(batch, contract, required, present, drift)
+    renamed = {old: new for old, new in ((drift or {}).get("renamed") or {}).items() if old not in present}
+    lost = [c for c in (drift or {}).get("missing", []) if c not in renamed]
+    if lost or (drift or {}).get("retyped") or len(set(present)) < len(present):
+        return None
+    schema = contract.schema()
+    for col in [c for c in expected if c not in present and c not in renamed]:
+        schema = schema.update_column(col, nullable=True)
+    return ColumnPlan(contract, schema, expected, present, list((drift or {}).get("added", [])), drift, types,
+                      renamed)
 
 
 def split(batch: Batch, conformed: Conformed, valid: pd.DataFrame, bad: pd.DataFrame,
@@ -270,6 +310,12 @@ def _labelled(frame: pd.DataFrame, labelled: pd.DataFrame) -> tuple[pd.DataFrame
     reasons = labelled.groupby(ROW)["label"].agg(lambda s: "; ".join(sorted(set(s))))
     by_check = {str(k): int(v) for k, v in labelled["label"].value_counts().to_dict().items()}
     return frame.loc[reasons.index].assign(_reasons=reasons), by_check
+
+
+def quarantine_rows(batch: Batch, bad: pd.DataFrame) -> pd.DataFrame:
+    """(source_row, reasons, record) for ``bad`` (the rows as the source sent them, indexed by position, with
+    ``_reasons``) and the records the reader set aside."""
+    return _quarantine_rows(batch, bad)
 
 
 def _quarantine_rows(batch: Batch, bad: pd.DataFrame) -> pd.DataFrame:

@@ -23,11 +23,12 @@ from ..contracts.registry import contract_for
 from ..contracts.errors import BreakingDrift
 from ..integrations.sources._protocol import SourceAdapter
 from ..integrations.warehouse import Warehouse
-from ..integrations.warehouse.landing import QUARANTINE_KEEP_MAX, LandResult, land_batch, latest_types, read_watermark
+from ..integrations.warehouse.landing import (QUARANTINE_KEEP_MAX, LandResult, already_landed, land_batch,
+                                              land_staged, latest_types, read_watermark)
 from ..integrations.warehouse.refusals import record_refusal
 from .stopping import raise_if_stopped, stop_requested
 from ..contracts.batch import Batch, Stream
-from ..integrations.warehouse.validation import check_batch
+from ..integrations.warehouse.validation import check_batch, check_staged
 
 __all__ = ["pull_entity", "pull_integration", "Landed"]
 
@@ -53,23 +54,35 @@ def pull_entity(adapter: SourceAdapter, stream: Stream, wh: Warehouse, run_id: s
     previous = latest_types(wh, adapter.name, stream.entity)
     landed: list[Landed] = []
     raise_if_stopped(f"{adapter.name}.{stream.entity}")  # a stop asked for (Ctrl-C): no new entity starts
-    batches = adapter.pull(stream.entity, since)  # type: ignore[arg-type]
+    staging = {"stage": True} if getattr(adapter, "stage", False) else {}  # export files read whole, in SQL
+    batches = adapter.pull(stream.entity, since, **staging)  # type: ignore[arg-type, call-arg]
     for batch in batches:
         if stop_requested():  # between batches: the ones landed are whole, this one never starts
             getattr(batches, "close", lambda: None)()
             raise_if_stopped(f"{adapter.name}.{stream.entity}")
         try:
-            _refuse_unreadable(batch, header=False)
-            verdict: SourceVerdict = check_batch(batch, previous)
-            _refuse_unreadable(batch, header=True)
-            result = land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift,
-                                verdict.contract.version, run_id, verdict.contract.owner, verdict.types, keep_max)
+            seen = already_landed(wh, batch) if not batch.unreadable else None
+            if seen is not None:  # the same content landed before: nothing to judge or land
+                item = Landed(seen, None, batch.watermark)
+            elif batch.staged is not None:
+                staged = check_staged(batch, previous, keep_max)
+                if staged is None:  # drift the row-level conform must handle: the file is read in batches
+                    getattr(batches, "close", lambda: None)()
+                    return landed + pull_entity(_Unstaged(adapter), stream, wh, run_id, on_batch, keep_max)
+                result = land_staged(wh, batch, staged, run_id, staged.contract.owner, keep_max)
+                previous = staged.types or previous
+                item = Landed(result, staged.drift, batch.watermark)
+            else:
+                _refuse_unreadable(batch, header=False)
+                verdict: SourceVerdict = check_batch(batch, previous)
+                _refuse_unreadable(batch, header=True)
+                result = land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift,
+                                    verdict.contract.version, run_id, verdict.contract.owner, verdict.types, keep_max)
+                previous = verdict.types or previous
+                item = Landed(result, verdict.drift, batch.watermark)
         except BreakingDrift as err:  # from the contract, or from a merge that would erase stored values
             item = _refuse(wh, batch, err, run_id)
             getattr(batches, "close", lambda: None)()  # stop pulling this entity: the watermark stays put
-        else:
-            previous = verdict.types or previous
-            item = Landed(result, verdict.drift, batch.watermark)
         landed.append(item)
         if on_batch is not None:
             on_batch(item)
@@ -85,6 +98,19 @@ def pull_integration(adapter: SourceAdapter, wh: Warehouse, run_id: str,
             for item in pull_entity(adapter, stream, wh, run_id, on_batch, keep_max)]
 
 
+class _Unstaged:
+    """An export-files adapter whose pull reads in batches, never staged (for a file whose drift needs the
+    row-level conform)."""
+
+    stage = False
+
+    def __init__(self, adapter: SourceAdapter) -> None:
+        self._adapter, self.name = adapter, adapter.name
+
+    def pull(self, entity: str, since=None):
+        return self._adapter.pull(entity, since, stage=False)  # type: ignore[call-arg]
+
+
 def _refuse_unreadable(batch: Batch, header: bool) -> None:
     """Raise for a batch nothing of which could be read: at once when it has no columns to judge, else (``header``)
     after the contract found its columns to be the entity's."""
@@ -94,6 +120,6 @@ def _refuse_unreadable(batch: Batch, header: bool) -> None:
 
 def _refuse(wh: Warehouse, batch: Batch, err: BreakingDrift, run_id: str) -> Landed:
     refusal = record_refusal(wh, batch, err, run_id, contract_for(batch.stream.key).owner, column_types(batch.frame))
-    rows = len(batch.frame) + len(batch.rejected) + batch.rejected_dropped
+    rows = (batch.rows or len(batch.frame)) + len(batch.rejected) + batch.rejected_dropped
     return Landed(LandResult(refusal.refusal_id, batch.integration, batch.stream.entity, rows, 0, 0), err.drift,
                   None, refusal.reason, err.kind)

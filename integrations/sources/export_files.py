@@ -26,12 +26,14 @@ import duckdb
 import pandas as pd
 
 from ...contracts.errors import SourceError
+from ..warehouse.landing import landed_fingerprint
 from ..warehouse.ledger import confirmed_state, record_control
 from ..warehouse import Warehouse
 from ...contracts.batch import Batch, Rejected, Stream
 from ._protocol import ControlResult, Health
 from ._records import DEFAULT_BATCH_ROWS
-from ._screen import KEEP_REJECTED, Screened, screen_csv, screen_ndjson
+from ._screen import KEEP_REJECTED, MAX_RECORD_BYTES, Screened, screen_csv, screen_ndjson
+from ._stage import Scan, scan_file as _scan, stage_file
 from .streams import streams_for
 
 __all__ = ["ExportFilesAdapter"]
@@ -42,9 +44,9 @@ class ExportFilesAdapter:
 
     def __init__(self, name: str, platform: str, root: Path | str, warehouse: Warehouse | None = None,
                  entities: list[str] | None = None, batch_rows: int = DEFAULT_BATCH_ROWS,
-                 keep_rejected: int = KEEP_REJECTED) -> None:
+                 keep_rejected: int = KEEP_REJECTED, stage: bool = True) -> None:
         self.name, self.platform, self.root, self.warehouse = name, platform, Path(root), warehouse
-        self.batch_rows, self.keep_rejected = batch_rows, keep_rejected
+        self.batch_rows, self.keep_rejected, self.stage = batch_rows, keep_rejected, stage
         known = {s.entity: s for s in streams_for(platform)}
         if not known:
             raise SourceError(f"integration '{name}': unknown platform '{platform}'")
@@ -61,11 +63,17 @@ class ExportFilesAdapter:
         """Required exports that are not there (optional ones may be absent)."""
         return [self.root / s.path for s in self._streams if s.required and not (self.root / s.path).is_file()]
 
-    def pull(self, entity: str, since: datetime | None = None) -> Iterator[Batch]:
-        """The export in batches of ``batch_rows``; ``since`` keeps only records whose cursor is newer.
+    def pull(self, entity: str, since: datetime | None = None, stage: bool = False) -> Iterator[Batch]:
+        """The export as one staged batch when DuckDB reads it whole and clean, else in batches of ``batch_rows``;
+        ``since`` keeps only records whose cursor is newer.
 
-        The file's unreadable records ride on its last batch. A file that fits one batch keeps the file's hash as
-        its fingerprint; a longer one gets one per batch, so a rerun of the same export lands nothing twice.
+        A staged batch (``stage``: asked for by ``flows.pull.pull_entity`` when the adapter's ``stage`` is on, the
+        default) holds the whole file in a DuckDB file of its own, judged and landed by SQL (``check_staged``,
+        ``land_staged``); its ``frame`` holds only the first rows, so a caller judging frames never asks for it. A
+        file whose size and mtime match a landed batch of it yields that batch's fingerprint only (it is then
+        skipped without being read). Otherwise the file's unreadable records ride on its last batch; a file
+        that fits one batch keeps the file's hash as its fingerprint, a longer one gets one per batch, so a rerun
+        of the same export lands nothing twice.
         """
         stream = next((s for s in self._streams if s.entity == entity), None)
         if stream is None:
@@ -75,7 +83,28 @@ class ExportFilesAdapter:
             return
         if not path.is_file():
             raise SourceError(f"{path}: export file for {stream.key} is missing (integration '{self.name}')")
-        digest = _sha256(path)
+        info = path.stat()
+        stat = (info.st_size, info.st_mtime_ns)
+        if stage and since is None:
+            known = landed_fingerprint(self.warehouse, self.name, stream.entity, str(path), stat) \
+                if self.warehouse is not None else None
+            if known:  # landed before and not touched since: recognised by its size and mtime, never read again
+                yield Batch(self.name, stream, pd.DataFrame(), str(path), known, merge=True, file_stat=stat)
+                return
+        scan = _scan(path)
+        staged = _stage(stream, path, scan) if stage and since is None else None
+        if staged is not None:
+            try:
+                yield Batch(self.name, stream, staged.sample, str(path), scan.digest, merge=True,
+                            staged=str(staged.db), rows=staged.rows, file_stat=stat)
+            finally:
+                staged.discard()
+            return
+        yield from self._batches(stream, path, scan.digest, since)
+
+    def _batches(self, stream: Stream, path: Path, digest: str, since: datetime | None) -> Iterator[Batch]:
+        """The file as DataFrames of ``batch_rows`` after the streaming screen: the path of a file DuckDB's readers
+        could not read whole and clean (``_stage``), and of a pull with ``since``."""
         screened = _screen(stream, path, self.keep_rejected)
         con = duckdb.connect()
         try:
@@ -153,6 +182,10 @@ _CSV_TYPES = "['BOOLEAN', 'BIGINT', 'DOUBLE', 'VARCHAR']"
 _CAST_DETAIL_MAX = 10_000  # skipped CSV records DuckDB's store_rejects may describe (it keeps them all in memory)
 
 
+def _stage(stream: Stream, path: Path, scan: Scan):
+    return stage_file(stream, path, scan, lambda con, screened: _select(con, stream, screened, strict=True))
+
+
 def _screen(stream: Stream, path: Path, keep: int) -> Screened:
     if stream.format == "csv":
         return screen_csv(path, keep)
@@ -221,14 +254,20 @@ def _cast_rejects(con: duckdb.DuckDBPyConnection, screened: Screened, keep: int)
             for line, msg, raw in rows]
 
 
-def _select(con: duckdb.DuckDBPyConnection, stream: Stream, screened: Screened) -> str:
+def _select(con: duckdb.DuckDBPyConnection, stream: Stream, screened: Screened, strict: bool = False) -> str:
+    """The reader's query. ``strict``: a record the reader cannot read fails the query (the file is then screened)
+    instead of being skipped, and no record may be longer than the screen allows."""
     p = screened.path.as_posix().replace("'", "''")
     if stream.format == "csv":
-        return (f"select * from read_csv('{p}', header = true, ignore_errors = true, "
+        lenient = f"max_line_size = {MAX_RECORD_BYTES}" if strict else "ignore_errors = true"
+        return (f"select * from read_csv('{p}', header = true, {lenient}, "
                 f"auto_type_candidates = {_CSV_TYPES})")
     if stream.format == "json":
-        sql = f"select * from read_json('{p}', format = 'newline_delimited')"
+        size = f", maximum_object_size = {MAX_RECORD_BYTES}" if strict else ""
+        sql = f"select * from read_json('{p}', format = 'newline_delimited'{size})"
         flat = stream.flatten
+        if flat and strict:  # no look at the columns first: a file without the object is not staged, but screened
+            return f'select * exclude ("{flat}"), unnest("{flat}") from ({sql})'
         if flat and flat in con.sql(f"describe {sql}").fetchnumpy()["column_name"].tolist():
             sql = f'select * exclude ("{flat}"), unnest("{flat}") from ({sql})'
         return sql
@@ -290,11 +329,3 @@ def _instants(values: pd.Series) -> pd.Series:
 def _instant(moment: datetime) -> pd.Timestamp:
     stamp = pd.Timestamp(moment)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

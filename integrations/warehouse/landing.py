@@ -22,8 +22,8 @@ from ...contracts.errors import BreakingDrift
 from ...contracts.batch import Batch
 from .connection import Warehouse
 
-__all__ = ["LandResult", "land_batch", "raw_table", "ensure_raw_table", "ensure_raw_tables", "read_watermark",
-           "latest_types", "QUARANTINE_KEEP_MAX"]
+__all__ = ["LandResult", "land_batch", "land_staged", "already_landed", "landed_fingerprint", "raw_table",
+           "ensure_raw_table", "ensure_raw_tables", "read_watermark", "latest_types", "QUARANTINE_KEEP_MAX"]
 
 # Quarantined rows kept per batch by default; the counts in ledger.batches stay exact beyond it.
 QUARANTINE_KEEP_MAX = 1000
@@ -42,6 +42,7 @@ class LandResult:
     rows_loaded: int
     rows_quarantined: int
     skipped: bool = False
+    rows_changed: int | None = None  # a staged merge: the valid rows whose content differed from the stored row
 
 
 def raw_table(batch: Batch) -> str:
@@ -137,6 +138,136 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
             con.execute("rollback")
             raise
     return LandResult(batch_id, batch.integration, stream.entity, rows_read, len(valid), rows_quarantined)
+
+
+# Each export file landed whole: its size and mtime when read, so the next pull knows an untouched file without
+# reading it (``landed_fingerprint``). Kept here, not in LEDGER_DDL: only landing writes or reads it.
+_LANDED_FILES_DDL = ("create table if not exists ledger.landed_files (integration varchar, entity varchar, "
+                     "source varchar, size bigint, mtime_ns bigint, fingerprint varchar, batch_id varchar, "
+                     "landed_at timestamptz, primary key (integration, entity, source))")
+
+
+def landed_fingerprint(wh: Warehouse, integration: str, entity: str, source: str,
+                       stat: tuple[int, int]) -> str | None:
+    """The fingerprint of the batch that landed ``source`` when it had this (size, mtime_ns), if one did.
+
+    Size and modification time are what ``make`` and ``rsync`` trust: a file rewritten in place gets a new mtime,
+    a file appended to a new size. A tool that rewrites a file and restores its mtime defeats it; touch the file."""
+    with wh.connect() as con:
+        con.execute(_LANDED_FILES_DDL)
+        row = con.execute("select f.fingerprint from ledger.landed_files f join ledger.batches b "
+                          "on b.integration = f.integration and b.entity = f.entity and b.fingerprint = f.fingerprint "
+                          "where f.integration = ? and f.entity = ? and f.source = ? and f.size = ? "
+                          "and f.mtime_ns = ? limit 1", [integration, entity, source, stat[0], stat[1]]).fetchall()
+    return row[0][0] if row else None
+
+
+def already_landed(wh: Warehouse, batch: Batch) -> LandResult | None:
+    """The skipped result for a batch whose content was landed before for its integration and entity, else None:
+    asked before the batch is judged, so a rerun of the same export reads and checks nothing twice."""
+    with wh.connect() as con:
+        seen = con.execute(
+            "select batch_id from ledger.batches where integration = ? and entity = ? and fingerprint = ?",
+            [batch.integration, batch.stream.entity, batch.fingerprint]).fetchall()
+    if not seen:
+        return None
+    rows = batch.rows or len(batch.frame)
+    return LandResult(seen[0][0], batch.integration, batch.stream.entity, rows, 0, 0, skipped=True)
+
+
+def land_staged(wh: Warehouse, batch: Batch, verdict, run_id: str, owner: str | None = None,
+                keep_max: int = QUARANTINE_KEEP_MAX) -> LandResult:
+    """Land a staged export file (``Batch.staged``) judged by ``check_staged``: one transaction, set-based.
+
+    The valid rows go into raw by one INSERT ... SELECT from the staging file. When raw already holds rows of this
+    integration, only rows whose content differs from the stored row of their key are merged (deleted by key, then
+    inserted): a daily file that repeats yesterday's rows rewrites only what changed, and a row whose content is
+    unchanged keeps the batch that first landed it. The quarantine keeps the first ``keep_max`` failing rows;
+    ``ledger.batches`` counts them all."""
+    stream, now = batch.stream, datetime.now(timezone.utc)
+    rows_quarantined = verdict.failing
+    rows_valid = verdict.rows - verdict.failing
+    with _LANDING, wh.connect() as con:
+        con.execute(_LANDED_FILES_DDL)
+        seen = con.execute(
+            "select batch_id from ledger.batches where integration = ? and entity = ? and fingerprint = ?",
+            [batch.integration, stream.entity, batch.fingerprint]).fetchall()
+        if seen:
+            return LandResult(seen[0][0], batch.integration, stream.entity, verdict.rows, 0, 0, skipped=True)
+        batch_id = f"b-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        table = raw_table(batch)
+        con.execute("SET SESSION TimeZone = 'UTC'")  # a timestamp without an offset casts as UTC (the zone rule)
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"attach '{batch.staged.replace(chr(39), chr(39) * 2)}' as __stage (read_only)")
+        changed = rows_valid
+        try:
+            con.execute(f"create or replace temp view landing_frame as {verdict.landing_sql('__stage')}")
+            con.execute("begin")
+            try:
+                con.execute(f"create table if not exists {table} as select *, ''::varchar as _batch_id, "
+                            "''::varchar as _integration, now() as _loaded_at from landing_frame limit 0")
+                _add_new_columns(con, table, stream.table)
+                keys = [k.strip() for k in stream.primary_key.split(",")]
+                source = "landing_frame"
+                held = con.execute(f"select count(*) from (select 1 from {table} where _integration = ? limit 1)",
+                                   [batch.integration]).fetchall()[0][0]
+                if held and rows_valid:
+                    columns = [r[0] for r in con.execute("describe select * from landing_frame").fetchall()]
+                    stored = "hash(" + ", ".join(_q(c) for c in columns) + ")"
+                    incoming = "hash(" + ", ".join(f"f.{_q(c)}" for c in columns) + ")"
+                    match = " and ".join(f"t.{_q(k)} = f.{_q(k)}" for k in keys)
+                    con.execute("create or replace temp table landing_changed as select f.* from landing_frame f "
+                                f"anti join (select {', '.join(_q(k) for k in keys)}, {stored} as __h from {table} "
+                                f"where _integration = ?) t on {match} and t.__h = {incoming}",
+                                [batch.integration])
+                    source = "landing_changed"
+                    changed = con.execute("select count(*) from landing_changed").fetchall()[0][0]
+                    if changed:
+                        con.execute(f"delete from {table} t where t._integration = ? and exists "
+                                    f"(select 1 from landing_changed f where {match})", [batch.integration])
+                if changed:
+                    con.execute(f"insert into {table} by name select *, ? as _batch_id, ? as _integration, "
+                                f"?::timestamptz as _loaded_at from {source}", [batch_id, batch.integration, now])
+                    if "," not in stream.primary_key and con.execute(
+                            "select count(*) from (select 1 from ledger.tombstones where integration = ? "
+                            "and entity = ? limit 1)", [batch.integration, stream.entity]).fetchall()[0][0]:
+                        con.execute("delete from ledger.tombstones t where t.integration = ? and t.entity = ? and "
+                                    f"t.record_id in (select cast({_q(keys[0])} as varchar) from {source})",
+                                    [batch.integration, stream.entity])
+                quarantined = verdict.quarantine
+                if len(quarantined) and keep_max > 0:
+                    q = quarantined.head(keep_max).assign(batch_id=batch_id, integration=batch.integration,
+                                                          entity=stream.entity, source=batch.source,
+                                                          quarantined_at=now)
+                    con.register("quarantine_frame", q)
+                    con.execute("insert into ledger.quarantine by name select batch_id, integration, entity, source, "
+                                "source_row, reasons, record::json as record, quarantined_at from quarantine_frame")
+                    con.unregister("quarantine_frame")
+                con.execute("insert into ledger.batches (batch_id, run_id, integration, platform, entity, source, "
+                            "fingerprint, rows_read, rows_loaded, rows_quarantined, contract_version, drift, "
+                            "loaded_at, owner) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [batch_id, run_id, batch.integration, stream.platform, stream.entity, batch.source,
+                             batch.fingerprint, verdict.rows, rows_valid, rows_quarantined, verdict.contract.version,
+                             json.dumps(verdict.drift) if verdict.drift else None, now, owner])
+                con.execute("insert into ledger.schema_snapshots (batch_id, integration, entity, columns, taken_at, "
+                            "types) values (?, ?, ?, ?, ?, ?)",
+                            [batch_id, batch.integration, stream.entity,
+                             json.dumps(list(map(str, batch.frame.columns))), now,
+                             json.dumps(verdict.types) if verdict.types else None])
+                if batch.file_stat is not None:
+                    con.execute("insert or replace into ledger.landed_files values (?, ?, ?, ?, ?, ?, ?, ?)",
+                                [batch.integration, stream.entity, batch.source, batch.file_stat[0],
+                                 batch.file_stat[1], batch.fingerprint, batch_id, now])
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
+        finally:
+            con.execute("drop view if exists landing_frame")
+            con.execute("drop table if exists landing_changed")
+            con.execute("detach __stage")
+    return LandResult(batch_id, batch.integration, stream.entity, verdict.rows, rows_valid, rows_quarantined,
+                      rows_changed=changed)
 
 
 def read_watermark(wh: Warehouse, integration: str, entity: str) -> str | None:

@@ -34,7 +34,7 @@ import pandera.pandas as pa
 from ...contracts.source_checks import ROW  # the row-number column the compiled query returns
 
 __all__ = ["CompiledContract", "DATAFRAME_CHECK_SQL", "WholeBatchFailure", "Untranslatable", "compile_contract",
-           "failing_rows", "python_regex_to_re2"]
+           "failing_rows", "failing_rows_table", "python_regex_to_re2"]
 
 # "<model>.<check>": the same predicate as the model's @dataframe_check, in DuckDB SQL (true = the row passes).
 # Where pandas yields False for a null (string and datetime comparisons) the SQL says so with coalesce; where it
@@ -222,6 +222,22 @@ def failing_rows(con: duckdb.DuckDBPyConnection, compiled: CompiledContract,
     by_check = dict(con.execute("SELECT label, count(*) FROM __failed GROUP BY label").fetchall())
     con.execute("DROP TABLE __failed")
     return reasons, {str(k): int(v) for k, v in by_check.items()}
+
+
+def failing_rows_table(con: duckdb.DuckDBPyConnection, compiled: CompiledContract, extra_sql: str | None,
+                       into: str) -> tuple[int, dict[str, int]]:
+    """``failing_rows`` for a whole table, with no row leaving DuckDB: the failing rows' ``__row`` and ``reasons``
+    go into table ``into``; returns how many rows fail and failures per label. ``extra_sql`` selects more
+    (__row, label) pairs (the zone rule's)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __failed AS SELECT {ROW}, unnest(labels) AS label FROM "
+                f"({compiled.sql})" + (f" UNION ALL {extra_sql}" if extra_sql else ""))
+    _refuse_na_with_failures(con)
+    con.execute(f"CREATE OR REPLACE TABLE {into} AS SELECT {ROW}, "
+                f"array_to_string(list_sort(list_distinct(list(label))), '; ') AS reasons FROM __failed GROUP BY {ROW}")
+    by_check = dict(con.execute("SELECT label, count(*) FROM __failed GROUP BY label").fetchall())
+    con.execute("DROP TABLE __failed")
+    failing = con.execute(f"SELECT count(*) FROM {into}").fetchall()[0][0]
+    return int(failing), {str(k): int(v) for k, v in by_check.items()}
 
 
 def _refuse_na_with_failures(con: duckdb.DuckDBPyConnection) -> None:

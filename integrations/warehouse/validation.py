@@ -10,6 +10,7 @@ leaves to it. ``validate_table`` judges a table the same way, with no pandas cop
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import duckdb
@@ -19,12 +20,85 @@ import pandera.pandas as pa
 from ...contracts.batch import Batch
 from ...contracts.errors import SourceError
 from ...contracts.registry import SourceContract
-from ...contracts.source_checks import (ROW, SourceVerdict, TableVerdict, coerce, conform, fallback_labels, split,
-                                       validate_pandera)
+from ...contracts.schema_types import ColumnType
+from ...contracts.source_checks import (ROW, SourceVerdict, TableVerdict, coerce, conform, fallback_labels,
+                                       plan_columns, quarantine_rows, split, validate_pandera)
 from ...contracts.timestamps import ZONE_LABEL, ZONED, timestamp_columns
-from .sql_checks import WholeBatchFailure, compile_contract, failing_rows, lit, python_regex_to_re2, q
+from .sql_checks import (_DUCK_TYPES, WholeBatchFailure, compile_contract, failing_rows, failing_rows_table, lit,
+                         python_regex_to_re2, q)
 
-__all__ = ["check_batch", "validate_table"]
+__all__ = ["check_batch", "check_staged", "StagedVerdict", "validate_table"]
+
+_STAGE = "__STAGE__"  # stands for the staging file's schema in ``StagedVerdict.select``
+_REASONS = "__reasons"  # the staging file's table of failing rows (__row, reasons)
+STAGED_MEMORY = "1GB"
+
+
+@dataclass
+class StagedVerdict:
+    """A staged export file judged in SQL: how many rows, how many fail (their reasons stay in the staging file),
+    the first failing rows for the quarantine, and the query that selects the valid rows in the contract's types."""
+
+    contract: SourceContract
+    drift: dict | None
+    rows: int
+    failing: int
+    by_check: dict[str, int]
+    quarantine: pd.DataFrame  # source_row, reasons, record: the first failing rows, as in SourceVerdict
+    select: str
+    types: dict[str, ColumnType] = field(default_factory=dict)
+
+    def landing_sql(self, schema: str) -> str:
+        """The valid rows, read from the staging file attached as ``schema``."""
+        return self.select.replace(_STAGE, schema)
+
+
+def check_staged(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | None = None,
+                 keep: int = 1000) -> StagedVerdict | None:
+    """Judge a staged batch (``Batch.staged``: the whole file in a DuckDB file) by its contract, in SQL over every
+    row at once; ``keep`` failing rows come back for the quarantine, the rest are counted.
+
+    The checks are the batch path's (``compile_contract`` with the stored types, as ``validate_table``): a value
+    that does not cast to its contract type fails ``coerce_dtype``, a timestamp without its zone follows the
+    source's zone rule; a column the drift pairs with a rename is read from its new name. None when the file needs
+    the batch path instead: a required column lost with no rename, a retype, a check SQL cannot express. Raises ``BreakingDrift`` for a file that is not its entity's export."""
+    plan = plan_columns(batch, previous_types)
+    if plan is None or batch.staged is None:
+        return None
+    con = duckdb.connect(batch.staged)
+    try:
+        con.execute(f"SET memory_limit = '{STAGED_MEMORY}'")
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET TimeZone = 'UTC'")  # a value without an offset is cast as UTC, not in the machine's zone
+        stored = {name: str(dtype) for name, dtype, *_ in con.execute("DESCRIBE rows").fetchall()}
+        source = {c: c if c in stored else plan.renamed.get(c) for c in plan.expected}  # None: lands as null
+        cols = [f"{q(src)} AS {q(c)}" if src else f"NULL::VARCHAR AS {q(c)}" for c, src in source.items()]
+        con.execute(f"CREATE OR REPLACE VIEW __judged AS SELECT {', '.join(cols)}, rowid AS {ROW} FROM rows")
+        types = {c: stored[src] if src else "VARCHAR" for c, src in source.items()}
+        compiled = compile_contract(plan.schema, "__judged", types)
+        if compiled.fallback:  # pragma: no cover - none of the registered contracts has such a check
+            return None
+        zone = _zone_labels_select("__judged", plan.schema, types, plan.contract)
+        try:
+            failing, by_check = failing_rows_table(con, compiled, zone, _REASONS)
+        except WholeBatchFailure as err:
+            raise SourceError(f"{batch.source}: {batch.stream.key} {err} for the whole file") from None
+        bad = con.execute(f"SELECT j.*, r.reasons AS _reasons FROM {_REASONS} r JOIN __judged j USING ({ROW}) "
+                          f"ORDER BY {ROW} LIMIT {max(0, int(keep))}").df().set_index(ROW)
+        casts = []
+        for name, col in plan.schema.columns.items():
+            want = _DUCK_TYPES.get(str(col.dtype))
+            ref = f"j.{q(source[name])}" if source[name] else "NULL"
+            casts.append(f"{ref if want is None or types[name] == want else f'TRY_CAST({ref} AS {want})'} AS {q(name)}")
+        unmapped = ("to_json(struct_pack(" + ", ".join(f"{q(e)} := j.{q(e)}" for e in plan.extras) + "))::VARCHAR"
+                    if plan.extras else "NULL::VARCHAR")
+        select = (f"SELECT {', '.join(casts)}, {unmapped} AS _unmapped FROM {_STAGE}.rows j "
+                  f"WHERE NOT EXISTS (SELECT 1 FROM {_STAGE}.{_REASONS} r WHERE r.{ROW} = j.rowid)")
+    finally:
+        con.close()
+    rows = batch.rows
+    return StagedVerdict(plan.contract, plan.drift, rows, failing, by_check, quarantine_rows(batch, bad), select,
+                         plan.types)
 
 
 def check_batch(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | None = None) -> SourceVerdict:
@@ -32,6 +106,8 @@ def check_batch(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | 
 
     Raises ``BreakingDrift`` when the batch cannot be landed as its entity at all.
     """
+    if batch.staged is not None:  # its frame is the file's first rows only: judging it would land a part
+        raise SourceError(f"{batch.source}: a staged batch of {batch.stream.key} is judged by check_staged")
     conformed = conform(batch, previous_types)
     valid, bad, by_check = _validate(conformed.schema, conformed.instants, batch, conformed.zone_labels)
     return split(batch, conformed, valid, bad, by_check)
@@ -93,6 +169,15 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, contract: SourceC
 def _zone_labels_sql(con: duckdb.DuckDBPyConnection, relation: str, schema: pa.DataFrameSchema,
                      types: dict[str, str], contract: SourceContract) -> pd.DataFrame:
     """(__row, label) for timestamps stored without a zone, where the contract refuses them (``timestamps``)."""
+    sql = _zone_labels_select(relation, schema, types, contract)
+    if sql is None:
+        return pd.DataFrame({ROW: pd.Series(dtype="int64"), "label": pd.Series(dtype="object")})
+    return con.execute(sql).df()
+
+
+def _zone_labels_select(relation: str, schema: pa.DataFrameSchema, types: dict[str, str],
+                        contract: SourceContract) -> str | None:
+    """The query behind ``_zone_labels_sql``; None when no column can break the zone rule."""
     parts = []
     for col in timestamp_columns(schema) if contract.naive_time == "refuse" else []:
         stored = types[col]
@@ -102,6 +187,4 @@ def _zone_labels_sql(con: duckdb.DuckDBPyConnection, relation: str, schema: pa.D
                  f"TRY_CAST({q(col)} AS TIMESTAMPTZ) IS NOT NULL AND NOT regexp_matches({q(col)}, "
                  f"{lit(python_regex_to_re2(ZONED.pattern))})")
         parts.append(f"SELECT {ROW}, {lit(f'{col}: {ZONE_LABEL}')} AS label FROM {relation} WHERE {naive}")
-    if not parts:
-        return pd.DataFrame({ROW: pd.Series(dtype="int64"), "label": pd.Series(dtype="object")})
-    return con.execute(" UNION ALL ".join(parts)).df()
+    return " UNION ALL ".join(parts) if parts else None
