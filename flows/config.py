@@ -20,8 +20,8 @@ from ..contracts.errors import ConfigError
 from ..integrations.warehouse.landing import QUARANTINE_KEEP_MAX
 from ..integrations.sources.streams import PLATFORMS
 
-__all__ = ["IntegrationConfig", "RetryConfig", "SlackConfig", "StewardConfig", "load_config", "write_config", "effective_policy",
-           "KILL_SWITCH_ENV"]
+__all__ = ["IntegrationConfig", "RetryConfig", "SlackConfig", "DuckDBConfig", "StewardConfig", "load_config",
+           "write_config", "effective_policy", "KILL_SWITCH_ENV"]
 
 KILL_SWITCH_ENV = "STEWARD_KILL_SWITCH"
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -92,6 +92,54 @@ class SlackConfig(_Strict):
     api_url_env: str = "SLACK_API_URL"
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+_UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+          "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
+DEFAULT_MEMORY_SHARE = "75%"  # of the machine's RAM: room for Python, dbt and the OS next to DuckDB
+
+
+def _machine_memory() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+class DuckDBConfig(_Strict):
+    """How much of the machine DuckDB may use, in dbt's build and in Steward's own queries. A run whose data does not
+    fit in ``memory_limit`` spills to ``temp_directory`` instead of failing, so the limit bounds memory, not size."""
+
+    threads: int | None = Field(None, ge=1, le=1024)  # default: the CPUs this process may use
+    memory_limit: str | None = None  # "8GB", "512MiB" or a share of RAM, "60%"; default 75%
+    temp_directory: Path | None = None  # default (DuckDB's own): "<warehouse>.tmp" beside the warehouse file
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _a_size(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        found = _SIZE.match(str(value))
+        if not found or float(found.group(1)) <= 0 or (found.group(2) == "%" and float(found.group(1)) > 100):
+            raise ValueError(f"'{value}' is not a memory size: write it like 8GB, 512MiB or 60% (of the machine's RAM)")
+        return value.strip()
+
+    def settings(self, warehouse: Path) -> dict[str, str]:
+        """The DuckDB settings for a warehouse file, defaults filled in, as ``SET`` and dbt-duckdb's profile take
+        them (a share of RAM becomes MiB here: DuckDB itself only takes sizes). Without a ``temp_directory`` DuckDB
+        spills to ``<warehouse>.tmp``, so none is set."""
+        found = _SIZE.match(self.memory_limit or DEFAULT_MEMORY_SHARE)
+        number, unit = float(found.group(1)), found.group(2).upper()
+        limit = number / 100 * _machine_memory() if unit == "%" else number * _UNITS[unit]
+        out = {"threads": str(self.threads or _usable_cpus()), "memory_limit": f"{max(1, int(limit // 1024**2))}MiB"}
+        if self.temp_directory is not None:
+            out["temp_directory"] = str(self.temp_directory)
+        return out
+
+
 class StewardConfig(_Strict):
     warehouse: Path = Path("steward.duckdb")
     policy: Path | None = None
@@ -102,6 +150,7 @@ class StewardConfig(_Strict):
     audit_anchor: Path | None = None  # append-only JSON lines file each run writes the audit log's head to
     source: Path | None = None
     lock_timeout_seconds: float = Field(600.0, ge=0)  # how long a run or health check waits for another run
+    duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)  # threads, memory_limit, temp_directory
 
     @field_validator("integrations")
     @classmethod
@@ -119,6 +168,7 @@ class StewardConfig(_Strict):
         return self.model_copy(update={
             "warehouse": fix(self.warehouse), "policy": fix(self.policy), "work_dir": fix(self.work_dir),
             "report_dir": fix(self.report_dir), "audit_anchor": fix(self.audit_anchor),
+            "duckdb": self.duckdb.model_copy(update={"temp_directory": fix(self.duckdb.temp_directory)}),
             "integrations": [i.model_copy(update={"path": fix(i.path)}) for i in self.integrations]})
 
 
@@ -146,6 +196,8 @@ def effective_policy(policy: Policy, dry_run: bool = False) -> Policy:
 
 def write_config(cfg: StewardConfig, path: Path) -> Path:
     data = cfg.model_dump(mode="json", exclude={"source"}, exclude_none=True)
+    if not data.get("duckdb"):
+        data.pop("duckdb", None)  # DuckDB's defaults: nothing to write
     data["integrations"] = [i.model_dump(mode="json", exclude_defaults=True) for i in cfg.integrations]
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path

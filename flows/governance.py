@@ -99,7 +99,7 @@ def governance_run(params: RunParams) -> RunResult:
     ledger.audit_key()  # a bad audit key fails the run here, before anything is pulled, paused or audited
     run_id = f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with hold(cfg.warehouse, run_id, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, report)):
-        wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
+        wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds, cfg.duckdb.settings(cfg.warehouse))
         for stale in ledger.mark_abandoned(wh):
             report("start", f"run {stale} was left running by a process that is gone: marked abandoned")
         active_run(wh, run_id)

@@ -78,7 +78,7 @@ def confine_queries(wh: Warehouse, spec: LaunchSpec, audit_id: str, source: str)
 def measure(wh: Warehouse, work_dir: Path, dbt_vars: dict[str, Any]) -> None:
     """Build the launch marts; they read the staging models and marts of the last governance build."""
     _require_governance_build(wh)
-    dbt_build.build(wh.path, work_dir / "dbt-launch", dbt_vars, select=["path:models/launch"])
+    dbt_build.build(wh.path, work_dir / "dbt-launch", dbt_vars, select=["path:models/launch"], settings=wh.settings)
 
 
 def _require_governance_build(wh: Warehouse) -> None:

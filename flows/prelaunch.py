@@ -109,7 +109,7 @@ def prelaunch_audit(params: LaunchParams) -> LaunchAuditResult:
 
 def _audit(cfg: StewardConfig, policy: Policy, spec: LaunchSpec, params: LaunchParams, audit_id: str,
            started: datetime) -> LaunchAuditResult:
-    wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
+    wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds, cfg.duckdb.settings(cfg.warehouse))
     report("start", f"pre-launch audit {audit_id} -> {wh.path}")
     if params.refresh:
         refresh(cfg, wh, policy, audit_id)

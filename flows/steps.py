@@ -83,7 +83,8 @@ def transform(wh: Warehouse, work_dir: Path, policy: Policy, as_of: pd.Timestamp
     ``full_refresh`` rebuilds the incremental event models from all of raw."""
     pii_scan.scan_pii(wh, policy.scope.pii_scan_schemas, policy.scope.pii_sample_rows)
     dbt_vars = {**policy.dbt_vars(), "as_of": as_of.isoformat(), **({"run_id": run_id} if run_id else {})}
-    outcome = dbt_build.build(wh.path, work_dir / "dbt", dbt_vars, exclude=exclude, full_refresh=full_refresh)
+    outcome = dbt_build.build(wh.path, work_dir / "dbt", dbt_vars, exclude=exclude, full_refresh=full_refresh,
+                              settings=wh.settings)
     report("transform", f"dbt built {outcome.models} models, {outcome.tests_passed + outcome.unit_tests} tests passed"
            + (f", {len(outcome.test_failures)} failed" if outcome.test_failures else "")
            + (f"; left out {', '.join(exclude)} (breaking schema drift)" if exclude else ""))

@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Mapping
 
 from ...contracts.errors import TransformError
 from ..warehouse import Warehouse
@@ -45,38 +46,50 @@ def dbt_project_dir() -> Path:
     return Path(str(resources.files("steward.dbt_project")))
 
 
-def _write_profile(work_dir: Path, warehouse: Path) -> Path:
+def _write_profile(work_dir: Path, warehouse: Path, settings: Mapping[str, str] | None = None) -> Path:
+    """dbt's profile for the warehouse. ``threads: 2`` is how many models dbt builds at once; DuckDB's own resource
+    settings (``Warehouse.settings``) go under ``settings``, which dbt-duckdb sets on every cursor it opens, except
+    ``temp_directory``: DuckDB refuses to switch it once a model has spilled into it, even to the same folder, so it
+    is given once, when dbt opens the database (``config_options``)."""
     profiles = work_dir / "profiles"
     profiles.mkdir(parents=True, exist_ok=True)
-    (profiles / "profiles.yml").write_text(
-        "steward:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"
-        f"      path: {json.dumps(str(warehouse))}\n      schema: main\n      threads: 2\n",
-        encoding="utf-8")
+    text = ("steward:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"
+            f"      path: {json.dumps(str(warehouse))}\n      schema: main\n      threads: 2\n")
+    per_cursor = {k: v for k, v in (settings or {}).items() if k != "temp_directory"}
+    at_open = {k: v for k, v in (settings or {}).items() if k == "temp_directory"}
+    for section, values in (("settings", per_cursor), ("config_options", at_open)):
+        if values:
+            text += f"      {section}:\n" + "".join(f"        {key}: {json.dumps(str(value))}\n"
+                                                  for key, value in values.items())
+    (profiles / "profiles.yml").write_text(text, encoding="utf-8")
     return profiles
 
 
 def build(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None = None,
-          exclude: list[str] | None = None, full_refresh: bool = False) -> BuildOutcome:
+          exclude: list[str] | None = None, full_refresh: bool = False,
+          settings: Mapping[str, str] | None = None) -> BuildOutcome:
     """``dbt build`` (models, data tests and unit tests) with the policy's scope as vars; ``exclude`` leaves nodes
     out (``source:salesforce.opportunities+``: a refused source and everything built on it keep their last build);
-    ``full_refresh`` rebuilds the incremental event models from all of raw instead of the batches landed since."""
-    return _invoke("build", warehouse, work_dir, dbt_vars, select, exclude, full_refresh)
+    ``full_refresh`` rebuilds the incremental event models from all of raw instead of the batches landed since.
+    ``settings`` are DuckDB's resource settings (``Warehouse.settings``)."""
+    return _invoke("build", warehouse, work_dir, dbt_vars, select, exclude, full_refresh, settings)
 
 
 def run_models(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None = None,
-               full_refresh: bool = False) -> BuildOutcome:
+               full_refresh: bool = False, settings: Mapping[str, str] | None = None) -> BuildOutcome:
     """``dbt run``: models only, for measuring what the audits themselves cost."""
-    return _invoke("run", warehouse, work_dir, dbt_vars, select, full_refresh=full_refresh)
+    return _invoke("run", warehouse, work_dir, dbt_vars, select, None, full_refresh, settings)
 
 
 def _invoke(command: str, warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None,
-            exclude: list[str] | None = None, full_refresh: bool = False) -> BuildOutcome:
+            exclude: list[str] | None = None, full_refresh: bool = False,
+            settings: Mapping[str, str] | None = None) -> BuildOutcome:
     from dbt.cli.main import dbtRunner  # imported late: dbt's import takes a second and most commands skip it
 
     work_dir.mkdir(parents=True, exist_ok=True)
     ensure_raw_tables(Warehouse(warehouse))  # platforms not connected yet build as empty, not as errors
     args = [command, "--project-dir", str(dbt_project_dir()),
-            "--profiles-dir", str(_write_profile(work_dir, warehouse)),
+            "--profiles-dir", str(_write_profile(work_dir, warehouse, settings)),
             "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
             "--vars", json.dumps(dbt_vars, default=str), "--no-use-colors",
             "--log-level", "none"]  # stdout belongs to Steward (--json); failures reach us as results

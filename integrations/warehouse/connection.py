@@ -13,7 +13,7 @@ import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import duckdb
 
@@ -113,9 +113,13 @@ _CONNECTING = threading.Lock()
 class Warehouse:
     """A DuckDB file plus the ledgers Steward writes to it. Creating one checks the file can be written."""
 
-    def __init__(self, path: Path | str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+    def __init__(self, path: Path | str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+                 settings: Mapping[str, str] | None = None) -> None:
         self.path = Path(path).expanduser().resolve()
         self.lock_timeout = lock_timeout  # how long a connection outside a run waits for a run to finish
+        # DuckDB's resource settings (threads, memory_limit, temp_directory; steward.yaml's `duckdb:`), applied to
+        # every connection and handed to dbt's profile, so a run bigger than memory spills instead of failing
+        self.settings = _checked_settings(self.path, settings or {})
         parent = self.path.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +141,7 @@ class Warehouse:
             except duckdb.Error as exc:
                 raise _open_error(self.path, exc) from exc
             try:
+                _apply(con, self.settings)
                 yield con
             finally:
                 con.close()
@@ -157,6 +162,31 @@ class Warehouse:
             row = con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
                               [schema, table]).fetchone()
         return bool(row and row[0])
+
+
+RESOURCE_SETTINGS = ("threads", "memory_limit", "temp_directory")
+
+
+def _apply(con: duckdb.DuckDBPyConnection, settings: Mapping[str, str]) -> None:
+    """``SET`` each setting on the database this connection shares with the process's others. DuckDB refuses to
+    switch the temporary directory once anything has spilled into it, even to the same folder, so an unchanged one
+    is left alone."""
+    for key, value in settings.items():  # keys and values checked by _checked_settings
+        if key == "temp_directory" and con.execute("select current_setting('temp_directory')").fetchone()[0] == value:
+            continue
+        con.execute(f"set {key} = '{value}'")
+
+
+def _checked_settings(path: Path, settings: Mapping[str, str]) -> dict[str, str]:
+    """Only the resource settings, as text with no quote in it: they are written into ``SET`` statements."""
+    unknown = sorted(set(settings) - set(RESOURCE_SETTINGS))
+    if unknown:
+        raise WarehouseError(f"{path}: '{unknown[0]}' is not a warehouse setting ({', '.join(RESOURCE_SETTINGS)})")
+    out = {key: str(value) for key, value in settings.items() if value is not None}
+    quoted = [key for key, value in out.items() if "'" in value]
+    if quoted:
+        raise WarehouseError(f"{path}: the {quoted[0]} setting may not contain a quote")
+    return out
 
 
 _FOREIGN_LOCK = re.compile(r"Could not set lock on file.*?\(PID (\d+)\)", re.S)

@@ -7,11 +7,25 @@
 -- review_hours is decided -> reviewed, for reviewed decisions with a review time.
 {%- set segments = var('oversight_sensitive_segments') %}
 {%- set has_segments = segments.values() | select | list | length > 0 %}
+{%- set audience_values = segments.get('audience') or [] %}
+-- A person is in an audience when any of their CDP profiles lists the tag (a comma-separated list, spaces ignored).
+-- Only the profiles that list one of the policy's tags are grouped, one flag per tag: no list of every tag of
+-- every person is built.
+{%- set tags = "',' || replace(coalesce(audiences, ''), ' ', '') || ','" %}
 with audiences as (
-    select crm_person_id, ',' || replace(string_agg(coalesce(audiences, ''), ','), ' ', '') || ',' as audience_tags
+    {%- if audience_values %}
+    select
+        crm_person_id
+        {%- for value in audience_values %},
+        bool_or({{ tags }} like '%,{{ value }},%') as in_audience_{{ loop.index }}
+        {%- endfor %}
     from {{ ref('stg_cdp__profiles') }}
     where crm_person_id is not null
+      and ({% for value in audience_values %}{{ tags }} like '%,{{ value }},%'{% if not loop.last %} or {% endif %}{% endfor %})
     group by crm_person_id
+    {%- else %}
+    select crm_person_id from {{ ref('stg_cdp__profiles') }} where false
+    {%- endif %}
 ),
 
 decisions as (
@@ -24,7 +38,7 @@ decisions as (
         case
             {%- for attribute, values in segments.items() %}{% for value in values %}
             {%- if attribute == 'audience' %}
-            when audiences.audience_tags like '%,{{ value }},%' then 'audience={{ value }}'
+            when audiences.in_audience_{{ loop.index }} then 'audience={{ value }}'
             {%- else %}
             when customers.{{ attribute }} = '{{ value }}' then '{{ attribute }}={{ value }}'
             {%- endif %}

@@ -13,55 +13,74 @@ with deleted as (
 
 -- the person records of each system (not HubSpot's subscription statuses, which outlive a deleted contact so an
 -- opt-out stays honoured)
+held as (
+    select 'salesforce' as system, email_key from {{ ref('stg_salesforce__contacts') }}
+    union all select 'salesforce', email_key from {{ ref('stg_salesforce__leads') }}
+    union all select 'hubspot', email_key from {{ ref('stg_hubspot__contacts') }}
+    union all select 'marketo', email_key from {{ ref('stg_marketo__leads') }}
+),
+
+-- Only the deleted people are matched: each record is hashed and kept when its hash was deleted somewhere (a
+-- semi-join on the tombstones' hashes), so the cost grows with the records, never with records x deletions.
 records as (
-    select distinct 'salesforce' as system, {{ sha256_hex('email_key') }} as email_sha256
-    from (select email_key from {{ ref('stg_salesforce__contacts') }}
-          union all select email_key from {{ ref('stg_salesforce__leads') }}) as crm
-    where email_key is not null
-    union
-    select distinct 'hubspot', {{ sha256_hex('email_key') }}
-    from {{ ref('stg_hubspot__contacts') }}
-    where email_key is not null
-    union
-    select distinct 'marketo', {{ sha256_hex('email_key') }}
-    from {{ ref('stg_marketo__leads') }}
-    where email_key is not null
+    select distinct system, {{ sha256_hex('email_key') }} as email_sha256
+    from held
+    where email_key is not null and {{ sha256_hex('email_key') }} in (select email_sha256 from deleted)
 ),
 
 really_deleted as (
     select deleted.*
     from deleted
-    where not exists (select 1 from records where records.system = deleted.deleted_in
-                                                and records.email_sha256 = deleted.email_sha256)
+    left join records on records.system = deleted.deleted_in and records.email_sha256 = deleted.email_sha256
+    where records.system is null
 ),
 
 present as (
     select system, email_sha256 from records
     union
-    select system, email_sha256 from {{ ref('int_people__held') }} where system in ('cdp', 'google_ads')
+    select system, email_sha256 from {{ ref('int_people__held') }}
+    where system in ('cdp', 'google_ads') and email_sha256 in (select email_sha256 from really_deleted)
 ),
 
 -- the systems connected: holding someone, having contacted someone, or having reported a deletion (a system not
 -- connected yet cannot be told about a deletion, so it is not judged)
 systems as (
-    select system from present
+    select distinct system from held where email_key is not null
+    union select system from {{ ref('int_people__held') }} where system in ('cdp', 'google_ads')
     union select system from {{ ref('int_people__contacts') }}
     union select platform from {{ ref('stg_steward__tombstones') }} where platform is not null
 ),
 
-judged as (
+contacts as (
+    select system, email_sha256, contacted_at
+    from {{ ref('int_people__contacts') }}
+    where email_sha256 in (select email_sha256 from really_deleted)
+),
+
+-- one row per person deleted in one system and each other connected system
+pairs as (
     select
-        really_deleted.deleted_in,
+        really_deleted.*,
         systems.system as still_in,
-        really_deleted.email_sha256,
-        exists (select 1 from present where present.system = systems.system
-                                        and present.email_sha256 = really_deleted.email_sha256) as is_present,
-        (select count(*) from {{ ref('int_people__contacts') }} as c
-         where c.system = systems.system and c.email_sha256 = really_deleted.email_sha256
-           and c.contacted_at > really_deleted.deleted_at) as contacts_after_deletion
+        row_number() over (order by really_deleted.deleted_in, really_deleted.email_sha256, systems.system) as pair
     from really_deleted
     cross join systems
     where systems.system <> really_deleted.deleted_in
+),
+
+judged as (
+    select
+        pairs.deleted_in,
+        pairs.still_in,
+        pairs.email_sha256,
+        present.system is not null as is_present,
+        count(contacts.contacted_at) as contacts_after_deletion
+    from pairs
+    left join present on present.system = pairs.still_in and present.email_sha256 = pairs.email_sha256
+    left join contacts
+        on contacts.system = pairs.still_in and contacts.email_sha256 = pairs.email_sha256
+       and contacts.contacted_at > pairs.deleted_at
+    group by pairs.pair, pairs.deleted_in, pairs.still_in, pairs.email_sha256, present.system
 )
 
 select

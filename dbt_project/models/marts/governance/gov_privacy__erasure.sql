@@ -17,21 +17,37 @@ held as (
     union all select 'cdp', email_key from {{ ref('stg_cdp__profiles') }}
 ),
 
-held_hashed as (
-    select distinct system, {{ sha256_hex('email_key') }} as email_sha256
-    from held
-    where email_key is not null
+-- the systems connected: holding someone, or having contacted someone (a send, a Customer Match upload)
+systems as (
+    select distinct system from held where email_key is not null
     union
-    select distinct 'google_ads', hashed_email from {{ ref('stg_google_ads__audience_uploads') }}
+    select 'google_ads' from {{ ref('stg_google_ads__audience_uploads') }}
+    union
+    select 'hubspot' from {{ ref('stg_hubspot__email_events') }} where event_type = 'SENT' and email_key is not null
+    union
+    select 'marketo' from {{ ref('int_marketo_activities__identified') }}
+    where activity_type = 'send_email' and email_key is not null
 ),
 
+-- Only the people a request names are matched: each held record is hashed and kept when its hash is requested (a
+-- semi-join on a handful of hashes), so the cost grows with the records, never with records x requests.
+held_requested as (
+    select distinct system, {{ sha256_hex('email_key') }} as email_sha256
+    from held
+    where email_key is not null and {{ sha256_hex('email_key') }} in (select email_sha256 from requests)
+    union
+    select distinct 'google_ads', hashed_email from {{ ref('stg_google_ads__audience_uploads') }}
+    where hashed_email in (select email_sha256 from requests)
+),
+
+-- each address that was sent to is hashed once (not once per send), and only the requested ones are kept
 recipients as (
     select email_key, {{ sha256_hex('email_key') }} as email_sha256
     from (select email_key from {{ ref('stg_hubspot__email_events') }} where event_type = 'SENT'
           union
           select email_key from {{ ref('int_marketo_activities__identified') }} where activity_type = 'send_email')
           as r
-    where email_key is not null
+    where email_key is not null and {{ sha256_hex('email_key') }} in (select email_sha256 from requests)
 ),
 
 contacts as (
@@ -46,24 +62,29 @@ contacts as (
     where sends.activity_type = 'send_email'
     union all
     select 'google_ads', hashed_email, uploaded_at from {{ ref('stg_google_ads__audience_uploads') }}
+    where hashed_email in (select email_sha256 from requests)
 ),
 
-systems as (
-    select system from held_hashed
-    union select system from contacts
+-- one row per connected system and completed request
+pairs as (
+    select systems.system, requests.*, row_number() over (order by systems.system, requests.request_id) as pair
+    from systems
+    cross join requests
 ),
 
 judged as (
     select
-        systems.system,
-        requests.request_id,
-        exists (select 1 from held_hashed as h
-                where h.system = systems.system and h.email_sha256 = requests.email_sha256) as is_present,
-        (select count(*) from contacts as c
-         where c.system = systems.system and c.email_sha256 = requests.email_sha256
-           and c.contacted_at > requests.requested_at) as contacts_after_request
-    from systems
-    cross join requests
+        pairs.system,
+        pairs.request_id,
+        held_requested.system is not null as is_present,
+        count(contacts.contacted_at) as contacts_after_request
+    from pairs
+    left join held_requested
+        on held_requested.system = pairs.system and held_requested.email_sha256 = pairs.email_sha256
+    left join contacts
+        on contacts.system = pairs.system and contacts.email_sha256 = pairs.email_sha256
+       and contacts.contacted_at > pairs.requested_at
+    group by pairs.pair, pairs.system, pairs.request_id, held_requested.system
 )
 
 select

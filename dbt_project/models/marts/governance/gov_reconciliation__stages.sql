@@ -67,10 +67,11 @@ compared as (
         hubspot.lifecycle_stage,
         crm.crm_state,
         {{ mask_id('hubspot.email_key') }} as customer_token,
-        exists (select 1 from rules where rules.lifecycle_stage = hubspot.lifecycle_stage
-                                      and rules.crm_state = crm.crm_state) as is_justified
+        justified.lifecycle_stage is not null as is_justified
     from linked as hubspot
     inner join crm on crm.crm_type = hubspot.crm_type and crm.crm_id = hubspot.crm_id
+    left join (select distinct lifecycle_stage, crm_state from rules) as justified
+        on justified.lifecycle_stage = hubspot.lifecycle_stage and justified.crm_state = crm.crm_state
 )
 
 select
