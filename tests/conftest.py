@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,113 @@ def write_text(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# ------------------------------------------------------------------------------------------- spreading the work
+# A module's tests share its module-scoped fixtures (a workspace built once), so each module is one unit of work for
+# pytest-xdist, as with ``--dist loadfile`` -- except the modules in SPREAD, whose tests each build their own
+# warehouse and share nothing: those are handed to the workers one test at a time.
+SPREAD = {"tests/dbt/test_injections.py"}
+# The longest modules start first (longest processing time first), so no worker picks one up near the end while
+# the other runs dry; the rest keep their collection order behind them (``--no-loadscope-reorder``).
+# Ranked by their summed durations in a full run (docs/testing.md); a new module starts behind these.
+FIRST = [
+    "tests/flows/test_approvals.py",  # six real flow runs of the demo, paused and answered
+    "tests/integrations/test_api_salesforce.py",
+    "tests/contracts/test_sql_checks.py",
+    "tests/flows/test_bad_input.py",  # a demo, then `steward run` subprocesses
+    "tests/flows/test_unreadable_files.py",
+    "tests/flows/test_cli_end_to_end.py",
+    "tests/integrations/test_api_hubspot.py",
+    "tests/integrations/test_api_marketo.py",
+    "tests/flows/test_prelaunch_audit.py",
+    "tests/integrations/test_demo_workspace.py",
+    "tests/dbt/test_injections.py",  # spread: one test at a time fills the gaps between the modules above
+]
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    rank = {path: i for i, path in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(_module(item.nodeid), len(FIRST)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None  # another --dist on the command line: xdist's own scheduler for it
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        """One unit of work per module, one per test in the SPREAD modules."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            module = _module(nodeid)
+            return nodeid if module in SPREAD else module
+
+    return ModuleScheduling(config, log)
+
+
+# ------------------------------------------------------------------------------------------- dbt's parse, once
+# Every in-process ``dbt build`` of the suite parses the same project (over 200 nodes) from scratch: dbt cannot reuse
+# its partial parse when the ``as_of`` var (this hour, to the second) or the warehouse path changes, and each test
+# works in its own folder. Parsing is about a third of a build of the demo. dbt's programmatic API takes a parsed
+# manifest (``dbtRunner(manifest=...)``, dbt's documented way to invoke it repeatedly), so the suite parses once per
+# worker for each distinct parse input and hands that manifest to every later build. What a parse depends on is all
+# in the key: the project, the profile with the warehouse file reduced to its name (dbt names the database after
+# it), and every var but ``as_of``, which models only read when dbt compiles them for the build (``as_of()`` macro),
+# never in a ``config()`` or a ``ref()``. Builds, compilation, data tests and unit tests all still run for real.
+_PARSE_FLAGS = ("--project-dir", "--profiles-dir", "--target-path", "--log-path", "--vars")
+_parsed: dict[str, object] = {}
+_parse_lock = threading.Lock()
+
+
+def _parse_key(options: dict[str, str]) -> str | None:
+    import yaml
+
+    profile = yaml.safe_load((Path(options["--profiles-dir"]) / "profiles.yml").read_text(encoding="utf-8"))
+    for target in profile.get("steward", {}).get("outputs", {}).values():
+        if "path" in target:
+            target["path"] = Path(target["path"]).stem
+    dbt_vars = json.loads(options["--vars"])
+    dbt_vars["as_of"] = bool(dbt_vars.get("as_of"))
+    return json.dumps([options["--project-dir"], profile, dbt_vars], sort_keys=True, default=str)
+
+
+def _parsed_manifest(runner_class, args: list[str]):
+    """The manifest for ``args``' parse inputs: parsed by ``dbt parse`` the first time, from memory afterwards."""
+    options = {flag: args[i + 1] for i, flag in enumerate(args[:-1]) if flag in _PARSE_FLAGS}
+    if set(options) != set(_PARSE_FLAGS):
+        return None
+    key = _parse_key(options)
+    with _parse_lock:
+        if key not in _parsed:
+            parse = ["parse", *[x for flag in _PARSE_FLAGS for x in (flag, options[flag])], "--no-use-colors",
+                     "--log-level", "none"]
+            result = runner_class().invoke(parse)
+            if result.exception is not None or result.result is None:
+                return None  # the build itself parses again and reports the problem as it always does
+            _parsed[key] = result.result
+        return _parsed[key]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dbt_parses_once():
+    import dbt.cli.main
+
+    original = dbt.cli.main.dbtRunner
+
+    class ParsedOnceRunner(original):
+        def invoke(self, args, **kwargs):
+            if self.manifest is None and args and args[0] in ("build", "run"):
+                self.manifest = _parsed_manifest(original, list(args))
+            return super().invoke(args, **kwargs)
+
+    dbt.cli.main.dbtRunner = ParsedOnceRunner
+    try:
+        yield
+    finally:
+        dbt.cli.main.dbtRunner = original

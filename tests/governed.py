@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
+import os
+import pickle
+import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +23,8 @@ from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.warehouse import Warehouse
 from steward.integrations.warehouse.validation import check_batch
 from steward.integrations.warehouse.sample_queries import governance_sample_query
+from steward.integrations.demo.generator import Workspace, generate_workspace
+from steward.integrations.demo.injections import Injections
 
 PLATFORMS = ("salesforce", "hubspot", "google_ads", "cdp", "decisions")
 
@@ -32,15 +41,83 @@ def land_exports(wh: Warehouse, exports: Path, run_id: str = "t") -> list:
     return results
 
 
-def govern(exports: Path, work: Path, policy: Policy | None = None) -> tuple[Warehouse, list[Finding]]:
-    policy = policy or load_policy()
+def govern(exports: Path, work: Path, policy: Policy | None = None,
+           unit_tests: bool = True) -> tuple[Warehouse, list[Finding]]:
+    """Land, scan, build and judge. ``unit_tests=False`` leaves dbt's unit tests out of the build: they test the
+    models' SQL on fixed fixture rows, so they say the same for every workspace, and a quarter of a demo build is
+    spent on them; the session's template build (``governed_template``) runs them all and fails on any failure."""
+    wh, findings, _ = _govern(exports, work, policy or load_policy(), unit_tests)
+    return wh, findings
+
+
+def _govern(exports: Path, work: Path, policy: Policy,
+            unit_tests: bool) -> tuple[Warehouse, list[Finding], dbt_build.BuildOutcome]:
     wh = Warehouse(work / "w.duckdb")
     land_exports(wh, exports)
     pii_scan.scan_pii(wh, policy.scope.pii_scan_schemas, policy.scope.pii_sample_rows)
-    dbt_build.build(wh.path, work / "dbt", {**policy.dbt_vars(), "as_of": pd.Timestamp.now(tz="UTC").isoformat()})
+    outcome = dbt_build.build(wh.path, work / "dbt",
+                              {**policy.dbt_vars(), "as_of": pd.Timestamp.now(tz="UTC").isoformat()},
+                              exclude=None if unit_tests else ["test_type:unit"])
     findings = evaluate(policy, lambda m: wh.query_df(f"select * from governance.{m}"), "t", governance_sample_query)
-    return wh, findings
+    return wh, findings, outcome
 
 
 def alerting(findings: list[Finding]) -> set[str]:
     return {f.check_id for f in findings if f.severity.value in ("warn", "critical")}
+
+
+# ------------------------------------------------------------------------------------------- shared templates
+# Several modules compare marts with the export files of the same demo (seed 11, scale 0.5, every injection on).
+# Generating, landing and building it costs ~35 s, so it is built once per test session -- by whichever pytest-xdist
+# worker asks first, the others wait on a file lock -- and each module gets its own copy of the folder (DuckDB lets
+# one process at a time write a file, and the re-landing test changes its copy).
+
+
+@dataclass(frozen=True)
+class Governed:
+    """A copy of a governed template: the generated workspace, its warehouse, the findings and when it started."""
+
+    ws: Workspace
+    wh: Warehouse
+    findings: list[Finding]
+    started: pd.Timestamp  # just before the build (the privacy marts judge retention against the run's now)
+
+
+def _session_dir(tmp_path_factory) -> Path:
+    """A folder all xdist workers of this session share (their basetemps are siblings), and no other session."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def governed_template(tmp_path_factory, seed: int, scale: float, injections: Injections) -> Path:
+    """The folder of a demo workspace generated, landed, scanned, built and judged once for the whole session."""
+    tag = hashlib.sha256(repr((seed, scale, injections)).encode()).hexdigest()[:12]
+    root = _session_dir(tmp_path_factory) / f"governed-template-{tag}"
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f"governed-template-{tag}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "template.pickle").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            ws = generate_workspace(root / "ws", seed=seed, scale=scale, injections=injections)
+            started = pd.Timestamp.now(tz="UTC")
+            wh, findings, _ = _govern(ws.exports, root / "work", load_policy(), unit_tests=True)
+            results = json.loads((root / "work" / "dbt" / "target" / "run_results.json").read_text())["results"]
+            unit = {r["unique_id"]: r["status"] for r in results if r["unique_id"].startswith("unit_test.")}
+            assert unit and set(unit.values()) == {"pass"}, unit  # every unit test of the project ran and passed
+            with wh.connect() as con:
+                con.execute("checkpoint")  # every model in the file itself, not in a write-ahead log, before copying
+            (root / "findings.json").write_text(json.dumps([f.model_dump(mode="json") for f in findings]))
+            (root / "template.pickle").write_bytes(pickle.dumps((ws, started)))  # written last: the template is done
+    return root
+
+
+def governed_copy(tmp_path_factory, name: str, seed: int, scale: float, injections: Injections) -> Governed:
+    """A private copy of the session's template for ``(seed, scale, injections)``, as ``govern()`` left it."""
+    template = governed_template(tmp_path_factory, seed, scale, injections)
+    root = tmp_path_factory.mktemp(name)
+    shutil.copytree(template, root, dirs_exist_ok=True)
+    ws, started = pickle.loads((root / "template.pickle").read_bytes())
+    files = {key: root / "ws" / Path(path).relative_to(ws.root) for key, path in ws.files.items()}
+    ws = replace(ws, root=root / "ws", files=files)
+    findings = [Finding.model_validate(f) for f in json.loads((root / "findings.json").read_text())]
+    return Governed(ws, Warehouse(root / "work" / "w.duckdb"), findings, started)

@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from governed import govern
+from governed import governed_copy
 from steward.contracts.policy import load_policy
-from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.demo.injections import Injections
 
 pytestmark = pytest.mark.slow
@@ -25,10 +24,8 @@ SCOPE = POLICY.scope
 
 @pytest.fixture(scope="module")
 def governed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("audit_marts")
-    ws = generate_workspace(root / "ws", seed=11, scale=0.5, injections=Injections())
-    wh, _ = govern(ws.exports, root / "work")
-    return ws, lambda name: wh.query_df(f"select * from governance.{name}")
+    copy = governed_copy(tmp_path_factory, "audit_marts", seed=11, scale=0.5, injections=Injections())
+    return copy.ws, lambda name: copy.wh.query_df(f"select * from governance.{name}")
 
 
 def _jsonl(path: Path) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import pytest
 
 from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.demo.injections import EXPECTED_CHECKS, Injections
-from governed import alerting, govern
+from governed import alerting, govern, governed_template
 
 pytestmark = pytest.mark.slow
 
@@ -24,12 +24,18 @@ def _alerting_for(tmp_path_factory, name: str, injections: Injections, seed: int
     root = tmp_path_factory.mktemp(name)
     # as_of defaults to this hour, matching the "now" govern() hands dbt, so freshness is judged as in production
     ws = generate_workspace(root / "ws", seed=seed, scale=scale, injections=injections)
-    _, findings = govern(ws.exports, root / "work")
+    _, findings = govern(ws.exports, root / "work", unit_tests=False)  # the session template runs them
     return alerting(findings)
 
 
 def test_every_switch_is_covered():
     assert set(SWITCHES) == set(EXPECTED_CHECKS)
+
+
+def test_dbt_unit_tests_pass_in_the_template_build(tmp_path_factory):
+    """The cases below leave dbt's unit tests out of their builds (they do not depend on the workspace); the
+    session's template build runs every one of them, and fails if one fails."""
+    assert (governed_template(tmp_path_factory, seed=11, scale=0.5, injections=Injections()) / "work").is_dir()
 
 
 def test_clean_workspace_raises_no_alert(tmp_path_factory):

@@ -17,10 +17,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from governed import land_exports, govern
+from governed import governed_copy, land_exports
 from steward.contracts.policy import load_policy
 from steward.integrations.transform import dbt_build
-from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.demo.injections import Injections
 from steward.integrations.warehouse import Warehouse
 
@@ -34,10 +33,8 @@ HIGH_VALUE = POLICY.dbt_vars()["oversight_high_value_revenue"]
 
 @pytest.fixture(scope="module")
 def governed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("marts")
-    ws = generate_workspace(root / "ws", seed=SEED, scale=SCALE, injections=Injections())
-    wh, findings = govern(ws.exports, root / "work")
-    return ws, wh
+    copy = governed_copy(tmp_path_factory, "marts", seed=SEED, scale=SCALE, injections=Injections())
+    return copy.ws, copy.wh
 
 
 @pytest.fixture(scope="module")

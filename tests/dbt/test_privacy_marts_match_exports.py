@@ -13,9 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from governed import govern
+from governed import governed_copy
 from steward.contracts.policy import load_policy
-from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.demo.injections import Injections
 
 pytestmark = pytest.mark.slow
@@ -24,11 +23,8 @@ SYSTEMS = ("salesforce", "hubspot", "cdp", "google_ads")
 
 @pytest.fixture(scope="module")
 def governed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("privacy-marts")
-    ws = generate_workspace(root / "ws", seed=11, scale=0.5, injections=Injections())
-    started = pd.Timestamp.now(tz="UTC")
-    wh, _ = govern(ws.exports, root / "work")
-    return ws.exports, lambda name: wh.query_df(f"select * from governance.{name}"), started
+    copy = governed_copy(tmp_path_factory, "privacy-marts", seed=11, scale=0.5, injections=Injections())
+    return copy.ws.exports, lambda name: copy.wh.query_df(f"select * from governance.{name}"), copy.started
 
 
 def _sha(emails: pd.Series) -> pd.Series:

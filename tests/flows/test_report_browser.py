@@ -91,7 +91,7 @@ def report(tmp_path_factory) -> Path:
     """A governed injected workspace and its run's report (land, dbt build, judge; no Prefect needed)."""
     root = tmp_path_factory.mktemp("browser")
     ws = generate_workspace(root / "ws", scale=0.5)
-    wh, findings = govern(ws.exports, root / "work")
+    wh, findings = govern(ws.exports, root / "work", unit_tests=False)  # the session template runs dbt unit tests
     ledger.start_run(wh, "t", "on_demand", None)
     ledger.record_findings(wh, findings)
     ledger.finish_run(wh, "t", "completed", {})

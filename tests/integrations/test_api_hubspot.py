@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -85,11 +86,11 @@ def wh(tmp_path) -> Warehouse:
     return Warehouse(tmp_path / "x.duckdb")
 
 
-def _adapter(emu: HubspotEmulator, entity: str | None = None, **options: Any):
+def _adapter(emu: HubspotEmulator, entity: str | None = None, policy: RetryPolicy = POLICY, **options: Any):
     batch_rows, page_size, _ = SHAPES[entity] if entity else (5000, 1000, None)
     return build_adapter(NAME, "hubspot", "api", None, None, [entity] if entity else None, base_url=emu.base_url,
                          credentials={"token": TOKEN_VAR}, options={"page_size": page_size, **options},
-                         policy=POLICY, batch_rows=batch_rows)
+                         policy=policy, batch_rows=batch_rows)
 
 
 def _rows(wh: Warehouse, entity: str) -> list[tuple]:
@@ -206,8 +207,11 @@ def test_search_refuses_to_page_past_the_cap_like_hubspot(emu):
 
 
 def test_rate_limit_window_is_waited_out(emu, wh, expected):
-    emu.rate_limit = RateLimit(limit=3, window=0.15)
-    pull_integration(_adapter(emu, "email_events"), wh, "run-1")
+    # one request a second: the next page of a batch follows its predecessor well within a second even on a loaded
+    # machine, so a 429 comes whatever the machine's speed (3 per 0.15 s never came when requests took longer);
+    # the adapter waits the second HubSpot's SECONDLY answer asks for (the test policy would cap it at 0.05 s)
+    emu.rate_limit = RateLimit(limit=1, window=1.0)
+    pull_integration(_adapter(emu, "email_events", policy=replace(POLICY, max_wait=1.0)), wh, "run-1")
     _assert_landed_like_export(wh, "email_events", expected["email_events"])
     limited = [r for r in emu.requests if r.status == 429]
     assert limited

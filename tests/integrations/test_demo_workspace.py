@@ -17,6 +17,20 @@ def _digests(ws) -> dict[str, str]:
     return {k: hashlib.sha256(p.read_bytes()).hexdigest() for k, p in ws.files.items()}
 
 
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    """The clean workspace at scale 0.2 that every switch is compared with, drawn once for the module (the
+    generator is deterministic: test_same_seed_gives_identical_files); the tests only read it."""
+    return generate_workspace(tmp_path_factory.mktemp("clean"), scale=0.2, as_of=AS_OF, injections=Injections.none())
+
+
+@pytest.fixture(scope="module")
+def clean_half(tmp_path_factory):
+    """The same at scale 0.5, for the switches judged on a campaign's numbers."""
+    return generate_workspace(tmp_path_factory.mktemp("clean_half"), scale=0.5, as_of=AS_OF,
+                              injections=Injections.none())
+
+
 def test_same_seed_gives_identical_files(tmp_path):
     a = generate_workspace(tmp_path / "a", seed=3, scale=0.2, as_of=AS_OF)
     b = generate_workspace(tmp_path / "b", seed=3, scale=0.2, as_of=AS_OF)
@@ -45,9 +59,9 @@ def test_scale_multiplies_people_and_activity(tmp_path):
     assert 1.8 < ratio < 2.2
 
 
-def test_schema_drift_switch_renames_one_column_only(tmp_path):
+def test_schema_drift_switch_renames_one_column_only(tmp_path, clean):
     on = generate_workspace(tmp_path / "on", scale=0.2, as_of=AS_OF)
-    off = generate_workspace(tmp_path / "off", scale=0.2, as_of=AS_OF, injections=Injections.none())
+    off = clean
     on_cols = on.files["salesforce.leads"].read_text().splitlines()[0].split(",")
     off_cols = off.files["salesforce.leads"].read_text().splitlines()[0].split(",")
     assert set(on_cols) ^ set(off_cols) == {"LeadSource", "Lead_Source__c"}
@@ -83,11 +97,11 @@ PRIVACY_SWITCHES = {"ads_upload_without_consent": ("google_ads.audience_uploads"
 
 
 @pytest.mark.parametrize("name", sorted(PRIVACY_SWITCHES))
-def test_privacy_switch_changes_only_its_own_exports(tmp_path, name):
+def test_privacy_switch_changes_only_its_own_exports(tmp_path, clean, name):
     """Privacy draws use their own random streams: a switch moves its exports and nothing else, on or off."""
     from dataclasses import replace
 
-    off = generate_workspace(tmp_path / "off", scale=0.2, as_of=AS_OF, injections=Injections.none())
+    off = clean
     on = generate_workspace(tmp_path / "on", scale=0.2, as_of=AS_OF,
                             injections=replace(Injections.none(), **{name: True}))
     assert {"google_ads.audience_uploads", "cdp.erasure_requests"} <= set(off.files)  # written clean when off
@@ -111,11 +125,11 @@ AUDIT_SWITCHES = {"send_volume_spike": ("hubspot.email_events", _UNSUBSCRIBES),
 
 
 @pytest.mark.parametrize("name", sorted(AUDIT_SWITCHES))
-def test_audit_switch_changes_only_its_own_exports(tmp_path, name):
+def test_audit_switch_changes_only_its_own_exports(tmp_path, clean, name):
     """Audit problems draw from ``[seed, 202, n]``: a switch moves its exports and leaves every other one as it was."""
     from dataclasses import replace
 
-    off = generate_workspace(tmp_path / "off", scale=0.2, as_of=AS_OF, injections=Injections.none())
+    off = clean
     on = generate_workspace(tmp_path / "on", scale=0.2, as_of=AS_OF,
                             injections=replace(Injections.none(), **{name: True}))
     a, b = _digests(off), _digests(on)
@@ -123,8 +137,8 @@ def test_audit_switch_changes_only_its_own_exports(tmp_path, name):
     assert primary in changed and changed <= {primary} | also
 
 
-def test_clean_decision_log_records_an_input_snapshot_for_every_decision(tmp_path):
-    ws = generate_workspace(tmp_path, scale=0.2, as_of=AS_OF, injections=Injections.none())
+def test_clean_decision_log_records_an_input_snapshot_for_every_decision(clean):
+    ws = clean
     log = pd.read_parquet(ws.files["decisions.ai_decisions"])
     assert log["input_snapshot_id"].notna().all() and log["input_snapshot_id"].is_unique
     assert set(log["model_version"]) == {"3.2.0", "1.4.1"}  # exactly the registered versions of the policy
@@ -137,9 +151,9 @@ def _won_by_campaign_day(ws) -> pd.Series:
                       ).groupby(["key", "CloseDate"])["Amount"].sum().round(2)
 
 
-def test_clean_conversion_value_is_the_crm_won_amount_of_each_campaign_day(tmp_path):
+def test_clean_conversion_value_is_the_crm_won_amount_of_each_campaign_day(clean_half):
     """Google credits each paid campaign exactly the Closed Won deals the CRM import sends it, on their close day."""
-    ws = generate_workspace(tmp_path, scale=0.5, as_of=AS_OF, injections=Injections.none())
+    ws = clean_half
     ads = pd.read_csv(ws.files["google_ads.campaign_stats"], dtype={"segments.date": str})
     value = ads.set_index(["campaign.id", "segments.date"])["metrics.conversions_value"]
     won = _won_by_campaign_day(ws)
@@ -148,12 +162,12 @@ def test_clean_conversion_value_is_the_crm_won_amount_of_each_campaign_day(tmp_p
     assert value.loc[reported.index].tolist() == reported.tolist()
 
 
-def test_revenue_switch_inflates_one_campaign_by_the_factor(tmp_path):
+def test_revenue_switch_inflates_one_campaign_by_the_factor(tmp_path, clean_half):
     from dataclasses import replace
 
     from steward.integrations.demo.misfires import OVERCLAIM_FACTOR
 
-    off = generate_workspace(tmp_path / "off", scale=0.5, as_of=AS_OF, injections=Injections.none())
+    off = clean_half
     on = generate_workspace(tmp_path / "on", scale=0.5, as_of=AS_OF,
                             injections=replace(Injections.none(), revenue_overclaimed=True))
     before, after = (pd.read_csv(w.files["google_ads.campaign_stats"]).groupby("campaign.id")[
@@ -163,10 +177,10 @@ def test_revenue_switch_inflates_one_campaign_by_the_factor(tmp_path):
     assert after[changed[0]] / before[changed[0]] == pytest.approx(OVERCLAIM_FACTOR, abs=1e-4)
 
 
-def test_spend_after_end_switch_ends_one_crm_campaign_while_google_ads_keeps_reporting_it(tmp_path):
+def test_spend_after_end_switch_ends_one_crm_campaign_while_google_ads_keeps_reporting_it(tmp_path, clean_half):
     from dataclasses import replace
 
-    off = generate_workspace(tmp_path / "off", scale=0.5, as_of=AS_OF, injections=Injections.none())
+    off = clean_half
     on = generate_workspace(tmp_path / "on", scale=0.5, as_of=AS_OF,
                             injections=replace(Injections.none(), spend_after_crm_end=True))
     before, after = (pd.read_csv(w.files["salesforce.campaigns"], dtype=str).set_index("Id") for w in (off, on))
