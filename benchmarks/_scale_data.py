@@ -289,7 +289,20 @@ def write_delta(stack: Stack, new_events: float = 0.01, changed_people: float = 
             written[key] = _rows(con, target, stream.format)
     finally:
         con.close()
+    if mode == "incremental":
+        _deliver_deltas(stack.config)
     return written
+
+
+def _deliver_deltas(config: Path) -> None:
+    """Say in steward.yaml that the export integrations now send only each day's changes (``delivery: delta``), as a
+    team delivering incremental exports configures them: their files then merge by key and are not judged by size."""
+    from steward.flows.config import load_config, write_config
+
+    cfg = load_config(config)
+    integrations = [i.model_copy(update={"delivery": "delta"}) if i.kind == "export_files" else i
+                    for i in cfg.integrations]
+    write_config(cfg.model_copy(update={"integrations": integrations}), config)
 
 
 def _changed_csv(path: Path, share: float) -> str:

@@ -73,3 +73,7 @@ class Batch:
     staged: str | None = None
     rows: int = 0
     file_stat: tuple[int, int] | None = None
+    # How an export file is delivered: "snapshot" (each file holds the whole entity, so a shorter file is a volume
+    # drop) or "delta" (each file holds only new and changed rows, so its size says nothing about the entity); None
+    # for API and synced-table batches, which are incremental by their watermark.
+    delivery: str | None = None

@@ -56,6 +56,9 @@ class IntegrationConfig(_Strict):
     batch_rows: int = Field(50_000, ge=100)
     quarantine_keep_max: int = Field(QUARANTINE_KEEP_MAX, ge=0)  # quarantined rows kept per batch; counts stay exact
     schedule: str | None = None  # cron for the health monitor and deployments; informational for a single run
+    # export_files only: "snapshot" (each file holds the whole entity; a much shorter file is a volume drop) or
+    # "delta" (each file holds only the rows new or changed since the last one, merged by key)
+    delivery: Literal["snapshot", "delta"] = "snapshot"
 
     @field_validator("credentials")
     @classmethod
@@ -70,6 +73,9 @@ class IntegrationConfig(_Strict):
     def _kind_needs(self) -> "IntegrationConfig":
         if self.kind == "export_files" and self.path is None:
             raise ValueError(f"integration '{self.name}': kind export_files needs 'path' (the export folder)")
+        if self.kind != "export_files" and self.delivery != "snapshot":
+            raise ValueError(f"integration '{self.name}': delivery applies to export files only ({self.kind} pulls "
+                             "are incremental by their watermark)")
         if self.kind == "api" and not self.base_url:
             raise ValueError(f"integration '{self.name}': kind api needs 'base_url'")
         if self.kind == "warehouse_tables" and self.path is None and not self.base_url:

@@ -82,7 +82,8 @@ def probe_integration(integration: IntegrationConfig, health: HealthPolicy, wh: 
         return build_adapter(integration.name, integration.platform, integration.kind, integration.path, wh,
                              integration.entities, base_url=integration.base_url,
                              credentials=integration.credentials, options=integration.options,
-                             policy=probe_policy(health), batch_rows=integration.batch_rows)
+                             policy=probe_policy(health), batch_rows=integration.batch_rows,
+                             delivery=integration.delivery)
 
     probes = check_integration(wh, health, integration.name, integration.platform, make, run_id, channel)
     last = probes[-1]

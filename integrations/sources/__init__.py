@@ -36,12 +36,13 @@ def build_adapter(name: str, platform: str, kind: str, path: Path | None, wareho
                   entities: list[str] | None = None, *, base_url: str | None = None,
                   credentials: dict[str, str] | None = None, options: dict[str, Any] | None = None,
                   policy: RetryPolicy | None = None, batch_rows: int | None = None,
-                  client: httpx.Client | None = None) -> SourceAdapter:
+                  client: httpx.Client | None = None, delivery: str = "snapshot") -> SourceAdapter:
     """The adapter for one configured integration. ``client`` (API kinds only) is the ``httpx.Client`` the adapter
-    sends through: None in production (the adapter builds its own), an in-process transport in fast tests."""
+    sends through: None in production (the adapter builds its own), an in-process transport in fast tests.
+    ``delivery`` (export files only) says whether each file holds the whole entity or only a day's changes."""
     if kind == "export_files":
         return ExportFilesAdapter(name, platform, path, warehouse, entities,  # type: ignore[arg-type]
-                                  **({"batch_rows": batch_rows} if batch_rows else {}))
+                                  **({"batch_rows": batch_rows} if batch_rows else {}), delivery=delivery)
     if kind == "api":
         if platform not in API_ADAPTERS:
             raise ConfigError(f"integration '{name}': no API adapter for platform '{platform}' "

@@ -36,7 +36,10 @@ from ._screen import KEEP_REJECTED, MAX_RECORD_BYTES, Screened, screen_csv, scre
 from ._stage import Scan, scan_file as _scan, stage_file
 from .streams import streams_for
 
-__all__ = ["ExportFilesAdapter"]
+__all__ = ["ExportFilesAdapter", "DELIVERIES"]
+
+# "snapshot": every file holds the whole entity; "delta": every file holds the rows new or changed since the last one
+DELIVERIES = ("snapshot", "delta")
 
 
 class ExportFilesAdapter:
@@ -44,9 +47,13 @@ class ExportFilesAdapter:
 
     def __init__(self, name: str, platform: str, root: Path | str, warehouse: Warehouse | None = None,
                  entities: list[str] | None = None, batch_rows: int = DEFAULT_BATCH_ROWS,
-                 keep_rejected: int = KEEP_REJECTED, stage: bool = True) -> None:
+                 keep_rejected: int = KEEP_REJECTED, stage: bool = True, delivery: str = "snapshot") -> None:
         self.name, self.platform, self.root, self.warehouse = name, platform, Path(root), warehouse
         self.batch_rows, self.keep_rejected, self.stage = batch_rows, keep_rejected, stage
+        if delivery not in DELIVERIES:
+            raise SourceError(f"integration '{name}': delivery must be one of {', '.join(DELIVERIES)}, "
+                              f"not '{delivery}'")
+        self.delivery = delivery
         known = {s.entity: s for s in streams_for(platform)}
         if not known:
             raise SourceError(f"integration '{name}': unknown platform '{platform}'")
@@ -89,14 +96,15 @@ class ExportFilesAdapter:
             known = landed_fingerprint(self.warehouse, self.name, stream.entity, str(path), stat) \
                 if self.warehouse is not None else None
             if known:  # landed before and not touched since: recognised by its size and mtime, never read again
-                yield Batch(self.name, stream, pd.DataFrame(), str(path), known, merge=True, file_stat=stat)
+                yield Batch(self.name, stream, pd.DataFrame(), str(path), known, merge=True, file_stat=stat,
+                            delivery=self.delivery)
                 return
         scan = _scan(path)
         staged = _stage(stream, path, scan) if stage and since is None else None
         if staged is not None:
             try:
                 yield Batch(self.name, stream, staged.sample, str(path), scan.digest, merge=True,
-                            staged=str(staged.db), rows=staged.rows, file_stat=stat)
+                            staged=str(staged.db), rows=staged.rows, file_stat=stat, delivery=self.delivery)
             finally:
                 staged.discard()
             return
@@ -119,7 +127,8 @@ class ExportFilesAdapter:
                     except duckdb.Error as exc:  # after the count pass this is rare; the entity stops here
                         read_error = _cannot_read(stream, path, frames.screened, exc)
                 batch = Batch(self.name, stream, _since(current, stream, since), str(path),
-                              digest if index == 0 and upcoming is None else _chunk_digest(digest, index), merge=True)
+                              digest if index == 0 and upcoming is None else _chunk_digest(digest, index), merge=True,
+                              delivery=self.delivery)
                 if upcoming is None:  # the last batch: the file's unreadable records, and why none was readable
                     _account(batch, screened, read_error, frames.dropped, frames.detail)
                 # merge: a record landed before (from an older export, or through the platform's API under the same

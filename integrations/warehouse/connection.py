@@ -36,6 +36,7 @@ create table if not exists ledger.batches (
     source varchar, fingerprint varchar, rows_read bigint, rows_loaded bigint, rows_quarantined bigint,
     contract_version varchar, drift json, loaded_at timestamptz, owner varchar);
 alter table ledger.batches add column if not exists owner varchar;
+alter table ledger.batches add column if not exists delivery varchar;
 create table if not exists ledger.quarantine (
     batch_id varchar, integration varchar, entity varchar, source varchar, source_row bigint,
     reasons varchar, record json, quarantined_at timestamptz);

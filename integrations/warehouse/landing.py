@@ -121,10 +121,10 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
                 con.unregister("quarantine_frame")
             con.execute("insert into ledger.batches (batch_id, run_id, integration, platform, entity, source, "
                         "fingerprint, rows_read, rows_loaded, rows_quarantined, contract_version, drift, loaded_at, "
-                        "owner) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "owner, delivery) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [batch_id, run_id, batch.integration, stream.platform, stream.entity, batch.source,
                          batch.fingerprint, rows_read, len(valid), rows_quarantined, contract_version,
-                         json.dumps(drift) if drift else None, now, owner])
+                         json.dumps(drift) if drift else None, now, owner, batch.delivery])
             con.execute("insert into ledger.schema_snapshots (batch_id, integration, entity, columns, taken_at, "
                         "types) values (?, ?, ?, ?, ?, ?)",
                         [batch_id, batch.integration, stream.entity, json.dumps(list(map(str, batch.frame.columns))),
@@ -245,10 +245,10 @@ def land_staged(wh: Warehouse, batch: Batch, verdict, run_id: str, owner: str | 
                     con.unregister("quarantine_frame")
                 con.execute("insert into ledger.batches (batch_id, run_id, integration, platform, entity, source, "
                             "fingerprint, rows_read, rows_loaded, rows_quarantined, contract_version, drift, "
-                            "loaded_at, owner) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "loaded_at, owner, delivery) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             [batch_id, run_id, batch.integration, stream.platform, stream.entity, batch.source,
                              batch.fingerprint, verdict.rows, rows_valid, rows_quarantined, verdict.contract.version,
-                             json.dumps(verdict.drift) if verdict.drift else None, now, owner])
+                             json.dumps(verdict.drift) if verdict.drift else None, now, owner, batch.delivery])
                 con.execute("insert into ledger.schema_snapshots (batch_id, integration, entity, columns, taken_at, "
                             "types) values (?, ?, ?, ?, ?, ?)",
                             [batch_id, batch.integration, stream.entity,

@@ -150,6 +150,9 @@ def test_the_daily_delta_is_small_and_keyed_to_what_is_there(stack, tmp_path):
     assert 0 < written["salesforce.contacts"] <= stack.sizes["salesforce.contacts"] * 0.02
     new = read(stack, "hubspot/email_events.jsonl", "json")
     assert one(f"select count(*) from {new} where type = 'SENT' or not ends_with(id, '-d1')") == (0,)
+    from steward.flows.config import load_config  # the integrations now say they deliver deltas
+
+    assert {i.delivery for i in load_config(stack.config).integrations if i.kind == "export_files"} == {"delta"}
 
 
 def test_a_snapshot_delta_is_the_whole_entity_with_the_changes(tmp_path):

@@ -29,18 +29,19 @@ def _export(modstamp: str) -> bytes:
     return ("\n".join([HEADER, *rows]) + "\n").encode()
 
 
-def _pull(wh: Warehouse, folder, integration: str, content: bytes, run: str):
+def _pull(wh: Warehouse, folder, integration: str, content: bytes, run: str, delivery: str = "snapshot"):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "contacts.csv").write_bytes(content)
-    adapter = ExportFilesAdapter(integration, "salesforce", folder, wh, entities=["contacts"])
+    adapter = ExportFilesAdapter(integration, "salesforce", folder, wh, entities=["contacts"], delivery=delivery)
     [item] = pull_entity(adapter, adapter.streams()[0], wh, run)
     return item
 
 
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory):
-    """Two integrations in one warehouse: ``cut`` lands a full export then the same export cut in half (mid-line);
-    ``same`` lands a full export then a changed export of the same size. One dbt build serves both."""
+    """Three integrations in one warehouse: ``cut`` lands a full export then the same export cut in half (mid-line);
+    ``same`` lands a full export then a changed export of the same size; ``delta`` (``delivery: delta``) lands a
+    full export then a day's delta of ten changed rows. One dbt build serves all three."""
     root = tmp_path_factory.mktemp("volume")
     wh = Warehouse(root / "tiny.duckdb")
     full, later = _export("2026-11-01"), _export("2026-11-02")
@@ -48,6 +49,9 @@ def judged(tmp_path_factory):
     cut = _pull(wh, root / "cut", "cut", later[: len(later) // 2], "r2")
     _pull(wh, root / "same", "same", full, "r1")
     _pull(wh, root / "same", "same", later, "r2")
+    _pull(wh, root / "delta", "delta", full, "r1", delivery="delta")
+    day = _export("2026-11-03").splitlines(keepends=True)
+    _pull(wh, root / "delta", "delta", b"".join(day[:11]), "r2", delivery="delta")
     policy = load_policy()
     build(wh, root / "dbt", policy, ["stg_steward__batches", "gov_data_quality__volume_drops"])
     drops = mart(wh, "gov_data_quality__volume_drops", order="integration")
@@ -71,3 +75,37 @@ def test_an_unchanged_size_export_is_no_finding(judged):
     same = drops[drops["integration"] == "same"].iloc[0]
     assert (same["rows_read"], same["baseline_rows"], same["volume_drop"]) == (ROWS, ROWS, 0)
     assert all("same" not in str(f.subject) for f in findings)
+
+
+def test_a_delta_delivery_is_not_judged_by_its_size(judged):
+    """A team that exports only each day's changes (``delivery: delta``) sends files a few percent of the entity's
+    size: they merge by key, and the volume check leaves them out instead of calling every day a 95% drop."""
+    _, _, drops, findings = judged
+    assert "delta" not in set(drops["integration"])
+    assert all("delta" not in str(f.subject) for f in findings)
+
+
+def test_delivery_is_checked_when_the_adapter_is_built(tmp_path):
+    from steward.contracts.errors import SourceError
+
+    with pytest.raises(SourceError, match="delivery must be one of snapshot, delta"):
+        ExportFilesAdapter("x", "salesforce", tmp_path, None, delivery="daily")
+
+
+@pytest.mark.parametrize("integration, said", [
+    ({"name": "crm", "platform": "salesforce", "path": "exports", "delivery": "daily"},
+     "integrations.0.delivery: Input should be 'snapshot' or 'delta'"),
+    ({"name": "crm", "platform": "salesforce", "kind": "api", "base_url": "http://127.0.0.1:1",
+      "delivery": "delta"}, "delivery applies to export files only"),
+])
+def test_a_bad_delivery_in_steward_yaml_is_one_line_naming_the_field(tmp_path, integration, said):
+    import yaml
+
+    from steward.contracts.errors import ConfigError
+    from steward.flows.config import load_config
+
+    path = tmp_path / "steward.yaml"
+    path.write_text(yaml.safe_dump({"integrations": [integration]}), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert said in str(caught.value) and "\n" not in str(caught.value)

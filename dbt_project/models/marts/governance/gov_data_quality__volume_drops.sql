@@ -2,7 +2,8 @@
 -- partial export file (data_quality.volume_drop, docs/policy.md). Only batches read from an export file are judged:
 -- each holds the whole entity (a full snapshot), so their row counts compare like with like. API and synced-table
 -- batches are incremental (only what changed since the watermark) and are left out; their source is a URL or a
--- `<connection>#<schema.table>` name, an export's is a file path. One row per entity with at least one earlier
+-- `<connection>#<schema.table>` name, an export's is a file path. An integration configured with `delivery: delta`
+-- sends only each day's new and changed rows, so its files are left out too. One row per entity with at least one earlier
 -- snapshot: volume_drop = 1 - rows_read / median(rows_read of the `volume_baseline_batches` snapshots before it),
 -- 0 when the newest batch is not smaller.
 {%- set baseline_batches = var('volume_baseline_batches') %}
@@ -10,7 +11,7 @@ with export_batches as (
     select integration, entity, coalesce(run_id, batch_id) as reading_id, batch_id, owner, rows_read, loaded_at,
            batch_source
     from {{ ref('stg_steward__batches') }}
-    where batch_source not like '%://%' and batch_source not like '%#%'
+    where batch_source not like '%://%' and batch_source not like '%#%' and coalesce(delivery, 'snapshot') <> 'delta'
 ),
 
 -- An export longer than `batch_rows` lands as several batches in one run: one reading of one file is one snapshot,

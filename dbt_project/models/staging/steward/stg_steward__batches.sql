@@ -18,6 +18,7 @@ renamed as (
         contract_version,
         owner,
         drift,
+        delivery,
         -- timestamps
         loaded_at,
         'steward' as source_system
