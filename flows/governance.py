@@ -104,12 +104,12 @@ def governance_run(params: RunParams) -> RunResult:
             report("start", f"run {stale} was left running by a process that is gone: marked abandoned")
         active_run(wh, run_id)
         try:
-            return _govern(cfg, policy, wh, run_id, params.kind)
+            return _govern(cfg, policy, wh, run_id, params.kind, params.full_refresh)
         finally:
             clear_active_run()
 
 
-def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str) -> RunResult:
+def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str, full_refresh: bool = False) -> RunResult:
     started = ledger.start_run(wh, run_id, kind, str(cfg.source))
     report("start", f"run {run_id} -> {wh.path}")
     lap = _Laps()
@@ -125,7 +125,7 @@ def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str) -> RunResult:
         policy = drift.policy
         lap("drift")
         outcome = steps.transform(wh, cfg.work_dir, policy, pd.Timestamp(started), run_id, drift.exclude,
-                                  params.full_refresh)
+                                  full_refresh)
         lap("transform")
         findings = steps.judge(wh, policy, outcome, run_id)
         lap("judge")
