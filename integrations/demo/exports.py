@@ -47,7 +47,7 @@ def write_ndjson(records: list[dict], path: Path) -> Path:
     return path
 
 
-def json_values(values: pd.Series) -> pd.Series:
+def json_values(values: pd.Series) -> np.ndarray:
     """Each value as ``json.dumps`` writes it, whole columns at a time: strings quoted (escaped exactly as json.dumps
     escapes them, element by element, only where a value needs it), integers and booleans bare, missing as ``null``.
 
@@ -55,16 +55,17 @@ def json_values(values: pd.Series) -> pd.Series:
     """
     missing = values.isna().to_numpy()
     if pd.api.types.is_bool_dtype(values.dtype):
-        text = pd.Series(np.where(values.to_numpy(dtype=bool, na_value=False), "true", "false"), index=values.index)
+        text = np.where(values.to_numpy(dtype=bool, na_value=False), "true", "false").astype(object)
     elif pd.api.types.is_integer_dtype(values.dtype):
-        text = values.astype("Int64").astype(str)
+        text = values.to_numpy(dtype=np.int64, na_value=0).astype(str).astype(object)
     else:
-        text = values.astype(object).where(~missing, "").astype(str)
-        escape = text.str.contains(_PLAIN, regex=True).to_numpy(dtype=bool)
-        text = '"' + text + '"'
+        raw = values.to_numpy(dtype=object, na_value="")
+        escape = pd.Series(raw, dtype=object).astype(str).str.contains(_PLAIN, regex=True).to_numpy(dtype=bool)
+        text = '"' + raw + '"'
         if escape.any():
-            text[escape] = [json.dumps(v) for v in values[escape]]
-    return text.where(~missing, "null").astype(object)
+            text[escape] = [json.dumps(v) for v in raw[escape]]
+    text[missing] = "null"
+    return text
 
 
 def write_ndjson_frames(frames: Iterable[pd.DataFrame], path: Path, omit_null: tuple[str, ...] = ()) -> int:
@@ -80,12 +81,12 @@ def write_ndjson_frames(frames: Iterable[pd.DataFrame], path: Path, omit_null: t
         for frame in frames:
             if frame.empty:
                 continue
-            line = pd.Series("{", index=frame.index, dtype=object)
+            line = np.full(len(frame), "{", dtype=object)
             for i, col in enumerate(frame.columns):
-                value = frame[col].astype(object) if col == "properties" else json_values(frame[col])
+                value = frame[col].to_numpy(dtype=object) if col == "properties" else json_values(frame[col])
                 field = ("," if i else "") + json.dumps(col) + ":" + value
                 if col in omit_null:
-                    field = field.where(frame[col].notna().to_numpy(), "")
+                    field[frame[col].isna().to_numpy()] = ""
                 line = line + field
             fh.write("\n".join((line + "}").tolist()))
             fh.write("\n")
@@ -100,7 +101,9 @@ def hex_ids(start: int, n: int, suffix: str = "") -> np.ndarray:
     numbers = np.arange(start, start + n, dtype=np.uint64)
     shifts = np.arange(44, -1, -4, dtype=np.uint64)
     digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[(numbers[:, None] >> shifts) & np.uint64(15)]
-    return np.char.add(np.ascontiguousarray(digits).view("S12").ravel().astype(str), suffix).astype(object)
+    tail = np.broadcast_to(np.frombuffer(suffix.encode("ascii"), dtype=np.uint8), (n, len(suffix)))
+    text = np.ascontiguousarray(np.hstack([digits, tail]))
+    return text.view(f"S{12 + len(suffix)}").ravel().astype(str).astype(object)
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> Path:
@@ -121,10 +124,10 @@ def hubspot_objects_frame(df: pd.DataFrame, id_col: str, created: str, updated: 
     created_s, updated_s = sf_time(df[created]).to_numpy(), sf_time(df[updated]).to_numpy()
     text = {c: df[c].to_numpy() for c in props}
     text[created], text[updated] = created_s, updated_s
-    properties = pd.Series("{", index=range(len(df)), dtype=object)
+    properties = np.full(len(df), "{", dtype=object)
     for i, col in enumerate(props):
         values = pd.Series(text[col], dtype=object)
         values = values.where(values.isna(), values.astype(str))  # every property is a string (or null)
         properties = properties + ("," if i else "") + json.dumps(col) + ":" + json_values(values)
-    return pd.DataFrame({"id": df[id_col].astype(str).to_numpy(), "properties": (properties + "}").to_numpy(),
+    return pd.DataFrame({"id": df[id_col].astype(str).to_numpy(), "properties": properties + "}",
                          "createdAt": created_s, "updatedAt": updated_s, "archived": False})
