@@ -7,7 +7,7 @@ injected one is not haunted by the earlier data. Nothing else in the working fol
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..integrations.demo.generator import Workspace, generate_workspace
 from ..integrations.demo.injections import Injections
@@ -24,14 +24,17 @@ DEMO_PLATFORMS = ("salesforce", "hubspot", "google_ads", "cdp", "decisions")
 DEMO_ANCHOR = Path("audit-anchors.jsonl")
 
 
-def prepare_demo(workdir: Path, scale: float = 1.0, seed: int = 7, clean: bool = False) -> tuple[Path, Workspace]:
-    """Write the workspace and its config; returns the config path and what was generated."""
+def prepare_demo(workdir: Path, scale: float = 1.0, seed: int = 7, clean: bool = False,
+                 progress: Callable[[str], None] | None = None) -> tuple[Path, Workspace]:
+    """Write the workspace and its config; returns the config path and what was generated. ``progress`` hears the
+    generator's steps."""
     workdir = workdir.expanduser().resolve()
     try:
         workdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"{workdir}: cannot create the demo folder ({exc.strerror})") from exc
-    ws = generate_workspace(workdir, seed=seed, scale=scale, injections=Injections.none() if clean else Injections())
+    ws = generate_workspace(workdir, seed=seed, scale=scale, injections=Injections.none() if clean else Injections(),
+                            progress=progress)
     for stale in (workdir / "steward.duckdb", workdir / "steward.duckdb.wal", workdir / DEMO_ANCHOR):
         stale.unlink(missing_ok=True)
     cfg = StewardConfig(

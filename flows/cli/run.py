@@ -51,7 +51,8 @@ def demo(clean: bool = typer.Option(False, help="Switch every injected problem o
 
     def go() -> object:
         with err.status("Generating the demo workspace…"):
-            config, ws = prepare_demo(workdir, scale=scale, seed=seed, clean=clean)
+            config, ws = prepare_demo(workdir, scale=scale, seed=seed, clean=clean,
+                                      progress=lambda line: say_stage("generate", line))
         injected = ", ".join(ws.injections.enabled()) or "none (clean)"
         err.print(f"[bold]Demo workspace[/] {ws.root}  ({sum(ws.counts.values()):,} records, injected: {injected})")
         if source == "files":

@@ -8,9 +8,10 @@ files; ``scale`` multiplies people, and with them sends, events and decisions (3
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import time
 from itertools import chain
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -45,14 +46,17 @@ class Workspace:
 
 
 def generate_workspace(root: Path | str, seed: int = 7, scale: float = 1.0,
-                       injections: Injections | None = None, as_of: pd.Timestamp | None = None) -> Workspace:
-    """Draw the stack and write every export under ``root/exports``. ``as_of`` defaults to this hour (UTC)."""
+                       injections: Injections | None = None, as_of: pd.Timestamp | None = None,
+                       progress: Callable[[str], None] | None = None) -> Workspace:
+    """Draw the stack and write every export under ``root/exports``. ``as_of`` defaults to this hour (UTC).
+    ``progress``, when given, hears one line per platform written (a scale-100 workspace takes minutes)."""
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
     inj = injections or Injections()
     as_of = (as_of or pd.Timestamp.now(tz="UTC")).floor("h")
     rng = np.random.default_rng(seed)
     ws = Workspace(Path(root), seed, scale, as_of, inj)
+    say = _progress(ws, progress)
 
     people = draw_people(rng, max(200, round(BASE_PEOPLE * scale)))
     accounts = draw_accounts(rng, max(30, len(people) // 6))
@@ -68,14 +72,36 @@ def generate_workspace(root: Path | str, seed: int = 7, scale: float = 1.0,
     erasures, erased = privacy.erasure_requests(seed, people, events, unsubs, as_of, inj)
     expired = privacy.expired_email_events(seed, people, unsubs, as_of, inj, exclude=erased)
 
+    say("people and activity drawn", "")
     crm, opportunities = _salesforce(ws, rng, people, accounts, contact_account, unsubs, audience, ads)
+    say("salesforce", "salesforce.")
     _hubspot(ws, rng, people, crm, events, unsubs, expired)
+    say("hubspot", "hubspot.")
     ads = ads.assign(conversions_value=activity.conversion_values(ads, opportunities))
     _google_ads(ws, misfires.overclaim_revenue(ads, inj))
     profiles = _cdp(ws, rng, people, crm, unsubs)
     _decisions(ws, decisions, crm, accounts, people)
     _privacy(ws, people, profiles, erasures, erased)
+    say("google_ads, cdp, decisions", "")
     return ws
+
+
+def _progress(ws: Workspace, progress: Callable[[str], None] | None) -> Callable[[str, str], None]:
+    """``say(step, prefix)``: one line with the seconds since the last one and the records of files under ``prefix``
+    written since (every file when ``prefix`` is empty)."""
+    last, told = [time.monotonic()], set()
+
+    def say(step: str, prefix: str) -> None:
+        if progress is None:
+            return
+        fresh = {k: n for k, n in ws.counts.items() if k not in told and k.startswith(prefix)}
+        told.update(fresh)
+        now = time.monotonic()
+        records = f": {sum(fresh.values()):,} records" if fresh else ""
+        progress(f"{step}{records} ({now - last[0]:.0f} s)")
+        last[0] = now
+
+    return say
 
 
 def _record(ws: Workspace, key: str, path: Path, rows: int) -> None:
