@@ -44,24 +44,30 @@ def demo(clean: bool = typer.Option(False, help="Switch every injected problem o
                                                 "(local emulators); files: read the export files directly."),
          verbose: bool = typer.Option(False, help="Show Prefect's and dbt's own logs.")) -> None:
     """Generate the demo workspace and run the whole governance loop on it, no accounts needed."""
-    from ..demo import prepare_demo, write_emulated_config
+    from ..demo import API_EVENTS_MAX, prepare_demo, read_from_files, write_emulated_config
 
     if source not in ("api", "files"):
         fail(f"--source must be 'api' or 'files', not '{source}'")
 
     def go() -> object:
         with err.status("Generating the demo workspace…"):
-            config, ws = prepare_demo(workdir, scale=scale, seed=seed, clean=clean)
+            config, ws = prepare_demo(workdir, scale=scale, seed=seed, clean=clean,
+                                      progress=lambda line: say_stage("generate", line))
         injected = ", ".join(ws.injections.enabled()) or "none (clean)"
         err.print(f"[bold]Demo workspace[/] {ws.root}  ({sum(ws.counts.values()):,} records, injected: {injected})")
         if source == "files":
             return _run(config, "demo", verbose, dry_run)
         from ...integrations.emulator.stack import EmulatorStack
 
+        from_files = read_from_files(ws)
         with err.status("Starting the platform emulators…"), EmulatorStack(ws.root) as stack:
-            emulated = write_emulated_config(config, stack.integrations())
+            emulated = write_emulated_config(config, stack.integrations(), from_files)
             err.print("[bold]Platform APIs[/] " + ", ".join(f"{p} {e.base_url}" for p, e in stack.emulators.items())
                       + "  (local emulators)")
+            for platform, entities in from_files.items():
+                sizes = ", ".join(f"{e} ({ws.counts[f'{platform}.{e}']:,} records)" for e in entities)
+                err.print(f"[bold]From export files[/] {platform} {sizes}: more than {API_EVENTS_MAX:,} are read "
+                          f"from the export as a backfill, not paged through the API (docs/demo-workspace.md)")
             return _run(emulated, "demo", verbose, dry_run)
 
     _main(go, as_json, fail_on)

@@ -8,7 +8,10 @@ files; ``scale`` multiplies people, and with them sends, events and decisions (3
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import time
+from itertools import chain
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -17,7 +20,8 @@ from ...contracts.policy import LIFECYCLE_STAGE_REQUIRES
 
 from . import activity, misfires, privacy
 from .activity import CAMPAIGNS, OVER_OPTIMISED, SPEND_AFTER_END, SPEND_MISMATCH
-from .exports import hubspot_objects, sf_time, write_csv, write_ndjson, write_parquet
+from .exports import (hex_ids, hubspot_objects_frame, sf_time, write_csv, write_ndjson, write_ndjson_frames,
+                      write_parquet)
 from .injections import Injections
 from .people import draw_accounts, draw_people, sfdc_id
 
@@ -42,14 +46,17 @@ class Workspace:
 
 
 def generate_workspace(root: Path | str, seed: int = 7, scale: float = 1.0,
-                       injections: Injections | None = None, as_of: pd.Timestamp | None = None) -> Workspace:
-    """Draw the stack and write every export under ``root/exports``. ``as_of`` defaults to this hour (UTC)."""
+                       injections: Injections | None = None, as_of: pd.Timestamp | None = None,
+                       progress: Callable[[str], None] | None = None) -> Workspace:
+    """Draw the stack and write every export under ``root/exports``. ``as_of`` defaults to this hour (UTC).
+    ``progress``, when given, hears one line per platform written (a scale-100 workspace takes minutes)."""
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
     inj = injections or Injections()
     as_of = (as_of or pd.Timestamp.now(tz="UTC")).floor("h")
     rng = np.random.default_rng(seed)
     ws = Workspace(Path(root), seed, scale, as_of, inj)
+    say = _progress(ws, progress)
 
     people = draw_people(rng, max(200, round(BASE_PEOPLE * scale)))
     accounts = draw_accounts(rng, max(30, len(people) // 6))
@@ -65,14 +72,36 @@ def generate_workspace(root: Path | str, seed: int = 7, scale: float = 1.0,
     erasures, erased = privacy.erasure_requests(seed, people, events, unsubs, as_of, inj)
     expired = privacy.expired_email_events(seed, people, unsubs, as_of, inj, exclude=erased)
 
+    say("people and activity drawn", "")
     crm, opportunities = _salesforce(ws, rng, people, accounts, contact_account, unsubs, audience, ads)
+    say("salesforce", "salesforce.")
     _hubspot(ws, rng, people, crm, events, unsubs, expired)
+    say("hubspot", "hubspot.")
     ads = ads.assign(conversions_value=activity.conversion_values(ads, opportunities))
     _google_ads(ws, misfires.overclaim_revenue(ads, inj))
     profiles = _cdp(ws, rng, people, crm, unsubs)
     _decisions(ws, decisions, crm, accounts, people)
     _privacy(ws, people, profiles, erasures, erased)
+    say("google_ads, cdp, decisions", "")
     return ws
+
+
+def _progress(ws: Workspace, progress: Callable[[str], None] | None) -> Callable[[str, str], None]:
+    """``say(step, prefix)``: one line with the seconds since the last one and the records of files under ``prefix``
+    written since (every file when ``prefix`` is empty)."""
+    last, told = [time.monotonic()], set()
+
+    def say(step: str, prefix: str) -> None:
+        if progress is None:
+            return
+        fresh = {k: n for k, n in ws.counts.items() if k not in told and k.startswith(prefix)}
+        told.update(fresh)
+        now = time.monotonic()
+        records = f": {sum(fresh.values()):,} records" if fresh else ""
+        progress(f"{step}{records} ({now - last[0]:.0f} s)")
+        last[0] = now
+
+    return say
 
 
 def _record(ws: Workspace, key: str, path: Path, rows: int) -> None:
@@ -206,8 +235,9 @@ def _hubspot(ws: Workspace, rng, people, crm, events, unsubs, expired: pd.DataFr
         "createdate": as_of - pd.to_timedelta(people["created_days_ago"], "D"),
         "lastmodifieddate": _modstamps(rng, len(people), as_of),
     })
-    recs = hubspot_objects(contacts, "hs_object_id", "createdate", "lastmodifieddate")
-    _record(ws, "hubspot.contacts", write_ndjson(recs, out / "contacts.jsonl"), len(recs))
+    objects = hubspot_objects_frame(contacts, "hs_object_id", "createdate", "lastmodifieddate")
+    path = out / "contacts.jsonl"
+    _record(ws, "hubspot.contacts", path, write_ndjson_frames([objects], path))
 
     emails = [{"id": str(700_000 + c.key), "name": c.name, "state": "PUBLISHED", "subject": f"{c.name} - this week",
                "salesforceCampaignId": f"701{c.key:015d}", "updatedAt": sf_time(pd.Series([as_of])).iat[0]}
@@ -217,19 +247,11 @@ def _hubspot(ws: Workspace, rng, people, crm, events, unsubs, expired: pd.DataFr
     _record(ws, "hubspot.marketing_emails", write_ndjson(emails, out / "marketing_emails.jsonl"), len(emails))
 
     ev = events.sort_values(["created", "person", "type"], kind="stable").reset_index(drop=True)
-    ev_records = pd.DataFrame({
-        "id": [f"{i:012x}-{ws.seed:04x}" for i in range(len(ev))], "type": ev["type"],
-        "recipient": people["email"].to_numpy()[ev["person"]],
-        "emailCampaignId": np.where(ev["campaign"] > 0, 700_000 + ev["campaign"], None),
-        "created": (pd.to_datetime(ev["created"], utc=True).astype("int64") // 10**6),
-        "portalId": 4_210_042,
-    })
-    recs = ev_records.to_dict("records")
-    for r in recs:  # preference-centre changes are not tied to an email
-        if r["emailCampaignId"] is None:
-            del r["emailCampaignId"]
-    recs += privacy.hubspot_event_records(expired, people, len(recs), ws.seed)  # after: live ids stay put
-    _record(ws, "hubspot.email_events", write_ndjson(recs, out / "email_events.jsonl"), len(recs))
+    path = out / "email_events.jsonl"
+    live = _email_event_records(ev, people["email"].to_numpy(), ws.seed)
+    expired_records = pd.DataFrame(privacy.hubspot_event_records(expired, people, len(ev), ws.seed))  # after: live
+    _record(ws, "hubspot.email_events", path,  # ids stay put
+            write_ndjson_frames(chain(live, [expired_records]), path, omit_null=("emailCampaignId",)))
 
     unsub_at = unsubs.set_index("person")["unsubscribed_at"]
     status = np.where(people["opted_out_before"], "UNSUBSCRIBED", "SUBSCRIBED").astype(object)
@@ -239,7 +261,26 @@ def _hubspot(ws: Workspace, rng, people, crm, events, unsubs, expired: pd.DataFr
     subs = pd.DataFrame({"recipient": people["email"], "subscriptionId": "marketing_information",
                          "status": status, "legalBasis": "CONSENT_WITH_NOTICE", "sourceOfStatus": "SUBSCRIPTION_STATUS",
                          "timestamp": sf_time(changed)})
-    _record(ws, "hubspot.subscriptions", write_ndjson(subs.to_dict("records"), out / "subscriptions.jsonl"), len(subs))
+    path = out / "subscriptions.jsonl"
+    _record(ws, "hubspot.subscriptions", path, write_ndjson_frames([subs], path))
+
+
+EVENT_CHUNK = 500_000  # email events are rendered and written this many at a time: memory stays flat at any scale
+
+
+def _email_event_records(ev: pd.DataFrame, emails: np.ndarray, seed: int) -> Iterator[pd.DataFrame]:
+    """The Email Events API records of ``ev`` (sorted), a chunk at a time; preference-centre changes are not tied
+    to an email, so they carry no ``emailCampaignId``."""
+    for start in range(0, len(ev), EVENT_CHUNK):
+        part = ev.iloc[start:start + EVENT_CHUNK]
+        campaign = part["campaign"].to_numpy()
+        yield pd.DataFrame({
+            "id": hex_ids(start, len(part), f"-{seed:04x}"), "type": part["type"].to_numpy(),
+            "recipient": emails[part["person"].to_numpy()],
+            "emailCampaignId": pd.Series(700_000 + campaign, dtype="Int64").where(campaign > 0),
+            "created": (pd.to_datetime(part["created"], utc=True).astype("int64") // 10**6).to_numpy(),
+            "portalId": 4_210_042,
+        })
 
 
 def _stages_the_crm_justifies(stage: np.ndarray, crm_state: np.ndarray) -> np.ndarray:

@@ -57,15 +57,19 @@ def extra_sends(seed: int, people: pd.DataFrame, audience: pd.DataFrame, events:
     if not plan:
         return events, unsubs
     rng = _rng(seed, 1)
-    opted = dict(zip(unsubs["person"], unsubs["unsubscribed_at"]))
-    ignored = set(unsubs.loc[unsubs["ignored"], "person"])
+    # per person: when they opted out (ns since the epoch; NEVER if they did not), and whether the stack ignores it
+    never = np.iinfo(np.int64).max
+    opted = np.full(len(people), never, dtype=np.int64)
+    opted[unsubs["person"].to_numpy()] = unsubs["unsubscribed_at"].dt.as_unit("ns").astype("int64").to_numpy()
+    ignored = np.zeros(len(people), dtype=bool)
+    ignored[unsubs.loc[unsubs["ignored"], "person"].to_numpy()] = True
     frames, fresh = [events], {}
     for send_at, email, pool in plan:
-        still = np.array([p in ignored or p not in opted or opted[p] > send_at for p in pool], dtype=bool)
+        still = ignored[pool] | (opted[pool] > send_at.value)
         frame, left = _one_send(rng, pool[still], email, send_at, _BASE)
-        for person in left:
-            if person not in opted:
-                opted[person] = fresh[person] = send_at + pd.Timedelta(hours=5)
+        left = left[opted[left] == never]
+        opted[left] = (send_at + pd.Timedelta(hours=5)).value
+        fresh.update(dict.fromkeys(left.tolist(), send_at + pd.Timedelta(hours=5)))
         frames.append(frame)
     new = pd.DataFrame({"person": list(fresh), "unsubscribed_at": pd.to_datetime(list(fresh.values()), utc=True),
                         "ignored": False})

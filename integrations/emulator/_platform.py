@@ -302,7 +302,7 @@ class PlatformEmulator:
         if fault is not None and fault.kind == "slow":
             reply.delay = fault.delay
         if fault is not None and fault.kind in ("truncate", "malformed"):
-            data = json.dumps(reply.payload).encode()
+            data = reply.raw if reply.raw is not None else json.dumps(reply.payload).encode()
             reply.raw = data[: max(1, len(data) // 2)] if fault.kind == "truncate" else b"<html>502 Bad Gateway</html>"
             return reply, fault.kind
         return reply, fault.kind if fault else None

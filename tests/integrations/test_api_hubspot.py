@@ -326,3 +326,32 @@ def test_a_batch_that_lost_its_key_is_refused_and_the_watermark_stays(emu, wh, e
     emu.renamed.clear()  # fixed: the next pull resumes from the same watermark and lands as before
     pull_integration(_adapter(emu, "email_events"), wh, "run-3")
     _assert_landed_like_export(wh, "email_events", expected["email_events"])
+
+
+def _event_pages(emu: HubspotEmulator) -> list[dict[str, Any]]:
+    pages, offset = [], None
+    with httpx.Client(base_url=emu.base_url, headers={"Authorization": f"Bearer {os.environ[TOKEN_VAR]}"},
+                      timeout=60) as client:
+        while True:
+            page = client.get("/email/public/v1/events", params={"limit": 1000, **({"offset": offset} if offset
+                                                                                   else {})}).json()
+            pages.append(page)
+            if not page["hasMore"]:
+                return pages
+            offset = page["offset"]
+
+
+def test_email_event_pages_written_by_duckdb_are_the_export_records(emu, workspace):
+    """Event pages are JSON text DuckDB writes (no dict per event); they hold exactly the export's records, in
+    cursor order, with HubSpot's app fields and no key for a missing campaign, as the dict-per-event answer did."""
+    served = _event_pages(emu)
+    lines = (workspace / "exports" / "hubspot" / "email_events.jsonl").read_text().splitlines()
+    exported = sorted((json.loads(line) for line in lines), key=lambda r: (r["created"], r["id"]))
+    assert [e for page in served for e in page["events"]] == [{**r, "appId": 113, "appName": "BatchEmail"}
+                                                              for r in exported]
+    assert any("emailCampaignId" not in r for r in exported)  # the omitted-key case is exercised
+    emu.rename_field("email_events", "portalId", "portal_id")  # a renamed field takes the dict-per-event answer
+    renamed = _event_pages(emu)
+    assert [p["offset"] for p in renamed] == [p["offset"] for p in served]
+    assert [e for p in renamed for e in p["events"]] == [
+        {("portal_id" if k == "portalId" else k): v for k, v in e.items()} for p in served for e in p["events"]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -192,3 +193,20 @@ def test_spend_after_end_switch_ends_one_crm_campaign_while_google_ads_keeps_rep
     ads = pd.read_csv(on.files["google_ads.campaign_stats"], dtype={"campaign.id": str})
     days = pd.to_datetime(ads.loc[ads["campaign.id"] == "9000000008", "segments.date"])
     assert (days > end).sum() == 9 and days.max() == (AS_OF.tz_localize(None).normalize() - pd.Timedelta(days=1))
+
+
+def test_column_wise_ndjson_is_byte_for_byte_what_json_dumps_writes(tmp_path):
+    """Email events are written a column at a time (minutes -> seconds at scale 100); the bytes stay json.dumps'."""
+    from steward.integrations.demo.exports import hex_ids, write_ndjson, write_ndjson_frames
+
+    strings = ["plain", 'quo"te', "back\\slash", "tab\there", "é ünï ☃", None]
+    numbers = [1, None, 3, 700_001, -5, 0]
+    frame = pd.DataFrame({"s": strings, "n": pd.array(numbers, dtype="Int64"), "b": [True, False] * 3,
+                          "i": np.arange(6) * 10**12})
+    records = [{"s": s, **({"n": n} if n is not None else {}), "b": b, "i": int(i)}
+               for s, n, b, i in zip(strings, numbers, [True, False] * 3, np.arange(6) * 10**12)]
+    assert write_ndjson_frames([frame.iloc[:4], frame.iloc[4:]], tmp_path / "cols.jsonl", omit_null=("n",)) == 6
+    write_ndjson(records, tmp_path / "dicts.jsonl")
+    assert (tmp_path / "cols.jsonl").read_bytes() == (tmp_path / "dicts.jsonl").read_bytes()
+    start = 16**11 - 2  # the ids cross into their twelfth hex digit
+    assert list(hex_ids(start, 5, "-0007")) == [f"{i:012x}-0007" for i in range(start, start + 5)]
