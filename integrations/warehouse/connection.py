@@ -37,6 +37,12 @@ create table if not exists ledger.batches (
     contract_version varchar, drift json, loaded_at timestamptz, owner varchar);
 alter table ledger.batches add column if not exists owner varchar;
 alter table ledger.batches add column if not exists delivery varchar;
+-- Each export file landed whole, with its size and mtime when read: the next pull knows an untouched file without
+-- reading it (landing.landed_fingerprint). Created here with the ledger, not on first use: integrations are pulled
+-- from several threads, and two creating it at once conflict.
+create table if not exists ledger.landed_files (
+    integration varchar, entity varchar, source varchar, size bigint, mtime_ns bigint, fingerprint varchar,
+    batch_id varchar, landed_at timestamptz, primary key (integration, entity, source));
 create table if not exists ledger.quarantine (
     batch_id varchar, integration varchar, entity varchar, source varchar, source_row bigint,
     reasons varchar, record json, quarantined_at timestamptz);

@@ -140,13 +140,6 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
     return LandResult(batch_id, batch.integration, stream.entity, rows_read, len(valid), rows_quarantined)
 
 
-# Each export file landed whole: its size and mtime when read, so the next pull knows an untouched file without
-# reading it (``landed_fingerprint``). Kept here, not in LEDGER_DDL: only landing writes or reads it.
-_LANDED_FILES_DDL = ("create table if not exists ledger.landed_files (integration varchar, entity varchar, "
-                     "source varchar, size bigint, mtime_ns bigint, fingerprint varchar, batch_id varchar, "
-                     "landed_at timestamptz, primary key (integration, entity, source))")
-
-
 def landed_fingerprint(wh: Warehouse, integration: str, entity: str, source: str,
                        stat: tuple[int, int]) -> str | None:
     """The fingerprint of the batch that landed ``source`` when it had this (size, mtime_ns), if one did.
@@ -154,7 +147,6 @@ def landed_fingerprint(wh: Warehouse, integration: str, entity: str, source: str
     Size and modification time are what ``make`` and ``rsync`` trust: a file rewritten in place gets a new mtime,
     a file appended to a new size. A tool that rewrites a file and restores its mtime defeats it; touch the file."""
     with wh.connect() as con:
-        con.execute(_LANDED_FILES_DDL)
         row = con.execute("select f.fingerprint from ledger.landed_files f join ledger.batches b "
                           "on b.integration = f.integration and b.entity = f.entity and b.fingerprint = f.fingerprint "
                           "where f.integration = ? and f.entity = ? and f.source = ? and f.size = ? "
@@ -188,7 +180,6 @@ def land_staged(wh: Warehouse, batch: Batch, verdict, run_id: str, owner: str | 
     rows_quarantined = verdict.failing
     rows_valid = verdict.rows - verdict.failing
     with _LANDING, wh.connect() as con:
-        con.execute(_LANDED_FILES_DDL)
         seen = con.execute(
             "select batch_id from ledger.batches where integration = ? and entity = ? and fingerprint = ?",
             [batch.integration, stream.entity, batch.fingerprint]).fetchall()
