@@ -104,13 +104,7 @@ def conform(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | None
 
     Raises ``BreakingDrift`` when the batch cannot be landed as its entity at all.
     """
-    contract = contract_for(batch.stream.key)
-    expected, required = contract.columns(), contract.required_columns()
-    present = [str(c) for c in batch.frame.columns]
-    types = column_types(batch.frame)
-    drift = _with_retyped(detect_drift(expected, present, contract.optional_columns()),
-                          detect_retyped(previous_types, types))
-    _refuse_unrecognisable(batch, contract, required, present, drift)
+    contract, expected, present, types, drift = _columns_judged(batch, previous_types)
     schema = contract.schema()
     frame = batch.frame.copy()
     frame.columns = present
@@ -125,6 +119,19 @@ def conform(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | None
     frame = frame[expected]
     instants, zone_labels = apply_zone_rule(frame, timestamp_columns(schema), contract.naive_time, contract.dates)
     return Conformed(contract, schema, frame, instants, zone_labels, drift, unmapped, types)
+
+
+def _columns_judged(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] | None):
+    """The batch's columns against its contract: (contract, expected, present, types, drift). The frame path
+    (``conform``) and the staged path (``plan_columns``) judge drift the same way, here. Raises ``BreakingDrift``."""
+    contract = contract_for(batch.stream.key)
+    expected, required = contract.columns(), contract.required_columns()
+    present = [str(c) for c in batch.frame.columns]
+    types = column_types(batch.frame)
+    drift = _with_retyped(detect_drift(expected, present, contract.optional_columns()),
+                          detect_retyped(previous_types, types))
+    _refuse_unrecognisable(batch, contract, required, present, drift)
+    return contract, expected, present, types, drift
 
 
 @dataclass(frozen=True)
@@ -148,13 +155,7 @@ def plan_columns(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] |
     what the batch path judges first). None when the drift needs the row-level conform (a required column missing
     with no rename to pair it with, a retyped column): the file then takes the batch path. Raises ``BreakingDrift`` as ``conform``
     does."""
-    contract = contract_for(batch.stream.key)
-    expected, required = contract.columns(), contract.required_columns()
-    present = [str(c) for c in batch.frame.columns]
-    types = column_types(batch.frame)
-    drift = _with_retyped(detect_drift(expected, present, contract.optional_columns()),
-                          detect_retyped(previous_types, types))
-    _refuse_unrecognisable(batch, contract, required, present, drift)
+    contract, expected, present, types, drift = _columns_judged(batch, previous_types)
     renamed = {old: new for old, new in ((drift or {}).get("renamed") or {}).items() if old not in present}
     lost = [c for c in (drift or {}).get("missing", []) if c not in renamed]
     if lost or (drift or {}).get("retyped") or len(set(present)) < len(present):
