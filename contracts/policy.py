@@ -22,7 +22,8 @@ from .yaml_input import parse_yaml_mapping, read_yaml_mapping
 
 __all__ = ["require_known", "Policy", "CheckRule", "Scope", "Alerts", "Actions", "Route", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS",
            "SLACK_MENTION", "SEGMENT_ATTRIBUTES", "ANOMALY_MIN_SCALE", "PII_ALLOWED_TABLES", "HealthPolicy", "HealthRules",
-           "MaintenanceWindow", "LaunchPolicy", "LaunchRule"]
+           "MaintenanceWindow", "LaunchPolicy", "LaunchRule", "FileAudits", "BiasAuditRules",
+           "FrequencyAuditRules", "QualityAuditRules"]
 
 DEFAULT_POLICY = "policy.yaml"
 # Attributes of the unified customer model an auditor may group by (int_customers__unified).
@@ -350,6 +351,35 @@ class LaunchPolicy(_Strict):
         return value
 
 
+class BiasAuditRules(_Strict):
+    """Thresholds of ``steward audit bias`` beyond the bias check's own (contracts/fairness.py reads them)."""
+
+
+# ------------------------------------------------------------------------------------------------------------------
+
+
+class FrequencyAuditRules(_Strict):
+    """Thresholds of ``steward audit frequency`` (contact pressure on a team's own table)."""
+
+
+# ------------------------------------------------------------------------------------------------------------------
+
+
+class QualityAuditRules(_Strict):
+    """Thresholds and severities of ``steward audit quality`` (a column profile of a team's own table)."""
+
+
+# ------------------------------------------------------------------------------------------------------------------
+
+
+class FileAudits(_Strict):
+    """The audits a team runs on its own files and tables (docs/bias-audit.md, docs/file-audits.md)."""
+
+    bias: BiasAuditRules = Field(default_factory=BiasAuditRules)
+    frequency: FrequencyAuditRules = Field(default_factory=FrequencyAuditRules)
+    quality: QualityAuditRules = Field(default_factory=QualityAuditRules)
+
+
 class Policy(_Strict):
     version: int = 1
     owner: str = "marketing-ops"
@@ -361,6 +391,7 @@ class Policy(_Strict):
     checks: dict[str, CheckRule]
     health: HealthPolicy = Field(default_factory=HealthPolicy)
     launch: LaunchPolicy | None = None  # pre-launch audits; absent: the packaged default's section applies
+    audits: FileAudits = Field(default_factory=FileAudits)  # `steward audit bias|frequency|quality` thresholds
     source: str = "<memory>"
 
     @field_validator("checks")
