@@ -35,7 +35,8 @@ def test_adverse_decision_fails_the_group_flagged_more_often():
     assert b.disparity_ratio == pytest.approx(8 / 9, rel=1e-12)
     assert b.adverse_ratio == pytest.approx(2.0, rel=1e-12) and a.adverse_ratio == 1.0
     assert b.favourable_rate == pytest.approx(0.8) and b.selection.value == 0.2
-    # pooled favourable p = 1700/1500; p(1-p) = (2/15)(13/15) = 26/225; se^2 = 26/225 * (1/500 + 1/1000) = 78/225000
+    # pooled favourable p = 1300/1500 = 13/15; p(1-p) = (2/15)(13/15) = 26/225;
+    # se^2 = 26/225 * (1/500 + 1/1000) = 78/225000
     # z = (0.80 - 0.90) / sqrt(78/225000) = -sqrt(2250/78) = -5.3709
     assert b.z == pytest.approx(-math.sqrt(2250 / 78), rel=1e-12)
     # 2.0 is not above the critical 2.0: warn, and the four-fifths rule alone would have passed B
