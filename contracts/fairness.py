@@ -314,7 +314,11 @@ def _judge(g: GroupCounts, ref: GroupCounts, t: Thresholds, favourable: bool = T
     z = 0.0 if g is ref else pooled_z(fav, g.n, ref_fav, ref.n)
     tpr, fpr, fnr, precision = _outcome_rates(g, t.confidence_z)
     ref_tpr, ref_fpr, _, _ = _outcome_rates(ref, t.confidence_z)
-    verdict, severity = _verdict(g is ref, g.n, ratio, adverse_ratio, z, t, ref.n < t.min_group_size)
+    # a reference never given the adverse decision has no ratio to report, but any adverse rate above it is
+    # infinitely many times higher: judge it so (z still decides whether the gap is real)
+    adverse_times = (math.inf if not favourable and adverse_ratio is None and ref.n and g.positives else
+                     adverse_ratio)
+    verdict, severity = _verdict(g is ref, g.n, ratio, adverse_times, z, t, ref.n < t.min_group_size)
     fpr_gap, fnr_gap = _error_gaps(g, ref, t, favourable, judge=verdict not in ("too_small", "reference_too_small"))
     harmful = fnr_gap if favourable else fpr_gap
     gaps = [x for x in (fpr_gap, fnr_gap) if x is not None]
@@ -352,9 +356,12 @@ def _favoured(r: GroupResult, t: Thresholds) -> bool:
     of this group's, or its adverse rate above ``adverse_ratio`` times this group's), significantly."""
     if r.verdict != "passes" or r.z < t.z:
         return False
-    four_fifths = r.disparity_ratio is not None and r.disparity_ratio > 0 and 1 / r.disparity_ratio < t.ratio
-    adverse = r.adverse_ratio is not None and (r.adverse_ratio == 0 or 1 / r.adverse_ratio > t.adverse_ratio)
-    return four_fifths or adverse
+    # z >= t.z > 0 means this group's favourable rate is above the reference's; a reference with no favourable
+    # outcome at all (no ratio) is then infinitely far behind
+    inverse_ratio = 0.0 if r.disparity_ratio is None else 1 / r.disparity_ratio if r.disparity_ratio > 0 else math.inf
+    inverse_adverse = (None if r.adverse_ratio is None else
+                       math.inf if r.adverse_ratio == 0 else 1 / r.adverse_ratio)
+    return inverse_ratio < t.ratio or (inverse_adverse is not None and inverse_adverse > t.adverse_ratio)
 
 
 _RANK = {Severity.info: 0, Severity.warn: 1, Severity.critical: 2}
