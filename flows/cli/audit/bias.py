@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, List, Optional
 import typer
 from rich.table import Table
 
-from .._console import one_line_errors, stdout
+from .._console import fail, one_line_errors, stdout
 from ._common import exit_code, fail_on_option
 
 if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command runs
@@ -67,7 +67,10 @@ def bias(
 
     from ...bias_audit import audit_bias
 
-    exit_code((), fail_on)  # a misspelt --fail-on is bad input before any work, not after
+    try:  # a misspelt --fail-on is bad input, said in one line before any work, not after
+        exit_code((), fail_on)
+    except typer.BadParameter as exc:
+        fail(str(exc.message))
     with one_line_errors():
         audit = audit_bias(source, group, table=table, score=score, cutoff=cutoff, decision=decision,
                            positive=positive, outcome=outcome, outcome_positive=outcome_positive,
