@@ -115,7 +115,7 @@ def _differences(wh: Warehouse, model: str) -> int:
 
 def test_an_incremental_build_after_a_delta_holds_what_a_full_refresh_holds(landed):
     wh, work = landed
-    assert "_loaded_at >=" in _compiled(work, "stg_hubspot__email_events")  # the delta run read from the watermark
+    assert "_loaded_at > (" in _compiled(work, "stg_hubspot__email_events")  # the delta run read from the watermark
     events = wh.query_df("select email_event_id, event_type from staging.stg_hubspot__email_events "
                          "order by email_event_id")
     assert dict(zip(events.email_event_id, events.event_type)) == {
@@ -129,24 +129,46 @@ def test_an_incremental_build_after_a_delta_holds_what_a_full_refresh_holds(land
         for model in INCREMENTAL + READERS:
             con.execute(f"create table main.inc_{model} as select * from staging.{model}")
     _build(wh, work, full_refresh=True)  # `steward run --full-refresh` passes this through
-    assert "_loaded_at >=" not in _compiled(work, "stg_hubspot__email_events")
+    assert "_loaded_at > (" not in _compiled(work, "stg_hubspot__email_events")
     for model in INCREMENTAL + READERS:
         assert _differences(wh, model) == 0, model
 
 
 def test_a_run_reads_only_new_batches_unless_the_model_sql_changed(landed):
-    """Rows of batches already built are not read again (edited in place here, which landing never does), except
-    for a model whose SQL changed since its table was built: that one reads all of raw again."""
+    """Rows of batches already built are not read again (edited in place here, which landing never does), not even
+    the newest batch the table holds (d-4), except for a model whose SQL changed since its table was built: that
+    one reads all of raw again."""
     wh, work = landed
     with wh.connect() as con:
         con.execute("update raw.hubspot__email_events set type = 'OPEN' where id = 'ev-1'")
-        con.execute("update raw.decisions__ai_decisions set confidence = 0.1 where decision_id = 'd-3'")
+        con.execute("update raw.decisions__ai_decisions set confidence = 0.1 where decision_id in ('d-3', 'd-4')")
         con.execute("update staging.stg_hubspot__email_events__built_from set checksum = 'the previous sql'")
     _build(wh, work)
     assert wh.query_df("select event_type from staging.stg_hubspot__email_events "
                        "where email_event_id = 'ev-1'")["event_type"].tolist() == ["OPEN"]
     assert wh.query_df("select confidence from staging.stg_decisions__ai_decisions "
-                       "where decision_id = 'd-3'")["confidence"].tolist() == [0.9]
+                       "where decision_id in ('d-3', 'd-4')")["confidence"].tolist() == [0.9, 0.9]
+
+
+def test_a_batch_landed_at_the_same_instant_as_the_newest_built_one_is_read(landed):
+    """Two batches can land in the same microsecond. A batch the table does not hold, at the instant of the newest
+    one it does hold, is read, together with everything at that instant, so the build equals a full refresh."""
+    wh, work = landed
+    _land(wh, "hubspot", "email_events", [_event(7), _event(6, kind="OPEN", when="2026-11-12 09:00")])
+    with wh.connect() as con:
+        new_batch = "_batch_id not in (select _batch_id from staging.stg_hubspot__email_events)"
+        assert con.execute(f"select count(*) from raw.hubspot__email_events where {new_batch}").fetchone()[0] == 2
+        con.execute(f"""update raw.hubspot__email_events set _loaded_at = (
+                            select max(_loaded_at) from raw.hubspot__email_events where not ({new_batch}))
+                        where {new_batch}""")
+    _build(wh, work)
+    events = wh.query_df("select email_event_id, event_type from staging.stg_hubspot__email_events")
+    assert dict(zip(events.email_event_id, events.event_type))["ev-7"] == "SENT"
+    with wh.connect() as con:
+        con.execute("create or replace table main.inc_stg_hubspot__email_events as "
+                    "select * from staging.stg_hubspot__email_events")
+    _build(wh, work, full_refresh=True)
+    assert _differences(wh, "stg_hubspot__email_events") == 0
 
 
 def test_steward_run_takes_full_refresh(tmp_path):
