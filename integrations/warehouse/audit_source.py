@@ -50,6 +50,7 @@ class Source:
     columns: dict[str, str]
     where: str | None = None  # the confined filter as it runs (sqlglot's rendering), None without --where
     bins: tuple["Bin", ...] = field(default=())
+    bands: dict[str, tuple[str, ...]] = field(default_factory=dict)  # banded column -> its labels, lowest first
 
     def rows_read(self) -> int:
         """Rows of the source before ``--where``: one more pass, so asked for only when a filter was given."""
@@ -162,7 +163,8 @@ def open_source(path: Path | str, table: str | None = None, *, where: str | None
         _require_rows(raw, RAW_VIEW, table=table is not None)
         rendered = confine_where(where, raw.columns, name) if where is not None else None
         _create_view(raw, banded, rendered)
-        src = Source(con, name, _describe(con, VIEW), rendered, banded)
+        bands = {b.column: tuple(b.labels(_integral(raw.columns[b.column]))) for b in banded}
+        src = Source(con, name, _describe(con, VIEW), rendered, banded, bands)
         if rendered is not None:
             _require_rows(src, VIEW, where)
         yield src

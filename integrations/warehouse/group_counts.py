@@ -28,7 +28,7 @@ from ...contracts.proxies import Contingency, GroupMoments, Moment
 from ...contracts.errors import ConfigError, SourceError
 from .audit_source import VIEW, Source, quote_ident
 
-__all__ = ["ColumnMap", "count_groups", "tally_groups", "RowAccount", "Missing", "MISSING", "DIRECTIONS",
+__all__ = ["ColumnMap", "count_groups", "tally_groups", "RowAccount", "Missing", "MISSING", "Band", "DIRECTIONS",
            "proxy_aggregates", "ProxyAggregates", "TRUTHY"]
 
 TRUTHY = ("true", "t", "1", "1.0", "yes", "y")  # outcome values that mean "happened" when none are given
@@ -37,13 +37,30 @@ DIRECTIONS = ("above", "below")  # --direction: positive when score >= cutoff, o
 
 class Missing(str):
     """A group value that is null in the source: a string for labels and sorting, ``(missing)``, but told apart
-    from a literal value by its type, so JSON can print it as null (``json_value``)."""
-
-    def json_value(self) -> None:
-        return None
+    from a literal value by its type, so the JSON document can print it as null."""
 
 
 MISSING = Missing("(missing)")
+
+
+class Band(str):
+    """A ``--bin`` label that sorts by its band's position (``<18``, ``18-24``, ..., ``>=65``), not as text, so
+    tables list bands in order. Against any other string it compares as text."""
+
+    rank: int
+
+    def __new__(cls, label: str, rank: int) -> "Band":
+        band = super().__new__(cls, label)
+        band.rank = rank
+        return band
+
+    def __lt__(self, other: object) -> bool:
+        return self.rank < other.rank if isinstance(other, Band) else str.__lt__(self, other)  # type: ignore[operator]
+
+    def __gt__(self, other: object) -> bool:
+        return self.rank > other.rank if isinstance(other, Band) else str.__gt__(self, other)  # type: ignore[operator]
+
+    __hash__ = str.__hash__
 
 
 @dataclass(frozen=True)
@@ -184,13 +201,21 @@ def tally_groups(src: Source, m: ColumnMap) -> tuple[list[GroupCounts], RowAccou
         if dim is None or n == 0:  # the totals row, or a group whose every row lacks a score / decision
             continue
         outcome = (tp, fp, fn, tn) if m.outcome else (None,) * 4
-        labels = tuple(MISSING if v is None else v for v in (values[cols.index(c)] for c in dim))
+        labels = tuple(_value(src, c, values[cols.index(c)]) for c in dim)
         out.append(GroupCounts(dim, labels, n, pos, *outcome))
     _check_missing_label(src, out)
     _check_positives(src, m, out)
     account = RowAccount(n_rows, n_audited, n_rows - n_audited, no_outcome if m.outcome else None,
                          dict(zip(cols, overall[-len(cols):])), src.rows_read() if src.where is not None else None)
     return out, account
+
+
+def _value(src: Source, col: str, value: str | None) -> str:
+    if value is None:
+        return MISSING
+    if col in src.bands:
+        return Band(value, src.bands[col].index(value))
+    return value
 
 
 def _check_missing_label(src: Source, counts: list[GroupCounts]) -> None:

@@ -76,6 +76,14 @@ def test_fractional_edges_and_float_column_use_half_open_labels(tmp_path):
     assert Bin("age", (18.0, 25.0)).labels(integral=True) == ["<18", "18-24", ">=25"]
 
 
+def test_bands_sort_in_order_not_as_text(tmp_path):
+    """Judged tables list groups sorted by value: bands come lowest first, a missing value before them."""
+    path = write(PEOPLE, tmp_path / "p.parquet")
+    with open_source(path, bins=["age=18,25,65"]) as src:
+        found, _ = tally_groups(src, ColumnMap(groups=("age",), score="score", cutoff=50))
+    assert [c.label for c in sorted(found, key=lambda c: c.values)] == ["(missing)", "<18", "18-24", "25-64", ">=65"]
+
+
 @pytest.mark.parametrize("spec,message", [
     ("age", "--bin 'age': write COLUMN=EDGES"),
     ("age=", "--bin 'age=': write COLUMN=EDGES"),
