@@ -36,6 +36,7 @@ FILTER_FUNCTIONS = frozenset({
     "starts_with", "ends_with", "prefix", "suffix", "contains", "concat", "nullif", "ifnull", "greatest", "least",
     "abs", "round", "floor", "ceil", "ceiling", "year", "month", "day", "quarter", "week", "dayofweek", "isodow",
     "date_trunc", "datetrunc", "date_part", "datepart", "date_diff", "datediff", "strftime", "current_date", "today",
+    "to_days", "to_hours", "to_minutes", "to_seconds", "to_weeks", "to_months", "to_years", "trunc",  # intervals
 })
 
 # sqlglot classes a filter may hold (functions included; ``exp.Anonymous`` is checked by name instead).

@@ -181,6 +181,14 @@ def test_allowed_functions_and_operators_run(tmp_path):
         assert sorted(src.run(f"select age from {VIEW}")) == [(18,), (30,)]
 
 
+def test_date_filters_with_intervals_run(tmp_path):
+    df = pd.DataFrame({"at": pd.to_datetime(["2024-03-01", "2024-02-20", "2023-12-31"]), "s": [1.0, 2.0, 3.0]})
+    # on or after 2024-02-29 minus 10 days = 2024-02-19: the first two rows; of them, March: the first
+    where = "at >= date '2024-02-29' - interval 10 day and (month(at) = 3 or year(at) = 2024)"
+    with open_source(write(df, tmp_path / "d.parquet"), where=where) as src:
+        assert src.run(f"select s from {VIEW} order by s") == [(1.0,), (2.0,)]
+
+
 @pytest.mark.parametrize("content,suffix", [("", ".csv"), ("", ".parquet"), ("", ".ndjson")])
 def test_empty_file_is_one_line(tmp_path, content, suffix):
     path = tmp_path / f"empty{suffix}"
