@@ -62,7 +62,7 @@ def confine_where(text: str, columns: Iterable[str], source: str) -> str:
         tree = _parse_one(text)
         for node in tree.walk():
             _check_node(node, known)
-        rendered = tree.sql(dialect="duckdb", identify=True)
+        rendered = tree.sql(dialect="duckdb", identify=True, comments=False)  # a comment could close itself
         _confirm_with_duckdb(rendered)
     except _Refused as exc:
         raise SourceError(f"{source}: --where is refused: {exc}") from None

@@ -165,6 +165,9 @@ def test_where_runs_sqlglots_rendering_so_quotes_stay_values(tmp_path):
     """A quote trick stays inside its literal: sqlglot renders it escaped, and no row has that region."""
     rendered = confine_where("region = 'EU'' or 1=1 --'", ["region"], "p")
     assert rendered == "\"region\" = 'EU'' or 1=1 --'"
+    # comments are dropped from the rendering: a line comment holding "*/" cannot reopen the expression after it
+    assert confine_where("region = 'EU' -- */ or read_text('/etc/passwd') = '' /*", ["region"], "p") == \
+        "\"region\" = 'EU'"
     path = write(PEOPLE, tmp_path / "p.parquet")
     with pytest.raises(SourceError) as exc:
         with open_source(path, where="region = 'EU'' or 1=1 --'"):
