@@ -4,11 +4,15 @@ rows, each on small files whose answer is worked out by hand."""
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from steward.contracts.errors import SourceError
 from steward.integrations.warehouse.audit_source import VIEW, Bin, open_source, parse_bins
@@ -233,3 +237,29 @@ def test_duckdb_table_with_bin_and_where(tmp_path):
     # US: 24 (55 sel), 64 (20), 90 (40) -> <25: 1 of 1; >=25: 0 of 2
     assert got == {("age", "<25"): (1, 1), ("age", ">=25"): (2, 0)}
     assert (account.rows_read, account.rows) == (9, 3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-5, 105)), min_size=1, max_size=40),
+       st.lists(st.integers(0, 100), min_size=1, max_size=5, unique=True), st.integers(-5, 105))
+def test_bands_and_filter_agree_with_pandas(ages, edges, floor):
+    """Band counts equal pandas.cut(right=False) with open ends; --where 'age >= floor' keeps what pandas keeps."""
+    edges = sorted(edges)
+    df = pd.DataFrame({"age": pd.array(ages, dtype="Int64"), "s": [1.0] * len(ages)})
+    kept = df[df["age"].fillna(floor - 1) >= floor]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write(df, Path(tmp) / "a.parquet")
+        if kept.empty:
+            with pytest.raises(SourceError, match="no rows match --where"):
+                with open_source(path, where=f"age >= {floor}"):
+                    pass
+            return
+        with open_source(path, where=f"age >= {floor}", bins=[f"age={','.join(map(str, edges))}"]) as src:
+            found, account = tally_groups(src, ColumnMap(groups=("age",), score="s", cutoff=1))
+    labels = Bin("age", tuple(float(e) for e in edges)).labels(integral=True)
+    bands = pd.cut(kept["age"].astype("float"), [-np.inf, *edges, np.inf], right=False, labels=labels)
+    expected = {str(k): int(v) for k, v in bands.value_counts().items() if v}
+    if kept["age"].isna().any():
+        expected["(missing)"] = int(kept["age"].isna().sum())
+    assert {c.label: c.n for c in found} == expected
+    assert (account.rows_read, account.rows) == (len(df), len(kept))
