@@ -27,7 +27,7 @@ from ..contracts.policy import Policy, load_policy
 from ..contracts.proxies import PROXY_THRESHOLD, ProxyResult, judge_proxies
 from ..contracts.errors import ConfigError
 from ..integrations.warehouse.audit_source import open_source
-from ..integrations.warehouse.group_counts import ColumnMap, count_groups, proxy_aggregates
+from ..integrations.warehouse.group_counts import ColumnMap, Missing, RowAccount, proxy_aggregates, tally_groups
 
 __all__ = ["BiasAudit", "audit_bias", "resolve_references"]
 
@@ -43,6 +43,7 @@ class BiasAudit:
     proxy_threshold: float = PROXY_THRESHOLD
     policy: Policy | None = None
     favourable: bool = True  # False: the decision counted is adverse (--adverse)
+    rows: RowAccount | None = None  # rows read, filtered, and left out for a missing score, outcome or group value
 
     @property
     def failed(self) -> bool:
@@ -77,6 +78,7 @@ class BiasAudit:
             "proxy_threshold": self.proxy_threshold,
             "proxies": [vars(p).copy() for p in self.proxies],
             "findings": [f.model_dump(mode="json") for f in self.findings(run_id)],
+            "rows": self.rows.to_dict() if self.rows else None,
         }
 
 
@@ -86,19 +88,21 @@ def audit_bias(source: Path | str, groups: Sequence[str], *, table: str | None =
                reference: Sequence[str] | str = LARGEST, min_group_size: int | None = None,
                inputs: Sequence[str] | None = None, proxies: bool = True,
                proxy_threshold: float = PROXY_THRESHOLD, policy: Policy | None = None,
-               favourable: bool = True) -> BiasAudit:
+               favourable: bool = True, where: str | None = None, bins: Sequence[str] = (),
+               direction: str = "above") -> BiasAudit:
     """Count in DuckDB, judge in contracts. Thresholds not given come from the policy's bias check and
     ``audits.bias``; ``favourable=False`` judges the counted decision as adverse."""
     mapping = ColumnMap(groups=tuple(groups), score=score, cutoff=cutoff, decision=decision,
                         positive=tuple(str(p) for p in positive), outcome=outcome,
-                        outcome_positive=tuple(str(v) for v in outcome_positive), intersect=intersect)
+                        outcome_positive=tuple(str(v) for v in outcome_positive), intersect=intersect,
+                        direction=direction)
     policy = policy or load_policy()
     thresholds = Thresholds.from_policy(policy)
     if min_group_size is not None:
         # one knob for "how many people are enough": a group's n, and the actual positives / negatives of its FNR / FPR
         thresholds = replace(thresholds, min_group_size=min_group_size, error_min_denominator=max(min_group_size, 1))
-    with open_source(source, table) as src:
-        counts = count_groups(src, mapping)
+    with open_source(source, table, where=where, bins=bins) as src:
+        counts, account = tally_groups(src, mapping)
         aggregates = proxy_aggregates(src, mapping, inputs) if proxies or inputs else None
         name = src.name
     by_dim: dict[str, list] = {}
@@ -109,7 +113,7 @@ def audit_bias(source: Path | str, groups: Sequence[str], *, table: str | None =
     found = judge_proxies(aggregates.contingencies, aggregates.moments, aggregates.skipped,
                           list(dict.fromkeys(groups)), proxy_threshold) if aggregates else []
     return BiasAudit(name, table or _stem(Path(source)), mapping, thresholds, dims, found, proxy_threshold, policy,
-                     favourable=favourable)
+                     favourable=favourable, rows=account)
 
 
 def resolve_references(specs: Sequence[str], groups: dict[str, list]) -> dict[str, str]:
@@ -144,7 +148,8 @@ def _group(g: GroupResult) -> dict[str, Any]:
     c = g.counts
     confusion = {"tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn} if c.has_outcome else None
     return {
-        "group": c.label, "values": dict(zip(c.columns, c.values)), "n": c.n,
+        "group": c.label, "values": {k: None if isinstance(v, Missing) else v for k, v in zip(c.columns, c.values)},
+        "n": c.n,
         "counts": {"positives": c.positives, **(confusion or {})},
         "rates": {"selection_rate": _rate(g.selection), "tpr": _rate(g.tpr), "fpr": _rate(g.fpr),
                   "fnr": _rate(g.fnr), "precision": _rate(g.precision)},

@@ -7,6 +7,15 @@ aggregates, so a file of any size costs the same here.
 
 User-supplied names reach SQL only as double-quoted identifiers that were first checked against the source's real
 columns; user-supplied values (cut-off, positive labels) only as bound parameters.
+
+Missing values, decided once here (docs/bias-audit.md, "Missing values"):
+
+- a missing **group** value is a group of its own, labelled ``(missing)`` (``MISSING``); a literal ``unknown`` stays
+  the group ``unknown``. Who has no recorded age band may be treated differently, so they are judged, not dropped.
+- a missing **score or decision** leaves the row out of every count: counting it as "not selected" would lower
+  its group's rate for a reason that is not the decision. ``RowAccount.missing_decision`` says how many.
+- a missing **outcome** keeps the row in n and the selection rate, out of TPR/FPR/FNR/precision
+  (``RowAccount.missing_outcome``).
 """
 
 from __future__ import annotations
@@ -19,14 +28,45 @@ from ...contracts.proxies import Contingency, GroupMoments, Moment
 from ...contracts.errors import ConfigError, SourceError
 from .audit_source import VIEW, Source, quote_ident
 
-__all__ = ["ColumnMap", "count_groups", "proxy_aggregates", "ProxyAggregates", "TRUTHY"]
+__all__ = ["ColumnMap", "count_groups", "tally_groups", "RowAccount", "Missing", "MISSING", "Band", "DIRECTIONS",
+           "proxy_aggregates", "ProxyAggregates", "TRUTHY"]
 
 TRUTHY = ("true", "t", "1", "1.0", "yes", "y")  # outcome values that mean "happened" when none are given
+DIRECTIONS = ("above", "below")  # --direction: positive when score >= cutoff, or score <= cutoff
+
+
+class Missing(str):
+    """A group value that is null in the source: a string for labels and sorting, ``(missing)``, but told apart
+    from a literal value by its type, so the JSON document can print it as null."""
+
+
+MISSING = Missing("(missing)")
+
+
+class Band(str):
+    """A ``--bin`` label that sorts by its band's position (``<18``, ``18-24``, ..., ``>=65``), not as text, so
+    tables list bands in order. Against any other string it compares as text."""
+
+    rank: int
+
+    def __new__(cls, label: str, rank: int) -> "Band":
+        band = super().__new__(cls, label)
+        band.rank = rank
+        return band
+
+    def __lt__(self, other: object) -> bool:
+        return self.rank < other.rank if isinstance(other, Band) else str.__lt__(self, other)  # type: ignore[operator]
+
+    def __gt__(self, other: object) -> bool:
+        return self.rank > other.rank if isinstance(other, Band) else str.__gt__(self, other)  # type: ignore[operator]
+
+    __hash__ = str.__hash__
 
 
 @dataclass(frozen=True)
 class ColumnMap:
-    """Which columns mean what. Positive = ``score >= cutoff``, or ``decision`` in ``positive``."""
+    """Which columns mean what. Positive = ``score >= cutoff`` (``direction="below"``: ``score <= cutoff``), or
+    ``decision`` in ``positive``."""
 
     groups: tuple[str, ...]
     score: str | None = None
@@ -36,6 +76,7 @@ class ColumnMap:
     outcome: str | None = None
     outcome_positive: tuple[str, ...] = ()
     intersect: bool = False
+    direction: str = "above"
 
     def __post_init__(self) -> None:
         if not self.groups:
@@ -47,6 +88,10 @@ class ColumnMap:
             raise ConfigError(f"score column '{self.score}' needs a cut-off (--cutoff)")
         if self.decision is not None and not self.positive:
             raise ConfigError(f"decision column '{self.decision}' needs the values that count as positive (--positive)")
+        if self.direction not in DIRECTIONS:
+            raise ConfigError(f"--direction must be above or below, not '{self.direction}'")
+        if self.decision is not None and self.direction != "above":
+            raise ConfigError("--direction applies to --score/--cutoff, not to --decision")
 
     @property
     def mapped(self) -> tuple[str, ...]:
@@ -61,20 +106,22 @@ class ColumnMap:
 
 
 def _label(col: str) -> str:
-    return f"coalesce(cast({quote_ident(col)} as varchar), 'unknown')"
+    """A group column as text for the proxy queries, a null as the ``(missing)`` level."""
+    return f"coalesce(cast({quote_ident(col)} as varchar), '{MISSING}')"
 
 
 def _predicates(src: Source, m: ColumnMap) -> tuple[str, str, list]:
-    """SQL for 'predicted positive' and 'actually positive' (null when the outcome is unknown), with parameters."""
+    """SQL for 'predicted positive' (null when the score or decision is missing) and 'actually positive' (null when
+    the outcome is), with parameters."""
     params: list = []
     if m.score is not None:
         if not src.is_numeric(m.score):
             raise SourceError(f"{src.name}: score column '{m.score}' is {src.columns[m.score]}, not a number; "
                               f"use --decision/--positive for categories")
-        predicted = f"coalesce({quote_ident(m.score)} >= ?, false)"
+        predicted = f"{quote_ident(m.score)} {'>=' if m.direction == 'above' else '<='} ?"
         params.append(float(m.cutoff))  # type: ignore[arg-type]
     else:
-        predicted = f"coalesce(cast({quote_ident(m.decision)} as varchar) in ({_marks(m.positive)}), false)"
+        predicted = f"cast({quote_ident(m.decision)} as varchar) in ({_marks(m.positive)})"
         params += list(m.positive)
     if m.outcome is None:
         return predicted, "cast(null as boolean)", params
@@ -89,40 +136,95 @@ def _marks(values: Sequence[object]) -> str:
     return ", ".join("?" for _ in values)
 
 
+@dataclass(frozen=True)
+class RowAccount:
+    """Where the rows went: what the audit read and what it left out of which count, and why."""
+
+    rows: int  # rows after --where (the source's rows without a filter)
+    audited: int  # rows with a score or decision: every dimension's n adds up to this
+    missing_decision: int  # no score / no decision: out of every count
+    missing_outcome: int | None  # audited, no outcome: in n and selection rate, out of error rates (None: no outcome)
+    missing_group: dict[str, int]  # per group column: audited rows in its '(missing)' group
+    rows_read: int | None = None  # rows before --where (None without a filter)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"rows_read": self.rows_read, "rows": self.rows, "audited": self.audited,
+                "missing_decision": self.missing_decision, "missing_outcome": self.missing_outcome,
+                "missing_group": dict(self.missing_group)}
+
+
 def count_groups(src: Source, m: ColumnMap) -> list[GroupCounts]:
     """Every group of every dimension in ONE query: n, predicted positives and, with an outcome, tp/fp/fn/tn."""
+    return tally_groups(src, m)[0]
+
+
+def tally_groups(src: Source, m: ColumnMap) -> tuple[list[GroupCounts], RowAccount]:
+    """``count_groups`` plus the ``RowAccount``, from the same single query (its empty grouping set counts the
+    rows each missing value leaves out)."""
     src.require(*m.mapped)
     predicted, actual, params = _predicates(src, m)
+    decided = quote_ident(m.score if m.score is not None else m.decision)  # type: ignore[arg-type]
     cols = list(dict.fromkeys(m.groups))
     alias = {c: f"g{i}" for i, c in enumerate(cols)}
     dims = m.dimensions()
     sets = ", ".join("(" + ", ".join(alias[c] for c in d) + ")" for d in dims)
     every = ", ".join(alias.values())
+    missing = ", ".join(f"count(*) filter (where is_decided and {a} is null)" for a in alias.values())
     sql = f"""
         with base as (
-            select {', '.join(f'{_label(c)} as {alias[c]}' for c in cols)},
-                   {predicted} as is_positive, {actual} as is_actual
+            select {', '.join(f'cast({quote_ident(c)} as varchar) as {alias[c]}' for c in cols)},
+                   {decided} is not null as is_decided, {predicted} as is_positive, {actual} as is_actual
             from {VIEW}
         )
-        select grouping({every}) as gid, {every}, count(*) as n,
+        select grouping({every}) as gid, {every}, count(*) filter (where is_decided) as n,
                count(*) filter (where is_positive) as positives,
                count(*) filter (where is_positive and is_actual) as tp,
                count(*) filter (where is_positive and not is_actual) as fp,
                count(*) filter (where not is_positive and is_actual) as fn,
-               count(*) filter (where not is_positive and not is_actual) as tn
+               count(*) filter (where not is_positive and not is_actual) as tn,
+               count(*) as rows, count(*) filter (where is_decided and is_actual is null) as no_outcome, {missing}
         from base
-        group by grouping sets ({sets})"""
+        group by grouping sets ({sets}, ())"""
     rows = src.run(sql, params)
-    if not rows:
+    total = _gid(cols, ())
+    overall = next(r for r in rows if r[0] == total)
+    n_rows, n_audited, no_outcome = overall[-len(cols) - 2], overall[len(cols) + 1], overall[-len(cols) - 1]
+    if n_rows == 0:
         raise SourceError(f"{src.name}: no rows to audit")
+    if n_audited == 0:
+        raise SourceError(f"{src.name}: no row has a value in '{m.score or m.decision}' "
+                          f"(all {n_rows:,} rows are missing it)")
     gids = {_gid(cols, d): d for d in dims}
     out = []
     for gid, *rest in rows:
-        dim, values, (n, pos, tp, fp, fn, tn) = gids[gid], rest[:len(cols)], rest[len(cols):]
+        dim, values, (n, pos, tp, fp, fn, tn) = gids.get(gid), rest[:len(cols)], rest[len(cols):len(cols) + 6]
+        if dim is None or n == 0:  # the totals row, or a group whose every row lacks a score / decision
+            continue
         outcome = (tp, fp, fn, tn) if m.outcome else (None,) * 4
-        out.append(GroupCounts(dim, tuple(values[cols.index(c)] for c in dim), n, pos, *outcome))
+        labels = tuple(_value(src, c, values[cols.index(c)]) for c in dim)
+        out.append(GroupCounts(dim, labels, n, pos, *outcome))
+    _check_missing_label(src, out)
     _check_positives(src, m, out)
-    return out
+    account = RowAccount(n_rows, n_audited, n_rows - n_audited, no_outcome if m.outcome else None,
+                         dict(zip(cols, overall[-len(cols):])), src.rows_read() if src.where is not None else None)
+    return out, account
+
+
+def _value(src: Source, col: str, value: str | None) -> str:
+    if value is None:
+        return MISSING
+    if col in src.bands:
+        return Band(value, src.bands[col].index(value))
+    return value
+
+
+def _check_missing_label(src: Source, counts: list[GroupCounts]) -> None:
+    """A column holding both nulls and the text ``(missing)`` would show two groups under one label: refuse it."""
+    for c in counts:
+        if len(c.columns) == 1 and c.values[0] == MISSING and not isinstance(c.values[0], Missing) and any(
+                o.columns == c.columns and isinstance(o.values[0], Missing) for o in counts):
+            raise SourceError(f"{src.name}: column '{c.columns[0]}' holds both missing values and the text "
+                              f"'{MISSING}', which would be two groups with one label; rename that value")
 
 
 def _gid(cols: list[str], dim: tuple[str, ...]) -> int:

@@ -16,7 +16,8 @@ from steward.contracts.fairness import GroupCounts, Thresholds, audit_dimension
 from steward.contracts.proxies import cramers_v, correlation_ratio
 from steward.integrations.warehouse.audit_source import open_source, quote_ident
 from steward.contracts.errors import ConfigError, SourceError
-from steward.integrations.warehouse.group_counts import ColumnMap, count_groups, proxy_aggregates
+from steward.integrations.warehouse.group_counts import (ColumnMap, Missing, RowAccount, count_groups,
+                                                          proxy_aggregates, tally_groups)
 
 # 10 people; by hand: F = rows 0-4, M = rows 5-9; score >= 50 marks rows 0, 1, 2, 5, 9.
 ROWS = pd.DataFrame({
@@ -60,7 +61,8 @@ def test_hand_counted_score_cutoff_with_outcome(tmp_path, name, table):
     m_ = got[("gender", "M")]
     # M: selected row 5 (conv); not selected 6 (unknown outcome), 7 (not), 8 (conv)
     assert (m_.n, m_.positives, m_.tp, m_.fp, m_.fn, m_.tn) == (4, 1, 1, 0, 1, 1)
-    assert (got[("gender", "unknown")].n, got[("gender", "unknown")].positives) == (1, 1)
+    # row 9 has no gender: its own group "(missing)" (it was "unknown" before #15)
+    assert (got[("gender", "(missing)")].n, got[("gender", "(missing)")].positives) == (1, 1)
     inter = got[("gender x age_band", "F / 35+")]
     assert inter.values == ("F", "35+") and (inter.n, inter.positives, inter.tp, inter.fn, inter.tn) == (3, 1, 1, 1, 1)
     assert sum(c.n for (d, _), c in got.items() if d == "age_band") == 10
@@ -195,3 +197,93 @@ def test_group_metrics_agree_with_fairlearn(tmp_path, seed):
         assert result.demographic_parity_difference == pytest.approx(fl.demographic_parity_difference(**kwargs))
         assert result.demographic_parity_ratio == pytest.approx(fl.demographic_parity_ratio(**kwargs))
         assert result.equalized_odds_difference == pytest.approx(fl.equalized_odds_difference(**kwargs))
+
+
+# Missing values (#15 item 3). By hand, cut-off 50, direction above (score >= 50):
+#   row  g        score  won    -> decided? selected?
+#   0    x        80     True      yes      yes   tp
+#   1    x        20     False     yes      no    tn
+#   2    x        None   True      NO: out of every count (missing decision)
+#   3    None     90     None      yes      yes   outcome unknown: in n, out of tp..tn
+#   4    None     10     True      yes      no    fn
+#   5    unknown  70     False     yes      yes   fp
+#   6    unknown  None   True      NO (missing decision)
+#   7    x        60     None      yes      yes   outcome unknown
+# x: n 3, positives 2 (rows 0, 7), tp 1, fp 0, fn 0, tn 1; (missing): n 2, pos 1, tp 0 fp 0 fn 1 tn 0;
+# unknown: n 1, pos 1, fp 1. Rows 8, audited 6, missing decision 2, missing outcome 2 (rows 3, 7), missing g 2.
+MISSING_ROWS = pd.DataFrame({
+    "g": ["x", "x", "x", None, None, "unknown", "unknown", "x"],
+    "score": [80.0, 20.0, None, 90.0, 10.0, 70.0, None, 60.0],
+    "won": [True, False, True, None, True, False, True, None],
+})
+
+
+def write_any(df: pd.DataFrame, path: Path) -> Path:
+    if path.suffix == ".ndjson":
+        df.to_json(path, orient="records", lines=True)
+        return path
+    return write(df, path)
+
+
+def tally(path: Path, mapping: ColumnMap):
+    with open_source(path) as src:
+        found, account = tally_groups(src, mapping)
+    return {c.label: c for c in found}, account
+
+
+@pytest.mark.parametrize("name", ["m.csv", "m.parquet", "m.ndjson"])
+def test_null_and_unknown_are_separate_groups_and_exclusions_are_counted(tmp_path, name):
+    m = ColumnMap(groups=("g",), score="score", cutoff=50, outcome="won")
+    got, account = tally(write_any(MISSING_ROWS, tmp_path / name), m)
+    assert set(got) == {"x", "(missing)", "unknown"}
+    cells = {k: (c.n, c.positives, c.tp, c.fp, c.fn, c.tn) for k, c in got.items()}
+    assert cells == {"x": (3, 2, 1, 0, 0, 1), "(missing)": (2, 1, 0, 0, 1, 0), "unknown": (1, 1, 0, 1, 0, 0)}
+    assert isinstance(got["(missing)"].values[0], Missing) and not isinstance(got["unknown"].values[0], Missing)
+    assert account == RowAccount(rows=8, audited=6, missing_decision=2, missing_outcome=2, missing_group={"g": 2})
+
+
+def test_missing_decision_is_excluded_not_counted_as_not_selected(tmp_path):
+    """A categorical decision: a null decision is out of n (it used to count as 'not selected')."""
+    df = pd.DataFrame({"g": ["a", "a", "a", "b", "b"], "d": ["yes", None, "no", "yes", None]})
+    got, account = tally(write(df, tmp_path / "d.parquet"), ColumnMap(groups=("g",), decision="d", positive=("yes",)))
+    # a: rows 0 (yes), 2 (no) -> n 2, 1 selected (rate 0.5, not 1/3); b: row 3 -> n 1, 1 selected
+    assert {k: (c.n, c.positives) for k, c in got.items()} == {"a": (2, 1), "b": (1, 1)}
+    assert (account.audited, account.missing_decision, account.missing_outcome) == (3, 2, None)
+
+
+def test_score_direction_below_and_inclusive_cutoff(tmp_path):
+    path = write(MISSING_ROWS, tmp_path / "m.parquet")
+    # below 50 (score <= 50): x row 1 (20, lost) -> fp; row 0 (80, won) -> fn; row 7 (60, unknown outcome).
+    # (missing): row 4 (10, won) -> tp; row 3 (90, unknown). unknown: row 5 (70, lost) -> tn.
+    got, _ = tally(path, ColumnMap(groups=("g",), score="score", cutoff=50, outcome="won", direction="below"))
+    cells = {k: (c.n, c.positives, c.tp, c.fp, c.fn, c.tn) for k, c in got.items()}
+    assert cells == {"x": (3, 1, 0, 1, 1, 0), "(missing)": (2, 1, 1, 0, 0, 0), "unknown": (1, 0, 0, 0, 0, 1)}
+    # the cut-off itself is positive both ways: x at cut-off 60 selects rows 0 and 7 above, rows 1 and 7 below
+    for direction, expected in (("above", 2), ("below", 2)):
+        got, _ = tally(path, ColumnMap(groups=("g",), score="score", cutoff=60, direction=direction))
+        assert got["x"].positives == expected
+    got, _ = tally(path, ColumnMap(groups=("g",), score="score", cutoff=60.5, direction="above"))
+    assert got["x"].positives == 1  # row 0 only: 60 < 60.5
+
+
+def test_direction_is_checked():
+    with pytest.raises(ConfigError, match="--direction must be above or below, not 'up'"):
+        ColumnMap(groups=("g",), score="s", cutoff=1, direction="up")
+    with pytest.raises(ConfigError, match="--direction applies to --score"):
+        ColumnMap(groups=("g",), decision="d", positive=("y",), direction="below")
+
+
+def test_null_and_literal_missing_label_in_one_column_is_refused(tmp_path):
+    df = pd.DataFrame({"g": ["(missing)", None, "a"], "score": [1.0, 2.0, 3.0]})
+    path = write(df, tmp_path / "c.parquet")
+    with pytest.raises(SourceError) as exc:
+        tally(path, ColumnMap(groups=("g",), score="score", cutoff=2))
+    assert str(exc.value) == (f"{path}: column 'g' holds both missing values and the text '(missing)', which would "
+                              "be two groups with one label; rename that value")
+
+
+def test_every_score_missing_is_one_line(tmp_path):
+    df = pd.DataFrame({"g": ["a", "b"], "score": [None, None]}).astype({"score": "float64"})
+    path = write(df, tmp_path / "n.parquet")
+    with pytest.raises(SourceError, match=r"no row has a value in 'score' \(all 2 rows are missing it\)"):
+        tally(path, ColumnMap(groups=("g",), score="score", cutoff=2))

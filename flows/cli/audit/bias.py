@@ -55,6 +55,12 @@ def bias(
                                      "actual positives / negatives) are not judged, and warned about (default: the "
                                      "policy's n >= and audits.bias.error_rate_min_denominator)."),
     table: Optional[str] = typer.Option(None, help="schema.table when SOURCE is a DuckDB file."),
+    where: Optional[str] = typer.Option(None, help="Audit only rows matching this SQL condition on the source's "
+                                        "columns, e.g. \"region = 'EU' and age >= 18\" (confined: no subquery)."),
+    bins: List[str] = typer.Option([], "--bin", help="COL=EDGES: band a numeric column, e.g. age=18,25,35,50,65 "
+                                   "(<18, 18-24, ..., >=65); the banded column can be a --group. Repeatable."),
+    direction: str = typer.Option("above", help="With --score: above = positive when score >= --cutoff, "
+                                  "below = positive when score <= --cutoff."),
     inputs: List[str] = typer.Option([], "--inputs", "--input", help="Model input columns to test as proxies "
                                      "(repeat or comma-separate; default: every unmapped column)."),
     proxies: bool = typer.Option(True, help="Test inputs as proxies of the group columns."),
@@ -77,7 +83,7 @@ def bias(
                            intersect=intersect, reference=reference, min_group_size=min_group_size,
                            inputs=[c.strip() for i in inputs for c in i.split(",") if c.strip()] or None,
                            proxies=proxies, policy=load_policy(policy) if policy else None,
-                           favourable=not adverse)
+                           favourable=not adverse, where=where, bins=bins, direction=direction)
     code = exit_code(audit.severities, fail_on)
     if as_json:
         sys.stdout.write(json.dumps(audit.to_dict(), default=str) + "\n")
@@ -112,12 +118,27 @@ def _print(audit: BiasAudit) -> None:
     failing = sum(len(d.failing) for d in audit.dimensions)
     small = sum(g.verdict == "too_small" for d in audit.dimensions for g in d.groups)
     flagged = sum(p.verdict == "proxy" for p in audit.proxies)
+    if audit.rows:
+        out.print(_rows_line(audit))
     out.print(f"[bold]{failing} failing group(s)[/], {small} too small to judge, {flagged} proxy input(s).")
     if audit.mapping.outcome is not None:
         eo = sum(len(d.equal_opportunity_failing) for d in audit.dimensions)
         odds = sum(len(d.equalised_odds_failing) for d in audit.dimensions)
         out.print(f"[bold]{eo} group(s) failing equal opportunity[/], {odds} failing equalised odds.")
     out.print(f"{len(audit.warnings)} warning(s).")
+
+
+def _rows_line(audit: BiasAudit) -> str:
+    """Where the rows went: filtered out by --where, left out for a missing score or outcome, missing a group."""
+    r, m = audit.rows, audit.mapping
+    parts = [f"{r.audited:,} row(s) audited"]
+    if r.rows_read is not None:
+        parts.append(f"{r.rows_read - r.rows:,} filtered out by --where (of {r.rows_read:,})")
+    parts.append(f"{r.missing_decision:,} left out for a missing {'score' if m.score else 'decision'}")
+    if r.missing_outcome is not None:
+        parts.append(f"{r.missing_outcome:,} without an outcome (out of error rates)")
+    parts += [f"{k:,} without {col} (group '(missing)')" for col, k in r.missing_group.items() if k]
+    return "Rows: " + ", ".join(parts) + "."
 
 
 def _dimension_table(d: DimensionResult) -> Table:
