@@ -4,10 +4,17 @@ The warehouse (or DuckDB reading a file) counts; this module only divides, compa
 same on a 300-row CSV and a 300-million-row table. Formulas match the ``gov_bias__selection_rates`` mart (reference =
 largest group, pooled two-proportion z, Wilson 95 % interval) and docs/bias-audit.md works an example by hand.
 
-A group *fails* only when two things hold at once: its selection rate is below ``ratio`` (four fifths) of the
-reference group's, and the gap is significant (z <= -``z``). A group smaller than ``min_group_size`` is reported
-as ``too_small`` instead: with a handful of people a ratio of 0.5 is noise, and flagging it would teach people to
-ignore the audit.
+Polarity: ``GroupCounts.positives`` counts the decision being audited. When it is favourable (selected, offered,
+prioritised) a group is disadvantaged when it gets it less often; when it is adverse (``favourable=False``: flagged
+high-risk, excluded, suppressed, over the contact cap) when it gets it MORE often. Either way ``disparity_ratio`` is
+the ratio of FAVOURABLE rates (the four-fifths rule as the EEOC reads it) and ``z`` the pooled z on the favourable
+rate, so negative always means disadvantaged; an adverse audit also reports ``adverse_ratio`` (a_g / a_ref), because
+a ratio of favourable rates of 0.9 can hide an adverse rate that doubled (5 % against 10 %).
+
+A group *fails* only when two things hold at once: its favourable rate is below ``ratio`` (four fifths) of the
+reference group's, or its adverse rate is above ``adverse_ratio`` times the reference's, and the gap is significant
+(z <= -``z``). A group smaller than ``min_group_size`` is reported as ``too_small`` instead: with a handful of people
+a ratio of 0.5 is noise, and flagging it would teach people to ignore the audit.
 """
 
 from __future__ import annotations
@@ -22,11 +29,13 @@ from .finding import Finding, Severity
 from .policy import Policy
 
 __all__ = ["GroupCounts", "Rate", "Thresholds", "GroupResult", "DimensionResult", "Verdict", "LARGEST",
-           "MOST_FAVOURED", "CHECK_ID", "wilson", "pooled_z", "audit_dimension", "to_findings"]
+           "MOST_FAVOURED", "CHECK_ID", "ADVERSE_CHECK_ID", "FAILING", "wilson", "pooled_z", "audit_dimension", "to_findings"]
 
 CHECK_ID = "bias.selection_rate_disparity"
+ADVERSE_CHECK_ID = "bias.adverse_rate_disparity"
 LARGEST, MOST_FAVOURED = "largest", "most-favoured"
-Verdict = Literal["reference", "too_small", "fails_four_fifths", "passes"]
+Verdict = Literal["reference", "too_small", "fails_four_fifths", "fails_adverse_ratio", "passes"]
+FAILING: tuple[Verdict, ...] = ("fails_four_fifths", "fails_adverse_ratio")
 
 
 @dataclass(frozen=True)
@@ -68,13 +77,16 @@ class Rate:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """When a group fails. ``from_policy`` takes them from ``checks['bias.selection_rate_disparity']``."""
+    """When a group fails. ``from_policy`` takes them from ``checks['bias.selection_rate_disparity']`` and, for
+    adverse decisions, ``checks['bias.adverse_rate_disparity']``."""
 
     min_group_size: int = 50
     ratio: float = 0.8  # the four-fifths rule: the policy's `warn`
     critical_ratio: float | None = 0.5
     z: float = 2.58  # |z| at 99 % two-sided
     confidence_z: float = 1.96  # Wilson 95 %, as the mart
+    adverse_ratio: float = 1.25  # adverse decisions: a_g / a_ref above this fails (when significant)
+    critical_adverse_ratio: float | None = 2.0
 
     @classmethod
     def from_policy(cls, policy: Policy) -> "Thresholds":
@@ -86,9 +98,14 @@ class Thresholds:
         n = re.search(r"\bn\s*>=?\s*(\d+)", where)
         z = re.search(r"z_vs_reference\s*<=?\s*-\s*(\d+(?:\.\d+)?)", where)
         ratio = rule.warn if rule.warn is not None else rule.critical
+        adverse = policy.checks.get(ADVERSE_CHECK_ID)
+        adverse_warn = None if adverse is None else (adverse.warn if adverse.warn is not None else adverse.critical)
         return cls(min_group_size=int(n.group(1)) if n else cls.min_group_size, ratio=float(ratio),
                    critical_ratio=rule.critical if rule.warn is not None else None,
-                   z=float(z.group(1)) if z else cls.z)
+                   z=float(z.group(1)) if z else cls.z,
+                   adverse_ratio=float(adverse_warn) if adverse_warn is not None else cls.adverse_ratio,
+                   critical_adverse_ratio=(cls.critical_adverse_ratio if adverse is None else
+                                           adverse.critical if adverse.warn is not None else None))
 
 
 @dataclass(frozen=True)
@@ -106,6 +123,15 @@ class GroupResult:
     fpr_difference: float | None
     verdict: Verdict
     severity: Severity | None = None  # set on failing groups only
+    # Adverse decisions only: a_g / a_ref (None when the decision is favourable or the reference gets it never).
+    adverse_ratio: float | None = None
+    favourable: bool = True  # polarity of counts.positives: False = the audited decision is adverse
+
+    @property
+    def favourable_rate(self) -> float | None:
+        """Share of the group that got the favourable outcome, whichever decision was counted."""
+        v = self.selection.value
+        return v if v is None or self.favourable else 1.0 - v
 
 
 @dataclass(frozen=True)
@@ -124,6 +150,7 @@ class DimensionResult:
     # Groups the reference itself would fail against: the reference may be the disadvantaged group (the
     # largest group often is); --reference most-favoured then judges the others against the best-served group.
     favoured_over_reference: tuple[str, ...] = field(default=())
+    favourable: bool = True  # False: counts.positives is the adverse decision
 
     @property
     def reference_group(self) -> GroupResult:
@@ -152,31 +179,37 @@ def pooled_z(x1: int, n1: int, x2: int, n2: int) -> float:
 
 
 def audit_dimension(counts: Sequence[GroupCounts], thresholds: Thresholds = Thresholds(),
-                    reference: str = LARGEST) -> DimensionResult:
-    """Rates, disparities against the reference and a verdict for every group of one dimension."""
+                    reference: str = LARGEST, *, favourable: bool = True) -> DimensionResult:
+    """Rates, disparities against the reference and a verdict for every group of one dimension.
+
+    ``favourable=False`` says ``positives`` counts an ADVERSE decision: disadvantaged then means getting it more
+    often than the reference, and the most-favoured reference is the group that gets it least.
+    """
     if not counts:
         raise ConfigError("no groups to audit: the source has no rows")
     dims = {c.dimension for c in counts}
     if len(dims) != 1:
         raise ValueError(f"audit_dimension takes one dimension at a time, got {sorted(dims)}")
     groups = sorted(counts, key=lambda c: c.values)
-    ref = _reference(groups, reference, thresholds.min_group_size)
-    results = tuple(_judge(g, ref, thresholds) for g in groups)
+    ref = _reference(groups, reference, thresholds.min_group_size, favourable)
+    results = tuple(_judge(g, ref, thresholds, favourable) for g in groups)
     judged = [r for r in results if r.counts.n >= thresholds.min_group_size]
     return _summarise(DimensionResult(
         dimension=groups[0].dimension, columns=groups[0].columns, reference=ref.label,
         reference_rule=reference if reference in (LARGEST, MOST_FAVOURED) else "explicit", groups=results,
-        thresholds=thresholds, failing=tuple(r.counts.label for r in results if r.verdict == "fails_four_fifths"),
-        favoured_over_reference=tuple(r.counts.label for r in judged if _favoured(r, thresholds))), judged)
+        thresholds=thresholds, failing=tuple(r.counts.label for r in results if r.verdict in FAILING),
+        favoured_over_reference=tuple(r.counts.label for r in judged if _favoured(r, thresholds)),
+        favourable=favourable), judged)
 
 
-def _reference(groups: Sequence[GroupCounts], rule: str, min_n: int) -> GroupCounts:
-    """Explicit label, else the largest group, else the most-favoured among groups big enough to judge."""
+def _reference(groups: Sequence[GroupCounts], rule: str, min_n: int, favourable: bool = True) -> GroupCounts:
+    """Explicit label, else the largest group, else the most-favoured (highest FAVOURABLE rate) among groups big
+    enough to judge."""
     if rule == LARGEST:
         return min(groups, key=lambda g: (-g.n, g.values))
     if rule == MOST_FAVOURED:
         pool = [g for g in groups if g.n >= min_n] or list(groups)
-        return min(pool, key=lambda g: (-(g.positives / g.n if g.n else 0.0), -g.n, g.values))
+        return min(pool, key=lambda g: (-_favourable_share(g, favourable), -g.n, g.values))
     for g in groups:
         if g.label == rule:
             return g
@@ -184,35 +217,54 @@ def _reference(groups: Sequence[GroupCounts], rule: str, min_n: int) -> GroupCou
     raise ConfigError(f"reference group '{rule}' is not a group of {groups[0].dimension} (groups: {names})")
 
 
-def _judge(g: GroupCounts, ref: GroupCounts, t: Thresholds) -> GroupResult:
+def _favourable_share(g: GroupCounts, favourable: bool) -> float:
+    if not g.n:
+        return 0.0
+    return g.positives / g.n if favourable else (g.n - g.positives) / g.n
+
+
+def _judge(g: GroupCounts, ref: GroupCounts, t: Thresholds, favourable: bool = True) -> GroupResult:
     sel, ref_sel = wilson(g.positives, g.n, t.confidence_z), wilson(ref.positives, ref.n, t.confidence_z)
-    ratio = None if not ref_sel.value else (sel.value or 0.0) / ref_sel.value
-    z = 0.0 if g is ref else pooled_z(g.positives, g.n, ref.positives, ref.n)
+    # The four-fifths ratio and z always compare FAVOURABLE rates; for an adverse decision that is 1 - a.
+    fav, ref_fav = (g.positives, ref.positives) if favourable else (g.n - g.positives, ref.n - ref.positives)
+    ratio = None if not ref.n or not ref_fav else (fav / g.n if g.n else 0.0) / (ref_fav / ref.n)
+    adverse_ratio = None if favourable or not ref_sel.value else (sel.value or 0.0) / ref_sel.value
+    z = 0.0 if g is ref else pooled_z(fav, g.n, ref_fav, ref.n)
     tpr, fpr, fnr, precision = _outcome_rates(g, t.confidence_z)
     ref_tpr, ref_fpr, _, _ = _outcome_rates(ref, t.confidence_z)
-    verdict, severity = _verdict(g is ref, g.n, ratio, z, t)
+    verdict, severity = _verdict(g is ref, g.n, ratio, adverse_ratio, z, t)
     return GroupResult(
         counts=g, selection=sel, tpr=tpr, fpr=fpr, fnr=fnr, precision=precision, disparity_ratio=ratio,
         rate_difference=(sel.value or 0.0) - (ref_sel.value or 0.0), z=z,
-        tpr_difference=_diff(tpr, ref_tpr), fpr_difference=_diff(fpr, ref_fpr), verdict=verdict, severity=severity)
+        tpr_difference=_diff(tpr, ref_tpr), fpr_difference=_diff(fpr, ref_fpr), verdict=verdict, severity=severity,
+        adverse_ratio=adverse_ratio, favourable=favourable)
 
 
-def _verdict(is_ref: bool, n: int, ratio: float | None, z: float,
+def _verdict(is_ref: bool, n: int, ratio: float | None, adverse_ratio: float | None, z: float,
              t: Thresholds) -> tuple[Verdict, Severity | None]:
     if is_ref:
         return "reference", None
     if n < t.min_group_size:
         return "too_small", None
-    if ratio is not None and ratio < t.ratio and z <= -t.z:
-        critical = t.critical_ratio is not None and ratio < t.critical_ratio
-        return "fails_four_fifths", Severity.critical if critical else Severity.warn
+    four_fifths = ratio is not None and ratio < t.ratio
+    adverse = adverse_ratio is not None and adverse_ratio > t.adverse_ratio
+    if (four_fifths or adverse) and z <= -t.z:
+        critical = ((t.critical_ratio is not None and ratio is not None and ratio < t.critical_ratio)
+                    or (t.critical_adverse_ratio is not None and adverse_ratio is not None
+                        and adverse_ratio > t.critical_adverse_ratio))
+        return ("fails_four_fifths" if four_fifths else "fails_adverse_ratio",
+                Severity.critical if critical else Severity.warn)
     return "passes", None
 
 
 def _favoured(r: GroupResult, t: Thresholds) -> bool:
-    """The mirror of a failure: the reference's rate is below ``ratio`` of this group's, significantly."""
-    return (r.verdict == "passes" and r.disparity_ratio is not None and r.disparity_ratio > 0
-            and 1 / r.disparity_ratio < t.ratio and r.z >= t.z)
+    """The mirror of a failure: the reference would fail against this group (its favourable rate below ``ratio``
+    of this group's, or its adverse rate above ``adverse_ratio`` times this group's), significantly."""
+    if r.verdict != "passes" or r.z < t.z:
+        return False
+    four_fifths = r.disparity_ratio is not None and r.disparity_ratio > 0 and 1 / r.disparity_ratio < t.ratio
+    adverse = r.adverse_ratio is not None and (r.adverse_ratio == 0 or 1 / r.adverse_ratio > t.adverse_ratio)
+    return four_fifths or adverse
 
 
 def _outcome_rates(g: GroupCounts, z: float) -> tuple[Rate | None, Rate | None, Rate | None, Rate | None]:
@@ -249,23 +301,44 @@ def _summarise(result: DimensionResult, judged: Sequence[GroupResult]) -> Dimens
 
 
 def to_findings(result: DimensionResult, run_id: str, policy: Policy, subject_prefix: str) -> list[Finding]:
-    """Failing groups as Findings of the mart check's id, so alerts, routing and deduplication treat them alike."""
-    rule = policy.checks.get(CHECK_ID)
-    ref = result.reference_group
-    out = []
-    for g in (g for g in result.groups if g.verdict == "fails_four_fifths"):
-        severity = g.severity or Severity.warn
-        threshold = result.thresholds.critical_ratio if severity is Severity.critical else result.thresholds.ratio
-        out.append(Finding(
-            run_id=run_id, check_id=CHECK_ID, family="bias", severity=severity, subject_type="segment",
-            subject=f"{subject_prefix}: {result.dimension}={g.counts.label}", metric="disparity_ratio",
-            observed=g.disparity_ratio, threshold=threshold,
-            evidence={"n": g.counts.n, "positives": g.counts.positives, "selection_rate": g.selection.value,
+    """Failing groups as Findings of the mart checks' ids, so alerts, routing and deduplication treat them alike.
+
+    A four-fifths failure is ``bias.selection_rate_disparity`` (metric ``disparity_ratio``, favourable rates); an
+    adverse decision whose favourable ratio passes but whose adverse rate is too many times the reference's is
+    ``bias.adverse_rate_disparity`` (metric ``adverse_ratio``)."""
+    return [_finding(result, g, run_id, policy, subject_prefix) for g in result.groups if g.verdict in FAILING]
+
+
+def _finding(result: DimensionResult, g: GroupResult, run_id: str, policy: Policy, subject_prefix: str) -> Finding:
+    t, ref = result.thresholds, result.reference_group
+    severity = g.severity or Severity.warn
+    critical = severity is Severity.critical
+    subject = f"{subject_prefix}: {result.dimension}={g.counts.label}"
+    evidence: dict = {"n": g.counts.n, "positives": g.counts.positives, "selection_rate": g.selection.value,
                       "ci_low": g.selection.low, "ci_high": g.selection.high, "reference_group": result.reference,
-                      "reference_rate": ref.selection.value, "z_vs_reference": g.z},
-            explanation=(f"{subject_prefix} selects {result.dimension} {g.counts.label} {g.selection.value:.1%} of "
-                         f"the time against {ref.selection.value:.1%} for the reference group {result.reference}: "
-                         f"a ratio of {g.disparity_ratio:.2f}, below the {threshold:.2f} the policy allows."),
-            owner=(rule.owner if rule and rule.owner else policy.owner),
-            action=rule.action_for(severity) if rule else "alert"))
-    return out
+                      "reference_rate": ref.selection.value, "z_vs_reference": g.z}
+    if g.verdict == "fails_four_fifths":
+        check_id, metric, observed = CHECK_ID, "disparity_ratio", g.disparity_ratio
+        threshold = t.critical_ratio if critical and t.critical_ratio is not None else t.ratio
+    else:
+        check_id, metric, observed = ADVERSE_CHECK_ID, "adverse_ratio", g.adverse_ratio
+        threshold = (t.critical_adverse_ratio if critical and t.critical_adverse_ratio is not None
+                     else t.adverse_ratio)
+    if result.favourable:
+        explanation = (f"{subject_prefix} selects {result.dimension} {g.counts.label} {g.selection.value:.1%} of "
+                       f"the time against {ref.selection.value:.1%} for the reference group {result.reference}: "
+                       f"a ratio of {g.disparity_ratio:.2f}, below the {threshold:.2f} the policy allows.")
+    else:
+        evidence.update(favourable=False, adverse_ratio=g.adverse_ratio, disparity_ratio=g.disparity_ratio)
+        times = "" if g.adverse_ratio is None else f" ({g.adverse_ratio:.2f} times as often)"
+        limit = (f"a favourable-rate ratio of {g.disparity_ratio:.2f}, below the {threshold:.2f}"
+                 if check_id == CHECK_ID else f"above the {threshold:.2f} times")
+        explanation = (f"{subject_prefix} gives {result.dimension} {g.counts.label} the adverse decision "
+                       f"{g.selection.value:.1%} of the time against {ref.selection.value:.1%} for the reference "
+                       f"group {result.reference}{times}: {limit} the policy allows.")
+    rule = policy.checks.get(check_id) or policy.checks.get(CHECK_ID)
+    return Finding(
+        run_id=run_id, check_id=check_id, family="bias", severity=severity, subject_type="segment", subject=subject,
+        metric=metric, observed=observed, threshold=threshold, evidence=evidence, explanation=explanation,
+        owner=(rule.owner if rule and rule.owner else policy.owner),
+        action=rule.action_for(severity) if rule else "alert")
