@@ -15,6 +15,7 @@ columns; the window and the cap only as bound parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from ...contracts.errors import ConfigError, SourceError
 from ...contracts.frequency import WINDOWS, FrequencyCounts, WindowCount, group_counts
@@ -77,10 +78,16 @@ def _require(src: Source, spec: FrequencySpec) -> None:
     """Every named column exists; on an empty file (DuckDB then sees one column, ``column0``) say so instead."""
     try:
         src.require(*(c for c in (spec.person, spec.at, spec.count, *spec.groups) if c))
-    except SourceError:
-        if not src.run(f"select count(*) from {VIEW}")[0][0]:
-            raise SourceError(f"{src.name}: the file is empty (no rows, no columns to audit)") from None
-        raise
+    except SourceError as exc:
+        _refuse(src, str(exc), "the file is empty (no rows, no columns to audit)")
+
+
+def _refuse(src: Source, message: str, empty: str = "no rows to audit") -> NoReturn:
+    """Refuse with ``message``, unless the source has no rows: then that is the one thing to say (a file with only
+    a header has text columns, and would otherwise be refused for its types)."""
+    if not src.run(f"select count(*) from {VIEW}")[0][0]:
+        raise SourceError(f"{src.name}: {empty}")
+    raise SourceError(message)
 
 
 def _base(src: Source, col: str) -> str:
@@ -96,13 +103,13 @@ def _at_expression(src: Source, col: str) -> str:
         return f"timezone('UTC', {ident})"
     if kind == "VARCHAR":
         return f"try_cast({ident} as timestamp)"
-    raise SourceError(f"{src.name}: column '{col}' is {src.columns[col]}, not a date or timestamp (--at)")
+    _refuse(src, f"{src.name}: column '{col}' is {src.columns[col]}, not a date or timestamp (--at)")
 
 
 def _count_expression(src: Source, col: str) -> str:
     kind = _base(src, col)
     if kind not in _INTEGERS + _DECIMALS:
-        raise SourceError(f"{src.name}: column '{col}' is {src.columns[col]}, not a whole number of touches (--count)")
+        _refuse(src, f"{src.name}: column '{col}' is {src.columns[col]}, not a whole number of touches (--count)")
     return quote_ident(col)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -141,10 +143,11 @@ def test_every_format_gives_the_same_figures(touches, fmt):
 
 
 def test_a_glob_of_files_is_one_source(tmp_path, touches):
-    lines = TOUCHES.splitlines()
-    (tmp_path / "a.csv").write_text("\n".join(lines[:8]) + "\n", encoding="utf-8")
-    (tmp_path / "b.csv").write_text("\n".join([lines[0], *lines[8:]]) + "\n", encoding="utf-8")
-    res = audit(tmp_path / "*.csv", "--person", "person", "--at", "sent_at", "--cap", "2", "--json")
+    lines, folder = TOUCHES.splitlines(), tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.csv").write_text("\n".join(lines[:8]) + "\n", encoding="utf-8")
+    (folder / "b.csv").write_text("\n".join([lines[0], *lines[8:]]) + "\n", encoding="utf-8")
+    res = audit(folder / "*.csv", "--person", "person", "--at", "sent_at", "--cap", "2", "--json")
     assert res.exit_code == 1, res.output
     doc = json.loads(res.stdout)
     assert (doc["rows"], doc["people"], doc["people_over_cap"]) == (16, 5, 2)
@@ -233,3 +236,15 @@ def test_numeric_at_is_refused(tmp_path):
     res = audit(path, "--person", "person", "--at", "day")
     assert (res.exit_code, res.stderr.strip()) == (2, f"error: {path}: column 'day' is BIGINT, not a date or "
                                                       f"timestamp (--at)")
+
+
+def test_help_imports_no_heavy_library():
+    """Start-up: DuckDB, pandas and the policy load when the audit runs, not when the command is built."""
+    code = ("import sys\nfrom steward.flows.cli import app\ntry:\n    app(['audit', 'frequency', '--help'])\n"
+            "except SystemExit:\n    pass\n"
+            "print('loaded:', sorted({m.split('.')[0] for m in sys.modules} & {'duckdb', 'pandas', 'numpy', "
+            "'prefect', 'dbt', 'jinja2', 'sqlglot', 'pandera'}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "--person" in proc.stdout and "--cap" in proc.stdout and "--fail-on" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == "loaded: []"

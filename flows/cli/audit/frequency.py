@@ -27,7 +27,8 @@ if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command 
 __all__ = ["frequency"]
 
 _VERDICT = {"reference": "[cyan]reference[/]", "too_small": "[dim]too small to judge[/]",
-            "fails_four_fifths": "[bold red]over-contacted[/]", "passes": "[green]passes[/]"}
+            "fails_four_fifths": "[bold red]over-contacted[/]",
+            "fails_adverse_ratio": "[bold red]over-contacted[/]", "passes": "[green]passes[/]"}
 
 
 def frequency(
@@ -106,7 +107,8 @@ def _summary(audit: FrequencyAudit) -> Table:
 
 def _dimension_table(d: DimensionResult) -> Table:
     table = Table(title=f"{d.dimension}  (reference: {d.reference}, {d.reference_rule})", title_justify="left")
-    for col in ("group", "people", "over cap", "rate [95% CI]", "ratio", "adverse ratio", "z", "verdict"):
+    for col in ("group", "people", "over cap", "over-cap rate [95% CI]", "within-cap ratio", "adverse ratio", "z",
+                "verdict"):
         table.add_column(col, justify="left" if col in ("group", "verdict") else "right")
     for g in d.groups:
         sel = g.selection
