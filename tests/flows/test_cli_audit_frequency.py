@@ -248,3 +248,27 @@ def test_help_imports_no_heavy_library():
     assert proc.returncode == 0, proc.stderr
     assert "--person" in proc.stdout and "--cap" in proc.stdout and "--fail-on" in proc.stdout
     assert proc.stdout.splitlines()[-1] == "loaded: []"
+
+
+def test_html_page_holds_the_printed_tables_the_charts_and_no_person(tmp_path, touches):
+    """One section per printed table (summary, distribution, windows, region), a chart in all but the summary, the
+    verdict banner at the worst severity, group values escaped, never a person id; stdout's JSON is unchanged."""
+    hostile = tmp_path / "hostile.csv"
+    hostile.write_text(TOUCHES.replace(",north\n", ",<script>alert(1)</script>\n"), encoding="utf-8")
+    page = tmp_path / "out" / "frequency.html"
+    args = (hostile, "--person", "person", "--at", "sent_at", "--cap", "2", "--group", "region", "--min-group-size",
+            "1", "--json")
+    res = audit(*args, "--html", page)
+    assert res.exit_code == 1, res.output
+    assert json.loads(res.stdout) == json.loads(audit(*args).stdout)
+    html = page.read_text(encoding="utf-8")
+    assert [s for s in ("Summary", "Distribution", "Windows", "region") if f"<h2>{s}</h2>" in html] == \
+        ["Summary", "Distribution", "Windows", "region"]
+    assert html.count("<svg") == 3 and "<script" not in html and "&lt;script&gt;" in html
+    assert "2 of 5 people over the cap (40.0%): critical" in html and "critical" in html
+    assert not any(f">{p}<" in html or f" {p} " in html for p in ("p1", "p2", "p3", "p4", "p5"))
+
+
+def test_html_to_a_folder_is_one_line_and_exit_2(tmp_path, touches):
+    res = audit(touches, "--person", "person", "--at", "sent_at", "--html", tmp_path)
+    assert res.exit_code == 2 and len(res.stderr.splitlines()) == 1 and "--html" in res.stderr

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, List, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from .._console import SEVERITY_STYLE, one_line_errors, stdout
 from ._common import exit_code, fail_on_option
@@ -50,6 +51,8 @@ def frequency(
     policy: Optional[Path] = typer.Option(None, help="Policy file for caps and thresholds (default: packaged)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else."),
     fail_on: str = fail_on_option(),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write the audit as one self-contained HTML page "
+                                        "(tables, charts, verdict; no script, nothing fetched)."),
 ) -> None:
     """People over a contact cap per calendar window, the distribution, and which groups are over-contacted."""
     from ....contracts.policy import load_policy
@@ -64,32 +67,56 @@ def frequency(
         sys.stdout.write(json.dumps(audit.to_dict(), default=str) + "\n")
     else:
         _print(audit)
+    if html is not None:
+        from ...frequency_audit_html import write_frequency_html
+
+        with one_line_errors():
+            write_frequency_html(html, audit, _tables(audit), Text.from_markup(verdict_line(audit)).plain)
     raise typer.Exit(exit_code(audit.severities, fail_on))
 
 
 def _print(audit: FrequencyAudit) -> None:
     out = stdout()
-    r, c = audit.result, audit.result.counts
+    r = audit.result
     out.print(f"[bold]Contact frequency[/] of {audit.source}: cap {r.cap} touches per {r.window}.")
-    out.print(_summary(audit))
+    for table in _tables(audit):
+        out.print(table)
+    out.print(f"[bold]{verdict_line(audit)}[/]")
+
+
+def _tables(audit: FrequencyAudit) -> list[Table]:
+    """Every table the command prints, in order: what the terminal shows and what ``--html`` shows."""
+    windows = _windows_table(audit)
+    return [_summary(audit), _distribution_table(audit), *([windows] if windows else []),
+            *(_dimension_table(d) for d in audit.result.dimensions)]
+
+
+def verdict_line(audit: FrequencyAudit) -> str:
+    r, c = audit.result, audit.result.counts
+    failing = sum(len(d.failing) for d in r.dimensions)
+    verdict = f"[{SEVERITY_STYLE[r.severity.value]}]{r.severity.value}[/]" if r.severity else "[green]ok[/]"
+    return (f"{c.over_cap:,} of {c.people:,} people over the cap ({r.share_over_cap:.1%}): {verdict}"
+            + (f"; {failing} over-contacted group(s)" if r.dimensions else "") + ".")
+
+
+def _distribution_table(audit: FrequencyAudit) -> Table:
+    r, c = audit.result, audit.result.counts
     dist = Table("touches in busiest " + r.window, "people", "share", title="Distribution  "
                  f"(p50 {c.p50}, p90 {c.p90}, p99 {c.p99})", title_justify="left")
     for b in r.distribution:
-        style = "bold red" if b.over_cap and b.people else ""
-        dist.add_row(b.label, f"{b.people:,}", f"{b.share:.1%}", style=style)
-    out.print(dist)
-    if c.top_windows:
-        top = Table(f"{r.window} from", "people", "over cap", "touches", title="Windows with most people over the cap",
-                    title_justify="left")
-        for w in c.top_windows:
-            top.add_row(w.start, f"{w.people:,}", f"{w.over_cap:,}", f"{w.touches:,}")
-        out.print(top)
-    for d in r.dimensions:
-        out.print(_dimension_table(d))
-    failing = sum(len(d.failing) for d in r.dimensions)
-    verdict = f"[{SEVERITY_STYLE[r.severity.value]}]{r.severity.value}[/]" if r.severity else "[green]ok[/]"
-    out.print(f"[bold]{c.over_cap:,} of {c.people:,} people over the cap ({r.share_over_cap:.1%}): {verdict}[/]"
-              + (f"; {failing} over-contacted group(s)" if r.dimensions else "") + ".")
+        dist.add_row(b.label, f"{b.people:,}", f"{b.share:.1%}", style="bold red" if b.over_cap and b.people else "")
+    return dist
+
+
+def _windows_table(audit: FrequencyAudit) -> Table | None:
+    r, c = audit.result, audit.result.counts
+    if not c.top_windows:
+        return None
+    top = Table(f"{r.window} from", "people", "over cap", "touches", title="Windows with most people over the cap",
+                title_justify="left")
+    for w in c.top_windows:
+        top.add_row(w.start, f"{w.people:,}", f"{w.over_cap:,}", f"{w.touches:,}")
+    return top
 
 
 def _summary(audit: FrequencyAudit) -> Table:
