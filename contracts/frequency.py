@@ -20,7 +20,8 @@ from .finding import Severity
 from .policy import FrequencyAuditRules
 
 __all__ = ["WINDOWS", "NULL_GROUP", "WindowCount", "FrequencyCounts", "Bucket", "FrequencyResult",
-           "share_severity", "buckets", "judge_frequency", "group_counts"]
+           "share_severity", "buckets", "judge_frequency", "group_counts",
+           "dimension_severities"]
 
 WINDOWS = ("day", "week", "month")
 NULL_GROUP = "(null)"  # the label of a group whose value is missing: its own group, never merged with 'unknown'
@@ -78,8 +79,15 @@ class FrequencyResult:
 
     @property
     def severities(self) -> list[Severity | None]:
-        """The overall severity and every failing group's: what ``--fail-on`` weighs."""
-        return [self.severity, *(g.severity for d in self.dimensions for g in d.groups)]
+        """The overall severity, every failing group's and every warning's: what ``--fail-on`` weighs."""
+        return [self.severity, *(s for d in self.dimensions for s in dimension_severities(d))]
+
+
+def dimension_severities(d: DimensionResult) -> list[Severity | None]:
+    """A dimension's failing groups' severities and, where contracts.fairness reports them (``severities``, with its
+    warnings: a reference or group too small to judge), those too: an unjudged group must not read as a pass."""
+    reported = getattr(d, "severities", None)
+    return list(reported) if reported is not None else [g.severity for g in d.groups]
 
 
 def share_severity(share: float, over_cap: int, rules: FrequencyAuditRules) -> Severity | None:

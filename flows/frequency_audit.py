@@ -24,7 +24,7 @@ from ..integrations.warehouse.audit_source import open_source
 from ..integrations.warehouse.frequency_counts import FrequencySpec, count_frequency
 from .bias_audit import resolve_references
 
-__all__ = ["FrequencyAudit", "audit_frequency"]
+__all__ = ["FrequencyAudit", "audit_frequency", "warnings_of"]
 
 
 @dataclass
@@ -100,4 +100,11 @@ def _group(g: GroupResult) -> dict[str, Any]:
 
 def _dimension(d: DimensionResult) -> dict[str, Any]:
     return {"dimension": d.dimension, "reference_group": d.reference, "reference_rule": d.reference_rule,
-            "failing": list(d.failing), "groups": [_group(g) for g in d.groups]}
+            "failing": list(d.failing), "groups": [_group(g) for g in d.groups],
+            "warnings": [{"kind": w.kind, "group": w.group, "n": w.n, "minimum": w.minimum, "message": w.message,
+                          "severity": w.severity.value} for w in warnings_of(d)]}
+
+
+def warnings_of(d: DimensionResult) -> tuple:
+    """What contracts.fairness could not judge in a dimension (a reference or group too small), said out loud."""
+    return tuple(getattr(d, "warnings", ()))

@@ -26,13 +26,14 @@ __all__ = ["frequency_page", "write_frequency_html"]
 _RANK = {"info": 1, "warn": 2, "critical": 3}
 
 
-def write_frequency_html(path: Path, audit: FrequencyAudit, tables: Sequence[Any], verdict: str) -> None:
+def write_frequency_html(path: Path, audit: FrequencyAudit, tables: Sequence[Any], verdict: str,
+                         warnings: Sequence[str] = ()) -> None:
     """Render and write the page atomically. ``tables`` are the printed rich tables in the command's order: summary,
     distribution, the windows (when the source has times), then one per group column; ``verdict`` its last line."""
-    write_audit_html(Path(path), frequency_page(audit, tables, verdict))
+    write_audit_html(Path(path), frequency_page(audit, tables, verdict, warnings))
 
 
-def frequency_page(audit: FrequencyAudit, tables: Sequence[Any], verdict: str) -> str:
+def frequency_page(audit: FrequencyAudit, tables: Sequence[Any], verdict: str, warnings: Sequence[str] = ()) -> str:
     """The page as a string (what the tests parse)."""
     r, c = audit.result, audit.result.counts
     summary, distribution, *rest = tables
@@ -47,6 +48,8 @@ def frequency_page(audit: FrequencyAudit, tables: Sequence[Any], verdict: str) -
     sections += [HtmlSection(d.dimension, f"Over the cap is the adverse decision: a group fails when its people "
                              f"are over the cap significantly more often than the reference group {d.reference}'s.",
                              [from_rich(t)], _charts(_group_chart(d))) for d, t in zip(r.dimensions, rest)]
+    if warnings:
+        sections.append(HtmlSection("Warnings", " ".join(warnings)))
     severities = [s.value for s in r.severities if s is not None]
     level = max(severities, key=_RANK.__getitem__, default="ok")
     summary_text = (f"Person column {audit.spec.person}, " + (f"touch time {audit.spec.at}, " if audit.spec.at else "")

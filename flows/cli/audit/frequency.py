@@ -29,7 +29,8 @@ __all__ = ["frequency"]
 
 _VERDICT = {"reference": "[cyan]reference[/]", "too_small": "[dim]too small to judge[/]",
             "fails_four_fifths": "[bold red]over-contacted[/]",
-            "fails_adverse_ratio": "[bold red]over-contacted[/]", "passes": "[green]passes[/]"}
+            "fails_adverse_ratio": "[bold red]over-contacted[/]", "passes": "[green]passes[/]",
+            "reference_too_small": "[dim]reference too small to judge against[/]"}
 
 
 def frequency(
@@ -71,7 +72,8 @@ def frequency(
         from ...frequency_audit_html import write_frequency_html
 
         with one_line_errors():
-            write_frequency_html(html, audit, _tables(audit), Text.from_markup(verdict_line(audit)).plain)
+            write_frequency_html(html, audit, _tables(audit), Text.from_markup(verdict_line(audit)).plain,
+                                 warning_lines(audit))
     raise typer.Exit(exit_code(audit.severities, fail_on))
 
 
@@ -81,6 +83,8 @@ def _print(audit: FrequencyAudit) -> None:
     out.print(f"[bold]Contact frequency[/] of {audit.source}: cap {r.cap} touches per {r.window}.")
     for table in _tables(audit):
         out.print(table)
+    for line in warning_lines(audit):
+        out.print(f"[yellow]warning:[/] {line}")
     out.print(f"[bold]{verdict_line(audit)}[/]")
 
 
@@ -89,6 +93,13 @@ def _tables(audit: FrequencyAudit) -> list[Table]:
     windows = _windows_table(audit)
     return [_summary(audit), _distribution_table(audit), *([windows] if windows else []),
             *(_dimension_table(d) for d in audit.result.dimensions)]
+
+
+def warning_lines(audit: FrequencyAudit) -> list[str]:
+    """What could not be judged (a group or the reference too small): printed, never a silent pass."""
+    from ...frequency_audit import warnings_of
+
+    return [w.message for d in audit.result.dimensions for w in warnings_of(d)]
 
 
 def verdict_line(audit: FrequencyAudit) -> str:
