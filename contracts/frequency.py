@@ -24,7 +24,7 @@ __all__ = ["WINDOWS", "NULL_GROUP", "WindowCount", "FrequencyCounts", "Bucket", 
            "dimension_severities"]
 
 WINDOWS = ("day", "week", "month")
-NULL_GROUP = "(null)"  # the label of a group whose value is missing: its own group, never merged with 'unknown'
+NULL_GROUP = "(missing)"  # a group whose value is null: its own group, never merged with a literal 'unknown'
 
 
 @dataclass(frozen=True)

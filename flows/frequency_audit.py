@@ -93,7 +93,7 @@ def _group(g: GroupResult) -> dict[str, Any]:
         "group": c.label, "people": c.n, "over_cap": c.positives,
         "over_cap_rate": {"value": sel.value, "ci_low": sel.low, "ci_high": sel.high},
         "vs_reference": {"disparity_ratio": g.disparity_ratio, "adverse_ratio": getattr(g, "adverse_ratio", None),
-                         "rate_difference": g.rate_difference, "z": g.z},
+                         "over_cap_rate_difference": g.rate_difference, "z": g.z},
         "verdict": g.verdict, "severity": g.severity.value if g.severity else None,
     }
 

@@ -46,7 +46,7 @@ def test_200k_rows_agree_with_a_one_pass_query(big, window, cap):
     assert sum(v for k, v in got.peaks.items() if k > cap) == over
     assert 0 < over < people  # the cap splits the population, so the comparison means something
     assert sum(g.n for g in got.groups) == people and sum(g.positives for g in got.groups) == over
-    assert {g.label for g in got.groups} == {"north", "south", "east", "(null)"}
+    assert {g.label for g in got.groups} == {"north", "south", "east", "(missing)"}
     assert sum(w.over_cap for w in got.top_windows) <= windows_over and len(got.top_windows) == min(5, windows_with_over)
 
 
