@@ -144,16 +144,18 @@ def _check_values(src: Source, spec: FrequencySpec, at_sql: str | None,
 def _person_windows(src: Source, spec: FrequencySpec, at_sql: str | None, count_sql: str | None) -> None:
     """The person x window table (k = touches) and the per-person one (busiest window, latest group values)."""
     person = quote_ident(spec.person)
+    # A struct compares field by field: its max is the latest row's values, ties broken by the values themselves.
+    # Only built with --group (it is most of the pass's cost on a large file).
     fields = [f"'g{i}': cast({quote_ident(c)} as varchar)" for i, c in enumerate(spec.groups)]
-    last = "{" + ", ".join([f"'t': {at_sql or 'null'}", *fields]) + "}"
+    last = (", max({" + ", ".join([f"'t': {at_sql or 'null'}", *fields]) + "}) as last") if fields else ""
     window = f"date_trunc(?, {at_sql})" if at_sql else "cast(null as timestamp)"
     k = f"sum({count_sql})" if count_sql else "count(*)"
     filters = " and ".join([f"{person} is not null", *(f"{e} is not null" for e in (at_sql, count_sql) if e)])
     params = [spec.window] if at_sql else []
-    src.run(f"create or replace temp table {_PW} as select {person} as p, {window} as w, {k} as k, "
-            f"max({last}) as last from {VIEW} where {filters} group by all", params)
-    src.run(f"create or replace temp table {_PEOPLE} as select max(k) as peak, sum(k) as touches, "
-            f"max(last) as last from {_PW} group by p")
+    src.run(f"create or replace temp table {_PW} as select {person} as p, {window} as w, {k} as k{last} "
+            f"from {VIEW} where {filters} group by p, w", params)
+    src.run(f"create or replace temp table {_PEOPLE} as select max(k) as peak, sum(k) as touches"
+            f"{', max(last) as last' if fields else ''} from {_PW} group by p")
 
 
 def _top_windows(src: Source, cap: int, top: int) -> tuple[WindowCount, ...]:
