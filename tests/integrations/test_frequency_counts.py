@@ -3,10 +3,14 @@ calendar boundaries, count rows with a time, and what stays in DuckDB."""
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from steward.integrations.warehouse.audit_source import open_source
 from steward.integrations.warehouse.frequency_counts import FrequencySpec, count_frequency
@@ -81,3 +85,30 @@ def test_text_times_that_all_parse_are_accepted(tmp_path):
         got = count_frequency(src, FrequencySpec(person="p", at="at"), 1)
     assert (got.rows, got.excluded, got.over_cap, got.max_touches) == (3, {"missing person": 0, "missing time": 1},
                                                                        1, 2)
+
+
+_TOUCH = st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 59), st.sampled_from(["x", "y", ""]))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(touches=st.lists(_TOUCH, min_size=1, max_size=40), window=st.sampled_from(["day", "week", "month"]),
+       cap=st.integers(1, 4))
+def test_figures_match_python_on_random_touches(tmp_path, touches, window, cap):
+    """Random touches (person, day 0-59 from Thursday 1 January 2026, group or missing) against the same figures
+    counted in plain Python with the calendar's own idea of a day, an ISO week and a month."""
+    start = date(2026, 1, 1)
+    path = tmp_path / f"t{abs(hash((tuple(touches), window, cap)))}.csv"
+    path.write_text("person,at,grp\n" + "".join(f"{p},{start + timedelta(days=d)} 12:00:00,{g}\n"
+                                                for p, d, g in touches), encoding="utf-8")
+    key = {"day": lambda d: d, "week": lambda d: d - timedelta(days=d.weekday()), "month": lambda d: d.replace(day=1)}
+    per = Counter((p, key[window](start + timedelta(days=d))) for p, d, _ in touches)
+    peak = {p: max(k for (q, _), k in per.items() if q == p) for p, _, _ in touches}
+    last = {p: max(((d, g or "\uffff") for q, d, g in touches if q == p))[1] for p in peak}
+    with open_source(path) as src:
+        got = count_frequency(src, FrequencySpec(person="person", at="at", window=window, groups=("grp",)), cap)
+    assert (got.people, got.over_cap, got.max_touches, got.touches) == \
+        (len(peak), sum(v > cap for v in peak.values()), max(peak.values()), len(touches))
+    assert (got.person_windows, got.person_windows_over_cap) == (len(per), sum(k > cap for k in per.values()))
+    assert got.peaks == dict(Counter(min(v, cap + 1) for v in peak.values()))
+    expected_groups = Counter("(missing)" if last[p] == "\uffff" else last[p] for p in peak)
+    assert {g.label: g.n for g in got.groups} == dict(expected_groups)
