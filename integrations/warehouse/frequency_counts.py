@@ -47,6 +47,9 @@ class FrequencySpec:
             raise ConfigError("give the time of each touch (--at) or a count of touches per person (--count)")
         if self.window not in WINDOWS:
             raise ConfigError(f"--window must be one of {', '.join(WINDOWS)}, not '{self.window}'")
+        if self.person in self.groups:
+            raise ConfigError(f"--group {self.person} is the --person column: its groups would be people, and their "
+                              f"ids would be printed; group by an attribute of the person instead")
 
 
 def count_frequency(src: Source, spec: FrequencySpec, cap: int, top: int = TOP_WINDOWS) -> FrequencyCounts:

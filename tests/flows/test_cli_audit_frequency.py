@@ -206,6 +206,8 @@ def test_a_persons_group_is_the_value_on_their_latest_row(touches):
     (["--person", "person", "--at", "sent_at", "--window", "year"], "--window must be one of day, week, month, "
                                                                     "not 'year'"),
     (["--person", "person", "--at", "sent_at", "--cap", "0"], "--cap must be 1 or more, not 0"),
+    (["--person", "person", "--at", "sent_at", "--group", "person"], "--group person is the --person column: its "
+     "groups would be people, and their ids would be printed; group by an attribute of the person instead"),
 ])
 def test_bad_options_and_columns_are_one_line_and_exit_2(touches, args, line):
     res = audit(touches, *args)
@@ -282,3 +284,14 @@ def test_html_page_holds_the_printed_tables_the_charts_and_no_person(tmp_path, t
 def test_html_to_a_folder_is_one_line_and_exit_2(tmp_path, touches):
     res = audit(touches, "--person", "person", "--at", "sent_at", "--html", tmp_path)
     assert res.exit_code == 2 and len(res.stderr.splitlines()) == 1 and "--html" in res.stderr
+
+
+def test_a_bad_policy_or_fail_on_is_one_line_and_exit_2(tmp_path, touches):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("checks: {}\naudits:\n  frequency:\n    cap_per_day: 0\n", encoding="utf-8")
+    res = audit(touches, "--person", "person", "--at", "sent_at", "--policy", policy)
+    assert res.exit_code == 2 and res.stderr.splitlines() == [
+        f"error: {policy}: audits.frequency.cap_per_day: Input should be greater than or equal to 1"]
+    res = audit(touches, "--person", "person", "--at", "sent_at", "--fail-on", "sometimes")
+    assert res.exit_code == 2 and "--fail-on must be one of info, warn, critical, never" in res.output
+    assert "people over the cap" not in res.stdout  # refused before the audit ran

@@ -60,6 +60,7 @@ def frequency(
 
     from ...frequency_audit import audit_frequency
 
+    exit_code([], fail_on)  # a bad --fail-on is refused before the audit runs, not after it printed
     with one_line_errors():
         audit = audit_frequency(source, person, at=at, count=count, window=window.lower(), cap=cap, groups=group,
                                 table=table, reference=reference, min_group_size=min_group_size,
