@@ -185,13 +185,13 @@ def interval_chart(key: str, title: str, rows: Sequence[Interval], *, markers: S
     known = [v for r in rows for v in (r.value, r.high) if v is not None and not _nan(v)]
     top = _nice(max(known + [m.value for m in markers] + [0.0]) * 1.1)
     x = _scale(0, top, _LEFT, _W - _RIGHT)
-    head = 22 if series else 0
+    head = (22 if series else 0) + 12 * max(len(markers) - 1, 0)  # legend, then one label row per extra marker
     h = head + 40 + band * len(labels)
     parts = [_axis(x, top, h - 22, pct=pct)]
     parts += [f'<rect x="{_LEFT + 90 * i}" y="4" width="10" height="10" fill="{color_of[s]}"/><text '
               f'x="{_LEFT + 90 * i + 14}" y="13" class="val">{escape(s)}</text>' for i, s in enumerate(series)]
-    parts += [_vline(x(m.value), head + 14, h - 22, m.color, escape(m.label), dashed=m.dashed, left=i % 2 == 1)
-              for i, m in enumerate(markers)]
+    parts += [_vline(x(m.value), head - 12 * (len(markers) - 1 - i) + 14, h - 22, m.color, escape(m.label),
+                     dashed=m.dashed, left=i % 2 == 1) for i, m in enumerate(markers)]  # labels stacked, never over
     for i, label in enumerate(labels):
         y0 = head + 30 + band * i
         parts.append(f'<g class="group" data-group="{escape(label)}"><text x="{_LEFT - 8}" '

@@ -4,10 +4,13 @@ MORE often. Every figure below is worked out by hand in the comments."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from steward.contracts.fairness import (ADVERSE_CHECK_ID, CHECK_ID, MOST_FAVOURED, GroupCounts, Thresholds,
+from steward.contracts.fairness import (ADVERSE_CHECK_ID, CHECK_ID, LARGEST, MOST_FAVOURED, GroupCounts, Thresholds,
                                         audit_dimension, pooled_z, to_findings)
 from steward.contracts.finding import Severity
 from steward.contracts.policy import CheckRule, load_policy
@@ -35,7 +38,8 @@ def test_adverse_decision_fails_the_group_flagged_more_often():
     assert b.disparity_ratio == pytest.approx(8 / 9, rel=1e-12)
     assert b.adverse_ratio == pytest.approx(2.0, rel=1e-12) and a.adverse_ratio == 1.0
     assert b.favourable_rate == pytest.approx(0.8) and b.selection.value == 0.2
-    # pooled favourable p = 1700/1500; p(1-p) = (2/15)(13/15) = 26/225; se^2 = 26/225 * (1/500 + 1/1000) = 78/225000
+    # pooled favourable p = 1300/1500 = 13/15; p(1-p) = (2/15)(13/15) = 26/225;
+    # se^2 = 26/225 * (1/500 + 1/1000) = 78/225000
     # z = (0.80 - 0.90) / sqrt(78/225000) = -sqrt(2250/78) = -5.3709
     assert b.z == pytest.approx(-math.sqrt(2250 / 78), rel=1e-12)
     # 2.0 is not above the critical 2.0: warn, and the four-fifths rule alone would have passed B
@@ -115,3 +119,42 @@ def test_thresholds_read_the_adverse_check_when_the_policy_has_it():
     custom = policy.model_copy(update={"checks": {**policy.checks, ADVERSE_CHECK_ID: rule}})
     t = Thresholds.from_policy(custom)
     assert (t.adverse_ratio, t.critical_adverse_ratio, t.ratio) == (1.5, 3.0, 0.8)
+
+
+def test_a_reference_never_flagged_still_judges_the_others():
+    """No adverse ratio can be reported (a_ref = 0), but 10 % flagged against 0 % is no pass.
+    A: 0 of 500 flagged; B: 50 of 500. Favourable ratio 0.90 / 1.00 = 0.90 passes four-fifths; pooled favourable
+    950/1000 = 0.95, se = sqrt(0.95 * 0.05 * (2/500)) = sqrt(0.00019) = 0.013784, z = -0.10 / 0.013784 = -7.255."""
+    b = by_label(audit_dimension([g("A", 500, 0), g("B", 500, 50)], T, favourable=False))["B"]
+    assert b.adverse_ratio is None and b.disparity_ratio == pytest.approx(0.9)
+    assert b.z == pytest.approx(-0.1 / math.sqrt(0.00019), rel=1e-12)
+    assert (b.verdict, b.severity) == ("fails_adverse_ratio", Severity.critical)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 400), st.floats(0, 1)), min_size=2, max_size=6), st.booleans())
+def test_adverse_counts_judge_like_their_favourable_complement(sizes, most_favoured):
+    """Counting the adverse decision with favourable=False gives the same favourable-rate ratio, z and reference
+    as counting its complement (the favourable decision) with favourable=True; with the adverse-ratio rule switched
+    off, the same verdicts."""
+    counts = [g(f"g{i}", n, round(n * share)) for i, (n, share) in enumerate(sizes)]
+    flipped = [g(c.label, c.n, c.n - c.positives) for c in counts]
+    no_adverse_rule = replace(T, adverse_ratio=math.inf, critical_adverse_ratio=None)
+    rule = MOST_FAVOURED if most_favoured else LARGEST
+    adverse = audit_dimension(counts, no_adverse_rule, rule, favourable=False)
+    favourable = audit_dimension(flipped, no_adverse_rule, rule)
+    assert adverse.reference == favourable.reference
+    for a, f in zip(adverse.groups, favourable.groups):
+        assert (a.disparity_ratio is None) == (f.disparity_ratio is None)
+        assert a.disparity_ratio is None or a.disparity_ratio == pytest.approx(f.disparity_ratio, rel=1e-12)
+        assert a.z == pytest.approx(f.z, rel=1e-9, abs=1e-12)
+        assert (a.verdict, a.severity) == (f.verdict, f.severity)
+        assert a.favourable_rate == pytest.approx(f.selection.value)
+    assert adverse.favoured_over_reference == favourable.favoured_over_reference
+
+
+def test_a_reference_never_favoured_is_hinted_in_both_polarities():
+    # A (largest): 0 of 100 selected; B: 30 of 60. No ratio exists (A's rate is 0), but A is the one left behind.
+    # z = 0.5 / sqrt(0.1875 * 0.8125 * (1/60 + 1/100)) = 0.5 / 0.063738 = 7.84
+    assert audit_dimension([g("A", 100, 0), g("B", 60, 30)], T).favoured_over_reference == ("B",)
+    assert audit_dimension([g("A", 100, 100), g("B", 60, 30)], T, favourable=False).favoured_over_reference == ("B",)
