@@ -84,10 +84,9 @@ class FrequencyResult:
 
 
 def dimension_severities(d: DimensionResult) -> list[Severity | None]:
-    """A dimension's failing groups' severities and, where contracts.fairness reports them (``severities``, with its
-    warnings: a reference or group too small to judge), those too: an unjudged group must not read as a pass."""
-    reported = getattr(d, "severities", None)
-    return list(reported) if reported is not None else [g.severity for g in d.groups]
+    """A dimension's failing groups' severities and its warnings' (a reference or group too small to judge), as
+    contracts.fairness reports them: an unjudged group must not read as a pass."""
+    return list(d.severities)
 
 
 def share_severity(share: float, over_cap: int, rules: FrequencyAuditRules) -> Severity | None:

@@ -107,4 +107,4 @@ def _dimension(d: DimensionResult) -> dict[str, Any]:
 
 def warnings_of(d: DimensionResult) -> tuple:
     """What contracts.fairness could not judge in a dimension (a reference or group too small), said out loud."""
-    return tuple(getattr(d, "warnings", ()))
+    return tuple(d.warnings)

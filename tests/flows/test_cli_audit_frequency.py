@@ -295,3 +295,24 @@ def test_a_bad_policy_or_fail_on_is_one_line_and_exit_2(tmp_path, touches):
     res = audit(touches, "--person", "person", "--at", "sent_at", "--fail-on", "sometimes")
     assert res.exit_code == 2 and "--fail-on must be one of info, warn, critical, never" in res.output
     assert "people over the cap" not in res.stdout  # refused before the audit ran
+
+
+def test_a_group_too_small_to_judge_is_a_warning_not_a_pass(tmp_path):
+    """No false green: A 200 people, 2 over the cap (1 %: info); B 10 people, none over. B is below the bias check's
+    n >= 50, so it is not judged and says so: a warning, exit 1 under --fail-on warn (0 without --group, where the
+    1 % is only info). With --reference B, the reference itself is too small: a warning too."""
+    rows = ["person,n,segment"] + [f"a{i},{9 if i < 2 else 1},A" for i in range(200)]
+    rows += [f"b{i},1,B" for i in range(10)]
+    path = tmp_path / "small.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    base = (path, "--person", "person", "--count", "n", "--cap", "5")
+    assert audit(*base).exit_code == 0
+    res = audit(*base, "--group", "segment", "--json")
+    assert res.exit_code == 1, res.output
+    (dim,) = json.loads(res.stdout)["groups"]
+    assert json.loads(res.stdout)["severity"] == "info" and dim["failing"] == []
+    assert [(w["kind"], w["group"], w["n"], w["minimum"], w["severity"]) for w in dim["warnings"]] == \
+        [("group_too_small", "B", 10, 50, "warn")]
+    assert audit(*base, "--group", "segment", "--fail-on", "critical").exit_code == 0
+    text = audit(*base, "--group", "segment", "--reference", "B")
+    assert text.exit_code == 1 and "warning:" in text.stdout and "reference group B" in text.stdout
