@@ -86,3 +86,4 @@ def test_a_group_over_contacted_less_than_the_reference_passes():
     (dim,) = judge_frequency(_counts(people=300, over_cap=70, groups=groups), "week", 5, FrequencyAuditRules(),
                              Thresholds()).dimensions
     assert dim.failing == () and {g.counts.label: g.verdict for g in dim.groups} == {"A": "reference", "B": "passes"}
+    assert dim.favoured_over_reference == ("B",)  # the reference is the over-contacted one: the CLI says so

@@ -316,3 +316,19 @@ def test_a_group_too_small_to_judge_is_a_warning_not_a_pass(tmp_path):
     assert audit(*base, "--group", "segment", "--fail-on", "critical").exit_code == 0
     text = audit(*base, "--group", "segment", "--reference", "B")
     assert text.exit_code == 1 and "warning:" in text.stdout and "reference group B" in text.stdout
+
+
+def test_a_reference_that_is_itself_over_contacted_gets_a_hint(tmp_path):
+    """A (largest, 200) has 60 over the cap (30 %), B (100) 10 (10 %): B passes. Seen from B, A's within-cap rate 0.7
+    is below 0.8 x B's 0.9, with pooled rate (140 + 90) / 300 = 0.7667 and z = -0.2 / sqrt(0.7667 * 0.2333 *
+    (1/200 + 1/100)) = -3.86, so the command points at --reference most-favoured, which makes B the reference and A
+    fails."""
+    rows = ["person,n,segment"] + [f"a{i},{9 if i < 60 else 1},A" for i in range(200)]
+    rows += [f"b{i},{9 if i < 10 else 1},B" for i in range(100)]
+    path = tmp_path / "ref.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    base = (path, "--person", "person", "--count", "n", "--cap", "5", "--group", "segment")
+    text = audit(*base).stdout
+    assert "note: segment: the reference A is itself over the cap significantly more often than B" in text
+    (dim,) = json.loads(audit(*base, "--reference", "most-favoured", "--json").stdout)["groups"]
+    assert dim["reference_group"] == "B" and dim["failing"] == ["A"]

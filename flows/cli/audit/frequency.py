@@ -74,7 +74,7 @@ def frequency(
 
         with one_line_errors():
             write_frequency_html(html, audit, _tables(audit), Text.from_markup(verdict_line(audit)).plain,
-                                 warning_lines(audit))
+                                 warning_lines(audit) + note_lines(audit))
     raise typer.Exit(exit_code(audit.severities, fail_on))
 
 
@@ -86,6 +86,8 @@ def _print(audit: FrequencyAudit) -> None:
         out.print(table)
     for line in warning_lines(audit):
         out.print(f"[yellow]warning:[/] {line}")
+    for line in note_lines(audit):
+        out.print(f"[yellow]note:[/] {line}")
     out.print(f"[bold]{verdict_line(audit)}[/]")
 
 
@@ -101,6 +103,13 @@ def warning_lines(audit: FrequencyAudit) -> list[str]:
     from ...frequency_audit import warnings_of
 
     return [w.message for d in audit.result.dimensions for w in warnings_of(d)]
+
+
+def note_lines(audit: FrequencyAudit) -> list[str]:
+    """The reference may itself be the over-contacted group (the largest often is): say so, and what to try."""
+    return [f"{d.dimension}: the reference {d.reference} is itself over the cap significantly more often than "
+            f"{', '.join(d.favoured_over_reference)}; try --reference most-favoured."
+            for d in audit.result.dimensions if d.favoured_over_reference]
 
 
 def verdict_line(audit: FrequencyAudit) -> str:
