@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from .._console import SEVERITY_STYLE, one_line_errors, stdout
@@ -122,7 +122,7 @@ def verdict_line(audit: FrequencyAudit) -> str:
 
 def _distribution_table(audit: FrequencyAudit) -> Table:
     r, c = audit.result, audit.result.counts
-    dist = Table("touches in busiest " + r.window, "people", "share", title="Distribution  "
+    dist = Table("touches in busiest " + r.window, *_right("people", "share"), title="Distribution  "
                  f"(p50 {c.p50}, p90 {c.p90}, p99 {c.p99})", title_justify="left")
     for b in r.distribution:
         dist.add_row(b.label, f"{b.people:,}", f"{b.share:.1%}", style="bold red" if b.over_cap and b.people else "")
@@ -133,8 +133,8 @@ def _windows_table(audit: FrequencyAudit) -> Table | None:
     r, c = audit.result, audit.result.counts
     if not c.top_windows:
         return None
-    top = Table(f"{r.window} from", "people", "over cap", "touches", title="Windows with most people over the cap",
-                title_justify="left")
+    top = Table(f"{r.window} from", *_right("people", "over cap", "touches"),
+                title="Windows with most people over the cap", title_justify="left")
     for w in c.top_windows:
         top.add_row(w.start, f"{w.people:,}", f"{w.over_cap:,}", f"{w.touches:,}")
     return top
@@ -166,6 +166,11 @@ def _dimension_table(d: DimensionResult) -> Table:
                       _num(g.disparity_ratio, ".2f"), _num(getattr(g, "adverse_ratio", None), ".2f"),
                       _num(g.z, "+.2f"), verdict)
     return table
+
+
+def _right(*names: str) -> list[Column]:
+    """Number columns, right-aligned as the bias audit's are."""
+    return [Column(n, justify="right") for n in names]
 
 
 def _num(value: float | None, spec: str) -> str:
