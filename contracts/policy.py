@@ -377,7 +377,32 @@ class BiasAuditRules(_Strict):
 
 
 class FrequencyAuditRules(_Strict):
-    """Thresholds of ``steward audit frequency`` (contact pressure on a team's own table)."""
+    """Thresholds of ``steward audit frequency`` (contact pressure on a team's own table; docs/file-audits.md).
+
+    A person is over the cap when any one calendar window (day, ISO week from Monday, month) holds more touches than
+    the window's cap. The week's cap defaults to ``scope.contact_cap_per_week``, the one the marts use, so a file and
+    the warehouse are judged by the same number; day and month are about the week's pace (two on one day is already
+    pressure, twenty a month is four a week sustained). The share of people over the cap sets the severity: any
+    person over it is ``info``, ``share_warn`` and above ``warn``, ``share_critical`` and above ``critical``, the same
+    shares as ``metric_balance.contact_cap_breach``."""
+
+    cap_per_day: int = Field(2, ge=1)
+    cap_per_week: int | None = Field(None, ge=1)  # None: scope.contact_cap_per_week
+    cap_per_month: int = Field(20, ge=1)
+    share_warn: float = Field(0.05, ge=0, le=1)
+    share_critical: float | None = Field(0.10, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _warn_not_past_critical(self) -> "FrequencyAuditRules":
+        if self.share_critical is not None and self.share_warn > self.share_critical:
+            raise ValueError(f"share_warn {self.share_warn} is above share_critical {self.share_critical}")
+        return self
+
+    def cap_for(self, window: str, scope: Scope) -> int:
+        """The cap of one window: the policy's own value, else (week) the marts' ``contact_cap_per_week``."""
+        if window == "week":
+            return self.cap_per_week or scope.contact_cap_per_week
+        return {"day": self.cap_per_day, "month": self.cap_per_month}[window]
 
 
 # ------------------------------------------------------------------------------------------------------------------

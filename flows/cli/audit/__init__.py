@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from .bias import bias
+from .frequency import frequency
 from .launch import audit_launch
 from .log import log_app
 
@@ -18,5 +19,6 @@ __all__ = ["audit_app"]
 audit_app = typer.Typer(help="Audits with an exit code to gate on: bias across groups, a launch's go / no-go, the "
                              "audit log's integrity.", no_args_is_help=True)
 audit_app.command("bias")(bias)
+audit_app.command("frequency")(frequency)
 audit_app.command("launch")(audit_launch)
 audit_app.add_typer(log_app, name="log")
