@@ -184,6 +184,8 @@ def interval_chart(key: str, title: str, rows: Sequence[Interval], *, markers: S
     band = 26 + step * max(len(series) - 1, 0)
     known = [v for r in rows for v in (r.value, r.high) if v is not None and not _nan(v)]
     top = _nice(max(known + [m.value for m in markers] + [0.0]) * 1.1)
+    if pct and max(known + [m.value for m in markers] + [0.0]) <= 1:
+        top = min(top, 1.0)  # a rate's axis ends at 100 %, however wide the margin asked for
     x = _scale(0, top, _LEFT, _W - _RIGHT)
     head = (22 if series else 0) + 12 * max(len(markers) - 1, 0)  # legend, then one label row per extra marker
     h = head + 40 + band * len(labels)

@@ -134,6 +134,9 @@ def test_interval_chart_positions_series_and_gaps():
         [("297.0", "444.0"), ("199.0", "297.0")]
     assert [a["data-series"] for a in page.attrs("g", **{"class": "point"})] == ["TPR", "FPR", "TPR"]
     assert "reference A" in "".join(page.text) and interval_chart("x", "empty", []) is None
+    # a rate's axis ends at 100 %: 0.95 * 1.1 would round up to 200 %; at top 1, 0.95 -> 150 + 490 * 0.95 = 615.5
+    wide = Page(str(interval_chart("w", "w", [Interval("A", 0.9, 0.8, 0.95)])))
+    assert [(a["x1"], a["x2"]) for a in wide.attrs("line") if a.get("stroke-width") == "3"] == [("542.0", "615.5")]
 
 
 # --- steward audit bias --html ----------------------------------------------------------------------------------
