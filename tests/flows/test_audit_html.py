@@ -12,7 +12,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from markupsafe import Markup
 from typer.testing import CliRunner
 
 from steward.contracts.errors import ConfigError
@@ -174,7 +173,8 @@ def test_bias_html_page_has_the_tables_charts_and_verdict(tmp_path, scored):
     assert "score >= 50; outcome won" in page.by_id("summary")
     tables = [r for r in page.rows]
     heads = [r for r in tables if r and r[0] in ("group", "input", "dimension")]
-    assert [h[0] for h in heads] == ["group", "group", "input", "dimension"]  # selection, error rates, proxies, warnings
+    # the selection table, the error-rate table, proxies, warnings
+    assert [h[0] for h in heads] == ["group", "group", "input", "dimension"]
     rows = [r for r in tables if r and r[0] == "B"]
     # B: 10/50 = 0.200, Wilson [0.112, 0.330]; ratio 0.2 / 0.5 = 0.40; diff -0.300; z = -5/sqrt(2) = -3.54
     assert rows[0] == ["B", "50", "10", "0.200 [0.112, 0.330]", "0.40", "-0.300", "-3.54",
