@@ -133,6 +133,8 @@ def test_interval_chart_positions_series_and_gaps():
         [("297.0", "444.0"), ("199.0", "297.0")]
     assert [a["data-series"] for a in page.attrs("g", **{"class": "point"})] == ["TPR", "FPR", "TPR"]
     assert "reference A" in "".join(page.text) and interval_chart("x", "empty", []) is None
+    # an element id holds no space: a dimension such as "age_band x sex" becomes "age_band-x-sex"
+    assert Page(str(bar_chart("age_band x sex", "t", ["a"], [1.0]))).attrs("figure")[0]["id"] == "chart-age_band-x-sex"
     # a rate's axis ends at 100 %: 0.95 * 1.1 would round up to 200 %; at top 1, 0.95 -> 150 + 490 * 0.95 = 615.5
     wide = Page(str(interval_chart("w", "w", [Interval("A", 0.9, 0.8, 0.95)])))
     assert [(a["x1"], a["x2"]) for a in wide.attrs("line") if a.get("stroke-width") == "3"] == [("542.0", "615.5")]
