@@ -37,11 +37,13 @@ CUTOFF = 60
 BASELINE = """
 import duckdb, json, sys
 rows = duckdb.sql('''
-    select age_band, sex, count(*) as n, count(*) filter (where score >= 60) as selected,
-           count(*) filter (where score >= 60 and outcome) as tp, count(*) filter (where score >= 60 and not outcome) as fp,
-           count(*) filter (where score < 60 and outcome) as fn, count(*) filter (where score < 60 and not outcome) as tn
+    select age_band, sex, count(*) as n, count(*) filter (where score >= $cut) as selected,
+           count(*) filter (where score >= $cut and outcome) as tp,
+           count(*) filter (where score >= $cut and not outcome) as fp,
+           count(*) filter (where score < $cut and outcome) as fn,
+           count(*) filter (where score < $cut and not outcome) as tn
     from read_parquet($path) group by grouping sets ((age_band), (sex))
-''', params={"path": sys.argv[1]}).fetchall()
+''', params={"path": sys.argv[1], "cut": float(sys.argv[2])}).fetchall()
 print(json.dumps(rows))
 """
 
@@ -110,7 +112,8 @@ def check_counts(audit_json: str, baseline_json: str) -> None:
     want = {("age_band", a) if a is not None else ("sex", s): tuple(rest)
             for a, s, *rest in json.loads(baseline_json)}
     if got != want:
-        raise SystemExit(f"the audit's counts differ from the baseline's: {sorted(set(got.items()) ^ set(want.items()))}")
+        differ = sorted(set(got.items()) ^ set(want.items()))
+        raise SystemExit(f"the audit's counts differ from the baseline's: {differ}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         write_s = time.perf_counter() - started
         audit = [*steward(), "audit", "bias", str(path), *(a for g in GROUPS for a in ("--group", g)),
                  "--score", "score", "--cutoff", str(CUTOFF), "--outcome", "outcome", "--json"]
-        baseline = [sys.executable, "-c", BASELINE, str(path)]
+        baseline = [sys.executable, "-c", BASELINE, str(path), str(CUTOFF)]
         baseline_s, baseline_cpu, baseline_mb, baseline_out = timed(baseline, args.repeat)
         audit_s, audit_cpu, audit_mb, audit_out = timed(audit, args.repeat)
         core_s, core_cpu, _, core_out = timed([*audit, "--no-proxies"], args.repeat)

@@ -12,7 +12,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from markupsafe import Markup
 from typer.testing import CliRunner
 
 from steward.contracts.errors import ConfigError
@@ -134,6 +133,11 @@ def test_interval_chart_positions_series_and_gaps():
         [("297.0", "444.0"), ("199.0", "297.0")]
     assert [a["data-series"] for a in page.attrs("g", **{"class": "point"})] == ["TPR", "FPR", "TPR"]
     assert "reference A" in "".join(page.text) and interval_chart("x", "empty", []) is None
+    # an element id holds no space: a dimension such as "age_band x sex" becomes "age_band-x-sex"
+    assert Page(str(bar_chart("age_band x sex", "t", ["a"], [1.0]))).attrs("figure")[0]["id"] == "chart-age_band-x-sex"
+    # a rate's axis ends at 100 %: 0.95 * 1.1 would round up to 200 %; at top 1, 0.95 -> 150 + 490 * 0.95 = 615.5
+    wide = Page(str(interval_chart("w", "w", [Interval("A", 0.9, 0.8, 0.95)])))
+    assert [(a["x1"], a["x2"]) for a in wide.attrs("line") if a.get("stroke-width") == "3"] == [("542.0", "615.5")]
 
 
 # --- steward audit bias --html ----------------------------------------------------------------------------------
@@ -171,7 +175,8 @@ def test_bias_html_page_has_the_tables_charts_and_verdict(tmp_path, scored):
     assert "score >= 50; outcome won" in page.by_id("summary")
     tables = [r for r in page.rows]
     heads = [r for r in tables if r and r[0] in ("group", "input", "dimension")]
-    assert [h[0] for h in heads] == ["group", "group", "input", "dimension"]  # selection, error rates, proxies, warnings
+    # the selection table, the error-rate table, proxies, warnings
+    assert [h[0] for h in heads] == ["group", "group", "input", "dimension"]
     rows = [r for r in tables if r and r[0] == "B"]
     # B: 10/50 = 0.200, Wilson [0.112, 0.330]; ratio 0.2 / 0.5 = 0.40; diff -0.300; z = -5/sqrt(2) = -3.54
     assert rows[0] == ["B", "50", "10", "0.200 [0.112, 0.330]", "0.40", "-0.300", "-3.54",
