@@ -487,7 +487,7 @@ def _summarise(result: DimensionResult, judged: Sequence[GroupResult]) -> Dimens
     return replace(result, demographic_parity_difference=top - min(rates),
                    demographic_parity_ratio=(min(rates) / top) if top else None,
                    equalized_odds_difference=max(known_odds) if known_odds else None,
-                   equalized_odds_ratio=min(known_ratios) if len(known_ratios) == 2 else None,
+                   equalized_odds_ratio=min(known_ratios) if known_ratios else None,
                    equal_opportunity_difference=_spread(tpr), equal_opportunity_ratio=_min_over_max(tpr),
                    false_positive_rate_difference=_spread(fpr), false_positive_rate_ratio=_min_over_max(fpr),
                    false_negative_rate_difference=_spread(fnr), false_negative_rate_ratio=_min_over_max(fnr))
