@@ -12,6 +12,7 @@ import typer
 from .bias import bias
 from .launch import audit_launch
 from .log import log_app
+from .quality import quality
 
 __all__ = ["audit_app"]
 
@@ -19,4 +20,5 @@ audit_app = typer.Typer(help="Audits with an exit code to gate on: bias across g
                              "audit log's integrity.", no_args_is_help=True)
 audit_app.command("bias")(bias)
 audit_app.command("launch")(audit_launch)
+audit_app.command("quality")(quality)
 audit_app.add_typer(log_app, name="log")

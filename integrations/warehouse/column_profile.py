@@ -1,0 +1,184 @@
+"""The column profile of ``steward audit quality``, counted by DuckDB over any table or file a team points at.
+
+A fixed number of queries, whatever the number of columns: one ``count(*)``; ONE aggregate query for every column's
+nulls, distinct count, placeholders, sentinels, min/max and out-of-range rows; for numeric columns one query for
+median / MAD (a CTE for the median, then the deviations) and one that counts the values past the outlier bounds the
+contracts computed; with ``--key`` one grouped query for duplicates. Python receives aggregates only, so a file of
+any size costs the same here. Above ``exact_max_rows`` rows, distinct counts (HyperLogLog) and medians (t-digest)
+are approximate, with memory bounded; the profile says so.
+
+Placeholder values are counted with ``histogram() FILTER (WHERE value IN the policy's list)``: the map holds policy
+values only, never a value of the data. Min/max are read for number and date columns only, and not even there when
+the column's name says it holds personal data (a phone number stored as an integer). Names reach SQL as quoted
+identifiers of columns the source has; every value (placeholders, sentinels, bounds, medians) is a bound parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ...contracts.errors import SourceError
+from ...contracts.policy import QualityAuditRules
+from ...contracts.quality import (ColumnStats, KeyStats, RobustStats, TableProfile, ValueRange, column_kind,
+                                  is_floating, outlier_half_width, suspicious_sentinels)
+from .audit_source import VIEW, Source, quote_ident
+from .pii_scan import name_kind
+
+__all__ = ["profile_columns", "WHITESPACE"]
+
+WHITESPACE = " \t\n\r\x0b\x0c"  # trimmed before a text value is compared with the placeholders
+
+
+class _Params:
+    """Bound parameters by position (``$1``, ``$2``...): one value bound once, referenced by every column."""
+
+    def __init__(self, shared: dict[str, Any] | None = None) -> None:
+        self.values: list[Any] = []
+        self._shared = shared or {}
+        self._marks: dict[str, str] = {}
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+    def shared(self, name: str) -> str:
+        """The mark of a value every column may use, bound on first use (DuckDB refuses unused parameters)."""
+        if name not in self._marks:
+            self._marks[name] = self(self._shared[name])
+        return self._marks[name]
+
+
+def profile_columns(src: Source, rules: QualityAuditRules, ranges: Sequence[ValueRange] = (),
+                    key: Sequence[str] = ()) -> TableProfile:
+    """Every column's aggregates and, with ``key``, its duplicates. An empty source is one line, not a profile."""
+    src.require(*key, *(r.column for r in ranges))
+    rows = int(src.run(f"select count(*) from {VIEW}")[0][0])
+    if rows == 0:
+        raise SourceError(f"{src.name}: no rows to profile (columns: {', '.join(src.columns) or 'none'})")
+    exact = rows <= rules.exact_max_rows
+    columns = _aggregates(src, rules, {r.column: r for r in ranges}, rows, exact)
+    numeric = [c for c in columns if c.kind == "numeric"]
+    if numeric:
+        _robust(src, numeric, rules, exact)
+    keys = _keys(src, tuple(dict.fromkeys(key))) if key else None
+    return TableProfile(src.name, rows, columns, keys, exact)
+
+
+def _aggregates(src: Source, rules: QualityAuditRules, ranges: dict[str, ValueRange], rows: int,
+                exact: bool) -> list[ColumnStats]:
+    """ONE query over every column; each column contributes a fixed list of expressions, read back by name."""
+    p = _Params({"placeholders": list(rules.placeholders), "sentinels": [float(s) for s in rules.sentinel_numbers],
+                 "dates": list(rules.sentinel_dates), "space": WHITESPACE})
+    exprs: list[str] = []
+    shapes: list[tuple[str, list[str]]] = []
+    for name, sql_type in src.columns.items():
+        c, kind = quote_ident(name), column_kind(sql_type)
+        x = f"cast({c} as double)"
+        distinct = f"cast({c} as varchar)" if kind == "other" else c
+        parts = {"values": f"count({c})",
+                 "distinct": f"count(distinct {distinct})" if exact else f"approx_count_distinct({distinct})"}
+        if kind == "text":
+            cell = f"lower(trim({c}, {p.shared('space')}))"
+            parts |= {"min_length": f"min(length({c}))", "max_length": f"max(length({c}))",
+                      "placeholders": f"histogram({cell}) filter (where list_contains({p.shared('placeholders')}, "
+                                      f"{cell}))"}
+        elif kind == "numeric":
+            sentinels = p.shared("sentinels")
+            finite, plain = f"isfinite({x})", f"not list_contains({sentinels}, {x})"
+            parts |= {"minimum": f"min({c}) filter (where {finite})", "maximum": f"max({c}) filter (where {finite})",
+                      "sentinels": f"histogram({x}) filter (where list_contains({sentinels}, {x}))",
+                      "rest_min": f"min({x}) filter (where {finite} and {plain})",
+                      "rest_max": f"max({x}) filter (where {finite} and {plain})"}
+            if is_floating(sql_type):
+                parts["not_finite"] = f"count(*) filter (where not {finite})"
+        elif kind == "temporal":
+            day = f"cast({c} as date)"
+            parts |= {"minimum": f"min({c})", "maximum": f"max({c})",
+                      "placeholders": f"histogram({day}) filter (where list_contains({p.shared('dates')}, {day}))"}
+        if name in ranges:
+            parts["out_of_range"] = _outside(ranges[name], x if kind == "numeric" else c, p)
+        shapes.append((name, list(parts)))
+        exprs += parts.values()
+    row = src.run(f"select {', '.join(exprs)} from {VIEW}", p.values)[0]
+    out, at = [], 0
+    for name, names in shapes:
+        got = dict(zip(names, row[at:at + len(names)]))
+        at += len(names)
+        out.append(_stats(src, name, got, ranges.get(name), rows, exact))
+    return out
+
+
+def _outside(r: ValueRange, value: str, p: _Params) -> str:
+    tests = ([f"{value} < {p(r.low)}"] if r.low is not None else []) + \
+            ([f"{value} > {p(r.high)}"] if r.high is not None else [])
+    return f"count(*) filter (where {' or '.join(tests)})"
+
+
+def _stats(src: Source, name: str, got: dict[str, Any], r: ValueRange | None, rows: int,
+           exact: bool) -> ColumnStats:
+    """One column's aggregates as the contracts read them (histogram maps become plain dicts)."""
+    masked = name_kind(name)
+    placeholders = {(k.isoformat() if hasattr(k, "isoformat") else str(k)): int(v)
+                    for k, v in (got.get("placeholders") or {}).items()}
+    if got.get("not_finite"):
+        placeholders["nan/inf"] = int(got["not_finite"])
+    return ColumnStats(
+        name=name, type=src.columns[name], rows=rows, nulls=rows - int(got["values"]),
+        distinct=int(got["distinct"] or 0), distinct_exact=exact,
+        minimum=None if masked else got.get("minimum"), maximum=None if masked else got.get("maximum"),
+        min_length=got.get("min_length"), max_length=got.get("max_length"), placeholders=placeholders,
+        sentinels={float(k): int(v) for k, v in (got.get("sentinels") or {}).items()},
+        rest_min=got.get("rest_min"), rest_max=got.get("rest_max"), range=r,
+        out_of_range=int(got["out_of_range"]) if "out_of_range" in got else None, masked=masked)
+
+
+def _robust(src: Source, columns: list[ColumnStats], rules: QualityAuditRules, exact: bool) -> None:
+    """Median, MAD and mean absolute deviation of each numeric column (one query: a CTE holds the medians), then
+    one query counting the values past the bounds the contracts drew. Non-finite values and the sentinels judged
+    placeholders are left out: they are reported as placeholders, not again as outliers."""
+    p = _Params()
+    xs = [_value(c, p) for c in columns]
+    median = "median({})" if exact else "approx_quantile({}, 0.5)"
+    meds = ", ".join(f"{median.format(x)} as m{i}" for i, x in enumerate(xs))
+    devs = ", ".join(f"any_value(m{i}), {median.format(f'abs({x} - m{i})')}, avg(abs({x} - m{i}))" for i, x in enumerate(xs))
+    row = src.run(f"with med as (select {meds} from {VIEW}) select {devs} from {VIEW}, med", p.values)[0]
+    judged = []
+    for i, col in enumerate(columns):
+        med, mad, mean_ad = row[3 * i:3 * i + 3]
+        if med is None:
+            continue  # no finite value that is not a placeholder
+        col.robust = RobustStats(float(med), float(mad or 0), float(mean_ad or 0), exact)
+        width = outlier_half_width(col.robust, rules.outlier_z)
+        col.outliers = 0
+        if width is not None:
+            judged.append((i, col, width))
+    if not judged:
+        return
+    q = _Params()
+    xs = [_value(c, q) for c in columns]
+    counts = ", ".join(f"count(*) filter (where abs({xs[i]} - {q(col.robust.median)}) > {q(width)})"  # type: ignore[union-attr]
+                       for i, col, width in judged)
+    for (_, col, _), n in zip(judged, src.run(f"select {counts} from {VIEW}", q.values)[0]):
+        col.outliers = int(n)
+
+
+def _value(col: ColumnStats, p: _Params) -> str:
+    """A numeric column as a double, null when not finite or a sentinel judged a placeholder."""
+    x = f"cast({quote_ident(col.name)} as double)"
+    odd = [float(s) for s in suspicious_sentinels(col)]
+    keep = f"isfinite({x})" + (f" and not list_contains({p(odd)}, {x})" if odd else "")
+    return f"case when {keep} then {x} end"
+
+
+def _keys(src: Source, key: tuple[str, ...]) -> KeyStats:
+    """Duplicated key values and the rows beyond the first of each, in one grouped query; rows with a null in any
+    key column are counted apart (a null is not a key)."""
+    cols = ", ".join(quote_ident(k) for k in key)
+    present = " and ".join(f"{quote_ident(k)} is not null" for k in key)
+    sql = f"""
+        with k as (select count(*) as n from {VIEW} where {present} group by {cols})
+        select count(*), count(*) filter (where n > 1), coalesce(sum(n - 1) filter (where n > 1), 0),
+               coalesce(max(n), 0), (select count(*) from {VIEW} where not ({present}))
+        from k"""
+    distinct, duplicated, extra, most, nulls = src.run(sql)[0]
+    return KeyStats(key, int(distinct), int(duplicated), int(extra), int(nulls), int(most))
