@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import math
 from html import escape
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
-import pandas as pd
 from markupsafe import Markup
 
-from ..contracts.policy import Policy
-from ..integrations.warehouse import Warehouse
+if TYPE_CHECKING:  # the file audits' pages (flows/audit_html.py) draw with the helpers below without pandas
+    import pandas as pd
 
-__all__ = ["chart_context", "bias_charts", "balance_chart", "spend_chart", "COLORS"]
+    from ..contracts.policy import Policy
+    from ..integrations.warehouse import Warehouse
+
+__all__ = ["chart_context", "bias_charts", "balance_chart", "spend_chart", "COLORS", "Interval", "Marker",
+           "interval_chart", "bar_chart"]
 
 COLORS = {"critical": "#b42318", "warn": "#b54708", "ok": "#067647", "ink": "#101828", "muted": "#667085",
           "grid": "#e4e7ec", "kpi": "#175cd3", "guardrail": "#b42318", "crm": "#7a5af8", "ads": "#0e9384"}
@@ -31,6 +34,8 @@ _W, _LEFT, _RIGHT = 760, 150, 120  # drawing width and the label gutters, in SVG
 
 def chart_context(warehouse: Warehouse, policy: Policy) -> dict[str, list[Markup]]:
     """Every chart the marts allow; a mart that is missing or empty gives no chart rather than an empty frame."""
+    import pandas as pd
+
     def read(mart: str) -> pd.DataFrame:
         return warehouse.mart(mart) if warehouse.table_exists("governance", mart) else pd.DataFrame()
 
@@ -138,6 +143,105 @@ def spend_chart(mart: pd.DataFrame, policy: Policy) -> Markup | None:
                      f'<text x="{_W - _RIGHT + 6}" y="{y + 20}" class="val level-{level}" style="fill: {COLORS[level]}">'
                      f'{"—" if _nan(r.spend_diff_pct) else f"{r.spend_diff_pct:.0%} apart"}</text></g>')
     return _svg("spend-reconciliation", "Ad spend against CRM cost by campaign", 52 + 44 * len(rows), parts)
+
+
+class Interval(NamedTuple):
+    """One point with its interval on an :func:`interval_chart`. ``level`` is a ``COLORS`` key (ok, warn, critical,
+    muted...); rows sharing a ``label`` and differing in ``series`` are drawn in one band, one colour per series."""
+
+    label: str
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    level: str = "ok"
+    note: str = ""
+    series: str = ""
+
+
+class Marker(NamedTuple):
+    """A vertical line across a chart at ``value`` (a reference rate, a policy line), labelled at its top."""
+
+    value: float
+    label: str
+    color: str = COLORS["ink"]
+    dashed: bool = False
+
+
+SERIES_COLORS = ("#175cd3", "#b54708", "#7a5af8", "#0e9384", "#c11574")
+
+
+def interval_chart(key: str, title: str, rows: Sequence[Interval], *, markers: Sequence[Marker] = (),
+                   pct: bool = True) -> Markup | None:
+    """Points with their intervals on one axis, one band per label, and vertical markers (the run report's bias chart
+    as a public helper, for the file audits' pages). A point without a value draws no dot and says so on the right.
+    Several series (say TPR, FPR, FNR per group) share a band, each in its own colour with a legend on top."""
+    if not rows:
+        return None
+    labels = list(dict.fromkeys(r.label for r in rows))
+    series = list(dict.fromkeys(r.series for r in rows if r.series))
+    color_of = {s: SERIES_COLORS[i % len(SERIES_COLORS)] for i, s in enumerate(series)}
+    step = 14 if series else 0
+    band = 26 + step * max(len(series) - 1, 0)
+    known = [v for r in rows for v in (r.value, r.high) if v is not None and not _nan(v)]
+    top = _nice(max(known + [m.value for m in markers] + [0.0]) * 1.1)
+    x = _scale(0, top, _LEFT, _W - _RIGHT)
+    head = 22 if series else 0
+    h = head + 40 + band * len(labels)
+    parts = [_axis(x, top, h - 22, pct=pct)]
+    parts += [f'<rect x="{_LEFT + 90 * i}" y="4" width="10" height="10" fill="{color_of[s]}"/><text '
+              f'x="{_LEFT + 90 * i + 14}" y="13" class="val">{escape(s)}</text>' for i, s in enumerate(series)]
+    parts += [_vline(x(m.value), head + 14, h - 22, m.color, escape(m.label), dashed=m.dashed, left=i % 2 == 1)
+              for i, m in enumerate(markers)]
+    for i, label in enumerate(labels):
+        y0 = head + 30 + band * i
+        parts.append(f'<g class="group" data-group="{escape(label)}"><text x="{_LEFT - 8}" '
+                     f'y="{y0 + (band - 26) / 2 + 4}" text-anchor="end">{escape(label)}</text>')
+        for j, r in enumerate(r for r in rows if r.label == label):
+            y = y0 + j * step
+            color = color_of.get(r.series) or COLORS.get(r.level, COLORS["ok"])
+            parts.append(_interval(x, y, r, color, pct))
+        parts.append("</g>")
+    return _svg(key, title, h, parts)
+
+
+def bar_chart(key: str, title: str, labels: Sequence[str], values: Sequence[float | None], *,
+              levels: Sequence[str] | None = None, notes: Sequence[str] | None = None,
+              markers: Sequence[Marker] = (), pct: bool = False) -> Markup | None:
+    """Horizontal bars, one per label (a distribution, a share per column), with optional per-bar ``levels`` (a
+    ``COLORS`` key), right-hand ``notes`` and vertical markers (a cap, a policy line)."""
+    if not labels:
+        return None
+    top = _nice(max([v for v in values if v is not None and not _nan(v)] + [m.value for m in markers] + [0.0]) * 1.05)
+    x = _scale(0, top, _LEFT, _W - _RIGHT)
+    h = 40 + 22 * len(labels)
+    parts = [_axis(x, top, h - 22, pct=pct)]
+    parts += [_vline(x(m.value), 14, h - 22, m.color, escape(m.label), dashed=m.dashed, left=i % 2 == 1)
+              for i, m in enumerate(markers)]
+    for i, (label, value) in enumerate(zip(labels, values)):
+        y = 24 + 22 * i
+        color = COLORS.get(levels[i] if levels else "kpi", COLORS["kpi"])
+        shown = "–" if value is None or _nan(value) else (f"{value:.1%}" if pct else f"{value:,.6g}")
+        note = escape(notes[i]) if notes else shown
+        parts.append(f'<g class="bar" data-label="{escape(str(label))}"><text x="{_LEFT - 8}" y="{y + 12}" '
+                     f'text-anchor="end">{escape(str(label))}</text><rect x="{_LEFT}" y="{y}" '
+                     f'width="{max(x(value) - _LEFT, 0):.1f}" height="16" fill="{color}"><title>{escape(str(label))}: '
+                     f'{shown}</title></rect><text x="{_W - _RIGHT + 6}" y="{y + 12}" class="val">{note}</text></g>')
+    return _svg(key, title, h, parts)
+
+
+def _interval(x: Callable[[float], float], y: float, r: Interval, color: str, pct: bool) -> str:
+    def fmt(v: float | None) -> str:
+        return "–" if v is None or _nan(v) else (f"{v:.1%}" if pct else f"{v:,.4g}")
+
+    name = escape(f"{r.label} {r.series}".strip())
+    tip = f"{name}: {fmt(r.value)}" + (f", 95% interval {fmt(r.low)}–{fmt(r.high)}" if r.low is not None else "")
+    line = (f'<line x1="{x(r.low):.1f}" x2="{x(r.high):.1f}" y1="{y}" y2="{y}" stroke="{color}" stroke-width="3"/>'
+            if r.low is not None and r.high is not None and not (_nan(r.low) or _nan(r.high)) else "")
+    dot = (f'<circle cx="{x(r.value):.1f}" cy="{y}" r="5" fill="{color}"/>'
+           if r.value is not None and not _nan(r.value) else "")
+    note = escape(r.note) if r.note else fmt(r.value)
+    return (f'<g class="point" data-series="{escape(r.series)}">{line}{dot}<text x="{_W - _RIGHT + 6}" y="{y + 4}" '
+            f'class="val">{note}</text><title>{tip}</title></g>')
 
 
 def _svg(key: str, title: str, height: float, parts: list[str]) -> Markup:

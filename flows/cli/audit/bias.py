@@ -48,6 +48,8 @@ def bias(
     proxies: bool = typer.Option(True, help="Test inputs as proxies of the group columns."),
     policy: Optional[Path] = typer.Option(None, help="Policy file for thresholds (default: the packaged one)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write the audit as one self-contained HTML page "
+                                        "(tables, charts, verdict; no script, nothing fetched)."),
 ) -> None:
     """Selection rates, error rates and four-fifths verdicts per group, against a reference group."""
     from ....contracts.policy import load_policy
@@ -64,6 +66,13 @@ def bias(
         sys.stdout.write(json.dumps(audit.to_dict(), default=str) + "\n")
     else:
         _print(audit)
+    if html is not None:
+        from ...bias_audit_html import write_bias_html
+
+        with one_line_errors():
+            write_bias_html(html, audit, [_dimension_table(d, audit.mapping.outcome is not None)
+                                          for d in audit.dimensions],
+                            _proxy_table(audit.proxies, audit.proxy_threshold) if audit.proxies else None)
     if audit.failed:
         raise typer.Exit(1)
 
