@@ -427,7 +427,7 @@ class QualityAuditRules(_Strict):
                                                                      999999])
     sentinel_dates: list[date] = Field(default_factory=lambda: [date(1900, 1, 1), date(1970, 1, 1),
                                                                 date(9999, 12, 31)])
-    outlier_z: _Finite = Field(3.5, gt=0)  # modified z-score (0.6745 * |x - median| / MAD) above which a value is an outlier
+    outlier_z: _Finite = Field(3.5, gt=0)  # modified z (0.6745 * |x - median| / MAD) above this: an outlier
     exact_max_rows: int = Field(1_000_000, ge=0)  # above: approximate distinct counts and medians (bounded memory)
     ranges: dict[str, QualityRange] = Field(default_factory=dict)
     thresholds: QualityThresholds = Field(default_factory=QualityThresholds)

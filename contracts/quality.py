@@ -321,13 +321,14 @@ def _column_finding(v: ColumnVerdict, m: Measure, rules: QualityAuditRules, subj
         text = f"{what} of column '{col.name}' hold a placeholder instead of a value ({values})."
         evidence["values"] = dict(v.placeholder_values)
     elif m.name == "out_of_range_share":
-        text = f"{what} of column '{col.name}' lie outside {col.range} (set by {col.range.origin})."  # type: ignore[union-attr]
+        r = col.range
+        text = f"{what} of column '{col.name}' lie outside {r} (set by {r.origin if r else '?'})."
         evidence["range"] = str(col.range)
     else:
         text = f"{what} of column '{col.name}' are robust outliers (modified z above {rules.outlier_z:g})"
-        if v.outlier_bounds and not col.masked:
+        if v.outlier_bounds and col.robust and not col.masked:
             low, high = v.outlier_bounds
-            text += f": outside [{low:,.4g}, {high:,.4g}] around the median {col.robust.median:,.4g}"  # type: ignore[union-attr]
+            text += f": outside [{low:,.4g}, {high:,.4g}] around the median {col.robust.median:,.4g}"
             evidence.update(outlier_low=low, outlier_high=high)
         text += "."
     return Finding(run_id=run_id, check_id=f"quality.{m.name}", family="data_quality", severity=m.severity,

@@ -93,7 +93,7 @@ def _column(v: ColumnVerdict) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": s.name, "type": s.type, "kind": s.kind, "rows": s.rows,
         "nulls": measure("null_share"),
-        "placeholders": {**measure("placeholder_share"), "values": dict(v.placeholder_values)},  # type: ignore[dict-item]
+        "placeholders": {**(measure("placeholder_share") or {}), "values": dict(v.placeholder_values)},
         "distinct": {"count": s.distinct, "exact": s.distinct_exact},
         "min": _plain(s.minimum), "max": _plain(s.maximum),
         "masked": s.masked,

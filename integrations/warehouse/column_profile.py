@@ -140,7 +140,8 @@ def _robust(src: Source, columns: list[ColumnStats], rules: QualityAuditRules, e
     xs = [_value(c, p) for c in columns]
     median = "median({})" if exact else "approx_quantile({}, 0.5)"
     meds = ", ".join(f"{median.format(x)} as m{i}" for i, x in enumerate(xs))
-    devs = ", ".join(f"any_value(m{i}), {median.format(f'abs({x} - m{i})')}, avg(abs({x} - m{i}))" for i, x in enumerate(xs))
+    devs = ", ".join(f"any_value(m{i}), {median.format(f'abs({x} - m{i})')}, avg(abs({x} - m{i}))"
+                     for i, x in enumerate(xs))
     row = src.run(f"with med as (select {meds} from {VIEW}) select {devs} from {VIEW}, med", p.values)[0]
     judged = []
     for i, col in enumerate(columns):
@@ -151,14 +152,13 @@ def _robust(src: Source, columns: list[ColumnStats], rules: QualityAuditRules, e
         width = outlier_half_width(col.robust, rules.outlier_z)
         col.outliers = 0
         if width is not None:
-            judged.append((i, col, width))
+            judged.append((col, col.robust.median, width))
     if not judged:
         return
     q = _Params()
-    xs = [_value(c, q) for c in columns]
-    counts = ", ".join(f"count(*) filter (where abs({xs[i]} - {q(col.robust.median)}) > {q(width)})"  # type: ignore[union-attr]
-                       for i, col, width in judged)
-    for (_, col, _), n in zip(judged, src.run(f"select {counts} from {VIEW}", q.values)[0]):
+    counts = ", ".join(f"count(*) filter (where abs({_value(col, q)} - {q(median)}) > {q(width)})"
+                       for col, median, width in judged)
+    for (col, _, _), n in zip(judged, src.run(f"select {counts} from {VIEW}", q.values)[0]):
         col.outliers = int(n)
 
 

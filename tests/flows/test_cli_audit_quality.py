@@ -4,6 +4,7 @@ format, bad input as one line with exit 2, and a start that imports no heavy lib
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,77 @@ def test_help_imports_no_heavy_library():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "loaded: []"
+
+
+# --- --html -----------------------------------------------------------------------------------------------------
+
+class Page(HTMLParser):
+    """Start tags with attributes, table rows as cell texts, and all text, as a browser reads the page."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.rows: list[list[str]] = []
+        self.text: list[str] = []
+        self._cell: list[str] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def attrs(self, tag: str, **match: str) -> list[dict]:
+        return [a for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in match.items())]
+
+
+def test_html_page_has_the_printed_table_charts_key_and_findings(tmp_path):
+    out = tmp_path / "quality.html"
+    res = audit(write(tmp_path, "orders.csv"), "--key", "order_id", "--html", out)
+    assert res.exit_code == 1, res.output  # the page does not change the exit code
+    page = Page(out.read_text(encoding="utf-8"))
+    assert not [t for t, _ in page.tags if t in ("script", "link", "img", "iframe")]
+    assert page.attrs("p", id="verdict")[0]["class"] == "verdict level-critical"
+    rows = {r[0]: r for r in page.rows}
+    # the printed columns table, cell for cell: email 1 null of 6; amount 1 outlier of 6 (see ORDERS)
+    assert rows["column"] == ["column", "type", "nulls", "placeholders", "distinct", "min", "max", "out of range",
+                              "outliers", "severity"]
+    assert rows["email"] == ["email", "VARCHAR", "1 (16.7%)", "0", "5", "(email)", "(email)", "–", "–", "warn"]
+    assert rows["amount"][5:] == ["20", "9,000", "–", "1 (16.7%)", "warn"]
+    assert rows["distinct keys"] and ["5", "1", "1", "2", "0"] in page.rows
+    assert rows["critical"][:3] == ["critical", "quality.duplicate_key_rows", "orders: (order_id)"]
+    # charts: missing values for every column, outliers for the numeric ones (order_id, amount)
+    assert [a["data-label"] for a in page.attrs("g", **{"class": "bar"})] == [
+        "order_id", "email", "status", "amount", "placed_at", "order_id", "amount"]
+    text = "".join(page.text)
+    assert "16.7% null, 0.0% placeholder" in text and "a@x.io" not in text
+
+
+def test_html_with_json_keeps_stdout_one_document_and_escapes_names(tmp_path):
+    hostile = '<script>alert(1)</script>'
+    path = write(tmp_path, "h.parquet", f'select i as "{hostile}" from range(5) r(i)')
+    out = tmp_path / "page.html"
+    res = audit(path, "--json", "--html", out)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["columns"][0]["name"] == hostile
+    page = Page(out.read_text(encoding="utf-8"))
+    assert not page.attrs("script") and hostile in [r[0] for r in page.rows]
+    assert page.attrs("p", id="verdict")[0]["class"] == "verdict level-ok"
+
+
+def test_html_to_an_unwritable_path_is_one_line_exit_2(tmp_path):
+    res = audit(write(tmp_path, "o.parquet"), "--html", tmp_path)
+    assert res.exit_code == 2
+    assert res.stderr.count("\n") == 1 and f"--html {tmp_path}: cannot write the page" in res.stderr

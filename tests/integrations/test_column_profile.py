@@ -164,3 +164,12 @@ def test_200k_rows_exact_and_approximate(tmp_path):
     assert a["v"].distinct == pytest.approx(101, rel=0.1) and a["n"].distinct == pytest.approx(160_000, rel=0.1)
     assert a["v"].robust.median == pytest.approx(50, abs=2) and a["v"].outliers == 20
     assert approx.key.extra_rows == 10  # duplicates are always exact
+
+
+def test_a_constant_column_with_sentinels_beside_an_outlier_column(tmp_path):
+    """c is 5 everywhere but one -1 (a sentinel below every other value: a placeholder, and the rest is constant, so
+    nothing can be an outlier); y is 1 2 3 4 5 6 and 1000: median 4, MAD 2, bounds 4 +- 10.38 -> 1000 is one outlier."""
+    sql = ("select * from (values (5, 1), (5, 2), (5, 3), (-1, 4), (5, 5), (5, 6), (5, 1000)) t(c, y)")
+    c, y = profile(write(tmp_path, "s.parquet", sql)).columns
+    assert (c.sentinels, c.robust.mad, c.robust.mean_ad, c.outliers) == ({-1.0: 1}, 0, 0, 0)
+    assert (y.robust.median, y.robust.mad, y.outliers) == (4, 2, 1)

@@ -35,6 +35,8 @@ def quality(
     policy: Optional[Path] = typer.Option(None, help="Policy file for placeholders and levels (default: the "
                                                      "packaged one)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write the profile as one self-contained HTML page "
+                                        "(tables, charts, findings; no script, nothing fetched)."),
     fail_on: str = fail_on_option(),
 ) -> None:
     """Per column: nulls, placeholders, distinct values, min/max, out-of-range values and robust outliers; with
@@ -51,6 +53,12 @@ def quality(
         sys.stdout.write(json.dumps(audit.to_dict(), default=str) + "\n")
     else:
         _print(audit)
+    if html is not None:
+        from ...audit_html import from_rich
+        from ...quality_audit_html import write_quality_html
+
+        with one_line_errors():
+            write_quality_html(html, audit, from_rich(_column_table(audit.judgement.columns, audit.rules.outlier_z)))
     raise typer.Exit(exit_code(audit.severities(), fail_on))
 
 
@@ -63,12 +71,14 @@ def _print(audit: QualityAudit) -> None:
     out.print(_column_table(j.columns, audit.rules.outlier_z))
     if p.key is not None:
         k = p.key
-        out.print(f"key ({escape(', '.join(k.columns))}): {k.distinct_keys:,} distinct, {k.duplicated_keys:,} duplicated, "
+        out.print(f"key ({escape(', '.join(k.columns))}): {k.distinct_keys:,} distinct, "
+                  f"{k.duplicated_keys:,} duplicated, "
                   f"{k.extra_rows:,} duplicate rows, {k.null_key_rows:,} rows with a null key;"
                   + (_tag(max((m.severity for m in j.key.values() if m.severity), default=None,
                               key=lambda s: s.rank)) or " ok"))
     for f in sorted(j.findings, key=lambda f: -f.severity.rank):  # worst first, columns in order within a level
-        out.print(f"[{SEVERITY_STYLE[f.severity.value]}]{f.severity.value:>8}[/]  {f.check_id}  {escape(f.explanation)}",
+        style = SEVERITY_STYLE[f.severity.value]
+        out.print(f"[{style}]{f.severity.value:>8}[/]  {f.check_id}  {escape(f.explanation)}",
                   highlight=False)
     counts = {s: sum(f.severity.value == s for f in j.findings) for s in ("critical", "warn", "info")}
     out.print(f"[bold]{len(j.findings)} finding(s)[/]: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + ".")
