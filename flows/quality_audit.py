@@ -48,7 +48,8 @@ class QualityAudit:
             "source": self.source,
             "rows": p.rows,
             "exact": p.exact,
-            "exact_max_rows": self.rules.exact_max_rows,
+            "exact_distinct_max_rows": self.rules.exact_distinct_max_rows,
+            "exact_median_max_rows": self.rules.exact_median_max_rows,
             "outlier_z": self.rules.outlier_z,
             "columns": [_column(v) for v in j.columns],
             "key": None if p.key is None else {

@@ -52,8 +52,7 @@ def quality_page(audit: QualityAudit, columns_table: HtmlTable) -> str:
     worst = audit.severity
     counts = {s: sum(f.severity.value == s for f in j.findings) for s in ("critical", "warn", "info")}
     verdict = f"{len(j.findings)} finding(s): " + ", ".join(f"{n} {s}" for s, n in counts.items()) + "."
-    approx = "" if p.exact else (f" Distinct counts and medians are approximate (over "
-                                 f"{audit.rules.exact_max_rows:,} rows).")
+    approx = "" if p.exact else " Some distinct counts or medians are approximate (marked ~ in the table)."
     summary = (f"{p.rows:,} rows, {len(p.columns)} columns. Outliers: modified z above {audit.rules.outlier_z:g}."
                + approx)
     return render_audit_html("Quality audit", audit.source, summary, sections, verdict,

@@ -3,7 +3,7 @@ by hand; plus a 200,000-row file generated with DuckDB's range() for the exact a
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -151,14 +151,15 @@ def test_200k_rows_exact_and_approximate(tmp_path):
            " case when i % 4 = 0 then 'unknown' else 'x' || (i % 7) end as s,"
            " case when i % 10000 = 0 then 1e6 else i % 100 end::double as v from range(200000) r(i)")
     path = write(tmp_path, "big.parquet", sql)
-    p = profile(path, key=["id"])
+    p = profile(path, rules=QualityAuditRules(exact_distinct_max_rows=200_000), key=["id"])
     cols = {c.name: c for c in p.columns}
     assert p.rows == 200_000 and p.exact
     assert (p.key.distinct_keys, p.key.duplicated_keys, p.key.extra_rows) == (199_990, 10, 10)
     assert (cols["n"].nulls, cols["s"].placeholders, cols["s"].distinct) == (40_000, {"unknown": 50_000}, 8)
     v = cols["v"]
     assert (v.robust.median, v.robust.mad, v.outliers, v.distinct) == (50, 25, 20, 101)
-    approx = profile(path, rules=QualityAuditRules(exact_max_rows=1000), key=["id"])
+    approx = profile(path, rules=QualityAuditRules(exact_distinct_max_rows=1000, exact_median_max_rows=1000),
+                     key=["id"])
     a = {c.name: c for c in approx.columns}
     assert not approx.exact and not a["v"].distinct_exact and not a["v"].robust.exact
     assert a["v"].distinct == pytest.approx(101, rel=0.1) and a["n"].distinct == pytest.approx(160_000, rel=0.1)
@@ -173,3 +174,29 @@ def test_a_constant_column_with_sentinels_beside_an_outlier_column(tmp_path):
     c, y = profile(write(tmp_path, "s.parquet", sql)).columns
     assert (c.sentinels, c.robust.mad, c.robust.mean_ad, c.outliers) == ({-1.0: 1}, 0, 0, 0)
     assert (y.robust.median, y.robust.mad, y.outliers) == (4, 2, 1)
+
+
+def test_placeholders_match_as_literals_after_trim_and_lower_case(tmp_path):
+    """' N/A\\t' and 'TBD' and '' are placeholders; 'nxa' is not 'n/a', 'n.a' is not 'na', 'unknown soldier' is a
+    value: the pattern's punctuation is literal and it must match the whole trimmed value."""
+    sql = ("select * from (values (' N/A' || chr(9)), ('TBD'), (''), ('nxa'), ('n.a'), ('unknown soldier'), "
+           "('?'), (null)) t(v)")
+    (v,) = profile(write(tmp_path, "p.parquet", sql)).columns
+    assert v.placeholders == {"n/a": 1, "tbd": 1, "": 1, "?": 1} and v.nulls == 1
+    (v,) = profile(write(tmp_path, "p.parquet", sql), rules=QualityAuditRules(placeholders=[])).columns
+    assert v.placeholders == {}
+
+
+def test_timestamp_ranges_and_sentinel_dates(tmp_path):
+    """A timestamp column: 1970-01-01 00:00 is a sentinel date (the epoch a null became), and a range given as
+    dates compares days: 2023-12-31 23:00 and 2025-01-01 00:00 are out of 2024-01-01..2024-12-31, 2024-12-31 18:00
+    is in; a range given as timestamps compares instants."""
+    sql = ("select * from (values (timestamp '2024-03-01 10:00'), (timestamp '2023-12-31 23:00'), "
+           "(timestamp '1970-01-01 00:00'), (timestamp '2025-01-01 00:00'), (timestamp '2024-12-31 18:00')) t(seen_at)")
+    (at,) = profile(write(tmp_path, "t.parquet", sql),
+                    ranges=[ValueRange("seen_at", date(2024, 1, 1), date(2024, 12, 31))]).columns
+    assert at.placeholders == {"1970-01-01": 1}
+    assert at.out_of_range == 3  # 2023-12-31 23:00, 1970-01-01 and 2025-01-01 lie outside
+    (at,) = profile(write(tmp_path, "t.parquet", sql),
+                    ranges=[ValueRange("seen_at", datetime(2024, 1, 1), datetime(2024, 12, 31, 12))]).columns
+    assert at.out_of_range == 4  # and 2024-12-31 18:00, past noon

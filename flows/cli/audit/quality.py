@@ -66,7 +66,7 @@ def _print(audit: QualityAudit) -> None:
     from rich.markup import escape
 
     out, p, j = stdout(), audit.profile, audit.judgement
-    approx = "" if p.exact else f"; distinct counts and medians approximate (over {audit.rules.exact_max_rows:,} rows)"
+    approx = "" if p.exact else "; counts marked ~ are approximate"
     out.print(f"[bold]Quality profile[/] of {escape(audit.source)}: {p.rows:,} rows, {len(p.columns)} columns{approx}.")
     out.print(_column_table(j.columns, audit.rules.outlier_z))
     if p.key is not None:
@@ -98,7 +98,8 @@ def _column_table(columns: list[ColumnVerdict], z: float) -> Table:
                       _measure(v.measures.get("placeholder_share")),
                       f"{s.distinct:,}" + ("" if s.distinct_exact else " ~"),
                       _value(s.minimum, s.masked), _value(s.maximum, s.masked),
-                      _measure(v.measures.get("out_of_range_share")), _measure(v.measures.get("outlier_share")),
+                      _measure(v.measures.get("out_of_range_share")), _measure(v.measures.get("outlier_share"))
+                      + ("" if s.robust is None or s.robust.exact else " ~"),
                       _tag(v.severity).strip() or "ok")
     return table
 
