@@ -129,6 +129,9 @@ def policy_ranges(rules: QualityAuditRules, columns: dict[str, str], given: list
     """The ranges to count: ``--range`` ones, then the policy's for columns this source has and ``--range`` did not
     name. Each is checked against its column's type; a mismatch is one line naming the source and the column."""
     named = {r.column for r in given}
+    twice = [c for c in named if sum(r.column == c for r in given) > 1]
+    if twice:
+        raise ConfigError(f"{source}: --range names column '{sorted(twice)[0]}' twice; give one range per column")
     chosen = list(given) + [ValueRange(col, r.min, r.max, "policy") for col, r in rules.ranges.items()
                             if col in columns and col not in named]
     for r in chosen:

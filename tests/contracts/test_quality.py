@@ -54,6 +54,8 @@ def test_policy_ranges_apply_where_the_column_exists_and_the_cli_wins():
         policy_ranges(rules, cols, [parse_range("signup=0..1")], "f.csv")
     with pytest.raises(ConfigError, match=r"^f.csv: column 'age' is BIGINT; its range .* needs numbers"):
         policy_ranges(rules, cols, [parse_range("age=2020-01-01..")], "f.csv")
+    with pytest.raises(ConfigError, match=r"^f.csv: --range names column 'age' twice"):
+        policy_ranges(rules, cols, [parse_range("age=0..1"), parse_range("age=2..3")], "f.csv")
 
 
 @pytest.mark.parametrize("sql_type,kind", [("BIGINT", "numeric"), ("DECIMAL(18,3)", "numeric"), ("DOUBLE", "numeric"),

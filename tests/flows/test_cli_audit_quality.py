@@ -120,6 +120,12 @@ def test_bad_input_is_one_line_naming_file_and_column_exit_2(tmp_path, args, lin
     assert res.stdout == "" and line in res.stderr and res.stderr.count("\n") == 1
 
 
+def test_a_bad_fail_on_is_one_line(tmp_path):
+    res = audit(write(tmp_path, "o.csv"), "--fail-on", "sometimes")
+    assert (res.exit_code, res.stderr.splitlines()) == (
+        2, ["error: --fail-on must be one of info, warn, critical, never, not 'sometimes'"])
+
+
 def test_empty_file_and_missing_file_are_one_line(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("order_id,status\n", encoding="utf-8")

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
-from .._console import SEVERITY_STYLE, one_line_errors, stdout
-from ._common import exit_code, fail_on_option
+from rich.markup import escape
+
+from .._console import SEVERITY_STYLE, fail, one_line_errors, stdout
+from ._common import FAIL_ON_LEVELS, exit_code, fail_on_option
 
 if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command runs
     from rich.table import Table
@@ -45,7 +47,8 @@ def quality(
 
     from ...quality_audit import audit_quality
 
-    exit_code([], fail_on)  # a bad --fail-on is refused before the file is read
+    if fail_on.lower() not in FAIL_ON_LEVELS:  # refused in one line, before the file is read
+        fail(f"--fail-on must be one of {', '.join(FAIL_ON_LEVELS)}, not '{escape(fail_on)}'")
     with one_line_errors():
         audit = audit_quality(source, table=table, key=[c.strip() for k in key for c in k.split(",") if c.strip()],
                               ranges=ranges, policy=load_policy(policy) if policy else None)
@@ -63,8 +66,6 @@ def quality(
 
 
 def _print(audit: QualityAudit) -> None:
-    from rich.markup import escape
-
     out, p, j = stdout(), audit.profile, audit.judgement
     approx = "" if p.exact else "; counts marked ~ are approximate"
     out.print(f"[bold]Quality profile[/] of {escape(audit.source)}: {p.rows:,} rows, {len(p.columns)} columns{approx}.")
@@ -85,7 +86,6 @@ def _print(audit: QualityAudit) -> None:
 
 
 def _column_table(columns: list[ColumnVerdict], z: float) -> Table:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"Columns  (outliers: modified z > {z:g})", title_justify="left")
