@@ -428,10 +428,10 @@ class QualityAuditRules(_Strict):
     sentinel_dates: list[date] = Field(default_factory=lambda: [date(1900, 1, 1), date(1970, 1, 1),
                                                                 date(9999, 12, 31)])
     outlier_z: _Finite = Field(3.5, gt=0)  # modified z (0.6745 * |x - median| / MAD) above this: an outlier
-    # Above these many rows: approximate distinct counts (HyperLogLog; exact ones cost a hash set per column, the
-    # slowest part of a profile) and approximate medians (t-digest; exact ones hold 8 bytes per value and column).
+    # Above these: approximate distinct counts (HyperLogLog; exact ones cost a hash set per column, the slowest part
+    # of a profile) and approximate medians (t-digest; exact ones hold every value: 8 bytes x rows x numeric columns).
     exact_distinct_max_rows: int = Field(200_000, ge=0)
-    exact_median_max_rows: int = Field(5_000_000, ge=0)
+    exact_median_max_values: int = Field(20_000_000, ge=0)  # rows x numeric columns, about 160 MB
     ranges: dict[str, QualityRange] = Field(default_factory=dict)
     thresholds: QualityThresholds = Field(default_factory=QualityThresholds)
 

@@ -49,7 +49,7 @@ class QualityAudit:
             "rows": p.rows,
             "exact": p.exact,
             "exact_distinct_max_rows": self.rules.exact_distinct_max_rows,
-            "exact_median_max_rows": self.rules.exact_median_max_rows,
+            "exact_median_max_values": self.rules.exact_median_max_values,
             "outlier_z": self.rules.outlier_z,
             "columns": [_column(v) for v in j.columns],
             "key": None if p.key is None else {

@@ -1,9 +1,9 @@
 """``steward audit quality --html PATH``: the column profile as one page a reviewer can open offline.
 
 Sections follow what the terminal prints: the columns table (the printed one, converted by the command with
-``from_rich``, so page and terminal never disagree) with two charts (missing values per column: nulls plus
-placeholders; outliers per numeric column), the key's duplicates when ``--key`` was given, and the findings. Aggregates only: the page holds no value of a
-text column, as the terminal does not.
+``from_rich``, so page and terminal never disagree) with two charts (missing values per column: nulls plus placeholders;
+outliers per numeric column), the key's duplicates when ``--key`` was given, and the findings. Aggregates only: the page
+holds no value of a text column, as the terminal does not.
 """
 
 from __future__ import annotations

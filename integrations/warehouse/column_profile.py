@@ -5,12 +5,14 @@ nulls, distinct count, placeholders, sentinels, min/max and out-of-range rows; f
 median / MAD (a CTE for the median, then the deviations) and one that counts the values past the outlier bounds the
 contracts computed; with ``--key`` one grouped query for duplicates. Python receives aggregates only, so a file of
 any size costs the same here. Above ``exact_distinct_max_rows`` rows distinct counts are approximate (HyperLogLog),
-above ``exact_median_max_rows`` medians (t-digest), so time and memory stay bounded; the profile says which.
+and medians (t-digest) once rows x numeric columns pass ``exact_median_max_values`` (an exact median holds every
+value), so time and memory stay bounded; the profile says which.
 
-Placeholder values are counted with ``histogram(CASE WHEN the value matches the policy's list THEN it END)``: the
-map holds policy values only, never a value of the data. Min/max are read for number and date columns only, and not even there when
-the column's name says it holds personal data (a phone number stored as an integer). Names reach SQL as quoted
-identifiers of columns the source has; every value (placeholders, sentinels, bounds, medians) is a bound parameter.
+Placeholder values are counted with ``histogram(CASE WHEN the value matches the policy's list THEN it END)``: the map
+holds policy values only, never a value of the data. Min/max are read for number and date columns only, and not even
+there when the column's name says it holds personal data (a phone number stored as an integer). Names reach SQL as
+quoted identifiers of columns the source has; every value (placeholders, sentinels, bounds, medians) is a bound
+parameter.
 """
 
 from __future__ import annotations
@@ -67,9 +69,10 @@ def profile_columns(src: Source, rules: QualityAuditRules, ranges: Sequence[Valu
     rows = int(src.run(f"select count(*) from {VIEW}")[0][0])
     if rows == 0:
         raise SourceError(f"{src.name}: no rows to profile (columns: {', '.join(src.columns) or 'none'})")
-    distinct_exact, median_exact = rows <= rules.exact_distinct_max_rows, rows <= rules.exact_median_max_rows
+    distinct_exact = rows <= rules.exact_distinct_max_rows
     columns = _aggregates(src, rules, {r.column: r for r in ranges}, rows, distinct_exact)
     numeric = [c for c in columns if c.kind == "numeric"]
+    median_exact = rows * len(numeric) <= rules.exact_median_max_values
     if numeric:
         _robust(src, numeric, rules, median_exact)
     keys = _keys(src, tuple(dict.fromkeys(key))) if key else None

@@ -158,7 +158,7 @@ def test_200k_rows_exact_and_approximate(tmp_path):
     assert (cols["n"].nulls, cols["s"].placeholders, cols["s"].distinct) == (40_000, {"unknown": 50_000}, 8)
     v = cols["v"]
     assert (v.robust.median, v.robust.mad, v.outliers, v.distinct) == (50, 25, 20, 101)
-    approx = profile(path, rules=QualityAuditRules(exact_distinct_max_rows=1000, exact_median_max_rows=1000),
+    approx = profile(path, rules=QualityAuditRules(exact_distinct_max_rows=1000, exact_median_max_values=1000),
                      key=["id"])
     a = {c.name: c for c in approx.columns}
     assert not approx.exact and not a["v"].distinct_exact and not a["v"].robust.exact
