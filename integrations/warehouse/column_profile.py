@@ -1,17 +1,19 @@
 """The column profile of ``steward audit quality``, counted by DuckDB over any table or file a team points at.
 
 A fixed number of queries, whatever the number of columns: one ``count(*)``; ONE aggregate query for every column's
-nulls, distinct count, placeholders, sentinels, min/max and out-of-range rows; for numeric columns one query for
-median / MAD (a CTE for the median, then the deviations) and one that counts the values past the outlier bounds the
-contracts computed; with ``--key`` one grouped query for duplicates. Python receives aggregates only, so a file of
-any size costs the same here. Above ``exact_distinct_max_rows`` rows distinct counts are approximate (HyperLogLog),
-and medians (t-digest) once rows x numeric columns pass ``exact_median_max_values`` (an exact median holds every
-value), so time and memory stay bounded; the profile says which.
+nulls, distinct count, placeholders, sentinels, min/max and out-of-range rows; when text columns hold placeholders, one
+grouped query that says which (over the matching rows only); for numeric columns one query for median / MAD (a CTE for
+the median, then the deviations) and one that counts the values past the outlier bounds the contracts computed; with
+``--key`` one grouped query for duplicates. Python receives aggregates only, so a file of any size costs the same here.
+Above ``exact_distinct_max_rows`` rows distinct counts are approximate (HyperLogLog), and medians (t-digest) once rows x
+numeric columns pass ``exact_median_max_values`` (an exact median holds every value), so time and memory stay bounded;
+the profile says which.
 
-Placeholder values are counted with ``histogram(CASE WHEN the value matches the policy's list THEN it END)``: the map
-holds policy values only, never a value of the data. Min/max are read for number and date columns only, and not even
-there when the column's name says it holds personal data (a phone number stored as an integer). Names reach SQL as
-quoted identifiers of columns the source has; every value (placeholders, sentinels, bounds, medians) is a bound
+Text placeholders are counted by one RE2 pattern in the aggregate query, then broken down by value in one grouped query
+over the matching rows of the columns that hold any; sentinel numbers and dates are counted one policy value at a time.
+What comes back names policy values only, never a value of the data. Min/max are read for number and date columns only,
+and not even there when the column's name says it holds personal data (a phone number stored as an integer). Names reach
+SQL as quoted identifiers of columns the source has; every value (placeholders, sentinels, bounds, medians) is a bound
 parameter.
 """
 
@@ -82,8 +84,9 @@ def profile_columns(src: Source, rules: QualityAuditRules, ranges: Sequence[Valu
 def _aggregates(src: Source, rules: QualityAuditRules, ranges: dict[str, ValueRange], rows: int,
                 exact: bool) -> list[ColumnStats]:
     """ONE query over every column; each column contributes a fixed list of expressions, read back by name."""
-    p = _Params({"pattern": placeholder_pattern(rules.placeholders), "space": WHITESPACE,
-                 "sentinels": [float(s) for s in rules.sentinel_numbers], "dates": list(rules.sentinel_dates)})
+    placeholders, numbers, dates = rules.placeholders, [float(s) for s in rules.sentinel_numbers], rules.sentinel_dates
+    p = _Params({"pattern": placeholder_pattern(placeholders), "sentinels": numbers,
+                 **{f"n{j}": v for j, v in enumerate(numbers)}, **{f"d{j}": v for j, v in enumerate(dates)}})
     exprs: list[str] = []
     shapes: list[tuple[str, list[str]]] = []
     for name, sql_type in src.columns.items():
@@ -94,14 +97,14 @@ def _aggregates(src: Source, rules: QualityAuditRules, ranges: dict[str, ValueRa
                  "distinct": f"count(distinct {distinct})" if exact else f"approx_count_distinct({distinct})"}
         if kind == "text":
             parts |= {"min_length": f"min(length({c}))", "max_length": f"max(length({c}))"}
-            if rules.placeholders:  # normalised only where the pattern matched
-                parts["placeholders"] = (f"histogram(case when regexp_full_match({c}, {p.shared('pattern')}) "
-                                         f"then lower(trim({c}, {p.shared('space')})) end)")
+            if placeholders:  # which placeholder: _placeholder_values, for the columns that hold any
+                parts["placeholder_rows"] = f"count(*) filter (where regexp_full_match({c}, {p.shared('pattern')}))"
         elif kind == "numeric":
             sentinels = p.shared("sentinels")
             finite, plain = f"isfinite({x})", f"not list_contains({sentinels}, {x})"
             parts |= {"minimum": f"min({c}) filter (where {finite})", "maximum": f"max({c}) filter (where {finite})",
-                      "sentinels": f"histogram(case when list_contains({sentinels}, {x}) then {x} end)",
+                      **{f"sentinel:{s!r}": f"count(*) filter (where {x} = {p.shared(f'n{j}')})"
+                         for j, s in enumerate(numbers)},
                       "rest_min": f"min({x}) filter (where {finite} and {plain})",
                       "rest_max": f"max({x}) filter (where {finite} and {plain})"}
             if is_floating(sql_type):
@@ -109,18 +112,34 @@ def _aggregates(src: Source, rules: QualityAuditRules, ranges: dict[str, ValueRa
         elif kind == "temporal":
             day = f"cast({c} as date)"
             parts |= {"minimum": f"min({c})", "maximum": f"max({c})",
-                      "placeholders": f"histogram(case when list_contains({p.shared('dates')}, {day}) then {day} end)"}
+                      **{f"placeholder:{d.isoformat()}": f"count(*) filter (where {day} = {p.shared(f'd{j}')})"
+                         for j, d in enumerate(dates)}}
         if name in ranges:
             parts["out_of_range"] = _outside(ranges[name], x if kind == "numeric" else c, p)
         shapes.append((name, list(parts)))
         exprs += parts.values()
     row = src.run(f"select {', '.join(exprs)} from {VIEW}", p.values)[0]
-    out, at = [], 0
+    out, held, at = [], [], 0
     for name, names in shapes:
         got = dict(zip(names, row[at:at + len(names)]))
         at += len(names)
         out.append(_stats(src, name, got, ranges.get(name), rows, exact))
+        if got.get("placeholder_rows"):
+            held.append(out[-1])
+    if held:
+        _placeholder_values(src, held, rules)
     return out
+
+
+def _placeholder_values(src: Source, columns: list[ColumnStats], rules: QualityAuditRules) -> None:
+    """Which placeholder each text column holds, how often: one grouped query over the rows the pattern matches
+    only (a handful of groups), for the columns whose count was not 0. The groups are policy values, normalised."""
+    p = _Params({"pattern": placeholder_pattern(rules.placeholders), "space": WHITESPACE})
+    selects = [f"select {i} as col, lower(trim({quote_ident(c.name)}, {p.shared('space')})) as value, count(*) as n "
+               f"from {VIEW} where regexp_full_match({quote_ident(c.name)}, {p.shared('pattern')}) group by all"
+               for i, c in enumerate(columns)]
+    for i, value, n in src.run(" union all ".join(selects), p.values):
+        columns[i].placeholders[value] = int(n)
 
 
 def _outside(r: ValueRange, value: str, p: _Params) -> str:
@@ -137,8 +156,7 @@ def _stats(src: Source, name: str, got: dict[str, Any], r: ValueRange | None, ro
            exact: bool) -> ColumnStats:
     """One column's aggregates as the contracts read them (histogram maps become plain dicts)."""
     masked = name_kind(name)
-    placeholders = {(k.isoformat() if hasattr(k, "isoformat") else str(k)): int(v)
-                    for k, v in (got.get("placeholders") or {}).items()}
+    placeholders = {k.split(":", 1)[1]: int(n) for k, n in got.items() if k.startswith("placeholder:") and n}
     if got.get("not_finite"):
         placeholders["nan/inf"] = int(got["not_finite"])
     return ColumnStats(
@@ -146,7 +164,7 @@ def _stats(src: Source, name: str, got: dict[str, Any], r: ValueRange | None, ro
         distinct=int(got["distinct"] or 0), distinct_exact=exact,
         minimum=None if masked else got.get("minimum"), maximum=None if masked else got.get("maximum"),
         min_length=got.get("min_length"), max_length=got.get("max_length"), placeholders=placeholders,
-        sentinels={float(k): int(v) for k, v in (got.get("sentinels") or {}).items()},
+        sentinels={float(k.split(":", 1)[1]): int(n) for k, n in got.items() if k.startswith("sentinel:") and n},
         rest_min=got.get("rest_min"), rest_max=got.get("rest_max"), range=r,
         out_of_range=int(got["out_of_range"]) if "out_of_range" in got else None, masked=masked)
 
