@@ -22,10 +22,10 @@ from __future__ import annotations
 import ast
 import operator
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads when a filter is evaluated, not when a policy is parsed (a CLI audit never needs it)
+    import pandas as pd
 
 __all__ = ["Filter", "FilterError", "parse_filter", "MAX_LENGTH", "MAX_DEPTH"]
 
@@ -226,12 +226,16 @@ def _evaluate(node: _Node, frame: pd.DataFrame) -> Any:
 
 
 def _member(values: Any, allowed: tuple[Any, ...]) -> Any:
+    import pandas as pd
+
     if isinstance(values, pd.Series):
         return values.isin(allowed)
     return values in allowed
 
 
 def _comparison(node: _Compare, frame: pd.DataFrame) -> Any:
+    import pandas as pd
+
     left, right = _evaluate(node.left, frame), _evaluate(node.right, frame)
     if isinstance(node.left, _Literal) and node.left.value is None:
         left, right = right, left
@@ -243,6 +247,9 @@ def _comparison(node: _Compare, frame: pd.DataFrame) -> Any:
 
 def _boolean(value: Any, frame: pd.DataFrame) -> pd.Series:
     """A Series of booleans for and/or/not; a bare column must hold booleans already."""
+    import numpy as np
+    import pandas as pd
+
     if not isinstance(value, pd.Series):
         return pd.Series(bool(value), index=frame.index)
     if pd.api.types.is_bool_dtype(value.dtype):

@@ -352,7 +352,25 @@ class LaunchPolicy(_Strict):
 
 
 class BiasAuditRules(_Strict):
-    """Thresholds of ``steward audit bias`` beyond the bias check's own (contracts/fairness.py reads them)."""
+    """Thresholds of ``steward audit bias`` beyond the bias check's own (contracts/fairness.py reads them).
+
+    Error-rate parity (needs an outcome): a group fails equal opportunity when the error that harms it (a false
+    negative for a favourable decision, a false positive for an adverse one) is more than ``error_rate_ratio`` times
+    the reference's AND at least ``error_rate_min_difference`` higher AND significant (pooled z >= ``error_rate_z``);
+    rates over fewer than ``error_rate_min_denominator`` actual positives (or negatives) are not judged.
+    """
+
+    error_rate_ratio: float = Field(1.25, gt=1)  # warn
+    error_rate_critical_ratio: float | None = Field(2.0, gt=1)
+    error_rate_min_difference: float = Field(0.05, ge=0, le=1)
+    error_rate_min_denominator: int = Field(30, ge=1)
+    error_rate_z: float = Field(2.58, ge=0)
+
+    @model_validator(mode="after")
+    def _critical_beyond_warn(self) -> "BiasAuditRules":
+        if self.error_rate_critical_ratio is not None and self.error_rate_critical_ratio < self.error_rate_ratio:
+            raise ValueError("error_rate_critical_ratio must be at least error_rate_ratio")
+        return self
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ __all__ = ["read_yaml_mapping", "parse_yaml_mapping", "MAX_BYTES", "MAX_NODES"]
 
 MAX_BYTES = 5_000_000  # the packaged policy is ~50 kB
 MAX_NODES = 1_000_000  # scalars, lists and mappings once aliases are expanded
+# libyaml when PyYAML was built with it: the same nodes and values, parsed ~9x faster (the packaged policy: 0.18 s ->
+# 0.02 s, most of a file audit's start); its error messages differ, so a failed parse is repeated in pure Python
+_FAST = getattr(yaml, "CSafeLoader", None)
 
 
 def read_yaml_mapping(path: Path | str, kind: str, expects: str, hint: str = "") -> dict[str, Any]:
@@ -42,14 +45,12 @@ def parse_yaml_mapping(data: bytes | str, where: str, kind: str, expects: str) -
     """The mapping in ``data`` (UTF-8 YAML), or one line starting with ``where``."""
     text = _text(data, where, kind)
     try:
-        loader = yaml.SafeLoader(text)
         try:
-            node = loader.get_single_node()
-            if node is not None:
-                _bounded(node, where)
-            document = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+            document = _construct(_FAST or yaml.SafeLoader, text, where)
+        except yaml.YAMLError:
+            if _FAST is None:
+                raise
+            document = _construct(yaml.SafeLoader, text, where)  # words the error as it always has (libyaml differs)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
@@ -64,6 +65,17 @@ def parse_yaml_mapping(data: bytes | str, where: str, kind: str, expects: str) -
     if bad:
         raise ConfigError(f"{where}: top-level key {bad[0]!r} is not a name (expected {expects})")
     return document
+
+
+def _construct(loader_class: type, text: str, where: str) -> Any:
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _bounded(node, where)
+        return loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
 
 
 def _text(data: bytes | str, where: str, kind: str) -> str:

@@ -37,7 +37,8 @@ __all__ = ["HtmlTable", "HtmlSection", "render_audit_html", "write_audit_html", 
 
 TEMPLATE = "audit.html.j2"
 LEVELS = ("ok", "info", "warn", "critical")  # the verdict banner's colours: a level the caller names, not guessed
-_NUMBER = re.compile(r"^[\s+\-−–]*[\d.,]+(%|x|×)?(\s*\[[^\]]*\])?$|^[–—-]$")  # right-aligned like the terminal's
+# a number, a percentage, a ratio, "0.200 [0.112, 0.330]" or a dash: right-aligned, as the terminal aligns them
+_NUMBER = re.compile(r"^[\s+\-−–]*[\d.,]+(%|x|×)?(\s*\[[^\]]*\])?$|^[–—-]$")
 
 
 @dataclass

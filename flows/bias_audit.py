@@ -3,8 +3,12 @@
     from .bias_audit import audit_bias
     audit = audit_bias("scores.parquet", groups=["age_band", "gender"], intersect=True,
                        score="lead_score", cutoff=60, outcome="converted")
-    audit.failed            # True when a group fails the four-fifths rule significantly
+    audit.failed            # True when a group fails four-fifths, the adverse ratio or error-rate parity
+    audit.severities        # findings' and warnings' severities: what --fail-on gates on
     audit.to_dict()         # what `steward audit bias --json` prints
+
+``favourable=False`` (the CLI's ``--adverse``) says the decision counted (``positive`` values, or score at the
+cut-off) is ADVERSE: flagged, excluded, suppressed. contracts.fairness then judges the group that gets it more often.
 
 It only wires the rooms together: DuckDB counts (integrations.warehouse.group_counts), the contracts judge
 (contracts.fairness, contracts.proxies), and the policy supplies the thresholds nobody overrode.
@@ -16,8 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..contracts.fairness import (LARGEST, MOST_FAVOURED, DimensionResult, GroupResult, Rate, Thresholds,
-                                        audit_dimension, to_findings)
+from ..contracts.fairness import (LARGEST, MOST_FAVOURED, AuditWarning, DimensionResult, ErrorGap, GroupResult, Rate,
+                                  Thresholds, audit_dimension, to_findings)
 from ..contracts.finding import Finding
 from ..contracts.policy import Policy, load_policy
 from ..contracts.proxies import PROXY_THRESHOLD, ProxyResult, judge_proxies
@@ -38,10 +42,21 @@ class BiasAudit:
     proxies: list[ProxyResult] = field(default_factory=list)
     proxy_threshold: float = PROXY_THRESHOLD
     policy: Policy | None = None
+    favourable: bool = True  # False: the decision counted is adverse (--adverse)
 
     @property
     def failed(self) -> bool:
-        return any(d.failing for d in self.dimensions)
+        """A finding: a group fails four-fifths, the adverse ratio, equal opportunity or equalised odds."""
+        return any(d.failing or d.equalised_odds_failing for d in self.dimensions)
+
+    @property
+    def warnings(self) -> list[AuditWarning]:
+        return [w for d in self.dimensions for w in d.warnings]
+
+    @property
+    def severities(self) -> list[str]:
+        """Every finding's and warning's severity, for ``exit_code(severities, --fail-on)``."""
+        return [s.value for d in self.dimensions for s in d.severities]
 
     def findings(self, run_id: str = "bias-audit") -> list[Finding]:
         """Failing groups as Findings, worded and owned as the policy's bias check words and owns them."""
@@ -54,9 +69,10 @@ class BiasAudit:
             "source": self.source,
             "mapping": {"groups": list(m.groups), "intersect": m.intersect, "score": m.score, "cutoff": m.cutoff,
                         "decision": m.decision, "positive": list(m.positive), "outcome": m.outcome,
-                        "outcome_positive": list(m.outcome_positive)},
+                        "outcome_positive": list(m.outcome_positive), "favourable": self.favourable},
             "thresholds": vars(self.thresholds).copy(),
             "failed": self.failed,
+            "warnings": [_warning(w) for w in self.warnings],
             "dimensions": [_dimension(d) for d in self.dimensions],
             "proxy_threshold": self.proxy_threshold,
             "proxies": [vars(p).copy() for p in self.proxies],
@@ -69,15 +85,18 @@ def audit_bias(source: Path | str, groups: Sequence[str], *, table: str | None =
                outcome: str | None = None, outcome_positive: Sequence[str] = (), intersect: bool = False,
                reference: Sequence[str] | str = LARGEST, min_group_size: int | None = None,
                inputs: Sequence[str] | None = None, proxies: bool = True,
-               proxy_threshold: float = PROXY_THRESHOLD, policy: Policy | None = None) -> BiasAudit:
-    """Count in DuckDB, judge in contracts. Thresholds not given come from the policy's bias check."""
+               proxy_threshold: float = PROXY_THRESHOLD, policy: Policy | None = None,
+               favourable: bool = True) -> BiasAudit:
+    """Count in DuckDB, judge in contracts. Thresholds not given come from the policy's bias check and
+    ``audits.bias``; ``favourable=False`` judges the counted decision as adverse."""
     mapping = ColumnMap(groups=tuple(groups), score=score, cutoff=cutoff, decision=decision,
                         positive=tuple(str(p) for p in positive), outcome=outcome,
                         outcome_positive=tuple(str(v) for v in outcome_positive), intersect=intersect)
     policy = policy or load_policy()
     thresholds = Thresholds.from_policy(policy)
     if min_group_size is not None:
-        thresholds = replace(thresholds, min_group_size=min_group_size)
+        # one knob for "how many people are enough": a group's n, and the actual positives / negatives of its FNR / FPR
+        thresholds = replace(thresholds, min_group_size=min_group_size, error_min_denominator=max(min_group_size, 1))
     with open_source(source, table) as src:
         counts = count_groups(src, mapping)
         aggregates = proxy_aggregates(src, mapping, inputs) if proxies or inputs else None
@@ -86,10 +105,11 @@ def audit_bias(source: Path | str, groups: Sequence[str], *, table: str | None =
     for c in counts:
         by_dim.setdefault(c.dimension, []).append(c)
     refs = resolve_references([reference] if isinstance(reference, str) else list(reference), by_dim)
-    dims = [audit_dimension(cs, thresholds, refs[d]) for d, cs in by_dim.items()]
+    dims = [audit_dimension(cs, thresholds, refs[d], favourable=favourable) for d, cs in by_dim.items()]
     found = judge_proxies(aggregates.contingencies, aggregates.moments, aggregates.skipped,
                           list(dict.fromkeys(groups)), proxy_threshold) if aggregates else []
-    return BiasAudit(name, table or _stem(Path(source)), mapping, thresholds, dims, found, proxy_threshold, policy)
+    return BiasAudit(name, table or _stem(Path(source)), mapping, thresholds, dims, found, proxy_threshold, policy,
+                     favourable=favourable)
 
 
 def resolve_references(specs: Sequence[str], groups: dict[str, list]) -> dict[str, str]:
@@ -128,10 +148,25 @@ def _group(g: GroupResult) -> dict[str, Any]:
         "counts": {"positives": c.positives, **(confusion or {})},
         "rates": {"selection_rate": _rate(g.selection), "tpr": _rate(g.tpr), "fpr": _rate(g.fpr),
                   "fnr": _rate(g.fnr), "precision": _rate(g.precision)},
-        "vs_reference": {"disparity_ratio": g.disparity_ratio, "rate_difference": g.rate_difference, "z": g.z,
+        "favourable_rate": g.favourable_rate,
+        "vs_reference": {"disparity_ratio": g.disparity_ratio, "adverse_ratio": g.adverse_ratio,
+                         "rate_difference": g.rate_difference, "z": g.z,
                          "tpr_difference": g.tpr_difference, "fpr_difference": g.fpr_difference},
         "verdict": g.verdict, "severity": g.severity.value if g.severity else None,
+        "error_parity": None if g.fpr_gap is None else {
+            "fpr": _gap(g.fpr_gap), "fnr": _gap(g.fnr_gap), "equal_opportunity": g.equal_opportunity,
+            "equalised_odds": g.equalised_odds, "severity": g.error_severity.value if g.error_severity else None},
     }
+
+
+def _gap(x: ErrorGap | None) -> dict[str, Any] | None:
+    return None if x is None else {"ratio": x.ratio, "difference": x.difference, "z": x.z, "harm": x.harm,
+                                   "verdict": x.verdict, "severity": x.severity.value if x.severity else None}
+
+
+def _warning(w: AuditWarning) -> dict[str, Any]:
+    return {"kind": w.kind, "dimension": w.dimension, "group": w.group, "n": w.n, "minimum": w.minimum,
+            "severity": w.severity.value, "message": w.message}
 
 
 def _dimension(d: DimensionResult) -> dict[str, Any]:
@@ -141,5 +176,17 @@ def _dimension(d: DimensionResult) -> dict[str, Any]:
         "demographic_parity_ratio": d.demographic_parity_ratio,
         "equalized_odds_difference": d.equalized_odds_difference, "failing": list(d.failing),
         "favoured_over_reference": list(d.favoured_over_reference),
+        "error_parity": {
+            "equalized_odds_ratio": d.equalized_odds_ratio,
+            "equal_opportunity_difference": d.equal_opportunity_difference,
+            "equal_opportunity_ratio": d.equal_opportunity_ratio,
+            "false_positive_rate_difference": d.false_positive_rate_difference,
+            "false_positive_rate_ratio": d.false_positive_rate_ratio,
+            "false_negative_rate_difference": d.false_negative_rate_difference,
+            "false_negative_rate_ratio": d.false_negative_rate_ratio,
+            "equal_opportunity_rate": "fnr" if d.favourable else "fpr",
+            "equal_opportunity_failing": list(d.equal_opportunity_failing),
+            "equalised_odds_failing": list(d.equalised_odds_failing)},
+        "warnings": [_warning(w) for w in d.warnings],
         "groups": [_group(g) for g in d.groups],
     }

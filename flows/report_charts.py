@@ -13,6 +13,7 @@ Charts read the aggregated marts only (rates, intervals, totals), never customer
 from __future__ import annotations
 
 import math
+import re
 from html import escape
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
@@ -184,14 +185,16 @@ def interval_chart(key: str, title: str, rows: Sequence[Interval], *, markers: S
     band = 26 + step * max(len(series) - 1, 0)
     known = [v for r in rows for v in (r.value, r.high) if v is not None and not _nan(v)]
     top = _nice(max(known + [m.value for m in markers] + [0.0]) * 1.1)
+    if pct and max(known + [m.value for m in markers] + [0.0]) <= 1:
+        top = min(top, 1.0)  # a rate's axis ends at 100 %, however wide the margin asked for
     x = _scale(0, top, _LEFT, _W - _RIGHT)
-    head = 22 if series else 0
+    head = (22 if series else 0) + 12 * max(len(markers) - 1, 0)  # legend, then one label row per extra marker
     h = head + 40 + band * len(labels)
     parts = [_axis(x, top, h - 22, pct=pct)]
     parts += [f'<rect x="{_LEFT + 90 * i}" y="4" width="10" height="10" fill="{color_of[s]}"/><text '
               f'x="{_LEFT + 90 * i + 14}" y="13" class="val">{escape(s)}</text>' for i, s in enumerate(series)]
-    parts += [_vline(x(m.value), head + 14, h - 22, m.color, escape(m.label), dashed=m.dashed, left=i % 2 == 1)
-              for i, m in enumerate(markers)]
+    parts += [_vline(x(m.value), head - 12 * (len(markers) - 1 - i) + 14, h - 22, m.color, escape(m.label),
+                     dashed=m.dashed, left=i % 2 == 1) for i, m in enumerate(markers)]  # labels stacked, never over
     for i, label in enumerate(labels):
         y0 = head + 30 + band * i
         parts.append(f'<g class="group" data-group="{escape(label)}"><text x="{_LEFT - 8}" '
@@ -201,7 +204,7 @@ def interval_chart(key: str, title: str, rows: Sequence[Interval], *, markers: S
             color = color_of.get(r.series) or COLORS.get(r.level, COLORS["ok"])
             parts.append(_interval(x, y, r, color, pct))
         parts.append("</g>")
-    return _svg(key, title, h, parts)
+    return _svg(_slug(key), title, h, parts)
 
 
 def bar_chart(key: str, title: str, labels: Sequence[str], values: Sequence[float | None], *,
@@ -226,7 +229,12 @@ def bar_chart(key: str, title: str, labels: Sequence[str], values: Sequence[floa
                      f'text-anchor="end">{escape(str(label))}</text><rect x="{_LEFT}" y="{y}" '
                      f'width="{max(x(value) - _LEFT, 0):.1f}" height="16" fill="{color}"><title>{escape(str(label))}: '
                      f'{shown}</title></rect><text x="{_W - _RIGHT + 6}" y="{y + 12}" class="val">{note}</text></g>')
-    return _svg(key, title, h, parts)
+    return _svg(_slug(key), title, h, parts)
+
+
+def _slug(key: str) -> str:
+    """An element id from a column or dimension name ("age_band x sex" -> "age_band-x-sex"): ids hold no spaces."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", key).strip("-") or "chart"
 
 
 def _interval(x: Callable[[float], float], y: float, r: Interval, color: str, pct: bool) -> str:

@@ -12,7 +12,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from markupsafe import Markup
 from typer.testing import CliRunner
 
 from steward.contracts.errors import ConfigError
@@ -134,6 +133,11 @@ def test_interval_chart_positions_series_and_gaps():
         [("297.0", "444.0"), ("199.0", "297.0")]
     assert [a["data-series"] for a in page.attrs("g", **{"class": "point"})] == ["TPR", "FPR", "TPR"]
     assert "reference A" in "".join(page.text) and interval_chart("x", "empty", []) is None
+    # an element id holds no space: a dimension such as "age_band x sex" becomes "age_band-x-sex"
+    assert Page(str(bar_chart("age_band x sex", "t", ["a"], [1.0]))).attrs("figure")[0]["id"] == "chart-age_band-x-sex"
+    # a rate's axis ends at 100 %: 0.95 * 1.1 would round up to 200 %; at top 1, 0.95 -> 150 + 490 * 0.95 = 615.5
+    wide = Page(str(interval_chart("w", "w", [Interval("A", 0.9, 0.8, 0.95)])))
+    assert [(a["x1"], a["x2"]) for a in wide.attrs("line") if a.get("stroke-width") == "3"] == [("542.0", "615.5")]
 
 
 # --- steward audit bias --html ----------------------------------------------------------------------------------
@@ -163,23 +167,35 @@ def test_bias_html_page_has_the_tables_charts_and_verdict(tmp_path, scored):
     assert res.exit_code == 1, res.output  # B fails: the page does not change the exit code
     page = Page(out.read_text(encoding="utf-8"))
     assert_self_contained(page)
-    # the verdict: B fails with ratio 0.2 / 0.5 = 0.4 < 0.5 -> critical; C (n 5) is too small; postcode is a proxy
+    # the verdict: B fails with ratio 0.2 / 0.5 = 0.4 < 0.5 -> critical; C (n 5 < 30) is too small, a warning, and
+    # so is B's FNR (20 actual positives < 30); postcode is a proxy of segment
     assert page.attrs("p", id="verdict")[0]["class"] == "verdict level-critical"
-    assert page.by_id("verdict") == "Fails: 1 failing group(s), 1 too small to judge, 1 proxy input(s)."
+    assert page.by_id("verdict") == ("Fails: 1 failing group(s), 1 too small to judge, 1 proxy input(s); 0 failing "
+                                     "equal opportunity, 0 failing equalised odds; 2 warning(s).")
     assert "score >= 50; outcome won" in page.by_id("summary")
-    rows = {r[0]: r for r in page.rows}
-    assert rows["group"][:7] == ["group", "n", "selected", "rate [95% CI]", "ratio", "diff", "z"]
-    # B: 10/50 = 0.200, Wilson [0.112, 0.330]; ratio 0.40; diff -0.300; z = -5/sqrt(2) = -3.54;
-    # TPR 8/20 = 0.400, FPR 2/30 = 0.067, dTPR 0.4 - 40/50 = -0.400, dFPR 0.067 - 10/50 = -0.133
-    assert rows["B"] == ["B", "50", "10", "0.200 [0.112, 0.330]", "0.40", "-0.300", "-3.54", "0.400", "0.067",
-                         "-0.400", "-0.133", "fails four-fifths (critical)"]
-    assert rows["A"][-1] == "reference" and rows["C"][-1] == "too small to judge"
-    assert rows["postcode"][:5] == ["postcode", "segment", "cramers_v", "1.000", "proxy"]
+    tables = [r for r in page.rows]
+    heads = [r for r in tables if r and r[0] in ("group", "input", "dimension")]
+    # the selection table, the error-rate table, proxies, warnings
+    assert [h[0] for h in heads] == ["group", "group", "input", "dimension"]
+    rows = [r for r in tables if r and r[0] == "B"]
+    # B: 10/50 = 0.200, Wilson [0.112, 0.330]; ratio 0.2 / 0.5 = 0.40; diff -0.300; z = -5/sqrt(2) = -3.54
+    assert rows[0] == ["B", "50", "10", "0.200 [0.112, 0.330]", "0.40", "-0.300", "-3.54",
+                       "fails four-fifths (critical)"]
+    # B's error rates: TPR 8/20 = 0.400; FPR 2/30 = 0.067 vs A's 10/50 = 0.200 (ratio 0.33, diff -0.133);
+    # FNR 12/20 = 0.600 vs 10/50 = 0.200 (ratio 3.00, diff +0.400, pooled z = 0.4 / sqrt(22/70 * 48/70 * (1/20 + 1/50))
+    # = +3.26), not judged: 20 actual positives < 30
+    assert rows[1][:2] == ["B", "0.400"] and rows[1][2].startswith("0.067 [") and rows[1][3:5] == ["0.33", "-0.133"]
+    assert rows[1][6].startswith("0.600 [") and rows[1][7:10] == ["3.00", "+0.400", "+3.26"]
+    assert rows[1][10:] == ["too few to judge", "too few to judge"]
+    assert [r for r in tables if r and r[0] == "postcode"][0][:5] == ["postcode", "segment", "cramers_v", "1.000",
+                                                                      "proxy"]
+    warnings = [r for r in tables if r and r[0] == "segment"]
+    assert [(w[1], w[2], w[3]) for w in warnings] == [("C", "5", "30"), ("B", "20", "30")]
     # selection chart: axis top = nice(C's Wilson high 0.882 * 1.1) = 1, x(v) = 150 + 490 v
-    sel = page.attrs("figure", id="chart-selection-segment")
-    assert sel, "one selection chart per dimension"
+    assert page.attrs("figure", id="chart-selection-segment")
     dots = [a["cx"] for a in page.attrs("circle")]
     assert dots[:3] == ["395.0", "248.0", "444.0"]  # A 0.5, B 0.2, C 0.6
+    # the reference line at A's 0.5 and the four-fifths line at 0.8 x 0.5 = 0.4
     assert [a["x1"] for a in page.attrs("line") if a.get("stroke-width") == "1.5"][:2] == ["395.0", "346.0"]
     text = "".join(page.text)
     assert "reference A" in text and "0.8 × reference" in text and "20.0% (n 50)" in text
@@ -189,16 +205,41 @@ def test_bias_html_page_has_the_tables_charts_and_verdict(tmp_path, scored):
     assert "TPR 40.0%" in text and "FNR 60.0%" in text
 
 
+def test_bias_html_adverse_decision_draws_the_lines_the_other_way(tmp_path, scored):
+    out = tmp_path / "adverse.html"
+    res = runner.invoke(audit_app, ["bias", str(scored), "--group", "segment", "--score", "score", "--cutoff", "50",
+                                    "--adverse", "--reference", "segment=B", "--min-group-size", "30",
+                                    "--no-proxies", "--html", str(out)])
+    assert res.exit_code == 1, res.output
+    page = Page(out.read_text(encoding="utf-8"))
+    assert page.attrs("figure", id="chart-selection-segment")
+    assert "Adverse-decision rate by segment" in "".join(page.text) and "ADVERSE" in page.by_id("summary")
+    # A is flagged 50/100 against the reference B's 10/50: favourable ratio 0.5 / 0.8 = 0.62, adverse ratio 2.50
+    (a_row,) = [r for r in page.rows if r and r[0] == "A"]
+    assert a_row[4:6] == ["0.62", "2.50"] and a_row[-1].endswith("(critical)")
+    # lines (axis to 1, x = 150 + 490 v): reference adverse rate 0.2 -> 248.0; 1.25 x 0.2 = 0.25 -> 272.5; the
+    # favourable four-fifths line 1 - 0.8 x (1 - 0.2) = 0.36 -> 326.4
+    assert [a["x1"] for a in page.attrs("line") if a.get("stroke-width") == "1.5"] == ["248.0", "272.5", "326.4"]
+    assert page.attrs("p", id="verdict")[0]["class"] == "verdict level-critical"
+
+
 def test_bias_html_with_json_keeps_stdout_one_document(tmp_path, scored):
     out = tmp_path / "page.html"
     res = runner.invoke(audit_app, ["bias", str(scored), "--group", "segment", "--score", "score", "--cutoff", "10",
                                     "--no-proxies", "--json", "--html", str(out)])
-    assert res.exit_code == 0, res.output  # every row scores >= 10: every group selected at 100 %
+    assert res.exit_code == 1, res.output  # every group selected at 100 %; C (n 5 < 50) is a warning
     assert json.loads(res.stdout)["failed"] is False
     page = Page(out.read_text(encoding="utf-8"))
-    assert page.attrs("p", id="verdict")[0]["class"] == "verdict level-ok"
-    assert page.by_id("verdict").startswith("Passes: 0 failing group(s)")
+    assert page.attrs("p", id="verdict")[0]["class"] == "verdict level-warn"
+    assert page.by_id("verdict") == ("Warnings: 0 failing group(s), 1 too small to judge, 0 proxy input(s); "
+                                     "1 warning(s).")
     assert not page.attrs("figure", id="chart-errors-segment")  # no outcome, no error-rate chart
+    res = runner.invoke(audit_app, ["bias", str(scored), "--group", "segment", "--score", "score", "--cutoff", "10",
+                                    "--no-proxies", "--min-group-size", "5", "--html", str(out)])
+    assert res.exit_code == 0, res.output
+    page = Page(out.read_text(encoding="utf-8"))
+    assert page.attrs("p", id="verdict")[0]["class"] == "verdict level-ok"
+    assert page.by_id("verdict").startswith("Passes: 0 failing group(s), 0 too small to judge")
 
 
 def test_bias_html_escapes_group_values_from_the_file(tmp_path):
@@ -208,7 +249,7 @@ def test_bias_html_escapes_group_values_from_the_file(tmp_path):
     out = tmp_path / "page.html"
     res = runner.invoke(audit_app, ["bias", str(path), "--group", "grp", "--score", "score", "--cutoff", "50",
                                     "--no-proxies", "--html", str(out)])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # both groups (n 10) are under 50: warnings
     page = Page(out.read_text(encoding="utf-8"))
     assert_self_contained(page)
     assert HOSTILE in [r[0] for r in page.rows]

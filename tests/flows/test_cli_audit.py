@@ -74,9 +74,11 @@ def test_json_document_has_counts_rates_disparities_intervals_verdicts(scored):
 
 
 def test_categorical_decision_explicit_reference_and_exit_0(scored):
+    # C (n = 5) is a warning since #15: --fail-on critical lets it through, as nothing here is critical
     res = audit(scored, "--group", "segment", "--decision", "band", "--positive", "hot", "--reference", "segment=B",
-                "--min-group-size", "30", "--json", "--no-proxies")
+                "--min-group-size", "30", "--json", "--no-proxies", "--fail-on", "critical")
     assert res.exit_code == 0, res.output
+    assert [w["group"] for w in json.loads(res.stdout)["warnings"]] == ["C"]
     dim = json.loads(res.stdout)["dimensions"][0]
     assert (dim["reference_group"], dim["reference_rule"]) == ("B", "explicit")
     assert dim["favoured_over_reference"] == ["A"]
@@ -161,3 +163,95 @@ def test_balanced_file_exits_0_without_findings(tmp_path):
                 "--min-group-size", "1", "--reference", "most-favoured", "--json", "--no-proxies")
     doc = json.loads(res.stdout)
     assert res.exit_code == 0 and doc["findings"] == [] and doc["dimensions"][0]["demographic_parity_difference"] == 0
+
+
+# --- #15: polarity, error-rate parity, no false green -----------------------------------------------------------
+
+
+def _flagged(tmp_path, groups: dict[str, tuple[int, int, int, int]], name: str = "risk.csv") -> Path:
+    """Rows of an ADVERSE decision: flag = 'high_risk' (flagged) or 'ok'; fraud = the known outcome.
+    groups: label -> (tp, fp, fn, tn) where 'positive' = flagged and the outcome positive = fraud."""
+    rows = [{"segment": label, "flag": flag, "fraud": fraud}
+            for label, (tp, fp, fn, tn) in groups.items()
+            for flag, fraud, k in (("high_risk", 1, tp), ("high_risk", 0, fp), ("ok", 1, fn), ("ok", 0, tn))
+            for _ in range(k)]
+    path = tmp_path / name
+    pd.DataFrame(rows).sample(frac=1, random_state=7).to_csv(path, index=False)
+    return path
+
+
+def test_adverse_decision_fails_the_group_flagged_more_often(tmp_path):
+    """A: 100 of 1000 flagged (a 0.10, f 0.90); B: 100 of 500 (a 0.20, f 0.80). Favourable-rate ratio 0.80 / 0.90 =
+    0.889 passes four-fifths; adverse ratio 0.20 / 0.10 = 2.00 > 1.25 (not > 2.0: warn); z on favourable rates =
+    -sqrt(2250/78) = -5.37. Read as favourable the same file passed B and hinted B as the better reference."""
+    path = _flagged(tmp_path, {"A": (50, 50, 50, 850), "B": (50, 50, 50, 350)})
+    base = ["--group", "segment", "--decision", "flag", "--positive", "high_risk", "--no-proxies"]
+    wrong = audit(path, *base)
+    assert wrong.exit_code == 0, wrong.output
+    assert "passes" in wrong.stdout and "try --reference most-favoured" in wrong.stdout
+    res = audit(path, *base, "--adverse")
+    assert res.exit_code == 1, res.output
+    out = res.stdout
+    assert "adverse decision" in out and "adverse ratio" in out and "fav. ratio" in out
+    assert "0.89" in out and "2.00" in out and "-5.37" in out and "fails adverse ratio (warn)" in out
+    assert "most-favoured" not in out
+    doc = json.loads(audit(path, *base, "--adverse", "--json").stdout)
+    assert doc["mapping"]["favourable"] is False
+    b = {g["group"]: g for g in doc["dimensions"][0]["groups"]}["B"]
+    assert b["vs_reference"]["adverse_ratio"] == pytest.approx(2.0)
+    assert b["vs_reference"]["disparity_ratio"] == pytest.approx(8 / 9)
+    assert b["favourable_rate"] == pytest.approx(0.8) and b["rates"]["selection_rate"]["value"] == 0.2
+    (finding,) = doc["findings"]
+    assert (finding["check_id"], finding["metric"], finding["severity"]) == \
+        ("bias.adverse_rate_disparity", "adverse_ratio", "warn")
+    # a warn-level finding does not fail a job gating on critical
+    assert audit(path, *base, "--adverse", "--fail-on", "critical").exit_code == 0
+
+
+def test_error_rate_parity_of_an_adverse_decision(tmp_path):
+    """A: tp 40 fp 45 fn 10 tn 405 (FPR 45/450 = 0.10, FNR 0.20); B: tp 40 fp 64 fn 10 tn 336 (FPR 64/400 = 0.16,
+    FNR 0.20). Wrongly flagged is the harm: FPR ratio 1.6 > 1.25, +0.06, z = 2.61 >= 2.58 -> equal opportunity fails
+    (warn). The flag rate itself: 104/450 against 85/500, z = -2.36: four-fifths and adverse ratio pass."""
+    path = _flagged(tmp_path, {"A": (40, 45, 10, 405), "B": (40, 64, 10, 336)})
+    args = ["--group", "segment", "--decision", "flag", "--positive", "high_risk", "--outcome", "fraud",
+            "--adverse", "--no-proxies"]
+    res = audit(path, *args)
+    assert res.exit_code == 1, res.output
+    assert "equal opportunity = FPR parity" in res.stdout and "1.60" in res.stdout and "+2.61" in res.stdout
+    assert "1 group(s) failing equal opportunity" in res.stdout
+    doc = json.loads(audit(path, *args, "--json").stdout)
+    dim = doc["dimensions"][0]
+    b = {g["group"]: g for g in dim["groups"]}["B"]
+    assert b["verdict"] == "passes"
+    parity = b["error_parity"]
+    assert parity["fpr"]["ratio"] == pytest.approx(1.6) and parity["fpr"]["difference"] == pytest.approx(0.06)
+    assert parity["fpr"]["z"] == pytest.approx(2.6114, abs=1e-4) and parity["fpr"]["harm"] == "higher"
+    assert (parity["equal_opportunity"], parity["equalised_odds"], parity["severity"]) == ("fails", "fails", "warn")
+    assert b["rates"]["fpr"]["value"] == 0.16 and b["rates"]["fpr"]["ci_low"] < 0.16 < b["rates"]["fpr"]["ci_high"]
+    assert dim["error_parity"]["equal_opportunity_rate"] == "fpr"
+    assert dim["error_parity"]["equal_opportunity_failing"] == ["B"]
+    assert dim["error_parity"]["false_positive_rate_ratio"] == pytest.approx(0.625)  # 0.10 / 0.16
+    assert [f["check_id"] for f in doc["findings"]] == ["bias.equal_opportunity"]
+
+
+def test_a_reference_of_one_is_a_warning_and_exit_1(tmp_path):
+    """The issue: '--reference A' with A a single person gave exit 0 and every group 'passes'."""
+    path = _flagged(tmp_path, {"A": (0, 1, 0, 0), "B": (10, 10, 10, 70), "C": (30, 30, 20, 20)})
+    args = ["--group", "segment", "--decision", "flag", "--positive", "high_risk", "--reference", "A",
+            "--no-proxies"]
+    res = audit(path, *args)
+    assert res.exit_code == 1, res.output
+    assert "warning: segment: the reference group A (explicit) has n = 1, below the 50" in res.stdout
+    assert "not judged: reference too small" in res.stdout and "passes" not in res.stdout
+    doc = json.loads(audit(path, *args, "--json").stdout)
+    assert [(w["kind"], w["group"], w["severity"]) for w in doc["warnings"]] == \
+        [("reference_too_small", "A", "warn")]
+    assert doc["findings"] == [] and doc["failed"] is False
+    assert audit(path, *args, "--fail-on", "critical").exit_code == 0
+    assert audit(path, *args, "--fail-on", "never").exit_code == 0
+
+
+def test_fail_on_bad_level_is_exit_2(scored):
+    res = audit(scored, "--group", "segment", "--score", "score", "--cutoff", "50", "--fail-on", "sometimes")
+    assert res.exit_code == 2 and res.stdout == ""
+    assert res.stderr == "error: --fail-on must be one of info, warn, critical, never, not 'sometimes'\n"

@@ -1,7 +1,10 @@
 """``steward audit bias``: selection rates, error rates and four-fifths verdicts per group, on any table or file.
 
-Prints one table per dimension and one of proxies, or ONE JSON document with ``--json``. Exit 0 when no group fails,
-1 when one does (so a pipeline can gate on it), 2 on bad input, with one line on stderr.
+Prints one table per dimension (and one of error rates with ``--outcome``) and one of proxies, or ONE JSON document
+with ``--json``. ``--adverse`` says the decision counted is a harm (flagged, excluded, suppressed): a group is then
+disadvantaged when it gets it MORE often. Exit 0 when nothing reaches ``--fail-on`` (default warn), 1 when a finding
+or a warning does (a group or a reference too small to judge is a warning, never a silent pass), 2 on bad input,
+with one line on stderr.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from typing import TYPE_CHECKING, List, Optional
 import typer
 from rich.table import Table
 
-from .._console import one_line_errors, stdout
+from .._console import fail, one_line_errors, stdout
+from ._common import exit_code, fail_on_option
 
 if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command runs
-    from ....contracts.fairness import DimensionResult, GroupResult, Rate
+    from ....contracts.fairness import DimensionResult, ErrorGap, GroupResult, Rate
     from ....contracts.proxies import ProxyResult
 
     from ...bias_audit import BiasAudit
@@ -25,7 +29,11 @@ if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command 
 __all__ = ["bias"]
 
 _VERDICT = {"reference": "[cyan]reference[/]", "too_small": "[dim]too small to judge[/]",
-            "fails_four_fifths": "[bold red]fails four-fifths[/]", "passes": "[green]passes[/]"}
+            "fails_four_fifths": "[bold red]fails four-fifths[/]", "fails_adverse_ratio": "[bold red]fails adverse "
+            "ratio[/]", "reference_too_small": "[yellow]not judged: reference too small[/]",
+            "passes": "[green]passes[/]"}
+_PARITY = {"reference": "[cyan]reference[/]", "too_small": "[dim]too few to judge[/]", "fails": "[bold red]fails[/]",
+           "passes": "[green]passes[/]", None: "–"}
 
 
 def bias(
@@ -36,18 +44,23 @@ def bias(
     cutoff: Optional[float] = typer.Option(None, help="Cut-off for --score."),
     decision: Optional[str] = typer.Option(None, help="Categorical decision column."),
     positive: List[str] = typer.Option([], "--positive", help="A --decision value that counts as positive (repeat)."),
+    adverse: bool = typer.Option(False, "--adverse", help="The decision counted (--positive values, or the score side "
+                                 "of --cutoff) is ADVERSE (flagged, excluded, suppressed): a group is disadvantaged "
+                                 "when it gets it more often."),
     outcome: Optional[str] = typer.Option(None, help="Known outcome column (enables TPR, FPR, FNR, precision)."),
     outcome_positive: List[str] = typer.Option([], "--outcome-positive",
                                                help="Outcome value that means positive (default: true/1/yes)."),
     reference: List[str] = typer.Option(["largest"], help="largest | most-favoured | GROUP | DIMENSION=GROUP."),
-    min_group_size: Optional[int] = typer.Option(None, min=0, help="Smaller groups are 'too small to judge' "
-                                                                    "(default: the policy's n >=)."),
+    min_group_size: Optional[int] = typer.Option(None, min=0, help="Smaller groups (and error rates over fewer "
+                                     "actual positives / negatives) are not judged, and warned about (default: the "
+                                     "policy's n >= and audits.bias.error_rate_min_denominator)."),
     table: Optional[str] = typer.Option(None, help="schema.table when SOURCE is a DuckDB file."),
     inputs: List[str] = typer.Option([], "--inputs", "--input", help="Model input columns to test as proxies "
                                      "(repeat or comma-separate; default: every unmapped column)."),
     proxies: bool = typer.Option(True, help="Test inputs as proxies of the group columns."),
     policy: Optional[Path] = typer.Option(None, help="Policy file for thresholds (default: the packaged one)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else."),
+    fail_on: str = fail_on_option(),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write the audit as one self-contained HTML page "
                                         "(tables, charts, verdict; no script, nothing fetched)."),
 ) -> None:
@@ -56,12 +69,18 @@ def bias(
 
     from ...bias_audit import audit_bias
 
+    try:  # a misspelt --fail-on is bad input, said in one line before any work, not after
+        exit_code((), fail_on)
+    except typer.BadParameter as exc:
+        fail(str(exc.message))
     with one_line_errors():
         audit = audit_bias(source, group, table=table, score=score, cutoff=cutoff, decision=decision,
                            positive=positive, outcome=outcome, outcome_positive=outcome_positive,
                            intersect=intersect, reference=reference, min_group_size=min_group_size,
                            inputs=[c.strip() for i in inputs for c in i.split(",") if c.strip()] or None,
-                           proxies=proxies, policy=load_policy(policy) if policy else None)
+                           proxies=proxies, policy=load_policy(policy) if policy else None,
+                           favourable=not adverse)
+    code = exit_code(audit.severities, fail_on)
     if as_json:
         sys.stdout.write(json.dumps(audit.to_dict(), default=str) + "\n")
     else:
@@ -70,53 +89,93 @@ def bias(
         from ...bias_audit_html import write_bias_html
 
         with one_line_errors():
-            write_bias_html(html, audit, [_dimension_table(d, audit.mapping.outcome is not None)
+            write_bias_html(html, audit, [[_dimension_table(d), *([_error_table(d)] if audit.mapping.outcome else [])]
                                           for d in audit.dimensions],
                             _proxy_table(audit.proxies, audit.proxy_threshold) if audit.proxies else None)
-    if audit.failed:
-        raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 def _print(audit: BiasAudit) -> None:
     out = stdout()
     t = audit.thresholds
-    out.print(f"[bold]Bias audit[/] of {audit.source}: a group fails below {t.ratio:g}x the reference's selection "
-              f"rate with z <= -{t.z:g}; groups under n = {t.min_group_size} are not judged.")
+    if audit.favourable:
+        out.print(f"[bold]Bias audit[/] of {audit.source}: a group fails below {t.ratio:g}x the reference's "
+                  f"selection rate with z <= -{t.z:g}; groups under n = {t.min_group_size} are not judged.")
+    else:
+        out.print(f"[bold]Bias audit[/] of {audit.source}, [bold]adverse[/] decision: a group fails when its "
+                  f"favourable rate is below {t.ratio:g}x the reference's or its adverse rate above "
+                  f"{t.adverse_ratio:g}x, with z <= -{t.z:g}; groups under n = {t.min_group_size} are not judged.")
     for d in audit.dimensions:
-        out.print(_dimension_table(d, audit.mapping.outcome is not None))
+        out.print(_dimension_table(d))
+        if audit.mapping.outcome is not None:
+            out.print(_error_table(d))
         if d.favoured_over_reference:
-            out.print(f"[yellow]note:[/] the reference {d.reference} is itself selected significantly less than "
+            got = ("is itself selected significantly less than" if d.favourable else
+                   "itself gets the adverse decision significantly more often than")
+            out.print(f"[yellow]note:[/] the reference {d.reference} {got} "
                       f"{', '.join(d.favoured_over_reference)}; try --reference most-favoured.")
     if audit.proxies:
         out.print(_proxy_table(audit.proxies, audit.proxy_threshold))
+    for w in audit.warnings:
+        out.print(f"[yellow]warning:[/] {w.message}", markup=True, highlight=False)
     failing = sum(len(d.failing) for d in audit.dimensions)
     small = sum(g.verdict == "too_small" for d in audit.dimensions for g in d.groups)
     flagged = sum(p.verdict == "proxy" for p in audit.proxies)
     out.print(f"[bold]{failing} failing group(s)[/], {small} too small to judge, {flagged} proxy input(s).")
+    if audit.mapping.outcome is not None:
+        eo = sum(len(d.equal_opportunity_failing) for d in audit.dimensions)
+        odds = sum(len(d.equalised_odds_failing) for d in audit.dimensions)
+        out.print(f"[bold]{eo} group(s) failing equal opportunity[/], {odds} failing equalised odds.")
+    out.print(f"{len(audit.warnings)} warning(s).")
 
 
-def _dimension_table(d: DimensionResult, outcome: bool) -> Table:
+def _dimension_table(d: DimensionResult) -> Table:
     table = Table(title=f"{d.dimension}  (reference: {d.reference}, {d.reference_rule})", title_justify="left")
-    for col in ("group", "n", "selected", "rate [95% CI]", "ratio", "diff", "z"):
+    cols = (("group", "n", "selected", "rate [95% CI]", "ratio", "diff", "z") if d.favourable else
+            ("group", "n", "adverse", "adverse rate [95% CI]", "fav. ratio", "adverse ratio", "diff", "z"))
+    for col in cols:
         table.add_column(col, justify="left" if col == "group" else "right")
-    if outcome:
-        for col in ("TPR", "FPR", "ΔTPR", "ΔFPR"):
-            table.add_column(col, justify="right")
     table.add_column("verdict")
     for g in d.groups:
-        table.add_row(*_group_row(g, outcome))
+        table.add_row(*_group_row(g, d.favourable))
     return table
 
 
-def _group_row(g: GroupResult, outcome: bool) -> list[str]:
+def _group_row(g: GroupResult, favourable: bool) -> list[str]:
     c = g.counts
-    row = [c.label, f"{c.n:,}", f"{c.positives:,}", _ci(g.selection), _num(g.disparity_ratio, ".2f"),
-           _num(g.rate_difference, "+.3f"), _num(g.z, "+.2f")]
-    if outcome:
-        row += [_num(g.tpr.value if g.tpr else None, ".3f"), _num(g.fpr.value if g.fpr else None, ".3f"),
-                _num(g.tpr_difference, "+.3f"), _num(g.fpr_difference, "+.3f")]
+    row = [c.label, f"{c.n:,}", f"{c.positives:,}", _ci(g.selection), _num(g.disparity_ratio, ".2f")]
+    if not favourable:
+        row.append(_num(g.adverse_ratio, ".2f"))
+    row += [_num(g.rate_difference, "+.3f"), _num(g.z, "+.2f")]
     verdict = _VERDICT[g.verdict] + (f" ({g.severity.value})" if g.severity else "")
     return row + [verdict]
+
+
+def _error_table(d: DimensionResult) -> Table:
+    """FPR and FNR against the reference; equal opportunity judges the harmful one (FNR, or FPR when adverse)."""
+    harmful = "FNR" if d.favourable else "FPR"
+    table = Table(title=f"{d.dimension}: error rates  (equal opportunity = {harmful} parity; equalised odds = both)",
+                  title_justify="left")
+    for col in ("group", "TPR", "FPR [95% CI]", "FPR ratio", "ΔFPR", "z", "FNR [95% CI]", "FNR ratio", "ΔFNR", "z",
+                "equal opp.", "eq. odds"):
+        table.add_column(col, justify="left" if col in ("group", "equal opp.", "eq. odds") else "right")
+    for g in d.groups:
+        if g.fpr_gap is None or g.fnr_gap is None or g.fpr is None or g.fnr is None:
+            continue
+        harm = g.fnr_gap if d.favourable else g.fpr_gap
+        table.add_row(g.counts.label, _num(g.tpr.value if g.tpr else None, ".3f"),
+                      *_gap_cells(g.fpr, g.fpr_gap), *_gap_cells(g.fnr, g.fnr_gap),
+                      _PARITY[g.equal_opportunity] + _severity(harm.severity),
+                      _PARITY[g.equalised_odds] + _severity(g.error_severity))
+    return table
+
+
+def _severity(severity: object) -> str:
+    return f" ({getattr(severity, 'value', severity)})" if severity else ""
+
+
+def _gap_cells(rate: Rate, gap: ErrorGap) -> list[str]:
+    return [_ci(rate), _num(gap.ratio, ".2f"), _num(gap.difference, "+.3f"), _num(gap.z, "+.2f")]
 
 
 def _proxy_table(proxies: list[ProxyResult], threshold: float) -> Table:
