@@ -8,7 +8,7 @@ measured. A policy that does not validate is refused with one line naming the fi
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Literal
@@ -23,7 +23,7 @@ from .yaml_input import parse_yaml_mapping, read_yaml_mapping
 __all__ = ["require_known", "Policy", "CheckRule", "Scope", "Alerts", "Actions", "Route", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS",
            "SLACK_MENTION", "SEGMENT_ATTRIBUTES", "ANOMALY_MIN_SCALE", "PII_ALLOWED_TABLES", "HealthPolicy", "HealthRules",
            "MaintenanceWindow", "LaunchPolicy", "LaunchRule", "FileAudits", "BiasAuditRules",
-           "FrequencyAuditRules", "QualityAuditRules"]
+           "FrequencyAuditRules", "QualityAuditRules", "QualityLevels", "QualityThresholds", "QualityRange"]
 
 DEFAULT_POLICY = "policy.yaml"
 # Attributes of the unified customer model an auditor may group by (int_customers__unified).
@@ -408,8 +408,80 @@ class FrequencyAuditRules(_Strict):
 # ------------------------------------------------------------------------------------------------------------------
 
 
+class QualityLevels(_Strict):
+    """When one measure of ``steward audit quality`` becomes a finding: a value ABOVE a level has that severity (the
+    highest one it passes). A level left out never fires; ``warn: 0`` means "any at all is a warning"."""
+
+    info: _Finite | None = Field(None, ge=0)
+    warn: _Finite | None = Field(None, ge=0)
+    critical: _Finite | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "QualityLevels":
+        given = [(n, v) for n, v in (("info", self.info), ("warn", self.warn), ("critical", self.critical))
+                 if v is not None]
+        for (low, a), (high, b) in zip(given, given[1:]):
+            if a > b:
+                raise ValueError(f"{low} {a:g} is above {high} {b:g}: a higher level must not fire before a lower one")
+        return self
+
+
+class QualityThresholds(_Strict):
+    """The levels of each measure: shares are of a column's rows (0..1), key counts are rows."""
+
+    null_share: QualityLevels = Field(default_factory=lambda: QualityLevels(info=0, warn=0.05, critical=0.5))
+    placeholder_share: QualityLevels = Field(default_factory=lambda: QualityLevels(info=0, warn=0.01, critical=0.2))
+    out_of_range_share: QualityLevels = Field(default_factory=lambda: QualityLevels(warn=0, critical=0.01))
+    outlier_share: QualityLevels = Field(default_factory=lambda: QualityLevels(info=0, warn=0.05))
+    duplicate_key_rows: QualityLevels = Field(default_factory=lambda: QualityLevels(critical=0))
+    null_key_rows: QualityLevels = Field(default_factory=lambda: QualityLevels(warn=0))
+
+
+class QualityRange(_Strict):
+    """The values a column may hold, by name, wherever a profiled file has that column (``--range`` overrides)."""
+
+    min: _Finite | date | None = None
+    max: _Finite | date | None = None
+
+    @model_validator(mode="after")
+    def _one_bound_in_order(self) -> "QualityRange":
+        if self.min is None and self.max is None:
+            raise ValueError("a range needs min, max or both")
+        if self.min is not None and self.max is not None:
+            if isinstance(self.min, date) != isinstance(self.max, date):
+                raise ValueError("min and max must both be numbers or both be dates")
+            if self.min > self.max:  # type: ignore[operator]
+                raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
 class QualityAuditRules(_Strict):
-    """Thresholds and severities of ``steward audit quality`` (a column profile of a team's own table)."""
+    """Thresholds and severities of ``steward audit quality`` (a column profile of a team's own table).
+
+    Placeholders are compared lower-cased after trimming whitespace, so ``' N/A '`` counts as ``n/a``; ``''`` in the
+    list makes empty and whitespace-only strings placeholders. A sentinel number counts only where it lies outside
+    the range of the column's other values (999 among ages up to 90, -1 among counts from 0), so a real 999 in a
+    column of amounts is left alone. Sentinel dates always count."""
+
+    owner: str = "data-platform"
+    placeholders: list[str] = Field(default_factory=lambda: ["unknown", "n/a", "na", "none", "null", "nil", "-",
+                                                             "--", "?", "tbd", ""])
+    sentinel_numbers: list[_Finite] = Field(default_factory=lambda: [-1, -99, -999, -9999, 999, 9999, 99999,
+                                                                     999999])
+    sentinel_dates: list[date] = Field(default_factory=lambda: [date(1900, 1, 1), date(1970, 1, 1),
+                                                                date(9999, 12, 31)])
+    outlier_z: _Finite = Field(3.5, gt=0)  # modified z (0.6745 * |x - median| / MAD) above this: an outlier
+    # Above these: approximate distinct counts (HyperLogLog; exact ones cost a hash set per column, the slowest part
+    # of a profile) and approximate medians (t-digest; exact ones hold every value: 8 bytes x rows x numeric columns).
+    exact_distinct_max_rows: int = Field(200_000, ge=0)
+    exact_median_max_values: int = Field(10_000_000, ge=0)  # rows x numeric columns; measured ~20 bytes a value
+    ranges: dict[str, QualityRange] = Field(default_factory=dict)
+    thresholds: QualityThresholds = Field(default_factory=QualityThresholds)
+
+    @field_validator("placeholders")
+    @classmethod
+    def _normalised(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(v.strip().lower() for v in value))
 
 
 # ------------------------------------------------------------------------------------------------------------------

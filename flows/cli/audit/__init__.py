@@ -13,6 +13,7 @@ from .bias import bias
 from .frequency import frequency
 from .launch import audit_launch
 from .log import log_app
+from .quality import quality
 
 __all__ = ["audit_app"]
 
@@ -21,4 +22,5 @@ audit_app = typer.Typer(help="Audits with an exit code to gate on: bias across g
 audit_app.command("bias")(bias)
 audit_app.command("frequency")(frequency)
 audit_app.command("launch")(audit_launch)
+audit_app.command("quality")(quality)
 audit_app.add_typer(log_app, name="log")
