@@ -24,16 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from typing import TYPE_CHECKING, Any
-
 from markupsafe import Markup
 
 from ..contracts.errors import ConfigError
 
-if TYPE_CHECKING:
-    from rich.table import Table
-
-__all__ = ["HtmlTable", "HtmlSection", "render_audit_html", "write_audit_html", "from_rich", "LEVELS"]
+__all__ = ["HtmlTable", "HtmlSection", "render_audit_html", "write_audit_html", "LEVELS"]
 
 TEMPLATE = "audit.html.j2"
 LEVELS = ("ok", "info", "warn", "critical")  # the verdict banner's colours: a level the caller names, not guessed
@@ -100,24 +95,3 @@ def write_audit_html(path: Path, html: str) -> None:
         raise ConfigError(f"--html {path}: cannot write the page ({e.strerror or e})") from None
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def from_rich(table: Table, note: str = "") -> HtmlTable:
-    """The table a command prints, as the page shows it: same title, columns and cells, rich markup
-    (``[red]fails[/]``) reduced to its text. Building the page from the printed table keeps the two from drifting."""
-    return HtmlTable(_plain(table.title or ""), [_plain(c.header) for c in table.columns],
-                     [list(r) for r in zip(*([_plain(cell) for cell in c.cells] for c in table.columns))], note)
-
-
-def _plain(cell: Any) -> str:
-    from rich.errors import MarkupError
-    from rich.text import Text
-
-    if isinstance(cell, Text):
-        return cell.plain
-    if not isinstance(cell, str):
-        return str(cell)
-    try:
-        return Text.from_markup(cell).plain
-    except MarkupError:  # a value that only looks like markup ("[/x]"): shown as it is
-        return cell

@@ -2,7 +2,7 @@
 
 One section per audited dimension (the table the terminal prints, the selection rates with their 95 % intervals
 against the reference rate and the policy's line, and the error rates when an outcome is known), one for the proxies,
-and the verdict. The tables are the printed ones (``from_rich``), so the page and the terminal never disagree; the
+and the verdict. The tables are the printed ones (converted by flows/cli/audit/_html.py), so the page and the terminal never disagree; the
 charts are drawn from the judged result, aggregates only.
 """
 
@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING, Sequence
 
 from markupsafe import Markup
 
-from .audit_html import HtmlSection, HtmlTable, from_rich, render_audit_html, write_audit_html
+from .audit_html import HtmlSection, HtmlTable, render_audit_html, write_audit_html
 from .report_charts import COLORS, Interval, Marker, interval_chart
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from ..contracts.fairness import DimensionResult, GroupResult
 
     from .bias_audit import BiasAudit
@@ -29,19 +27,19 @@ _ERROR_RATES = (("TPR", "tpr"), ("FPR", "fpr"), ("FNR", "fnr"))
 _RANK = {"info": 1, "warn": 2, "critical": 3}
 
 
-def write_bias_html(path: Path, audit: BiasAudit, tables: Sequence[Sequence[Table]], proxy_table: Table | None) -> None:
+def write_bias_html(path: Path, audit: BiasAudit, tables: Sequence[Sequence[HtmlTable]], proxy_table: HtmlTable | None) -> None:
     """Render and write the page atomically. ``tables`` holds, per dimension (in ``audit.dimensions`` order), the
     tables the terminal prints for it; ``proxy_table`` the printed proxies table (None when no input was tested)."""
     write_audit_html(Path(path), bias_page(audit, tables, proxy_table))
 
 
-def bias_page(audit: BiasAudit, tables: Sequence[Sequence[Table]], proxy_table: Table | None) -> str:
+def bias_page(audit: BiasAudit, tables: Sequence[Sequence[HtmlTable]], proxy_table: HtmlTable | None) -> str:
     """The page as a string (what the tests parse)."""
     sections = [_dimension_section(d, ts, audit.mapping.outcome is not None)
                 for d, ts in zip(audit.dimensions, tables)]
     if proxy_table is not None:
         sections.append(HtmlSection("Proxies", "An input that predicts a protected attribute can carry the bias "
-                                    "without naming the group.", [from_rich(proxy_table)]))
+                                    "without naming the group.", [proxy_table]))
     if audit.warnings:
         sections.append(HtmlSection("Warnings", "What the audit could not judge: an unjudged group is never a pass.",
                                     [HtmlTable("", ["dimension", "group", "n", "minimum", "warning"],
@@ -51,14 +49,14 @@ def bias_page(audit: BiasAudit, tables: Sequence[Sequence[Table]], proxy_table: 
     return render_audit_html("Bias audit", audit.source, _summary(audit), sections, verdict, level=level)
 
 
-def _dimension_section(d: DimensionResult, tables: Sequence[Table], outcome: bool) -> HtmlSection:
+def _dimension_section(d: DimensionResult, tables: Sequence[HtmlTable], outcome: bool) -> HtmlSection:
     text = f"Reference group: {d.reference} ({d.reference_rule})."
     if d.favoured_over_reference:
         got = ("is itself selected significantly less than" if d.favourable else
                "itself gets the adverse decision significantly more often than")
         text += f" The reference {got} {', '.join(d.favoured_over_reference)}; try --reference most-favoured."
     charts = [c for c in (_selection_chart(d), _error_chart(d) if outcome else None) if c is not None]
-    return HtmlSection(d.dimension, text, [from_rich(t) for t in tables], charts)
+    return HtmlSection(d.dimension, text, list(tables), charts)
 
 
 def _selection_chart(d: DimensionResult) -> Markup | None:

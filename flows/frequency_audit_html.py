@@ -1,6 +1,6 @@
 """``steward audit frequency --html PATH``: the contact-pressure audit as one page a reviewer can open offline.
 
-The page holds the tables the terminal prints (``from_rich``, so the two never disagree) and the charts drawn from
+The page holds the tables the terminal prints (converted by flows/cli/audit/_html.py, so the two never disagree) and the charts drawn from
 the judged result, aggregates only: the distribution of each person's busiest window against the cap, the windows
 with most people over it, and per group the over-cap rate with its 95 % interval against the reference's and the
 rate above which a group fails (``adverse_ratio`` times the reference's).
@@ -9,11 +9,11 @@ rate above which a group fails (``adverse_ratio`` times the reference's).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from markupsafe import Markup
 
-from .audit_html import HtmlSection, from_rich, render_audit_html, write_audit_html
+from .audit_html import HtmlSection, HtmlTable, render_audit_html, write_audit_html
 from .report_charts import COLORS, Interval, Marker, bar_chart, interval_chart
 
 if TYPE_CHECKING:  # no rich here, even for types: only flows/cli/ imports it (tests/flows/test_cli_package.py)
@@ -26,28 +26,28 @@ __all__ = ["frequency_page", "write_frequency_html"]
 _RANK = {"info": 1, "warn": 2, "critical": 3}
 
 
-def write_frequency_html(path: Path, audit: FrequencyAudit, tables: Sequence[Any], verdict: str,
+def write_frequency_html(path: Path, audit: FrequencyAudit, tables: Sequence[HtmlTable], verdict: str,
                          warnings: Sequence[str] = ()) -> None:
-    """Render and write the page atomically. ``tables`` are the printed rich tables in the command's order: summary,
+    """Render and write the page atomically. ``tables`` are the printed tables in the command's order: summary,
     distribution, the windows (when the source has times), then one per group column; ``verdict`` its last line."""
     write_audit_html(Path(path), frequency_page(audit, tables, verdict, warnings))
 
 
-def frequency_page(audit: FrequencyAudit, tables: Sequence[Any], verdict: str, warnings: Sequence[str] = ()) -> str:
+def frequency_page(audit: FrequencyAudit, tables: Sequence[HtmlTable], verdict: str, warnings: Sequence[str] = ()) -> str:
     """The page as a string (what the tests parse)."""
     r, c = audit.result, audit.result.counts
     summary, distribution, *rest = tables
-    sections = [HtmlSection("Summary", _left_out(audit), [from_rich(summary)]),
+    sections = [HtmlSection("Summary", _left_out(audit), [summary]),
                 HtmlSection("Distribution", f"Each person's busiest {r.window}: people with 1, 2, ... touches up to "
-                            f"the cap of {r.cap}, and everyone above it.", [from_rich(distribution)],
+                            f"the cap of {r.cap}, and everyone above it.", [distribution],
                             _charts(_distribution_chart(audit)))]
     if c.top_windows:
         windows, *rest = rest
         sections.append(HtmlSection("Windows", f"The {r.window}s with most people over the cap (first day shown).",
-                                    [from_rich(windows)], _charts(_windows_chart(audit))))
+                                    [windows], _charts(_windows_chart(audit))))
     sections += [HtmlSection(d.dimension, f"Over the cap is the adverse decision: a group fails when its people "
                              f"are over the cap significantly more often than the reference group {d.reference}'s.",
-                             [from_rich(t)], _charts(_group_chart(d))) for d, t in zip(r.dimensions, rest)]
+                             [t], _charts(_group_chart(d))) for d, t in zip(r.dimensions, rest)]
     if warnings:
         sections.append(HtmlSection("Warnings", " ".join(warnings)))
     severities = [s.value for s in r.severities if s is not None]

@@ -1,7 +1,7 @@
 """``steward audit quality --html PATH``: the column profile as one page a reviewer can open offline.
 
 Sections follow what the terminal prints: the columns table (the printed one, converted by the command with
-``from_rich``, so page and terminal never disagree) with two charts (missing values per column: nulls plus placeholders;
+flows/cli/audit/_html.py, so page and terminal never disagree) with two charts (missing values per column: nulls plus placeholders;
 outliers per numeric column), the key's duplicates when ``--key`` was given, and the findings. Aggregates only: the page
 holds no value of a text column, as the terminal does not.
 """
@@ -25,7 +25,7 @@ __all__ = ["quality_page", "write_quality_html"]
 
 
 def write_quality_html(path: Path, audit: QualityAudit, columns_table: HtmlTable) -> None:
-    """Render and write the page atomically; ``columns_table`` is the printed columns table (``from_rich``)."""
+    """Render and write the page atomically; ``columns_table`` is the printed columns table (converted by flows/cli/audit/_html.py)."""
     write_audit_html(Path(path), quality_page(audit, columns_table))
 
 

@@ -131,7 +131,7 @@ def test_empty_file_and_missing_file_are_one_line(tmp_path):
     empty.write_text("order_id,status\n", encoding="utf-8")
     res = audit(empty)
     assert res.exit_code == 2 and res.stderr.count("\n") == 1
-    assert "empty.csv: no rows to profile (columns: order_id, status)" in res.stderr
+    assert "empty.csv: the file has no rows (columns: order_id, status)" in res.stderr  # open_source says it
     res = audit(tmp_path / "gone.parquet")
     assert res.exit_code == 2 and "gone.parquet: file not found" in res.stderr
 

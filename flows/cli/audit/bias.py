@@ -93,11 +93,13 @@ def bias(
         _print(audit)
     if html is not None:
         from ...bias_audit_html import write_bias_html
+        from ._html import from_rich
 
         with one_line_errors():
-            write_bias_html(html, audit, [[_dimension_table(d), *([_error_table(d)] if audit.mapping.outcome else [])]
+            write_bias_html(html, audit, [[from_rich(t) for t in (_dimension_table(d), *([_error_table(d)]
+                                                                     if audit.mapping.outcome else []))]
                                           for d in audit.dimensions],
-                            _proxy_table(audit.proxies, audit.proxy_threshold) if audit.proxies else None)
+                            from_rich(_proxy_table(audit.proxies, audit.proxy_threshold)) if audit.proxies else None)
     raise typer.Exit(code)
 
 

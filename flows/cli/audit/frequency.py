@@ -71,9 +71,10 @@ def frequency(
         _print(audit)
     if html is not None:
         from ...frequency_audit_html import write_frequency_html
+        from ._html import from_rich
 
         with one_line_errors():
-            write_frequency_html(html, audit, _tables(audit), Text.from_markup(verdict_line(audit)).plain,
+            write_frequency_html(html, audit, [from_rich(t) for t in _tables(audit)], Text.from_markup(verdict_line(audit)).plain,
                                  warning_lines(audit) + note_lines(audit))
     raise typer.Exit(exit_code(audit.severities, fail_on))
 

@@ -57,7 +57,7 @@ def quality(
     else:
         _print(audit)
     if html is not None:
-        from ...audit_html import from_rich
+        from ._html import from_rich
         from ...quality_audit_html import write_quality_html
 
         with one_line_errors():
