@@ -22,7 +22,7 @@ from .yaml_input import parse_yaml_mapping, read_yaml_mapping
 
 __all__ = ["require_known", "Policy", "CheckRule", "Scope", "Alerts", "Actions", "Route", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS",
            "SLACK_MENTION", "SEGMENT_ATTRIBUTES", "ANOMALY_MIN_SCALE", "PII_ALLOWED_TABLES", "HealthPolicy", "HealthRules",
-           "MaintenanceWindow", "LaunchPolicy", "LaunchRule", "FileAudits", "BiasAuditRules",
+           "MaintenanceWindow", "LaunchPolicy", "LaunchRule", "FileAudits", "BiasAuditRules", "BiasModel",
            "FrequencyAuditRules", "QualityAuditRules", "QualityLevels", "QualityThresholds", "QualityRange"]
 
 DEFAULT_POLICY = "policy.yaml"
@@ -126,14 +126,26 @@ SEGMENT_ATTRIBUTES = (*GROUP_COLUMNS, "audience")
 ANOMALY_MIN_SCALE = {"send_volume": 50.0, "ad_spend": 50.0, "conversions": 3.0, "quarantine_rate": 0.02}
 
 
+class BiasModel(_Strict):
+    """One audited decision model: which of its decisions the bias mart counts, and whether they help or harm.
+
+    ``favourable: false`` marks an adverse decision (flagged high-risk, excluded, suppressed, a higher price): a group
+    is then disadvantaged when it receives the decisions MORE often than the reference (docs/policy.md#bias)."""
+
+    decisions: list[_SqlWord] = Field(min_length=1)
+    favourable: bool = True
+
+
 class Scope(_Strict):
     """What the marts measure, handed to dbt as vars. These defaults are the only copy: the packaged policy.yaml sets
     only what it changes, and dbt_project.yml's ``vars:`` block is generated from them
     (``python -m steward.flows.scope_vars --write``; docs/policy.md#scope-values-passed-to-dbt)."""
 
     bias_dimensions: list[str] = Field(default_factory=lambda: ["age_band", "gender", "region"], min_length=1)
-    # model name -> its favourable decisions; both become SQL literals in gov_bias__selection_rates
-    bias_models: dict[_SqlWord, list[_SqlWord]] = Field(default_factory=lambda: {"lead_scoring": ["priority"]})
+    # model name -> the decisions audited and their polarity; names and decisions become SQL literals in
+    # gov_bias__selection_rates. A bare list means favourable decisions: {lead_scoring: [priority]}
+    bias_models: dict[_SqlWord, BiasModel] = Field(
+        default_factory=lambda: {"lead_scoring": BiasModel(decisions=["priority"])})
     oversight_min_confidence: float = Field(0.6, ge=0, le=1)
     oversight_high_value_revenue: _Finite = Field(1_000_000, ge=0)
     metric_window_days: int = Field(28, ge=1, le=366)
@@ -168,6 +180,15 @@ class Scope(_Strict):
     spend_flight_grace_days: int = Field(1, ge=0, le=31)  # days past a CRM campaign's dates not yet counted
     # data_quality.volume_drop: an export's rows vs the median of this many readings before it
     volume_baseline_batches: int = Field(5, ge=1, le=100)
+
+    @field_validator("bias_models", mode="before")
+    @classmethod
+    def _decision_lists(cls, value: Any) -> Any:
+        """The short form ``{model: [decisions]}`` is ``{model: {decisions: [...], favourable: true}}``, so dbt
+        and every reader see one shape."""
+        if isinstance(value, dict):
+            return {k: {"decisions": v} if isinstance(v, list) else v for k, v in value.items()}
+        return value
 
     @field_validator("bias_dimensions")
     @classmethod

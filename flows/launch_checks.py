@@ -51,6 +51,7 @@ def launch_vars(spec: LaunchSpec, policy: Policy, as_of: pd.Timestamp, audit_id:
         "eligible_segment": eligible.segment if eligible else None,
         "eligible_from_query": bool(eligible and eligible.query is not None),
         "intended_dimensions": audience.intended_dimensions,
+        "selection_favourable": audience.favourable,
         "emails_per_week": spec.planned.emails_per_week if "email" in spec.channels else 0,
         "planned_people": spec.planned.people, "daily_budget": spec.daily_budget(),
         "models": [m.model_dump() for m in spec.models],

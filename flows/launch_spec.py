@@ -55,11 +55,15 @@ class Population(_Strict):
 
 
 class Audience(Population):
-    """Who the launch reaches, who it chooses from (``eligible``, default: every known person), and the attributes
-    it targets on purpose (left out of the bias check)."""
+    """Who the launch reaches, who it chooses from (``eligible``, default: every known person), the attributes it
+    targets on purpose (left out of the bias check), and whether being selected helps or harms.
+
+    ``favourable: false`` says the selection is adverse (a suppression or exclusion list, a higher price): the bias
+    check then finds a group disadvantaged when it is selected MORE often than the reference (docs/prelaunch.md)."""
 
     eligible: Population | None = None
     intended_dimensions: list[str] = Field(default_factory=list)
+    favourable: bool = True
 
     @field_validator("intended_dimensions")
     @classmethod

@@ -46,17 +46,20 @@ def chart_context(warehouse: Warehouse, policy: Policy) -> dict[str, list[Markup
 
 
 def bias_charts(mart: pd.DataFrame, policy: Policy) -> list[Markup]:
-    """One chart per model and dimension: each group's selection rate with its Wilson 95 % interval, against the
-    reference group's rate and the policy's warn line (four-fifths of it). Groups the policy judges and finds below
-    the line are drawn in the warn or critical colour."""
+    """One chart per model and dimension: each group's favourable-outcome rate with its Wilson 95 % interval, against
+    the reference group's rate and the policy's warn line (four-fifths of it, the EEOC reading). For a favourable model
+    that is the selection rate; for an adverse one (scope.bias_models favourable: false) it is the share NOT given
+    the adverse decision, so a group left of the line is worse off either way, and the title says which is plotted.
+    Groups the policy judges and finds below the line (or, adverse, over the adverse-ratio limit) are drawn in the
+    warn or critical colour."""
     rule = policy.checks.get("bias.selection_rate_disparity")
     warn = rule.warn if rule and rule.warn is not None else 0.8
     crit = rule.critical if rule and rule.critical is not None else 0.5
     out = []
     for (model, dim), rows in mart.groupby(["model_name", "dimension"], sort=True) if not mart.empty else []:
-        rows = rows.sort_values("group_value")
-        ref = float(rows["reference_rate"].iloc[0])
-        top = _nice(max(rows["ci_high"].max(), ref) * 1.1)
+        rows = _favourable_view(rows.sort_values("group_value"))
+        ref = float(rows["reference_favourable_rate"].iloc[0])
+        top = _nice(max(rows["fav_high"].max(), ref) * 1.1)
         x = _scale(0, top, _LEFT, _W - _RIGHT)
         h = 40 + 26 * len(rows)
         parts = [_axis(x, top, h - 22, pct=True),
@@ -66,17 +69,56 @@ def bias_charts(mart: pd.DataFrame, policy: Policy) -> list[Markup]:
             y = 30 + 26 * i
             judged = r.n >= 50 and (r.z_vs_reference or 0) <= -2.58
             ratio = r.disparity_ratio if r.disparity_ratio is not None and not _nan(r.disparity_ratio) else 1.0
-            color = (COLORS["critical"] if judged and ratio < crit else COLORS["warn"] if judged and ratio < warn
-                     else COLORS["ok"])
-            parts.append(f'<g class="group" data-group="{escape(str(r.group_value))}">'
+            level = _bias_level(judged, ratio, warn, crit, None if r.is_favourable else r.adverse_ratio, policy)
+            color = COLORS[level]
+            parts.append(f'<g class="group" data-group="{escape(str(r.group_value))}" data-level="{level}">'
                          f'<text x="{_LEFT - 8}" y="{y + 4}" text-anchor="end">{escape(str(r.group_value))}</text>'
-                         f'<line x1="{x(r.ci_low):.1f}" x2="{x(r.ci_high):.1f}" y1="{y}" y2="{y}" stroke="{color}" '
-                         f'stroke-width="3"/><circle cx="{x(r.selection_rate):.1f}" cy="{y}" r="5" fill="{color}"/>'
-                         f'<text x="{_W - _RIGHT + 6}" y="{y + 4}" class="val">{r.selection_rate:.1%} '
-                         f'(n {int(r.n):,})</text><title>{escape(str(r.group_value))}: {r.selection_rate:.1%}, '
-                         f'95% interval {r.ci_low:.1%}–{r.ci_high:.1%}, ratio {ratio:.2f}</title></g>')
-        out.append(_svg(f"bias-{model}-{dim}", f"{model}: selection rate by {dim}", h, parts))
+                         f'<line x1="{x(r.fav_low):.1f}" x2="{x(r.fav_high):.1f}" y1="{y}" y2="{y}" stroke="{color}" '
+                         f'stroke-width="3"/><circle cx="{x(r.favourable_rate):.1f}" cy="{y}" r="5" fill="{color}"/>'
+                         f'<text x="{_W - _RIGHT + 6}" y="{y + 4}" class="val">{r.favourable_rate:.1%} '
+                         f'(n {int(r.n):,})</text><title>{escape(str(r.group_value))}: {r.favourable_rate:.1%}, '
+                         f'95% interval {r.fav_low:.1%}–{r.fav_high:.1%}, ratio {ratio:.2f}'
+                         f'{_adverse_note(r)}</title></g>')
+        out.append(_svg(f"bias-{model}-{dim}", _bias_title(str(model), str(dim), rows), h, parts))
     return out
+
+
+def _favourable_view(rows: pd.DataFrame) -> pd.DataFrame:
+    """The mart's rows with the favourable rate and its interval: the selection rate as it is for a favourable
+    model, mirrored (1 - rate, 1 - the interval's ends) for an adverse one. Marts built before polarity existed hold
+    no ``favourable`` column and are all favourable."""
+    fav = rows["favourable"].fillna(True).astype(bool) if "favourable" in rows else pd.Series(True, index=rows.index)
+    sel, ref = rows["selection_rate"], rows["reference_rate"]
+    return rows.assign(is_favourable=fav, favourable_rate=sel.where(fav, 1 - sel),
+                       reference_favourable_rate=ref.where(fav, 1 - ref),
+                       fav_low=rows["ci_low"].where(fav, 1 - rows["ci_high"]),
+                       fav_high=rows["ci_high"].where(fav, 1 - rows["ci_low"]),
+                       adverse_ratio=rows["adverse_ratio"] if "adverse_ratio" in rows else None)
+
+
+def _bias_level(judged: bool, ratio: float, warn: float, crit: float, adverse_ratio: Any, policy: Policy) -> str:
+    """The worst level the bias checks give the group: the favourable-rate ratio, then the adverse-rate ratio."""
+    if not judged:
+        return "ok"
+    levels = ["critical" if ratio < crit else "warn" if ratio < warn else "ok"]
+    rule = policy.checks.get("bias.adverse_rate_disparity")
+    if rule and adverse_ratio is not None and not _nan(adverse_ratio):
+        levels.append(_level(adverse_ratio, rule))
+    return "critical" if "critical" in levels else "warn" if "warn" in levels else "ok"
+
+
+def _adverse_note(r: Any) -> str:
+    if r.is_favourable or r.adverse_ratio is None or _nan(r.adverse_ratio):
+        return ""
+    return f"; adverse decision {r.selection_rate:.1%}, {r.adverse_ratio:.2f} × the reference group's"
+
+
+def _bias_title(model: str, dim: str, rows: pd.DataFrame) -> str:
+    """What is plotted: the selection rate, or for an adverse model the rate of NOT getting its decisions."""
+    if bool(rows["is_favourable"].iloc[0]):
+        return f"{model}: selection rate by {dim}"
+    decision = str(rows["decision"].iloc[0]) if "decision" in rows else "the adverse decision"
+    return f"{model}: favourable rate (not {decision}) by {dim}"
 
 
 def balance_chart(mart: pd.DataFrame, policy: Policy) -> Markup | None:

@@ -93,8 +93,9 @@ def test_constructs_outside_the_grammar_are_refused(tmp_path, text, refusal):
 def test_every_packaged_filter_parses_and_names_its_columns():
     checks = {**POLICY.checks, **POLICY.launch.checks}
     filters = {check_id: parse_filter(rule.where) for check_id, rule in checks.items() if rule.where}
-    assert len(filters) == 19
+    assert len(filters) == 20
     assert filters["bias.selection_rate_disparity"].columns == ("n", "z_vs_reference")
+    assert filters["bias.adverse_rate_disparity"].columns == ("favourable", "n", "z_vs_reference")
     assert filters["metric_balance.contact_cap_breach"].columns == (
         "click_ratio", "share_over_cap_recent", "share_over_cap_prior", "contact_weeks_recent")
 
@@ -179,7 +180,9 @@ HOSTILE = "priority') or (1=1) or decisions.decision in ('x"
 # One hostile value per scope field that reaches SQL through a dbt var, and the field the refusal must name.
 SCOPE_CASES = {
     "bias_dimensions": ({"bias_dimensions": ["age_band, 1 as x"]}, r"scope\.bias_dimensions: "),
-    "bias_models": ({"bias_models": {"lead_scoring": [HOSTILE]}}, r"scope\.bias_models\.lead_scoring\.0: "),
+    "bias_models": ({"bias_models": {"lead_scoring": [HOSTILE]}}, r"scope\.bias_models\.lead_scoring\.decisions\.0: "),
+    "bias_models (adverse)": ({"bias_models": {"risk": {"decisions": [HOSTILE], "favourable": False}}},
+                              r"scope\.bias_models\.risk\.decisions\.0: "),
     "bias_models (model)": ({"bias_models": {"x' or '1'='1": ["priority"]}}, r"scope\.bias_models\.x' or "),
     "oversight_min_confidence": ({"oversight_min_confidence": "0.6) or (true"}, r"scope\.oversight_min_confidence: "),
     "oversight_high_value_revenue": ({"oversight_high_value_revenue": math.inf},
@@ -235,8 +238,8 @@ def test_the_reported_bias_models_value_is_refused():
     with pytest.raises(ValueError, match="String should match pattern"):
         Scope(bias_models={"lead_scoring": ["priority') or (decisions.decision is not null) or "
                                             "decisions.decision in ('x"]})
-    assert Scope(bias_models={"lead_scoring": ["priority", "sales-ready:1"]}).bias_models["lead_scoring"][1] == \
-        "sales-ready:1"
+    assert Scope(bias_models={"lead_scoring": ["priority", "sales-ready:1"]}).bias_models["lead_scoring"].decisions[1] \
+        == "sales-ready:1"
 
 
 # -- case 11: thresholds that make sense, and float noise -------------------------------------------------------------

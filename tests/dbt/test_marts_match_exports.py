@@ -150,7 +150,9 @@ def test_revenue_reconciliation_matches_ads_report_and_crm_won_deals(governed, e
 @pytest.mark.parametrize("dimension,column", [("age_band", "Age_Band__c"), ("gender", "Gender__c"),
                                               ("region", "Region__c")])
 def test_bias_selection_rates_match_decision_log(exports, mart, dimension, column):
-    positives = set(POLICY.dbt_vars()["bias_models"]["lead_scoring"])
+    spec = POLICY.dbt_vars()["bias_models"]["lead_scoring"]
+    assert spec["favourable"] is True  # the demo's model is favourable: every ratio is of selection rates
+    positives = set(spec["decisions"])
     dec = _decisions(exports)
     dec = dec[dec["model_name"] == "lead_scoring"]
     people = _crm_people(exports)
@@ -176,6 +178,8 @@ def test_bias_selection_rates_match_decision_log(exports, mart, dimension, colum
         assert row["selection_rate"] == pytest.approx(w["selection_rate"])
         assert row["reference_rate"] == pytest.approx(ref_rate)
         assert row["disparity_ratio"] == pytest.approx(w["selection_rate"] / ref_rate)
+        assert row["favourable"] and row["favourable_rate"] == row["selection_rate"]
+        assert row["reference_favourable_rate"] == row["reference_rate"] and pd.isna(row["adverse_ratio"])
         pooled = (w["positives"] + ref_pos) / (w["n"] + ref_n)
         z = 0.0 if group == reference else \
             (w["selection_rate"] - ref_rate) / math.sqrt(pooled * (1 - pooled) * (1 / w["n"] + 1 / ref_n))

@@ -64,7 +64,7 @@ HOSTILE_POLICIES = {  # issue #16 cases 1, 3 and 11, as a user meets them: refus
                         "checks.consent.x.where: Value error, not a filter expression"),
     "scope value reaches SQL": ({"checks": {}, "scope": {"bias_models": {"lead_scoring": [
         "priority') or (decisions.decision is not null) or decisions.decision in ('x"]}}},
-        "scope.bias_models.lead_scoring.0: String should match pattern"),
+        "scope.bias_models.lead_scoring.decisions.0: String should match pattern"),
     "negative threshold": ({"checks": {"consent.x": {**RULE, "critical": None, "warn": -0.05}}},
                            "checks.consent.x: Value error, warn -0.05 is below 0"),
 }

@@ -1,6 +1,10 @@
--- Selection (favourable-decision) rate per group of every audited model and dimension, against a reference group.
+-- Selection rate per group of every audited model and dimension, against a reference group.
 -- Reference = the largest group of that model and dimension. z is the pooled two-proportion z-test vs the reference;
 -- ci_low/ci_high are the Wilson 95% interval of the group's rate. Judging (four-fifths rule, minimum n) is policy.
+-- Polarity (scope.bias_models.<model>.favourable): the listed decisions are a benefit (priority, an offer) or a harm
+-- (flagged high-risk, suppressed). selection_rate is the rate of the listed decisions either way; disparity_ratio and
+-- z_vs_reference are on the FAVOURABLE rate (1 - selection_rate for an adverse model), so a value below 1 (below 0)
+-- always means the group is worse off; adverse_ratio compares the adverse rates of an adverse model.
 {%- set dims = var('bias_dimensions') %}
 {%- set models = var('bias_models') %}
 
@@ -12,15 +16,23 @@ with decisions as (
         customers.{{ dim }},
         {%- endfor %}
         case
-            {%- for model, positives in models.items() %}
+            {%- for model, spec in models.items() %}
             when decisions.model_name = '{{ model }}'
-                then decisions.decision in ({% for p in positives %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %})
+                then {{ in_values('decisions.decision', spec['decisions']) }}
             {%- endfor %}
         end as is_positive
     from {{ ref('stg_decisions__ai_decisions') }} as decisions
     inner join {{ ref('int_customers__unified') }} as customers
         on customers.crm_person_id = decisions.crm_person_id
     where decisions.model_name in ({% for model in models %}'{{ model }}'{% if not loop.last %}, {% endif %}{% endfor %})
+),
+
+polarity as (
+    {%- for model, spec in models.items() %}
+    select '{{ model }}' as model_name, {{ 'true' if spec.get('favourable', true) else 'false' }} as favourable,
+           '{{ spec['decisions'] | join(' or ') }}' as decision
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 ),
 
 long as (
@@ -49,6 +61,8 @@ reference as (
 rates as (
     select
         groups.*,
+        polarity.favourable,
+        polarity.decision,
         cast(groups.positives as double) / groups.n as selection_rate,
         reference.reference_group,
         reference.reference_n,
@@ -57,21 +71,43 @@ rates as (
             / (groups.n + reference.reference_n) as pooled_rate
     from groups
     inner join reference using (model_name, dimension)
+    inner join polarity using (model_name)
+),
+
+favourable_rates as (
+    -- the listed decisions' rates turned into the rates of the favourable outcome (unchanged for a favourable model)
+    select
+        rates.*,
+        case when favourable then selection_rate else 1 - selection_rate end as favourable_rate,
+        case when favourable then reference_rate else 1 - reference_rate end as reference_favourable_rate,
+        case when favourable then pooled_rate else 1 - pooled_rate end as pooled_favourable_rate
+    from rates
 )
 
 select
     model_name,
     dimension,
     group_value,
+    favourable,
+    case when favourable then 'favourable' else 'adverse' end as polarity,
+    decision,
     n,
     positives,
     selection_rate,
     {{ wilson('positives', 'n', '-') }} as ci_low,
     {{ wilson('positives', 'n', '+') }} as ci_high,
+    favourable_rate,
     reference_group,
     reference_n,
     reference_rate,
-    selection_rate / nullif(reference_rate, 0) as disparity_ratio,
+    reference_favourable_rate,
+    favourable_rate / nullif(reference_favourable_rate, 0) as disparity_ratio,
+    case when not favourable then selection_rate / nullif(reference_rate, 0) end as adverse_ratio,
     selection_rate - reference_rate as rate_difference,
-    {{ z_vs_reference('selection_rate', 'reference_rate', 'pooled_rate') }} as z_vs_reference
-from rates
+    case
+        when selection_rate < reference_rate then 'less often'
+        when selection_rate > reference_rate then 'more often'
+        else 'as often'
+    end as compared_with_reference,
+    {{ z_vs_reference('favourable_rate', 'reference_favourable_rate', 'pooled_favourable_rate') }} as z_vs_reference
+from favourable_rates
