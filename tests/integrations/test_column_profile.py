@@ -134,7 +134,7 @@ def test_nan_and_infinity_are_placeholders_not_outliers(tmp_path):
 def test_empty_source_and_missing_columns_are_one_line(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("id,email\n", encoding="utf-8")
-    with pytest.raises(SourceError, match=r"^.*empty.csv: no rows to profile \(columns: id, email\)$"):
+    with pytest.raises(SourceError, match=r"^.*empty.csv: the file has no rows \(columns: id, email\)$"):
         profile(empty)
     path = write(tmp_path, "c.parquet")
     with pytest.raises(SourceError, match=r"c.parquet: no column 'nope' \(columns: id, email"):
