@@ -45,6 +45,19 @@ def prefect_harness():
         yield
 
 
+@pytest.fixture(scope="session")
+def prefect_api(prefect_harness) -> dict[str, str]:
+    """The environment that points a ``steward`` subprocess at the session's Prefect server.
+
+    Without ``PREFECT_API_URL`` every ``steward`` process starts (and migrates) a temporary Prefect server of its own,
+    6-13 s each on this machine; the suite starts dozens. A test that is about that first-run experience (the
+    README's ``steward demo``) leaves this fixture out; the others share the one server, as a team's runs share
+    their ``prefect server start``."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {"PREFECT_API_URL": str(PREFECT_API_URL.value())}
+
+
 def write_text(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
