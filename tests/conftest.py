@@ -73,10 +73,10 @@ SPREAD = {"tests/dbt/test_injections.py"}
 # the other runs dry; the rest keep their collection order behind them (``--no-loadscope-reorder``).
 # Ranked by their summed durations in a full run (docs/testing.md); a new module starts behind these.
 FIRST = [
-    "tests/flows/test_approvals.py",  # six real flow runs of the demo, paused and answered
+    "tests/flows/test_bad_input.py",  # `steward run` subprocesses, on the governed demo run (tests/governed.py)
     "tests/integrations/test_api_salesforce.py",
     "tests/contracts/test_sql_checks.py",
-    "tests/flows/test_bad_input.py",  # a demo, then `steward run` subprocesses
+    "tests/flows/test_approvals.py",  # one whole run paused and answered, five act steps on one built demo
     "tests/flows/test_unreadable_files.py",
     "tests/flows/test_cli_end_to_end.py",
     "tests/integrations/test_api_hubspot.py",
