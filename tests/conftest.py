@@ -45,6 +45,19 @@ def prefect_harness():
         yield
 
 
+@pytest.fixture(scope="session")
+def prefect_api(prefect_harness) -> dict[str, str]:
+    """The environment that points a ``steward`` subprocess at the session's Prefect server.
+
+    Without ``PREFECT_API_URL`` every ``steward`` process starts (and migrates) a temporary Prefect server of its own,
+    6-13 s each on this machine; the suite starts dozens. A test that is about that first-run experience (the
+    README's ``steward demo``) leaves this fixture out; the others share the one server, as a team's runs share
+    their ``prefect server start``."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {"PREFECT_API_URL": str(PREFECT_API_URL.value())}
+
+
 def write_text(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -60,10 +73,10 @@ SPREAD = {"tests/dbt/test_injections.py"}
 # the other runs dry; the rest keep their collection order behind them (``--no-loadscope-reorder``).
 # Ranked by their summed durations in a full run (docs/testing.md); a new module starts behind these.
 FIRST = [
-    "tests/flows/test_approvals.py",  # six real flow runs of the demo, paused and answered
+    "tests/flows/test_bad_input.py",  # `steward run` subprocesses, on the governed demo run (tests/governed.py)
     "tests/integrations/test_api_salesforce.py",
     "tests/contracts/test_sql_checks.py",
-    "tests/flows/test_bad_input.py",  # a demo, then `steward run` subprocesses
+    "tests/flows/test_approvals.py",  # one whole run paused and answered, five act steps on one built demo
     "tests/flows/test_unreadable_files.py",
     "tests/flows/test_cli_end_to_end.py",
     "tests/integrations/test_api_hubspot.py",

@@ -121,3 +121,59 @@ def governed_copy(tmp_path_factory, name: str, seed: int, scale: float, injectio
     ws = replace(ws, root=root / "ws", files=files)
     findings = [Finding.model_validate(f) for f in json.loads((root / "findings.json").read_text())]
     return Governed(ws, Warehouse(root / "work" / "w.duckdb"), findings, started)
+
+
+# ------------------------------------------------------------------------------------------- a governed demo run
+# Several flow modules start from "a small demo workspace governed once": the test then breaks an export, the policy
+# or the config and runs again. That first run is the same every time (seed, scale, files), so it runs once per
+# session -- a real governance flow run, as `steward demo --source files` does it -- and each test gets its own copy
+# of the folder. The folder is relocatable: steward.yaml names the warehouse, exports and reports relative to it.
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """A copy of a demo workspace after one governance run: its config, what was generated, and the run's result."""
+
+    config: Path
+    ws: Workspace
+    result: object  # steward.flows.governance.RunResult, with its paths pointing into the copy
+
+
+def demo_run_template(tmp_path_factory, scale: float = 0.2, seed: int = 7, clean: bool = False) -> Path:
+    """The folder of ``prepare_demo(scale, seed, clean)`` after one ``governance_run(kind="demo")``, built once for
+    the session by whichever xdist worker asks first. The caller must have a Prefect API (the ``prefect_harness``
+    fixture): the run is a real flow run."""
+    from steward.flows.demo import prepare_demo
+    from steward.flows.governance import RunParams, governance_run
+
+    tag = hashlib.sha256(repr(("demo-run", scale, seed, clean)).encode()).hexdigest()[:12]
+    root = _session_dir(tmp_path_factory) / f"demo-run-{tag}"
+    with open(root.parent / f"demo-run-{tag}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "template.pickle").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            config, ws = prepare_demo(root / "ws", scale=scale, seed=seed, clean=clean)
+            result = governance_run(RunParams(config=str(config), kind="demo"))
+            assert result.status == "completed", result.status
+            import duckdb
+
+            with duckdb.connect(result.warehouse) as con:
+                con.execute("checkpoint")  # every table in the file itself, none in a write-ahead log, before copying
+            (root / "template.pickle").write_bytes(pickle.dumps((ws, result.model_dump_json())))  # written last
+    return root
+
+
+def demo_run_copy(tmp_path_factory, name: str, scale: float = 0.2, seed: int = 7, clean: bool = False) -> DemoRun:
+    """A private copy of the session's governed demo (``demo_run_template``), as the run left it."""
+    from steward.flows.governance import RunResult
+
+    template = demo_run_template(tmp_path_factory, scale, seed, clean)
+    root = tmp_path_factory.mktemp(name)
+    shutil.copytree(template / "ws", root / "ws", symlinks=True)
+    ws, result_json = pickle.loads((template / "template.pickle").read_bytes())
+    old, new = str(ws.root), str(root / "ws")
+    files = {key: root / "ws" / Path(path).relative_to(ws.root) for key, path in ws.files.items()}
+    result = RunResult.model_validate_json(result_json)
+    result = result.model_copy(update={"warehouse": result.warehouse.replace(old, new, 1),
+                                       "report": result.report.replace(old, new, 1)})
+    return DemoRun(root / "ws" / "steward.yaml", replace(ws, root=root / "ws", files=files), result)

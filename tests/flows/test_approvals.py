@@ -1,22 +1,42 @@
-"""Guarded actions on a real Prefect flow run: approval, rejection, timeout, kill switch, dry run, resume."""
+"""Guarded actions on a real Prefect flow run: approval, rejection, timeout, kill switch, dry run, resume.
+
+The approved pause is followed through a whole governance run (pause, answer, audit, resume, anchors, report). The
+other cases are decided in the run's act step, so they run the run's own judge, plan, approval and act tasks in a
+flow run of their own (``_act_step``) on a demo warehouse landed and built once for the session: the same code
+decides, pauses the flow run and acts, without rebuilding the demo for each case.
+"""
 
 from __future__ import annotations
 
 import contextvars
 import getpass
+import shutil
 import threading
 import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+from prefect import flow
 from typer.testing import CliRunner
 
+from steward.contracts.policy import load_policy
+from steward.flows import steps
+from steward.flows.approval import collect_approvals
 from steward.flows.cli import app
-from steward.flows.demo import prepare_demo
+from steward.flows.config import StewardConfig, effective_policy, load_config, write_config
+from steward.flows.demo import DEMO_PLATFORMS, _file_integrations, prepare_demo
 from steward.flows.governance import RunParams, governance_run
+from steward.integrations.demo.generator import generate_workspace
+from steward.integrations.demo.injections import Injections
+from steward.integrations.transform.dbt_build import BuildOutcome
+from steward.integrations.warehouse import ledger
 from steward.integrations.warehouse.ledger import verify_audit_log
 from steward.integrations.warehouse import Warehouse
+
+from governed import govern
 
 pytestmark = pytest.mark.slow
 TARGET = "hubspot:700003"  # the over-optimised campaign of the demo workspace
@@ -24,9 +44,8 @@ ME = getpass.getuser()  # `steward approve` answers as the operating-system user
 AUDIT_KEY = "audit-key-of-the-approval-test-7c1d"
 
 
-def _workspace(tmp_path: Path, action: str = "request_approval", timeout: int = 60,
-               on_timeout: str = "reject") -> Path:
-    config, _ = prepare_demo(tmp_path / "ws", scale=0.3)
+def _with_policy(config: Path, action: str = "request_approval", timeout: int = 60,
+                 on_timeout: str = "reject") -> Path:
     policy = yaml.safe_load((Path(__file__).parents[2] / "contracts" / "policy.yaml").read_text())
     policy["checks"]["metric_balance.kpi_up_guardrail_down"]["action"] = {"critical": action}
     policy["actions"].update(approval_timeout_seconds=timeout, on_approval_timeout=on_timeout)
@@ -34,6 +53,60 @@ def _workspace(tmp_path: Path, action: str = "request_approval", timeout: int = 
     cfg = yaml.safe_load(config.read_text())
     config.write_text(yaml.safe_dump({**cfg, "policy": "policy.yaml"}))
     return config
+
+
+def _workspace(tmp_path: Path, **policy) -> Path:
+    config, _ = prepare_demo(tmp_path / "ws", scale=0.3)
+    return _with_policy(config, **policy)
+
+
+@pytest.fixture(scope="module")
+def _built(tmp_path_factory) -> Path:
+    """The demo workspace of the whole run below (seed 7, scale 0.3), landed, built and judged once for the module
+    (tests/governed.py; dbt's unit tests run in the session's template build), with its steward.yaml: where a
+    governance run stands when it reaches its act step, before it has acted."""
+    root = tmp_path_factory.mktemp("approvals")
+    ws = generate_workspace(root / "ws", seed=7, scale=0.3, injections=Injections())
+    wh, _ = govern(ws.exports, root / "work", unit_tests=False)
+    with wh.connect() as con:
+        con.execute("checkpoint")  # every table in the file, none in a write-ahead log, before it is copied
+    cfg = StewardConfig(warehouse=Path("../work/w.duckdb"), work_dir=Path("work"), report_dir=Path("reports"),
+                        integrations=[entry for p in DEMO_PLATFORMS for entry in _file_integrations(p)])
+    write_config(cfg, root / "ws" / "steward.yaml")
+    return root
+
+
+@pytest.fixture
+def built(_built, tmp_path) -> Path:
+    """A private copy of ``_built``: each case acts (or not) on its own warehouse."""
+    shutil.copytree(_built, tmp_path / "built")
+    return tmp_path / "built" / "ws" / "steward.yaml"
+
+
+@dataclass(frozen=True)
+class Acted:
+    actions: list[dict]
+    warehouse: str
+    status: str
+
+
+@flow(name="governance-act-step", log_prints=False)
+def _act_step(config: str, dry_run: bool = False) -> list[dict]:
+    """The governance run's steps from judge to act (``flows/governance.py``), with the run's own policy overrides."""
+    cfg = load_config(config)
+    policy = effective_policy(load_policy(cfg.policy), dry_run=dry_run)
+    wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
+    run_id = f"run-act-{uuid.uuid4().hex[:6]}"
+    ledger.start_run(wh, run_id, "on_demand", config)
+    findings = steps.judge(wh, policy, BuildOutcome(), run_id)
+    plans = steps.plan(findings, policy)
+    return steps.act(wh, plans, collect_approvals(plans, policy), steps.adapters_for(cfg, wh), run_id)
+
+
+def act_step(config: Path, dry_run: bool = False) -> Acted:
+    state = _act_step(str(config), dry_run, return_state=True)
+    return Acted(state.result(), str(load_config(config).warehouse), "completed" if state.is_completed() else
+                 state.type.value)
 
 
 def _answer_when_paused(*cli_args: str) -> threading.Thread:
@@ -98,10 +171,10 @@ def test_approved_pause_is_executed_and_audited_with_the_approver(prefect_harnes
     assert not [text for text in outputs if AUDIT_KEY in text]  # the key is never written anywhere
 
 
-def test_rejected_pause_leaves_the_campaign_running(prefect_harness, tmp_path):
-    config = _workspace(tmp_path)
+def test_rejected_pause_leaves_the_campaign_running(prefect_harness, built):
+    config = _with_policy(built)
     approver = _answer_when_paused("--target", TARGET, "--reject", "--comment", "launch week")
-    result = governance_run(RunParams(config=str(config)))
+    result = act_step(config)
     approver.join(timeout=5)
     row = _pause_row(result)
     assert row["outcome"] == "not executed: rejected" and row["decided_by"] == f"approver:{ME}"
@@ -110,24 +183,24 @@ def test_rejected_pause_leaves_the_campaign_running(prefect_harness, tmp_path):
 
 @pytest.mark.parametrize("on_timeout, outcome, state", [("reject", "not executed: timeout", None),
                                                         ("approve", "paused", "paused")])
-def test_nobody_answering_falls_back_to_the_policy_choice(prefect_harness, tmp_path, on_timeout, outcome, state):
-    config = _workspace(tmp_path, timeout=3, on_timeout=on_timeout)
+def test_nobody_answering_falls_back_to_the_policy_choice(prefect_harness, built, on_timeout, outcome, state):
+    config = _with_policy(built, timeout=3, on_timeout=on_timeout)
     started = time.monotonic()
-    result = governance_run(RunParams(config=str(config)))
+    result = act_step(config)
     assert time.monotonic() - started >= 3
     row = _pause_row(result)
     assert row["outcome"] == outcome and row["decided_by"] == f"policy:on_approval_timeout={on_timeout}"
     assert _state(result) == state and result.status == "completed"
 
 
-def test_kill_switch_from_the_environment_holds_every_pause(prefect_harness, tmp_path, monkeypatch):
+def test_kill_switch_from_the_environment_holds_every_pause(prefect_harness, built, monkeypatch):
     monkeypatch.setenv("STEWARD_KILL_SWITCH", "1")
-    result = governance_run(RunParams(config=str(_workspace(tmp_path, action="pause"))))
+    result = act_step(_with_policy(built, action="pause"))
     assert _pause_row(result)["outcome"] == "not executed: held by the kill switch"
     assert _state(result) is None
 
 
-def test_dry_run_decides_but_pauses_nothing(prefect_harness, tmp_path):
-    result = governance_run(RunParams(config=str(_workspace(tmp_path, action="pause")), dry_run=True))
+def test_dry_run_decides_but_pauses_nothing(prefect_harness, built):
+    result = act_step(_with_policy(built, action="pause"), dry_run=True)
     assert _pause_row(result)["outcome"] == "not executed: dry run"
     assert _state(result) is None

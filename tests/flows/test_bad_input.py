@@ -16,18 +16,30 @@ import duckdb
 import pytest
 import yaml
 
-from test_cli_end_to_end import steward
+from governed import demo_run_copy
+from test_cli_end_to_end import steward as _steward
 
 pytestmark = pytest.mark.slow
 
 
+_API: dict[str, str] = {}  # PREFECT_API_URL of the session's Prefect server, once the fixture below has run
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _api(prefect_api):
+    """Every `steward run` below talks to the session's Prefect server instead of starting one of its own."""
+    _API.update(prefect_api)
+
+
+def steward(*args: str, cwd: Path):
+    return _steward(*args, cwd=cwd, env=_API)
+
+
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    """A small demo that ran once successfully, then is copied per test so each can break it its own way."""
-    root = tmp_path_factory.mktemp("bad")
-    proc = steward("demo", "--scale", "0.2", "--workdir", "ws", "--json", cwd=root)
-    assert proc.returncode == 0, proc.stderr
-    return root / "ws"
+def workspace(prefect_harness, tmp_path_factory):
+    """A small demo that ran once successfully (the session's governed demo, tests/governed.py), then is copied per
+    test so each can break it its own way."""
+    return demo_run_copy(tmp_path_factory, "bad", scale=0.2).config.parent
 
 
 @pytest.fixture

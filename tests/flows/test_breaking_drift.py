@@ -11,11 +11,12 @@ import pytest
 
 from steward.contracts.policy import load_policy
 from steward.contracts.registry import contract_for
-from steward.flows.demo import prepare_demo
 from steward.flows.governance import RunParams, governance_run
 from steward.flows.report import report_context
 from steward.integrations.transform.lineage import mart_sources
 from steward.integrations.warehouse import Warehouse
+
+from governed import demo_run_copy
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +24,11 @@ REFUSED = "not evaluated (breaking schema drift in salesforce/opportunities)"
 
 
 @pytest.fixture
-def first_run(prefect_harness, tmp_path):
-    """A small demo workspace governed once: every entity landed in its expected shape."""
-    config, ws = prepare_demo(tmp_path / "ws", scale=0.2)
-    return config, ws, governance_run(RunParams(config=str(config), kind="demo"))
+def first_run(prefect_harness, tmp_path_factory):
+    """A small demo workspace governed once: every entity landed in its expected shape (a copy of the session's
+    governed demo, tests/governed.py, so the first run is not repeated per test)."""
+    demo = demo_run_copy(tmp_path_factory, "drift", scale=0.2)
+    return demo.config, demo.ws, demo.result
 
 
 def _raw(wh: Warehouse, table: str) -> pd.DataFrame:

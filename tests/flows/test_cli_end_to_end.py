@@ -30,6 +30,8 @@ def steward(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Comple
 
 @pytest.fixture(scope="module")
 def injected(tmp_path_factory):
+    """The README's first command exactly as a newcomer runs it: no Prefect server anywhere, so the run starts its
+    own temporary one (the other tests here share the session's server, ``prefect_api``)."""
     cwd = tmp_path_factory.mktemp("demo")
     proc = steward("demo", "--json", "--fail-on", "critical", cwd=cwd)
     return cwd, proc
@@ -84,8 +86,9 @@ def test_injected_demo_writes_a_report_and_prints_alerts_without_pii(injected):
     assert payloads and "@example" not in payloads
 
 
-def test_clean_demo_reports_no_warn_or_critical(tmp_path):
-    proc = steward("demo", "--clean", "--json", "--fail-on", "warn", "--workdir", "clean", cwd=tmp_path)
+def test_clean_demo_reports_no_warn_or_critical(tmp_path, prefect_api):
+    proc = steward("demo", "--clean", "--json", "--fail-on", "warn", "--workdir", "clean", cwd=tmp_path,
+                   env=prefect_api)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["counts"]["critical"] == 0 and result["counts"]["warn"] == 0
@@ -93,13 +96,13 @@ def test_clean_demo_reports_no_warn_or_critical(tmp_path):
     assert Path(result["report"]).is_file()
 
 
-def test_demo_posts_alerts_to_slack_when_a_token_is_set(tmp_path):
+def test_demo_posts_alerts_to_slack_when_a_token_is_set(tmp_path, prefect_api):
     from steward.integrations.emulator.slack import SlackEmulator
 
     channels = {"#marketing-ops-alerts": "C0ALERTS", "#privacy-office": "C0PRIVACY", "#ml-governance": "C0MLGOV"}
     with SlackEmulator(token="xoxb-e2e-secret", channels=channels) as slack:
         proc = steward("demo", "--scale", "0.3", "--json", cwd=tmp_path,
-                       env={"SLACK_BOT_TOKEN": "xoxb-e2e-secret", "SLACK_API_URL": slack.base_url})
+                       env={**prefect_api, "SLACK_BOT_TOKEN": "xoxb-e2e-secret", "SLACK_API_URL": slack.base_url})
         messages = slack.messages
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)

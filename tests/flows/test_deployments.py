@@ -1,18 +1,15 @@
-"""Steward's deployments on a real Prefect server: `prefect server start` on loopback, `steward deploy`'s function,
-a process worker, and the governance and pre-launch deployments triggered through the API. Everything this test
+"""Steward's deployments on a real Prefect server (the session's, on loopback), `steward deploy`'s function, a
+process worker, and the governance and pre-launch deployments triggered through the API. Everything this test
 starts, it stops."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from steward.flows.demo import prepare_demo
@@ -24,18 +21,12 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "launches"
 POOL = "steward-test"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen(args, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM to the process group (the server's uvicorn, the worker's flow-run children), SIGKILL if it lingers."""
+    """SIGTERM to the process group (the worker and its flow-run children), SIGKILL if it lingers."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -46,28 +37,14 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def server(tmp_path):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_API_URL": url,
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_WORKER_QUERY_SECONDS": "1",
-           "PREFECT_LOGGING_LEVEL": "INFO"}
-    proc = start([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "server.log")
-    deadline = time.monotonic() + 300  # generous: a loaded machine is slow, not broken
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
-        time.sleep(0.5)
-    else:
-        stop(proc)
-        pytest.fail("prefect server did not become healthy in 300 s")
-    yield url, env
-    stop(proc)
-    assert proc.poll() is not None
+def server(prefect_api):
+    """The session's Prefect server (``prefect_harness``: Prefect's own server app in a uvicorn process on loopback,
+    as ``prefect server start`` runs it) and the environment a worker needs to reach it. The deployments are
+    registered paused and triggered through the API, so no server-side scheduler is involved; sharing the session's
+    server saves starting another one."""
+    url = prefect_api["PREFECT_API_URL"]
+    env = {**os.environ, **prefect_api, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_LOGGING_LEVEL": "INFO"}
+    return url, env
 
 
 def test_deploy_trigger_and_find_the_artifacts(server, tmp_path):

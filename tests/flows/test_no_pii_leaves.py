@@ -30,11 +30,11 @@ def _pii(exports: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory):
+def outputs(tmp_path_factory, prefect_api):
     cwd = tmp_path_factory.mktemp("pii")
     with SlackEmulator(token=TOKEN, channels=CHANNELS) as slack:
         proc = steward("demo", "--scale", "0.3", "--json", "--verbose", cwd=cwd,
-                       env={"SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.base_url})
+                       env={**prefect_api, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.base_url})
         messages = [json.dumps({"text": m.text, "blocks": m.blocks}) for m in slack.messages]
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout)

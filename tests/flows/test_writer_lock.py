@@ -78,7 +78,7 @@ def test_duckdb_s_own_lock_message_never_reaches_the_user(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def contention(tmp_path_factory):
+def contention(tmp_path_factory, prefect_api):
     """A run (A) holds the warehouse while three more come: a run with a 1 s lock timeout (short), a run with the
     default wait (patient), and `steward health` (health). Every process's exit code and stderr, and the ledger."""
     root = tmp_path_factory.mktemp("lock")
@@ -89,12 +89,14 @@ def contention(tmp_path_factory):
         configs = {name: write_workspace(root / name, [hubspot], warehouse=str(warehouse), **extra)
                    for name, extra in [("a", {}), ("short", {"lock_timeout_seconds": 1}), ("patient", {}),
                                        ("health", {})]}
-        procs = {"a": StewardProcess("run", "-c", str(configs["a"]), cwd=root / "a")}
+        procs = {"a": StewardProcess("run", "-c", str(configs["a"]), cwd=root / "a", env=prefect_api)}
         try:
             started = procs["a"].wait_for(rf"start\s+run {RUN_ID}")
-            procs["short"] = StewardProcess("run", "-c", str(configs["short"]), cwd=root / "short")
-            procs["patient"] = StewardProcess("run", "-c", str(configs["patient"]), "--json", cwd=root / "patient")
-            procs["health"] = StewardProcess("health", "-c", str(configs["health"]), "--json", cwd=root / "health")
+            procs["short"] = StewardProcess("run", "-c", str(configs["short"]), cwd=root / "short", env=prefect_api)
+            procs["patient"] = StewardProcess("run", "-c", str(configs["patient"]), "--json", cwd=root / "patient",
+                                              env=prefect_api)
+            procs["health"] = StewardProcess("health", "-c", str(configs["health"]), "--json", cwd=root / "health",
+                                             env=prefect_api)
             waits = {name: procs[name].wait_for(r"writing to the warehouse") for name in ("patient", "health")}
             codes = {name: p.finish(timeout=1800) for name, p in procs.items()}
         finally:
