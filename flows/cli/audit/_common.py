@@ -6,11 +6,17 @@ warning) at or above it, 2 bad input (raised as a ``StewardError`` and turned in
 
 from __future__ import annotations
 
-from typing import Iterable
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterable, NoReturn
 
 import typer
+from rich.markup import escape
 
-__all__ = ["FAIL_ON_LEVELS", "fail_on_option", "exit_code"]
+from .._console import fail, one_line_errors
+
+__all__ = ["FAIL_ON_LEVELS", "fail_on_option", "check_fail_on", "exit_code", "finish"]
 
 FAIL_ON_LEVELS = ("info", "warn", "critical", "never")
 _RANK = {"info": 0, "warn": 1, "critical": 2}
@@ -20,6 +26,27 @@ def fail_on_option() -> str:
     """The ``--fail-on`` option, declared once so every audit spells and documents it the same way."""
     return typer.Option("warn", "--fail-on", help="Exit 1 when a finding is at or above this severity: "
                         "info | warn | critical | never.", case_sensitive=False)
+
+
+def check_fail_on(fail_on: str) -> None:
+    """A misspelt ``--fail-on`` is bad input: one error line and exit 2 before the source is read, not after the
+    audit printed its tables."""
+    if fail_on.lower() not in FAIL_ON_LEVELS:
+        fail(f"--fail-on must be one of {', '.join(FAIL_ON_LEVELS)}, not '{escape(fail_on)}'")
+
+
+def finish(*, as_json: bool, document: Callable[[], dict[str, Any]], show: Callable[[], None], html: Path | None,
+           write_html: Callable[[Path], None], severities: Iterable[Any], fail_on: str) -> NoReturn:
+    """How every file audit ends: ONE JSON document on stdout (``--json``, nothing else there) or the printed tables,
+    the ``--html`` page if asked (a path that cannot be written is one line, exit 2), then the exit code."""
+    if as_json:
+        sys.stdout.write(json.dumps(document(), default=str) + "\n")
+    else:
+        show()
+    if html is not None:
+        with one_line_errors():
+            write_html(html)
+    raise typer.Exit(exit_code(severities, fail_on))
 
 
 def exit_code(severities: Iterable[str | None], fail_on: str) -> int:

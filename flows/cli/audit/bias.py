@@ -9,16 +9,14 @@ with one line on stderr.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
 
 import typer
 from rich.table import Table
 
-from .._console import fail, one_line_errors, stdout
-from ._common import exit_code, fail_on_option
+from .._console import one_line_errors, stdout
+from ._common import check_fail_on, fail_on_option, finish
 
 if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command runs
     from ....contracts.fairness import DimensionResult, ErrorGap, GroupResult, Rate
@@ -75,10 +73,7 @@ def bias(
 
     from ...bias_audit import audit_bias
 
-    try:  # a misspelt --fail-on is bad input, said in one line before any work, not after
-        exit_code((), fail_on)
-    except typer.BadParameter as exc:
-        fail(str(exc.message))
+    check_fail_on(fail_on)
     with one_line_errors():
         audit = audit_bias(source, group, table=table, score=score, cutoff=cutoff, decision=decision,
                            positive=positive, outcome=outcome, outcome_positive=outcome_positive,
@@ -86,21 +81,20 @@ def bias(
                            inputs=[c.strip() for i in inputs for c in i.split(",") if c.strip()] or None,
                            proxies=proxies, policy=load_policy(policy) if policy else None,
                            favourable=not adverse, where=where, bins=bins, direction=direction)
-    code = exit_code(audit.severities, fail_on)
-    if as_json:
-        sys.stdout.write(json.dumps(audit.to_dict(), default=str) + "\n")
-    else:
-        _print(audit)
-    if html is not None:
-        from ...bias_audit_html import write_bias_html
-        from ._html import from_rich
+    finish(as_json=as_json, document=audit.to_dict, show=lambda: _print(audit), html=html,
+           write_html=lambda path: _write_html(path, audit), severities=audit.severities, fail_on=fail_on)
 
-        with one_line_errors():
-            write_bias_html(html, audit, [[from_rich(t) for t in (_dimension_table(d), *([_error_table(d)]
-                                                                     if audit.mapping.outcome else []))]
-                                          for d in audit.dimensions],
-                            from_rich(_proxy_table(audit.proxies, audit.proxy_threshold)) if audit.proxies else None)
-    raise typer.Exit(code)
+
+def _write_html(path: Path, audit: BiasAudit) -> None:
+    """The page holds the tables the terminal prints, per dimension, and the proxies table."""
+    from ...bias_audit_html import write_bias_html
+    from ._html import from_rich
+
+    outcome = audit.mapping.outcome is not None
+    tables = [[from_rich(t) for t in (_dimension_table(d), *([_error_table(d)] if outcome else []))]
+              for d in audit.dimensions]
+    proxies = from_rich(_proxy_table(audit.proxies, audit.proxy_threshold)) if audit.proxies else None
+    write_bias_html(path, audit, tables, proxies)
 
 
 def _print(audit: BiasAudit) -> None:

@@ -8,8 +8,6 @@ stderr. No person id is ever printed: counts only.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
 
@@ -18,7 +16,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from .._console import SEVERITY_STYLE, one_line_errors, stdout
-from ._common import exit_code, fail_on_option
+from ._common import check_fail_on, fail_on_option, finish
 
 if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command runs
     from ....contracts.fairness import DimensionResult
@@ -60,23 +58,22 @@ def frequency(
 
     from ...frequency_audit import audit_frequency
 
-    exit_code([], fail_on)  # a bad --fail-on is refused before the audit runs, not after it printed
+    check_fail_on(fail_on)
     with one_line_errors():
         audit = audit_frequency(source, person, at=at, count=count, window=window.lower(), cap=cap, groups=group,
                                 table=table, reference=reference, min_group_size=min_group_size,
                                 policy=load_policy(policy) if policy else None)
-    if as_json:
-        sys.stdout.write(json.dumps(audit.to_dict(), default=str) + "\n")
-    else:
-        _print(audit)
-    if html is not None:
-        from ...frequency_audit_html import write_frequency_html
-        from ._html import from_rich
+    finish(as_json=as_json, document=audit.to_dict, show=lambda: _print(audit), html=html,
+           write_html=lambda path: _write_html(path, audit), severities=audit.severities, fail_on=fail_on)
 
-        with one_line_errors():
-            write_frequency_html(html, audit, [from_rich(t) for t in _tables(audit)], Text.from_markup(verdict_line(audit)).plain,
-                                 warning_lines(audit) + note_lines(audit))
-    raise typer.Exit(exit_code(audit.severities, fail_on))
+
+def _write_html(path: Path, audit: FrequencyAudit) -> None:
+    """The page holds the tables the terminal prints, the verdict line and the warnings."""
+    from ...frequency_audit_html import write_frequency_html
+    from ._html import from_rich
+
+    write_frequency_html(path, audit, [from_rich(t) for t in _tables(audit)],
+                         Text.from_markup(verdict_line(audit)).plain, warning_lines(audit) + note_lines(audit))
 
 
 def _print(audit: FrequencyAudit) -> None:

@@ -6,8 +6,6 @@ when no finding reaches ``--fail-on`` (default warn), 1 when one does, 2 on bad 
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, List, Optional
 
@@ -15,8 +13,8 @@ import typer
 
 from rich.markup import escape
 
-from .._console import SEVERITY_STYLE, fail, one_line_errors, stdout
-from ._common import FAIL_ON_LEVELS, exit_code, fail_on_option
+from .._console import SEVERITY_STYLE, one_line_errors, stdout
+from ._common import check_fail_on, fail_on_option, finish
 
 if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command runs
     from rich.table import Table
@@ -47,22 +45,20 @@ def quality(
 
     from ...quality_audit import audit_quality
 
-    if fail_on.lower() not in FAIL_ON_LEVELS:  # refused in one line, before the file is read
-        fail(f"--fail-on must be one of {', '.join(FAIL_ON_LEVELS)}, not '{escape(fail_on)}'")
+    check_fail_on(fail_on)
     with one_line_errors():
         audit = audit_quality(source, table=table, key=[c.strip() for k in key for c in k.split(",") if c.strip()],
                               ranges=ranges, policy=load_policy(policy) if policy else None)
-    if as_json:
-        sys.stdout.write(json.dumps(audit.to_dict(), default=str) + "\n")
-    else:
-        _print(audit)
-    if html is not None:
-        from ._html import from_rich
-        from ...quality_audit_html import write_quality_html
+    finish(as_json=as_json, document=audit.to_dict, show=lambda: _print(audit), html=html,
+           write_html=lambda path: _write_html(path, audit), severities=audit.severities(), fail_on=fail_on)
 
-        with one_line_errors():
-            write_quality_html(html, audit, from_rich(_column_table(audit.judgement.columns, audit.rules.outlier_z)))
-    raise typer.Exit(exit_code(audit.severities(), fail_on))
+
+def _write_html(path: Path, audit: QualityAudit) -> None:
+    """The page holds the columns table the terminal prints, the charts and the findings."""
+    from ...quality_audit_html import write_quality_html
+    from ._html import from_rich
+
+    write_quality_html(path, audit, from_rich(_column_table(audit.judgement.columns, audit.rules.outlier_z)))
 
 
 def _print(audit: QualityAudit) -> None:
