@@ -152,7 +152,7 @@ class ErrorGap:
 class AuditWarning:
     """Something the audit could not judge, said out loud: an unjudged group must never read as a passing one."""
 
-    kind: Literal["reference_too_small", "group_too_small", "error_rates_too_small"]
+    kind: Literal["reference_too_small", "group_too_small", "error_rates_too_small", "reference_disadvantaged"]
     dimension: str
     group: str
     n: int
@@ -273,15 +273,32 @@ def audit_dimension(counts: Sequence[GroupCounts], thresholds: Thresholds = Thre
     judged = [r for r in results if r.counts.n >= thresholds.min_group_size]
     if ref.n < thresholds.min_group_size:
         judged = []  # nothing was judged against a reference this small: no green figure either
+    favoured = tuple(r.counts.label for r in judged if _favoured(r, thresholds))
     return _summarise(DimensionResult(
         dimension=groups[0].dimension, columns=groups[0].columns, reference=ref.label,
         reference_rule=reference if reference in (LARGEST, MOST_FAVOURED) else "explicit", groups=results,
         thresholds=thresholds, failing=tuple(r.counts.label for r in results if r.verdict in FAILING),
-        favoured_over_reference=tuple(r.counts.label for r in judged if _favoured(r, thresholds)),
+        favoured_over_reference=favoured,
         favourable=favourable,
         equal_opportunity_failing=tuple(r.counts.label for r in results if r.equal_opportunity == "fails"),
         equalised_odds_failing=tuple(r.counts.label for r in results if r.equalised_odds == "fails"),
-        warnings=_warnings(groups[0].dimension, results, ref, thresholds, reference)), judged)
+        warnings=_warnings(groups[0].dimension, results, ref, thresholds, reference)
+        + _disadvantaged_reference(groups[0].dimension, ref, favoured, thresholds, reference, favourable)), judged)
+
+
+def _disadvantaged_reference(dimension: str, ref: GroupCounts, favoured: Sequence[str], t: Thresholds, rule: str,
+                             favourable: bool) -> tuple[AuditWarning, ...]:
+    """The largest group, chosen as the reference by default, may itself be the disadvantaged one (it often is).
+    Every other group then "passes" against it, which is a false green: a warning, so ``--fail-on warn`` stops.
+    An explicit reference was the user's own choice of comparison and is only noted."""
+    if rule != LARGEST or not favoured:
+        return ()
+    got = ("gets the favourable decision significantly less often than" if favourable else
+           "gets the adverse decision significantly more often than")
+    return (AuditWarning(
+        "reference_disadvantaged", dimension, ref.label, ref.n, t.min_group_size,
+        f"{dimension}: the reference {ref.label} (the largest group) itself {got} {', '.join(favoured)}: no group "
+        f"of {dimension} can fail against it, so its passes prove nothing; judge with --reference most-favoured."),)
 
 
 def _reference(groups: Sequence[GroupCounts], rule: str, min_n: int, favourable: bool = True) -> GroupCounts:

@@ -218,3 +218,18 @@ def test_perfectly_balanced_data_gives_no_finding(names, n, data):
         assert res.failing == () and to_findings(res, "r", policy, "m") == []
         assert all(r.verdict in ("reference", "passes") and r.z == 0.0 for r in res.groups)
         assert res.demographic_parity_difference == 0.0
+
+
+def test_a_disadvantaged_largest_reference_is_a_warning_not_a_green_pass():
+    """A (largest, 500) selects 50 (10 %), B (400) 200 (50 %): B passes against A, but A is the disadvantaged one.
+    Seen from B, A's ratio is 0.1 / 0.5 = 0.2 < 0.8 with z far below -2.58: a warning, so --fail-on warn exits 1.
+    With A named explicitly the comparison is the user's own: noted (favoured_over_reference), not warned."""
+    res = audit_dimension([g("A", 500, 50), g("B", 400, 200)], T)
+    (w,) = res.warnings
+    assert (w.kind, w.group, w.severity) == ("reference_disadvantaged", "A", Severity.warn)
+    assert "B" in w.message and "--reference most-favoured" in w.message
+    assert Severity.warn in res.severities
+    explicit = audit_dimension([g("A", 500, 50), g("B", 400, 200)], T, reference="A")
+    assert explicit.favoured_over_reference == ("B",) and explicit.warnings == ()
+    adverse = audit_dimension([g("A", 500, 250), g("B", 400, 40)], T, favourable=False)  # A flagged 50 %, B 10 %
+    assert [x.kind for x in adverse.warnings] == ["reference_disadvantaged"] and "adverse" in adverse.warnings[0].message

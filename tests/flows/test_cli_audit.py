@@ -183,12 +183,14 @@ def _flagged(tmp_path, groups: dict[str, tuple[int, int, int, int]], name: str =
 def test_adverse_decision_fails_the_group_flagged_more_often(tmp_path):
     """A: 100 of 1000 flagged (a 0.10, f 0.90); B: 100 of 500 (a 0.20, f 0.80). Favourable-rate ratio 0.80 / 0.90 =
     0.889 passes four-fifths; adverse ratio 0.20 / 0.10 = 2.00 > 1.25 (not > 2.0: warn); z on favourable rates =
-    -sqrt(2250/78) = -5.37. Read as favourable the same file passed B and hinted B as the better reference."""
+    -sqrt(2250/78) = -5.37. Read as favourable the same file passes B, hints B as the better reference and warns that
+    the largest reference is itself disadvantaged."""
     path = _flagged(tmp_path, {"A": (50, 50, 50, 850), "B": (50, 50, 50, 350)})
     base = ["--group", "segment", "--decision", "flag", "--positive", "high_risk", "--no-proxies"]
     wrong = audit(path, *base)
-    assert wrong.exit_code == 0, wrong.output
     assert "passes" in wrong.stdout and "try --reference most-favoured" in wrong.stdout
+    # ... and since A, the largest, is then the disadvantaged reference, B's pass is no green: a warning, exit 1
+    assert wrong.exit_code == 1 and "reference A (the largest group) itself gets the favourable" in wrong.stdout
     res = audit(path, *base, "--adverse")
     assert res.exit_code == 1, res.output
     out = res.stdout
