@@ -172,3 +172,11 @@ def _dbt_parses_once():
         yield
     finally:
         dbt.cli.main.dbtRunner = original
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One real PostgreSQL server per test process (tests/pg.py); take a clean database with ``fresh_database()``."""
+    from pg import start_pg_server
+
+    yield from start_pg_server()

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from pathlib import Path
 
 import duckdb
@@ -21,6 +16,8 @@ from steward.flows.pull import pull_integration
 from steward.integrations.sources import ExportFilesAdapter, build_adapter
 from steward.integrations.sources.warehouse_tables import CONVENTIONS, WarehouseTablesAdapter, fivetran_column
 from steward.integrations.warehouse import Warehouse
+
+from pg import copy_schema_to_postgres
 
 ENTITIES = {"salesforce": ["accounts", "contacts", "leads", "opportunities", "campaigns", "campaign_members"],
             "hubspot": ["contacts", "email_events"]}
@@ -191,67 +188,14 @@ def test_build_adapter_makes_it_and_it_cannot_pause(synced, tmp_path):
         adapter.pause("701000000000000001", "x")
 
 
-# -- PostgreSQL: a real server on 127.0.0.1, when this machine has one -----------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
+# -- PostgreSQL: a real server on 127.0.0.1, when this machine has one (tests/pg.py) ----------------------------------
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    """initdb + pg_ctl in a temporary folder (as the ``postgres`` user when running as root)."""
-    psycopg = pytest.importorskip("psycopg")
-    # Debian's package keeps the server binaries off PATH, under /usr/lib/postgresql/<version>/bin
-    search = os.pathsep.join([os.environ.get("PATH", ""), *sorted(map(str, Path("/usr/lib/postgresql").glob("*/bin")))])
-    if not shutil.which("pg_ctl", path=search) or not shutil.which("initdb", path=search):
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    bin_dir = Path(shutil.which("pg_ctl", path=search)).parent
-    # not under pytest's basetemp: its top folder is private to us (0700), and the server user must reach its data
-    root = Path(tempfile.mkdtemp(prefix="steward-pg-"))
-    data, port = root / "data", _free_port()
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(root, "postgres")
-        os.chmod(root, 0o755)
-    run = lambda cmd, *args: subprocess.run([*as_user, str(bin_dir / cmd), *args], check=True,  # noqa: E731
-                                            capture_output=True, timeout=60)
-    run("initdb", "-D", str(data), "-U", "steward", "--auth=trust", "-E", "UTF8")
-    run("pg_ctl", "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-        f"-h 127.0.0.1 -p {port} -k {root}", "start")
-    dsn = f"postgresql://steward@127.0.0.1:{port}/postgres"
-    try:
-        yield psycopg, dsn
-    finally:  # a slow machine may not finish a fast shutdown in pg_ctl's wait; then stop it outright
-        try:
-            run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "-t", "120", "stop")
-        except subprocess.CalledProcessError:
-            run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
-
-
-_PG_TYPES = {"BOOLEAN": "boolean", "BIGINT": "bigint", "DOUBLE": "double precision", "VARCHAR": "text",
-             "TIMESTAMP WITH TIME ZONE": "timestamptz", "TIMESTAMP": "timestamp", "DATE": "date"}
+def postgres(pg_server):
+    return pg_server.psycopg, pg_server.fresh_database("tables")
 
 
 def _copy_to_postgres(psycopg, dsn: str, duck: Path, schema: str) -> None:
-    src = duckdb.connect(str(duck), read_only=True)
-    src.execute("set TimeZone = 'UTC'")
-    with psycopg.connect(dsn, autocommit=True) as pg:
-        pg.execute(f"create schema {schema}")
-        for (table,) in src.execute("select table_name from information_schema.tables where table_schema = ?",
-                                    [schema]).fetchall():
-            types = src.execute(f'describe {schema}."{table}"').fetchall()
-            columns = ", ".join(f"{_q(c)} {_PG_TYPES[t]}" for c, t, *_ in types)
-            pg.execute(f'create table {schema}."{table}" ({columns})')
-            with pg.cursor().copy(f'copy {schema}."{table}" from stdin') as copy:
-                for row in src.execute(f'select * from {schema}."{table}"').fetchall():
-                    copy.write_row(row)
-    src.close()
-
-
-def _q(name: str) -> str:
-    return f'"{name}"'
+    copy_schema_to_postgres(psycopg, dsn, duck, schema)
 
 
 def test_postgresql_tables_land_what_the_exports_land(postgres, workspace, exported, tmp_path):

@@ -1,0 +1,109 @@
+"""A real PostgreSQL server for tests: initdb + pg_ctl on a free loopback port, in a temporary folder.
+
+One server per pytest worker process (session scope, via the ``pg_server`` fixture in conftest.py); each test that
+needs a clean warehouse takes a database of its own with :meth:`PgServer.fresh_database`, which costs milliseconds,
+where a server costs seconds. Skips, saying why, on a machine without the server binaries (CI installs them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+__all__ = ["PgServer", "start_pg_server", "copy_schema_to_postgres"]
+
+
+@dataclass(frozen=True)
+class PgServer:
+    """A running server: ``dsn`` is its maintenance database (``postgres``), user ``steward``, trust auth."""
+
+    psycopg: Any
+    host: str
+    port: int
+    user: str = "steward"
+
+    @property
+    def dsn(self) -> str:
+        return self.url("postgres")
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
+
+    def fresh_database(self, prefix: str = "t") -> str:
+        """Create an empty database and return its URL (``postgresql://steward@127.0.0.1:PORT/NAME``)."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with self.psycopg.connect(self.dsn, autocommit=True) as pg:
+            pg.execute(f'create database "{name}"')
+        return self.url(name)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_pg_server() -> Iterator[PgServer]:
+    """Generator for a fixture: start a server, yield it, stop it and delete its folder."""
+    psycopg = pytest.importorskip("psycopg")
+    # Debian's package keeps the server binaries off PATH, under /usr/lib/postgresql/<version>/bin
+    search = os.pathsep.join([os.environ.get("PATH", ""), *sorted(map(str, Path("/usr/lib/postgresql").glob("*/bin")))])
+    if not shutil.which("pg_ctl", path=search) or not shutil.which("initdb", path=search):
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    bin_dir = Path(shutil.which("pg_ctl", path=search)).parent
+    # not under pytest's basetemp: its top folder is private to us (0700), and the server user must reach its data
+    root = Path(tempfile.mkdtemp(prefix="steward-pg-"))
+    data, port = root / "data", _free_port()
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(root, "postgres")
+        os.chmod(root, 0o755)
+    run = lambda cmd, *args: subprocess.run([*as_user, str(bin_dir / cmd), *args], check=True,  # noqa: E731
+                                            capture_output=True, timeout=120)
+    run("initdb", "-D", str(data), "-U", "steward", "--auth=trust", "-E", "UTF8")
+    run("pg_ctl", "-D", str(data), "-l", str(root / "log"), "-w", "-t", "120", "-o",
+        f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=200", "start")
+    try:
+        yield PgServer(psycopg, "127.0.0.1", port)
+    finally:  # a slow machine may not finish a fast shutdown in pg_ctl's wait; then stop it outright
+        try:
+            run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "-t", "120", "stop")
+        except subprocess.CalledProcessError:
+            run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_PG_TYPES = {"BOOLEAN": "boolean", "BIGINT": "bigint", "INTEGER": "integer", "DOUBLE": "double precision",
+             "VARCHAR": "text", "TIMESTAMP WITH TIME ZONE": "timestamptz", "TIMESTAMP": "timestamp", "DATE": "date",
+             "JSON": "jsonb"}
+
+
+def copy_schema_to_postgres(psycopg: Any, dsn: str, duck: Path, schema: str) -> None:
+    """Copy every table of one schema of a DuckDB file into a PostgreSQL database (a test's way to put the same
+    rows on both warehouses)."""
+    import duckdb
+
+    src = duckdb.connect(str(duck), read_only=True)
+    src.execute("set TimeZone = 'UTC'")
+    try:
+        with psycopg.connect(dsn, autocommit=True) as pg:
+            pg.execute(f'create schema if not exists "{schema}"')
+            for (table,) in src.execute("select table_name from information_schema.tables where table_schema = ?",
+                                        [schema]).fetchall():
+                types = src.execute(f'describe "{schema}"."{table}"').fetchall()
+                columns = ", ".join(f'"{c}" {_PG_TYPES[t]}' for c, t, *_ in types)
+                pg.execute(f'create table "{schema}"."{table}" ({columns})')
+                with pg.cursor().copy(f'copy "{schema}"."{table}" from stdin') as copy:
+                    for row in src.execute(f'select * from "{schema}"."{table}"').fetchall():
+                        copy.write_row(row)
+    finally:
+        src.close()
