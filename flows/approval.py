@@ -356,10 +356,9 @@ def slack_announcer(cfg: "StewardConfig", wh: "Warehouse", policy: Policy) -> An
 
 
 def _campaign_label(wh: "Warehouse", request: ApprovalRequest) -> str:
-    """The campaign's name and id (Seam C, ``reads.campaign_refs``) when the warehouse knows it, else the target."""
-    try:
-        from ..integrations.warehouse.reads import campaign_refs
-    except ImportError:  # before contracts/campaigns.py exists
-        return request.target
+    """The campaign's name and id (the campaign directory, ``reads.campaign_refs``) when the warehouse knows it,
+    else the target (``platform:id``) alone."""
+    from ..integrations.warehouse.reads import campaign_refs
+
     ref = campaign_refs(wh).get(request.target)
     return ref.label if ref is not None else request.target

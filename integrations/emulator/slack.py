@@ -1,10 +1,12 @@
 """A local, wire-compatible stand-in for the Slack Web API, so the demo and the tests post real HTTP to 127.0.0.1.
 
-It answers the four methods Steward uses the way Slack does, including the parts that bite in production: HTTP 200
+It answers the five methods Steward uses the way Slack does, including the parts that bite in production: HTTP 200
 with ``{"ok": false, "error": ...}`` for auth and argument errors, Block Kit size limits (``_blockkit``), threads that
 must exist, ``chat.update`` taking only the channel id a post was answered with, and a settable fault plan
 (429 with ``Retry-After``, 500, 503) to prove that retries and the outbox hold. It is served by the stdlib
 ``ThreadingHTTPServer`` on a background thread so the real ``slack_sdk.WebClient`` can talk to it over a socket.
+It also plays Slack's side of interactivity: ``interaction`` builds the signed ``block_actions`` request a click on a
+posted message's button sends to an app's request URL, and ``deliver`` posts it there.
 
 Example:
     >>> with SlackEmulator(channels={"#alerts": "C0ALERTS"}) as slack:  # doctest: +SKIP
@@ -85,7 +87,9 @@ class _State:
 
 
 class SlackEmulator:
-    """Slack Web API on 127.0.0.1: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.list``.
+    """Slack Web API on 127.0.0.1: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.list``,
+    ``chat.postEphemeral``; and, for an app's interactivity, the signed request a button click sends
+    (``interaction``, ``deliver``).
 
     Args:
         token: The one bot token it accepts.

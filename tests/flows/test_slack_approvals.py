@@ -180,6 +180,35 @@ def test_approve_in_slack_resumes_the_run_pauses_the_campaign_and_updates_the_me
     assert SECRET not in str(message.blocks) and AUDIT_KEY not in str(message.blocks)
 
 
+def test_the_request_names_the_campaign_and_goes_into_the_open_incident_thread(prefect_harness, slack, config):
+    """An earlier run opened the finding's incident (a Slack thread); the campaign directory knows its name."""
+    from datetime import datetime, timezone
+
+    from steward.contracts.incidents import Decision
+    from steward.contracts.routing import Route
+    from steward.flows.alerts import deliver_queued
+    from steward.integrations.notify import incidents
+
+    cfg = load_config(config)
+    wh = Warehouse(cfg.warehouse)
+    with wh.connect() as con:  # what dbt's int_campaigns__directory holds after a build (names only, no people)
+        con.execute("create schema if not exists staging")
+        con.execute("create table staging.int_campaigns__directory as select 'hubspot' as platform, "
+                    "'700003' as campaign_id, 'Spring sale' as campaign_name")
+    finding = _plan().finding
+    ids = incidents.record(wh, "r-0", [Decision("open", finding.fingerprint, finding, None,
+                                                Route("#marketing-ops-alerts"))], datetime.now(timezone.utc))
+    assert deliver_queued(wh, cfg, ids, "#marketing-ops-alerts").delivered == 1
+    with serving(config) as url:
+        clicker = _when_asked(slack, lambda message, run: _click(slack, url, message, REJECT, ALICE))
+        _paused_act(str(config))
+        clicker.join(timeout=30)
+    parent, asked = slack.messages
+    assert asked.thread_ts == parent.ts and asked.channel == parent.channel
+    assert "Steward asks to pause Spring sale (hubspot 700003)" in asked.blocks[0]["text"]["text"]
+    assert f"--target {TARGET}" in asked.blocks[-2]["elements"][0]["text"]
+
+
 def test_reject_in_slack_leaves_the_campaign_running(prefect_harness, slack, config):
     answers = []
     with serving(config) as url:
@@ -260,3 +289,58 @@ def test_a_replayed_request_is_refused(prefect_harness, slack, config):
     with serving(config) as url:
         first, again = slack.deliver(url, body, headers), slack.deliver(url, body, headers)
     assert first[0] == 200 and again[0] == 401
+
+
+def _cli_env(**extra: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("SLACK_SIGNING_SECRET", "STEWARD_AUDIT_KEY")}
+    return {**env, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **extra}
+
+
+def test_steward_serve_refuses_to_start_without_its_secrets(config):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "steward.flows.cli", "serve", "-c", str(config)]
+    no_secret = subprocess.run(cmd, env=_cli_env(STEWARD_AUDIT_KEY=AUDIT_KEY), capture_output=True, text=True)
+    assert no_secret.returncode == 2 and no_secret.stderr.splitlines() == [
+        "error: no Slack signing secret: set SLACK_SIGNING_SECRET (the Slack app's Basic Information > Signing "
+        "Secret) or serve.signing_secret_block in steward.yaml"]
+    no_key = subprocess.run(cmd, env=_cli_env(SLACK_SIGNING_SECRET=SECRET), capture_output=True, text=True)
+    assert no_key.returncode == 2 and no_key.stderr.startswith("error: no audit key")
+    assert SECRET not in no_key.stderr + no_key.stdout
+
+
+def test_steward_serve_listens_where_configured_and_refuses_unsigned_requests(prefect_api, config):
+    """The command itself, as a user starts it: host and port from `serve:` in steward.yaml."""
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as probe:  # a port free right now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**data, "serve": {"host": "127.0.0.1", "port": port}}))
+    env = _cli_env(SLACK_SIGNING_SECRET=SECRET, STEWARD_AUDIT_KEY=AUDIT_KEY, **prefect_api)
+    proc = subprocess.Popen([sys.executable, "-m", "steward.flows.cli", "serve", "-c", str(config)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(1200):  # importing Prefect takes a while on a loaded machine
+            try:
+                if httpx.get(f"{base}/healthz", timeout=5).text == "ok":
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        unsigned = httpx.post(f"{base}{INTERACTIONS_PATH}", content=b"payload=%7B%7D",
+                              headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
+        assert unsigned.status_code == 401
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=60)[0]
+    assert f"Slack request URL http://127.0.0.1:{port}{INTERACTIONS_PATH}" in output
+    assert "refused a Slack interaction" in output and "unsigned request" in output and SECRET not in output
