@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..contracts.errors import ApprovalError, ConfigError
+from ..contracts.errors import ApprovalError, ConfigError, NotifyError, StewardError
 from ..contracts.policy import Policy
 from ..integrations.notify.interactions import ApprovalClick, InteractionVerifier, decided_payload, parse_click
 
@@ -105,31 +105,43 @@ class _Approvals:
         outcome = "Approved" if click.approved else "Rejected"
         log.info("Slack %s of %s (request %s) by %s as approver %s: run %s resumed", verb, request.target,
                  request.request_id, click.user_id, approver, click.flow_run_id)
-        if self.slack is not None:
-            sent = self.slack.update(click.message_ts, decided_payload(click, outcome, datetime.now(timezone.utc)),
-                                     channel=click.channel_id)
-            if not sent.ok:
-                log.warning("the approval message was not updated: %s", sent.error)
+        if self.slack is not None:  # the run is answered already: a message Slack will not update is only logged
+            try:
+                sent = self.slack.update(click.message_ts, decided_payload(click, outcome,
+                                                                           datetime.now(timezone.utc)),
+                                         channel=click.channel_id)
+                error = sent.error
+            except NotifyError as exc:
+                error = str(exc)
+            if error:
+                log.warning("the approval message was not updated: %s", error)
         return Response(status_code=200)
 
     def _tell(self, click: ApprovalClick, text: str) -> None:
         if self.slack is None:
             return
-        sent = self.slack.ephemeral(click.channel_id, click.user_id, text)
-        if not sent.ok:
-            log.warning("could not tell %s why the click was refused: %s", click.user_id, sent.error)
+        try:
+            error = self.slack.ephemeral(click.channel_id, click.user_id, text).error
+        except NotifyError as exc:
+            error = str(exc)
+        if error:
+            log.warning("could not tell %s why the click was refused: %s", click.user_id, error)
 
     def _audit_refusal(self, click: ApprovalClick, why: str) -> None:
         """Waits for the warehouse's writer lock (the paused run holds it until it ends), then appends the row."""
         from ..integrations.warehouse import Warehouse
         from ..integrations.warehouse.ledger import append_audit
 
-        wh = Warehouse(self.cfg.warehouse, self.cfg.lock_timeout_seconds, self.cfg.duckdb.settings(self.cfg.warehouse))
-        append_audit(wh, run_id=SERVE_RUN_ID, fingerprint=None, check_id=None, action="request_approval",
-                     target=click.target, decided_by=slack_entry(click.user_id),
-                     reason=f"Slack {'approval' if click.approved else 'rejection'} for flow run "
-                            f"{click.flow_run_id} (request {click.request_id}) refused: {why}",
-                     outcome="refused")
+        try:
+            wh = Warehouse(self.cfg.warehouse, self.cfg.lock_timeout_seconds,
+                           self.cfg.duckdb.settings(self.cfg.warehouse))
+            append_audit(wh, run_id=SERVE_RUN_ID, fingerprint=None, check_id=None, action="request_approval",
+                         target=click.target, decided_by=slack_entry(click.user_id),
+                         reason=f"Slack {'approval' if click.approved else 'rejection'} for flow run "
+                                f"{click.flow_run_id} (request {click.request_id}) refused: {why}",
+                         outcome="refused")
+        except StewardError as exc:  # a warehouse still busy after lock_timeout_seconds, say: the log line stays
+            log.warning("the refusal of %s's click is not in the audit log: %s", click.user_id, exc)
 
 
 def create_app(cfg: "StewardConfig", policy: Policy, secret: str, slack: "SlackNotifier | None") -> Starlette:

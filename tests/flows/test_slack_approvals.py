@@ -298,18 +298,22 @@ def _cli_env(**extra: str) -> dict[str, str]:
     return {**env, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **extra}
 
 
-def test_steward_serve_refuses_to_start_without_its_secrets(config):
-    import subprocess
-    import sys
+def test_steward_serve_refuses_to_start_without_its_secrets(config, monkeypatch):
+    from typer.testing import CliRunner
 
-    cmd = [sys.executable, "-m", "steward.flows.cli", "serve", "-c", str(config)]
-    no_secret = subprocess.run(cmd, env=_cli_env(STEWARD_AUDIT_KEY=AUDIT_KEY), capture_output=True, text=True)
-    assert no_secret.returncode == 2 and no_secret.stderr.splitlines() == [
+    from steward.flows.cli import app
+
+    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+    monkeypatch.setenv("STEWARD_AUDIT_KEY", AUDIT_KEY)
+    no_secret = CliRunner().invoke(app, ["serve", "-c", str(config)])
+    assert no_secret.exit_code == 2 and no_secret.stderr.splitlines() == [
         "error: no Slack signing secret: set SLACK_SIGNING_SECRET (the Slack app's Basic Information > Signing "
         "Secret) or serve.signing_secret_block in steward.yaml"]
-    no_key = subprocess.run(cmd, env=_cli_env(SLACK_SIGNING_SECRET=SECRET), capture_output=True, text=True)
-    assert no_key.returncode == 2 and no_key.stderr.startswith("error: no audit key")
-    assert SECRET not in no_key.stderr + no_key.stdout
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.delenv("STEWARD_AUDIT_KEY")
+    no_key = CliRunner().invoke(app, ["serve", "-c", str(config)])
+    assert no_key.exit_code == 2 and no_key.stderr.startswith("error: no audit key")
+    assert SECRET not in no_key.output
 
 
 def test_steward_serve_listens_where_configured_and_refuses_unsigned_requests(prefect_api, config):
