@@ -348,3 +348,23 @@ def test_steward_serve_listens_where_configured_and_refuses_unsigned_requests(pr
         output = proc.communicate(timeout=60)[0]
     assert f"Slack request URL http://127.0.0.1:{port}{INTERACTIONS_PATH}" in output
     assert "refused a Slack interaction" in output and "unsigned request" in output and SECRET not in output
+
+
+def test_the_run_accepts_a_slack_entry_only_for_the_approver_it_maps_to(config):
+    """The flow's own check after the resume: a signed answer typed by ``slack:<id>`` counts for the approver
+    ``approvals.slack_users`` maps that id to, and for nobody else."""
+    from steward.flows.approval import ApprovalInput, ApprovalRequest, judge_answer, signature
+
+    policy = load_policy(load_config(config).policy)
+    request = ApprovalRequest("r1", CHECK, "hubspot", TARGET, "fp", "ops")
+    token = b"t" * 64
+
+    def judged(entered_by: str, approver: str = "alice"):
+        fields = {"approved": True, "approver": approver, "entered_by": entered_by, "request_id": "r1",
+                  "target": TARGET, "comment": ""}
+        return judge_answer(ApprovalInput(**fields, signature=signature(token, fields)), request, policy, [token], "ops")
+
+    assert judged(f"slack:{ALICE}").decided_by == f"approver:alice (entered by slack:{ALICE})"
+    assert judged(f"slack:{BOB}").how == "refused"  # bob's Slack id cannot answer for alice
+    assert judged(f"slack:{STRANGER}").how == "refused"
+    assert judged(f"slack:{BOB}", approver="bob").how == "refused"  # bob is not an approver of the check
