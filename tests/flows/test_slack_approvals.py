@@ -368,3 +368,17 @@ def test_the_run_accepts_a_slack_entry_only_for_the_approver_it_maps_to(config):
     assert judged(f"slack:{BOB}").how == "refused"  # bob's Slack id cannot answer for alice
     assert judged(f"slack:{STRANGER}").how == "refused"
     assert judged(f"slack:{BOB}", approver="bob").how == "refused"  # bob is not an approver of the check
+
+
+def test_the_approval_message_fits_slacks_block_kit_rules_and_carries_no_secret():
+    from steward.integrations.emulator.slack import block_errors
+    from steward.integrations.notify.interactions import approval_payload
+
+    payload = approval_payload(flow_run_id="3f0c", request_id="ab12", target=TARGET, label="x" * 600,
+                               check_id=CHECK, reason="why " * 1000, timeout_seconds=600)
+    assert block_errors(payload["blocks"]) == []
+    [actions] = [b for b in payload["blocks"] if b["type"] == "actions"]
+    assert {json.dumps(json.loads(e["value"]), sort_keys=True) for e in actions["elements"]} == {
+        json.dumps({"request": "ab12", "run": "3f0c", "target": TARGET}, sort_keys=True)}
+    too_long = [{**actions, "elements": [{**actions["elements"][0], "value": "v" * 2001}]}]
+    assert block_errors(too_long) == ["must be less than 2001 characters [json-pointer:/blocks/0/elements/0/value]"]
