@@ -382,3 +382,22 @@ def test_the_approval_message_fits_slacks_block_kit_rules_and_carries_no_secret(
         json.dumps({"request": "ab12", "run": "3f0c", "target": TARGET}, sort_keys=True)}
     too_long = [{**actions, "elements": [{**actions["elements"][0], "value": "v" * 2001}]}]
     assert block_errors(too_long) == ["must be less than 2001 characters [json-pointer:/blocks/0/elements/0/value]"]
+
+
+def test_a_slack_that_cannot_take_the_request_leaves_steward_approve_as_the_way(slack, config):
+    """Slack down or the channel gone: the announcer says so in one line and the run waits as before."""
+    from steward.flows.approval import ApprovalRequest
+
+    cfg = load_config(config)
+    policy = load_policy(cfg.policy)
+    announce = slack_announcer(cfg, Warehouse(cfg.warehouse), policy)
+    request = ApprovalRequest("ab12", CHECK, "hubspot", TARGET, _plan().finding.fingerprint, "ops")
+    slack.fail_next(10, status=503)
+    assert announce(request, _plan(), "3f0c", 60).startswith("approval buttons not posted to Slack: Slack answered "
+                                                             "HTTP 503")
+    slack.clear_faults()
+    gone = policy.model_copy(update={"alerts": policy.alerts.model_copy(update={"channel": "#nowhere"})})
+    said = slack_announcer(cfg, Warehouse(cfg.warehouse), gone)(request, _plan(), "3f0c", 60)
+    assert said.startswith("approval buttons not posted to Slack: Slack channel #nowhere: channel_not_found")
+    assert announce(request, _plan(), "3f0c", 60) == "approval buttons posted to #marketing-ops-alerts"
+    assert "xoxb-test" not in said and len(slack.messages) == 1
