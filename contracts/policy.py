@@ -82,6 +82,7 @@ class Actions(_Strict):
 # In ``approvals``: the operating-system user the governance run itself runs as (who can read its one-time token).
 RUN_USER = "@run_user"
 _Approver = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@+-]{1,64}$")]
+_SlackUser = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,20}$")]  # a Slack member id (U…, W… on Enterprise Grid)
 
 
 class Approvals(_Strict):
@@ -91,6 +92,8 @@ class Approvals(_Strict):
     approvers: list[_Approver] = Field(default_factory=lambda: [RUN_USER])
     checks: dict[str, list[_Approver]] = Field(default_factory=dict)  # check id -> its approvers (replaces the list)
     delegates: list[_Approver] = Field(default_factory=list)  # may answer `--by` someone else (a relay bot, say)
+    # Slack user id -> the approver a click on a Slack approval button answers as (`steward serve`, docs/approvals.md)
+    slack_users: dict[_SlackUser, _Approver] = Field(default_factory=dict)
 
     def approvers_for(self, check_id: str, run_user: str) -> list[str]:
         """The approvers of ``check_id``, with ``@run_user`` resolved to ``run_user``."""

@@ -12,7 +12,12 @@ checked it, after the resume, against the request it is waiting on:
 - it is signed (HMAC-SHA256) with a one-time token only the run's operating-system user can read (a 0600 file the
   run writes under ``~/.steward/approvals``), or with a token derived from the audit key (``STEWARD_AUDIT_KEY``) for
   an approver on another machine; an anonymous POST to the resume endpoint has neither;
-- its approver is listed in the policy (``approvals``), and whoever typed it is that approver or a listed delegate.
+- its approver is listed in the policy (``approvals``), and whoever typed it is that approver, a listed delegate,
+  or (``slack:U…``) the Slack user the policy's ``approvals.slack_users`` maps to that approver.
+
+With a Slack bot token set up, the request is also posted to Slack with Approve / Reject buttons (in the finding's
+incident thread when it has one); ``steward serve`` (``flows/serve.py``) turns a click into the same signed answer
+through ``answer_from_slack``, signed with the audit-key-derived token, so the checks above apply to it unchanged.
 
 An answer that fails any check is refused: the action is not executed (the run treats it as not approved rather
 than waiting on, so a refusal can never turn into an approval later) and the audit row says why.
@@ -28,6 +33,7 @@ import os
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from prefect.exceptions import FlowPauseTimeout
@@ -36,13 +42,18 @@ from prefect.input import RunInput
 
 from ..contracts.actions import PlannedAction
 from ..contracts.policy import Policy
-from ..contracts.errors import ApprovalError
+from ..contracts.errors import ApprovalError, NotifyError
 from ..integrations.warehouse.ledger import AuditKey, audit_key
 
 from .progress import report
 
+if TYPE_CHECKING:
+    from ..integrations.warehouse import Warehouse
+    from .config import StewardConfig
+
 __all__ = ["ApprovalInput", "ApprovalRequest", "Decision", "collect_approvals", "answer", "pending_request",
-           "judge_answer", "signature", "APPROVAL_DIR_ENV"]
+           "judge_answer", "signature", "APPROVAL_DIR_ENV", "Announce", "answer_from_slack", "slack_entry",
+           "slack_approver", "slack_announcer"]
 
 APPROVAL_DIR_ENV = "STEWARD_APPROVAL_DIR"  # where one-time tokens live (default ~/.steward/approvals)
 _REQUEST_KEY = "steward-request-{pause_key}"  # the flow run input that tells `steward approve` what is asked
@@ -70,6 +81,7 @@ class ApprovalRequest:
     platform: str
     target: str  # platform:campaign_id
     fingerprint: str
+    run_user: str = ""  # the operating-system user the run runs as (what ``@run_user`` stands for)
 
 
 @dataclass(frozen=True)
@@ -80,13 +92,21 @@ class Decision:
     comment: str = ""
 
 
-def collect_approvals(plans: list[PlannedAction], policy: Policy) -> dict[int, Decision]:
+class Announce(Protocol):
+    """Tells people a request is waiting (``slack_announcer`` posts the Approve / Reject buttons); may fail, which
+    leaves ``steward approve`` as the way to answer."""
+
+    def __call__(self, request: ApprovalRequest, plan: PlannedAction, flow_run_id: str, timeout: int) -> str: ...
+
+
+def collect_approvals(plans: list[PlannedAction], policy: Policy,
+                      announce: Announce | None = None) -> dict[int, Decision]:
     """One human decision per executable ``request_approval`` plan, keyed by the plan's position."""
-    return {i: _ask(plan, policy) for i, plan in enumerate(plans)
+    return {i: _ask(plan, policy, announce) for i, plan in enumerate(plans)
             if plan.action == "request_approval" and plan.execute}
 
 
-def _ask(plan: PlannedAction, policy: Policy) -> Decision:
+def _ask(plan: PlannedAction, policy: Policy, announce: Announce | None = None) -> Decision:
     from prefect.context import FlowRunContext
     from prefect.input.actions import create_flow_run_input
     from prefect.settings import PREFECT_API_URL
@@ -98,7 +118,7 @@ def _ask(plan: PlannedAction, policy: Policy) -> Decision:
                         "no Prefect server (PREFECT_API_URL) for an approver to answer on")
     run_id = context.flow_run.id
     request = ApprovalRequest(secrets.token_hex(8), plan.finding.check_id, plan.platform or "", plan.target or "",
-                              plan.finding.fingerprint)
+                              plan.finding.fingerprint, getpass.getuser())
     pause_key = f"approve-{plan.finding.fingerprint}"
     token = _issue_token(request.request_id)
     timeout = policy.actions.approval_timeout_seconds
@@ -106,6 +126,8 @@ def _ask(plan: PlannedAction, policy: Policy) -> Decision:
         create_flow_run_input(_REQUEST_KEY.format(pause_key=pause_key), asdict(request), flow_run_id=run_id)
         report("approve", f"pause {plan.target}? answer with: steward approve {run_id} --target {plan.target} "
                           f"[--reject] (request {request.request_id}, waits {timeout}s)")
+        if announce is not None:
+            report("approve", announce(request, plan, str(run_id), timeout))
         answer_ = pause_flow_run(wait_for_input=ApprovalInput.with_initial_data(
             description=f"Steward asks to pause {plan.target} ({plan.finding.check_id}, request "
                         f"{request.request_id}): {plan.reason}", approved=False, target=request.target,
@@ -131,8 +153,10 @@ def judge_answer(answer_: ApprovalInput, request: ApprovalRequest, policy: Polic
         why = "the answer is not signed with the request's token (not sent by `steward approve` for this request)"
     elif answer_.approver not in policy.approvals.approvers_for(request.check_id, run_user):
         why = f"'{claimed}' is not an approver of {request.check_id} (policy approvals)"
-    elif answer_.entered_by != answer_.approver and answer_.entered_by not in policy.approvals.delegates:
-        why = f"'{_clip(answer_.entered_by)}' may not answer for '{claimed}' (policy approvals.delegates)"
+    elif answer_.entered_by != answer_.approver and answer_.entered_by not in policy.approvals.delegates \
+            and slack_approver(answer_.entered_by, policy) != answer_.approver:
+        why = (f"'{_clip(answer_.entered_by)}' may not answer for '{claimed}' (policy approvals.delegates, "
+               "approvals.slack_users)")
     else:
         who = f"approver:{claimed}" + (f" (entered by {_clip(answer_.entered_by)})"
                                        if answer_.entered_by != answer_.approver else "")
@@ -251,3 +275,90 @@ def _read_token(request_id: str) -> bytes:
         raise ApprovalError(f"no token for request {request_id} here ({path}); answer on the machine and as the "
                             "user the run runs as, or set STEWARD_AUDIT_KEY to the run's audit key")
     return derived[0]
+
+
+# --- answering from Slack (``steward serve``) --------------------------------------------------------------------
+SLACK_ENTRY = "slack:"  # entered_by of an answer given with a Slack button: "slack:U024BE7LH"
+
+
+def slack_entry(user_id: str) -> str:
+    return f"{SLACK_ENTRY}{user_id}"
+
+
+def slack_approver(entered_by: str, policy: Policy) -> str | None:
+    """The approver ``approvals.slack_users`` maps the Slack user behind ``entered_by`` to, if any."""
+    if not entered_by.startswith(SLACK_ENTRY):
+        return None
+    return policy.approvals.slack_users.get(entered_by.removeprefix(SLACK_ENTRY))
+
+
+def answer_from_slack(flow_run_id: str, request_id: str, target: str, approved: bool, user_id: str,
+                      user_name: str, policy: Policy) -> tuple[ApprovalRequest, str]:
+    """Resume a waiting run with the answer a Slack click stands for; returns the request and the approver.
+
+    The click only refuses early: the approver is the one ``approvals.slack_users`` maps the Slack user to, it must
+    be an approver of the request's check, and the answer is signed with the token derived from the audit key
+    (the server holds no run's token file). Raises ApprovalError, and resumes nothing, when any of that fails.
+    """
+    request = pending_request(flow_run_id)
+    if (request.request_id, request.target) != (request_id, target):
+        raise ApprovalError(f"flow run {flow_run_id} now asks request {request.request_id} for {request.target}, "
+                            f"not request {_clip(request_id)} for {_clip(target)}")
+    approver = policy.approvals.slack_users.get(user_id)
+    if approver is None:
+        raise ApprovalError(f"Slack user {_clip(user_id)} is not mapped to an approver (policy approvals.slack_users)")
+    if approver not in policy.approvals.approvers_for(request.check_id, request.run_user):
+        raise ApprovalError(f"'{approver}' (Slack user {_clip(user_id)}) is not an approver of {request.check_id} "
+                            "(policy approvals)")
+    derived = _derived(request.request_id)
+    if not derived:
+        raise ApprovalError("answering from Slack needs the run's audit key: set STEWARD_AUDIT_KEY (or "
+                            "STEWARD_AUDIT_KEY_BLOCK) for `steward serve` as for the run")
+    payload = {"approved": approved, "approver": approver, "entered_by": slack_entry(user_id),
+               "request_id": request.request_id, "target": request.target,
+               "comment": f"answered in Slack by @{_clip(user_name or user_id, 40)}"}
+    resume_flow_run(UUID(flow_run_id), run_input={**payload, "signature": signature(derived[0], payload)})
+    return request, approver
+
+
+def slack_announcer(cfg: "StewardConfig", wh: "Warehouse", policy: Policy) -> Announce | None:
+    """Posts each approval request to Slack with Approve / Reject buttons, or None when no bot token is set up.
+
+    The post goes into the finding's incident thread when an earlier run opened one, else to the channel the
+    finding's alerts go to; either way it is sent at once, not through the outbox, because the run waits on it.
+    """
+    from ..contracts.routing import route
+    from ..integrations.notify.incidents import incidents
+    from ..integrations.notify.interactions import approval_payload
+    from .alerts import alert_policy, slack_sender
+
+    routed = alert_policy(policy, cfg)
+    sender = slack_sender(cfg, routed.alerts.channel)
+    if sender is None:
+        return None
+
+    def announce(request: ApprovalRequest, plan: PlannedAction, flow_run_id: str, timeout: int) -> str:
+        thread = next((i for i in incidents(wh, "open") if i.fingerprint == request.fingerprint and i.thread_ts),
+                      None)
+        channel = thread.channel if thread else route(plan.finding, routed).channel
+        payload = approval_payload(flow_run_id=flow_run_id, request_id=request.request_id, target=request.target,
+                                   label=_campaign_label(wh, request), check_id=request.check_id, reason=plan.reason,
+                                   timeout_seconds=timeout)
+        try:
+            sent = sender.send(payload, thread_ts=thread.thread_ts if thread else None, channel=channel)
+        except NotifyError as exc:
+            return f"approval buttons not posted to Slack: {exc}"
+        where = f"{channel}" + (" (incident thread)" if thread else "")
+        return f"approval buttons posted to {where}" if sent.ok else \
+            f"approval buttons not posted to Slack: {sent.error}"
+
+    return announce
+
+
+def _campaign_label(wh: "Warehouse", request: ApprovalRequest) -> str:
+    """The campaign's name and id (the campaign directory, ``reads.campaign_refs``) when the warehouse knows it,
+    else the target (``platform:id``) alone."""
+    from ..integrations.warehouse.reads import campaign_refs
+
+    ref = campaign_refs(wh).get(request.target)
+    return ref.label if ref is not None else request.target

@@ -98,6 +98,15 @@ class SlackConfig(_Strict):
     api_url_env: str = "SLACK_API_URL"
 
 
+class ServeConfig(_Strict):
+    """``steward serve``: where it listens for Slack's interaction requests, and where its signing secret is."""
+
+    host: str = "127.0.0.1"  # behind a TLS proxy or tunnel that Slack's request URL points at
+    port: int = Field(3000, ge=1, le=65535)
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    signing_secret_block: str | None = None  # a Prefect Secret block, used when signing_secret_env is unset
+
+
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 _UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
           "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
@@ -157,6 +166,7 @@ class StewardConfig(_Strict):
     source: Path | None = None
     lock_timeout_seconds: float = Field(600.0, ge=0)  # how long a run or health check waits for another run
     duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)  # threads, memory_limit, temp_directory
+    serve: ServeConfig = Field(default_factory=ServeConfig)  # `steward serve` (approvals from Slack)
 
     @field_validator("integrations")
     @classmethod
@@ -204,6 +214,8 @@ def write_config(cfg: StewardConfig, path: Path) -> Path:
     data = cfg.model_dump(mode="json", exclude={"source"}, exclude_none=True)
     if not data.get("duckdb"):
         data.pop("duckdb", None)  # DuckDB's defaults: nothing to write
+    if data.get("serve") == ServeConfig().model_dump(mode="json", exclude_none=True):
+        data.pop("serve", None)
     data["integrations"] = [i.model_dump(mode="json", exclude_defaults=True) for i in cfg.integrations]
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path

@@ -26,7 +26,7 @@ from ..integrations.warehouse import Warehouse
 from ..integrations.warehouse.writer_lock import hold
 
 from . import steps
-from .approval import collect_approvals
+from .approval import collect_approvals, slack_announcer
 from .audit_anchor import anchor_audit_log
 from .alerts import dispatch_alerts
 from .artifacts import publish_artifacts
@@ -130,7 +130,8 @@ def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str, full_refresh: bo
         findings = steps.judge(wh, policy, outcome, run_id)
         lap("judge")
         plans = steps.plan(findings, policy)
-        actions = steps.act(wh, plans, collect_approvals(plans, policy), adapters, run_id)
+        actions = steps.act(wh, plans, collect_approvals(plans, policy, slack_announcer(cfg, wh, policy)), adapters,
+                            run_id)
         lap("act")
         report_path = cfg.report_dir / f"{run_id}.html"
         alerts = dispatch_alerts(wh, findings, policy, cfg, run_id, report_path)

@@ -16,6 +16,7 @@ MAX_SECTION_TEXT = 3_000
 MAX_FIELDS, MAX_FIELD_TEXT = 10, 2_000
 MAX_HEADER_TEXT = 150
 MAX_CONTEXT_ELEMENTS = 10
+MAX_ACTION_ELEMENTS, MAX_BUTTON_TEXT, MAX_BUTTON_VALUE, MAX_ACTION_ID = 25, 75, 2_000, 255
 # Undocumented, measured by Slack users (slackapi/bolt-js#2509): about 13.2k characters of block text in total.
 MAX_BLOCKS_TOTAL_TEXT = 13_000
 KNOWN_BLOCKS = frozenset({"section", "header", "context", "divider", "actions", "image", "rich_text", "markdown"})
@@ -73,6 +74,26 @@ def _one_block_errors(block: dict[str, Any], at: str) -> list[str]:
         elements = block.get("elements") or []
         if not 1 <= len(elements) <= MAX_CONTEXT_ELEMENTS:
             errors.append(f"must contain 1 to {MAX_CONTEXT_ELEMENTS} items [json-pointer:{at}/elements]")
+    elif kind == "actions":
+        elements = block.get("elements") or []
+        if not 1 <= len(elements) <= MAX_ACTION_ELEMENTS:
+            errors.append(f"must contain 1 to {MAX_ACTION_ELEMENTS} items [json-pointer:{at}/elements]")
+        for j, element in enumerate(elements):
+            errors += _button_errors(element, f"{at}/elements/{j}")
+    return errors
+
+
+def _button_errors(element: Any, at: str) -> list[str]:
+    """A button, the one interactive element Steward posts: plain-text label, action id and value within limits."""
+    if not isinstance(element, dict) or element.get("type") != "button":
+        return [f"failed to match all allowed schemas [json-pointer:{at}]"]
+    text = element.get("text") or {}
+    errors = [] if text.get("type") == "plain_text" else [f"must be plain_text [json-pointer:{at}/text/type]"]
+    errors += _too_long(text.get("text"), MAX_BUTTON_TEXT, f"{at}/text/text")
+    errors += _too_long(element.get("action_id"), MAX_ACTION_ID, f"{at}/action_id")
+    errors += _too_long(element.get("value"), MAX_BUTTON_VALUE, f"{at}/value")
+    if element.get("style") not in (None, "primary", "danger"):
+        errors.append(f"must be one of primary, danger [json-pointer:{at}/style]")
     return errors
 
 

@@ -1,10 +1,12 @@
 """A local, wire-compatible stand-in for the Slack Web API, so the demo and the tests post real HTTP to 127.0.0.1.
 
-It answers the four methods Steward uses the way Slack does, including the parts that bite in production: HTTP 200
+It answers the five methods Steward uses the way Slack does, including the parts that bite in production: HTTP 200
 with ``{"ok": false, "error": ...}`` for auth and argument errors, Block Kit size limits (``_blockkit``), threads that
 must exist, ``chat.update`` taking only the channel id a post was answered with, and a settable fault plan
 (429 with ``Retry-After``, 500, 503) to prove that retries and the outbox hold. It is served by the stdlib
 ``ThreadingHTTPServer`` on a background thread so the real ``slack_sdk.WebClient`` can talk to it over a socket.
+It also plays Slack's side of interactivity: ``interaction`` builds the signed ``block_actions`` request a click on a
+posted message's button sends to an app's request URL, and ``deliver`` posts it there.
 
 Example:
     >>> with SlackEmulator(channels={"#alerts": "C0ALERTS"}) as slack:  # doctest: +SKIP
@@ -13,17 +15,22 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ._blockkit import MAX_BLOCKS, MAX_TEXT, block_errors, content_error
 
-__all__ = ["SlackEmulator", "SlackMessage", "SlackRequest", "block_errors", "MAX_BLOCKS", "MAX_TEXT"]
+__all__ = ["SlackEmulator", "SlackMessage", "SlackRequest", "SlackEphemeral", "block_errors", "MAX_BLOCKS",
+           "MAX_TEXT"]
 
 TEAM = {"team": "Steward Demo", "team_id": "T0STEWARD", "user": "steward", "user_id": "U0STEWARD",
         "bot_id": "B0STEWARD", "url": "https://steward-demo.slack.com/"}
@@ -54,6 +61,15 @@ class SlackRequest:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class SlackEphemeral:
+    """A ``chat.postEphemeral``: text only ``user`` sees, in ``channel``."""
+
+    channel: str
+    user: str
+    text: str
+
+
 @dataclass
 class _Fault:
     remaining: int
@@ -67,10 +83,13 @@ class _State:
     requests: list[SlackRequest] = field(default_factory=list)
     faults: list[_Fault] = field(default_factory=list)
     last_ts: int = 0
+    ephemerals: list[SlackEphemeral] = field(default_factory=list)
 
 
 class SlackEmulator:
-    """Slack Web API on 127.0.0.1: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.list``.
+    """Slack Web API on 127.0.0.1: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.list``,
+    ``chat.postEphemeral``; and, for an app's interactivity, the signed request a button click sends
+    (``interaction``, ``deliver``).
 
     Args:
         token: The one bot token it accepts.
@@ -133,6 +152,47 @@ class SlackEmulator:
         with self._lock:
             return list(self._state.requests)
 
+    @property
+    def ephemerals(self) -> list[SlackEphemeral]:
+        with self._lock:
+            return list(self._state.ephemerals)
+
+    # -- interactivity: what Slack sends an app's request URL when someone clicks a button -------------------------
+    def interaction(self, message: SlackMessage, action_id: str, user_id: str, user_name: str,
+                    signing_secret: str, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
+        """The body and headers Slack posts for a click on button ``action_id`` of ``message``: a form field
+        ``payload`` with the ``block_actions`` JSON, signed ``v0=HMAC-SHA256(secret, "v0:{ts}:{body}")``."""
+        button, block_id = next(((e, b.get("block_id")) for b in message.blocks or [] if b.get("type") == "actions"
+                                 for e in b.get("elements", []) if e.get("action_id") == action_id), (None, None))
+        if button is None:
+            raise KeyError(f"message {message.ts} has no button {action_id!r}")
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM["team_id"], "domain": "steward-demo"},
+            "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": TEAM["team_id"]},
+            "api_app_id": "A0STEWARD", "token": "verification-token-deprecated", "trigger_id": f"{ts}.trigger",
+            "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
+                          "is_ephemeral": False},
+            "channel": {"id": message.channel, "name": next((n for n, c in self._channels.items()
+                                                             if c == message.channel), "")},
+            "message": _message_json(message), "response_url": f"{self.base_url}response/{message.ts}",
+            "actions": [{"type": "button", "action_id": action_id, "block_id": block_id,
+                         "value": button.get("value"), "text": button.get("text"), "action_ts": f"{ts}.000001"}]}
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        digest = hmac.new(signing_secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+        return body, {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
+                      "X-Slack-Signature": f"v0={digest}"}
+
+    @staticmethod
+    def deliver(url: str, body: bytes, headers: dict[str, str], timeout: float = 120) -> tuple[int, bytes]:
+        """POST an interaction to the app's request URL, as Slack does; returns the status and body it answered."""
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
     def fail_next(self, n: int, status: int = 429, retry_after: int = 1) -> None:
         """Answer the next ``n`` API requests with ``status`` (429 carries ``Retry-After: retry_after``)."""
         if status not in (429, 500, 503):
@@ -161,7 +221,8 @@ class SlackEmulator:
             return fault
         route = urlsplit(path).path
         handlers = {"auth.test": self._auth_test, "chat.postMessage": self._post_message,
-                    "chat.update": self._update, "conversations.list": self._conversations_list}
+                    "chat.update": self._update, "conversations.list": self._conversations_list,
+                    "chat.postEphemeral": self._post_ephemeral}
         handler = handlers.get(route.removeprefix("/api/")) if route.startswith("/api/") else None
         if handler is None:
             return 404, {}, {"ok": False, "error": "unknown_method"}
@@ -227,6 +288,18 @@ class SlackEmulator:
         message = SlackMessage(channel, self._next_ts(), args.get("text"), args.get("blocks"), thread_ts)
         self._state.messages.append(message)
         return {"ok": True, "channel": channel, "ts": message.ts, "message": _message_json(message)}
+
+    def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel_id(args.get("channel"))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if not args.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        problem = content_error(args)
+        if problem:
+            return problem
+        self._state.ephemerals.append(SlackEphemeral(channel, str(args["user"]), str(args.get("text") or "")))
+        return {"ok": True, "message_ts": self._next_ts()}
 
     def _update(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = args.get("channel")  # like Slack, chat.update wants the channel id the post was answered with

@@ -125,6 +125,10 @@ class SlackNotifier:
         return self._call(channel, lambda: self.client.chat_update(
             channel=channel, ts=ts, text=payload.get("text"), blocks=payload.get("blocks")))
 
+    def ephemeral(self, channel: str, user: str, text: str) -> SendResult:
+        """Show ``text`` to ``user`` only, in ``channel`` (a refused approval click says why this way)."""
+        return self._call(channel, lambda: self.client.chat_postEphemeral(channel=channel, user=user, text=text))
+
     def _call(self, channel: str, call: Callable[[], Any]) -> SendResult:
         try:
             response = call()
