@@ -27,7 +27,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from ..contracts.errors import ConfigError, StewardError
 from ..contracts.obligations import EVIDENCE_KINDS, Coverage, coverage, resolution
 from ..contracts.policy import Policy, load_policy
+from ..contracts.campaigns import CampaignRef, campaign_key
 from ..integrations.warehouse import Warehouse, evidence_reads as reads
+from ..integrations.warehouse.reads import campaign_refs, landed_integrations
 from ..integrations.warehouse.ledger import AUDIT_KEY_ENV, audit_key, check_audit_log, latest_anchor
 
 from .report_charts import chart_context
@@ -103,9 +105,13 @@ def collect_pack(wh: Warehouse, policy: Policy, window: Window, anchor_file: Pat
     _add(pack, "runs", "runs.csv", run_table)
     pack.tables["checks.csv"] = checks
     _add(pack, "findings", "findings.csv", findings)
-    _add(pack, "actions", "actions.csv", actions)
+    refs = campaign_refs(wh)
+    _add(pack, "actions", "actions.csv", _with_campaign(actions, actions["target"], refs))
     _add(pack, "audit_log", "audit_log.csv", audit)
-    _add(pack, "campaign_controls", "campaign_controls.csv", reads.window_controls(wh, since, until))
+    controls = reads.window_controls(wh, since, until)
+    platforms = landed_integrations(wh)
+    keys = [campaign_key(platforms.get(i, i), c) for i, c in zip(controls["integration"], controls["campaign_id"])]
+    _add(pack, "campaign_controls", "campaign_controls.csv", _with_campaign(controls, keys, refs))
     _add(pack, "incidents", "incidents.csv", incidents)
     _add(pack, "landing", "landing.csv", reads.window_landing(wh, since, until))
     for kind in reads.MART_FIGURES:
@@ -129,6 +135,14 @@ def _add(pack: Pack, kind: str, file: str, frame: pd.DataFrame) -> None:
     pack.tables[file] = frame
     rows, files = pack.sections.get(kind, (0, ""))
     pack.sections[kind] = (rows + len(frame), f"{files}, {file}" if files else file)
+
+
+def _with_campaign(frame: pd.DataFrame, keys: Any, refs: dict[str, CampaignRef]) -> pd.DataFrame:
+    """The frame with a ``campaign`` column: the campaign's name and its one id form (``platform:id``), from the
+    campaign directory; empty where the key names no campaign the directory knows."""
+    out = frame.copy()
+    out.insert(0, "campaign", [refs[k].label if k in refs else "" for k in keys])
+    return out
 
 
 def _checks(policy: Policy, runs: pd.DataFrame, skipped: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:

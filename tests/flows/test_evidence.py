@@ -79,6 +79,20 @@ def test_the_pack_holds_every_file_and_the_manifest_hashes_them(pack):
     assert not paused.empty  # a paused campaign's finding says what was done about it
 
 
+def test_campaigns_carry_their_names_and_one_id_form(pack):
+    controls = pd.read_csv(pack / "campaign_controls.csv")
+    assert "paused" in set(controls["state"])
+    named = controls[controls["campaign"].notna()]
+    assert not named.empty  # "Product Launch Teaser (hubspot 700002)": the directory's name, platform and id
+    for r in named.itertuples():
+        assert r.campaign.endswith(f" {r.campaign_id})")
+    actions = pd.read_csv(pack / "actions.csv")
+    pauses = actions[actions["action"] == "pause"]
+    assert pauses["campaign"].notna().any()
+    assert set(named["campaign"]) <= set(actions["campaign"].dropna())  # the same label in both tables
+    assert named["campaign"].iloc[0] in (pack / "index.md").read_text()
+
+
 def test_what_was_checked_and_when(pack, demo):
     runs = pd.read_csv(pack / "runs.csv")
     assert len(runs) == 1 and runs["status"].tolist() == ["completed"]
