@@ -243,3 +243,32 @@ def test_parse_window_takes_dates_as_whole_days_in_utc():
                                                                                     tzinfo=timezone.utc)
     with pytest.raises(ConfigError, match="^--until: "):
         parse_window("2026-12-02", "2026-12-01")
+
+
+def test_a_warehouse_with_one_failed_run_and_no_marts_gives_an_honest_pack(tmp_path):
+    """No build ever finished: the pack is still written, says what it holds, and evidences nothing it has not got."""
+    from steward.flows.evidence import write_pack
+
+    wh = Warehouse(tmp_path / "w.duckdb")
+    ledger.start_run(wh, "run-1", "scheduled", None)
+    ledger.finish_run(wh, "run-1", "failed", {"error": "salesforce: 503"})
+    ledger.append_audit(wh, run_id="manual", fingerprint=None, check_id=None, action="resume", target="hubspot:1",
+                        decided_by="person:ana", reason="fixed", outcome="resumed")
+    out = write_pack(wh, load_policy(), parse_window("2000-01-01"), tmp_path / "pack")
+    rows = pd.read_csv(out / "obligations.csv").set_index("obligation_id")
+    assert rows.loc["gdpr.art7_1", "evidenced"] == "no"  # no consent figures, no consent check evaluated
+    assert "not evaluated in the window" in rows.loc["gdpr.art7_1", "missing"]
+    assert rows.loc["eu_ai_act.art12", "evidenced"] == "yes"  # the run and the audit log are there
+    assert pd.read_csv(out / "runs.csv")["checks_evaluated"].tolist() == [0]
+    assert json.loads((out / "audit_verification.json").read_text())["verified"] is True
+    assert "**no**" in (out / "index.md").read_text()
+
+
+def test_the_docs_list_every_obligation_and_evidence_kind():
+    from steward.contracts.obligations import EVIDENCE_KINDS
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "evidence.md").read_text(encoding="utf-8")
+    for oid, ob in load_policy().obligation_table().items():
+        assert f"| `{oid}` | {ob.law} | {ob.article} |" in page, oid
+    for kind in EVIDENCE_KINDS:
+        assert f"`{kind}`" in page, kind
