@@ -272,3 +272,47 @@ def test_the_docs_list_every_obligation_and_evidence_kind():
         assert f"| `{oid}` | {ob.law} | {ob.article} |" in page, oid
     for kind in EVIDENCE_KINDS:
         assert f"`{kind}`" in page, kind
+
+
+def test_a_findings_resolution_says_how_it_ended():
+    from steward.contracts.obligations import resolution
+
+    assert resolution("run-1", "run-2", "resolved", "2026-12-02T10:00:00Z", "run-2") == \
+        "resolved 2026-12-02T10:00:00Z by run run-2: no longer found"
+    assert resolution("run-1", "run-2", "open", None, None) == \
+        "not found again by run run-2, the last completed run in the window"
+    assert resolution("run-2", "run-2", "open", None, None) == "open at the end of the window"
+
+
+def test_findings_across_two_runs_keep_their_first_sighting_and_say_which_ended(tmp_path):
+    """Two runs written by the ledger's own functions: a finding both saw is one row seen twice since the first
+    run; one only the first saw is "not found again" by the second; each run's checks are counted."""
+    import time
+
+    from steward.contracts.finding import Finding
+    from steward.flows.evidence import collect_pack
+
+    wh = Warehouse(tmp_path / "w.duckdb")
+
+    def finding(run: str, subject: str) -> Finding:
+        return Finding(run_id=run, check_id="consent.send_after_opt_out", family="privacy_consent",
+                       severity="critical", subject_type="integration", subject=subject, metric="sends",
+                       observed=3.0, threshold=0.0, explanation=f"3 sends after an opt-out in {subject}.")
+
+    for run, subjects in (("run-1", ["hubspot", "marketo"]), ("run-2", ["hubspot"])):
+        ledger.start_run(wh, run, "scheduled", None)
+        ledger.record_findings(wh, [finding(run, s) for s in subjects])
+        ledger.finish_run(wh, run, "completed", {"counts": {"critical": len(subjects)}})
+        time.sleep(0.01)  # the runs' start times differ
+    pack = collect_pack(wh, load_policy(), parse_window("2000-01-01"))
+    found = pack.tables["findings.csv"].set_index("subject")
+    assert found.loc["hubspot", "runs_seen"] == 2 and found.loc["hubspot", "last_run_id"] == "run-2"
+    assert found.loc["hubspot", "first_seen_at"] < found.loc["hubspot", "last_seen_at"]
+    assert found.loc["hubspot", "resolution"] == "open at the end of the window"
+    assert found.loc["marketo", "resolution"] == "not found again by run run-2, the last completed run in the window"
+    checks = pack.tables["checks.csv"]
+    row = checks[checks["check_id"] == "consent.send_after_opt_out"].set_index("run_id")["findings"]
+    assert row.to_dict() == {"run-1": 2, "run-2": 1}
+    assert pack.tables["runs.csv"]["critical"].tolist() == [2, 1]
+    gdpr21 = next(c for c in pack.obligations if c.obligation_id == "gdpr.art21")
+    assert [p.detail for p in gdpr21.pieces if p.kind == "check"] == ["evaluated in 2 runs, 2 findings"]
