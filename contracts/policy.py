@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError
 from .filters import FilterError, parse_filter
 from .finding import Action, Family, Severity
+from .obligations import OBLIGATION_ID, Obligation
 from .yaml_input import parse_yaml_mapping, read_yaml_mapping
 
 __all__ = ["require_known", "Policy", "CheckRule", "Scope", "Alerts", "Actions", "Route", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS",
@@ -531,6 +532,8 @@ class Policy(_Strict):
     health: HealthPolicy = Field(default_factory=HealthPolicy)
     launch: LaunchPolicy | None = None  # pre-launch audits; absent: the packaged default's section applies
     audits: FileAudits = Field(default_factory=FileAudits)  # `steward audit bias|frequency|quality` thresholds
+    # the evidence pack's obligation table (`steward evidence`, docs/evidence.md); absent: the packaged default's
+    obligations: dict[Annotated[str, Field(pattern=OBLIGATION_ID)], Obligation] | None = None
     source: str = "<memory>"
 
     @field_validator("checks")
@@ -552,6 +555,20 @@ class Policy(_Strict):
         if unknown:
             raise ValueError(f"approvals.checks: unknown check id '{unknown[0]}'")
         return self
+
+
+    @model_validator(mode="after")
+    def _obligations_name_known_checks(self) -> "Policy":
+        """A mistyped check id in ``obligations`` would leave its obligation without that evidence, silently."""
+        for oid, ob in (self.obligations or {}).items():
+            unknown = [c for c in ob.checks if c not in self.checks]
+            if unknown:
+                raise ValueError(f"obligations.{oid}.checks: unknown check id '{unknown[0]}'")
+        return self
+
+    def obligation_table(self) -> dict[str, Obligation]:
+        """The obligations the evidence pack maps to: this policy's, else the packaged default's."""
+        return self.obligations if self.obligations is not None else (load_policy().obligations or {})
 
 
 def load_policy(path: Path | str | None = None) -> Policy:

@@ -24,6 +24,7 @@ from .audit.log import log_app  # noqa: E402
 from .campaigns import campaigns_app  # noqa: E402
 from .contracts import contracts_app  # noqa: E402
 from .deploy import deploy  # noqa: E402
+from .evidence import evidence  # noqa: E402
 from .health import health  # noqa: E402
 from .report import report  # noqa: E402
 from .run import approve, demo, run  # noqa: E402
@@ -44,6 +45,7 @@ app.command("deploy")(deploy)
 app.command("report")(report)
 app.command("health")(health)
 app.command("serve")(serve)
+app.command("evidence")(evidence)
 # the old spellings, for one release: hidden from --help, same command, same output
 app.command("audit-launch", hidden=True)(audit_launch)
 app.add_typer(log_app, name="audit-log", hidden=True)
