@@ -18,6 +18,7 @@ from ..contracts.policy import Policy
 from ..contracts.yaml_input import read_yaml_mapping
 from ..contracts.errors import ConfigError
 from ..integrations.warehouse.landing import QUARANTINE_KEEP_MAX
+from ..integrations.warehouse.target import PostgresTarget, is_postgres_url
 from ..integrations.sources.streams import PLATFORMS
 
 __all__ = ["IntegrationConfig", "RetryConfig", "SlackConfig", "DuckDBConfig", "StewardConfig", "load_config",
@@ -147,7 +148,10 @@ class DuckDBConfig(_Strict):
 
 
 class StewardConfig(_Strict):
-    warehouse: Path = Path("steward.duckdb")
+    # a DuckDB file (the default) or postgresql://USER@HOST:PORT/DATABASE; the password never sits in this file:
+    # ``warehouse_password_env`` names the environment variable that holds it
+    warehouse: Path | PostgresTarget = Path("steward.duckdb")
+    warehouse_password_env: str | None = None
     policy: Path | None = None
     work_dir: Path = Path("steward-work")
     report_dir: Path = Path("reports")
@@ -157,6 +161,18 @@ class StewardConfig(_Strict):
     source: Path | None = None
     lock_timeout_seconds: float = Field(600.0, ge=0)  # how long a run or health check waits for another run
     duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)  # threads, memory_limit, temp_directory
+
+    @model_validator(mode="before")
+    @classmethod
+    def _warehouse_target(cls, data: Any) -> Any:
+        """A PostgreSQL URL becomes a :class:`PostgresTarget` (checked: no password, user, host, database)."""
+        if isinstance(data, dict) and is_postgres_url(data.get("warehouse")):
+            try:
+                target = PostgresTarget.from_url(data["warehouse"], data.get("warehouse_password_env"))
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+            return {**data, "warehouse": target}
+        return data
 
     @field_validator("integrations")
     @classmethod
@@ -169,7 +185,9 @@ class StewardConfig(_Strict):
 
     def resolved(self, base: Path) -> "StewardConfig":
         def fix(p: Path | None) -> Path | None:
-            return None if p is None else (p if p.is_absolute() else (base / p)).resolve()
+            if p is None or isinstance(p, PostgresTarget):  # a server is not a path
+                return p
+            return (p if p.is_absolute() else (base / p)).resolve()
 
         return self.model_copy(update={
             "warehouse": fix(self.warehouse), "policy": fix(self.policy), "work_dir": fix(self.work_dir),
@@ -187,7 +205,10 @@ def load_config(path: Path | str) -> StewardConfig:
         cfg = StewardConfig.model_validate({**data, "source": None})
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(f"{p}: {'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from exc
+        where = ".".join(str(x) for x in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        # the warehouse URL's own check already names its field (warehouse or warehouse_password_env)
+        raise ConfigError(f"{p}: {msg}" if not where and msg.startswith("warehouse") else f"{p}: {where}: {err['msg']}") from exc
     return cfg.resolved(p.parent.resolve()).model_copy(update={"source": p.resolve()})
 
 
