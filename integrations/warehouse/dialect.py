@@ -9,7 +9,8 @@ and keeping two copies in step; sqlglot already knows ``qualify`` (a window in a
 
 What sqlglot cannot know is overridden here, by walking the parsed statement rather than editing text:
 
-- ``json`` columns become ``jsonb`` (comparable, indexable); readers get JSON back as text, as from DuckDB.
+- ``json`` columns become ``jsonb`` (comparable, indexable); readers get JSON back as text, as from DuckDB;
+  ``json_extract_string`` reads through ``jsonb_extract_path_text`` of the value cast to ``jsonb``.
 - ``insert or replace`` / ``insert or ignore`` become ``on conflict (primary key) do update`` / ``do nothing``: the
   primary key and the column order come from the ledger's own DDL (:func:`catalog`), parsed once.
 - ``group by all`` groups by position; ``string_split`` is ``string_to_array``; ``arg_max(x, y)`` is the first of
@@ -27,6 +28,7 @@ its own PostgreSQL path (COPY), and the checks that read export files run in an 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -56,6 +58,7 @@ class PgStatement:
 
     sql: str
     slots: tuple[int | str, ...]
+    before: tuple[str, ...] = ()  # statements run first, without values (``create or replace table``'s drop)
 
 
 def split_statements(script: str) -> list[str]:
@@ -67,7 +70,7 @@ def split_statements(script: str) -> list[str]:
 def to_postgres(sql: str) -> PgStatement:
     """``sql`` (DuckDB's dialect) as PostgreSQL, cached per statement text."""
     try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
+        tree = sqlglot.parse_one(_numbered(sql) if "?" in sql else sql, read="duckdb")
     except sqlglot.errors.ParseError:
         return _plain(sql)  # what sqlglot cannot parse is passed through with its placeholders rewritten
     slots: list[int | str] = []
@@ -87,6 +90,9 @@ def to_postgres(sql: str) -> PgStatement:
             # PostgreSQL before 16 wants every subquery in FROM named
             node.set("alias", exp.TableAlias(this=exp.to_identifier(f"_sub{next(aliases)}")))
             return node
+        if isinstance(node, (exp.JSONExtractScalar, exp.JSONExtract)) and not isinstance(node.this, exp.Cast):
+            node.set("this", exp.cast(node.this, exp.DataType.build("jsonb")))  # json, jsonb or text alike
+            return node
         if isinstance(node, exp.Split):  # string_split -> string_to_array
             return exp.Anonymous(this="string_to_array", expressions=[node.this, node.expression])
         if isinstance(node, exp.ArgMax):  # arg_max(x, y) -> the x of the greatest y
@@ -100,11 +106,19 @@ def to_postgres(sql: str) -> PgStatement:
         return node
 
     tree = tree.transform(mark)
+    before: tuple[str, ...] = ()
+    if isinstance(tree, exp.Create) and tree.args.get("replace") and str(tree.args.get("kind")).upper() == "TABLE":
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        before = (f"DROP TABLE IF EXISTS {target.sql(dialect='postgres')}",)  # PostgreSQL replaces only views
+        tree.set("replace", False)
     if isinstance(tree, exp.Insert) and tree.args.get("alternative"):
         text = _upsert(tree)
     else:
         text = tree.sql(dialect="postgres")
-    return _finish(text, slots)
+    # the ledger's JSON is jsonb (and every JSON argument is cast to it above)
+    text = text.replace("JSON_EXTRACT_PATH_TEXT(", "JSONB_EXTRACT_PATH_TEXT(").replace(
+        "JSON_EXTRACT_PATH(", "JSONB_EXTRACT_PATH(")
+    return dataclasses.replace(_finish(text, slots), before=before)
 
 
 def _arg_max(node: exp.ArgMax) -> exp.Expression:
@@ -161,6 +175,23 @@ def _upsert(tree: exp.Insert) -> str:
     if not updates:
         return head + "DO NOTHING"
     return head + "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updates)
+
+
+def _numbered(sql: str) -> str:
+    """``?`` placeholders as ``$1``, ``$2``... in the order they are written (a parsed tree is not walked in that
+    order: ``limit ?`` may come before ``where ... ?``)."""
+    out, n, quote = [], 0, None
+    for ch in sql:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            n += 1
+            out.append(f"${n}")
+            continue
+        out.append(ch)
+    return "".join(out)
 
 
 def _plain(sql: str) -> PgStatement:

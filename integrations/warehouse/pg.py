@@ -65,6 +65,8 @@ class PgConnection:
             for text in statements:
                 stmt = to_postgres(text)
                 cur = self.raw.cursor()
+                for first in stmt.before:
+                    cur.execute(first)
                 cur.execute(stmt.sql, bind(stmt, params) if stmt.slots else None)
                 self._cur = cur
         except psycopg.Error as exc:
