@@ -53,6 +53,8 @@ def pg_connect(target: PostgresTarget, application_name: str = "steward"):
 class PgConnection:
     """DuckDB's connection methods over psycopg (what the warehouse layer's modules call)."""
 
+    dialect = "postgres"  # the few statements with no portable form ask this (``getattr(con, "dialect", ...)``)
+
     def __init__(self, raw: Any, target: PostgresTarget) -> None:
         self.raw = raw
         self.target = target

@@ -205,3 +205,22 @@ def test_a_crash_mid_batch_leaves_nothing_of_it_on_postgres(tmp_path, pg_server,
     result = landing.land_batch(wh, bad, v.valid, v.quarantined, v.drift, v.contract.version, "r2")
     assert (result.rows_loaded, result.rows_quarantined, result.skipped) == (2, 1, False)
     assert _state(wh)["raw"]["salesforce__accounts"] == 4
+
+
+def test_the_pii_scan_finds_the_same_columns_on_both(tmp_path, pg_server):
+    """Plain columns and the keys of ``_unmapped`` (jsonb_each_text on a server, a map on DuckDB), counts only."""
+    from test_pii_scan_columns import ROWS, _contacts, _land, _values
+
+    from steward.integrations.warehouse import pii_scan
+
+    frame = pd.concat([_contacts(ROWS), pd.DataFrame({"Backup_Email": _values("email", ROWS),
+                                                      "Notes": _values("text", ROWS),
+                                                      "Cell": _values("phone", ROWS)})], axis=1)
+    found = []
+    for n, wh in enumerate(both(tmp_path, pg_server)):
+        _land(wh, tmp_path / f"in{n}", frame)
+        found.append(sorted((c.table_name, c.column_name, c.name_kind, c.content_kind, c.values_sampled,
+                             c.values_matching) for c in pii_scan.scan_pii(wh, ["raw"], sample_rows=ROWS - 5)))
+    assert found[0] == found[1]
+    assert ("salesforce__contacts", "_unmapped.Backup_Email", "email", "email", ROWS - 5, ROWS - 5) in found[1]
+    assert ("salesforce__contacts", "_unmapped.Cell", None, "phone", ROWS - 5, ROWS - 5) in found[1]
