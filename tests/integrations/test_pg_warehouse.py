@@ -224,3 +224,30 @@ def test_the_pii_scan_finds_the_same_columns_on_both(tmp_path, pg_server):
     assert found[0] == found[1]
     assert ("salesforce__contacts", "_unmapped.Backup_Email", "email", "email", ROWS - 5, ROWS - 5) in found[1]
     assert ("salesforce__contacts", "_unmapped.Cell", None, "phone", ROWS - 5, ROWS - 5) in found[1]
+
+
+def test_a_duckdb_warehouse_moves_to_postgres_whole(tmp_path, pg_server, demo):
+    """raw and ledger copied with COPY: the same landing state, an intact audit chain, sequences that continue, and
+    the next pull of the same exports lands nothing twice. A target already holding a ledger is refused."""
+    from steward.integrations.warehouse import outbox
+    from steward.integrations.warehouse.move import move_to_postgres
+
+    duck = Warehouse(tmp_path / "old.duckdb")
+    _pull_all(duck, demo, "run-1")
+    ledger.start_run(duck, "run-1", "governance", None)
+    ledger.append_audit(duck, run_id="run-1", fingerprint=None, check_id=None, action="pause", target="crm:701",
+                        decided_by="policy", reason="bias", outcome="paused")
+    outbox.enqueue(duck, "run-1", outbox.OutboxMessage("post", "#ops", {"text": "hello"}))
+    url = pg_server.fresh_database("moved")
+    target = PostgresTarget.from_url(url)
+    moved = move_to_postgres(duck.path, target)
+    assert {m.table: m.rows for m in moved if m.schema == "ledger"}["audit_log"] == 1
+    pg = Warehouse(target)
+    assert _state(pg) == _state(duck)
+    assert ledger.verify_audit_log(pg, key=None) is None
+    outbox.enqueue(pg, "run-2", outbox.OutboxMessage("post", "#ops", {"text": "again"}))
+    assert [a.run_id for a in outbox.alerts(pg)] == ["run-1", "run-2"]  # the sequence continued past the copy
+    _pull_all(pg, demo, "run-2")
+    assert _state(pg) == _state(duck)
+    with pytest.raises(Exception, match="already holds rows"):
+        move_to_postgres(duck.path, target)
