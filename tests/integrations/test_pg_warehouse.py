@@ -251,3 +251,23 @@ def test_a_duckdb_warehouse_moves_to_postgres_whole(tmp_path, pg_server, demo):
     assert _state(pg) == _state(duck)
     with pytest.raises(Exception, match="already holds rows"):
         move_to_postgres(duck.path, target)
+
+
+def test_steward_warehouse_move_moves_into_the_configured_server(tmp_path, pg_server):
+    from typer.testing import CliRunner
+
+    from steward.flows.cli import app
+    from steward.integrations.warehouse.validation import check_batch
+
+    old = Warehouse(tmp_path / "old.duckdb")
+    batch = _accounts_batch(tmp_path / "a", [_acc(1), _acc(2), _acc(3, revenue="lots")])
+    v = check_batch(batch)
+    landing.land_batch(old, batch, v.valid, v.quarantined, v.drift, v.contract.version, "r1")
+    url = pg_server.fresh_database("cli")
+    result = CliRunner().invoke(app, ["warehouse", "move", str(old.path), "-c", str(_config(tmp_path, url))])
+    assert result.exit_code == 0, result.output
+    assert "moved" in result.output and "3 rows" not in result.output
+    assert _state(Warehouse(url)) == _state(old)
+    result = CliRunner().invoke(app, ["warehouse", "move", str(old.path), "-c",
+                                      str(_config(tmp_path, "w.duckdb"))])
+    assert result.exit_code == 2 and "warehouse: set it to the PostgreSQL URL" in result.output
