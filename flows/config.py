@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 
 from ..contracts.policy import Policy
 from ..contracts.yaml_input import read_yaml_mapping
@@ -173,6 +173,11 @@ class StewardConfig(_Strict):
                 raise ValueError(str(exc)) from None
             return {**data, "warehouse": target}
         return data
+
+    @field_serializer("warehouse", when_used="json")
+    def _warehouse_text(self, value: Path | PostgresTarget) -> str:
+        """A server as its URL (no secret in it), as steward.yaml spells it."""
+        return value.display if isinstance(value, PostgresTarget) else str(value)
 
     @field_validator("integrations")
     @classmethod
