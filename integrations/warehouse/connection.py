@@ -26,7 +26,7 @@ from ...contracts.errors import WarehouseBusy
 from .target import PostgresTarget, WarehouseTarget, parse_target
 from .writer_lock import DEFAULT_LOCK_TIMEOUT, hold
 
-__all__ = ["Warehouse", "LEDGER_DDL"]
+__all__ = ["Warehouse", "LEDGER_DDL", "ledger_rows"]
 
 LEDGER_DDL = """
 create schema if not exists raw;
@@ -200,6 +200,17 @@ class Warehouse:
             row = con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
                               [schema, table]).fetchone()
         return bool(row and row[0])
+
+
+def ledger_rows(target: PostgresTarget) -> int:
+    """How many runs a PostgreSQL database's ledger holds (0 for a database Steward never used)."""
+    from .pg import pg_session
+
+    with pg_session(target, read_only=True) as con:
+        if not con.execute("select count(*) from information_schema.tables where table_schema = 'ledger' "
+                           "and table_name = 'runs'").fetchone()[0]:
+            return 0
+        return int(con.execute("select count(*) from ledger.runs").fetchone()[0])
 
 
 RESOURCE_SETTINGS = ("threads", "memory_limit", "temp_directory")
