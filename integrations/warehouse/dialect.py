@@ -1,8 +1,10 @@
 """DuckDB SQL on PostgreSQL: the one place where the two dialects differ.
 
 Decision. Steward's statements stay written once, in DuckDB's dialect, which the embedded default runs unchanged;
-on a PostgreSQL warehouse each statement is transpiled by sqlglot the first time it is seen and cached by its text
-(Steward runs a few hundred distinct statements; a transpile costs about a millisecond, a cache hit nothing). Writing
+on a PostgreSQL warehouse each statement is transpiled by sqlglot the first time it is seen and cached by its text.
+Measured on the ledger's DDL and the report's reads (40 statements, a loaded 2-core machine): 9 ms per statement the
+first time, 0.1 us from the cache; Steward runs a few hundred distinct statements, so a process pays well under a
+second once, next to tens of milliseconds per round trip it would pay anyway. Writing
 every statement twice, or in a lowest common subset by hand, would have meant editing every module of this package
 and keeping two copies in step; sqlglot already knows ``qualify`` (a window in a subquery), ``json_extract_string``
 (``json_extract_path_text``), ``list_contains`` (``= ANY``), ``double`` and ``varchar``.
