@@ -39,9 +39,13 @@ def test_a_second_run_waits_and_goes_when_the_first_lets_go(any_warehouse):
     first = writer_lock(wh.path)
     first.acquire(LockHolder("run-first"), timeout=5)
     told: list[LockHolder | None] = []
-    threading.Timer(0.5, first.release).start()
+
+    def waiting(holder: LockHolder | None) -> None:  # told it waits: now the first run finishes
+        told.append(holder)
+        threading.Thread(target=first.release).start()
+
     second = writer_lock(wh.path)
-    second.acquire(LockHolder("run-second"), timeout=120, on_wait=told.append)  # no tight timeout: it waits
+    second.acquire(LockHolder("run-second"), timeout=120, on_wait=waiting)  # no tight timeout: it waits
     try:
         assert len(told) == 1 and told[0] is not None and told[0].run_id == "run-first"
         assert second.holder().run_id == "run-second"
