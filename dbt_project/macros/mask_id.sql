@@ -1,5 +1,10 @@
 {# A stable, non-reversible token for a customer identifier: what findings and Slack may show instead of PII. #}
 {% macro mask_id(expr) -%}
+    {{ return(adapter.dispatch('mask_id', 'steward')(expr)) }}
+{%- endmacro %}
+
+{# md5() gives lower-case hex text on DuckDB, PostgreSQL, Snowflake and Databricks (BigQuery: to_hex(md5(...))). #}
+{% macro default__mask_id(expr) -%}
     'h:' || left(md5(lower(trim(cast({{ expr }} as varchar)))), 10)
 {%- endmacro %}
 
