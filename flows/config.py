@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 
 from ..contracts.policy import Policy
 from ..contracts.yaml_input import read_yaml_mapping
 from ..contracts.errors import ConfigError
 from ..integrations.warehouse.landing import QUARANTINE_KEEP_MAX
+from ..integrations.warehouse.target import PostgresTarget, is_postgres_url
 from ..integrations.sources.streams import PLATFORMS
 
 __all__ = ["IntegrationConfig", "RetryConfig", "SlackConfig", "DuckDBConfig", "StewardConfig", "load_config",
@@ -156,7 +157,10 @@ class DuckDBConfig(_Strict):
 
 
 class StewardConfig(_Strict):
-    warehouse: Path = Path("steward.duckdb")
+    # a DuckDB file (the default) or postgresql://USER@HOST:PORT/DATABASE; the password never sits in this file:
+    # ``warehouse_password_env`` names the environment variable that holds it
+    warehouse: Path | PostgresTarget = Path("steward.duckdb")
+    warehouse_password_env: str | None = None
     policy: Path | None = None
     work_dir: Path = Path("steward-work")
     report_dir: Path = Path("reports")
@@ -167,6 +171,23 @@ class StewardConfig(_Strict):
     lock_timeout_seconds: float = Field(600.0, ge=0)  # how long a run or health check waits for another run
     duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)  # threads, memory_limit, temp_directory
     serve: ServeConfig = Field(default_factory=ServeConfig)  # `steward serve` (approvals from Slack)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _warehouse_target(cls, data: Any) -> Any:
+        """A PostgreSQL URL becomes a :class:`PostgresTarget` (checked: no password, user, host, database)."""
+        if isinstance(data, dict) and is_postgres_url(data.get("warehouse")):
+            try:
+                target = PostgresTarget.from_url(data["warehouse"], data.get("warehouse_password_env"))
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+            return {**data, "warehouse": target}
+        return data
+
+    @field_serializer("warehouse", when_used="json")
+    def _warehouse_text(self, value: Path | PostgresTarget) -> str:
+        """A server as its URL (no secret in it), as steward.yaml spells it."""
+        return value.display if isinstance(value, PostgresTarget) else str(value)
 
     @field_validator("integrations")
     @classmethod
@@ -179,7 +200,9 @@ class StewardConfig(_Strict):
 
     def resolved(self, base: Path) -> "StewardConfig":
         def fix(p: Path | None) -> Path | None:
-            return None if p is None else (p if p.is_absolute() else (base / p)).resolve()
+            if p is None or isinstance(p, PostgresTarget):  # a server is not a path
+                return p
+            return (p if p.is_absolute() else (base / p)).resolve()
 
         return self.model_copy(update={
             "warehouse": fix(self.warehouse), "policy": fix(self.policy), "work_dir": fix(self.work_dir),
@@ -197,7 +220,10 @@ def load_config(path: Path | str) -> StewardConfig:
         cfg = StewardConfig.model_validate({**data, "source": None})
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(f"{p}: {'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from exc
+        where = ".".join(str(x) for x in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        # the warehouse URL's own check already names its field (warehouse or warehouse_password_env)
+        raise ConfigError(f"{p}: {msg}" if not where and msg.startswith("warehouse") else f"{p}: {where}: {err['msg']}") from exc
     return cfg.resolved(p.parent.resolve()).model_copy(update={"source": p.resolve()})
 
 

@@ -25,9 +25,12 @@ DEMO_ANCHOR = Path("audit-anchors.jsonl")
 
 
 def prepare_demo(workdir: Path, scale: float = 1.0, seed: int = 7, clean: bool = False,
-                 progress: Callable[[str], None] | None = None) -> tuple[Path, Workspace]:
+                 progress: Callable[[str], None] | None = None, warehouse: str | None = None,
+                 warehouse_password_env: str | None = None) -> tuple[Path, Workspace]:
     """Write the workspace and its config; returns the config path and what was generated. ``progress`` hears the
-    generator's steps."""
+    generator's steps. ``warehouse``: a PostgreSQL URL to run into instead of ``steward.duckdb`` (an empty
+    database: the demo starts from an empty warehouse, and never empties one that holds runs)."""
+    target = _demo_target(warehouse, warehouse_password_env)
     workdir = workdir.expanduser().resolve()
     try:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -38,9 +41,27 @@ def prepare_demo(workdir: Path, scale: float = 1.0, seed: int = 7, clean: bool =
     for stale in (workdir / "steward.duckdb", workdir / "steward.duckdb.wal", workdir / DEMO_ANCHOR):
         stale.unlink(missing_ok=True)
     cfg = StewardConfig(
-        warehouse=Path("steward.duckdb"), work_dir=Path("work"), report_dir=Path("reports"), audit_anchor=DEMO_ANCHOR,
-        integrations=[entry for p in DEMO_PLATFORMS for entry in _file_integrations(p)])
+        warehouse=target or Path("steward.duckdb"), work_dir=Path("work"), report_dir=Path("reports"),
+        audit_anchor=DEMO_ANCHOR, integrations=[entry for p in DEMO_PLATFORMS for entry in _file_integrations(p)],
+        warehouse_password_env=warehouse_password_env)
     return write_config(cfg, workdir / "steward.yaml"), ws
+
+
+def _demo_target(url: str | None, password_env: str | None):
+    """The PostgreSQL warehouse the demo runs into (None: its DuckDB file), refused when it already holds runs."""
+    if url is None:
+        return None
+    from ..integrations.warehouse import ledger_rows
+    from ..integrations.warehouse.target import parse_target
+
+    target = parse_target(url, password_env)
+    if isinstance(target, Path):
+        raise ConfigError(f"--warehouse: '{url}' is not a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE); "
+                          "the demo's DuckDB file is always <workdir>/steward.duckdb")
+    if ledger_rows(target):
+        raise ConfigError(f"--warehouse: {target.display} already holds Steward runs; the demo starts from an "
+                          "empty warehouse, so give it an empty database")
+    return target
 
 
 def _file_integrations(platform: str) -> list[IntegrationConfig]:
@@ -91,6 +112,8 @@ def write_emulated_config(config: Path, api_integrations: list[dict[str, Any]],
     base = config.parent
     relative = [i.model_copy(update={"path": i.path.relative_to(base)}) if i.path and i.path.is_relative_to(base)
                 else i for i in integrations]
-    emulated = StewardConfig(warehouse=Path("steward.duckdb"), work_dir=Path("work"), report_dir=Path("reports"),
-                             audit_anchor=DEMO_ANCHOR, integrations=relative)
+    server = cfg.warehouse if not isinstance(cfg.warehouse, Path) else None  # a demo run into PostgreSQL
+    emulated = StewardConfig(warehouse=server or Path("steward.duckdb"), work_dir=Path("work"),
+                             report_dir=Path("reports"), audit_anchor=DEMO_ANCHOR, integrations=relative,
+                             warehouse_password_env=cfg.warehouse_password_env)
     return write_config(emulated, config.with_name("steward.emulated.yaml"))

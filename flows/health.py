@@ -107,7 +107,8 @@ def integration_health(params: HealthParams) -> HealthResult:
     cfg = load_config(params.config)
     policy = alert_policy(load_policy(cfg.policy), cfg)
     run_id = f"health-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    with hold(cfg.warehouse, run_id, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, report)):
+    with hold(cfg.warehouse, run_id, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, report),
+              monitor=True):
         wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
         channel = policy.health.channel or policy.alerts.channel
         futures = [probe_integration.submit(i, policy.health, wh, run_id, channel) for i in cfg.integrations]

@@ -10,6 +10,7 @@
    with nothing landed reads nothing (re-reading the newest batch cost 26 s when the first landing brought 10M
    events in one batch). The held batch ids come from a scan of one column of the built table. #}
 {% macro latest_records_since(relation, key) -%}
+    {%- set query -%}
     select *
     from {{ relation }}
     {%- if is_incremental() and not incremental_code_changed() %}
@@ -21,7 +22,8 @@
              and tied._batch_id not in ({{ _held_batches() }})
        )
     {%- endif %}
-    qualify row_number() over (partition by _integration, {{ key }} order by _loaded_at desc, _batch_id desc) = 1
+    {%- endset %}
+    {{ first_row_per(query, '_integration, ' ~ key, '_loaded_at desc, _batch_id desc') }}
 {%- endmacro %}
 
 {# The newest `_loaded_at` of the raw batches the built table holds; -infinity while it holds none. #}

@@ -1,7 +1,5 @@
 {# Raw tables are append-only (one batch per pull); staging reads the newest version of each record of each
    integration (two integrations of one platform, e.g. two Salesforce orgs, share a raw table). #}
 {% macro latest_records(relation, key) -%}
-    select *
-    from {{ relation }}
-    qualify row_number() over (partition by _integration, {{ key }} order by _loaded_at desc, _batch_id desc) = 1
+    {{ first_row_per('select * from ' ~ relation, '_integration, ' ~ key, '_loaded_at desc, _batch_id desc') }}
 {%- endmacro %}

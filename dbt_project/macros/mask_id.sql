@@ -1,5 +1,10 @@
 {# A stable, non-reversible token for a customer identifier: what findings and Slack may show instead of PII. #}
 {% macro mask_id(expr) -%}
+    {{ return(adapter.dispatch('mask_id', 'steward')(expr)) }}
+{%- endmacro %}
+
+{# md5() gives lower-case hex text on DuckDB, PostgreSQL, Snowflake and Databricks (BigQuery: to_hex(md5(...))). #}
+{% macro default__mask_id(expr) -%}
     'h:' || left(md5(lower(trim(cast({{ expr }} as varchar)))), 10)
 {%- endmacro %}
 
@@ -10,7 +15,18 @@
 
 {# Hours between two timestamps as a double, the same on DuckDB and PostgreSQL. #}
 {% macro hours_between(start_ts, end_ts) -%}
+    {{ return(adapter.dispatch('hours_between', 'steward')(start_ts, end_ts)) }}
+{%- endmacro %}
+
+{% macro default__hours_between(start_ts, end_ts) -%}
     (extract(epoch from ({{ end_ts }})) - extract(epoch from ({{ start_ts }}))) / 3600.0
+{%- endmacro %}
+
+{# PostgreSQL's extract gives a numeric: the hours become a double as on DuckDB (a numeric mart column would reach
+   Python as Decimal). #}
+{% macro postgres__hours_between(start_ts, end_ts) -%}
+    (cast(extract(epoch from ({{ end_ts }})) as double precision)
+     - cast(extract(epoch from ({{ start_ts }})) as double precision)) / 3600.0
 {%- endmacro %}
 
 {# The run's reference time: the `as_of` var Steward passes, else now (as a plain timestamp with time zone). #}
@@ -21,8 +37,8 @@
 {# Wilson score interval bound for a proportion (z = 1.96). #}
 {% macro wilson(pos, n, sign) -%}
     case when {{ n }} > 0 then
-        ((cast({{ pos }} as double) / {{ n }}) + 1.9208 / {{ n }}
-         {{ sign }} 1.96 * sqrt((cast({{ pos }} as double) / {{ n }}) * (1 - cast({{ pos }} as double) / {{ n }}) / {{ n }}
+        ((cast({{ pos }} as {{ float_type() }}) / {{ n }}) + 1.9208 / {{ n }}
+         {{ sign }} 1.96 * sqrt((cast({{ pos }} as {{ float_type() }}) / {{ n }}) * (1 - cast({{ pos }} as {{ float_type() }}) / {{ n }}) / {{ n }}
                         + 0.9604 / ({{ n }} * {{ n }})))
         / (1 + 3.8416 / {{ n }})
     end
@@ -43,8 +59,12 @@
 {# Up to five example values, sorted, as an array: evidence that names a few subjects without listing them all.
    Rows where `expr` is null (the CASE of a non-matching row) are not examples; no match gives an empty list. #}
 {% macro example_ids(expr) -%}
+    {{ return(adapter.dispatch('example_ids', 'steward')(expr)) }}
+{%- endmacro %}
+
+{% macro default__example_ids(expr) -%}
     coalesce(
         (array_agg(distinct cast({{ expr }} as varchar) order by cast({{ expr }} as varchar))
             filter (where {{ expr }} is not null))[1:5],
-        {% if target.type == 'postgres' %}cast('{}' as varchar[]){% else %}cast([] as varchar[]){% endif %})
+        {{ empty_text_array() }})
 {%- endmacro %}

@@ -1,11 +1,17 @@
 {# Hex SHA-256 of a normalised email: the identifier Google Customer Match and the erasure log hold instead of the
    address, so matching them never needs the address itself outside the systems that already hold it. #}
 {% macro sha256_hex(expr) -%}
-    {%- if target.type == 'postgres' -%}
-        encode(sha256(convert_to({{ expr }}, 'UTF8')), 'hex')
-    {%- else -%}
-        sha256({{ expr }})
-    {%- endif -%}
+    {{ return(adapter.dispatch('sha256_hex', 'steward')(expr)) }}
+{%- endmacro %}
+
+{# DuckDB's sha256() gives lower-case hex text already (so does Databricks' sha2(expr, 256)). #}
+{% macro default__sha256_hex(expr) -%}
+    sha256({{ expr }})
+{%- endmacro %}
+
+{# PostgreSQL's sha256() takes and gives bytea. #}
+{% macro postgres__sha256_hex(expr) -%}
+    encode(sha256(convert_to({{ expr }}, 'UTF8')), 'hex')
 {%- endmacro %}
 
 {# True when `expr` matches any of the shell-style globs (`*`, `?`) from policy; an empty list matches nothing.

@@ -29,6 +29,7 @@ from .health import health  # noqa: E402
 from .report import report  # noqa: E402
 from .run import approve, demo, run  # noqa: E402
 from .serve import serve  # noqa: E402
+from .warehouse import warehouse_app  # noqa: E402
 
 __all__ = ["app", "main"]
 
@@ -46,6 +47,7 @@ app.command("report")(report)
 app.command("health")(health)
 app.command("serve")(serve)
 app.command("evidence")(evidence)
+app.add_typer(warehouse_app, name="warehouse")
 # the old spellings, for one release: hidden from --help, same command, same output
 app.command("audit-launch", hidden=True)(audit_launch)
 app.add_typer(log_app, name="audit-log", hidden=True)

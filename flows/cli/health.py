@@ -40,7 +40,8 @@ def health(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", h
         load_policy(cfg.policy)
         # a governance run holds the warehouse: wait for it here, before Prefect starts (a --every loop waits
         # per tick, in the flow, and lets the run go between ticks)
-        with hold(cfg.warehouse, None, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, say_stage)):
+        with hold(cfg.warehouse, None, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, say_stage),
+                  monitor=True):
             Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
         rows = _stored(config) if latest else _probe(config, every, as_json)
     if as_json:

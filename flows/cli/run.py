@@ -42,7 +42,11 @@ def demo(clean: bool = typer.Option(False, help="Switch every injected problem o
          dry_run: bool = typer.Option(False, help="Decide and record actions, but pause nothing."),
          source: str = typer.Option("api", help="api: pull Salesforce, HubSpot and Google Ads through their APIs "
                                                 "(local emulators); files: read the export files directly."),
-         verbose: bool = typer.Option(False, help="Show Prefect's and dbt's own logs.")) -> None:
+         verbose: bool = typer.Option(False, help="Show Prefect's and dbt's own logs."),
+         warehouse: str = typer.Option(None, help="Run into this PostgreSQL database (postgresql://USER@HOST:PORT/DB, "
+                                                  "empty) instead of <workdir>/steward.duckdb."),
+         warehouse_password_env: str = typer.Option(None, help="The environment variable holding the "
+                                                               "--warehouse password.")) -> None:
     """Generate the demo workspace and run the whole governance loop on it, no accounts needed."""
     from ..demo import API_EVENTS_MAX, prepare_demo, read_from_files, write_emulated_config
 
@@ -52,7 +56,8 @@ def demo(clean: bool = typer.Option(False, help="Switch every injected problem o
     def go() -> object:
         with err.status("Generating the demo workspace…"):
             config, ws = prepare_demo(workdir, scale=scale, seed=seed, clean=clean,
-                                      progress=lambda line: say_stage("generate", line))
+                                      progress=lambda line: say_stage("generate", line), warehouse=warehouse,
+                                      warehouse_password_env=warehouse_password_env)
         injected = ", ".join(ws.injections.enabled()) or "none (clean)"
         err.print(f"[bold]Demo workspace[/] {ws.root}  ({sum(ws.counts.values()):,} records, injected: {injected})")
         if source == "files":

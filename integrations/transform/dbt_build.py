@@ -18,6 +18,7 @@ from typing import Mapping
 from ...contracts.errors import TransformError
 from ..warehouse import Warehouse
 from ..warehouse.landing import ensure_raw_tables
+from ..warehouse.target import PostgresTarget, WarehouseTarget
 
 __all__ = ["TestFailure", "BuildOutcome", "dbt_project_dir", "build", "run_models"]
 
@@ -46,13 +47,21 @@ def dbt_project_dir() -> Path:
     return Path(str(resources.files("steward.dbt_project")))
 
 
-def _write_profile(work_dir: Path, warehouse: Path, settings: Mapping[str, str] | None = None) -> Path:
-    """dbt's profile for the warehouse. ``threads: 2`` is how many models dbt builds at once; DuckDB's own resource
-    settings (``Warehouse.settings``) go under ``settings``, which dbt-duckdb sets on every cursor it opens, except
-    ``temp_directory``: DuckDB refuses to switch it once a model has spilled into it, even to the same folder, so it
-    is given once, when dbt opens the database (``config_options``)."""
+def _write_profile(work_dir: Path, warehouse: WarehouseTarget, settings: Mapping[str, str] | None = None) -> Path:
+    """dbt's profile for the warehouse: a DuckDB file (dbt-duckdb) or a PostgreSQL database (dbt-postgres)."""
     profiles = work_dir / "profiles"
     profiles.mkdir(parents=True, exist_ok=True)
+    text = _postgres_profile(warehouse) if isinstance(warehouse, PostgresTarget) \
+        else _duckdb_profile(warehouse, settings)
+    (profiles / "profiles.yml").write_text(text, encoding="utf-8")
+    return profiles
+
+
+def _duckdb_profile(warehouse: Path, settings: Mapping[str, str] | None) -> str:
+    """``threads: 2`` is how many models dbt builds at once; DuckDB's own resource settings (``Warehouse.settings``)
+    go under ``settings``, which dbt-duckdb sets on every cursor it opens, except ``temp_directory``: DuckDB refuses
+    to switch it once a model has spilled into it, even to the same folder, so it is given once, when dbt opens the
+    database (``config_options``)."""
     text = ("steward:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"
             f"      path: {json.dumps(str(warehouse))}\n      schema: main\n      threads: 2\n")
     per_cursor = {k: v for k, v in (settings or {}).items() if k != "temp_directory"}
@@ -61,33 +70,45 @@ def _write_profile(work_dir: Path, warehouse: Path, settings: Mapping[str, str] 
         if values:
             text += f"      {section}:\n" + "".join(f"        {key}: {json.dumps(str(value))}\n"
                                                   for key, value in values.items())
-    (profiles / "profiles.yml").write_text(text, encoding="utf-8")
-    return profiles
+    return text
 
 
-def build(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None = None,
+def _postgres_profile(target: PostgresTarget) -> str:
+    """The password never enters the file: dbt reads it from the environment variable the config names, through
+    ``env_var`` when it renders the profile (no variable: trust, peer or .pgpass authentication, as for psycopg).
+    The schemas are the ones the DuckDB file has (``main``, and ``staging``/``governance`` from the folders)."""
+    password = f"      pass: \"{{{{ env_var('{target.password_env}') }}}}\"\n" if target.password_env else \
+        "      pass: \"\"\n"
+    return ("steward:\n  target: postgres\n  outputs:\n    postgres:\n      type: postgres\n"
+            f"      host: {json.dumps(target.host)}\n      port: {int(target.port)}\n"
+            f"      user: {json.dumps(target.user)}\n{password}      dbname: {json.dumps(target.database)}\n"
+            "      schema: main\n      threads: 2\n")
+
+
+def build(warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, select: list[str] | None = None,
           exclude: list[str] | None = None, full_refresh: bool = False,
           settings: Mapping[str, str] | None = None) -> BuildOutcome:
     """``dbt build`` (models, data tests and unit tests) with the policy's scope as vars; ``exclude`` leaves nodes
     out (``source:salesforce.opportunities+``: a refused source and everything built on it keep their last build);
     ``full_refresh`` rebuilds the incremental event models from all of raw instead of the batches landed since.
-    ``settings`` are DuckDB's resource settings (``Warehouse.settings``)."""
+    ``settings`` are DuckDB's resource settings (``Warehouse.settings``; not used on PostgreSQL). ``warehouse`` is
+    the DuckDB file or a :class:`PostgresTarget`."""
     return _invoke("build", warehouse, work_dir, dbt_vars, select, exclude, full_refresh, settings)
 
 
-def run_models(warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None = None,
+def run_models(warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, select: list[str] | None = None,
                full_refresh: bool = False, settings: Mapping[str, str] | None = None) -> BuildOutcome:
     """``dbt run``: models only, for measuring what the audits themselves cost."""
     return _invoke("run", warehouse, work_dir, dbt_vars, select, None, full_refresh, settings)
 
 
-def _invoke(command: str, warehouse: Path, work_dir: Path, dbt_vars: dict, select: list[str] | None,
+def _invoke(command: str, warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, select: list[str] | None,
             exclude: list[str] | None = None, full_refresh: bool = False,
             settings: Mapping[str, str] | None = None) -> BuildOutcome:
     from dbt.cli.main import dbtRunner  # imported late: dbt's import takes a second and most commands skip it
 
     work_dir.mkdir(parents=True, exist_ok=True)
-    ensure_raw_tables(Warehouse(warehouse))  # platforms not connected yet build as empty, not as errors
+    _ensure_raw_tables(warehouse)  # platforms not connected yet build as empty, not as errors
     args = [command, "--project-dir", str(dbt_project_dir()),
             "--profiles-dir", str(_write_profile(work_dir, warehouse, settings)),
             "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
@@ -110,6 +131,20 @@ def _invoke(command: str, warehouse: Path, work_dir: Path, dbt_vars: dict, selec
         raise TransformError(f"dbt {command} did not run: {str(res.exception).strip().splitlines()[0]}") \
             from res.exception
     return _outcome(res.result)
+
+
+def _ensure_raw_tables(warehouse: WarehouseTarget) -> None:
+    """Every raw table the sources name, before dbt reads them. On PostgreSQL the password variable is checked first,
+    so a missing one is one line naming it (ConfigError), not dbt's error from deep inside its profile."""
+    if isinstance(warehouse, PostgresTarget):
+        warehouse.password()
+        try:
+            wh = Warehouse(warehouse)
+        except TypeError:  # a warehouse layer that opens DuckDB files only: raw on the server is the caller's
+            return
+    else:
+        wh = Warehouse(warehouse)
+    ensure_raw_tables(wh)
 
 
 def _release_duckdb() -> None:

@@ -1,7 +1,10 @@
 """The warehouse layer: every SQL statement Steward runs outside dbt, and the connections they run on.
 
-    connection     ``Warehouse``: short-lived DuckDB connections, the ledger's DDL, the writer lock taken per run
-    writer_lock    one writer per warehouse file across processes
+    connection     ``Warehouse``: short-lived connections (DuckDB or PostgreSQL), the ledger's DDL, the writer lock
+    pg, dialect    PostgreSQL: a connection with DuckDB's methods, statements transpiled once (sqlglot + overrides)
+    landing_pg     landing on a server: DuckDB shapes the batch, COPY carries it, one transaction per batch
+    move           a DuckDB warehouse's raw and ledger moved to PostgreSQL
+    writer_lock    one writer per warehouse (flock on a file, an advisory lock on a server) across processes
     ledger         runs, findings, launch audits, campaign controls, the checks a run did not evaluate, and the
                    keyed, hash-chained audit log
     landing        one checked batch into ``raw`` with its quarantine, batch record, schema snapshot and watermark
@@ -21,6 +24,6 @@
 Callers outside this package hold no SQL of their own: ``flows/`` and ``contracts/`` call these functions.
 """
 
-from .connection import LEDGER_DDL, Warehouse
+from .connection import LEDGER_DDL, Warehouse, ledger_rows
 
-__all__ = ["Warehouse", "LEDGER_DDL"]
+__all__ = ["Warehouse", "LEDGER_DDL", "ledger_rows"]

@@ -297,6 +297,9 @@ def materialise_audience(path: Path | str, audit_id: str, queries: dict[str, str
 
     Raises ``RefusedQuery`` (a rule broken) or ``QueryFailed`` (a runtime error, reduced by ``describe_error``)."""
     counts: dict[str, int] = {}
+    if not isinstance(path, (str, Path)):  # a PostgresTarget: the confinement below is DuckDB's
+        raise WarehouseError(f"{path}: a launch spec's audience SQL runs only on a DuckDB warehouse for now; audit "
+                             "this launch without audience queries, or against a DuckDB copy of the warehouse")
     with locked_connection(path) as con:
         rendered = {part: check_query(sql) for part, sql in queries.items()}
         for sql in rendered.values():

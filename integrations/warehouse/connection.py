@@ -1,9 +1,13 @@
-"""The DuckDB warehouse: where landed data, Steward's own ledgers and dbt's models live in one file.
+"""The warehouse: where landed data, Steward's own ledgers and dbt's models live, in a DuckDB file (the embedded
+default) or a PostgreSQL database (``warehouse: postgresql://...``; see ``pg`` and ``dialect``).
 
 Connections are short-lived on purpose: dbt opens the same file in the same process between our steps, and DuckDB
 allows one read-write owner at a time, so nothing here keeps a connection open across a step. Between processes the
 writer lock (``writer_lock``) decides who owns the file: a run holds it from start to end, and any other connection
 waits for it, so a second process never meets DuckDB's own lock error in the middle of someone else's run.
+
+On PostgreSQL the server arbitrates concurrent sessions itself: a connection takes no lock, so the health monitor
+and a report read while a run writes; runs still hold the writer lock (an advisory lock) for their whole length.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ import duckdb
 
 from ...contracts.errors import WarehouseError
 from ...contracts.errors import WarehouseBusy
+from .target import PostgresTarget, WarehouseTarget, parse_target
 from .writer_lock import DEFAULT_LOCK_TIMEOUT, hold
 
-__all__ = ["Warehouse", "LEDGER_DDL"]
+__all__ = ["Warehouse", "LEDGER_DDL", "ledger_rows"]
 
 LEDGER_DDL = """
 create schema if not exists raw;
@@ -118,12 +123,21 @@ _CONNECTING = threading.Lock()
 
 
 class Warehouse:
-    """A DuckDB file plus the ledgers Steward writes to it. Creating one checks the file can be written."""
+    """A DuckDB file or a PostgreSQL database, plus the ledgers Steward writes to it. Creating one checks the file
+    can be written (or the server reached) and creates the ledger tables that are missing."""
 
-    def __init__(self, path: Path | str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    def __init__(self, path: WarehouseTarget | str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
                  settings: Mapping[str, str] | None = None) -> None:
-        self.path = Path(path).expanduser().resolve()
+        target = parse_target(path) if isinstance(path, str) else path
         self.lock_timeout = lock_timeout  # how long a connection outside a run waits for a run to finish
+        if isinstance(target, PostgresTarget):
+            self.path: Path | PostgresTarget = target  # what error messages name (its str is the URL, no secret)
+            self.settings: dict[str, str] = {}  # DuckDB's resource settings do not apply to a server
+            from .pg import ensure_ledger
+
+            ensure_ledger(target, LEDGER_DDL)
+            return
+        self.path = Path(target).expanduser().resolve()
         # DuckDB's resource settings (threads, memory_limit, temp_directory; steward.yaml's `duckdb:`), applied to
         # every connection and handed to dbt's profile, so a run bigger than memory spills instead of failing
         self.settings = _checked_settings(self.path, settings or {})
@@ -137,10 +151,27 @@ class Warehouse:
         with self.connect() as con:
             con.execute(LEDGER_DDL)
 
+    @property
+    def is_postgres(self) -> bool:
+        return isinstance(self.path, PostgresTarget)
+
+    @property
+    def target(self) -> WarehouseTarget:
+        return self.path
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection, under the writer lock: the run's own when this process holds it, else taken for the
-        connection's length (waiting up to ``lock_timeout`` for a run in another process to finish)."""
+        connection's length (waiting up to ``lock_timeout`` for a run in another process to finish).
+
+        On PostgreSQL a :class:`~.pg.PgConnection` with the same methods, and no lock: the server isolates
+        sessions, and a read-only connection runs its statements in a read-only session."""
+        if isinstance(self.path, PostgresTarget):
+            from .pg import pg_session
+
+            with pg_session(self.path, read_only=read_only) as con:
+                yield con
+            return
         with hold(self.path, None, self.lock_timeout):
             try:
                 with _CONNECTING:
@@ -169,6 +200,17 @@ class Warehouse:
             row = con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
                               [schema, table]).fetchone()
         return bool(row and row[0])
+
+
+def ledger_rows(target: PostgresTarget) -> int:
+    """How many runs a PostgreSQL database's ledger holds (0 for a database Steward never used)."""
+    from .pg import pg_session
+
+    with pg_session(target, read_only=True) as con:
+        if not con.execute("select count(*) from information_schema.tables where table_schema = 'ledger' "
+                           "and table_name = 'runs'").fetchone()[0]:
+            return 0
+        return int(con.execute("select count(*) from ledger.runs").fetchone()[0])
 
 
 RESOURCE_SETTINGS = ("threads", "memory_limit", "temp_directory")

@@ -94,7 +94,7 @@ def latest(wh: Warehouse, max_age: timedelta | None = None, now: datetime | None
     params: list[Any] = [] if max_age is None else [(now or pd.Timestamp.now(tz="UTC")) - max_age]
     sql = f"""
         with rows as (select * from ledger.integration_health {where}),
-        last as (select * from rows qualify row_number() over (partition by integration order by seq desc) = 1),
+        last as (select * from rows where seq in (select max(seq) from rows group by integration)),
         began as (select h.integration, max(h.checked_at) as state_since from ledger.integration_health h
                   where h.changed group by h.integration)
         select last.*, coalesce(began.state_since, first.first_at) as state_since

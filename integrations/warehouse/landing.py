@@ -56,6 +56,10 @@ def ensure_raw_table(wh: Warehouse, table: str, empty: pd.DataFrame) -> bool:
     select a new optional column even before the platform's next batch lands."""
     frame = empty.assign(_batch_id=pd.Series(dtype="string"), _integration=pd.Series(dtype="string"),
                          _loaded_at=pd.Series(dtype="datetime64[us, UTC]"))
+    if wh.is_postgres:
+        from .landing_pg import ensure_raw_table_pg
+
+        return ensure_raw_table_pg(wh, table, frame)
     with wh.connect() as con:
         exists = con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
                              "and table_name = ?", [table]).fetchall()[0][0]
@@ -90,6 +94,17 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
     stream, now = batch.stream, datetime.now(timezone.utc)
     rows_quarantined = len(quarantined) + batch.rejected_dropped  # exact, however few rows the quarantine keeps
     rows_read = len(valid) + rows_quarantined
+    if wh.is_postgres:
+        from .landing_pg import land_batch_pg
+
+        batch_id = f"b-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        record = _batch_record(batch_id, run_id, batch, rows_read, len(valid), rows_quarantined, contract_version,
+                               drift, now, owner)
+        frame = valid.assign(_batch_id=batch_id, _integration=batch.integration, _loaded_at=now)
+        got, skipped = land_batch_pg(wh, batch, frame, quarantined, drift, record, types, keep_max, now, _LANDING)
+        if skipped:
+            return LandResult(got, batch.integration, stream.entity, rows_read, 0, 0, skipped=True)
+        return LandResult(batch_id, batch.integration, stream.entity, rows_read, len(valid), rows_quarantined)
     with _LANDING, wh.connect() as con:
         seen = con.execute(
             "select batch_id from ledger.batches where integration = ? and entity = ? and fingerprint = ?",
@@ -179,6 +194,17 @@ def land_staged(wh: Warehouse, batch: Batch, verdict, run_id: str, owner: str | 
     stream, now = batch.stream, datetime.now(timezone.utc)
     rows_quarantined = verdict.failing
     rows_valid = verdict.rows - verdict.failing
+    if wh.is_postgres:
+        from .landing_pg import land_staged_pg
+
+        batch_id = f"b-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        record = _batch_record(batch_id, run_id, batch, verdict.rows, rows_valid, rows_quarantined,
+                               verdict.contract.version, verdict.drift, now, owner)
+        got, skipped, changed = land_staged_pg(wh, batch, verdict, record, keep_max, now, _LANDING)
+        if skipped:
+            return LandResult(got, batch.integration, stream.entity, verdict.rows, 0, 0, skipped=True)
+        return LandResult(batch_id, batch.integration, stream.entity, verdict.rows, rows_valid, rows_quarantined,
+                          rows_changed=changed)
     with _LANDING, wh.connect() as con:
         seen = con.execute(
             "select batch_id from ledger.batches where integration = ? and entity = ? and fingerprint = ?",
@@ -259,6 +285,17 @@ def land_staged(wh: Warehouse, batch: Batch, verdict, run_id: str, owner: str | 
             con.execute("detach __stage")
     return LandResult(batch_id, batch.integration, stream.entity, verdict.rows, rows_valid, rows_quarantined,
                       rows_changed=changed)
+
+
+def _batch_record(batch_id: str, run_id: str, batch: Batch, rows_read: int, rows_loaded: int, rows_quarantined: int,
+                  contract_version: str, drift: dict | None, now: datetime, owner: str | None) -> dict:
+    """A batch's ``ledger.batches`` row, by column (the PostgreSQL landing path writes it from here)."""
+    return {"batch_id": batch_id, "run_id": run_id, "integration": batch.integration,
+            "platform": batch.stream.platform, "entity": batch.stream.entity, "source": batch.source,
+            "fingerprint": batch.fingerprint, "rows_read": rows_read, "rows_loaded": rows_loaded,
+            "rows_quarantined": rows_quarantined, "contract_version": contract_version,
+            "drift": json.dumps(drift) if drift else None, "loaded_at": now, "owner": owner,
+            "delivery": batch.delivery}
 
 
 def read_watermark(wh: Warehouse, integration: str, entity: str) -> str | None:

@@ -153,6 +153,14 @@ def _scan_unmapped(con: duckdb.DuckDBPyConnection, relation: str, sample_rows: i
     ``unnest(json_keys(..))`` copies each row's whole document per key: quadratic in the width.) A key whose sampled
     values are all null is still listed (``sampled`` 0), so its name is judged; text that is not a JSON object
     yields no pairs rather than failing the scan."""
+    if getattr(con, "dialect", "duckdb") == "postgres":  # the same pairs from jsonb_each_text, one sample scan
+        rows = con.execute(
+            f"select k, count(v) as sampled, {_counts('v')} from (select e.key as k, e.value as v from "
+            f"(select cast({_q(_UNMAPPED)} as jsonb) as m from {relation} where {_q(_UNMAPPED)} is not null "
+            f"limit {int(sample_rows)}) as sample cross join lateral jsonb_each_text(case when "
+            "jsonb_typeof(sample.m) = 'object' then sample.m else '{}'::jsonb end) as e) as pairs "
+            "group by k order by k").fetchall()
+        return [(f"{_UNMAPPED}.{key}", "JSON", sampled, list(matches)) for key, sampled, *matches in rows]
     rows = con.execute(
         f"select k, count(v) as sampled, {_counts('v')} from (select unnest(map_keys(m)) as k, "
         f"unnest(map_values(m)) as v from (select try_cast(try_cast({_q(_UNMAPPED)} as json) as map(varchar, "

@@ -138,17 +138,17 @@ def rows_per_day(con: Any, integration: str, first: date, last: date) -> dict[da
 def latest_drift(con: Any, integration: str) -> list[tuple[str, Any]]:
     """(entity, drift) of each entity's newest batch."""
     return con.execute(
-        "select entity, drift from ledger.batches where integration = ? "
-        "qualify row_number() over (partition by entity order by loaded_at desc, batch_id desc) = 1",
+        "select entity, drift from (select entity, drift, row_number() over (partition by entity "
+        "order by loaded_at desc, batch_id desc) as n from ledger.batches where integration = ?) newest where n = 1",
         [integration]).fetchall()
 
 
 def latest_snapshots(con: Any, integration: str) -> list[tuple[str, Any]]:
     """(entity, columns) of each entity's two newest schema snapshots, newest first."""
     return con.execute(
-        "select entity, columns from ledger.schema_snapshots where integration = ? "
-        "qualify row_number() over (partition by entity order by taken_at desc, batch_id desc) <= 2 "
-        "order by entity, taken_at desc", [integration]).fetchall()
+        "select entity, columns from (select entity, columns, taken_at, row_number() over (partition by entity "
+        "order by taken_at desc, batch_id desc) as n from ledger.schema_snapshots where integration = ?) newest "
+        "where n <= 2 order by entity, taken_at desc", [integration]).fetchall()
 
 
 def last_finished_run(con: Any) -> str | None:

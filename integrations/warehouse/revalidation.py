@@ -61,6 +61,9 @@ def revalidate(wh: Warehouse, entities: list[str] | None = None, quarantine: boo
             for integration in integrations:
                 if progress:
                     progress(f"{key} ({integration})")
+                if wh.is_postgres:
+                    out.append(_revalidate_pg(con, table, key, contract, integration, quarantine))
+                    continue
                 where = f"_integration = '{integration.replace(chr(39), chr(39) * 2)}'"
                 verdict = validate_table(con, f'raw."{table}"', contract, where=where)
                 result = Revalidation(key, integration, contract.version, verdict.rows, len(verdict.failing),
@@ -69,6 +72,22 @@ def revalidate(wh: Warehouse, entities: list[str] | None = None, quarantine: boo
                     result.quarantined = _quarantine(con, table, key, integration, contract.version, verdict.failing)
                 out.append(result)
     return out
+
+
+def _revalidate_pg(con, table: str, key: str, contract, integration: str, quarantine: bool) -> Revalidation:
+    """The same judgement on a PostgreSQL warehouse (``revalidation_pg``: a DuckDB copy judged, the server moves)."""
+    from .revalidation_pg import quarantine_pg_rows, validate_pg_table
+
+    verdict, duck = validate_pg_table(con, table, contract, integration)
+    try:
+        result = Revalidation(key, integration, contract.version, verdict.rows, len(verdict.failing),
+                              verdict.by_check)
+        if quarantine and len(verdict.failing):
+            result.quarantined = quarantine_pg_rows(con, duck, table, key, contract.version, verdict.failing,
+                                                    _RAW_COLUMNS)
+    finally:
+        duck.close()
+    return result
 
 
 def _quarantine(con, table: str, key: str, integration: str, version: str, failing) -> int:

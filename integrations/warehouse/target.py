@@ -60,6 +60,9 @@ class PostgresTarget:
             raise ConfigError(f"warehouse: {exc}") from None
         return cls(parts.hostname, port, unquote(parts.username), database, password_env)
 
+    def __str__(self) -> str:  # error messages name a warehouse by its str: never with a secret
+        return self.display
+
     @property
     def display(self) -> str:
         """The URL without any secret: what logs, errors and reports show."""

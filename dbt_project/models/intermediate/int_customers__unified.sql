@@ -9,9 +9,7 @@ with crm as (
 ),
 
 crm_people as (
-    select * from crm
-    where email_key is not null
-    qualify row_number() over (partition by email_key order by crm_type, crm_person_id) = 1
+    {{ first_row_per('select * from crm where email_key is not null', 'email_key', 'crm_type, crm_person_id') }}
 ),
 
 hubspot as (

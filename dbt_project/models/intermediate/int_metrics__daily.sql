@@ -15,7 +15,7 @@ with days as (
 
 observed as (
     select 'send_volume' as metric, marketing_email_id as subject_id, {{ utc_date('occurred_at') }} as day,
-           cast(count(*) as double precision) as value
+           cast(count(*) as {{ float_type() }}) as value
     from {{ ref('stg_hubspot__email_events') }}
     where event_type = 'SENT' and marketing_email_id is not null
     group by marketing_email_id, {{ utc_date('occurred_at') }}
@@ -29,7 +29,7 @@ observed as (
     group by google_ads_campaign_id, report_date
     union all
     select 'quarantine_rate', integration, {{ utc_date('loaded_at') }},
-           cast(sum(rows_quarantined) as double precision) / nullif(sum(rows_read), 0)
+           cast(sum(rows_quarantined) as {{ float_type() }}) / nullif(sum(rows_read), 0)
     from {{ ref('stg_steward__batches') }}
     group by integration, {{ utc_date('loaded_at') }}
 ),

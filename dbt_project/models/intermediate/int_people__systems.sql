@@ -16,17 +16,20 @@ with crm as (
 ),
 
 -- the CRM's consent is its first record's (a contact before a lead), as int_customers__unified reads it
+crm_first as (
+    {{ first_row_per("select crm.*, count(*) over (partition by email_key) as records from crm
+                      where email_key is not null", 'email_key', 'crm_type, crm_id') }}
+),
+
 salesforce as (
     select
         'salesforce' as system, 1 as system_rank, email_key,
-        count(*) over (partition by email_key) as records,
+        records,
         has_opted_out_of_email as is_email_opted_out,
         case when has_opted_out_of_email then updated_at end as opted_out_at,
         cast(null as timestamptz) as consent_changed_at,
         true as is_consent_origin
-    from crm
-    where email_key is not null
-    qualify row_number() over (partition by email_key order by crm_type, crm_id) = 1
+    from crm_first
 ),
 
 hubspot_subscriptions as (

@@ -18,7 +18,7 @@ with customers as (
 profiles as (
     select
         email_key,
-        ',' || replace(string_agg(coalesce(audiences, ''), ','), ' ', '') || ',' as audience_tags,
+        ',' || replace({{ string_list("coalesce(audiences, '')", ',') }}, ' ', '') || ',' as audience_tags,
         bool_and(coalesce(has_ads_consent, false)) as has_ads_consent
     from {{ ref('stg_cdp__profiles') }}
     where email_key is not null

@@ -32,18 +32,17 @@ groups as (
 
 reference as (
     select dimension, group_value as reference_group, n as reference_n, selected as reference_selected
-    from groups
-    qualify row_number() over (partition by dimension order by n desc, group_value) = 1
+    from ({{ first_row_per('select * from groups', 'dimension', 'n desc, group_value') }}) as largest
 ),
 
 rates as (
     select
         groups.*,
-        cast(groups.selected as double) / groups.n as selection_rate,
+        cast(groups.selected as {{ float_type() }}) / groups.n as selection_rate,
         reference.reference_group,
         reference.reference_n,
-        cast(reference.reference_selected as double) / reference.reference_n as reference_rate,
-        cast(groups.selected + reference.reference_selected as double) / (groups.n + reference.reference_n)
+        cast(reference.reference_selected as {{ float_type() }}) / reference.reference_n as reference_rate,
+        cast(groups.selected + reference.reference_selected as {{ float_type() }}) / (groups.n + reference.reference_n)
             as pooled_rate
     from groups
     inner join reference using (dimension)
@@ -82,7 +81,7 @@ select
     reference_favourable_rate,
     favourable_rate / nullif(reference_favourable_rate, 0) as disparity_ratio,
     {%- if favourable %}
-    cast(null as double) as adverse_ratio,
+    cast(null as {{ float_type() }}) as adverse_ratio,
     {%- else %}
     selection_rate / nullif(reference_rate, 0) as adverse_ratio,
     {%- endif %}

@@ -23,7 +23,7 @@ select
     count(*) as audience_people,
     count(*) filter (where has_consent) as people_with_consent,
     count(*) filter (where not has_consent) as people_without_consent,
-    cast(count(*) filter (where has_consent) as double) / nullif(count(*), 0) as consent_coverage,
+    cast(count(*) filter (where has_consent) as {{ float_type() }}) / nullif(count(*), 0) as consent_coverage,
     {{ example_ids("case when not has_consent then customer_token end") }} as example_ids
 from judged
 group by channel

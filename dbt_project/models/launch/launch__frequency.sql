@@ -29,10 +29,10 @@ select
     {{ cap }} as contact_cap_per_week,
     {{ planned }} as planned_per_week,
     count(*) as audience_people,
-    avg(sends_last_week) as avg_sends_last_week,
+    {{ to_float('avg(sends_last_week)') }} as avg_sends_last_week,
     max(sends_last_week) as max_sends_last_week,
     count(*) filter (where sends_with_launch > {{ cap }}) as people_over_cap,
-    cast(count(*) filter (where sends_with_launch > {{ cap }}) as double) / nullif(count(*), 0) as share_over_cap,
+    cast(count(*) filter (where sends_with_launch > {{ cap }}) as {{ float_type() }}) / nullif(count(*), 0) as share_over_cap,
     {{ example_ids("case when sends_with_launch > " ~ cap ~ " then customer_token end") }} as example_ids
 from people
 having count(*) > 0

@@ -19,7 +19,7 @@ with involved as (
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
     {%- if not platforms %}
-    select cast(null as varchar) as platform, cast(null as double) as sla_hours where false
+    select cast(null as varchar) as platform, cast(null as {{ float_type() }}) as sla_hours where false
     {%- endif %}
 ),
 
@@ -32,10 +32,10 @@ batches as (
 monitored as (
     {%- if monitor is not none %}
     select integration, platform, state, checked_at
-    from {{ monitor }}
-    where state in ('healthy', 'degraded', 'down')
-      and checked_at >= {{ as_of() }} - interval '{{ max_age * 60 }} minutes'
-    qualify row_number() over (partition by integration order by checked_at desc, seq desc) = 1
+    from ({{ first_row_per("select integration, platform, state, checked_at, seq from " ~ monitor ~ "
+                            where state in ('healthy', 'degraded', 'down')
+                              and checked_at >= " ~ as_of() ~ " - interval '" ~ (max_age * 60) ~ " minutes'",
+                           'integration', 'checked_at desc, seq desc') }}) as newest
     {%- else %}
     select cast(null as varchar) as integration, cast(null as varchar) as platform, cast(null as varchar) as state,
            cast(null as timestamptz) as checked_at where false
@@ -64,7 +64,7 @@ per_integration as (
 per_platform as (
     select
         platform,
-        string_agg(integration, ', ' order by integration) as integrations,
+        {{ string_list('integration', ', ') }} as integrations,
         max(last_batch_at) as last_batch_at,
         min(hours_since_last_batch) as hours_since_last_batch,
         max(case health_state when 'healthy' then 0 when 'degraded' then 1 else 2 end) as health_rank,

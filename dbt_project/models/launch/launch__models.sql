@@ -50,20 +50,20 @@ select
     spec.approved_version,
     spec.is_approved_version_registered,
     count(decisions.model_name) as decisions,
-    string_agg(distinct decisions.model_version, ', ' order by decisions.model_version) as versions_seen,
+    {{ string_list('decisions.model_version', ', ', distinct=true) }} as versions_seen,
     {{ quantile('decisions.confidence', 0.1) }} as confidence_p10,
     {{ quantile('decisions.confidence', 0.5) }} as confidence_p50,
     {{ quantile('decisions.confidence', 0.9) }} as confidence_p90,
     {{ floor }} as confidence_floor,
     count(decisions.model_name) filter (where decisions.confidence < {{ floor }}) as low_confidence,
-    cast(count(decisions.model_name) filter (where decisions.confidence < {{ floor }}) as double)
+    cast(count(decisions.model_name) filter (where decisions.confidence < {{ floor }}) as {{ float_type() }})
         / nullif(count(decisions.model_name), 0) as share_low_confidence,
     count(decisions.model_name) filter (where decisions.is_reviewed) as reviewed,
-    cast(count(decisions.model_name) filter (where decisions.is_reviewed) as double)
+    cast(count(decisions.model_name) filter (where decisions.is_reviewed) as {{ float_type() }})
         / nullif(count(decisions.model_name), 0) as reviewed_share,
     count(decisions.model_name) filter (where decisions.needs_review) as needing_review,
     count(decisions.model_name) filter (where decisions.needs_review and not decisions.is_reviewed) as unreviewed_needing_review,
-    cast(count(decisions.model_name) filter (where decisions.needs_review and decisions.is_reviewed) as double)
+    cast(count(decisions.model_name) filter (where decisions.needs_review and decisions.is_reviewed) as {{ float_type() }})
         / nullif(count(decisions.model_name) filter (where decisions.needs_review), 0) as review_coverage,
     count(decisions.model_name) filter (where not decisions.is_registered) as unregistered_decisions,
     count(distinct case when not decisions.is_registered

@@ -18,10 +18,10 @@ select
     '{{ l.get("launch_id", "launch") }}' as launch_id,
     audience.audience_people,
     {{ l.get('planned_people') or 'cast(null as bigint)' }} as planned_people,
-    cast(audience.audience_people as double) / nullif({{ l.get('planned_people') or 'null' }}, 0) as volume_ratio,
-    {{ l.get('daily_budget') if l.get('daily_budget') is not none else 'cast(null as double)' }} as planned_daily_budget,
+    cast(audience.audience_people as {{ float_type() }}) / nullif({{ l.get('planned_people') or 'null' }}, 0) as volume_ratio,
+    {{ l.get('daily_budget') if l.get('daily_budget') is not none else 'cast(null as ' ~ float_type() ~ ')' }} as planned_daily_budget,
     (select max(avg_daily_cost) from history) as history_daily_spend,
     (select count(*) from history) as paid_campaigns_in_history,
-    {{ l.get('daily_budget') if l.get('daily_budget') is not none else 'cast(null as double)' }}
+    {{ l.get('daily_budget') if l.get('daily_budget') is not none else 'cast(null as ' ~ float_type() ~ ')' }}
         / nullif((select max(avg_daily_cost) from history), 0) as budget_ratio
 from audience

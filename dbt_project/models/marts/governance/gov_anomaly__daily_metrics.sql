@@ -36,7 +36,7 @@ medians as (
         metric, subject_id, day,
         count(*) as baseline_n,
         {{ quantile('base_value', 0.5) }} as baseline_median,
-        array_agg(base_value order by weeks_back desc) as baseline_values
+        {{ ordered_array('base_value', 'weeks_back desc') }} as baseline_values
     from baseline
     group by metric, subject_id, day
 ),

@@ -54,8 +54,7 @@ groups as (
 
 reference as (
     select model_name, dimension, group_value as reference_group, n as reference_n, positives as reference_positives
-    from groups
-    qualify row_number() over (partition by model_name, dimension order by n desc, group_value) = 1
+    from ({{ first_row_per('select * from groups', 'model_name, dimension', 'n desc, group_value') }}) as largest
 ),
 
 rates as (
@@ -63,11 +62,11 @@ rates as (
         groups.*,
         polarity.favourable,
         polarity.decision,
-        cast(groups.positives as double) / groups.n as selection_rate,
+        cast(groups.positives as {{ float_type() }}) / groups.n as selection_rate,
         reference.reference_group,
         reference.reference_n,
-        cast(reference.reference_positives as double) / reference.reference_n as reference_rate,
-        cast(groups.positives + reference.reference_positives as double)
+        cast(reference.reference_positives as {{ float_type() }}) / reference.reference_n as reference_rate,
+        cast(groups.positives + reference.reference_positives as {{ float_type() }})
             / (groups.n + reference.reference_n) as pooled_rate
     from groups
     inner join reference using (model_name, dimension)

@@ -1,6 +1,6 @@
 -- The batches this governance run refused for breaking schema drift (var run_id), one row per integration and
 -- entity: what was wrong and the diff. Nothing of them landed; their downstream models were left out of the build.
-with refused as (
+{%- set this_run -%}
     select *
     from {{ ref('stg_steward__schema_refusals') }}
     {% if var('run_id', none) %}
@@ -8,7 +8,9 @@ with refused as (
     {% else %}
     where false  -- a build outside a governance run judges no refusal
     {% endif %}
-    qualify row_number() over (partition by integration, entity order by refused_at desc, refusal_id desc) = 1
+{%- endset %}
+with refused as (
+    {{ first_row_per(this_run, 'integration, entity', 'refused_at desc, refusal_id desc') }}
 )
 
 select
@@ -21,9 +23,9 @@ select
     reason,
     rows_refused,
     1 as breaking,
-    coalesce(drift ->> '$.missing', '[]') as missing_columns,
-    coalesce(drift ->> '$.added', '[]') as added_columns,
-    coalesce(drift ->> '$.renamed', '{}') as renamed_columns,
-    coalesce(drift ->> '$.retyped', '{}') as retyped_columns,
+    coalesce({{ json_value_text('drift', 'missing') }}, '[]') as missing_columns,
+    coalesce({{ json_value_text('drift', 'added') }}, '[]') as added_columns,
+    coalesce({{ json_value_text('drift', 'renamed') }}, '{}') as renamed_columns,
+    coalesce({{ json_value_text('drift', 'retyped') }}, '{}') as retyped_columns,
     refused_at
 from refused

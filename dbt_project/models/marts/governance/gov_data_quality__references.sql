@@ -29,8 +29,8 @@
 with owners as (
     -- the referring entity's contract owner, as its newest batch recorded it: the team that can fix the data
     select platform, entity, owner
-    from {{ ref('stg_steward__batches') }}
-    qualify row_number() over (partition by platform, entity order by loaded_at desc, batch_id desc) = 1
+    from ({{ first_row_per('select platform, entity, owner, loaded_at, batch_id from ' ~ ref('stg_steward__batches'),
+                           'platform, entity', 'loaded_at desc, batch_id desc') }}) as newest
 ),
 
 deleted as (
@@ -69,7 +69,7 @@ select
     count(*) as references_made,
     count(*) filter (where judged.is_broken) as broken_references,
     count(*) filter (where judged.is_to_deleted) as references_to_deleted,
-    cast(count(*) filter (where judged.is_broken) as double) / count(*) as broken_rate,
+    cast(count(*) filter (where judged.is_broken) as {{ float_type() }}) / count(*) as broken_rate,
     {{ example_ids("case when judged.is_broken then " ~ mask_id("judged.record_id") ~ " end") }} as example_ids
 from judged
 left join owners

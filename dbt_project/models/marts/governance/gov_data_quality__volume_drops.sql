@@ -22,7 +22,7 @@ readings as (
         entity,
         max(batch_id) as batch_id,
         max(owner) as owner,
-        sum(rows_read) as rows_read,
+        {{ integer_sum('rows_read') }} as rows_read,
         max(loaded_at) as loaded_at
     from export_batches
     group by integration, entity, reading_id, batch_source
@@ -41,7 +41,7 @@ baseline as (
         entity,
         count(*) as baseline_batches,
         {{ quantile('rows_read', 0.5) }} as baseline_rows,
-        array_agg(rows_read order by recency) as baseline_values
+        {{ ordered_array('rows_read', 'recency') }} as baseline_values
     from snapshots
     where recency between 2 and {{ baseline_batches + 1 }}
     group by integration, entity

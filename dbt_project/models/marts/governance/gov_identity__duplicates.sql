@@ -40,7 +40,7 @@ select
     cast(coalesce(sum(copies) filter (where email_key is not null), 0) as bigint) as records,
     cast(coalesce(sum(copies - 1) filter (where email_key is not null), 0) as bigint) as duplicate_records,
     count(*) filter (where copies > 1) as duplicated_people,
-    cast(count(*) filter (where copies > 1) as double) / nullif(count(email_key), 0) as duplicate_rate,
+    cast(count(*) filter (where copies > 1) as {{ float_type() }}) / nullif(count(email_key), 0) as duplicate_rate,
     {{ example_ids("case when copies > 1 then " ~ mask_id("email_key") ~ " end") }} as example_ids
 from grouped
 group by system, entity

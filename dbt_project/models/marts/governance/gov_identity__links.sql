@@ -48,7 +48,7 @@ select
     count(*) filter (where is_broken) as broken_links,
     count(*) filter (where is_other_person) as links_to_another_person,
     count(*) filter (where is_broken or is_other_person) as bad_links,
-    cast(count(*) filter (where is_broken or is_other_person) as double) / count(*) as bad_link_rate,
+    cast(count(*) filter (where is_broken or is_other_person) as {{ float_type() }}) / count(*) as bad_link_rate,
     {{ example_ids("case when is_broken or is_other_person then " ~ mask_id("record_id") ~ " end") }} as example_ids
 from judged
 where exists (select 1 from crm)  -- a CRM not connected yet breaks no link

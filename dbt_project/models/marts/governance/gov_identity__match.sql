@@ -24,7 +24,7 @@ select
     system || '~' || other_system as systems,
     count(*) as people,
     count(*) filter (where not is_in_other) as missing_in_other,
-    cast(count(*) filter (where is_in_other) as double) / count(*) as match_rate,
+    cast(count(*) filter (where is_in_other) as {{ float_type() }}) / count(*) as match_rate,
     {{ example_ids("case when not is_in_other then customer_token end") }} as example_ids
 from pairs
 group by system, other_system

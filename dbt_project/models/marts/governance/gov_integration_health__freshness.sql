@@ -16,7 +16,7 @@ with latest as (
 ),
 
 per_platform as (
-    select platform, max(last_record_at) as last_record_at, string_agg(entity, ', ' order by entity) as entities
+    select platform, max(last_record_at) as last_record_at, {{ string_list('entity', ', ') }} as entities
     from latest
     group by platform
 )

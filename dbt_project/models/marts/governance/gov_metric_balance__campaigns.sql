@@ -33,11 +33,11 @@ counts as (
 rates as (
     select
         counts.*,
-        cast(clicks_prior as double) / nullif(delivered_prior, 0) as ctr_prior,
-        cast(clicks_recent as double) / nullif(delivered_recent, 0) as ctr_recent,
-        cast(unsubscribes_prior + complaints_prior as double) / nullif(delivered_prior, 0) as guardrail_rate_prior,
-        cast(unsubscribes_recent + complaints_recent as double) / nullif(delivered_recent, 0) as guardrail_rate_recent,
-        cast(unsubscribes_prior + complaints_prior + unsubscribes_recent + complaints_recent as double)
+        cast(clicks_prior as {{ float_type() }}) / nullif(delivered_prior, 0) as ctr_prior,
+        cast(clicks_recent as {{ float_type() }}) / nullif(delivered_recent, 0) as ctr_recent,
+        cast(unsubscribes_prior + complaints_prior as {{ float_type() }}) / nullif(delivered_prior, 0) as guardrail_rate_prior,
+        cast(unsubscribes_recent + complaints_recent as {{ float_type() }}) / nullif(delivered_recent, 0) as guardrail_rate_recent,
+        cast(unsubscribes_prior + complaints_prior + unsubscribes_recent + complaints_recent as {{ float_type() }})
             / nullif(delivered_prior + delivered_recent, 0) as guardrail_pooled
     from counts
 )

@@ -42,9 +42,9 @@ weekly as (
     select
         campaign_weeks.campaign_id,
         campaign_weeks.weeks_ago,
-        coalesce(sum(person_weeks.campaign_sends), 0) as sends,
+        coalesce({{ integer_sum('person_weeks.campaign_sends') }}, 0) as sends,
         count(person_weeks.campaign_id) as contact_weeks,
-        coalesce(sum(person_weeks.is_pushed_over_cap), 0) as over_cap,
+        coalesce({{ integer_sum('person_weeks.is_pushed_over_cap') }}, 0) as over_cap,
         coalesce(max(clicks.clicks), 0) as clicks
     from campaign_weeks
     left join person_weeks
@@ -58,9 +58,9 @@ windows as (
     select
         campaign_id,
         {%- for name in ['sends', 'contact_weeks', 'over_cap', 'clicks'] %}
-        sum(case when weeks_ago >= {{ w }} then {{ name }} else 0 end) as {{ name }}_prior,
-        sum(case when weeks_ago < {{ w }} then {{ name }} else 0 end) as {{ name }}_recent,
-        array_agg({{ name }} order by weeks_ago desc) as weekly_{{ name }}
+        {{ integer_sum('case when weeks_ago >= ' ~ w ~ ' then ' ~ name ~ ' else 0 end') }} as {{ name }}_prior,
+        {{ integer_sum('case when weeks_ago < ' ~ w ~ ' then ' ~ name ~ ' else 0 end') }} as {{ name }}_recent,
+        {{ ordered_array(name, 'weeks_ago desc') }} as weekly_{{ name }}
         {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from weekly
@@ -82,10 +82,10 @@ busiest_email as (
 rates as (
     select
         windows.*,
-        cast(sends_prior as double precision) / nullif(contact_weeks_prior, 0) as sends_per_contact_week_prior,
-        cast(sends_recent as double precision) / nullif(contact_weeks_recent, 0) as sends_per_contact_week_recent,
-        cast(over_cap_prior as double precision) / nullif(contact_weeks_prior, 0) as share_over_cap_prior,
-        cast(over_cap_recent as double precision) / nullif(contact_weeks_recent, 0) as share_over_cap_recent
+        cast(sends_prior as {{ float_type() }}) / nullif(contact_weeks_prior, 0) as sends_per_contact_week_prior,
+        cast(sends_recent as {{ float_type() }}) / nullif(contact_weeks_recent, 0) as sends_per_contact_week_recent,
+        cast(over_cap_prior as {{ float_type() }}) / nullif(contact_weeks_prior, 0) as share_over_cap_prior,
+        cast(over_cap_recent as {{ float_type() }}) / nullif(contact_weeks_recent, 0) as share_over_cap_recent
     from windows
 )
 
@@ -95,7 +95,7 @@ select
     {{ cap }} as contact_cap_per_week,
     clicks_prior,
     clicks_recent,
-    cast(clicks_recent as double precision) / nullif(clicks_prior, 0) as click_ratio,
+    cast(clicks_recent as {{ float_type() }}) / nullif(clicks_prior, 0) as click_ratio,
     sends_prior,
     sends_recent,
     contact_weeks_prior,

@@ -77,8 +77,8 @@ windows as (
 series as (
     select
         campaign_id,
-        array_agg({{ round_to('spend', 2) }} order by weeks_ago desc) as weekly_spend,
-        array_agg({{ round_to('outcomes', 1) }} order by weeks_ago desc) as weekly_outcomes
+        {{ ordered_array(round_to('spend', 2), 'weeks_ago desc') }} as weekly_spend,
+        {{ ordered_array(round_to('outcomes', 1), 'weeks_ago desc') }} as weekly_outcomes
     from weekly
     group by campaign_id
 ),
@@ -102,7 +102,7 @@ select
     spend_recent,
     outcomes_prior,
     outcomes_recent,
-    cast(outcomes_recent as double precision) / nullif(outcomes_prior, 0) as kpi_ratio,
+    cast(outcomes_recent as {{ float_type() }}) / nullif(outcomes_prior, 0) as kpi_ratio,
     revenue_prior,
     revenue_recent,
     romi_prior,

@@ -8,7 +8,7 @@ select
     count(*) as requiring_review,
     count(*) filter (where is_human_reviewed) as reviewed,
     count(*) filter (where not is_human_reviewed and is_executed) as unreviewed_executed,
-    cast(count(*) filter (where is_human_reviewed) as double precision) / count(*) as coverage,
+    cast(count(*) filter (where is_human_reviewed) as {{ float_type() }}) / count(*) as coverage,
     count(distinct sensitive_segment) as segments_matched,
     {{ example_ids("case when is_executed and not is_human_reviewed then decision_id end") }} as example_decisions
 from {{ ref('int_decisions__review_rules') }}

@@ -16,7 +16,7 @@ select
     count(*) filter (where is_executed) as executed,
     count(*) filter (where needs_review) as requiring_review,
     count(*) filter (where needs_review and is_executed and not is_human_reviewed) as unreviewed_requiring_review,
-    cast(count(*) filter (where needs_review and is_human_reviewed) as double)
+    cast(count(*) filter (where needs_review and is_human_reviewed) as {{ float_type() }})
         / nullif(count(*) filter (where needs_review), 0) as reviewed_share_requiring_review,
     {{ example_ids("case when needs_review and is_executed and not is_human_reviewed then decision_id end") }}
         as example_decisions

@@ -6,7 +6,7 @@ with columns as (
     select
         *,
         values_sampled > 0
-            and cast(values_matching as double) / values_sampled >= {{ min_share }} as is_pii_by_content
+            and cast(values_matching as {{ float_type() }}) / values_sampled >= {{ min_share }} as is_pii_by_content
     from {{ ref('stg_steward__pii_columns') }}
 ),
 
@@ -33,9 +33,9 @@ tables as (
         table_name,
         table_schema || '.' || table_name as table_ref,
         count(*) as pii_columns,
-        string_agg(column_name || ' (' || pii_kind || ', by ' || detected_by || ')', '; ' order by column_name)
+        {{ string_list("column_name || ' (' || pii_kind || ', by ' || detected_by || ')'", '; ', 'column_name') }}
             as columns_found,
-        string_agg(distinct pii_kind, ', ' order by pii_kind) as pii_kinds,
+        {{ string_list('pii_kind', ', ', distinct=true) }} as pii_kinds,
         max(values_sampled) as values_sampled,
         max(scanned_at) as scanned_at
     from pii

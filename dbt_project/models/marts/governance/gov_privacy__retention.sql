@@ -35,7 +35,7 @@ select
     retention_days,
     count(*) as records,
     count(*) filter (where is_past_retention) as records_past_retention,
-    cast(count(*) filter (where is_past_retention) as double) / count(*) as share_past_retention,
+    cast(count(*) filter (where is_past_retention) as {{ float_type() }}) / count(*) as share_past_retention,
     min(recorded_at) as oldest_record_at,
     greatest({{ hours_between('min(recorded_at)', as_of()) }} / 24.0 - retention_days, 0) as days_past_retention
 from records

@@ -20,7 +20,7 @@ select
     systems,
     count(*) as people_compared,
     sum(case when left_out <> right_out then 1 else 0 end) as mismatches,
-    cast(sum(case when left_out <> right_out then 1 else 0 end) as double) / nullif(count(*), 0) as mismatch_rate,
+    cast(sum(case when left_out <> right_out then 1 else 0 end) as {{ float_type() }}) / nullif(count(*), 0) as mismatch_rate,
     {{ example_ids("case when left_out <> right_out then customer_token end") }} as example_ids
 from pairs
 group by systems

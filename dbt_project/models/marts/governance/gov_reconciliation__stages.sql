@@ -78,9 +78,9 @@ select
     lifecycle_stage,
     count(*) as people_compared,
     count(*) filter (where not is_justified) as mismatches,
-    cast(count(*) filter (where not is_justified) as double) / count(*) as mismatch_rate,
-    coalesce(string_agg(distinct case when not is_justified then crm_state end, ', '
-                        order by case when not is_justified then crm_state end), '') as crm_states_found,
+    cast(count(*) filter (where not is_justified) as {{ float_type() }}) / count(*) as mismatch_rate,
+    coalesce({{ string_list('case when not is_justified then crm_state end', ', ', distinct=true) }}, '')
+        as crm_states_found,
     {{ example_ids("case when not is_justified then customer_token end") }} as example_ids
 from compared
 group by lifecycle_stage

@@ -38,7 +38,7 @@ judged as (
             when changes.target = '{{ system }}' then {{ hours }}
             {%- endfor %}
             when true then {{ lags.get('default', 24) }}
-        end as double) as lag_hours
+        end as {{ float_type() }}) as lag_hours
     from changes
 ),
 

@@ -4,6 +4,6 @@ select
     coalesce(model_version, 'unversioned') as model_version,
     count(*) as decisions,
     count(*) filter (where reason_codes is null) as without_reason,
-    cast(count(*) filter (where reason_codes is not null) as double) / count(*) as share_with_reason
+    cast(count(*) filter (where reason_codes is not null) as {{ float_type() }}) / count(*) as share_with_reason
 from {{ ref('stg_decisions__ai_decisions') }}
 group by model_name, coalesce(model_version, 'unversioned')

@@ -37,8 +37,8 @@ select
     count(*) filter (where has_version) as with_version,
     count(*) filter (where has_snapshot) as with_snapshot,
     count(*) filter (where not has_snapshot) as without_snapshot,
-    cast(count(*) filter (where has_version and has_snapshot) as double precision) / count(*) as share_reproducible,
-    cast(count(*) filter (where has_reason and has_version and has_snapshot) as double precision) / count(*)
+    cast(count(*) filter (where has_version and has_snapshot) as {{ float_type() }}) / count(*) as share_reproducible,
+    cast(count(*) filter (where has_reason and has_version and has_snapshot) as {{ float_type() }}) / count(*)
         as share_fully_recorded,
     bool_and(is_registered) as is_registered,
     min(registered_versions) as registered_versions,

@@ -13,7 +13,7 @@ renamed as (
         "campaign.name" as campaign_name,
         "campaign.status" as campaign_status,
         cast("segments.date" as date) as report_date,
-        "metrics.cost_micros" / 1000000.0 as cost,
+        {{ to_float('"metrics.cost_micros"') }} / 1000000.0 as cost,
         "metrics.impressions" as impressions,
         "metrics.clicks" as clicks,
         "metrics.conversions" as conversions,

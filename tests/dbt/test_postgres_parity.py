@@ -1,0 +1,252 @@
+"""The dbt project on dbt-postgres builds the same marts as on dbt-duckdb (issue #13, item 3).
+
+The demo workspace the other mart tests use (seed 11, scale 0.5, every injection on) is landed once into DuckDB (the
+session template); its ``raw`` and ``ledger`` schemas are copied into a fresh PostgreSQL database, and the whole
+project is built on both with the same vars and the same ``as_of``. Every governance mart must hold the same rows
+on both: same keys, text equal, numbers within 1e-9, lists element by element, JSON documents equal as documents
+(PostgreSQL's jsonb prints ``["a", "b"]`` where DuckDB prints ``["a","b"]``). The data tests must fail and pass
+alike, and every unit test must pass on PostgreSQL too. One dbt build per warehouse for the whole module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from governed import governed_copy
+from pg import copy_schema_to_postgres
+from steward.contracts.policy import load_policy
+from steward.flows.launch_checks import launch_vars
+from steward.flows.launch_spec import load_launch_spec
+from steward.integrations.demo.injections import Injections
+from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse.target import PostgresTarget
+
+pytestmark = pytest.mark.slow
+
+TOLERANCE = 1e-9
+# a launch spec whose audience is a CDP segment: the launch marts build from the governance build, no query needed
+LAUNCH_SPEC = Path(__file__).parents[2] / "examples" / "launches" / "conditional-high-intent.yaml"
+
+
+class Built:
+    def __init__(self, duck: Path, pg_url: str, psycopg, outcomes: dict, pg_seconds: float) -> None:
+        self.duck, self.pg_url, self.psycopg = duck, pg_url, psycopg
+        self.outcomes, self.pg_seconds = outcomes, pg_seconds  # (warehouse, "governance"|"launch") -> BuildOutcome
+
+    def duck_rows(self, schema: str, table: str) -> tuple[list[str], list[tuple]]:
+        with duckdb.connect(str(self.duck), read_only=True) as con:
+            con.execute("set TimeZone = 'UTC'")
+            cur = con.execute(f'select * from "{schema}"."{table}"')
+            return [d[0] for d in cur.description], cur.fetchall()
+
+    def pg_rows(self, schema: str, table: str) -> tuple[list[str], list[tuple]]:
+        with self.psycopg.connect(self.pg_url) as con:
+            cur = con.execute(f'select * from "{schema}"."{table}"')
+            return [d.name for d in cur.description], cur.fetchall()
+
+    def duck_types(self, schema: str, table: str) -> dict[str, str]:
+        with duckdb.connect(str(self.duck), read_only=True) as con:
+            return dict(con.execute("select column_name, data_type from information_schema.columns "
+                                    "where table_schema = ? and table_name = ?", [schema, table]).fetchall())
+
+    def pg_types(self, schema: str, table: str) -> dict[str, str]:
+        with self.psycopg.connect(self.pg_url) as con:
+            return dict(con.execute("select column_name, data_type from information_schema.columns "
+                                    "where table_schema = %s and table_name = %s", [schema, table]).fetchall())
+
+    def duck_tables(self, schema: str) -> list[str]:
+        with duckdb.connect(str(self.duck), read_only=True) as con:
+            return [t for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE'"
+                " order by table_name", [schema]).fetchall()]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, pg_server) -> Built:
+    copy = governed_copy(tmp_path_factory, "pg-parity", seed=11, scale=0.5, injections=Injections())
+    work = tmp_path_factory.mktemp("pg-parity-dbt")
+    as_of = pd.Timestamp.now(tz="UTC").floor("s")
+    policy = load_policy()
+    dbt_vars = {**policy.dbt_vars(), "as_of": as_of.isoformat()}
+    url = pg_server.fresh_database("parity")
+    target = PostgresTarget.from_url(url)
+    for schema in ("raw", "ledger"):  # what the sources read; the models build everything else
+        copy_schema_to_postgres(pg_server.psycopg, url, copy.wh.path, schema)
+    # the same as_of on both: the template was built with its own `now`; unit tests are the same SQL on fixed rows
+    outcomes = {("duckdb", "governance"): dbt_build.build(copy.wh.path, work / "duckdb", dbt_vars,
+                                                          exclude=["test_type:unit"])}
+    started = time.perf_counter()
+    outcomes["postgres", "governance"] = dbt_build.build(target, work / "postgres", dbt_vars)
+    pg_seconds = time.perf_counter() - started
+    # a pre-launch audit's marts, on top of that build (only they: the launch models are enabled by the var)
+    launch = launch_vars(load_launch_spec(LAUNCH_SPEC), policy, as_of, "launch-parity")
+    for name, warehouse in (("duckdb", copy.wh.path), ("postgres", target)):
+        outcomes[name, "launch"] = dbt_build.build(warehouse, work / f"{name}-launch", launch,
+                                                   select=["path:models/launch"])
+    return Built(copy.wh.path, url, pg_server.psycopg, outcomes, pg_seconds)
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    return float(value)
+
+
+def _json(value):
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return None
+
+
+def same(a, b) -> bool:
+    """Equal as values: numbers within TOLERANCE (relative above 1), instants as instants, JSON as documents."""
+    if a is None or b is None:
+        return a is None and b is None
+    na, nb = _number(a), _number(b)
+    if na is not None and nb is not None:
+        if math.isnan(na) or math.isnan(nb):
+            return math.isnan(na) and math.isnan(nb)
+        return abs(na - nb) <= TOLERANCE * max(1.0, abs(na), abs(nb))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
+        return (a.tzinfo is None) == (b.tzinfo is None) and a == b
+    if a == b:
+        return True
+    ja, jb = _json(a), _json(b)
+    return ja is not None and ja == jb
+
+
+def _key_value(value) -> str:
+    number = _number(value)
+    if number is not None and number == int(number):
+        return str(int(number))
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).isoformat()
+    return "" if value is None else str(value)
+
+
+def _key(row: tuple, columns: list[int]) -> tuple:
+    return tuple(_key_value(row[i]) for i in columns)
+
+
+def _compare(name: str, duck: tuple[list[str], list[tuple]], pg: tuple[list[str], list[tuple]]) -> list[str]:
+    (duck_cols, duck_rows), (pg_cols, pg_rows) = duck, pg
+    if duck_cols != pg_cols:
+        return [f"{name}: columns differ: {duck_cols} vs {pg_cols}"]
+    if len(duck_rows) != len(pg_rows):
+        return [f"{name}: {len(duck_rows)} rows on DuckDB, {len(pg_rows)} on PostgreSQL"]
+    if not duck_rows:
+        return []
+    # the key: every column that is no float and no list (floats are compared within the tolerance, not as keys)
+    key = [i for i in range(len(duck_cols))
+           if all(not isinstance(r[i], (float, Decimal, list, tuple)) and _json(r[i]) is None for r in duck_rows)]
+    by_key = {}
+    for row in pg_rows:
+        by_key.setdefault(_key(row, key), []).append(row)
+    problems = []
+    for row in duck_rows:
+        candidates = by_key.get(_key(row, key), [])
+        match = next((c for c in candidates if all(same(x, y) for x, y in zip(row, c))), None)
+        if match is None:
+            near = candidates[0] if candidates else None
+            diff = {duck_cols[i]: (row[i], near[i]) for i in range(len(row)) if near and not same(row[i], near[i])}
+            problems.append(f"{name}: DuckDB row {dict(zip(duck_cols, row))} has no equal on PostgreSQL"
+                            + (f" (nearest differs in {diff})" if near else " (no row with its key)"))
+            if len(problems) >= 3:
+                break
+        else:
+            candidates.remove(match)
+    return problems
+
+
+_DUCK_FAMILY = {"TINYINT": "integer", "SMALLINT": "integer", "INTEGER": "integer", "BIGINT": "integer",
+                "HUGEINT": "integer", "DOUBLE": "float", "VARCHAR": "text", "JSON": "text", "BOOLEAN": "boolean",
+                "DATE": "date", "TIMESTAMP WITH TIME ZONE": "instant", "TIMESTAMP": "timestamp"}
+_PG_FAMILY = {"smallint": "integer", "integer": "integer", "bigint": "integer", "double precision": "float",
+              "text": "text", "character varying": "text", "jsonb": "text", "json": "text", "boolean": "boolean",
+              "date": "date", "timestamp with time zone": "instant", "timestamp without time zone": "timestamp",
+              "ARRAY": "array", "numeric": "decimal"}
+
+
+def _family(duckdb_type: str) -> str:
+    if duckdb_type.startswith("DECIMAL"):
+        return "decimal"  # a decimal literal's own type (sla_hours 48.0): a Decimal in Python from both
+    return "array" if duckdb_type.endswith("[]") else _DUCK_FAMILY.get(duckdb_type, duckdb_type)
+
+
+def test_every_mart_column_has_the_same_kind_of_type_on_postgres(built):
+    """A float on DuckDB is a double on PostgreSQL, never a numeric (it would reach Python as a Decimal, which
+    refuses arithmetic with a float), and an integer sum stays an integer."""
+    different = []
+    for schema in ("staging", "governance", "launch"):
+        for table in built.duck_tables(schema):
+            pg = built.pg_types(schema, table)
+            for column, duck_type in built.duck_types(schema, table).items():
+                if _family(duck_type) != _PG_FAMILY.get(pg.get(column, "missing"), pg.get(column, "missing")):
+                    different.append(f"{schema}.{table}.{column}: {duck_type} vs {pg.get(column, 'missing')}")
+    assert different == []
+
+
+def test_every_mart_has_the_same_rows_on_postgres(built):
+    marts = [t for t in built.duck_tables("governance") if not t.endswith("__built_from")]
+    assert len(marts) >= 30, marts
+    problems = []
+    for mart in marts:
+        problems += _compare(mart, built.duck_rows("governance", mart), built.pg_rows("governance", mart))
+    assert problems == []
+
+
+def test_every_launch_mart_has_the_same_rows_on_postgres(built):
+    marts = built.duck_tables("launch")
+    assert len(marts) == 8, marts
+    assert built.duck_rows("launch", "launch__audience")[1], "the segment selects people: the audit compares rows"
+    problems = []
+    for mart in marts:
+        problems += _compare(mart, built.duck_rows("launch", mart), built.pg_rows("launch", mart))
+    assert problems == []
+
+
+def test_staging_tables_have_the_same_rows_on_postgres(built):
+    """The tables the marts read (newest record per key, incremental event models) agree too, so a mart difference
+    cannot hide behind a staging one that happens to cancel out."""
+    tables = [t for t in built.duck_tables("staging") if not t.endswith("__built_from")]
+    assert "stg_hubspot__email_events" in tables and "int_customers__unified" in tables
+    problems = []
+    for table in tables:
+        problems += _compare(table, built.duck_rows("staging", table), built.pg_rows("staging", table))
+    assert problems == []
+
+
+def test_data_tests_agree_and_unit_tests_pass_on_postgres(built):
+    def failures(outcome):
+        return sorted((f.test, f.severity, f.failures) for f in outcome.test_failures)
+
+    for build in ("governance", "launch"):
+        duck, pg = built.outcomes["duckdb", build], built.outcomes["postgres", build]
+        assert pg.models == duck.models > 0
+        assert pg.skipped == [] and duck.skipped == []
+        assert pg.tests_passed == duck.tests_passed > 10
+        assert failures(pg) == failures(duck)
+    # every unit test of the project passed on PostgreSQL
+    assert built.outcomes["postgres", "governance"].unit_tests == _unit_tests() >= 16
+    print(f"\ndbt build on PostgreSQL (demo scale 0.5): {built.pg_seconds:.1f} s")
+
+
+def _unit_tests() -> int:
+    import yaml
+
+    return sum(len((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("unit_tests", []))
+               for path in (dbt_build.dbt_project_dir() / "models").rglob("*.yml"))
