@@ -74,6 +74,15 @@ class Source:
         except duckdb.Error as exc:
             raise SourceError(f"{self.name}: {_first_line(exc)}") from exc
 
+    def run_at_most(self, sql: str, params: list | None, limit: int) -> list[tuple] | None:
+        """The rows of a query when there are at most ``limit``, else None (and no more than ``limit + 1`` fetched:
+        memory stays bounded whatever the query returns)."""
+        try:
+            rows = self.con.execute(sql, params or []).fetchmany(limit + 1)
+        except duckdb.Error as exc:
+            raise SourceError(f"{self.name}: {_first_line(exc)}") from exc
+        return rows if len(rows) <= limit else None
+
 
 @dataclass(frozen=True)
 class Bin:

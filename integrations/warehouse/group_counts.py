@@ -234,9 +234,10 @@ def _proxy_plan(src: Source, m: ColumnMap, inputs: Sequence[str] | None, max_lev
 
 def _counting_pass(src: Source, m: ColumnMap, plan: _ProxyPlan | None
                    ) -> tuple[list[GroupCounts], RowAccount, "ProxyAggregates | None"]:
-    """ONE query in two stages: the rows grouped by the group columns' own values (no cast per row), the three
-    flags and the folded inputs, then that small table rolled up by ``GROUPING SETS`` into every dimension, the
-    totals, and each (group column, input) pair; labels are made after aggregation."""
+    """ONE pass in two stages: the rows grouped by the group columns' own values (no cast per row), the three
+    flags and the folded inputs, then that small table rolled up into every dimension, the totals, and each
+    (group column, input) pair: by Python when it has at most ``_FINE_ROWS`` rows, else by ``GROUPING SETS``.
+    Labels are made after aggregation."""
     predicted, actual, params = _predicates(src, m)
     decided = quote_ident(m.score if m.score is not None else m.decision)  # type: ignore[arg-type]
     cols = list(dict.fromkeys(m.groups))
@@ -253,7 +254,7 @@ def _counting_pass(src: Source, m: ColumnMap, plan: _ProxyPlan | None
     rolled = "".join(f", sum(n{i}), sum(n{i} * m{i}), sum(n{i} * v{i}), sum(n{i} * m{i} * m{i})"
                      for i in range(len(numeric)))
     missing = "".join(f", coalesce(sum(k) filter (where is_decided and {alias[c]} is null), 0)" for c in cols)
-    sql = f"""
+    fine = f"""
         with fine as (
             select {every}, is_decided, is_positive, is_actual, count(*) as k{moments}
             from (select {', '.join(f'{quote_ident(c)} as {alias[c]}' for c in keys)},
@@ -261,7 +262,15 @@ def _counting_pass(src: Source, m: ColumnMap, plan: _ProxyPlan | None
                          {''.join(', ' + s for s in shifted)}
                   from {VIEW})
             group by all
-        )
+        )"""
+    params = params + [plan.numeric[x] for x in numeric] if plan else params
+    small = src.run_at_most(f"{fine} select {', '.join(f'cast({a} as varchar)' for a in alias.values())}, "
+                        f"is_decided, is_positive, is_actual, k{_fine_cols(len(numeric))} from fine", params,
+                             _FINE_ROWS)
+    if small is not None:
+        rows = _rollup(small, keys, sets, cols, len(numeric))
+    else:  # a fine table too big to hand Python: DuckDB rolls it up
+        rows = src.run(f"""{fine}
         select grouping({every}) as gid, {', '.join(f'cast({a} as varchar)' for a in alias.values())},
                coalesce(sum(k) filter (where is_decided), 0) as n,
                coalesce(sum(k) filter (where is_positive), 0) as positives,
@@ -272,8 +281,7 @@ def _counting_pass(src: Source, m: ColumnMap, plan: _ProxyPlan | None
                sum(k) as rows, coalesce(sum(k) filter (where is_decided and is_actual is null), 0) as no_outcome
                {missing}{rolled}
         from fine
-        group by grouping sets ({grouping_sets})"""
-    rows = src.run(sql, params + [plan.numeric[x] for x in numeric] if plan else params)
+        group by grouping sets ({grouping_sets})""", params)
     width = len(keys)
     total = _gid(keys, ())
     overall = next((r for r in rows if r[0] == total), None)
@@ -302,6 +310,53 @@ def _counting_pass(src: Source, m: ColumnMap, plan: _ProxyPlan | None
         _within_levels(_folded_contingencies(rows, keys, plan) + _contingencies(src, plan.protected, plan.apart),
                        plan), _folded_moments(rows, keys, plan, width + 9 + len(cols)), plan.skipped)
     return out, account, proxy
+
+
+_FINE_ROWS = 50_000  # the most rows of the grouped table Python rolls up itself (DuckDB's GROUPING SETS above)
+
+
+def _fine_cols(numeric: int) -> str:
+    """The grouped table's moment columns, per numeric input: n, mean and population variance of its cell."""
+    return "".join(f", n{i}, m{i}, v{i}" for i in range(numeric))
+
+
+def _rollup(fine: list[tuple], keys: list[str], sets: list[tuple[str, ...]], cols: list[str],
+            numeric: int) -> list[tuple]:
+    """What the ``GROUPING SETS`` query returns, computed from the grouped table's few rows: a DuckDB rollup of a
+    few hundred rows costs more than the grouping itself. Same columns: gid, labels, n, positives, tp, fp, fn, tn,
+    rows, no_outcome, per group column the decided rows missing it, per numeric input n, sum(n m), sum(n v),
+    sum(n m m)."""
+    width = len(keys)
+    index = {c: i for i, c in enumerate(keys)}
+    acc: dict[tuple, list] = {}
+    for row in fine:
+        values, (decided, positive, actual, k), cells = row[:width], row[width:width + 4], row[width + 4:]
+        for s in sets:
+            key = (_gid(keys, s), *(values[index[c]] if c in s else None for c in keys))
+            a = acc.get(key)
+            if a is None:
+                a = acc[key] = [0] * (8 + len(cols)) + [0.0] * (4 * numeric)
+            if decided:
+                a[0] += k
+                if actual is None:
+                    a[7] += k
+                for j, c in enumerate(cols):
+                    if values[index[c]] is None:
+                        a[8 + j] += k
+            if positive is not None and actual is not None:  # tp, fp, fn, tn
+                a[(2 if positive else 4) + (0 if actual else 1)] += k
+            if positive:
+                a[1] += k
+            a[6] += k
+            for i in range(numeric):
+                n, mean, var = cells[3 * i: 3 * i + 3]
+                if n:
+                    at = 8 + len(cols) + 4 * i
+                    a[at] += n
+                    a[at + 1] += n * mean
+                    a[at + 2] += n * var
+                    a[at + 3] += n * mean * mean
+    return [(*key, *a) for key, a in acc.items()]
 
 
 def _folded_contingencies(rows: list[tuple], keys: list[str], plan: _ProxyPlan) -> list[Contingency]:

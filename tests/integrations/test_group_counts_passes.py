@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from steward.contracts.proxies import correlation_ratio
-from steward.integrations.warehouse import audit_source
+from steward.integrations.warehouse import audit_source, group_counts
 from steward.integrations.warehouse.audit_source import open_source
 from steward.integrations.warehouse.group_counts import ColumnMap, proxy_aggregates, tally_audit, tally_groups
 
@@ -31,13 +31,18 @@ def _frame(n: int = 900) -> pd.DataFrame:
 def queries(monkeypatch):
     """Every statement the audit runs against its source, in order."""
     seen: list[str] = []
-    run = audit_source.Source.run
+    run, run_at_most = audit_source.Source.run, audit_source.Source.run_at_most
 
     def spy(self, sql, params=None):
         seen.append(" ".join(sql.split()))
         return run(self, sql, params)
 
+    def spy_at_most(self, sql, params, limit):
+        seen.append(" ".join(sql.split()))
+        return run_at_most(self, sql, params, limit)
+
     monkeypatch.setattr(audit_source.Source, "run", spy)
+    monkeypatch.setattr(audit_source.Source, "run_at_most", spy_at_most)
     return seen
 
 
@@ -88,6 +93,22 @@ def test_counts_alone_are_one_pass_and_agree_with_the_proxy_run(tmp_path, querie
         together = tally_audit(src, m)
         assert set(alone[0]) == set(together[0]) and alone[1] == together[1]  # row order is DuckDB's
         assert proxy_aggregates(src, m) == together[2]
+
+
+def test_a_grouped_table_too_big_for_python_is_rolled_up_by_duckdb_with_the_same_answer(tmp_path, monkeypatch):
+    path = tmp_path / "d.parquet"
+    _frame().to_parquet(path)
+    m = ColumnMap(groups=("region",), score="score", cutoff=50, outcome="converted")
+    with open_source(path) as src:
+        small = tally_audit(src, m)
+        monkeypatch.setattr(group_counts, "_FINE_ROWS", 3)
+        big = tally_audit(src, m)
+    assert set(small[0]) == set(big[0]) and small[1] == big[1]
+    assert small[2].contingencies == big[2].contingencies and small[2].skipped == big[2].skipped
+    for a, b in zip(small[2].moments, big[2].moments):
+        assert [(g.group, g.n) for g in a.groups] == [(g.group, g.n) for g in b.groups]
+        assert [g.mean for g in a.groups] == pytest.approx([g.mean for g in b.groups], rel=1e-12)
+        assert [g.var_pop for g in a.groups] == pytest.approx([g.var_pop for g in b.groups], rel=1e-9)
 
 
 def test_an_input_with_more_than_max_levels_is_skipped_with_its_exact_count(tmp_path):
