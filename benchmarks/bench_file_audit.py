@@ -37,6 +37,7 @@ CUTOFF = 60
 
 BASELINE = """
 import duckdb, json, sys
+duckdb.execute("set enable_progress_bar = false")  # a query over 2 s would draw a bar on stdout, before the JSON
 rows = duckdb.sql('''
     select age_band, sex, count(*) as n, count(*) filter (where score >= $cut) as selected,
            count(*) filter (where score >= $cut and outcome) as tp,

@@ -223,10 +223,14 @@ def _literal(text: str) -> str:
 
 
 def _connect(path: Path | None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """No progress bar: DuckDB draws one on stdout once a query runs 2 s (a big file on a busy machine), and stdout
+    holds the audit's table or its ONE JSON document."""
     try:
-        return duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
+        con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
     except duckdb.Error as exc:
         raise SourceError(f"{path}: cannot open ({_first_line(exc)})") from exc
+    con.execute("set enable_progress_bar = false")
+    return con
 
 
 def _table_ref(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> str:

@@ -32,8 +32,8 @@ from ...contracts.proxies import Contingency, GroupMoments, Moment
 from ...contracts.errors import ConfigError, SourceError
 from .audit_source import VIEW, Source, quote_ident
 
-__all__ = ["ColumnMap", "count_groups", "tally_groups", "tally_audit", "RowAccount", "Missing", "MISSING", "Band", "DIRECTIONS",
-           "proxy_aggregates", "ProxyAggregates", "TRUTHY"]
+__all__ = ["ColumnMap", "count_groups", "tally_groups", "tally_audit", "RowAccount", "Missing", "MISSING", "Band",
+           "DIRECTIONS", "proxy_aggregates", "ProxyAggregates", "TRUTHY"]
 
 TRUTHY = ("true", "t", "1", "1.0", "yes", "y")  # outcome values that mean "happened" when none are given
 DIRECTIONS = ("above", "below")  # --direction: positive when score >= cutoff, or score <= cutoff
@@ -220,7 +220,8 @@ def _proxy_plan(src: Source, m: ColumnMap, inputs: Sequence[str] | None, max_lev
     levels = dict(zip((*protected, *categorical), (int(k) for k in row)))
     for col in categorical:
         if levels[col] > 2 * max_levels:
-            skipped[col] = f"about {levels[col]:,} distinct values (more than {max_levels}: an identifier, not a category)"
+            skipped[col] = (f"about {levels[col]:,} distinct values (more than {max_levels}: an identifier, "
+                            "not a category)")
     kept = [c for c in categorical if c not in skipped]
     folded, cells = [], 12  # the three flags of the counting pass (decided, positive, actual): at most 2 x 3 x 2
     for col in (*protected, *kept):
@@ -264,14 +265,14 @@ def _counting_pass(src: Source, m: ColumnMap, plan: _ProxyPlan | None
             group by all
         )"""
     params = params + [plan.numeric[x] for x in numeric] if plan else params
-    small = src.run_at_most(f"{fine} select {', '.join(f'cast({a} as varchar)' for a in alias.values())}, "
-                        f"is_decided, is_positive, is_actual, k{_fine_cols(len(numeric))} from fine", params,
-                             _FINE_ROWS)
+    labels = ", ".join(f"cast({a} as varchar)" for a in alias.values())
+    small = src.run_at_most(f"{fine} select {labels}, is_decided, is_positive, is_actual, "
+                            f"k{_fine_cols(len(numeric))} from fine", params, _FINE_ROWS)
     if small is not None:
         rows = _rollup(small, keys, sets, cols, len(numeric))
     else:  # a fine table too big to hand Python: DuckDB rolls it up
         rows = src.run(f"""{fine}
-        select grouping({every}) as gid, {', '.join(f'cast({a} as varchar)' for a in alias.values())},
+        select grouping({every}) as gid, {labels},
                coalesce(sum(k) filter (where is_decided), 0) as n,
                coalesce(sum(k) filter (where is_positive), 0) as positives,
                coalesce(sum(k) filter (where is_positive and is_actual), 0) as tp,
