@@ -27,7 +27,7 @@ from ..contracts.policy import Policy, load_policy
 from ..contracts.proxies import PROXY_THRESHOLD, ProxyResult, judge_proxies
 from ..contracts.errors import ConfigError
 from ..integrations.warehouse.audit_source import open_source
-from ..integrations.warehouse.group_counts import ColumnMap, Missing, RowAccount, proxy_aggregates, tally_groups
+from ..integrations.warehouse.group_counts import ColumnMap, Missing, RowAccount, tally_audit
 
 __all__ = ["BiasAudit", "audit_bias", "resolve_references"]
 
@@ -102,8 +102,7 @@ def audit_bias(source: Path | str, groups: Sequence[str], *, table: str | None =
         # one knob for "how many people are enough": a group's n, and the actual positives / negatives of its FNR / FPR
         thresholds = replace(thresholds, min_group_size=min_group_size, error_min_denominator=max(min_group_size, 1))
     with open_source(source, table, where=where, bins=bins) as src:
-        counts, account = tally_groups(src, mapping)
-        aggregates = proxy_aggregates(src, mapping, inputs) if proxies or inputs else None
+        counts, account, aggregates = tally_audit(src, mapping, inputs, proxies=proxies)
         name = src.name
     by_dim: dict[str, list] = {}
     for c in counts:

@@ -34,6 +34,8 @@ class FrequencyAudit:
     rules: FrequencyAuditRules
     thresholds: Thresholds
     result: FrequencyResult
+    where: str | None = None  # the confined --where as it ran (None without one)
+    rows_read: int | None = None  # rows before --where (None without one)
 
     @property
     def severities(self) -> list:
@@ -47,6 +49,7 @@ class FrequencyAudit:
                         "groups": list(s.groups)},
             "cap": r.cap, "window": r.window,
             "rules": self.rules.model_dump(), "thresholds": vars(self.thresholds).copy(),
+            "where": self.where, "rows_read": self.rows_read,
             "rows": c.rows, "excluded_rows": dict(c.excluded),
             "people": c.people, "people_over_cap": c.over_cap, "share_over_cap": r.share_over_cap,
             "max_touches_in_a_window": c.max_touches, "touches": c.touches,
@@ -63,8 +66,11 @@ class FrequencyAudit:
 def audit_frequency(source: Path | str, person: str, *, at: str | None = None, count: str | None = None,
                     window: str = "week", cap: int | None = None, groups: Sequence[str] = (),
                     table: str | None = None, reference: Sequence[str] | str = LARGEST,
-                    min_group_size: int | None = None, policy: Policy | None = None) -> FrequencyAudit:
-    """Count in DuckDB, judge in contracts. The cap, shares and bias thresholds not given come from the policy."""
+                    min_group_size: int | None = None, policy: Policy | None = None, where: str | None = None,
+                    bins: Sequence[str] = ()) -> FrequencyAudit:
+    """Count in DuckDB, judge in contracts. The cap, shares and bias thresholds not given come from the policy.
+    ``where`` keeps the rows matching a confined SQL condition and ``bins`` bands numeric columns (``COL=EDGES``),
+    as in the bias audit: a banded column can be a group."""
     spec = FrequencySpec(person=person, at=at, count=count, window=window, groups=tuple(dict.fromkeys(groups)))
     if cap is not None and cap < 1:
         raise ConfigError(f"--cap must be 1 or more, not {cap}")
@@ -74,16 +80,16 @@ def audit_frequency(source: Path | str, person: str, *, at: str | None = None, c
     thresholds = Thresholds.from_policy(policy)
     if min_group_size is not None:
         thresholds = replace(thresholds, min_group_size=min_group_size)
-    with open_source(source, table) as src:
+    with open_source(source, table, where=where, bins=bins) as src:
         counts = count_frequency(src, spec, cap)
-        name = src.name
+        name, rendered, rows_read = src.name, src.where, src.rows_read() if src.where is not None else None
     by_dim: dict[str, list] = {}
     for g in counts.groups:
         by_dim.setdefault(g.dimension, []).append(g)
     refs = resolve_references([reference] if isinstance(reference, str) else list(reference), by_dim) if by_dim \
         else {}
     result = judge_frequency(counts, window, cap, rules, thresholds, refs)
-    return FrequencyAudit(name, spec, rules, thresholds, result)
+    return FrequencyAudit(name, spec, rules, thresholds, result, rendered, rows_read)
 
 
 def _group(g: GroupResult) -> dict[str, Any]:

@@ -33,6 +33,8 @@ class QualityAudit:
     profile: TableProfile
     judgement: QualityJudgement
     rules: QualityAuditRules
+    where: str | None = None  # the confined --where as it ran (None without one)
+    rows_read: int | None = None  # rows before --where (None without one)
 
     @property
     def severity(self) -> Severity | None:
@@ -46,6 +48,7 @@ class QualityAudit:
         j, p = self.judgement, self.profile
         return {
             "source": self.source,
+            "where": self.where, "rows_read": self.rows_read,
             "rows": p.rows,
             "exact": p.exact,
             "exact_distinct_max_rows": self.rules.exact_distinct_max_rows,
@@ -65,18 +68,21 @@ class QualityAudit:
 
 def audit_quality(source: Path | str, *, table: str | None = None, key: Sequence[str] = (),
                   ranges: Sequence[str] = (), policy: Policy | None = None,
-                  run_id: str = "quality-audit") -> QualityAudit:
+                  run_id: str = "quality-audit", where: str | None = None,
+                  bins: Sequence[str] = ()) -> QualityAudit:
     """Profile in DuckDB, judge in contracts. ``ranges`` are ``COL=MIN..MAX`` specs; the policy adds its own for
-    columns the source has and the specs do not name."""
+    columns the source has and the specs do not name. ``where`` profiles only the rows matching a confined SQL
+    condition; ``bins`` (``COL=EDGES``) profiles a numeric column as its bands."""
     rules = (policy or load_policy()).audits.quality
     given = [parse_range(spec) for spec in ranges]
-    with open_source(source, table) as src:
+    with open_source(source, table, where=where, bins=bins) as src:
         src.require(*key, *(r.column for r in given))
         chosen = policy_ranges(rules, src.columns, given, src.name)
         profile = profile_columns(src, rules, chosen, key)
-        name = src.name
+        name, rendered, rows_read = src.name, src.where, src.rows_read() if src.where is not None else None
     subject = table or _stem(Path(source))
-    return QualityAudit(name, subject, profile, judge_profile(profile, rules, subject, run_id), rules)
+    return QualityAudit(name, subject, profile, judge_profile(profile, rules, subject, run_id), rules, rendered,
+                        rows_read)
 
 
 def _stem(path: Path) -> str:

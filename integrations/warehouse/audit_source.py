@@ -74,6 +74,15 @@ class Source:
         except duckdb.Error as exc:
             raise SourceError(f"{self.name}: {_first_line(exc)}") from exc
 
+    def run_at_most(self, sql: str, params: list | None, limit: int) -> list[tuple] | None:
+        """The rows of a query when there are at most ``limit``, else None (and no more than ``limit + 1`` fetched:
+        memory stays bounded whatever the query returns)."""
+        try:
+            rows = self.con.execute(sql, params or []).fetchmany(limit + 1)
+        except duckdb.Error as exc:
+            raise SourceError(f"{self.name}: {_first_line(exc)}") from exc
+        return rows if len(rows) <= limit else None
+
 
 @dataclass(frozen=True)
 class Bin:
@@ -214,10 +223,14 @@ def _literal(text: str) -> str:
 
 
 def _connect(path: Path | None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """No progress bar: DuckDB draws one on stdout once a query runs 2 s (a big file on a busy machine), and stdout
+    holds the audit's table or its ONE JSON document."""
     try:
-        return duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
+        con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
     except duckdb.Error as exc:
         raise SourceError(f"{path}: cannot open ({_first_line(exc)})") from exc
+    con.execute("set enable_progress_bar = false")
+    return con
 
 
 def _table_ref(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> str:

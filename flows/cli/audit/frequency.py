@@ -47,6 +47,10 @@ def frequency(
     min_group_size: Optional[int] = typer.Option(None, min=0, help="Smaller groups are 'too small to judge' "
                                                  "(default: the policy's bias n >=)."),
     table: Optional[str] = typer.Option(None, help="schema.table when SOURCE is a DuckDB file."),
+    where: Optional[str] = typer.Option(None, help="Audit only rows matching this SQL condition on the source's "
+                                        "columns, e.g. \"region = 'EU' and age >= 18\" (confined: no subquery)."),
+    bins: List[str] = typer.Option([], "--bin", help="COL=EDGES: band a numeric column, e.g. age=18,25,35,50,65 "
+                                   "(<18, 18-24, ..., >=65); the banded column can be a --group. Repeatable."),
     policy: Optional[Path] = typer.Option(None, help="Policy file for caps and thresholds (default: packaged)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else."),
     fail_on: str = fail_on_option(),
@@ -62,7 +66,7 @@ def frequency(
     with one_line_errors():
         audit = audit_frequency(source, person, at=at, count=count, window=window.lower(), cap=cap, groups=group,
                                 table=table, reference=reference, min_group_size=min_group_size,
-                                policy=load_policy(policy) if policy else None)
+                                policy=load_policy(policy) if policy else None, where=where, bins=bins)
     finish(as_json=as_json, document=audit.to_dict, show=lambda: _print(audit), html=html,
            write_html=lambda path: _write_html(path, audit), severities=audit.severities, fail_on=fail_on)
 
@@ -142,6 +146,8 @@ def _summary(audit: FrequencyAudit) -> Table:
     r, c = audit.result, audit.result.counts
     t = Table("figure", "value", title="Summary", title_justify="left")
     left_out = ", ".join(f"{n:,} {why}" for why, n in c.excluded.items() if n) or "none"
+    if audit.rows_read is not None:
+        t.add_row("rows read", f"{audit.rows_read:,} ({audit.rows_read - c.rows:,} filtered out by --where)")
     for name, value in (("rows", f"{c.rows:,}"), ("rows left out", left_out), ("people", f"{c.people:,}"),
                         ("touches", f"{c.touches:,}"), ("people over the cap", f"{c.over_cap:,}"),
                         ("share over the cap", f"{r.share_over_cap:.1%}"),

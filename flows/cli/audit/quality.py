@@ -28,6 +28,10 @@ __all__ = ["quality"]
 def quality(
     source: Path = typer.Argument(..., help="CSV, Parquet or JSON file (or a glob), or a DuckDB file with --table."),
     table: Optional[str] = typer.Option(None, help="schema.table when SOURCE is a DuckDB file."),
+    where: Optional[str] = typer.Option(None, help="Audit only rows matching this SQL condition on the source's "
+                                        "columns, e.g. \"region = 'EU' and age >= 18\" (confined: no subquery)."),
+    bins: List[str] = typer.Option([], "--bin", help="COL=EDGES: band a numeric column, e.g. age=18,25,35,50,65 "
+                                   "(<18, 18-24, ..., >=65); the column is profiled as its bands. Repeatable."),
     key: List[str] = typer.Option([], "--key", help="Key column(s) to check for duplicates (repeat or "
                                   "comma-separate: --key order_id,line)."),
     ranges: List[str] = typer.Option([], "--range", help="COL=MIN..MAX: values a number or date column may hold "
@@ -48,7 +52,8 @@ def quality(
     check_fail_on(fail_on)
     with one_line_errors():
         audit = audit_quality(source, table=table, key=[c.strip() for k in key for c in k.split(",") if c.strip()],
-                              ranges=ranges, policy=load_policy(policy) if policy else None)
+                              ranges=ranges, policy=load_policy(policy) if policy else None, where=where,
+                              bins=bins)
     finish(as_json=as_json, document=audit.to_dict, show=lambda: _print(audit), html=html,
            write_html=lambda path: _write_html(path, audit), severities=audit.severities(), fail_on=fail_on)
 
@@ -64,7 +69,9 @@ def _write_html(path: Path, audit: QualityAudit) -> None:
 def _print(audit: QualityAudit) -> None:
     out, p, j = stdout(), audit.profile, audit.judgement
     approx = "" if p.exact else "; counts marked ~ are approximate"
-    out.print(f"[bold]Quality profile[/] of {escape(audit.source)}: {p.rows:,} rows, {len(p.columns)} columns{approx}.")
+    kept = "" if audit.rows_read is None else f" (of {audit.rows_read:,} read; --where {escape(audit.where or '')})"
+    out.print(f"[bold]Quality profile[/] of {escape(audit.source)}: {p.rows:,} rows{kept}, {len(p.columns)} columns"
+              f"{approx}.")
     out.print(_column_table(j.columns, audit.rules.outlier_z))
     if p.key is not None:
         k = p.key
