@@ -14,12 +14,14 @@ from typing import Any
 
 import pandas as pd
 
+from ...contracts.campaigns import CampaignRef
 from ...contracts.errors import WarehouseError
 from .connection import Warehouse
 
 __all__ = ["run_rows", "run_findings", "run_batches", "run_refusals", "run_quarantine_reasons", "run_audit",
            "paused_campaigns", "latest_completed_run", "launch_mart", "last_loaded_at", "run_outcomes", "rows_per_day",
-           "latest_drift", "latest_snapshots", "last_finished_run", "reconciliation_counts", "reconciliation_baseline"]
+           "latest_drift", "latest_snapshots", "last_finished_run", "reconciliation_counts", "reconciliation_baseline",
+           "campaign_refs", "landed_integrations", "health_findings"]
 
 _FINDINGS_SQL = """
 select check_id, family, severity, subject_type, subject, metric, observed, threshold, evidence, explanation,
@@ -180,3 +182,30 @@ def reconciliation_baseline(con: Any, integration: str, run_id: str, runs: int) 
         [integration, run_id, runs]).fetchone()
     return None if not earlier or earlier[0] is None else float(earlier[0])
 
+
+# The campaign directory dbt builds (int_campaigns__directory); portable SQL, one row per platform and id.
+_CAMPAIGNS_SQL = """
+select platform, campaign_id, campaign_name from staging.int_campaigns__directory order by platform, campaign_id"""
+
+
+def campaign_refs(wh: Warehouse) -> dict[str, CampaignRef]:
+    """Every campaign the landed data names, by its one id form (``platform:id``), with its name. Empty before the
+    first run has built the directory: callers then show the key alone."""
+    if not wh.table_exists("staging", "int_campaigns__directory"):
+        return {}
+    with wh.connect(read_only=True) as con:
+        rows = con.execute(_CAMPAIGNS_SQL).fetchall()
+    refs = (CampaignRef(str(p), str(c), None if n is None else str(n)) for p, c, n in rows)
+    return {ref.key: ref for ref in refs}
+
+
+def landed_integrations(wh: Warehouse) -> dict[str, str]:
+    """Every integration that has landed a batch, with its platform."""
+    rows = wh.query_df("select integration, max(platform) as platform from ledger.batches group by integration")
+    return {str(r.integration): str(r.platform) for r in rows.itertuples()}
+
+
+def health_findings(wh: Warehouse, run_id: str) -> pd.DataFrame:
+    """The run's integration-health findings (subject is the platform or integration they judge)."""
+    return wh.query_df("select subject, severity, check_id, explanation from ledger.findings "
+                       "where run_id = ? and family = 'integration_health' order by check_id, subject", [run_id])
