@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from ..contracts.campaigns import CampaignRef, campaign_key
+from ..contracts.campaigns import CampaignRef, campaign_key, ref_of
 from ..contracts.finding import FAMILIES, Severity, fingerprint_of
 from ..contracts.run_changes import FindingState, RunChanges, compare_runs
 from ..integrations.warehouse import Warehouse, reads, run_history
@@ -35,7 +35,7 @@ def action_first(wh: Warehouse, run: dict[str, Any], findings: list[dict[str, An
     """The four top sections as plain data. ``findings``, ``audit`` and ``paused`` are the report's own rows
     (flows/report.py), so the top and the sections below it can never disagree."""
     refs = reads.campaign_refs(wh)
-    platforms = run_history.integration_platforms(wh)
+    platforms = reads.landed_integrations(wh)
     config = run.get("config_path") or "steward.yaml"
     return {"did": _paused(paused, audit, refs, platforms, config) + _not_paused(audit, refs, run["run_id"]),
             "owners": _owners(findings, refs),
@@ -114,7 +114,10 @@ def subject_label(f: dict[str, Any], refs: dict[str, CampaignRef]) -> str:
     """The finding's subject, with the campaign's name when the finding is about a campaign the directory knows
     (its evidence names the campaign's key, or its subject is a campaign id only one platform uses)."""
     evidence = dict(f.get("evidence") or [])
-    ref = refs.get(str(evidence.get("campaign") or ""))
+    try:
+        ref = ref_of(evidence.get("campaign"), evidence.get("campaign_name"), refs)
+    except ValueError:  # evidence from before campaign keys: not a platform:id
+        ref = None
     if ref is None and f.get("subject_type") == "campaign":
         same = [r for r in refs.values() if r.campaign_id == str(f["subject"]) or r.key == str(f["subject"])]
         ref = same[0] if len(same) == 1 else None

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .connection import Warehouse
 
-__all__ = ["previous_completed_run", "findings_brief", "family_trend", "integration_platforms"]
+__all__ = ["previous_completed_run", "findings_brief", "family_trend"]
 
 # The newest completed run that started before this one: what "since the last run" compares with.
 _PREVIOUS_SQL = """
@@ -35,8 +35,6 @@ from (select run_id, started_at from ledger.runs
 left join ledger.findings f on f.run_id = r.run_id
 group by r.run_id, r.started_at, f.family
 order by r.started_at, r.run_id, f.family"""
-_PLATFORMS_SQL = """
-select distinct integration, platform from ledger.batches where integration is not null and platform is not null"""
 
 
 def previous_completed_run(wh: Warehouse, run_id: str) -> str | None:
@@ -54,8 +52,3 @@ def family_trend(wh: Warehouse, run_id: str, last: int) -> pd.DataFrame:
     """Warn and critical findings per family for the last ``last`` runs up to ``run_id``, oldest first."""
     return wh.query_df(_TREND_SQL, [run_id, run_id, int(last)])
 
-
-def integration_platforms(wh: Warehouse) -> dict[str, str]:
-    """Which platform each integration (a steward.yaml name) pulls from, as its batches recorded it."""
-    rows = wh.query_df(_PLATFORMS_SQL)
-    return {str(r.integration): str(r.platform) for r in rows.itertuples(index=False)}
