@@ -21,9 +21,10 @@ from ..integrations.warehouse import Warehouse, reads, run_history
 
 from .report_charts import trend_chart
 
-__all__ = ["action_first", "TREND_RUNS", "WAITING_HOWS"]
+__all__ = ["action_first", "TREND_RUNS", "OWNER_LINES", "WAITING_HOWS"]
 
 TREND_RUNS = 10  # runs in the trend: about two weeks of daily runs, still one glance wide
+OWNER_LINES = 5  # per owner, the worst five in view (page and console); the rest folded, so the top stays short
 # Approval outcomes that leave the decision to a person: nobody answered in time, no server to answer on, or the
 # answer was refused (wrong signature, not an approver). A rejection is a person's decision and is not waiting.
 WAITING_HOWS = ("timeout", "no_server", "refused")
@@ -38,7 +39,7 @@ def action_first(wh: Warehouse, run: dict[str, Any], findings: list[dict[str, An
     platforms = reads.landed_integrations(wh)
     config = run.get("config_path") or "steward.yaml"
     return {"did": _paused(paused, audit, refs, platforms, config) + _not_paused(audit, refs, run["run_id"]),
-            "owners": _owners(findings, refs),
+            "owners": _owners(findings, refs), "owner_lines": OWNER_LINES,
             "changes": _changes(wh, run["run_id"], findings, refs),
             "history": _history(wh, run["run_id"])}
 

@@ -89,9 +89,12 @@ def print_action_summary(out: Console, read: Callable[[], dict[str, Any]]) -> No
     out.print("[bold]Needs a person, by owner[/]")
     for g in top["owners"]:
         out.print(f"  [bold]{escape(g['owner'])}[/]: {g['critical']} critical, {g['warn']} warn")
-        for i in g["items"]:
+        shown = g["items"][:top.get("owner_lines") or len(g["items"])]
+        for i in shown:
             out.print(f"    [{SEVERITY_STYLE[i['severity']]}]{i['severity']:<8}[/] {escape(i['check_id'])}  "
                       f"{escape(i['subject'])}: {escape(i['summary'] or '')}".rstrip(": "))
+        if len(g["items"]) > len(shown):
+            out.print(f"    [dim]… {len(g['items']) - len(shown)} more in the report[/]")
     if not top["owners"]:
         out.print("  no warn or critical finding")
     changes = top["changes"]

@@ -8,6 +8,7 @@ directly too (contracts/run_changes.py).
 
 from __future__ import annotations
 
+import itertools
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -217,3 +218,43 @@ def test_compare_runs(now, before, expect) -> None:
     got = ("worse" if changes.worse else "new" if changes.new else "resolved" if changes.resolved
            else "still" if changes.still_open else "none")
     assert got == expect
+
+
+def test_markdown_and_json_exports_open_with_the_top(warehouse: Warehouse) -> None:
+    import json
+
+    from steward.flows.report_export import report_json, report_markdown
+
+    ctx = report_context(warehouse, NOW)
+    md = report_markdown(ctx)
+    heads = [md.index(h) for h in ("## What Steward did", "## Needs a person, by owner", "## Since the last run",
+                                   "## anomaly")]
+    assert heads == sorted(heads)
+    assert "- PAUSED google_ads:c-worse-sev: anomaly.spend_spike is critical" in md
+    assert "Resume: `steward campaigns resume ads c-worse-sev" in md
+    assert "- new: warn `privacy_consent.missing_opt_in` campaign: c-new" in md
+    doc = json.loads(report_json(ctx))
+    assert doc["top"]["changes"]["summary"].startswith("1 new, 2 worse") and "chart" not in doc["top"]["history"]
+    assert "<svg" not in json.dumps(doc)
+
+
+def test_an_owner_with_many_findings_shows_the_worst_five_and_folds_the_rest(warehouse: Warehouse,
+                                                                            tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from steward.flows.cli._console import print_action_summary
+
+    ledger.record_findings(warehouse, [_f(NOW, "data_quality.schema_drift", f"s{i}", "critical" if i == 6 else "warn",
+                                          i, 0, owner="crm-ops") for i in range(7)])
+    top = action_summary(warehouse, NOW)
+    crm = next(g for g in top["owners"] if g["owner"] == "crm-ops")
+    assert (crm["critical"], crm["warn"], crm["items"][0]["subject"]) == (1, 6, "campaign: s6")  # worst first
+    html = render_report(warehouse, NOW, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "2 more for crm-ops</summary>" in html
+    console = Console(width=200, record=True, color_system=None)
+    print_action_summary(console, lambda: top)
+    text = console.export_text()
+    lines = text[text.index("crm-ops:"):].splitlines()[1:]
+    block = "\n".join(itertools.takewhile(lambda line: line.startswith("    "), lines))
+    shown = [line for line in block.splitlines() if line.split()[0] in ("critical", "warn")]
+    assert len(shown) == 5 and block.endswith("… 2 more in the report")
