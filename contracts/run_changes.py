@@ -5,8 +5,9 @@ so two runs compare by fingerprint, never by position or text. Only findings tha
 critical): a finding that drops to info is resolved for the reader; one that rises from info to warn is worse.
 
 "Worse" means a higher severity, or the same severity with the observed value further past its threshold than last
-time (further above an upper limit, further below a lower one). A value that moved by less than ``TOLERANCE`` of
-the threshold's size is unchanged: floating-point noise in a rate is not news.
+time (further above an upper limit, further below a lower one) by more than ``WORSE_MARGIN`` of the distance it was
+past before: a stale source's hours since its last sync grow by minutes between two runs, and a reader needs the
+finding that got materially worse, not every one that drifted. Moves smaller than that count as still open.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any, Iterable, Mapping
 
 from .finding import Severity
 
-__all__ = ["FindingState", "RunChanges", "compare_runs", "TOLERANCE"]
+__all__ = ["FindingState", "RunChanges", "compare_runs", "WORSE_MARGIN", "TOLERANCE"]
 
+WORSE_MARGIN = 0.05  # further past the threshold by more than 5 % of the earlier distance: worse
 TOLERANCE = 1e-6  # relative to max(|threshold|, 1): below this, two observed values are the same value
 
 
@@ -87,7 +89,8 @@ def compare_runs(now: Iterable[FindingState], before: Iterable[FindingState] | N
 def _worse(now: FindingState, before: FindingState) -> bool:
     if now.rank != before.rank:
         return now.rank > before.rank
-    return _past(now) > _past(before) + TOLERANCE * max(abs(now.threshold or 0.0), 1.0)
+    before_past = _past(before)
+    return _past(now) > before_past * (1 + WORSE_MARGIN) + TOLERANCE * max(abs(now.threshold or 0.0), 1.0)
 
 
 def _past(f: FindingState) -> float:

@@ -285,14 +285,14 @@ def trend_chart(key: str, title: str, runs: Sequence[str], series: dict[str, Seq
     top = max([max(v, default=0) for v in series.values()] + [1])
     n = len(runs)
     x = (lambda i: (_LEFT + _W - _RIGHT) / 2) if n == 1 else _scale(0, n - 1, _LEFT + 6, _W - _RIGHT - 6)
-    row = 26
+    row = 34  # each row's own band: its baseline at the bottom, the shared maximum near its top
     h = 30 + row * len(series)
     parts = [f'<text x="{_LEFT}" y="{h - 6}" class="tick">{escape(runs[0])}</text>'] + (
         [f'<text x="{_W - _RIGHT}" y="{h - 6}" text-anchor="end" class="tick">{escape(runs[-1])}</text>']
         if n > 1 else [])
     for i, (name, counts) in enumerate(series.items()):
         y0 = 6 + row * i
-        y = _scale(0, top, y0 + row - 6, y0 + 4)
+        y = _scale(0, top, y0 + row - 8, y0 + 8)
         last, prev = counts[-1], (counts[-2] if n > 1 else None)
         delta = "" if prev is None or prev == last else f" ({last - prev:+d})"
         level = "warn" if last else "ok"
@@ -302,7 +302,7 @@ def trend_chart(key: str, title: str, runs: Sequence[str], series: dict[str, Seq
                        for j, c in enumerate(counts) if c)
         parts.append(f'<g class="trend-row" data-series="{escape(name)}" data-last="{last}">'
                      f'<text x="{_LEFT - 8}" y="{y0 + row / 2 + 4}" text-anchor="end">{escape(name)}</text>'
-                     f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y0 + row - 6}" y2="{y0 + row - 6}" '
+                     f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y0 + row - 8}" y2="{y0 + row - 8}" '
                      f'stroke="{COLORS["grid"]}"/><polyline class="trend" fill="none" stroke="{COLORS["muted"]}" '
                      f'stroke-width="1.5" points="{points}"/>{dots}'
                      f'<text x="{_W - _RIGHT + 6}" y="{y0 + row / 2 + 4}" class="val level-{level}" '

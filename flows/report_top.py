@@ -82,7 +82,8 @@ def _not_paused(audit: list[dict[str, Any]], refs: dict[str, CampaignRef], run_i
         campaign = label_of(refs, platform or None, campaign_id or None)
         waiting = a["action"] == "request_approval" and how_come in WAITING_HOWS
         how = (f"the next run asks again; answer it with `steward approve FLOW_RUN_ID --target {a['target']}` "
-               f"(the run prints its FLOW_RUN_ID) or with the Approve button in the alert's Slack thread"
+               f"(the run prints its FLOW_RUN_ID), or with the Approve button in the alert's Slack thread where "
+               f"Slack approvals are set up"
                if waiting else "nothing was changed on the platform; pause it there by hand if it must stop")
         out.append({"kind": "waiting" if waiting else "held", **campaign, "integration": None,
                     "why": f"{a.get('check_id') or '—'}: {how_come} ({a.get('reason') or 'no reason recorded'})",

@@ -208,6 +208,8 @@ def test_console_summary_survives_an_unreadable_warehouse(tmp_path: Path, capsys
 @pytest.mark.parametrize("now,before,expect", [
     ([FindingState("a", "warn", 1.0, 0.5)], [FindingState("a", "warn", 1.0 + 1e-12, 0.5)], "still"),
     ([FindingState("a", "warn", 0.1, 0.8)], [FindingState("a", "warn", 0.3, 0.8)], "worse"),  # lower limit
+    ([FindingState("a", "critical", 2.52, 2.0)], [FindingState("a", "critical", 2.519, 2.0)], "still"),  # drift
+    ([FindingState("a", "critical", 2.56, 2.0)], [FindingState("a", "critical", 2.5, 2.0)], "worse"),  # +12 %
     ([FindingState("a", "warn", 0.5, 0.8)], [FindingState("a", "warn", 0.3, 0.8)], "still"),  # better
     ([FindingState("a", "warn", None, None)], [FindingState("a", "critical", None, None)], "still"),
     ([FindingState("a", "warn", 1, 0)], [FindingState("a", "info", 0, 0)], "worse"),
