@@ -26,7 +26,7 @@ from ..integrations.warehouse.ledger import audit_head
 from ..integrations.warehouse import Warehouse, reads
 
 from .report_charts import chart_context
-from .report_top import action_first
+from .report_top import action_first, subject_label
 
 __all__ = ["render_report", "report_context", "action_summary"]
 
@@ -80,11 +80,13 @@ def _parts(warehouse: Warehouse, run_id: str) -> tuple[dict[str, Any], list[dict
     runs = _records(reads.run_rows(warehouse, run_id))
     if not runs:
         raise WarehouseError(f"{warehouse.path}: no run '{run_id}' in ledger.runs; nothing to report")
+    refs = reads.campaign_refs(warehouse)
     findings = [_finding(row) for row in _records(reads.run_findings(warehouse, run_id))]
+    findings = [{**f, "subject_label": subject_label(f, refs)} for f in findings]  # the campaign's name, if known
     findings.sort(key=lambda f: (-Severity(f["severity"]).rank, f["check_id"], f["subject"]))
     audit = [_stamped(r, "logged_at") for r in _records(reads.run_audit(warehouse, run_id))]
     paused = [_stamped(r, "changed_at") for r in _records(reads.paused_campaigns(warehouse))]
-    top = action_first(warehouse, runs[0], findings, audit, paused)
+    top = action_first(warehouse, runs[0], findings, audit, paused, refs)
     by_key = {(d["integration"], d["campaign_id"]): d for d in top["did"] if d["kind"] == "paused"}
     paused = [{**p, "campaign": by_key.get((p["integration"], p["campaign_id"]), {}).get("label") or p["campaign_id"],
                "resume": by_key.get((p["integration"], p["campaign_id"]), {}).get("how")} for p in paused]

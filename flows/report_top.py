@@ -21,7 +21,7 @@ from ..integrations.warehouse import Warehouse, reads, run_history
 
 from .report_charts import trend_chart
 
-__all__ = ["action_first", "TREND_RUNS", "OWNER_LINES", "WAITING_HOWS"]
+__all__ = ["action_first", "subject_label", "TREND_RUNS", "OWNER_LINES", "WAITING_HOWS"]
 
 TREND_RUNS = 10  # runs in the trend: about two weeks of daily runs, still one glance wide
 OWNER_LINES = 5  # per owner, the worst five in view (page and console); the rest folded, so the top stays short
@@ -32,10 +32,11 @@ _PAUSING = ("pause", "request_approval")
 
 
 def action_first(wh: Warehouse, run: dict[str, Any], findings: list[dict[str, Any]], audit: list[dict[str, Any]],
-                 paused: list[dict[str, Any]]) -> dict[str, Any]:
+                 paused: list[dict[str, Any]], refs: dict[str, CampaignRef] | None = None) -> dict[str, Any]:
     """The four top sections as plain data. ``findings``, ``audit`` and ``paused`` are the report's own rows
-    (flows/report.py), so the top and the sections below it can never disagree."""
-    refs = reads.campaign_refs(wh)
+    (flows/report.py), so the top and the sections below it can never disagree; ``refs`` is the campaign directory
+    (read here when not given)."""
+    refs = reads.campaign_refs(wh) if refs is None else refs
     platforms = reads.landed_integrations(wh)
     config = run.get("config_path") or "steward.yaml"
     return {"did": _paused(paused, audit, refs, platforms, config) + _not_paused(audit, refs, run["run_id"]),

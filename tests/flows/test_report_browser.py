@@ -204,6 +204,9 @@ def test_action_first_top_fits_a_laptop_screen(report, page, tmp_path):
 
     names = page.evaluate("[...document.querySelectorAll('#did-table .campaign-name')].map(e => e.textContent)")
     assert names and all(n and n != "(no name known)" for n in names), names
+    cards = page.evaluate("""[...document.querySelectorAll('article.finding .subject')].filter(
+        e => /[A-Za-z] \\((salesforce|hubspot|google_ads) \\w+\\)/.test(e.textContent)).length""")
+    assert cards >= 3  # finding cards about a campaign name it: "Win-back Offers (salesforce 701...)"
     owners = page.evaluate("[...document.querySelectorAll('#owners .owner')].map(e => e.dataset.owner)")
     assert len(owners) >= 2
     links = page.evaluate("""[...document.querySelectorAll('#owners a[href^="#"]')].map(
