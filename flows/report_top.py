@@ -108,7 +108,8 @@ def _owners(findings: list[dict[str, Any]], refs: dict[str, CampaignRef]) -> lis
 
 def _line(f: dict[str, Any], refs: dict[str, CampaignRef]) -> dict[str, Any]:
     """One finding as one line: what, on what, and the first sentence of its explanation."""
-    return {"severity": f["severity"], "check_id": f["check_id"], "subject": subject_label(f, refs),
+    return {"severity": f["severity"], "check_id": f["check_id"],
+            "subject": f.get("subject_label") or subject_label(f, refs),
             "anchor": f["anchor"], "summary": first_sentence(f.get("explanation") or ""),
             "observed": f["observed"], "threshold": f["threshold"]}
 
@@ -152,7 +153,8 @@ def _state(f: dict[str, Any], refs: dict[str, CampaignRef]) -> FindingState:
     fingerprint = f.get("fingerprint") or fingerprint_of(f["check_id"], f["subject_type"], str(f["subject"]))
     raw = (lambda k: f[f"{k}_value"] if f"{k}_value" in f else f.get(k))  # noqa: E731  the report's rows format
     return FindingState(fingerprint, f["severity"], _float(raw("observed")), _float(raw("threshold")),
-                        {"check_id": f["check_id"], "subject": subject_label(f, refs), "anchor": f.get("anchor"),
+                        {"check_id": f["check_id"], "subject": f.get("subject_label") or subject_label(f, refs),
+                         "anchor": f.get("anchor"),
                          "owner": f.get("owner")})
 
 

@@ -44,7 +44,7 @@ def previous_completed_run(wh: Warehouse, run_id: str) -> str | None:
 
 
 def findings_brief(wh: Warehouse, run_id: str) -> pd.DataFrame:
-    """A run's findings with what a comparison needs (fingerprint, severity, observed, threshold) and what names them."""
+    """A run's findings with what a comparison needs (fingerprint, severity, observed, threshold) and their names."""
     return wh.query_df(_BRIEF_SQL, [run_id])
 
 
