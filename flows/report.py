@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from ..contracts.finding import FAMILIES, Severity
+from ..contracts.finding import FAMILIES, Severity, fingerprint_of
 from ..contracts.policy import Policy, load_policy
 from ..contracts.errors import StewardError, WarehouseError
 from ..integrations.health import health_section
@@ -26,8 +26,9 @@ from ..integrations.warehouse.ledger import audit_head
 from ..integrations.warehouse import Warehouse, reads
 
 from .report_charts import chart_context
+from .report_top import action_first, subject_label
 
-__all__ = ["render_report", "report_context"]
+__all__ = ["render_report", "report_context", "action_summary"]
 
 TEMPLATE = "report.html.j2"
 SEVERITIES: tuple[str, ...] = ("critical", "warn", "info")  # worst first: the order a reader triages in
@@ -38,31 +39,58 @@ def report_context(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
     Raises:
         WarehouseError: the run is not in ``ledger.runs``; an empty report would read as a clean run.
     """
-    runs = _records(reads.run_rows(warehouse, run_id))
-    if not runs:
-        raise WarehouseError(f"{warehouse.path}: no run '{run_id}' in ledger.runs; nothing to report")
-    findings = [_finding(row) for row in _records(reads.run_findings(warehouse, run_id))]
-    findings.sort(key=lambda f: (-Severity(f["severity"]).rank, f["check_id"], f["subject"]))
+    run, findings, audit, paused, top = _parts(warehouse, run_id)
+    trend = top["history"].pop("chart")  # drawn with the other charts; the top keeps the counts (JSON export)
     counts = {sev: sum(f["severity"] == sev for f in findings) for sev in SEVERITIES}
     return {
-        "run": _run(runs[0]),
+        "run": _run(run),
+        "top": top,
         "counts": counts,
         "summary": ", ".join(f"{counts[sev]} {sev}" for sev in SEVERITIES),
         "is_clean": counts["critical"] == 0 and counts["warn"] == 0,
         "severities": list(SEVERITIES),
         "family_counts": _family_counts(findings),
         "families": _by_family(findings),
-        "audit": [_stamped(r, "logged_at") for r in _records(reads.run_audit(warehouse, run_id))],
-        "paused": [_stamped(r, "changed_at") for r in _records(reads.paused_campaigns(warehouse))],
+        "audit": audit,
+        "paused": paused,
         "batches": [_batch(r) for r in _records(reads.run_batches(warehouse, run_id))],
         "refused": [_stamped({**r, "drift": _diff(r)}, "refused_at")
                     for r in _records(reads.run_refusals(warehouse, run_id))],
         "quarantine": _records(reads.run_quarantine_reasons(warehouse, run_id)),
         "generated_at": _when(datetime.now(timezone.utc)),
-        "charts": chart_context(warehouse, _policy_of(runs[0])),
+        "charts": {**chart_context(warehouse, _policy_of(run)), "trend": [c for c in [trend] if c]},
         "health": health_section(warehouse, run_id),
         "audit_head": audit_head(warehouse, run_id),  # the anchor: `steward audit log verify --expect-head`
     }
+
+
+def action_summary(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
+    """The report's top alone (what Steward did, who must act, what changed, the trend), for the console summary
+    at the end of ``steward run`` and ``steward demo``: the same data the page opens with.
+
+    Raises:
+        WarehouseError: the run is not in ``ledger.runs``.
+    """
+    return {**_parts(warehouse, run_id)[4], "run_id": run_id}
+
+
+def _parts(warehouse: Warehouse, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]],
+                                                       list[dict[str, Any]], dict[str, Any]]:
+    """The run's row, findings (worst first), audit rows, paused campaigns, and the top built from those same rows."""
+    runs = _records(reads.run_rows(warehouse, run_id))
+    if not runs:
+        raise WarehouseError(f"{warehouse.path}: no run '{run_id}' in ledger.runs; nothing to report")
+    refs = reads.campaign_refs(warehouse)
+    findings = [_finding(row) for row in _records(reads.run_findings(warehouse, run_id))]
+    findings = [{**f, "subject_label": subject_label(f, refs)} for f in findings]  # the campaign's name, if known
+    findings.sort(key=lambda f: (-Severity(f["severity"]).rank, f["check_id"], f["subject"]))
+    audit = [_stamped(r, "logged_at") for r in _records(reads.run_audit(warehouse, run_id))]
+    paused = [_stamped(r, "changed_at") for r in _records(reads.paused_campaigns(warehouse))]
+    top = action_first(warehouse, runs[0], findings, audit, paused, refs)
+    by_key = {(d["integration"], d["campaign_id"]): d for d in top["did"] if d["kind"] == "paused"}
+    paused = [{**p, "campaign": by_key.get((p["integration"], p["campaign_id"]), {}).get("label") or p["campaign_id"],
+               "resume": by_key.get((p["integration"], p["campaign_id"]), {}).get("how")} for p in paused]
+    return runs[0], findings, audit, paused, top
 
 
 def render_report(warehouse: Warehouse, run_id: str, out_path: Path) -> Path:
@@ -106,7 +134,9 @@ def _finding(row: dict[str, Any]) -> dict[str, Any]:
     evidence = _json(row["evidence"]) or {}
     if not isinstance(evidence, dict):
         evidence = {"value": evidence}
-    return {**_stamped(row, "first_seen_at", "last_seen_at"),
+    fingerprint = fingerprint_of(row["check_id"], row["subject_type"], str(row["subject"]))
+    return {**_stamped(row, "first_seen_at", "last_seen_at"), "fingerprint": fingerprint,
+            "anchor": f"finding-{fingerprint}", "observed_value": row["observed"], "threshold_value": row["threshold"],
             "observed": _number(row["observed"]), "threshold": _number(row["threshold"]),
             "evidence": [(str(k), _cell(v)) for k, v in evidence.items()]}
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the file audits' pages (flows/audit_html.py) draw with the 
     from ..integrations.warehouse import Warehouse
 
 __all__ = ["chart_context", "bias_charts", "balance_chart", "spend_chart", "COLORS", "Interval", "Marker",
-           "interval_chart", "bar_chart"]
+           "interval_chart", "bar_chart", "trend_chart"]
 
 COLORS = {"critical": "#b42318", "warn": "#b54708", "ok": "#067647", "ink": "#101828", "muted": "#667085",
           "grid": "#e4e7ec", "kpi": "#175cd3", "guardrail": "#b42318", "crm": "#7a5af8", "ads": "#0e9384"}
@@ -271,6 +271,42 @@ def bar_chart(key: str, title: str, labels: Sequence[str], values: Sequence[floa
                      f'text-anchor="end">{escape(str(label))}</text><rect x="{_LEFT}" y="{y}" '
                      f'width="{max(x(value) - _LEFT, 0):.1f}" height="16" fill="{color}"><title>{escape(str(label))}: '
                      f'{shown}</title></rect><text x="{_W - _RIGHT + 6}" y="{y + 12}" class="val">{note}</text></g>')
+    return _svg(_slug(key), title, h, parts)
+
+
+def trend_chart(key: str, title: str, runs: Sequence[str], series: dict[str, Sequence[int]], *,
+                tips: Sequence[str] = ()) -> Markup | None:
+    """Small multiples: one row per series (a check family), its count in each run as a line from the oldest run on
+    the left to this run on the right, on one shared scale so rows compare. A dot is drawn only where the count is
+    above zero (in the warn colour); the right-hand note is this run's count and its change from the run before.
+    ``runs`` label the first and last columns; ``tips`` (one per run) name each column in the dots' titles."""
+    if not runs or not series:
+        return None
+    top = max([max(v, default=0) for v in series.values()] + [1])
+    n = len(runs)
+    x = (lambda i: (_LEFT + _W - _RIGHT) / 2) if n == 1 else _scale(0, n - 1, _LEFT + 6, _W - _RIGHT - 6)
+    row = 34  # each row's own band: its baseline at the bottom, the shared maximum near its top
+    h = 30 + row * len(series)
+    parts = [f'<text x="{_LEFT}" y="{h - 6}" class="tick">{escape(runs[0])}</text>'] + (
+        [f'<text x="{_W - _RIGHT}" y="{h - 6}" text-anchor="end" class="tick">{escape(runs[-1])}</text>']
+        if n > 1 else [])
+    for i, (name, counts) in enumerate(series.items()):
+        y0 = 6 + row * i
+        y = _scale(0, top, y0 + row - 8, y0 + 8)
+        last, prev = counts[-1], (counts[-2] if n > 1 else None)
+        delta = "" if prev is None or prev == last else f" ({last - prev:+d})"
+        level = "warn" if last else "ok"
+        points = " ".join(f"{x(j):.1f},{y(c):.1f}" for j, c in enumerate(counts))
+        dots = "".join(f'<circle cx="{x(j):.1f}" cy="{y(c):.1f}" r="3" fill="{COLORS["warn"]}"><title>'
+                       f'{escape(tips[j] if j < len(tips) else runs[j] if j < n else "")}: {c}</title></circle>'
+                       for j, c in enumerate(counts) if c)
+        parts.append(f'<g class="trend-row" data-series="{escape(name)}" data-last="{last}">'
+                     f'<text x="{_LEFT - 8}" y="{y0 + row / 2 + 4}" text-anchor="end">{escape(name)}</text>'
+                     f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y0 + row - 8}" y2="{y0 + row - 8}" '
+                     f'stroke="{COLORS["grid"]}"/><polyline class="trend" fill="none" stroke="{COLORS["muted"]}" '
+                     f'stroke-width="1.5" points="{points}"/>{dots}'
+                     f'<text x="{_W - _RIGHT + 6}" y="{y0 + row / 2 + 4}" class="val level-{level}" '
+                     f'style="fill: {COLORS[level]}">{last}{delta}</text></g>')
     return _svg(_slug(key), title, h, parts)
 
 

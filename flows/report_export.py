@@ -1,8 +1,8 @@
 """A run's report as Markdown (to paste into a ticket) or JSON (for another tool), from the same context as the HTML.
 
-``steward report [RUN_ID] --format md|json|html``. Both carry what the HTML page carries
-except the charts: findings with their evidence and reproducing SQL, actions, paused campaigns, ingestion and
-quarantine counts. Like the page, they never hold a quarantined record.
+``steward report [RUN_ID] --format md|json|html``. Both carry what the HTML page carries except the charts: the top
+(what Steward did, who must act, what changed), findings with their evidence and reproducing SQL, actions, paused
+campaigns, ingestion and quarantine counts. Like the page, they never hold a quarantined record.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def report_markdown(context: dict[str, Any]) -> str:
     lines = [f"# Steward run `{run['run_id']}`", "",
              f"{run.get('kind') or 'run'}, started {run['started_at']}, finished {run['finished_at']}, "
              f"status {run.get('status') or '—'}", "", f"**{context['summary']}**", ""]
+    lines += _top_markdown(context["top"])
     for group in context["families"]:
         lines += [f"## {group['family'].replace('_', ' ')}", ""]
         for f in group["findings"]:
@@ -43,6 +44,23 @@ def report_markdown(context: dict[str, Any]) -> str:
     lines += ["## Campaigns paused", ""] + ([f"- {p['integration']} `{p['campaign_id']}` since {p['changed_at']}: "
                                              f"{p['reason'] or '—'}" for p in context["paused"]] or ["None."])
     return "\n".join(lines) + "\n"
+
+
+def _top_markdown(top: dict[str, Any]) -> list[str]:
+    """The page's top, in its order (flows/report_top.py): what Steward did, who must act, what changed."""
+    kinds = {"paused": "PAUSED", "waiting": "WAITING", "held": "NOT PAUSED"}
+    lines = ["## What Steward did", ""] + [
+        f"- {kinds[d['kind']]} {d['label']}: {d['why']}. "
+        + (f"Resume: `{d['how']}`" if d["kind"] == "paused" else f"Next: {d['how']}") for d in top["did"]]
+    lines += ([] if top["did"] else ["Nothing paused, no approval waiting."]) + ["", "## Needs a person, by owner", ""]
+    for g in top["owners"]:
+        lines += [f"- **{g['owner']}**: {g['critical']} critical, {g['warn']} warn"]
+        lines += [f"  - {i['severity'].upper()} `{i['check_id']}` {i['subject']}: {i['summary']}" for i in g["items"]]
+    changes = top["changes"]
+    lines += ["", "## Since the last run", "", changes["summary"], ""]
+    lines += [f"- {kind}: {c['severity'] or c['before_severity']} `{c['check_id']}` {c['subject']}"
+              for kind in ("new", "worse", "resolved") for c in changes[kind]]
+    return lines + [""]
 
 
 def latest_run_id(warehouse: Warehouse) -> str:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import Iterator, NoReturn
+from typing import Any, Callable, Iterator, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ...contracts.errors import StewardError
 
 from .. import progress
 
-__all__ = ["err", "stdout", "fail", "one_line_errors", "say_stage", "reporting", "SEVERITY_STYLE"]
+__all__ = ["err", "stdout", "fail", "one_line_errors", "say_stage", "reporting", "print_action_summary",
+           "SEVERITY_STYLE"]
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, however long
 SEVERITY_STYLE = {"critical": "bold red", "warn": "yellow", "info": "cyan"}
@@ -61,3 +63,44 @@ def reporting(on: bool = True) -> Iterator[None]:
         yield
     finally:
         progress.set_reporter(None)
+
+
+_KIND = {"paused": "[bold red]PAUSED[/]", "waiting": "[bold yellow]WAITING[/]", "held": "[cyan]NOT PAUSED[/]"}
+
+
+def print_action_summary(out: Console, read: Callable[[], dict[str, Any]]) -> None:
+    """The end of ``steward run`` / ``steward demo``, in the report's top order: what Steward paused or waits on
+    (with the command that undoes or answers it), the findings that need a person by owner, what changed since the
+    last run. ``read`` returns ``flows.report.action_summary``'s data; when the warehouse cannot be read now, one
+    line says so and the run's own result above stands. Data is escaped: a campaign name is text, never markup."""
+    try:
+        top = read()
+    except StewardError as exc:
+        err.print(f"[yellow]summary unavailable:[/] {escape(str(exc))}")
+        return
+    out.print("[bold]What Steward did[/]")
+    for d in top["did"]:
+        when = ("by this run" if d["this_run"] else f"since {d['since']}") if d["kind"] == "paused" else ""
+        out.print(f"  {_KIND[d['kind']]} {escape(d['label'])} {when}".rstrip())
+        out.print(f"    why: {escape(d['why'])}")
+        out.print(f"    {'resume' if d['kind'] == 'paused' else 'next'}: {escape(d['how'])}")
+    if not top["did"]:
+        out.print("  nothing paused, no approval waiting")
+    out.print("[bold]Needs a person, by owner[/]")
+    for g in top["owners"]:
+        out.print(f"  [bold]{escape(g['owner'])}[/]: {g['critical']} critical, {g['warn']} warn")
+        shown = g["items"][:top.get("owner_lines") or len(g["items"])]
+        for i in shown:
+            out.print(f"    [{SEVERITY_STYLE[i['severity']]}]{i['severity']:<8}[/] {escape(i['check_id'])}  "
+                      f"{escape(i['subject'])}: {escape(i['summary'] or '')}".rstrip(": "))
+        if len(g["items"]) > len(shown):
+            out.print(f"    [dim]… {len(g['items']) - len(shown)} more in the report[/]")
+    if not top["owners"]:
+        out.print("  no warn or critical finding")
+    changes = top["changes"]
+    out.print(f"[bold]Since the last run[/]: {escape(changes['summary'])}")
+    for kind in ("new", "worse", "resolved"):
+        for c in changes[kind]:
+            sev = c["severity"] if kind != "resolved" else c["before_severity"]
+            out.print(f"  {kind:<8} [{SEVERITY_STYLE.get(sev or 'info', 'cyan')}]{sev}[/] {escape(c['check_id'])}  "
+                      f"{escape(c['subject'])}")

@@ -15,7 +15,7 @@ import typer
 
 from ...contracts.errors import StewardError
 
-from ._console import SEVERITY_STYLE, err, fail, one_line_errors, reporting, say_stage, stdout
+from ._console import SEVERITY_STYLE, err, fail, one_line_errors, print_action_summary, reporting, say_stage, stdout
 
 __all__ = ["demo", "run", "approve"]
 
@@ -190,4 +190,14 @@ def _summary(result) -> None:
         out.print(f"  {a['action']} {a['target']}: {a['outcome']}")
     out.print(f"Alerts: {result.alerts.get('summary', '')}")
     out.print(f"Warehouse: {result.warehouse}")
+    print_action_summary(out, _top(result))  # last, where the terminal leaves the reader: what to do next
     out.print(f"Report: [bold]{result.report}[/]")
+
+
+def _top(result):
+    """A reader of the finished run's report top (the same data the page opens with), read back from its warehouse."""
+    from ...integrations.warehouse import Warehouse
+
+    from ..report import action_summary
+
+    return lambda: action_summary(Warehouse(result.warehouse), result.run_id)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from governed import govern
+from steward.contracts.actions import plan_actions
 from steward.contracts.policy import load_policy
 from steward.flows.config import IntegrationConfig, StewardConfig, write_config
 from steward.flows.report import render_report
@@ -92,13 +93,31 @@ def report(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("browser")
     ws = generate_workspace(root / "ws", scale=0.5)
     wh, findings = govern(ws.exports, root / "work", unit_tests=False)  # the session template runs dbt unit tests
+    # a run before this one, which had every finding but the first critical one: "since the last run" shows it new
+    first_critical = next(f for f in findings if f.severity.value == "critical")
+    ledger.start_run(wh, "t0", "on_demand", None)
+    ledger.record_findings(wh, [f.model_copy(update={"run_id": "t0"}) for f in findings if f is not first_critical])
+    ledger.finish_run(wh, "t0", "completed", {})
     ledger.start_run(wh, "t", "on_demand", None)
     ledger.record_findings(wh, findings)
+    _pause_as_the_run_would(wh, findings)
     ledger.finish_run(wh, "t", "completed", {})
     write_config(StewardConfig(warehouse=wh.path, report_dir=root / "reports",
                                integrations=[IntegrationConfig(name="crm", platform="salesforce", path=root)]),
                  root / "steward.yaml")
     return render_report(wh, "t", root / "report.html")
+
+
+def _pause_as_the_run_would(wh: Warehouse, findings) -> None:
+    """The ledger rows the act step writes for the policy's pauses (steps.act, without calling a platform): the
+    campaign held paused and the audit row, with the run's long reason, as a real run leaves them."""
+    plans = [p for p in plan_actions(findings, load_policy()) if p.execute]
+    assert plans, "the injected demo plans at least one pause"
+    for p in plans:
+        ledger.record_control(wh, p.platform, p.campaign_id, "paused", p.reason)
+        ledger.append_audit(wh, run_id="t", fingerprint=p.finding.fingerprint, check_id=p.finding.check_id,
+                            action=p.action, target=p.target, decided_by=f"policy:{p.finding.check_id}",
+                            reason=p.reason, outcome="paused")
 
 
 @pytest.fixture
@@ -163,6 +182,51 @@ def test_report_charts_render_on_a_laptop_without_console_errors(report, page, t
     path = tmp_path / "report.png"
     path.write_bytes(base64.b64decode(shot["data"]))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 50_000
+    assert page.problems() == []
+
+
+def test_action_first_top_fits_a_laptop_screen(report, page, tmp_path):
+    """#17: at 1366x768 the pauses and the owner summary come before the first finding card, campaigns carry their
+    names, and no table (nor the page) scrolls sideways: the paused and audit tables' last columns are on screen."""
+    for domain in ("Page", "Runtime", "Log"):
+        page.send(f"{domain}.enable")
+    page.send("Emulation.setDeviceMetricsOverride", **LAPTOP)
+    page.send("Page.navigate", url=report.as_uri())
+    page.wait_for("Page.loadEventFired")
+
+    top = page.evaluate("""(() => {
+        const y = s => { const e = document.querySelector(s); return e ? e.getBoundingClientRect().top + scrollY : null; };
+        return {did: y('#did-table'), paused: y('#did-table tr[data-kind="paused"]'), owners: y('#owners .owner'),
+                changes: y('#changes'), history: y('#history svg'), card: y('article.finding')}; })()""")
+    assert None not in top.values(), top
+    assert top["did"] < top["owners"] < top["changes"] < top["history"] < top["card"], top
+    assert top["owners"] < LAPTOP["height"] * 3  # near the top, not after forty cards
+
+    names = page.evaluate("[...document.querySelectorAll('#did-table .campaign-name')].map(e => e.textContent)")
+    assert names and all(n and n != "(no name known)" for n in names), names
+    cards = page.evaluate("""[...document.querySelectorAll('article.finding .subject')].filter(
+        e => /[A-Za-z] \\((salesforce|hubspot|google_ads) \\w+\\)/.test(e.textContent)).length""")
+    assert cards >= 3  # finding cards about a campaign name it: "Win-back Offers (salesforce 701...)"
+    owners = page.evaluate("[...document.querySelectorAll('#owners .owner')].map(e => e.dataset.owner)")
+    assert len(owners) >= 2
+    links = page.evaluate("""[...document.querySelectorAll('#owners a[href^="#"]')].map(
+        a => !!document.getElementById(a.getAttribute('href').slice(1)))""")
+    assert links and all(links)
+    assert page.evaluate("document.querySelectorAll('.changes-new li').length") >= 1
+
+    overflow = page.evaluate("""[...document.querySelectorAll('table')].map(t => ({
+        id: t.id || t.className, table: t.scrollWidth - t.clientWidth,
+        parent: t.parentElement.scrollWidth - t.parentElement.clientWidth,
+        right: t.getBoundingClientRect().right - window.innerWidth})).filter(
+        o => o.table > 0 || o.parent > 0 || o.right > 0)""")
+    assert overflow == []
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    for table in ("#audit", "#paused", "#did-table"):
+        last = page.evaluate(f"document.querySelector('{table} thead th:last-child').getBoundingClientRect().right")
+        assert 0 < last <= LAPTOP["width"], table
+
+    shot = page.send("Page.captureScreenshot", format="png")
+    (tmp_path / "top.png").write_bytes(base64.b64decode(shot["data"]))
     assert page.problems() == []
 
 
