@@ -19,7 +19,7 @@ from .errors import ConfigError
 from .filters import FilterError, parse_filter
 from .finding import Finding, Severity
 from .policy import CheckRule, Policy
-from .wording import Series
+from .wording import as_words
 
 __all__ = ["evaluate", "judge", "findings_from_failures", "findings_from_dbt_tests", "FLOAT_NOISE", "SampleQuery"]
 
@@ -120,8 +120,9 @@ def _passes(direction: str, limit: float) -> Callable[[pd.Series], pd.Series]:
 
 
 def _fill(policy: Policy, check_id: str, field: str, template: str, values: dict[str, Any]) -> str:
-    # a series column (weekly sends, a baseline) reads as words, never as a Python list
-    safe = {k: (math.nan if v is None else Series(v) if isinstance(v, list) else v) for k, v in values.items()}
+    safe = {k: (math.nan if v is None else v) for k, v in values.items()}
+    if field == "explanation":  # a series or a JSON list reads as words, never as a Python or JSON literal
+        safe = {k: as_words(v) for k, v in safe.items()}
     try:
         return template.format_map(safe)
     except (KeyError, ValueError, TypeError) as exc:

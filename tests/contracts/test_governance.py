@@ -73,3 +73,15 @@ def test_a_series_column_reads_as_words_in_the_explanation():
     [f] = judge("reconciliation.gap", rule, mart, "r", POLICY)
     assert f.explanation == "c0 weekly spend, oldest first: 0 (5 times), then 1,281."
     assert f.evidence["campaign"] == "salesforce:c0"
+
+
+def test_json_lists_and_objects_read_as_words_in_the_explanation_only():
+    """Marts keep drift as JSON text; an explanation names the columns instead of printing the JSON."""
+    rule = RULE.model_copy(update={"explanation": "missing {missing}, new {added}, renamed {renamed}, "
+                                                  "retyped {retyped}.", "evidence": ["missing"]})
+    mart = _mart([0.5]).assign(missing='["LeadSource", "Region"]', added="[]", renamed='{"Email": "EmailAddress"}',
+                               retyped='{"Amount": {"from": "number", "to": "text"}}')
+    [f] = judge("reconciliation.gap", rule, mart, "r", POLICY)
+    assert f.explanation == ("missing LeadSource and Region, new none, renamed Email → EmailAddress, "
+                             "retyped Amount (number → text).")
+    assert f.evidence["missing"] == '["LeadSource", "Region"]'  # the evidence keeps the data as it is
