@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .campaigns import finding_campaigns, ref_of
 from .finding import Finding
 from .policy import Policy
 
@@ -36,8 +37,8 @@ def plan_actions(findings: list[Finding], policy: Policy) -> list[PlannedAction]
             continue
         platform = (f.target or {}).get("platform")
         campaign = (f.target or {}).get("campaign_id")
-        why = f"{f.check_id} is {f.severity.value} on {f.subject_type} {f.subject} (observed {f.observed:.4g} " \
-              f"vs threshold {f.threshold}); policy action for {f.severity.value}: {f.action}"
+        why = f"{f.check_id} is {f.severity.value} on {_subject(f)} (observed {f.observed:.4g} " \
+              f"vs threshold {f.threshold}); policy action for {f.severity.value}: {f.action}{_pausing(f)}"
         if not platform or not campaign:
             planned.append(PlannedAction(f, f.action, None, None, why + "; no pausable target", False))
         elif policy.actions.kill_switch:
@@ -47,6 +48,19 @@ def plan_actions(findings: list[Finding], policy: Policy) -> list[PlannedAction]
         else:
             planned.append(PlannedAction(f, f.action, platform, campaign, why, True))
     return planned
+
+
+def _subject(f: Finding) -> str:
+    """The subject in words; a campaign by name and its one id form (``'Spring sale' (salesforce:701...)``)."""
+    ref = ref_of(f.evidence.get("campaign"), f.evidence.get("campaign_name"))
+    return f"campaign {ref.mention}" if ref else f"{f.subject_type} {f.subject}"
+
+
+def _pausing(f: Finding) -> str:
+    """What the action would pause, when that is another campaign than the subject (an email of a CRM campaign)."""
+    subject, pause = finding_campaigns(f.evidence)
+    ref = ref_of(pause, f.evidence.get("pause_campaign_name"))
+    return f" of {ref.mention}" if ref and pause != subject else ""
 
 
 def alertable(findings: list[Finding], policy: Policy) -> list[Finding]:

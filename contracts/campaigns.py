@@ -80,9 +80,12 @@ def name_findings(findings: Iterable[Finding], refs: Mapping[str, CampaignRef]) 
 def ref_of(key: str | None, name: str | None = None,
            refs: Mapping[str, CampaignRef] | None = None) -> CampaignRef | None:
     """The CampaignRef of a key, named from ``refs`` when it knows the campaign, else with ``name``."""
-    if not key:
+    if not isinstance(key, str) or not key:
         return None
     if refs and key in refs:
         return refs[key]
-    platform, campaign_id = parse_campaign_key(key)
-    return CampaignRef(platform, campaign_id, name)
+    try:
+        platform, campaign_id = parse_campaign_key(key)
+    except ValueError:  # evidence written by hand or by an older Steward: show nothing rather than fail
+        return None
+    return CampaignRef(platform, campaign_id, name if isinstance(name, str) and name.strip() else None)

@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from .campaigns import campaign_key
 from .errors import ConfigError
 from .filters import FilterError, parse_filter
 from .finding import Finding, Severity
 from .policy import CheckRule, Policy
+from .wording import as_words
 
 __all__ = ["evaluate", "judge", "findings_from_failures", "findings_from_dbt_tests", "FLOAT_NOISE", "SampleQuery"]
 
@@ -78,7 +80,7 @@ def findings_from_failures(check_id: str, rule: CheckRule, rows: pd.DataFrame, f
             run_id=run_id, check_id=check_id, family=rule.family, severity=severity,
             subject_type=rule.subject_type, subject=_fill(policy, check_id, "subject", rule.subject, values),
             metric=rule.metric, observed=observed, threshold=threshold,
-            evidence={k: row.get(k) for k in rule.evidence},
+            evidence=_evidence(policy, check_id, rule, row, values),
             explanation=" ".join(_fill(policy, check_id, "explanation", rule.explanation, values).split()),
             sample_query=sample_query(rule.mart, {k: row.get(k) for k in rule.key}) if sample_query else None,
             owner=rule.owner or row.get("owner") or policy.owner,
@@ -119,10 +121,25 @@ def _passes(direction: str, limit: float) -> Callable[[pd.Series], pd.Series]:
 
 def _fill(policy: Policy, check_id: str, field: str, template: str, values: dict[str, Any]) -> str:
     safe = {k: (math.nan if v is None else v) for k, v in values.items()}
+    if field == "explanation":  # a series or a JSON list reads as words, never as a Python or JSON literal
+        safe = {k: as_words(v) for k, v in safe.items()}
     try:
         return template.format_map(safe)
     except (KeyError, ValueError, TypeError) as exc:
         raise ConfigError(f"{policy.source}: checks.{check_id}.{field}: cannot fill '{template[:60]}...': {exc!r}") from exc
+
+
+def _evidence(policy: Policy, check_id: str, rule: CheckRule, row: dict[str, Any],
+              values: dict[str, Any]) -> dict[str, Any]:
+    """The rule's evidence columns, plus the campaigns in their one id form: ``campaign`` (the subject's, when the
+    rule names it) and ``pause_campaign`` (what an action would pause), so a finding and its pause relate."""
+    evidence = {k: row.get(k) for k in rule.evidence}
+    if rule.campaign:
+        evidence["campaign"] = _fill(policy, check_id, "campaign", rule.campaign, values)
+    target = _target(row)
+    if target:
+        evidence["pause_campaign"] = campaign_key(target["platform"], target["campaign_id"])
+    return evidence
 
 
 def _target(row: dict[str, Any]) -> dict[str, str] | None:

@@ -218,6 +218,9 @@ class CheckRule(_Strict):
     mart: str = Field(pattern=r"^gov_[a-z0-9_]+$")
     subject_type: str
     subject: str
+    # the subject's campaign in the one id form (contracts/campaigns.py), a template like subject's:
+    # "salesforce:{campaign_id}"; findings then carry it (and its name) as evidence `campaign`
+    campaign: str | None = None
     key: list[str] = Field(min_length=1)
     metric: str
     direction: Literal["min", "max"]

@@ -39,7 +39,7 @@ from .timestamps import apply_zone_rule, timestamp_columns
 
 __all__ = ["SourceVerdict", "TableVerdict", "Conformed", "ColumnPlan", "conform", "plan_columns", "split",
            "detect_drift", "coerce", "fallback_labels", "validate_pandera", "label_failure_cases",
-           "quarantine_rows", "ROW"]
+           "quarantine_rows", "ROW", "drifted_column_count"]
 
 ROW = "__row"  # the row-number column failures are keyed by: a position in the batch, or a table's rowid
 
@@ -332,3 +332,11 @@ def _quarantine_rows(batch: Batch, bad: pd.DataFrame) -> pd.DataFrame:
 
 def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", re.sub(r"__c$", "", name.lower()))
+
+
+def drifted_column_count(drift: dict | None) -> int:
+    """Drifted columns of one batch: missing + added + retyped. A rename is already one missing and one added column
+    (``renamed`` only pairs them), so it is not counted again. The landing mart's ``drifted_columns`` counts the
+    same way, so the health monitor and the schema-drift finding give one number."""
+    d = drift or {}
+    return len(d.get("missing") or []) + len(d.get("added") or []) + len(d.get("retyped") or {})

@@ -15,6 +15,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from ..contracts.actions import PlannedAction, plan_actions
+from ..contracts.campaigns import name_findings
 from ..contracts.finding import Finding
 from ..contracts.governance import evaluate, findings_from_dbt_tests
 from ..contracts.policy import Policy
@@ -32,6 +33,7 @@ from .approval import Decision
 from .config import IntegrationConfig, StewardConfig
 from .progress import report
 from ..integrations.warehouse.sample_queries import governance_sample_query
+from ..integrations.warehouse.reads import campaign_refs
 
 __all__ = ["adapters_for", "preflight", "ingest_integration", "transform", "judge", "plan", "act",
            "reconcile_controls"]
@@ -94,6 +96,7 @@ def transform(wh: Warehouse, work_dir: Path, policy: Policy, as_of: pd.Timestamp
 @task(name="judge", cache_policy=NO_CACHE)
 def judge(wh: Warehouse, policy: Policy, outcome: dbt_build.BuildOutcome, run_id: str) -> list[Finding]:
     findings = evaluate(policy, wh.mart, run_id, governance_sample_query)
+    findings = name_findings(findings, campaign_refs(wh))  # campaigns by name, in their one id form
     findings += findings_from_dbt_tests(outcome.test_failures, run_id, policy)
     findings = ledger.record_findings(wh, findings)
     counts = pd.Series([f.severity.value for f in findings]).value_counts().to_dict() if findings else {}

@@ -15,28 +15,53 @@ campaigns_app = typer.Typer(help="Campaigns Steward paused, and resuming them.",
 
 @campaigns_app.command("list")
 def campaigns_list(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c")) -> None:
-    """Campaigns Steward has paused or resumed, with the reason, and actions a crash left unconfirmed."""
+    """Campaigns Steward has paused or resumed, by name and id, with the whole reason; for each campaign still
+    paused, the exact command that resumes it; and actions a crash left unconfirmed."""
     from rich.table import Table
 
     from ...integrations.warehouse.ledger import IN_FLIGHT, campaign_controls, open_intents
+    from ...integrations.warehouse.reads import campaign_refs
     from ...integrations.warehouse import Warehouse
 
     from ..config import load_config
 
     with one_line_errors():
-        wh = Warehouse(load_config(config).warehouse)
-        rows = campaign_controls(wh)
-        table = Table("integration", "campaign", "state", "changed", "reason")
+        cfg = load_config(config)
+        wh = Warehouse(cfg.warehouse)
+        platforms = {i.name: i.platform for i in cfg.integrations}
+        rows, refs = campaign_controls(wh), campaign_refs(wh)
+        out = stdout()
+        # the reason is never cut: it wraps in its column, however long
+        table = Table("campaign", "integration", "state", "changed", "reason", show_lines=True)
+        table.columns[4].overflow = "fold"
+        paused = []
         for r in rows.itertuples(index=False):
+            ref = _ref(refs, platforms.get(r.integration, r.integration), str(r.campaign_id))
             state = f"{r.state} (unconfirmed)" if r.state in IN_FLIGHT.values() else r.state
-            table.add_row(r.integration, r.campaign_id, state, str(r.changed_at)[:19], (r.reason or "")[:80])
-        stdout().print(table)
+            table.add_row(ref.mention, r.integration, state, str(r.changed_at)[:19], r.reason or "")
+            if r.state == "paused":
+                paused.append((ref, r.integration, r.campaign_id))
+        out.print(table)
+        for ref, integration, campaign_id in paused:  # one line each, never wrapped: it is copied as it is
+            out.print(f"to resume {ref.mention}: {_resume_command(integration, campaign_id, config)}",
+                      soft_wrap=True, markup=False, highlight=False)
         for intent in open_intents(wh):
             err.print(f"[yellow]{intent.integration}:{intent.campaign_id}:[/] run {intent.run_id} began to "
                       f"{intent.action} it and stopped before the platform's answer was recorded. "
                       f"`steward campaigns reconcile -c {config}` reads its status on {intent.integration} and "
-                      f"records what happened; if it is paused, `steward campaigns resume {intent.integration} "
-                      f"{intent.campaign_id} --reason \"...\" -c {config}` resumes it.")
+                      f"records what happened; if it is paused, "
+                      f"`{_resume_command(intent.integration, intent.campaign_id, config)}` resumes it.")
+
+
+def _ref(refs: dict, platform: str, campaign_id: str):
+    """The campaign as the directory names it (its key alone when the directory does not know it)."""
+    from ...contracts.campaigns import CampaignRef, campaign_key
+
+    return refs.get(campaign_key(platform, campaign_id)) or CampaignRef(platform, campaign_id)
+
+
+def _resume_command(integration: str, campaign_id: str, config: Path) -> str:
+    return f'steward campaigns resume {integration} {campaign_id} --reason "..." -c {config}'
 
 
 @campaigns_app.command("reconcile")

@@ -44,6 +44,7 @@ def health(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", h
                   monitor=True):
             Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
         rows = _stored(config) if latest else _probe(config, every, as_json)
+        rows = _agreeing(cfg, rows)
     if as_json:
         sys.stdout.write(json.dumps({"integrations": rows}, default=str) + "\n")
     else:
@@ -83,6 +84,25 @@ def _stored(config: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _agreeing(cfg: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row's state as ``health_states`` gives it: the probe, the sync ledgers and the latest run's health
+    findings, worst first; the same state the report's health section shows and the findings imply."""
+    from ...contracts.policy import load_policy
+    from ...integrations.health.state import health_states
+    from ...integrations.warehouse import Warehouse
+
+    wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
+    states = {s.integration: s for s in health_states(wh, load_policy(cfg.policy).health,
+                                                      {i.name: i.platform for i in cfg.integrations})}
+    probed = {r["integration"]: r for r in rows}
+    out = []
+    for i in cfg.integrations:  # every configured integration, probed or not (``--latest`` before any probe)
+        s = states[i.name]
+        row = probed.get(i.name) or {"integration": i.name, "platform": i.platform, "checked_at": None}
+        out.append({**row, "state": s.state, "rule": s.rule, "reason": s.reason, "source": s.source})
+    return out
+
+
 def _table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
@@ -93,7 +113,7 @@ def _table(rows: list[dict[str, Any]]) -> None:
         if r.get("changed"):
             state += f" ← {r.get('previous_state')}"
         table.add_row(r["integration"], f"[{_COLORS.get(r['state'], '')}]{state}[/]", r.get("rule") or "",
-                      (r.get("reason") or "")[:70], _fmt(r.get("latency_ms"), "{:.0f} ms"),
+                      r.get("reason") or "", _fmt(r.get("latency_ms"), "{:.0f} ms"),
                       _fmt(r.get("headroom"), "{:.0%}"), _fmt(r.get("hours_since_sync"), "{:.1f} h ago"),
                       str(r.get("checked_at") or "")[:19])
     stdout().print(table)

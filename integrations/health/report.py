@@ -13,9 +13,11 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup, escape
 
+from ...contracts.policy import HealthPolicy
 from ..warehouse import Warehouse
 from ..warehouse import health_store as store
 from ..warehouse.ledger import not_evaluated
+from .state import health_states
 
 __all__ = ["health_section", "history_svg", "COLORS"]
 
@@ -24,26 +26,38 @@ WIDTH, HEIGHT, BAND = 360, 44, 12
 
 
 def health_section(wh: Warehouse, run_id: str | None = None, hours: float = 24,
-                   now: datetime | None = None) -> dict[str, Any]:
-    """``{"integrations": [...], "not_evaluated": [...], "hours": ..., "has_data": bool}``."""
+                   now: datetime | None = None, health: HealthPolicy | None = None) -> dict[str, Any]:
+    """``{"integrations": [...], "not_evaluated": [...], "hours": ..., "has_data": bool}``.
+
+    Each integration's state is ``health_states``' (the monitor, the sync ledgers and the run's health findings,
+    worst first), the same answer ``steward health`` gives; the strip shows the monitor's probes, when there are any.
+    """
     now = now or datetime.now(timezone.utc)
     since = now - timedelta(hours=hours)
-    latest = store.latest(wh)
     hist = store.history(wh, since)
     rows = []
-    for r in latest.itertuples():
-        own = hist[hist["integration"] == r.integration]
+    for s in health_states(wh, health, run_id=run_id, now=now):
+        own = hist[hist["integration"] == s.integration]
+        monitor = next((o for o in s.opinions if o.source == "monitor"), None)
         rows.append({
-            "integration": r.integration, "platform": r.platform, "state": r.state, "rule": r.rule,
-            "reason": r.verdict_reason if r.state == "healthy" else store.last_change_reason(wh, r.integration),
-            "since": f"{pd.Timestamp(r.state_since):%Y-%m-%d %H:%M} UTC" if pd.notna(r.state_since) else "",
-            "checked_at": f"{pd.Timestamp(r.checked_at):%Y-%m-%d %H:%M} UTC",
+            "integration": s.integration, "platform": s.platform, "state": s.state, "rule": s.rule,
+            "reason": s.reason, "source": s.source,
+            "since": _since(wh, s) if monitor is not None and monitor.state == s.state else "",
+            "checked_at": f"{pd.Timestamp(s.probed_at):%Y-%m-%d %H:%M} UTC" if s.probed_at else "not probed yet",
             "probes": int(len(own)), "transitions": int(own["changed"].sum()) if len(own) else 0,
-            "latency_ms": None if pd.isna(r.latency_ms) else float(r.latency_ms),
+            "latency_ms": float(own["latency_ms"].iloc[-1]) if len(own) and pd.notna(own["latency_ms"].iloc[-1])
+            else None,
             "svg": history_svg(own, since, now)})
     skipped = not_evaluated(wh, run_id) if run_id else []
     return {"integrations": rows, "not_evaluated": skipped, "hours": hours, "has_data": bool(rows or skipped),
             "colors": COLORS}
+
+
+def _since(wh: Warehouse, s: Any) -> str:
+    """When the monitor's current state began."""
+    latest = store.latest(wh)
+    began = latest.loc[latest["integration"] == s.integration, "state_since"]
+    return f"{pd.Timestamp(began.iloc[0]):%Y-%m-%d %H:%M} UTC" if len(began) and pd.notna(began.iloc[0]) else ""
 
 
 def history_svg(rows: pd.DataFrame, since: datetime, now: datetime) -> Markup:

@@ -22,6 +22,7 @@ from typing import Any
 from ...contracts.errors import StewardError
 from ..warehouse import Warehouse, reads
 from ...contracts.health_signals import LedgerSignals, ProbeSignals
+from ...contracts.source_checks import drifted_column_count
 
 __all__ = ["probe_signals", "ledger_signals", "classify_failure", "headroom_from_headers", "scrub"]
 
@@ -166,8 +167,7 @@ def _drift(con: Any, integration: str, out: LedgerSignals) -> None:
     total = 0
     for entity, drift in latest:
         d = json.loads(drift) if isinstance(drift, str) else (drift or {})
-        n = (len(d.get("missing") or []) + len(d.get("added") or []) + len(d.get("renamed") or {})
-             + len(d.get("retyped") or {}))
+        n = drifted_column_count(d)  # as the landing mart counts: the health view and the finding agree
         if n:
             out.drifted_entities.append(entity)
         total += n

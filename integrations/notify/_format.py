@@ -13,11 +13,12 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ...contracts.campaigns import finding_campaigns, ref_of
 from ...contracts.finding import Finding, Severity
 from .model import Fact, Line, Section
 
 __all__ = ["SUBJECT_LIMIT", "ORDER", "redact", "escape", "safe", "clip", "num", "link", "finding_section",
-           "evidence_text", "measure", "when", "age"]
+           "evidence_text", "measure", "when", "age", "subject_text", "pause_text"]
 
 SUBJECT_LIMIT, EXPLANATION_LIMIT, EVIDENCE_LIMIT = 150, 500, 300
 MAX_EVIDENCE_IDS = 5
@@ -57,14 +58,35 @@ def finding_section(f: Finding, mention: str | None = None) -> Section:
     """One finding as a section: severity and check, subject, observed vs threshold, evidence, explanation."""
     lines: list[Line | Fact] = [
         Line(f"*{f.severity.value.upper()}* `{f.check_id}` · {f.family.replace('_', ' ')}", icon=f.severity.value),
-        Fact("Subject", safe(f.subject, SUBJECT_LIMIT)),
+        Fact("Subject", safe(subject_text(f), SUBJECT_LIMIT)),
         Fact(safe(f.metric, 80), f"{num(f.observed)} (threshold {num(f.threshold)})"),
     ]
+    target = pause_text(f)
+    if target:
+        lines.append(Fact("Pauses" if f.action == "pause" else "Campaign to act on", safe(target, SUBJECT_LIMIT)))
     evidence = evidence_text(f.evidence)
     if evidence:
         lines.append(Fact("Evidence", clip(evidence, EVIDENCE_LIMIT)))
     lines.append(Line(safe(" ".join(f.explanation.split()), EXPLANATION_LIMIT)))
     return Section(tuple(lines), mention=mention)
+
+
+def subject_text(f: Finding) -> str:
+    """The finding's subject; a campaign by its name and its one id form (``'Spring sale'
+    (salesforce:701000000000000003)``), the form the pause line and ``steward campaigns list`` use too."""
+    ref = ref_of(f.evidence.get("campaign"), _name(f.evidence.get("campaign_name")))
+    return ref.mention if ref else f.subject
+
+
+def pause_text(f: Finding) -> str | None:
+    """The campaign an action on the finding changes, when it is not the subject itself (a CRM campaign's email)."""
+    subject, pause = finding_campaigns(f.evidence)
+    ref = ref_of(pause, _name(f.evidence.get("pause_campaign_name")))
+    return ref.mention if ref and pause != subject else None
+
+
+def _name(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def evidence_text(evidence: dict[str, Any]) -> str:

@@ -23,7 +23,8 @@ from typing import Any, Iterable, Protocol, Sequence
 
 from ...contracts.finding import Finding, Severity
 from ...contracts.policy import SLACK_MENTION
-from ._format import ORDER, SUBJECT_LIMIT, age, clip, finding_section, link, measure, num, redact, safe, when
+from ._format import (ORDER, SUBJECT_LIMIT, age, clip, finding_section, link, measure, num, redact, safe, subject_text,
+                      when)
 from .blockkit import MAX_BLOCK_CHARS, MAX_BLOCKS, SECTION_LIMIT, blocks, chars, line_text, render, section_text
 from .model import Line, Link, Message, Section
 
@@ -69,8 +70,8 @@ def parent_message(finding: Finding, run_id: str, *, opened_at: datetime, now: d
         status = Line(f"*Still open* since {when(opened_at)} ({age(now - opened_at)}); last checked {when(now)}")
     else:
         status = Line(f"*Open* since {when(opened_at)}")
-    text = f"{label} {finding.check_id} on {safe(finding.subject, SUBJECT_LIMIT)}: {measure(finding)}"
-    return Message(fallback=text, title=f"{label}: {redact(finding.check_id)} on {redact(finding.subject)}",
+    text = f"{label} {finding.check_id} on {safe(subject_text(finding), SUBJECT_LIMIT)}: {measure(finding)}"
+    return Message(fallback=text, title=f"{label}: {redact(finding.check_id)} on {redact(subject_text(finding))}",
                    icon=icon, sections=(finding_section(finding, ping), Section((status,))),
                    context=(f"Incident `{finding.fingerprint}`", *_context(run_id, report, flow_run_url)))
 
@@ -176,7 +177,7 @@ def render_text(findings: Iterable[Finding]) -> str:
     if not ordered:
         return "No findings."
     return "\n".join(
-        f"{f.severity.value.upper():8} {f.check_id} [{f.family}] {redact(f.subject)}: {redact(f.metric)} "
+        f"{f.severity.value.upper():8} {f.check_id} [{f.family}] {redact(subject_text(f))}: {redact(f.metric)} "
         f"{num(f.observed)} vs threshold {num(f.threshold)} - {redact(' '.join(f.explanation.split()))}"
         for f in ordered)
 

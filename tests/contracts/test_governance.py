@@ -32,7 +32,8 @@ def test_each_row_gets_its_worst_level_and_the_matching_threshold():
     assert found["c4"].severity.value == "critical" and found["c4"].threshold == 0.2
     assert found["c4"].action == "pause" and found["c4"].target == {"platform": "google_ads", "campaign_id": "94"}
     assert found["c4"].explanation == "c4 is 50% off (limit 20%)"
-    assert found["c4"].evidence == {"n": 4}
+    # the campaign an action would pause, in the one id form (contracts/campaigns.py), next to the rule's evidence
+    assert found["c4"].evidence == {"n": 4, "pause_campaign": "google_ads:94"}
     assert found["c4"].sample_query == "select * from governance.gov_x where campaign_id = 'c4'"
 
 
@@ -62,3 +63,25 @@ def test_row_order_does_not_change_the_findings(gaps, rnd):
     b = {(f.subject, f.severity, f.observed) for f in judge("reconciliation.gap", RULE, shuffled, "r", POLICY)}
     assert a == b
     assert {s for s, _, _ in a} == {f"c{i}" for i, g in enumerate(gaps) if g > 0.05}
+
+
+def test_a_series_column_reads_as_words_in_the_explanation():
+    """A mart column holding a list (weekly spend, a baseline) never prints as a Python list."""
+    rule = RULE.model_copy(update={"explanation": "{campaign_id} weekly spend, oldest first: {weekly:,.0f}.",
+                                   "campaign": "salesforce:{campaign_id}"})
+    mart = _mart([0.5]).assign(weekly=[[0.0, 0.0, 0.0, 0.0, 0.0, 1281.0]])
+    [f] = judge("reconciliation.gap", rule, mart, "r", POLICY)
+    assert f.explanation == "c0 weekly spend, oldest first: 0 (5 times), then 1,281."
+    assert f.evidence["campaign"] == "salesforce:c0"
+
+
+def test_json_lists_and_objects_read_as_words_in_the_explanation_only():
+    """Marts keep drift as JSON text; an explanation names the columns instead of printing the JSON."""
+    rule = RULE.model_copy(update={"explanation": "missing {missing}, new {added}, renamed {renamed}, "
+                                                  "retyped {retyped}.", "evidence": ["missing"]})
+    mart = _mart([0.5]).assign(missing='["LeadSource", "Region"]', added="[]", renamed='{"Email": "EmailAddress"}',
+                               retyped='{"Amount": {"from": "number", "to": "text"}}')
+    [f] = judge("reconciliation.gap", rule, mart, "r", POLICY)
+    assert f.explanation == ("missing LeadSource and Region, new none, renamed Email → EmailAddress, "
+                             "retyped Amount (number → text).")
+    assert f.evidence["missing"] == '["LeadSource", "Region"]'  # the evidence keeps the data as it is

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from steward.contracts.governance import evaluate, judge
 from steward.integrations.warehouse.sample_queries import governance_sample_query
+from steward.contracts.campaigns import campaign_key
 from tiny import AS_OF, Compiled, build, mart, tiny_policy, tiny_warehouse, ts
 
 pytestmark = pytest.mark.slow
@@ -136,7 +137,8 @@ def test_policy_finds_exactly_the_over_and_under_claims(wh):
     assert brand.evidence == {"campaign_name": "Search - Brand", "ads_attributed_revenue": 1600.0,
                               "crm_won_amount": 1000.0, "crm_won_opportunities": 1, "revenue_diff": 600.0,
                               "window_start": "2026-11-10", "window_end": "2026-11-15", "days_reported": 3,
-                              "example_opportunities": [_masked(DEAL_IDS[0])]}
+                              "example_opportunities": [_masked(DEAL_IDS[0])],
+                              "campaign": f"salesforce:{CRM[6]}", "pause_campaign": "google_ads:9006"}
     assert brand.explanation == (
         "Google Ads credits 'Search - Brand' with 1,600.00 of revenue between 2026-11-10 and 2026-11-15, but the "
         "CRM booked 1,000.00 in 1 Closed Won deal(s) for it on those days: 38% of the revenue Google claims has no "
@@ -156,7 +158,9 @@ def test_policy_finds_exactly_the_over_and_under_claims(wh):
     assert retargeting.evidence == {"campaign_name": "Display - Retargeting", "ads_attributed_revenue": 700.0,
                                     "crm_won_amount": 1000.0, "crm_won_opportunities": 1, "revenue_diff": -300.0,
                                     "window_start": "2026-11-13", "window_end": "2026-11-13", "days_reported": 1,
-                                    "example_opportunities": [_masked(DEAL_IDS[6])]}
+                                    "example_opportunities": [_masked(DEAL_IDS[6])],
+                                    "campaign": f"salesforce:{CRM[8]}",
+                                    "pause_campaign": campaign_key(**retargeting.target)}
     assert retargeting.explanation.startswith(
         "The CRM booked 1,000.00 in 1 Closed Won deal(s) for 'Display - Retargeting' between 2026-11-13 and "
         "2026-11-13, but Google Ads credits it with only 700.00: 30% of the won revenue never reached Google")

@@ -31,6 +31,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from steward.contracts.campaigns import campaign_key
 from steward.contracts.governance import evaluate
 from steward.integrations.warehouse.sample_queries import governance_sample_query
 from tiny import AS_OF, Compiled, build, mart, tiny_policy, tiny_warehouse, ts
@@ -140,7 +141,8 @@ def test_policy_finds_exactly_the_spend_outside_the_crm_dates(wh):
     assert brand.observed == pytest.approx(800 / 1500)
     assert brand.evidence == {"campaign_name": "Search - Brand", "crm_end_date": "2026-11-10", "days_after_end": 8,
                               "spend_after_end": 800.0, "first_day_after_end": "2026-11-12",
-                              "last_day_after_end": "2026-11-19", "ads_spend": 1500.0}
+                              "last_day_after_end": "2026-11-19", "ads_spend": 1500.0,
+                              "campaign": f"salesforce:{CRM[6]}", "pause_campaign": "google_ads:9006"}
     assert brand.explanation == (
         "Google Ads kept charging 'Search - Brand' after the CRM campaign ended on 2026-11-10: 800.00 on 8 day(s) "
         "from 2026-11-12 to 2026-11-19, 53% of its spend (tolerance 5%). No campaign in the CRM plans or books that "
@@ -170,7 +172,8 @@ def test_the_totals_and_the_days_each_find_their_own_problems(wh):
                    (BEFORE, CRM[7], "warn", round(200 / 600, 4), "alert")]
     total = next(f for f in findings if f.subject == CRM[9])
     assert total.evidence == {"campaign_name": "Video - Awareness", "ads_spend": 100.0, "crm_actual_cost": 0.0,
-                              "spend_diff": 100.0, "days_reported": 2}
+                              "spend_diff": 100.0, "days_reported": 2, "campaign": f"salesforce:{CRM[9]}",
+                              "pause_campaign": campaign_key(**total.target)}
 
 
 def test_a_clean_twin_gives_no_finding(tmp_path_factory):

@@ -85,7 +85,7 @@ def test_an_entity_that_lost_its_primary_key_is_refused_and_isolated(first_run):
         {"kind": "primary_key_missing", "reason": reason, "missing_columns": '["Id"]', "added_columns": "[]",
          "retyped_columns": "{}", "rows_refused": len(opportunities)}
     assert stored["explanation"] == (
-        f"salesforce/opportunities was not landed: {reason}. Missing [\"Id\"], new [], retyped {{}}. Its rows "
+        f"salesforce/opportunities was not landed: {reason}. Missing Id, new none, retyped none. Its rows "
         f"already in the warehouse are unchanged and its watermark did not move; the models built on raw "
         f"salesforce.opportunities were left out of this run and the checks over them are not evaluated until a "
         f"batch in the expected shape lands.")
@@ -148,7 +148,7 @@ def test_a_retyped_column_is_schema_drift_with_the_diff(first_run):
                          [second.run_id, drift.fingerprint]).iloc[0]
     assert (drift.severity, drift.observed) == ("warn", 1.0)
     assert json.loads(stored["evidence"])["retyped_columns"] == '{"Amount":{"from":"number","to":"text"}}'
-    assert 'retyped {"Amount":{"from":"number","to":"text"}}' in stored["explanation"]
+    assert "retyped Amount (number → text)" in stored["explanation"]  # words, not the JSON the evidence keeps
     [batch] = [b for b in report_context(wh, second.run_id)["batches"] if b["entity"] == "opportunities"]
     assert batch["drift"] == [("retyped", "Amount: number → text")]
     types = wh.query_df("select types from ledger.schema_snapshots where entity = 'opportunities' "
