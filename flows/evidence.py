@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ..contracts.errors import ConfigError, StewardError
 from ..contracts.obligations import EVIDENCE_KINDS, Coverage, coverage, resolution
-from ..contracts.policy import Policy, load_policy
+from ..contracts.policy import Policy
 from ..contracts.campaigns import CampaignRef, campaign_key
 from ..integrations.warehouse import Warehouse, evidence_reads as reads
 from ..integrations.warehouse.reads import campaign_refs, landed_integrations

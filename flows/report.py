@@ -42,6 +42,7 @@ def report_context(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
     run, findings, audit, paused, top = _parts(warehouse, run_id)
     trend = top["history"].pop("chart")  # drawn with the other charts; the top keeps the counts (JSON export)
     counts = {sev: sum(f["severity"] == sev for f in findings) for sev in SEVERITIES}
+    policy = _policy_of(run)
     return {
         "run": _run(run),
         "top": top,
@@ -58,8 +59,8 @@ def report_context(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
                     for r in _records(reads.run_refusals(warehouse, run_id))],
         "quarantine": _records(reads.run_quarantine_reasons(warehouse, run_id)),
         "generated_at": _when(datetime.now(timezone.utc)),
-        "charts": {**chart_context(warehouse, _policy_of(run)), "trend": [c for c in [trend] if c]},
-        "health": health_section(warehouse, run_id),
+        "charts": {**chart_context(warehouse, policy), "trend": [c for c in [trend] if c]},
+        "health": health_section(warehouse, run_id, health=policy.health),  # the team's rules, as the run judged
         "audit_head": audit_head(warehouse, run_id),  # the anchor: `steward audit log verify --expect-head`
     }
 

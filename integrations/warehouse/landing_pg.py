@@ -10,8 +10,7 @@ tables are created in the batch's DuckDB shape, with :func:`.dialect.pg_type` ma
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import duckdb

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from governed import demo_run_copy
 from steward.contracts.errors import ConfigError
 from steward.contracts.obligations import Obligation, coverage
-from steward.contracts.policy import Policy, load_policy
+from steward.contracts.policy import load_policy
 from steward.flows.cli import app
 from steward.flows.config import load_config
 from steward.flows.evidence import parse_window
@@ -134,7 +134,7 @@ def test_the_hash_chain_verifies_and_the_pack_says_so(pack, demo):
     check = ledger.check_audit_log(Warehouse(load_config(demo).warehouse), None)
     assert verification["verified"] is True and verification["problem"] is None
     assert verification["head"] == check.head.text and verification["rows"] == check.rows > 0
-    assert f"**Verified**" in (pack / "index.md").read_text()
+    assert "**Verified**" in (pack / "index.md").read_text()
     assert check.head.text in (pack / "index.html").read_text()
 
 

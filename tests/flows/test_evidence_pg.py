@@ -4,7 +4,6 @@ ledger and mart rows as the governed demo's DuckDB file, returns the same rows."
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 import duckdb
 import pandas as pd
