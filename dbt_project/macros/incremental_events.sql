@@ -28,7 +28,7 @@
 
 {# The newest `_loaded_at` of the raw batches the built table holds; -infinity while it holds none. #}
 {% macro _watermark(relation) -%}
-    select coalesce(max(loaded._loaded_at), cast('-infinity' as timestamptz))
+    select coalesce(max(loaded._loaded_at), cast('-infinity' as {{ instant_type() }}))
     from {{ relation }} as loaded
     where loaded._batch_id in ({{ _held_batches() }})
 {%- endmacro %}
@@ -76,5 +76,5 @@
     {%- set state = api.Relation.create(database=this.database, schema=this.schema,
                                         identifier=this.identifier ~ '__built_from') -%}
     {%- do run_query("drop table if exists " ~ state) -%}
-    create table {{ state }} as select cast('{{ model.checksum.checksum }}' as varchar) as checksum
+    create table {{ state }} as select cast('{{ model.checksum.checksum }}' as {{ text_type() }}) as checksum
 {%- endmacro %}

@@ -5,7 +5,7 @@
 
 {# md5() gives lower-case hex text on DuckDB, PostgreSQL, Snowflake and Databricks (BigQuery: to_hex(md5(...))). #}
 {% macro default__mask_id(expr) -%}
-    'h:' || left(md5(lower(trim(cast({{ expr }} as varchar)))), 10)
+    'h:' || left(md5(lower(trim(cast({{ expr }} as {{ text_type() }})))), 10)
 {%- endmacro %}
 
 {# Normalised email used to match one person across systems. #}
@@ -31,7 +31,7 @@
 
 {# The run's reference time: the `as_of` var Steward passes, else now (as a plain timestamp with time zone). #}
 {% macro as_of() -%}
-    {%- if var('as_of') -%} cast('{{ var("as_of") }}' as timestamptz) {%- else -%} cast(now() as timestamptz) {%- endif -%}
+    {%- if var('as_of') -%} cast('{{ var("as_of") }}' as {{ instant_type() }}) {%- else -%} cast(now() as {{ instant_type() }}) {%- endif -%}
 {%- endmacro %}
 
 {# Wilson score interval bound for a proportion (z = 1.96). #}
@@ -64,7 +64,7 @@
 
 {% macro default__example_ids(expr) -%}
     coalesce(
-        (array_agg(distinct cast({{ expr }} as varchar) order by cast({{ expr }} as varchar))
+        (array_agg(distinct cast({{ expr }} as {{ text_type() }}) order by cast({{ expr }} as {{ text_type() }}))
             filter (where {{ expr }} is not null))[1:5],
         {{ empty_text_array() }})
 {%- endmacro %}

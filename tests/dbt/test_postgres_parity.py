@@ -209,6 +209,20 @@ def test_every_mart_has_the_same_rows_on_postgres(built):
     assert problems == []
 
 
+def test_drift_documents_read_the_same_as_text(built):
+    """The drift columns are quoted into findings' explanations: on PostgreSQL they come out as compact as DuckDB
+    prints them, not with jsonb's spaces (the demo's drifted entities: added, missing and renamed columns)."""
+    def drift(rows: tuple[list[str], list[tuple]]) -> dict:
+        columns, values = rows
+        keep = ("missing_columns", "added_columns", "renamed_columns", "retyped_columns")
+        return {(r[columns.index("integration")], r[columns.index("entity")]): [r[columns.index(c)] for c in keep]
+                for r in values}
+
+    duck = drift(built.duck_rows("governance", "gov_data_quality__landing"))
+    assert ['["LeadSource"]', '["Lead_Source__c"]', '{"LeadSource":"Lead_Source__c"}', "{}"] in duck.values()
+    assert drift(built.pg_rows("governance", "gov_data_quality__landing")) == duck
+
+
 def test_every_launch_mart_has_the_same_rows_on_postgres(built):
     marts = built.duck_tables("launch")
     assert len(marts) == 8, marts

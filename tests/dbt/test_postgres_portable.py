@@ -46,6 +46,14 @@ DUCKDB_ONLY: list[tuple[str, str]] = [
 ]
 
 
+# (name, pattern): SQL both DuckDB and PostgreSQL run, but BigQuery or Databricks spell differently; models say it
+# through a macro so that a port stays one macro each (text_type, instant_type, before/after)
+SPELLED_PER_WAREHOUSE: list[tuple[str, str]] = [
+    ("varchar (use text_type())", r"\bas\s+varchar\s*\)"),
+    ("timestamptz (use instant_type())", r"\bas\s+timestamptz\s*\)"),
+    ("interval literal (use before()/after())", r"\binterval\s+'"),
+]
+
 _ADAPTER_IF = ("if on the adapter (use adapter.dispatch)", r"\btarget\.type\s*(?:==|!=|\bin\b)")
 
 
@@ -100,6 +108,18 @@ def _models() -> list[Path]:
 def test_model_has_no_duckdb_only_sql(path: Path):
     assert duckdb_only(path.read_text(encoding="utf-8")) == [], \
         f"{path.name}: DuckDB-only SQL; call a dispatch macro (dbt_project/macros/portable) instead"
+
+
+def spelled_per_warehouse(sql: str) -> list[str]:
+    text = _strip_jinja_statements(_strip_comments(sql))
+    return [name for name, pattern in SPELLED_PER_WAREHOUSE if re.search(pattern, text, flags=re.I)]
+
+
+def test_models_spell_types_and_intervals_through_macros():
+    assert spelled_per_warehouse("select cast(x as varchar), now() - interval '3 days'") == [
+        "varchar (use text_type())", "interval literal (use before()/after())"]
+    spelled = {p.name: found for p in _models() if (found := spelled_per_warehouse(p.read_text(encoding="utf-8")))}
+    assert spelled == {}
 
 
 _ADAPTERS = {"duckdb", "postgres", "snowflake", "bigquery", "databricks", "spark", "redshift"}

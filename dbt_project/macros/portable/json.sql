@@ -21,8 +21,12 @@
     ({{ doc }} ->> '$.{{ key }}')
 {%- endmacro %}
 
+{# As `json`, not `jsonb`: json keeps a document's own key order (jsonb sorts keys). Then compacted as DuckDB prints
+   it (`["a","b"]`, where PostgreSQL prints `["a", "b"]`): whitespace outside strings goes, so a finding's
+   explanation quoting the value reads the same on both warehouses. #}
 {% macro postgres__json_value_text(doc, key) -%}
-    (cast(cast({{ doc }} as text) as jsonb) ->> '{{ key }}')
+    regexp_replace(cast(cast(cast({{ doc }} as text) as json) -> '{{ key }}' as text),
+                   '("(?:[^"\\]|\\.)*")|\s+', '\1', 'g')
 {%- endmacro %}
 
 {# How many elements the array under `key` has, null when the key is absent. #}
@@ -37,7 +41,7 @@
 {%- endmacro %}
 
 {% macro postgres__json_array_size(doc, key) -%}
-    jsonb_array_length(cast(cast({{ doc }} as text) as jsonb) -> '{{ key }}')
+    json_array_length(cast(cast({{ doc }} as text) as json) -> '{{ key }}')
 {%- endmacro %}
 
 {# How many keys the object under `key` has, null when the key is absent. #}
@@ -52,7 +56,7 @@
 {%- endmacro %}
 
 {% macro postgres__json_object_size(doc, key) -%}
-    case when cast(cast({{ doc }} as text) as jsonb) -> '{{ key }}' is not null then
-        (select count(*) from jsonb_object_keys(cast(cast({{ doc }} as text) as jsonb) -> '{{ key }}'))
+    case when cast(cast({{ doc }} as text) as json) -> '{{ key }}' is not null then
+        (select count(*) from json_object_keys(cast(cast({{ doc }} as text) as json) -> '{{ key }}'))
     end
 {%- endmacro %}

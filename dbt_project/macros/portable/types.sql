@@ -1,5 +1,20 @@
 {# Types a model casts to, named once. The portable spelling works on DuckDB, PostgreSQL and Snowflake; a BigQuery
-   port adds `bigquery__float_type` (float64) and a Databricks port `databricks__float_type` (double). #}
+   or Databricks port adds its own spelling of each (`bigquery__float_type` float64, `bigquery__text_type` string,
+   `bigquery__instant_type` timestamp; Databricks double, string, timestamp). #}
+
+{# Text (DuckDB VARCHAR, PostgreSQL character varying). #}
+{% macro text_type() -%}
+    {{ return(adapter.dispatch('text_type', 'steward')()) }}
+{%- endmacro %}
+
+{% macro default__text_type() -%} varchar {%- endmacro %}
+
+{# An instant: a timestamp with time zone. #}
+{% macro instant_type() -%}
+    {{ return(adapter.dispatch('instant_type', 'steward')()) }}
+{%- endmacro %}
+
+{% macro default__instant_type() -%} timestamptz {%- endmacro %}
 
 {# A 64-bit float (DuckDB DOUBLE, PostgreSQL double precision). Not dbt's type_float(): on DuckDB that is FLOAT, a
    32-bit float, and rates would lose digits. #}

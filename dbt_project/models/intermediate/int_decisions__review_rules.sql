@@ -45,7 +45,7 @@ decisions as (
             {%- endfor %}{% endfor %}
         end
         {%- else %}
-        cast(null as varchar)
+        cast(null as {{ text_type() }})
         {%- endif %} as sensitive_segment
     from {{ ref('stg_decisions__ai_decisions') }} as decisions
     left join {{ ref('stg_salesforce__accounts') }} as accounts on accounts.account_id = decisions.account_id

@@ -39,7 +39,7 @@ per_campaign as (
 )
 
 select
-    per_campaign.contact_token || '|' || per_campaign.campaign_id || '|' || cast(per_campaign.weeks_ago as varchar)
+    per_campaign.contact_token || '|' || per_campaign.campaign_id || '|' || cast(per_campaign.weeks_ago as {{ text_type() }})
         as contact_week_id,
     per_campaign.contact_token,
     per_campaign.campaign_id,

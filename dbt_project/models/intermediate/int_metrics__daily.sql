@@ -59,7 +59,7 @@ labels as (
 )
 
 select
-    subjects.metric || '|' || subjects.subject_id || '|' || cast(days.day as varchar) as series_day_id,
+    subjects.metric || '|' || subjects.subject_id || '|' || cast(days.day as {{ text_type() }}) as series_day_id,
     subjects.metric,
     subjects.subject_id,
     coalesce(labels.subject_name, subjects.subject_id) as subject_name,

@@ -27,7 +27,7 @@ salesforce as (
         records,
         has_opted_out_of_email as is_email_opted_out,
         case when has_opted_out_of_email then updated_at end as opted_out_at,
-        cast(null as timestamptz) as consent_changed_at,
+        cast(null as {{ instant_type() }}) as consent_changed_at,
         true as is_consent_origin
     from crm_first
 ),
@@ -91,8 +91,8 @@ cdp as (
         'cdp' as system, 4 as system_rank, email_key,
         count(*) as records,
         not bool_and(has_email_consent) as is_email_opted_out,
-        cast(null as timestamptz) as opted_out_at,
-        cast(null as timestamptz) as consent_changed_at,
+        cast(null as {{ instant_type() }}) as opted_out_at,
+        cast(null as {{ instant_type() }}) as consent_changed_at,
         false as is_consent_origin
     from {{ ref('stg_cdp__profiles') }}
     where email_key is not null

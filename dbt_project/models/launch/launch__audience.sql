@@ -35,7 +35,7 @@ profiles as (
     {%- elif part == 'eligible' %}
     select email_key from customers
     {%- else %}
-    select cast(null as varchar) as email_key where false
+    select cast(null as {{ text_type() }}) as email_key where false
     {%- endif %}
 ),
 {%- endfor %}

@@ -15,12 +15,12 @@ with eligible as (
 
 long as (
     {%- for dim in dims %}
-    select '{{ dim }}' as dimension, coalesce(cast({{ dim }} as varchar), 'unknown') as group_value, is_selected
+    select '{{ dim }}' as dimension, coalesce(cast({{ dim }} as {{ text_type() }}), 'unknown') as group_value, is_selected
     from eligible
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
     {%- if not dims %}
-    select cast(null as varchar) as dimension, cast(null as varchar) as group_value, false as is_selected where false
+    select cast(null as {{ text_type() }}) as dimension, cast(null as {{ text_type() }}) as group_value, false as is_selected where false
     {%- endif %}
 ),
 

@@ -14,7 +14,7 @@ judged as (
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
     {%- if not channels %}
-    select cast(null as varchar) as channel, cast(null as varchar) as customer_token, false as has_consent where false
+    select cast(null as {{ text_type() }}) as channel, cast(null as {{ text_type() }}) as customer_token, false as has_consent where false
     {%- endif %}
 )
 

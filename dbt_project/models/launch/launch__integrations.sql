@@ -19,7 +19,7 @@ with involved as (
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
     {%- if not platforms %}
-    select cast(null as varchar) as platform, cast(null as {{ float_type() }}) as sla_hours where false
+    select cast(null as {{ text_type() }}) as platform, cast(null as {{ float_type() }}) as sla_hours where false
     {%- endif %}
 ),
 
@@ -34,11 +34,11 @@ monitored as (
     select integration, platform, state, checked_at
     from ({{ first_row_per("select integration, platform, state, checked_at, seq from " ~ monitor ~ "
                             where state in ('healthy', 'degraded', 'down')
-                              and checked_at >= " ~ as_of() ~ " - interval '" ~ (max_age * 60) ~ " minutes'",
+                              and checked_at >= " ~ before(as_of(), max_age * 60, 'minutes'),
                            'integration', 'checked_at desc, seq desc') }}) as newest
     {%- else %}
-    select cast(null as varchar) as integration, cast(null as varchar) as platform, cast(null as varchar) as state,
-           cast(null as timestamptz) as checked_at where false
+    select cast(null as {{ text_type() }}) as integration, cast(null as {{ text_type() }}) as platform, cast(null as {{ text_type() }}) as state,
+           cast(null as {{ instant_type() }}) as checked_at where false
     {%- endif %}
 ),
 

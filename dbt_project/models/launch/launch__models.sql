@@ -14,14 +14,14 @@ with audience as (
 
 spec as (
     {%- for m in models %}
-    select '{{ m.name }}' as model_name, {{ "'" ~ m.version ~ "'" if m.version else 'cast(null as varchar)' }}
+    select '{{ m.name }}' as model_name, {{ "'" ~ m.version ~ "'" if m.version else 'cast(null as ' ~ text_type() ~ ')' }}
            as approved_version,
            {%- set known = registry.get(m.name) or [] %}
            {{ 'true' if (not m.version or m.version in known) else 'false' }} as is_approved_version_registered
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
     {%- if not models %}
-    select cast(null as varchar) as model_name, cast(null as varchar) as approved_version,
+    select cast(null as {{ text_type() }}) as model_name, cast(null as {{ text_type() }}) as approved_version,
            true as is_approved_version_registered where false
     {%- endif %}
 ),
@@ -42,7 +42,7 @@ decisions as (
     from {{ ref('stg_decisions__ai_decisions') }} as decisions
     inner join {{ ref('int_decisions__review_rules') }} as rules on rules.decision_id = decisions.decision_id
     where decisions.crm_person_id in (select crm_person_id from audience)
-      and decisions.decided_at > {{ as_of() }} - interval '{{ var("metric_window_days") }} days'
+      and decisions.decided_at > {{ before(as_of(), var('metric_window_days'), 'days') }}
 )
 
 select

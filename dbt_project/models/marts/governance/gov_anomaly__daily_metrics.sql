@@ -101,7 +101,7 @@ select
     subject_id,
     subject_name,
     campaign_id,
-    cast(day as varchar) as anomaly_day,
+    cast(day as {{ text_type() }}) as anomaly_day,
     value,
     baseline_n,
     baseline_median,

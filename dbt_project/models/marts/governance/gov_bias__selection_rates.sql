@@ -37,7 +37,7 @@ polarity as (
 
 long as (
     {%- for dim in dims %}
-    select model_name, '{{ dim }}' as dimension, coalesce(cast({{ dim }} as varchar), 'unknown') as group_value,
+    select model_name, '{{ dim }}' as dimension, coalesce(cast({{ dim }} as {{ text_type() }}), 'unknown') as group_value,
            is_positive
     from decisions
     {% if not loop.last %}union all{% endif %}

@@ -44,14 +44,14 @@ judged as (
         '{{ reference }}' as reference,
         '{{ platform }}' as platform,
         '{{ target }}' as target_entity,
-        cast(referring.{{ key }} as varchar) as record_id,
+        cast(referring.{{ key }} as {{ text_type() }}) as record_id,
         target.{{ target_key }} is null and deleted.record_id is null as is_broken,
         target.{{ target_key }} is null and deleted.record_id is not null as is_to_deleted
     from {{ ref(model) }} as referring
     left join {{ ref(target_model) }} as target on target.{{ target_key }} = referring.{{ column }}
     left join deleted
         on deleted.platform = '{{ platform }}' and deleted.entity = '{{ target }}'
-       and deleted.record_id = cast(referring.{{ column }} as varchar)
+       and deleted.record_id = cast(referring.{{ column }} as {{ text_type() }})
     where referring.{{ column }} is not null
       and exists (select 1 from {{ ref(target_model) }})
     {%- if not loop.last %}

@@ -9,7 +9,7 @@ with latest as (
     union all select 'salesforce', 'campaigns', max(updated_at) from {{ ref('stg_salesforce__campaigns') }}
     union all select 'hubspot', 'contacts', max(updated_at) from {{ ref('stg_hubspot__contacts') }}
     union all select 'hubspot', 'email_events', max(occurred_at) from {{ ref('stg_hubspot__email_events') }}
-    union all select 'google_ads', 'campaign_stats', cast(max(report_date) + interval '1 day' as timestamptz)
+    union all select 'google_ads', 'campaign_stats', cast({{ after('max(report_date)', 1, 'day') }} as {{ instant_type() }})
               from {{ ref('stg_google_ads__campaign_stats') }}
     union all select 'cdp', 'profiles', max(updated_at) from {{ ref('stg_cdp__profiles') }}
     union all select 'decisions', 'ai_decisions', max(decided_at) from {{ ref('stg_decisions__ai_decisions') }}

@@ -7,8 +7,8 @@ with windowed as (
         marketing_email_id,
         event_type,
         case
-            when occurred_at > {{ as_of() }} - interval '{{ days }} days' then 'recent'
-            when occurred_at > {{ as_of() }} - interval '{{ 2 * days }} days' then 'prior'
+            when occurred_at > {{ before(as_of(), days, 'days') }} then 'recent'
+            when occurred_at > {{ before(as_of(), 2 * days, 'days') }} then 'prior'
         end as time_window
     from {{ ref('int_email_events__attributed') }}
     where campaign_id is not null

@@ -19,12 +19,12 @@ with records as (
         '{{ entity }}' as entity,
         {{ days }} as retention_days,
         {{ dated[entity][1] }} as recorded_at,
-        {{ dated[entity][1] }} < {{ as_of() }} - interval '{{ days }} days' as is_past_retention
+        {{ dated[entity][1] }} < {{ before(as_of(), days, 'days') }} as is_past_retention
     from {{ dated[entity][0] }}
     where {{ dated[entity][1] }} is not null
     {% if not loop.last %}union all{% endif %}
     {%- else %}
-    select cast(null as varchar) as entity, 0 as retention_days, cast(null as timestamptz) as recorded_at,
+    select cast(null as {{ text_type() }}) as entity, 0 as retention_days, cast(null as {{ instant_type() }}) as recorded_at,
            false as is_past_retention
     where false
     {%- endfor %}

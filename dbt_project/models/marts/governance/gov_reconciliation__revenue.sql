@@ -49,8 +49,8 @@ select
     campaigns.campaign_id,
     campaigns.campaign_name,
     campaigns.google_ads_campaign_id,
-    cast(ads.window_start as varchar) as window_start,  -- ISO dates: findings quote them as they are
-    cast(ads.window_end as varchar) as window_end,
+    cast(ads.window_start as {{ text_type() }}) as window_start,  -- ISO dates: findings quote them as they are
+    cast(ads.window_end as {{ text_type() }}) as window_end,
     coalesce(ads.days_reported, 0) as days_reported,
     ads.ads_attributed_revenue,
     won.crm_won_amount,

@@ -45,7 +45,7 @@ rules as (
     {%- endfor %}
     ) as rules_ (lifecycle_stage, crm_state)
     {%- else %}
-    select cast(null as varchar) as lifecycle_stage, cast(null as varchar) as crm_state where false
+    select cast(null as {{ text_type() }}) as lifecycle_stage, cast(null as {{ text_type() }}) as crm_state where false
     {%- endif %}
 ),
 

@@ -8,10 +8,10 @@ with source as (
 renamed as (
     select
         -- ids
-        cast("offline_user_data_job.id" as varchar) || '|' || lower(trim("user_identifiers.hashed_email"))
+        cast("offline_user_data_job.id" as {{ text_type() }}) || '|' || lower(trim("user_identifiers.hashed_email"))
             as upload_row_id,
-        cast("user_list.id" as varchar) as user_list_id,
-        cast("offline_user_data_job.id" as varchar) as upload_job_id,
+        cast("user_list.id" as {{ text_type() }}) as user_list_id,
+        cast("offline_user_data_job.id" as {{ text_type() }}) as upload_job_id,
         lower(trim("user_identifiers.hashed_email")) as hashed_email,
         -- attributes
         "user_list.name" as user_list_name,

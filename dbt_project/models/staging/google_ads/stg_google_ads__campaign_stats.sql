@@ -7,7 +7,7 @@ with source as (
 renamed as (
     select
         -- ids
-        "campaign.id" || '|' || cast(cast("segments.date" as date) as varchar) as campaign_day_id,
+        "campaign.id" || '|' || cast(cast("segments.date" as date) as {{ text_type() }}) as campaign_day_id,
         "campaign.id" as google_ads_campaign_id,
         -- attributes
         "campaign.name" as campaign_name,

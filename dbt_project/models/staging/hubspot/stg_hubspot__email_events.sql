@@ -12,7 +12,7 @@ renamed as (
     select
         -- ids
         id as email_event_id,
-        cast("emailCampaignId" as varchar) as marketing_email_id,
+        cast("emailCampaignId" as {{ text_type() }}) as marketing_email_id,
         {{ email_key('recipient') }} as email_key,
         -- attributes
         type as event_type,

@@ -5,7 +5,7 @@ with source as (
 renamed as (
     select
         -- ids
-        cast(id as varchar) as marketing_email_id,
+        cast(id as {{ text_type() }}) as marketing_email_id,
         "salesforceCampaignId" as campaign_id,
         -- attributes
         name as email_name,

@@ -1,7 +1,7 @@
 {{ config(materialized='incremental', unique_key='activity_id', incremental_strategy='delete+insert',
           on_schema_change='sync_all_columns',
           post_hook=["{{ delete_tombstoned('activity_id', 'activities', source('marketo', 'activities'),
-                                        'cast(r.id as varchar)') }}",
+                                        'cast(r.id as ' ~ text_type() ~ ')') }}",
                      "{{ record_incremental_state() }}"]) }}
 -- Incremental: each run reads only the batches landed since the last build (macros/incremental_events.sql).
 -- Marketo's standard email activity type ids (the only ones the adapter pulls) under names staging can filter on.
@@ -12,10 +12,10 @@ with source as (
 renamed as (
     select
         -- ids
-        cast(id as varchar) as activity_id,
-        cast("leadId" as varchar) as marketo_lead_id,
-        cast("campaignId" as varchar) as smart_campaign_id,
-        cast("primaryAttributeValueId" as varchar) as asset_id,
+        cast(id as {{ text_type() }}) as activity_id,
+        cast("leadId" as {{ text_type() }}) as marketo_lead_id,
+        cast("campaignId" as {{ text_type() }}) as smart_campaign_id,
+        cast("primaryAttributeValueId" as {{ text_type() }}) as asset_id,
         -- attributes
         case "activityTypeId"
             when 6 then 'send_email' when 7 then 'email_delivered' when 8 then 'email_bounced'

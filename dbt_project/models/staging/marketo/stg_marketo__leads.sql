@@ -5,7 +5,7 @@ with source as (
 renamed as (
     select
         -- ids
-        cast(id as varchar) as marketo_lead_id,
+        cast(id as {{ text_type() }}) as marketo_lead_id,
         "sfdcContactId" as salesforce_contact_id,
         "sfdcLeadId" as salesforce_lead_id,
         {{ email_key('email') }} as email_key,

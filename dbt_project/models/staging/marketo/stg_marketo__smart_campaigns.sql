@@ -5,7 +5,7 @@ with source as (
 renamed as (
     select
         -- ids
-        cast(id as varchar) as smart_campaign_id,
+        cast(id as {{ text_type() }}) as smart_campaign_id,
         -- attributes
         name as smart_campaign_name,
         type as smart_campaign_type,
