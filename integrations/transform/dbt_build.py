@@ -138,13 +138,7 @@ def _ensure_raw_tables(warehouse: WarehouseTarget) -> None:
     so a missing one is one line naming it (ConfigError), not dbt's error from deep inside its profile."""
     if isinstance(warehouse, PostgresTarget):
         warehouse.password()
-        try:
-            wh = Warehouse(warehouse)
-        except TypeError:  # a warehouse layer that opens DuckDB files only: raw on the server is the caller's
-            return
-    else:
-        wh = Warehouse(warehouse)
-    ensure_raw_tables(wh)
+    ensure_raw_tables(Warehouse(warehouse))
 
 
 def _release_duckdb() -> None:
