@@ -26,7 +26,7 @@ __all__ = ["CLOCK_BOUND", "TEMPLATE_AGE", "Pair", "findings", "on_warehouse", "g
 
 # hours since the newest batch of a stale source: measured against the clock, so it grows between two runs
 CLOCK_BOUND = {"integration_health.stale_source"}
-TEMPLATE_AGE = timedelta(hours=24)  # the session's DuckDB template may have been built that long before (a long session)
+TEMPLATE_AGE = timedelta(hours=24)  # the session's DuckDB template may be that old (a long session)
 
 
 @dataclass
