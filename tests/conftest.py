@@ -83,6 +83,8 @@ FIRST = [
     "tests/integrations/test_api_marketo.py",
     "tests/flows/test_prelaunch_audit.py",
     "tests/integrations/test_demo_workspace.py",
+    "tests/integrations/test_pg_demo.py",  # whole runs on PostgreSQL next to their DuckDB templates (pg_scenarios.py)
+    "tests/integrations/test_pg_runs.py",
     "tests/dbt/test_injections.py",  # spread: one test at a time fills the gaps between the modules above
 ]
 

@@ -1,43 +1,70 @@
-"""The whole governance loop on PostgreSQL (issue #13, items 1 and 5): the demo workspace governed into a server
-gives the findings the same workspace gives in a DuckDB file (check ids, subjects, severities, observed values
-within 1e-9), and ``steward demo --warehouse`` refuses a database that already holds runs."""
+"""The whole governance loop on PostgreSQL (issue #13, items 1 and 5): the demo workspace, every injection switch on,
+governed into a server gives the findings the same workspace gives in a DuckDB file (check ids, subjects, severities,
+observed values within 1e-9; tests/pg_scenarios.py), each switch's checks among them; an entity whose export lost its
+primary key is refused and isolated there as on DuckDB; and ``steward demo --warehouse`` refuses a database that
+already holds runs."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import pandas as pd
+import pytest
 
-import yaml
-
-from governed import demo_run_copy
-from steward.flows.governance import RunParams, governance_run
+from pg_scenarios import Pair, assert_same_findings, govern_on_both, rerun_on_both
+from steward.integrations.demo.injections import EXPECTED_CHECKS, Injections
 from steward.integrations.warehouse import Warehouse
 
-# hours since the newest batch of a stale source: measured against the clock, so it grows between the two runs
-CLOCK_BOUND = {"integration_health.stale_source"}
+
+@pytest.fixture(scope="module")
+def injected(tmp_path_factory, prefect_harness, pg_server) -> Pair:
+    """The demo (every injection on) governed on DuckDB (the session's template) and on PostgreSQL (one run). The
+    breaking-drift test runs again on both, so it comes after the tests that read the first runs."""
+    return govern_on_both(tmp_path_factory, pg_server, "pg-demo")
 
 
-def _findings(wh: Warehouse, run_id: str) -> list[tuple]:
-    return sorted(wh.query_df("select check_id, subject, severity, observed from ledger.findings where run_id = ?",
-                              [run_id]).itertuples(index=False, name=None))
+@pytest.mark.slow
+def test_the_demo_governed_into_postgres_gives_the_duckdb_findings(injected):
+    got = assert_same_findings(injected)
+    assert len(got) > 20
+    assert Warehouse(injected.url).query_df("select status from ledger.runs")["status"].tolist() == ["completed"]
 
 
-def test_the_demo_governed_into_postgres_gives_the_duckdb_findings(tmp_path_factory, prefect_harness, pg_server):
-    duck = demo_run_copy(tmp_path_factory, "pg-demo")
-    url = pg_server.fresh_database("demo")
-    config = duck.config.with_name("steward.pg.yaml")
-    config.write_text(yaml.safe_dump({**yaml.safe_load(duck.config.read_text()), "warehouse": url}))
-    started = datetime.now(timezone.utc)
-    result = governance_run(RunParams(config=str(config), kind="demo"))
-    assert result.status == "completed" and result.warehouse == url
-    want = _findings(Warehouse(duck.result.warehouse), duck.result.run_id)
-    got = _findings(Warehouse(url), result.run_id)
-    assert len(want) > 20 and [f[:3] for f in got] == [f[:3] for f in want]
-    hours = (datetime.now(timezone.utc) - started).total_seconds() / 3600 + 24  # the template may be a day old
-    for (check_id, subject, _, observed), (_, _, _, expected) in zip(got, want):
-        tolerance = hours if check_id in CLOCK_BOUND else 1e-9
-        assert (observed is None) == (expected is None), (check_id, subject)
-        assert observed is None or abs(observed - expected) <= tolerance, (check_id, subject, observed, expected)
-    assert Warehouse(url).query_df("select status from ledger.runs")["status"].tolist() == ["completed"]
+@pytest.mark.slow
+def test_every_injection_switch_is_caught_on_postgres(injected):
+    """One run with every switch on covers them all: each switch's checks (EXPECTED_CHECKS, the same table
+    tests/dbt/test_injections.py holds DuckDB to, one switch at a time) alert on PostgreSQL."""
+    assert Injections().enabled() == list(EXPECTED_CHECKS)  # the demo has every switch on
+    alerting = {f.check_id for f in injected.pg.result.findings if f.severity in ("warn", "critical")}
+    missed = {switch: sorted(set(checks) - alerting) for switch, checks in EXPECTED_CHECKS.items()
+              if not set(checks) <= alerting}
+    assert not missed, missed
+
+
+@pytest.mark.slow
+def test_an_entity_that_lost_its_primary_key_is_refused_and_isolated_on_postgres(injected):
+    """tests/flows/test_breaking_drift.py on PostgreSQL: the same refusal, nothing landed for the entity moves, its
+    downstream checks are not evaluated, every other check judges what DuckDB judges."""
+    wh = Warehouse(injected.url)
+    landed = wh.query_df('select * from raw."salesforce__opportunities" order by "Id"')
+    batches = wh.query_df("select * from ledger.batches where entity = 'opportunities' order by 1")
+
+    def lose_the_key(root):
+        path = root / "exports" / "salesforce" / "opportunities.csv"
+        pd.read_csv(path, dtype=str).drop(columns=["Id"]).to_csv(path, index=False)
+
+    after = rerun_on_both(injected, lose_the_key)
+    refused = {side: [(r["integration"], r["entity"], r["rows_loaded"], r["refused"].split(": ", 1)[1])
+                      for r in run.result.ingested if r["refused"]] for side, run in (("duck", after.duck),
+                                                                                    ("pg", after.pg))}
+    assert refused["pg"] == refused["duck"] == [
+        ("salesforce", "opportunities", 0,
+         "primary key column 'Id' of salesforce.opportunities is missing; cannot land without it")]
+    assert wh.query_df('select * from raw."salesforce__opportunities" order by "Id"').equals(landed)
+    assert wh.query_df("select * from ledger.batches where entity = 'opportunities' order by 1").equals(batches)
+    gated = "select check_id, reason from ledger.health_gate where run_id = ? order by check_id"
+    assert wh.query_df(gated, [after.pg.result.run_id]).values.tolist() == \
+        Warehouse(after.duck.result.warehouse).query_df(gated, [after.duck.result.run_id]).values.tolist() != []
+    got = assert_same_findings(after)
+    assert ("data_quality.breaking_schema_drift", "salesforce/opportunities", "critical", 1.0) in got
 
 
 def test_steward_demo_refuses_a_database_that_holds_runs(tmp_path, pg_server):
