@@ -17,7 +17,14 @@ __all__ = ["report_markdown", "report_json", "latest_run_id"]
 
 
 def report_json(context: dict[str, Any]) -> str:
-    return json.dumps({k: v for k, v in context.items() if k != "charts"}, default=str, indent=2)
+    """The context without its drawings: the charts, and each health row's history strip (an SVG), which a tool
+    reading JSON cannot use; the health states themselves stay."""
+    doc = {k: v for k, v in context.items() if k != "charts"}
+    health = doc.get("health")
+    if isinstance(health, dict) and health.get("integrations"):
+        doc["health"] = {**health, "integrations": [{k: v for k, v in row.items() if k != "svg"}
+                                                    for row in health["integrations"]]}
+    return json.dumps(doc, default=str, indent=2)
 
 
 def report_markdown(context: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from typing import Callable
 import yaml
 
 from governed import DemoRun, demo_run_copy
-from steward.flows.governance import RunParams, RunResult, governance_run
+from steward.flows.governance import RunParams, governance_run
 from steward.integrations.warehouse import Warehouse
 
 __all__ = ["CLOCK_BOUND", "TEMPLATE_AGE", "Pair", "findings", "on_warehouse", "govern_on_both", "rerun_on_both",

@@ -5,9 +5,9 @@
 with salesforce as (
     select
         'salesforce' as platform,
-        cast(campaign_id as varchar) as campaign_id,
+        cast(campaign_id as {{ text_type() }}) as campaign_id,
         campaign_name,
-        cast(null as varchar) as crm_campaign_id
+        cast(null as {{ text_type() }}) as crm_campaign_id
     from {{ ref('stg_salesforce__campaigns') }}
 ),
 
@@ -16,7 +16,7 @@ hubspot as (
         'hubspot' as platform,
         marketing_email_id as campaign_id,
         email_name as campaign_name,
-        cast(campaign_id as varchar) as crm_campaign_id
+        cast(campaign_id as {{ text_type() }}) as crm_campaign_id
     from {{ ref('stg_hubspot__marketing_emails') }}
 ),
 
@@ -25,14 +25,14 @@ marketo as (
         'marketo' as platform,
         smart_campaign_id as campaign_id,
         smart_campaign_name as campaign_name,
-        cast(null as varchar) as crm_campaign_id
+        cast(null as {{ text_type() }}) as crm_campaign_id
     from {{ ref('stg_marketo__smart_campaigns') }}
 ),
 
 -- Google Ads names a campaign on every day's stats row: the newest day's name is its name now.
 google_ads_days as (
     select
-        cast(google_ads_campaign_id as varchar) as campaign_id,
+        cast(google_ads_campaign_id as {{ text_type() }}) as campaign_id,
         campaign_name,
         row_number() over (partition by google_ads_campaign_id order by report_date desc) as recency
     from {{ ref('stg_google_ads__campaign_stats') }}
@@ -43,14 +43,14 @@ google_ads as (
         'google_ads' as platform,
         days.campaign_id,
         days.campaign_name,
-        cast(crm.campaign_id as varchar) as crm_campaign_id
+        cast(crm.campaign_id as {{ text_type() }}) as crm_campaign_id
     from google_ads_days as days
     left join (
         select google_ads_campaign_id, min(campaign_id) as campaign_id
         from {{ ref('stg_salesforce__campaigns') }}
         where google_ads_campaign_id is not null
         group by google_ads_campaign_id
-    ) as crm on cast(crm.google_ads_campaign_id as varchar) = days.campaign_id
+    ) as crm on cast(crm.google_ads_campaign_id as {{ text_type() }}) = days.campaign_id
     where days.recency = 1
 ),
 
