@@ -42,7 +42,9 @@ __all__ = ["PG_ALLOWED_FUNCTIONS", "render_for_postgres", "check_postgres_text",
            "describe_pg_error"]
 
 # PostgreSQL function names (as sqlglot renders them for PostgreSQL) the whitelisted DuckDB functions become, plus
-# the SQL forms sqlglot parses as functions (cast, extract, ...). Each is a pure computation over its arguments.
+# the SQL forms sqlglot parses as functions (cast, extract, ...). Each is a pure computation over its arguments. A
+# DuckDB function with no PostgreSQL form (``hash``, ``week``, ``arg_min``, ``list_extract``) is passed through by
+# sqlglot under its own name and refused here, rather than failing on the server.
 PG_ALLOWED_FUNCTIONS = frozenset({
     "cast", "try_cast", "extract", "coalesce", "nullif", "greatest", "least", "case", "if",
     "lower", "upper", "trim", "ltrim", "rtrim", "btrim", "length", "char_length", "substring", "substr", "left",
@@ -51,7 +53,7 @@ PG_ALLOWED_FUNCTIONS = frozenset({
     "convert_to", "encode", "levenshtein", "like", "ilike",
     "now", "current_date", "current_timestamp", "date_trunc", "date_part", "age", "make_date", "make_timestamp",
     "to_char", "to_date", "to_timestamp", "date", "interval",
-    "abs", "round", "floor", "ceil", "ceiling", "trunc", "sign", "power", "sqrt", "ln", "log", "log10", "random",
+    "abs", "div", "round", "floor", "ceil", "ceiling", "trunc", "sign", "power", "sqrt", "ln", "log", "log10", "random",
     "array", "array_length", "array_position", "cardinality", "unnest", "jsonb_extract_path_text",
     "jsonb_extract_path", "json_extract_path_text", "json_extract_path", "jsonb_path_query_first",
     "count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every", "string_agg", "array_agg",

@@ -13,6 +13,7 @@ import pytest
 
 from steward.contracts.errors import QueryFailed
 from steward.integrations.warehouse import Warehouse, confined_pg, confined_sql
+from steward.integrations.warehouse.confined_pg import render_for_postgres
 from steward.integrations.warehouse.confined_sql import RefusedQuery, check_query, materialise_audience
 from steward.integrations.warehouse.pg import pg_connect
 from steward.integrations.warehouse.target import PostgresTarget
@@ -133,6 +134,9 @@ def test_each_hostile_query_is_refused_and_the_warehouse_is_unchanged(warehouse,
     ("select rolname as email from pg_catalog.pg_authid", "pg_catalog.pg_authid"),
     ("select secret as email from public.secrets", "public.secrets"),
     ("select 1 as email; select pg_read_file('/etc/passwd')", "one select statement"),
+    # DuckDB's own functions that PostgreSQL does not have: refused by name, not left to fail on the server
+    (render_for_postgres(check_query(f"select cast(hash(email_key) as varchar) as email from {PEOPLE}")),
+     "calls function hash, which is not on the allowed list for PostgreSQL"),
 ])
 def test_the_postgres_text_is_checked_again_by_its_own_parse(text, reason):
     """The second layer on its own, as if the DuckDB-side checks had let PostgreSQL text through."""
