@@ -11,7 +11,8 @@ checked query and the server:
    ``PG_ALLOWED_FUNCTIONS``. A whitelist again: ``pg_read_file``, ``pg_ls_dir``, ``lo_import``, ``dblink``,
    ``current_setting``, ``set_config``, ``nextval``, ``pg_sleep`` are not on it and never will be.
 2. **PostgreSQL's own parser and planner** read it (``explain (verbose, format json)``, which plans without running):
-   every relation the plan scans must be in an allowed schema, and no node may be a function scan.
+   every relation the plan scans must be in an allowed schema (or ``raw``, which Steward's staging views read once
+   the plan expands them), and a function scanned as a table must be on the whitelist.
 3. It runs in a **read-only transaction** (``set transaction read only``: the server refuses any write, ``copy`` or
    DDL inside it) with ``statement_timeout``, ``lock_timeout`` and ``search_path`` (``pg_catalog, pg_temp``) set for
    that transaction only. PostgreSQL has no switch like DuckDB's ``enable_external_access``: its file and network
