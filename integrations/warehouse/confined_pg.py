@@ -13,11 +13,12 @@ checked query and the server:
 2. **PostgreSQL's own parser and planner** read it (``explain (verbose, format json)``, which plans without running):
    every relation the plan scans must be in an allowed schema (or ``raw``, which Steward's staging views read once
    the plan expands them), and a function scanned as a table must be on the whitelist.
-3. It runs in a **read-only transaction** (``set transaction read only``: the server refuses any write, ``copy`` or
-   DDL inside it) with ``statement_timeout``, ``lock_timeout`` and ``search_path`` (``pg_catalog, pg_temp``) set for
+3. It runs in a **read-only transaction** (``set transaction read only``: the server refuses table writes,
+   ``nextval``, ``copy`` and DDL in it, though not every write: PostgreSQL 15 still lets ``lo_from_bytea`` make a
+   large object, which the whitelist keeps out) with ``statement_timeout``, ``lock_timeout`` and ``search_path`` (``pg_catalog, pg_temp``) set for
    that transaction only. PostgreSQL has no switch like DuckDB's ``enable_external_access``: its file and network
    functions need a superuser or the ``pg_read_server_files``/``pg_execute_server_program`` roles, so give Steward's
-   warehouse user neither (docs/warehouses.md); the two checks above refuse them whatever the role.
+   warehouse user neither (docs/prelaunch.md); the two checks above refuse them whatever the role.
 
 The rows go to a temporary table (the one write a read-only transaction allows); a second transaction replaces
 ``launch_input.audience`` from it, so a refused, failed or stopped query leaves the previous audience untouched.
