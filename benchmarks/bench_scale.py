@@ -2,6 +2,8 @@
 
     python benchmarks/bench_scale.py --contacts 100000 --events 1000000          # about 10 minutes on 2 cores
     python benchmarks/bench_scale.py --contacts 1000000 --events 10000000 --keep /tmp/stack
+    python benchmarks/bench_scale.py --postgres                                  # the same into a local server
+    python benchmarks/bench_scale.py --warehouse postgresql://me@db:5432/bench   # or into a server you name
 
 Builds the stack (``_scale_data.build_stack``: the demo's exports at scale 1, copied in DuckDB with every person
 identifier rewritten per copy, so the demo's injected problems recur at their rates), then times, each in a fresh
@@ -15,6 +17,11 @@ entity's key, every column aggregated): the cheapest pass any governance run mus
 Per run: wall seconds, the run's own seconds per stage, the ten slowest dbt nodes (target/run_results.json, or the dbt
 log when a run is stopped at ``--timeout``), peak RSS of the run's process tree (wait4). Progress on stderr; one
 JSON line on stdout, with the issue's targets and whether each is met. See docs/benchmarks.md.
+
+On PostgreSQL (``--postgres`` starts a throwaway server on 127.0.0.1, as the tests do; ``--warehouse URL`` uses an
+empty database of yours, and the demo run a database ``<name>_demo`` created next to it) every run governs into the
+server; the figures are the same, plus the server's peak memory (PSS of its processes, only for ``--postgres``: a
+remote server's memory is not ours to read), and the floor is the same grouped aggregates run by PostgreSQL.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _pg_server import create_database, local_server, server_pss_mib  # noqa: E402
 from _scale_data import Stack, build_stack, raw_sizes, write_delta  # noqa: E402
 
 from steward.integrations.sources.streams import EXPORT_STREAMS  # noqa: E402
@@ -47,7 +55,8 @@ def say(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def run_steward(config: Path, label: str, timeout: float, max_rss_mib: float = 6144) -> dict:
+def run_steward(config: Path, label: str, timeout: float, max_rss_mib: float = 6144,
+                server_pid: int | None = None) -> dict:
     """One `steward run -c config --json` in a fresh process: its figures, or how far it got before ``timeout``."""
     work = config.parent / "work" / "dbt"
     (work / "target" / "run_results.json").unlink(missing_ok=True)
@@ -61,11 +70,15 @@ def run_steward(config: Path, label: str, timeout: float, max_rss_mib: float = 6
     with out_path.open("w") as out, err_path.open("w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "steward.flows.cli", "run", "-c", str(config), "--json"],
                                 stdout=out, stderr=err, cwd=config.parent, env=env, start_new_session=True)
-        status, usage, stopped, _ = _wait(proc, start + timeout, err_path, label, max_rss_mib)
+        server: dict = {"peak": None}
+        status, usage, stopped, _ = _wait(proc, start + timeout, err_path, label, max_rss_mib,
+                                          (lambda: _server_peak(server, server_pid)) if server_pid else None)
     wall = time.perf_counter() - start
     stage = _last_stage(err_path)
     figures: dict = {"wall_s": round(wall, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024),
                      "exit": os.waitstatus_to_exitcode(status)}
+    if server_pid:
+        figures["server_peak_pss_mib"] = server["peak"]
     try:
         result = json.loads(out_path.read_text().strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
@@ -84,11 +97,20 @@ def run_steward(config: Path, label: str, timeout: float, max_rss_mib: float = 6
     return figures
 
 
-def _wait(proc: subprocess.Popen, deadline: float, err_path: Path, label: str, max_rss_mib: float):
+def _server_peak(server: dict, pid: int) -> None:
+    now = server_pss_mib(pid)
+    if now is not None and (server["peak"] is None or now > server["peak"]):
+        server["peak"] = now
+
+
+def _wait(proc: subprocess.Popen, deadline: float, err_path: Path, label: str, max_rss_mib: float, sample=None):
     """Polls the child (echoing its progress lines) until it exits; past the deadline, or above ``max_rss_mib``
-    resident (the machine is shared), stops its process group. ``stopped`` says why, or is empty."""
+    resident (the machine is shared), stops its process group. ``stopped`` says why, or is empty. ``sample`` is
+    called once a poll (the server's memory)."""
     shown, stopped = 0, ""
     while True:
+        if sample is not None:
+            sample()
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         lines = err_path.read_text(errors="replace").splitlines()
         for line in lines[shown:]:
@@ -179,6 +201,34 @@ def floor(warehouse: Path) -> tuple[float, dict[str, int]]:
         con.close()
 
 
+def floor_pg(url: str) -> tuple[float, dict[str, int]]:
+    """The floor on PostgreSQL: every raw table read once, grouped by the entity's key (every column counted)."""
+    import psycopg
+
+    keys = {f"{s.platform}__{s.entity}": s.primary_key.split(",") for s in EXPORT_STREAMS}
+    with psycopg.connect(url, autocommit=True) as con:
+        tables = [r[0] for r in con.execute("select table_name from information_schema.tables where table_schema = "
+                                            "'raw' order by 1").fetchall()]
+        sizes = {t: con.execute(f'select count(*) from raw."{t}"').fetchone()[0] for t in tables}
+        start = time.perf_counter()
+        for table in tables:
+            cols = [r[0] for r in con.execute("select column_name from information_schema.columns where table_schema"
+                                              " = 'raw' and table_name = %s order by ordinal_position",
+                                              [table]).fetchall()]
+            key = ", ".join(f'"{c}"' for c in keys.get(table, cols[:1]) if c in cols) or f'"{cols[0]}"'
+            counted = ", ".join(f'count("{c}")' for c in cols)
+            con.execute(f'select count(*) from (select {key}, {counted} from raw."{table}" group by {key}) g'
+                        ).fetchone()
+        return time.perf_counter() - start, sizes
+
+
+def _to_postgres(config: Path, url: str) -> None:
+    import yaml
+
+    data = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**data, "warehouse": url}, sort_keys=False))
+
+
 def compare(demo: dict, scaled: dict) -> dict:
     """Which check/severity pairs one run found and the other did not (counts may differ: they scale)."""
     a, b = set(demo.get("findings", {})), set(scaled.get("findings", {}))
@@ -199,28 +249,46 @@ def main() -> None:
     ap.add_argument("--delta", choices=["incremental", "snapshot"], default="incremental",
                     help="how the daily change arrives: only new/changed rows per file, or whole files (see the docs)")
     ap.add_argument("--no-demo", action="store_true", help="skip the scale-1 run the findings are compared with")
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--warehouse", metavar="URL", help="govern into this empty PostgreSQL database "
+                       "(postgresql://user@host:port/db; the demo run into <db>_demo, created next to it)")
+    where.add_argument("--postgres", action="store_true", help="govern into a throwaway local PostgreSQL server")
     args = ap.parse_args()
     root = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="steward-bench-scale-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        print(json.dumps(bench(root, args)), flush=True)
+        if args.postgres:
+            with local_server() as server:
+                args.warehouse = server.url("postgres")
+                print(json.dumps(bench(root, args, server.postmaster_pid, fresh=True)), flush=True)
+        else:
+            print(json.dumps(bench(root, args)), flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def bench(root: Path, args: argparse.Namespace) -> dict:
+def bench(root: Path, args: argparse.Namespace, server_pid: int | None = None, fresh: bool = False) -> dict:
+    """``fresh``: ``args.warehouse`` is a server's maintenance database, and both runs get a new database."""
     start = time.perf_counter()
     stack: Stack = build_stack(root, args.contacts, args.events, args.seed)
     build_s = time.perf_counter() - start
     say(f"stack built in {build_s:.0f} s under {stack.root}")
+    url = args.warehouse
+    if url:
+        name = url.rsplit("/", 1)[1]
+        stack_url = create_database(url, "steward_bench") if fresh else url
+        _to_postgres(stack.config, stack_url)
+        if not args.no_demo:
+            _to_postgres(stack.demo_config, create_database(url, "steward_bench_demo" if fresh else f"{name}_demo"))
+        say(f"governing into PostgreSQL: {stack_url}")
 
     def run(config: Path, label: str) -> dict:  # capped at --timeout, or at what is left of --budget
         left = args.budget - (time.perf_counter() - start) if args.budget else args.timeout
         if left < 30:
             say(f"{label}: not started, --budget {args.budget:.0f} s spent")
             return {"status": "not started: --budget spent"}
-        return run_steward(config, label, min(args.timeout, left), args.max_rss_mib)
+        return run_steward(config, label, min(args.timeout, left), args.max_rss_mib, server_pid)
 
     runs = {}
     if not args.no_demo:
@@ -229,12 +297,17 @@ def bench(root: Path, args: argparse.Namespace) -> dict:
     sizes, floor_s = {}, None
     if runs["first"].get("status") == "completed":
         runs["governance"] = run(stack.config, "governance")
-        floor_s, sizes = floor(stack.config.parent / "steward.duckdb")
+        floor_s, sizes = floor_pg(stack_url) if url else floor(stack.config.parent / "steward.duckdb")
         say(f"floor: {floor_s:.2f} s for {sum(sizes.values()):,} raw rows")
         delta = write_delta(stack, mode=args.delta)
         say(f"daily delta written: {delta}")
         runs["daily"] = run(stack.config, "daily")
-    return figures(stack, args, build_s, runs, sizes, floor_s)
+    out = figures(stack, args, build_s, runs, sizes, floor_s)
+    if url:
+        out["warehouse"] = "postgresql" + (" (local throwaway server)" if fresh else "")
+        peaks = [r.get("server_peak_pss_mib") for r in runs.values() if r.get("server_peak_pss_mib")]
+        out["server_peak_pss_mib"] = max(peaks) if peaks else None
+    return out
 
 
 def figures(stack: Stack, args, build_s: float, runs: dict, sizes: dict, floor_s: float | None) -> dict:

@@ -14,6 +14,7 @@
     health_store   ``ledger.integration_health``: one row per probe, written with its Slack message
     reads          named reads for the report, the pre-launch audit and the health monitor's ledger signals
     confined_sql   a launch spec's audience query, parsed, confined and run on a locked connection
+    confined_pg    the same query on a PostgreSQL warehouse: parsed again, planned, run in a read-only transaction
     pii_scan       which columns hold personal data, measured in the warehouse (counts only)
     audit_source   any table or file a bias audit points at, opened as one DuckDB view
     group_counts   the bias audit's per-group counts, computed in SQL over that view

@@ -16,6 +16,9 @@ A launch spec is data, and so is the SQL in it. Three layers stand between that 
    URL, no ``attach``, no extension install), no extension autoload or autoinstall, then ``lock_configuration``, so
    nothing in the session can switch them back. Even SQL that slipped past both parsers cannot read a file there.
 
+On a PostgreSQL warehouse layers 1 and 2 run as they are, then ``confined_pg`` adds PostgreSQL's own: a second
+parse of the PostgreSQL text, the server's plan, and a read-only transaction with a statement and a lock timeout.
+
 The people a query returns are written, normalised (trimmed, lower case), to ``launch_input.audience`` with the audit
 id; ``launch__audience`` reads them from there, so user SQL is never pasted into dbt SQL. Errors never carry query
 results or file contents: a refused query names the rule it breaks, and a query that fails while running is reduced
@@ -292,14 +295,17 @@ def materialise_audience(path: Path | str, audit_id: str, queries: dict[str, str
                          timeout_s: float = QUERY_TIMEOUT_S) -> dict[str, int]:
     """Run each confined query (``{"audience": sql, "eligible": sql}``) in a locked connection and keep the
     normalised emails it returns in ``launch_input.audience`` under ``audit_id``; rows of earlier audits are removed
-    (one audit at a time per warehouse, like the launch tables). Returns the distinct people per part. A query still
+    (one audit at a time per warehouse, like the launch tables). Returns the distinct people per part. On a
+    PostgreSQL warehouse (``path`` a ``PostgresTarget``) the same checks run, then ``confined_pg``'s. A query still
     running after ``timeout_s`` (a runaway recursive CTE, a cross join of big models) is interrupted.
 
     Raises ``RefusedQuery`` (a rule broken) or ``QueryFailed`` (a runtime error, reduced by ``describe_error``)."""
     counts: dict[str, int] = {}
-    if not isinstance(path, (str, Path)):  # a PostgresTarget: the confinement below is DuckDB's
-        raise WarehouseError(f"{path}: a launch spec's audience SQL runs only on a DuckDB warehouse for now; audit "
-                             "this launch without audience queries, or against a DuckDB copy of the warehouse")
+    if not isinstance(path, (str, Path)):  # a PostgresTarget: the same checks, then the server's own (confined_pg)
+        from .confined_pg import materialise_audience_pg
+
+        return materialise_audience_pg(path, audit_id, {part: check_query(sql) for part, sql in queries.items()},
+                                       timeout_s)
     with locked_connection(path) as con:
         rendered = {part: check_query(sql) for part, sql in queries.items()}
         for sql in rendered.values():

@@ -271,14 +271,3 @@ def test_steward_warehouse_move_moves_into_the_configured_server(tmp_path, pg_se
     result = CliRunner().invoke(app, ["warehouse", "move", str(old.path), "-c",
                                       str(_config(tmp_path, "w.duckdb"))])
     assert result.exit_code == 2 and "warehouse: set it to the PostgreSQL URL" in result.output
-
-
-def test_audience_sql_on_a_postgres_warehouse_is_one_clear_refusal(pg_server):
-    """Confining user SQL on a server is not built yet: it is refused in one line, never run unconfined."""
-    from steward.contracts.errors import WarehouseError
-    from steward.integrations.warehouse.confined_sql import materialise_audience
-
-    target = PostgresTarget.from_url(pg_server.fresh_database("aud"))
-    with pytest.raises(WarehouseError, match="audience SQL runs only on a DuckDB warehouse for now") as err:
-        materialise_audience(target, "a-1", {"audience": "select email from staging.stg_hubspot__contacts"})
-    assert "\n" not in str(err.value)
