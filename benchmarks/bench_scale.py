@@ -225,7 +225,9 @@ def floor_pg(url: str) -> tuple[float, dict[str, int]]:
 def _to_postgres(config: Path, url: str) -> None:
     import yaml
 
-    data = yaml.safe_load(config.read_text())
+    from steward.contracts.yaml_input import read_yaml_mapping  # the one YAML reader (its size and node limits)
+
+    data = read_yaml_mapping(config, "config file", "'integrations'")
     config.write_text(yaml.safe_dump({**data, "warehouse": url}, sort_keys=False))
 
 
