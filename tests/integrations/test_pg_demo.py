@@ -40,6 +40,40 @@ def test_every_injection_switch_is_caught_on_postgres(injected):
 
 
 @pytest.mark.slow
+def test_every_command_that_opens_the_warehouse_works_on_postgres(injected, tmp_path):
+    """Issue #13 item 1: the commands a team runs after a governance run read a PostgreSQL warehouse as they read a
+    DuckDB file, and say the same (the campaigns paused, the report's counts, the health states, the evidence)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from steward.flows.cli import app
+
+    def steward(config, *args: str):
+        result = CliRunner().invoke(app, [*args, "-c", str(config)])
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+        return result
+
+    said = {}
+    for side, run in (("duck", injected.duck), ("pg", injected.pg)):
+        report = steward(run.config, "report", "--format", "json")
+        campaigns = steward(run.config, "campaigns", "list")
+        verify = steward(run.config, "audit", "log", "verify")
+        alerts = steward(run.config, "alerts", "list", "--status", "all")
+        health = steward(run.config, "health", "--latest", "--json")
+        evidence = steward(run.config, "evidence", "--since", "2000-01-01", "--out", str(tmp_path / side))
+        codes = [r.exit_code for r in (report, campaigns, verify, alerts, evidence)]
+        assert codes == [0] * 5 and health.exit_code in (0, 1), (side, codes, health.output)
+        doc = json.loads(report.output)
+        said[side] = {"counts": doc["counts"], "paused": sorted(p["campaign_id"] for p in doc["paused"]),
+                      "resume_lines": sum(line.startswith("to resume") for line in campaigns.output.splitlines()),
+                      "health": sorted((h["integration"], h["state"]) for h in json.loads(health.output)
+                                       ["integrations"]),
+                      "obligations": len((tmp_path / side / "obligations.csv").read_text().splitlines())}
+    assert said["pg"] == said["duck"] and said["pg"]["paused"], said
+
+
+@pytest.mark.slow
 def test_an_entity_that_lost_its_primary_key_is_refused_and_isolated_on_postgres(injected):
     """tests/flows/test_breaking_drift.py on PostgreSQL: the same refusal, nothing landed for the entity moves, its
     downstream checks are not evaluated, every other check judges what DuckDB judges."""
