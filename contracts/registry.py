@@ -18,6 +18,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from .frames.cdp import ErasureRequestFrame, ProfileFrame
+from .frames.custom import CUSTOM_FRAMES
 from .frames.decisions import DecisionFrame
 from .frames.google_ads import AudienceUploadFrame, CampaignStatsFrame
 from .frames.hubspot import EmailEventFrame, HubspotContactFrame, MarketingEmailFrame, SubscriptionFrame
@@ -106,6 +107,16 @@ SOURCE_CONTRACTS: dict[str, SourceContract] = {c.stream: c for c in [
     _c("cdp.erasure_requests", ErasureRequestFrame, "privacy-office", "critical", "1.1.0"),
     _c("decisions.ai_decisions", DecisionFrame, "ml-governance", "critical", "1.2.0"),  # 1.1 added input_snapshot_id
 ]}
+
+# Steward's canonical entities (frames/custom.py), for a ``platform: custom`` integration: the team's own files, so
+# a timestamp without an offset is refused unless the integration's mapping names the source's zone
+_CUSTOM_OWNERS = {"people": "data-platform", "consent_events": "privacy-office", "touches": "marketing-ops",
+                  "engagement_events": "marketing-ops", "ad_spend": "paid-media", "campaigns": "marketing-ops",
+                  "decisions": "ml-governance", "erasure_requests": "privacy-office"}
+_CUSTOM_CRITICAL = {"consent_events", "decisions", "erasure_requests"}
+SOURCE_CONTRACTS.update({f"custom.{entity}": _c(f"custom.{entity}", model, _CUSTOM_OWNERS[entity],
+                                                "critical" if entity in _CUSTOM_CRITICAL else "warn", dates=dates)
+                         for entity, (model, _key, _cursor, dates) in CUSTOM_FRAMES.items()})
 
 
 def contract_for(stream: str) -> SourceContract:

@@ -10,6 +10,7 @@ pointing Steward at its own exports lays them out the same way (or overrides ``e
 from __future__ import annotations
 
 from ...contracts.batch import Stream
+from ...contracts.frames.custom import CUSTOM_FRAMES
 
 __all__ = ["EXPORT_STREAMS", "PLATFORMS", "FILES_ONLY", "streams_for"]
 
@@ -31,6 +32,11 @@ EXPORT_STREAMS: list[Stream] = [
     Stream("cdp", "erasure_requests", "erasure_requests.parquet", "parquet", "request_id", "updated_at",
            required=False),
     Stream("decisions", "ai_decisions", "ai_decisions.parquet", "parquet", "decision_id", "decided_at"),
+] + [
+    # Steward's canonical entities (contracts/frames/custom.py) for a platform it has no adapter for: a custom system
+    # brings the entities it has, so each is optional; the integration's mapping names each entity's file or table
+    Stream("custom", entity, f"{entity}.csv", "csv", key, cursor, required=False)
+    for entity, (_model, key, cursor, _dates) in CUSTOM_FRAMES.items()
 ]
 
 # Entities no platform API gives back, read from export files even when the platform is pulled through its API:
