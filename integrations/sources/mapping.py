@@ -97,12 +97,13 @@ def project_frame(mapping: EntityMapping, stream_key: str, frame: pd.DataFrame, 
     """Rows already read (a warehouse table's batch) through the projection, in a locked in-memory DuckDB."""
     con = duckdb.connect(":memory:", config=dict(_LOCKED))
     try:
-        con.execute("SET lock_configuration = true")
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET lock_configuration = true")
         source = pa.Table.from_pandas(frame, preserve_index=False)
         con.register("mapped_rows", source)
         sql = project(mapping, stream_key, list(frame.columns), "SELECT * FROM mapped_rows", keep)
-        table = con.execute(sql).fetch_arrow_table()
+        relation = con.sql(sql)
+        table = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
     finally:
         con.close()
     return table.to_pandas(types_mapper=_NULLABLE.get)
