@@ -95,7 +95,7 @@ class ColumnSpec(_Strict):
     column: str | None = None
     const: Scalar | None = None
     expr: str | None = None
-    values: dict[str, Scalar] | None = None
+    values: dict[str, Scalar | None] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -124,7 +124,7 @@ def _render(spec: ColumnSpec) -> exp.Expression:
         return node
     text = exp.Cast(this=node.copy(), to=exp.DataType.build("VARCHAR"))
     ifs = [exp.If(this=exp.Literal.string(key), true=_literal(value)) for key, value in spec.values.items()]
-    plain = all(isinstance(v, str) for v in spec.values.values())
+    plain = all(v is None or isinstance(v, str) for v in spec.values.values())
     return exp.Case(this=text, ifs=ifs, default=text.copy() if plain else node)
 
 
