@@ -33,6 +33,7 @@ import pandas as pd
 
 from ...contracts.errors import SourceError
 from ...contracts.mapping import EntityMapping, format_for
+from ..warehouse.confined_sql import describe_error
 from ..warehouse.landing import landed_fingerprint
 from ..warehouse.ledger import confirmed_state, record_control
 from ..warehouse import Warehouse
@@ -142,7 +143,7 @@ class ExportFilesAdapter:
                     try:
                         upcoming = next(frames, None)
                     except duckdb.Error as exc:  # after the count pass this is rare; the entity stops here
-                        read_error = _cannot_read(stream, path, frames.screened, exc)
+                        read_error = _cannot_read(stream, path, frames.screened, exc, mapping is not None)
                 batch = Batch(self.name, stream, _since(current, stream, since), str(path),
                               digest if index == 0 and upcoming is None else _chunk_digest(digest, index), merge=True,
                               delivery=self.delivery)
@@ -170,7 +171,7 @@ class ExportFilesAdapter:
         except duckdb.Error as exc:
             if stream.format != "json" or screened.strict:
                 header = _header_frame(stream, path) if mapping is None else pd.DataFrame()  # source names: none
-                return frames, header, _cannot_read(stream, path, screened, exc)
+                return frames, header, _cannot_read(stream, path, screened, exc, mapping is not None)
         screened.discard()
         return self._open(con, stream, path, screen_ndjson(path, self.keep_rejected, strict=True), mapping)
 
@@ -334,7 +335,11 @@ def _reader(con: duckdb.DuckDBPyConnection, stream: Stream, screened: Screened, 
     return f"select * from read_parquet('{p}')"
 
 
-def _cannot_read(stream: Stream, path: Path, screened: Screened, exc: duckdb.Error) -> str:
+def _cannot_read(stream: Stream, path: Path, screened: Screened, exc: duckdb.Error, mapped: bool = False) -> str:
+    """Why nothing of the file could be read, in one line. Through a mapping the error may come from an expression
+    failing on a value (``CAST(email AS INTEGER)``), which DuckDB quotes: only the error's kind is kept then."""
+    if mapped:
+        return f"{path}: cannot read {stream.key} through its mapping: {describe_error(exc)}"
     message = str(exc).strip().splitlines()[0].replace(screened.path.as_posix(), path.as_posix())
     return f"{path}: cannot read as {stream.format.upper()} for {stream.key}: {message}"
 

@@ -26,13 +26,14 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from ...contracts.errors import SourceError
+from ...contracts.errors import MappingColumnMissing, MappingFailed, SourceError
 from ...contracts.mapping import ALLOWED_FUNCTIONS, ColumnSpec, EntityMapping, parse_expression
 from ...contracts.registry import contract_for
 from ...contracts.timestamps import ZONED, timestamp_columns
+from ..warehouse.confined_sql import describe_error
 from sqlglot import exp
 
-__all__ = ["MappingColumnMissing", "check_columns", "select_list", "project", "project_frame"]
+__all__ = ["MappingFailed", "MappingColumnMissing", "check_columns", "select_list", "project", "project_frame"]
 
 # DuckDB parses these operators and syntax forms as functions; each is arithmetic, text or interval construction
 _OPERATORS = frozenset({"+", "-", "*", "/", "//", "%", "||", "~~", "!~~", "~~*", "!~~*", "to_years", "to_months",
@@ -42,11 +43,6 @@ _OPERATORS = frozenset({"+", "-", "*", "/", "//", "%", "||", "~~", "!~~", "~~*",
 _ZONED_RE2 = ZONED.pattern
 _LOCKED = {"enable_external_access": False, "autoinstall_known_extensions": False,
            "autoload_known_extensions": False}
-
-
-class MappingColumnMissing(SourceError):
-    """A source column a mapping names is not in the file or table: that entity is not read (the run exits 2 once
-    the other entities have landed)."""
 
 
 def check_columns(mapping: EntityMapping, entity: str, present: Iterable[str], where: str) -> None:
@@ -92,9 +88,11 @@ def project(mapping: EntityMapping, stream_key: str, present: list[str], relatio
     return f"SELECT {select_list(mapping, stream_key, present, keep)} FROM ({relation}) AS mapped_source"
 
 
-def project_frame(mapping: EntityMapping, stream_key: str, frame: pd.DataFrame, keep: Iterable[str] = ()
-                  ) -> pd.DataFrame:
-    """Rows already read (a warehouse table's batch) through the projection, in a locked in-memory DuckDB."""
+def project_frame(mapping: EntityMapping, stream_key: str, frame: pd.DataFrame, keep: Iterable[str] = (),
+                  where: str = "") -> pd.DataFrame:
+    """Rows already read (a warehouse table's batch) through the projection, in a locked in-memory DuckDB. An
+    expression failing on a value is ``MappingFailed`` naming ``where``, without DuckDB's message (it quotes the
+    value)."""
     con = duckdb.connect(":memory:", config=dict(_LOCKED))
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -104,6 +102,8 @@ def project_frame(mapping: EntityMapping, stream_key: str, frame: pd.DataFrame, 
         sql = project(mapping, stream_key, list(frame.columns), "SELECT * FROM mapped_rows", keep)
         relation = con.sql(sql)
         table = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
+    except duckdb.Error as exc:
+        raise MappingFailed(f"{where}: cannot read {stream_key} through its mapping: {describe_error(exc)}") from None
     finally:
         con.close()
     return table.to_pandas(types_mapper=_NULLABLE.get)

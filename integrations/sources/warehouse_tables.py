@@ -185,7 +185,8 @@ class WarehouseTablesAdapter:
                 named = [n for n, (col, _) in self._sources(stream).items() if col in db.columns(schema, table)]
                 check_columns(mapping, stream.entity, named, f"{self._where()}#{schema}.{table}")
             for chunk in db.stream(sql, params, self.batch_rows):
-                frame = project_frame(mapping, stream.key, chunk, keep=("__synced", "__deleted"))
+                frame = project_frame(mapping, stream.key, chunk, ("__synced", "__deleted"),
+                                      f"{self._where()}#{schema}.{table}")
                 yield self._batch(stream, table, frame, schema)
 
     def _mapped_table(self, mapping: EntityMapping, db: "_DuckDB | _Postgres") -> tuple[str, str]:

@@ -233,3 +233,13 @@ def test_mappings_are_refused_for_an_api_integration_and_fine_without_any(tmp_pa
         load_config(path)
     path.write_text(yaml.safe_dump({"integrations": [{"name": "sf", "platform": "salesforce", "path": "e"}]}))
     assert load_config(path).integrations[0].mappings == {}
+
+
+def test_an_expression_failing_on_a_value_refuses_the_file_without_quoting_the_value(exports):
+    spec = {"touches": {**TOUCHES, "timezone": "UTC", "columns": {**TOUCHES["columns"],
+                                                                   "campaign_id": {"expr": "CAST(Email AS INTEGER)"}}}}
+    wh, [landed] = _land(exports, "custom", spec)
+    assert landed.refused_kind == "unreadable" and landed.result.rows_loaded == 0
+    assert landed.refused.startswith(f"{exports / 'e' / 'sends.csv'}: cannot read custom.touches through its "
+                                     "mapping: ConversionException"), landed.refused
+    assert "ana@example.com" not in landed.refused

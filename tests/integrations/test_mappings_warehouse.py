@@ -12,7 +12,7 @@ from steward.contracts.mapping import EntityMapping
 from steward.flows.config import load_config
 from steward.flows.pull import pull_integration
 from steward.integrations.sources import build_adapter
-from steward.integrations.sources.mapping import MappingColumnMissing
+from steward.integrations.sources.mapping import MappingColumnMissing, MappingFailed
 from steward.integrations.warehouse import Warehouse
 
 SENDS_SQL = """
@@ -154,3 +154,15 @@ def test_custom_entities_from_a_postgresql_table_and_view(tmp_path, pg_server):
     touches, people = _landed(wh)
     assert touches == EXPECTED_TOUCHES
     assert people[0] == ["p1", 31.0, "female", "2026-03-05"]
+
+
+def test_an_expression_failing_on_a_table_value_names_the_table_not_the_value(tmp_path, synced):
+    spec = {"touches": {**TOUCHES, "table": "klaviyo.sends",
+                        "columns": {**TOUCHES["columns"], "campaign_id": {"expr": "CAST(Email AS INTEGER)"}}},
+            "people": PEOPLE}
+    wh = Warehouse(tmp_path / "w.duckdb")
+    with pytest.raises(MappingFailed) as err:
+        _pull(tmp_path, spec, path=synced, wh=wh)
+    assert str(err.value) == (f"{synced}#klaviyo.sends: cannot read custom.touches through its mapping: "
+                              "ConversionException; DuckDB's message is withheld because it may quote data values")
+    assert wh.query_df("select count(*) n from raw.custom__people")["n"][0] == 2
