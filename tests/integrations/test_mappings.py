@@ -6,6 +6,7 @@ Each test lands a few rows in a fresh DuckDB warehouse through the real adapter,
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 import pytest
 import yaml
@@ -14,6 +15,7 @@ from steward.contracts.errors import ConfigError
 from steward.contracts.mapping import EntityMapping
 from steward.flows.config import load_config
 from steward.flows.pull import pull_integration
+from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.sources.mapping import MappingColumnMissing, select_list
 from steward.integrations.warehouse import Warehouse
@@ -119,27 +121,45 @@ def test_custom_people_and_touches_from_each_format(tmp_path, fmt, ext):
     assert wh.query_df("select distinct _integration from raw.custom__touches")["_integration"].tolist() == ["braze"]
 
 
-CONTACT_HEADER = ("Id,AccountId,FirstName,LastName,Email,Phone,MailingCountry,Age_Band__c,Gender__c,Region__c,"
-                  "HasOptedOutOfEmail,CreatedDate,SystemModstamp")
-RENAMED = {"Id": "Contact ID", "Email": "E-mail Address", "Gender__c": "Gender", "SystemModstamp": "Last Modified"}
+@pytest.fixture(scope="module")
+def demo_exports(tmp_path_factory):
+    return generate_workspace(tmp_path_factory.mktemp("demo"), scale=0.05).root / "exports"
 
 
-def test_a_built_in_platform_file_with_another_name_and_columns_lands_the_same_rows(tmp_path):
-    rows = [f"003{i:015d},,Ana,Tester,a{i}@example.com,,GB,25-34,{'female' if i % 2 else 'male'},EMEA,false,"
-            f"2026-01-01T00:00:00.000Z,2026-11-01T00:00:00.000Z" for i in range(40)]
-    (tmp_path / "plain").mkdir()
-    (tmp_path / "plain" / "contacts.csv").write_text("\n".join([CONTACT_HEADER, *rows]) + "\n")
+DEMO_RENAMES = {  # platform, entity, the demo's file, another name, contract column -> the other file's column
+    "salesforce.contacts": ("contacts.csv", "crm contacts.csv", {"Id": "Contact ID", "Email": "E-mail Address",
+                                                                "Gender__c": "Gender", "SystemModstamp": "Modified"}),
+    "cdp.profiles": ("profiles.parquet", "customers.parquet", {"profile_id": "customer_id", "user_id": "crm_id",
+                                                               "age_band": "ageBand", "updated_at": "last_update"}),
+}
+
+
+@pytest.mark.parametrize("key", sorted(DEMO_RENAMES))
+def test_a_demo_file_with_another_name_and_columns_lands_the_same_rows(tmp_path, demo_exports, key):
+    platform, entity = key.split(".")
+    original, other, renames = DEMO_RENAMES[key]
     (tmp_path / "e").mkdir()
-    header = ",".join(RENAMED.get(c, c) for c in CONTACT_HEADER.split(","))
-    (tmp_path / "e" / "crm contacts.csv").write_text("\n".join([header, *rows]) + "\n")
+    with duckdb.connect() as con:  # the demo's own export, columns renamed, written under another name
+        source = (demo_exports / platform / original).as_posix()
+        reader = f"read_csv('{source}', all_varchar = true)" if original.endswith(".csv") else f"'{source}'"
+        names = [r[0] for r in con.execute(f"describe select * from {reader}").fetchall()]
+        select = ", ".join(f'"{n}" as "{renames.get(n, n)}"' for n in names)
+        fmt = "(header true)" if other.endswith(".csv") else "(format parquet)"
+        con.execute(f"copy (select {select} from {reader}) to '{(tmp_path / 'e' / other).as_posix()}' {fmt}")
     plain = Warehouse(tmp_path / "plain.duckdb")
-    pull_integration(ExportFilesAdapter("crm", "salesforce", tmp_path / "plain", plain, ["contacts"]), plain, "r1")
-    spec = {"contacts": {"file": "crm contacts.csv", "columns": {new: {"column": old} if new == "Email" else old
-                                                              for new, old in RENAMED.items()}}}
-    mapped, landed = _land(tmp_path, "salesforce", spec, name="crm")
-    assert (landed[0].result.rows_loaded, landed[0].result.rows_quarantined, landed[0].result.skipped) == (40, 0, False)
-    assert landed[0].drift is None  # the mapped file is the entity: no drift finding for its own column names
-    pd.testing.assert_frame_equal(_raw(mapped, "salesforce__contacts", "Id"), _raw(plain, "salesforce__contacts", "Id"))
+    [expected] = pull_integration(ExportFilesAdapter(platform, platform, demo_exports / platform, plain, [entity]),
+                                  plain, "r1")
+    spec = {entity: {"file": other, "columns": {new: {"column": old} if new == "Id" else old
+                                                for new, old in renames.items()}}}
+    mapped, [landed] = _land(tmp_path, platform, spec, name=platform)
+    assert (landed.result.rows_loaded, landed.result.rows_quarantined) == (
+        expected.result.rows_loaded, expected.result.rows_quarantined) and landed.result.rows_loaded > 50
+    assert landed.drift is None  # the mapped file is the entity: no drift finding for its own column names
+    key_column = next(iter(renames))
+    pd.testing.assert_frame_equal(_raw(mapped, f"{platform}__{entity}", f'"{key_column}"'),
+                                  _raw(plain, f"{platform}__{entity}", f'"{key_column}"'), check_dtype=False)
+    reasons = "select reasons, count(*) n from ledger.quarantine group by all order by all"
+    pd.testing.assert_frame_equal(mapped.query_df(reasons), plain.query_df(reasons))
 
 
 def test_a_missing_source_column_names_the_file_and_column_and_the_other_entity_lands(tmp_path):
