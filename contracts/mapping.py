@@ -34,7 +34,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlglot
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 from sqlglot import exp
 
 from .registry import SOURCE_CONTRACTS
@@ -117,6 +117,14 @@ class ColumnSpec(_Strict):
         if self.column is not None and not self.column.strip():
             raise ValueError("column is empty")
         return self
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: Any) -> Any:
+        """Only what was given, and ``const: null`` kept (a config written back reads the same)."""
+        data = handler(self)
+        if isinstance(data, dict) and "const" in self.model_fields_set:
+            data["const"] = self.const
+        return data
 
     def source_columns(self) -> set[str]:
         """The source columns this spec reads."""

@@ -13,7 +13,7 @@ import yaml
 
 from steward.contracts.errors import ConfigError
 from steward.contracts.mapping import EntityMapping
-from steward.flows.config import load_config
+from steward.flows.config import load_config, write_config
 from steward.flows.pull import pull_integration
 from steward.integrations.demo.generator import generate_workspace
 from steward.integrations.sources import ExportFilesAdapter
@@ -263,3 +263,15 @@ def test_an_expression_failing_on_a_value_refuses_the_file_without_quoting_the_v
     assert landed.refused.startswith(f"{exports / 'e' / 'sends.csv'}: cannot read custom.touches through its "
                                      "mapping: ConversionException"), landed.refused
     assert "ana@example.com" not in landed.refused
+
+
+def test_a_config_with_mappings_written_back_reads_the_same(tmp_path):
+    path = tmp_path / "steward.yaml"
+    columns = {"touch_id": "Event ID", "campaign_id": {"const": None}, "channel": {"const": "email"},
+               "email": {"column": "Email", "values": {"-": None}}, "touched_at": {"expr": "epoch_ms(ts)"}}
+    path.write_text(yaml.safe_dump({"integrations": [{"name": "klaviyo", "platform": "custom", "path": "e",
+                                                      "mappings": {"touches": {"file": "s.csv",
+                                                                               "columns": columns}}}]}))
+    cfg = load_config(path)
+    write_config(cfg, tmp_path / "again.yaml")
+    assert load_config(tmp_path / "again.yaml").integrations[0].mappings == cfg.integrations[0].mappings
