@@ -75,14 +75,14 @@ def test_value_map_numeric_string_and_nulls(tmp_path):
     (tmp_path / "e").mkdir()
     (tmp_path / "e" / "crm_people.csv").write_text(
         "ID,Mail,Sex,Age,Modified\n"
-        "p1,ana@example.com,M,\"31,5\",2026-11-01T10:00:00Z\n"
+        "p1,ana@example.com, m ,\"31,5\",2026-11-01T10:00:00Z\n"
         "p2,bo@example.com,F,40,2026-11-01T10:00:00Z\n"
         "p3,cy@example.com,U,,2026-11-01T10:00:00Z\n"
         "p4,di@example.com,X,22,2026-11-01T10:00:00Z\n"
         "p5,ed@example.com,,50,2026-11-01T10:00:00Z\n")
     spec = {"people": {"file": "crm_people.csv", "columns": {
         "person_id": "ID", "email": "Mail", "updated_at": "Modified",
-        "gender": {"column": "Sex", "values": {"M": "male", "F": "female", "U": "unknown"}},
+        "gender": {"expr": "upper(trim(Sex))", "values": {"M": "male", "F": "female", "U": "unknown"}},
         "age": {"expr": "TRY_CAST(replace(CAST(Age AS VARCHAR), ',', '.') AS DOUBLE)"}}}}
     wh, landed = _land(tmp_path, "custom", spec)
     assert (landed[0].result.rows_loaded, landed[0].result.rows_quarantined) == (5, 0)
