@@ -130,13 +130,14 @@ def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str, full_refresh: bo
         outcome = steps.transform(wh, cfg.work_dir, policy, pd.Timestamp(started), run_id, drift.exclude,
                                   full_refresh)
         lap("transform")
-        findings = steps.judge(wh, policy, outcome, run_id)
-        lap("judge")
-        report_path = cfg.report_dir / f"{run_id}.html"
-        alerts, actions = respond(wh, cfg, policy, findings, steps.plan(findings, policy), adapters, run_id,
-                                  report_path, lap)
-        anchor_audit_log(wh, cfg, run_id)  # the head leaves the warehouse: report, anchor file
-        lap("anchor")
+        with wh.pinned():  # dbt is done: from here on, hundreds of short connections share one open file
+            findings = steps.judge(wh, policy, outcome, run_id)
+            lap("judge")
+            report_path = cfg.report_dir / f"{run_id}.html"
+            alerts, actions = respond(wh, cfg, policy, findings, steps.plan(findings, policy), adapters, run_id,
+                                      report_path, lap)
+            anchor_audit_log(wh, cfg, run_id)  # the head leaves the warehouse: report, anchor file
+            lap("anchor")
     except BaseException as exc:
         if interrupted_by(exc):  # Ctrl-C, SIGTERM: whatever layer the signal surfaced in
             ledger.finish_run(wh, run_id, "interrupted", {"error": f"interrupted: {stop_reason()}"})
@@ -150,8 +151,9 @@ def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str, full_refresh: bo
         findings=[FindingSummary(**f.model_dump(mode="json", include=set(FindingSummary.model_fields)))
                   for f in findings],
         actions=actions, alerts=alerts, ingested=ingested, timings=lap.seconds)
-    ledger.finish_run(wh, run_id, "completed", result.model_dump(exclude={"findings", "ingested"}))
-    render_report(wh, run_id, report_path)
+    with wh.pinned():
+        ledger.finish_run(wh, run_id, "completed", result.model_dump(exclude={"findings", "ingested"}))
+        render_report(wh, run_id, report_path)
     publish_artifacts(result)
     result.timings["report"] = lap("report")  # after the ledger row, which the report shows
     return result
