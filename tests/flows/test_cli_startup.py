@@ -113,7 +113,7 @@ def test_the_lean_dispatch_prints_what_the_whole_app_prints(tmp_path):
 
     from steward.flows.cli import app
 
-    for args in ([], ["--no-proxies"], ["--fail-on", "sometimes"], ["--cutoff", "x"]):
+    for args in ([], ["--no-proxies"], ["--fail-on", "sometimes"], ["--cutoff", "x"], ["--help"]):
         code, out, _, err = _audit(tmp_path, *args)
         whole = CliRunner().invoke(app, ["audit", "bias", str(tmp_path / "decisions.csv"), "--group", "segment",
                                          "--decision", "decision", "--positive", "approved", *args], env=WIDTH,
