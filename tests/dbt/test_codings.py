@@ -25,7 +25,10 @@ from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.demo.injections import Injections
 from steward.integrations.warehouse.landing import land_batch
 from steward.integrations.warehouse.validation import check_batch
+from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse.target import PostgresTarget
 from governed import governed_copy
+from pg import copy_schema_to_postgres
 from tiny import AS_OF, build, mart, tiny_policy, tiny_warehouse, ts
 
 pytestmark = pytest.mark.slow
@@ -146,3 +149,24 @@ def test_the_demo_holds_only_the_policys_codes(tmp_path_factory):
     demo = governed_copy(tmp_path_factory, "codings-demo", seed=11, scale=0.5, injections=Injections())
     assert mart(demo.wh, "gov_data_quality__codings").empty
     assert not [f for f in demo.findings if f.check_id == CHECK]
+
+
+def test_postgres_bands_and_counts_the_same(built, pg_server, tmp_path):
+    """The demo's parity test (tests/dbt/test_postgres_parity.py) holds no unknown code; these rows do."""
+    url = pg_server.fresh_database("codings")
+    for schema in ("raw", "ledger"):
+        copy_schema_to_postgres(pg_server.psycopg, url, built.path, schema)
+    outcome = dbt_build.build(PostgresTarget.from_url(url), tmp_path / "dbt",
+                              {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()},
+                              select=["+gov_data_quality__unknown_codes"])
+    assert not outcome.test_failures
+    with pg_server.psycopg.connect(url) as con:
+        for query in ("select profile_id, age_band from staging.stg_cdp__profiles order by 1",
+                      "select system, entity, column_name, code, row_count, column_rows "
+                      "from governance.gov_data_quality__codings order by 1, 2, 3, 4",
+                      "select system, entity, column_name, unknown_rows, coded_rows, unknown_share, example_codes "
+                      "from governance.gov_data_quality__unknown_codes order by 1, 2, 3"):
+            pg = [tuple(row) for row in con.execute(query).fetchall()]
+            duck = [tuple(None if pd.isna(v) else v for v in row)
+                    for row in built.query_df(query).itertuples(index=False)]
+            assert pg == duck and pg
