@@ -1,7 +1,7 @@
 """Issue #14 item 3: codings are data, not code. The groups an auditor compares, bands for numeric ages, decision
 types and channels come from the policy (``codings:``), the demo's values by default; the contracts no longer
 hard-code them, so a team's own codes land instead of being quarantined row by row (and are reported by
-data_quality.unknown_codes, tests/dbt/test_codings.py)."""
+data_quality.unknown_codes, tests/dbt/test_codings_marts.py)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ policy's two source-contract checks. Every planted breach, and the number it mus
     contacts       20 rows, 6 break one check each: an Id without Salesforce's 003 prefix, a repeated Id, no
                    LastName, a malformed Email, MailingCountry "UK" (not ISO 3166: the code is GB), an AccountId
                    without the 001 prefix (an Age_Band__c outside the policy's codings lands: it is reported by
-                   data_quality.unknown_codes, tests/dbt/test_codings.py). 6 / 20 = 0.30 quarantined -> critical (> 0.05), owner crm-ops
+                   data_quality.unknown_codes, tests/dbt/test_codings_marts.py). 6 / 20 = 0.30 quarantined
+                   -> critical (> 0.05), owner crm-ops
     accounts       40 rows, one with BillingCountry "Germany": 1 / 40 = 0.025 -> warn (> 0), owner crm-ops
     leads          LeadSource renamed Lead_Source__c, and a new Score__c: 1 missing + 2 added = 3 drifted columns
                    -> warn, the rename paired in the evidence; no row is quarantined for it

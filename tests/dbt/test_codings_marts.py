@@ -12,6 +12,7 @@ The tiny workspace, worked by hand:
     custom touches  channel email x2, pigeon x1 -> pigeon unknown, 1 of 3
     decision log    lead_score x10, churn_risk x2 (both decisions of lead_scoring) -> churn_risk 2 of 12
     CRM contacts    gender female x4, unknown x3, null x3: the bias mart keeps "unknown" (3) and "(missing)" (3) apart
+    launch audience female x4, unknown x2, null x3: launch__bias keeps them apart the same way
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ import pytest
 
 from steward.contracts.codings import Codings
 from steward.contracts.governance import judge
+from steward.flows.launch_checks import launch_vars
+from steward.flows.launch_spec import LaunchSpec
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.demo.injections import Injections
 from steward.integrations.warehouse.landing import land_batch
 from steward.integrations.warehouse.validation import check_batch
 from steward.integrations.transform import dbt_build
+from steward.integrations.warehouse import Warehouse
 from steward.integrations.warehouse.target import PostgresTarget
 from governed import governed_copy
 from pg import copy_schema_to_postgres
@@ -142,6 +146,23 @@ def test_the_finding_names_the_column_the_codes_and_the_counts(built):
 def test_missing_is_its_own_group_apart_from_unknown_in_the_bias_mart(built):
     groups = mart(built, "gov_bias__selection_rates").set_index("group_value")
     assert groups.loc[["female", "unknown", "(missing)"], "n"].tolist() == [6, 3, 3]  # 4 + 2 churn_risk decisions
+
+
+def test_the_launch_bias_mart_keeps_missing_apart_from_unknown(tmp_path):
+    wh = Warehouse(tmp_path / "tiny.duckdb")
+    audience = pd.DataFrame({"gender": ["female"] * 4 + ["unknown"] * 2 + [None] * 3, "age_band": None,
+                             "region": None, "is_eligible": True, "is_selected": [True, False, True] * 3})
+    with wh.connect() as con:
+        con.execute("create schema if not exists launch")
+        con.register("audience", audience)
+        con.execute("create or replace table launch.launch__audience as select * from audience")
+    spec = LaunchSpec.model_validate({"id": "winback", "name": "Win-back", "starts_on": "2026-12-01",
+                                      "ends_on": "2026-12-14", "platforms": ["hubspot"], "channels": ["email"],
+                                      "planned": {"emails_per_week": 1}, "audience": {"segment": "high_intent"}})
+    dbt_build.build(wh.path, tmp_path / "dbt", launch_vars(spec, POLICY, AS_OF, "launch-winback-1"),
+                    select=["launch__bias"])
+    groups = wh.query_df("select group_value, n from launch.launch__bias order by group_value")
+    assert groups.values.tolist() == [["(missing)", 3], ["female", 4], ["unknown", 2]]
 
 
 def test_the_demo_holds_only_the_policys_codes(tmp_path_factory):
