@@ -15,6 +15,7 @@ from typing import Annotated, Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .codings import Codings
 from .errors import ConfigError
 from .filters import FilterError, parse_filter
 from .finding import Action, Family, Severity
@@ -531,6 +532,7 @@ class Policy(_Strict):
     actions: Actions = Field(default_factory=Actions)
     approvals: Approvals = Field(default_factory=Approvals)
     scope: Scope = Field(default_factory=Scope)
+    codings: Codings = Field(default_factory=Codings)  # the codes a team uses (docs/policy.md#codings)
     checks: dict[str, CheckRule]
     health: HealthPolicy = Field(default_factory=HealthPolicy)
     launch: LaunchPolicy | None = None  # pre-launch audits; absent: the packaged default's section applies
@@ -548,8 +550,9 @@ class Policy(_Strict):
         return value
 
     def dbt_vars(self) -> dict:
-        """What the governance marts need to know to measure; judging stays in Python."""
-        return self.scope.model_dump()
+        """What the governance marts need to know to measure (the scope, and the codings as one var); judging stays
+        in Python."""
+        return {**self.scope.model_dump(), "codings": self.codings.dbt_var()}
 
     @model_validator(mode="after")
     def _approvals_name_known_checks(self) -> "Policy":

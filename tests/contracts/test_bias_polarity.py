@@ -203,7 +203,7 @@ def _definition(decisions: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
     joined = decisions.merge(people, on="crm_person_id")
     spec = POLICY.scope.bias_models
     joined["hit"] = [d in spec[m].decisions for m, d in zip(joined["model_name"], joined["decision"])]
-    joined["group_value"] = joined["gender"].fillna("unknown")
+    joined["group_value"] = joined["gender"].fillna("(missing)")  # a missing gender is not the code "unknown"
     out = []
     for model, rows in joined.groupby("model_name"):
         fav = spec[model].favourable

@@ -36,8 +36,9 @@ polarity as (
 ),
 
 long as (
+    -- a missing attribute is the group '(missing)', apart from a literal 'unknown' a system recorded (codings)
     {%- for dim in dims %}
-    select model_name, '{{ dim }}' as dimension, coalesce(cast({{ dim }} as {{ text_type() }}), 'unknown') as group_value,
+    select model_name, '{{ dim }}' as dimension, coalesce(cast({{ dim }} as {{ text_type() }}), '(missing)') as group_value,
            is_positive
     from decisions
     {% if not loop.last %}union all{% endif %}
