@@ -32,36 +32,43 @@
      system, email_key, records, is_email_opted_out (null: no consent held), opted_out_at (when, or a lower bound of
      its age), consent_changed_at (the latest dated consent change). #}
 {% macro custom_email_consent() -%}
-    select
-        coalesce(people.system, events.system) as system,
-        coalesce(people.email_key, events.email_key) as email_key,
-        coalesce(people.records, 0) as records,
-        case when people.is_flag_newer then people.is_opted_out else events.is_withdrawn end as is_email_opted_out,
-        case when people.is_flag_newer then case when people.is_opted_out then people.flag_at end
-             when events.is_withdrawn then events.changed_at end as opted_out_at,
-        case when events.changed_at is null then people.opted_out_at
-             when people.opted_out_at is null or events.changed_at > people.opted_out_at then events.changed_at
-             else people.opted_out_at end as consent_changed_at
-    from (
+    with latest as (
+        {{ custom_latest_consent('email') }}
+    ),
+
+    flags as (
+        select system, email_key, count(*) as records,
+               bool_or(is_email_opted_out) as is_opted_out,
+               max(opted_out_at) as opted_out_at,
+               coalesce(max(opted_out_at), max(updated_at)) as flag_at
+        from {{ ref('stg_custom__people') }}
+        where email_key is not null
+        group by system, email_key
+    ),
+
+    -- the record's flag stands unless the latest event is newer (or the record holds no flag)
+    people as (
         select
             flags.*,
             flags.is_opted_out is not null
                 and (latest.changed_at is null or not coalesce(latest.changed_at > flags.flag_at, false))
                 as is_flag_newer
-        from (
-            select system, email_key, count(*) as records,
-                   bool_or(is_email_opted_out) as is_opted_out,
-                   max(opted_out_at) as opted_out_at,
-                   coalesce(max(opted_out_at), max(updated_at)) as flag_at
-            from {{ ref('stg_custom__people') }}
-            where email_key is not null
-            group by system, email_key
-        ) as flags
-        left join ({{ custom_latest_consent('email') }}) as latest
-            on latest.system = flags.system and latest.email_key = flags.email_key
-    ) as people
-    full outer join ({{ custom_latest_consent('email') }}) as events
-        on events.system = people.system and events.email_key = people.email_key
+        from flags
+        left join latest on latest.system = flags.system and latest.email_key = flags.email_key
+    )
+
+    select
+        coalesce(people.system, latest.system) as system,
+        coalesce(people.email_key, latest.email_key) as email_key,
+        coalesce(people.records, 0) as records,
+        case when people.is_flag_newer then people.is_opted_out else latest.is_withdrawn end as is_email_opted_out,
+        case when people.is_flag_newer then case when people.is_opted_out then people.flag_at end
+             when latest.is_withdrawn then latest.changed_at end as opted_out_at,
+        case when latest.changed_at is null then people.opted_out_at
+             when people.opted_out_at is null or latest.changed_at > people.opted_out_at then latest.changed_at
+             else people.opted_out_at end as consent_changed_at
+    from people
+    full outer join latest on latest.system = people.system and latest.email_key = people.email_key
 {%- endmacro %}
 
 {# A custom system's contacts (its touches, any channel) with the person's email, resolved through the system's

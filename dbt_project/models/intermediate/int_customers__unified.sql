@@ -44,9 +44,17 @@ cdp as (
 -- system are gov_identity__duplicates' to report)
 custom_people as (
     {{ first_row_per("select system, person_id, coalesce(crm_person_id, person_id) as crm_person_id, email_key,
-                             age_band, gender, region, country, is_email_opted_out
+                             age_band, gender, region, country
                       from " ~ ref('stg_custom__people') ~ " where email_key is not null",
                      'email_key', 'system, person_id') }}
+),
+
+-- the email consent custom systems hold (records and consent events, macros/custom_people.sql): opted out when
+-- any of them says so
+custom_consent as (
+    select email_key, bool_or(is_email_opted_out) as is_opted_out_in_custom
+    from ({{ custom_email_consent() }}) as consent
+    group by email_key
 ),
 
 people as (
@@ -79,7 +87,7 @@ select
     crm_people.has_opted_out_of_email as is_opted_out_in_crm,
     subscriptions.is_unsubscribed_in_esp,
     cdp.has_email_consent_in_cdp,
-    custom_people.is_email_opted_out as is_opted_out_in_custom,
+    custom_consent.is_opted_out_in_custom,
     subscriptions.esp_unsubscribed_at,
     -- when each system last changed the person (consent changes propagate within a lag; see gov_timeliness__*)
     crm_people.updated_at as crm_updated_at,
@@ -97,3 +105,4 @@ left join hubspot on hubspot.email_key = people.email_key
 left join subscriptions on subscriptions.email_key = people.email_key
 left join cdp on cdp.email_key = people.email_key
 left join custom_people on custom_people.email_key = people.email_key
+left join custom_consent on custom_consent.email_key = people.email_key
