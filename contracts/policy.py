@@ -106,7 +106,8 @@ class Approvals(_Strict):
 # as landed, and their staging; schema.table globs, see docs/policy.md.
 PII_ALLOWED_TABLES = ("raw.salesforce__*", "raw.hubspot__*", "raw.marketo__*", "raw.cdp__*",
                       "staging.stg_salesforce__*", "staging.stg_hubspot__*", "staging.stg_marketo__*",
-                      "staging.stg_cdp__*", "staging.int_customers__*", "staging.int_email_events__*")
+                      "staging.stg_cdp__*", "staging.int_customers__*", "staging.int_email_events__*",
+                      "raw.custom__*", "staging.stg_custom__*")  # custom systems' people, consent and touches
 # Scope values that become SQL literals or identifiers in the marts: no quotes, nothing else to escape.
 _SqlWord = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")]
 _TableGlob = Annotated[str, Field(pattern=r"^[a-z0-9_*?]+\.[a-z0-9_*?]+$")]
