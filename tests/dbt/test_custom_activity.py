@@ -18,6 +18,7 @@ found, named by its integration and campaign, and the twin gives nothing.
     transparency        scorer's next_best_offer: half without reason,    ranker's lead_ranker: every record complete
                         none with a snapshot
     bias                scorer's lead_scoring: women 3/18, men 17/22      ranker's lead_ranker: 9/18 and 11/22
+    anomalies           klaviyo K9 texts 10 a day, 600 on 18 Nov          braze B9 texts 10 a day throughout
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.slow
 MARTS = ["gov_consent__sends_after_opt_out", "gov_metric_balance__frequency", "gov_metric_balance__campaigns",
          "gov_reconciliation__spend", "gov_reconciliation__spend_flight", "gov_oversight__unreviewed",
          "gov_oversight__review_coverage", "gov_transparency__reasons", "gov_transparency__records",
-         "gov_bias__selection_rates", "int_campaigns__directory"]
+         "gov_bias__selection_rates", "int_campaigns__directory", "gov_anomaly__daily_metrics"]
 
 
 def _policy() -> Policy:
@@ -95,6 +96,16 @@ def _balance(system: str, campaign: str, guardrail_recent: int) -> tuple[pd.Data
             pd.DataFrame(events, columns=["event_id", "touch_id", "event_type", "occurred_at"]))
 
 
+def _daily(system: str, campaign: str, spike: int | None) -> pd.DataFrame:
+    """SMS touches without an address, 10 a day from 1 Oct to 19 Nov (``spike`` on 18 Nov)."""
+    rows = []
+    for day in pd.date_range("2026-10-01 08:00", "2026-11-19 08:00", freq="D", tz="UTC"):
+        count = spike if spike and day.day == 18 and day.month == 11 else 10
+        rows += [(f"{campaign}-{day:%m%d}-{i}", None, "sms", campaign, f"{campaign} reminders", day)
+                 for i in range(count)]
+    return _touches(system, rows)
+
+
 def _spend(campaign: str, first: str, days: int) -> pd.DataFrame:
     return pd.DataFrame({"campaign_id": campaign, "campaign_name": f"{campaign} prospecting",
                          "day": pd.date_range(first, periods=days, tz="UTC"), "spend": 100.0})
@@ -143,6 +154,8 @@ def built(tmp_path_factory):
         touches, events = _balance(system, campaign, guardrail)
         _land(wh, "touches", system, touches)
         _land(wh, "engagement_events", system, events)
+    _land(wh, "touches", "klaviyo", _daily("klaviyo", "K9", spike=600))
+    _land(wh, "touches", "braze", _daily("braze", "B9", spike=None))
     # spend: meta_ads booked by the planning tool, linkedin_ads by its own campaigns entity
     _land(wh, "ad_spend", "meta_ads", _spend("M1", "2026-11-01", 10))
     _land(wh, "campaigns", "planner", _campaigns("M1", 600.0, "2026-11-01", "2026-11-06"))
@@ -270,3 +283,17 @@ def test_custom_decisions_audited_for_bias(built):
 
 def mart_of(built, name: str) -> pd.DataFrame:
     return built[0].query_df(f"select * from staging.{name}")
+
+
+def test_custom_sends_are_watched_for_anomalies(built):
+    got = mart(built[0], "gov_anomaly__daily_metrics").set_index("series_id")
+    k9 = got.loc["send_volume|klaviyo:K9"]
+    assert [k9.anomaly_day, k9.value, k9.baseline_median] == ["2026-11-18", 600, 10]
+    assert k9.robust_z == pytest.approx((600 - 10) / 50)  # the send_volume floor of 50
+    assert got.loc["send_volume|braze:B9", "robust_z"] == 0
+    found = _found(built, "anomaly.send_volume_spike", "gov_anomaly__daily_metrics")
+    assert set(found) == {"klaviyo campaign K9"}
+    spike = found["klaviyo campaign K9"]
+    assert spike.evidence["campaign"] == "klaviyo:K9" and spike.target is None
+    assert spike.explanation.startswith("'K9 reminders' sent 600 emails on 2026-11-18")
+
