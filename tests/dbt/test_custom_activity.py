@@ -12,7 +12,8 @@ found, named by its integration and campaign, and the twin gives nothing.
     frequency and caps  klaviyo's 3 + HubSpot's 3 mails put cap over 5    braze's 2 + HubSpot's 3 keep kim at 5
     over-optimisation   klaviyo K2: clicks x5, unsubscribes+complaints x20 braze B2: clicks x5, guardrail flat
     spend               meta_ads M1: 1000 spent, `planner` books 600 and  linkedin_ads L1: 500 spent, booked 500,
-                        ends the flight on 6 Nov (300 spent after)        all in flight
+                        ends the flight on 6 Nov (300 spent after)        all in flight; tiktok_ads spends 400 on a
+                                                                          Salesforce campaign booked at 400
     oversight           scorer's next_best_offer: 10 low-confidence       ranker's lead_ranker: confident, reviewed
                         decisions on a 5M account, none reviewed
     transparency        scorer's next_best_offer: half without reason,    ranker's lead_ranker: every record complete
@@ -136,7 +137,11 @@ def built(tmp_path_factory):
         "salesforce.contacts": _contacts(),
         "salesforce.accounts": pd.DataFrame({"Id": ["001A"], "Name": ["Big"], "AnnualRevenue": [5e6],
                                              "CreatedDate": [ts("2026-01-01")], "SystemModstamp": [ts("2026-01-01")]}),
-        "hubspot.email_events": _hubspot_sends()})
+        "hubspot.email_events": _hubspot_sends(),
+        "salesforce.campaigns": pd.DataFrame({
+            "Id": ["701T00000000001"], "Name": ["TikTok launch"], "Status": ["In Progress"], "IsActive": [True],
+            "StartDate": [ts("2026-11-01")], "EndDate": [ts("2026-11-30")], "ActualCost": [400.0],
+            "SystemModstamp": [ts("2026-11-01")]})})
     # sends after opt-out: ana out of email in Salesforce (1 Nov), dan out of SMS in `prefs` (1 Nov)
     _land(wh, "consent_events", "prefs", pd.DataFrame({
         "event_id": ["e1"], "email": ["dan@x.io"], "channel": ["sms"], "status": ["withdrawn"],
@@ -161,6 +166,7 @@ def built(tmp_path_factory):
     _land(wh, "campaigns", "planner", _campaigns("M1", 600.0, "2026-11-01", "2026-11-06"))
     _land(wh, "ad_spend", "linkedin_ads", _spend("L1", "2026-11-01", 5))
     _land(wh, "campaigns", "linkedin_ads", _campaigns("L1", 500.0, "2026-11-01", "2026-11-10"))
+    _land(wh, "ad_spend", "tiktok_ads", _spend("701T00000000001", "2026-11-01", 4))  # booked in the CRM
     # decisions: subjects are CRM contact ids (the built-in log's convention)
     men, women = [f"003M{i:02d}" for i in range(22)], [f"003F{i:02d}" for i in range(18)]
     _land(wh, "decisions", "scorer", pd.concat([
@@ -231,6 +237,9 @@ def test_custom_ad_spend_against_its_booking_and_flight(built):
     assert spend.loc["meta_ads:M1", ["ads_spend", "crm_actual_cost", "days_reported"]].tolist() == [1000, 600, 10]
     assert spend.loc["meta_ads:M1", "spend_diff_pct"] == pytest.approx(0.4)
     assert spend.loc["linkedin_ads:L1", "spend_diff_pct"] == pytest.approx(0.0)
+    crm = spend.loc["tiktok_ads:701T00000000001"]
+    assert [crm.campaign_name, crm.booked_in, crm.crm_actual_cost, crm.ads_spend] == \
+        ["TikTok launch", "the CRM", 400, 400]
     found = _found(built, "reconciliation.ad_spend_vs_crm_cost", "gov_reconciliation__spend")
     assert set(found) == {"meta_ads:M1"}
     assert found["meta_ads:M1"].explanation.startswith(
@@ -240,6 +249,7 @@ def test_custom_ad_spend_against_its_booking_and_flight(built):
     assert flight.loc["meta_ads:M1", ["days_after_end", "spend_after_end", "first_day_after_end"]].tolist() == \
         [3, 300.0, "2026-11-08"]
     assert flight.loc["linkedin_ads:L1", ["days_after_end", "days_before_start"]].tolist() == [0, 0]
+    assert flight.loc["tiktok_ads:701T00000000001", ["days_after_end", "days_before_start"]].tolist() == [0, 0]
     late = _found(built, "reconciliation.spend_after_crm_end", "gov_reconciliation__spend_flight")
     assert set(late) == {"meta_ads:M1"} and late["meta_ads:M1"].severity.value == "critical"
     assert late["meta_ads:M1"].target is None  # a custom ad platform has no pause adapter
