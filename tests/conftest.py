@@ -72,17 +72,27 @@ SPREAD = {"tests/dbt/test_injections.py"}
 # Ranked by their summed durations in a full run (docs/testing.md); a new module starts behind these.
 FIRST = [
     "tests/flows/test_bad_input.py",  # `steward run` subprocesses, on the governed demo run (tests/governed.py)
+    "tests/flows/test_interrupt.py",  # runs started, signalled and killed, each with its own Prefect server
+    "tests/flows/test_cli_end_to_end.py",  # the README's `steward demo` as a newcomer runs it
+    "tests/flows/test_prelaunch_audit.py",  # two demo runs at scale 1, then the launch specs
     "tests/integrations/test_api_salesforce.py",
+    "tests/flows/test_no_pii_leaves.py",  # `steward demo --verbose` with Slack: the PII scan and the alerts
+    "tests/flows/test_writer_lock.py",  # four `steward` processes on one warehouse
     "tests/contracts/test_sql_checks.py",
+    "tests/integrations/test_pg_runs.py",
+    "tests/flows/test_demo_over_api.py",  # the demo from files, then over the emulators' APIs, twice
     "tests/flows/test_approvals.py",  # one whole run paused and answered, five act steps on one built demo
+    "tests/flows/test_governance_source_down.py",
+    "tests/flows/test_breaking_drift.py",
     "tests/flows/test_unreadable_files.py",
-    "tests/flows/test_cli_end_to_end.py",
+    "tests/integrations/test_pg_demo.py",  # whole runs on PostgreSQL next to their DuckDB templates (pg_scenarios.py)
+    "tests/flows/test_deployments.py",  # a process worker runs two deployments
+    "tests/flows/test_report_demo.py",
     "tests/integrations/test_api_hubspot.py",
     "tests/integrations/test_api_marketo.py",
-    "tests/flows/test_prelaunch_audit.py",
+    "tests/integrations/test_marketo_cross_system.py",
+    "tests/dbt/test_postgres_parity.py",
     "tests/integrations/test_demo_workspace.py",
-    "tests/integrations/test_pg_demo.py",  # whole runs on PostgreSQL next to their DuckDB templates (pg_scenarios.py)
-    "tests/integrations/test_pg_runs.py",
     "tests/dbt/test_injections.py",  # spread: one test at a time fills the gaps between the modules above
 ]
 
