@@ -127,7 +127,7 @@ def pytest_xdist_make_scheduler(config, log):
 # (tests/dbt_parses/dbt_parse_cache.py says why and how). The controller makes the cache folder before it starts the
 # workers, so they and every process they start share it; tests/dbt_parses on PYTHONPATH brings its sitecustomize.py
 # into each subprocess.
-_PARSES = str(Path(__file__).parent / "dbt_parses")
+_PARSES = str(Path(__file__).resolve().parent / "dbt_parses")
 if "STEWARD_TEST_DBT_PARSES" not in os.environ:
     os.environ["STEWARD_TEST_DBT_PARSES"] = _parses = tempfile.mkdtemp(prefix="steward-dbt-parses-")
     atexit.register(shutil.rmtree, _parses, ignore_errors=True)
@@ -137,19 +137,21 @@ if _PARSES not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
 
 @pytest.fixture(scope="session", autouse=True)
 def _dbt_parses_once():
+    import importlib.util
     import sys
 
     import dbt.cli.main
 
-    if _PARSES not in sys.path:
-        sys.path.append(_PARSES)
-    from dbt_parse_cache import patch, unpatch
-
-    patch(dbt.cli.main)
+    cache = sys.modules.get("dbt_parse_cache")  # imported already when this process started with sitecustomize.py
+    if cache is None:
+        spec = importlib.util.spec_from_file_location("dbt_parse_cache", Path(_PARSES) / "dbt_parse_cache.py")
+        cache = sys.modules["dbt_parse_cache"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(cache)
+    cache.patch(dbt.cli.main)
     try:
         yield
     finally:
-        unpatch(dbt.cli.main)
+        cache.unpatch(dbt.cli.main)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,20 @@ import os
 import sys
 
 _MODULE = "dbt.cli.main"
+_CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dbt_parse_cache.py")  # by path: a process may
+# change its sys.path after start-up (pytest-xdist's workers do), and it needs no place on it
+
+
+def _cache_module():
+    """dbt_parse_cache.py beside this file, imported once per process under its own name (the conftest's import of
+    it, in a worker, finds the same module)."""
+    module = sys.modules.get("dbt_parse_cache")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("dbt_parse_cache", _CACHE)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["dbt_parse_cache"] = module
+        spec.loader.exec_module(module)
+    return module
 
 
 class _PatchDbtOnImport(importlib.abc.MetaPathFinder):
@@ -28,9 +42,7 @@ class _PatchDbtOnImport(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             execute(module)
-            from dbt_parse_cache import patch
-
-            patch(module)
+            _cache_module().patch(module)
 
         spec.loader.exec_module = exec_module
         return spec
