@@ -42,8 +42,9 @@ MARTS = ["gov_consent__sends_after_opt_out", "gov_metric_balance__frequency", "g
 def _policy() -> Policy:
     lead_scoring = load_policy().scope.bias_models["lead_scoring"]
     return tiny_policy(
-        bias_models={"lead_scoring": lead_scoring, "lead_ranker": lead_scoring},
-        model_registry={"lead_scoring": ["3.2.0"], "next_best_offer": ["1.4.1"], "lead_ranker": ["1.0.0"]})
+        bias_models={"lead_scoring": lead_scoring, "lead_ranker": lead_scoring, "shop_scorer": lead_scoring},
+        model_registry={"lead_scoring": ["3.2.0"], "next_best_offer": ["1.4.1"], "lead_ranker": ["1.0.0"],
+                        "shop_scorer": ["2.0.0"]})
 
 
 def _land(wh, entity: str, system: str, frame: pd.DataFrame) -> None:
@@ -175,6 +176,13 @@ def built(tmp_path_factory):
         _decisions("lead_scoring", "3.2.0", men + women, set(men[:17] + women[:3]), 0.9, None, False)]))
     _land(wh, "decisions", "ranker", _decisions("lead_ranker", "1.0.0", men + women, set(men[:11] + women[:9]),
                                                 0.3, "001A", True))
+    # decisions about people only a custom system knows: the shop's own ids, its gender codes already mapped
+    shop_men, shop_women = [f"s-m{i}" for i in range(12)], [f"s-w{i}" for i in range(8)]
+    _land(wh, "people", "shop", pd.DataFrame({
+        "person_id": shop_men + shop_women, "email": [f"{p}@shop.io" for p in shop_men + shop_women],
+        "gender": ["male"] * 12 + ["female"] * 8, "updated_at": ts("2026-11-01")}))
+    _land(wh, "decisions", "shop_log", _decisions("shop_scorer", "2.0.0", shop_men + shop_women,
+                                                  set(shop_men[:9] + shop_women[:2]), 0.9, None, True))
     policy = _policy()
     build(wh, folder / "work", policy, [f"+{m}" for m in MARTS])
     return wh, policy
@@ -289,6 +297,18 @@ def test_custom_decisions_audited_for_bias(built):
     relax = {"where": "z_vs_reference <= -2.58"}
     found = _found(built, "bias.selection_rate_disparity", "gov_bias__selection_rates", relax)
     assert set(found) == {"lead_scoring: gender=female"}
+
+
+def test_decisions_about_people_only_a_custom_system_knows_are_grouped_by_that_systems_attributes(built):
+    """The shop's decision log names the shop's own person ids; their genders come from the shop's people entity
+    (int_customers__unified holds custom people under coalesce(crm_person_id, person_id))."""
+    got = mart(built[0], "gov_bias__selection_rates")
+    shop = got[(got["model_name"] == "shop_scorer") & (got["dimension"] == "gender")].set_index("group_value")
+    assert shop.loc["female", ["n", "positives", "reference_group"]].tolist() == [8, 2, "male"]
+    assert shop.loc["female", "disparity_ratio"] == pytest.approx((2 / 8) / (9 / 12))
+    # the policy judges groups of 50 or more; relaxed to these few people, the check names the shop's model
+    found = _found(built, "bias.selection_rate_disparity", "gov_bias__selection_rates", {"where": "n >= 5"})
+    assert "shop_scorer: gender=female" in found and "shop_scorer: gender=male" not in found
 
 
 def mart_of(built, name: str) -> pd.DataFrame:
