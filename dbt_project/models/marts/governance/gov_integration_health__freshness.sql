@@ -3,6 +3,15 @@
 -- A `platform: custom` system is one more platform, named by its integration (its SLA keyed by that name): each of
 -- its entities that has rows counts, dated by when its records came to be or last changed.
 {%- set sla = var('freshness_sla_hours') %}
+{#- a policy may name only a default: then every platform's SLA is that number (a CASE needs at least one WHEN) #}
+{%- set named = [] %}{% for name, hours in sla.items() if name != 'default' %}{% do named.append((name, hours)) %}{% endfor %}
+{%- set sla_hours -%}
+    {%- if named -%}
+    (case platform{% for name, hours in named %} when '{{ name }}' then {{ hours }}{% endfor %} else {{ sla.get('default', 48) }} end)
+    {%- else -%}
+    {{ sla.get('default', 48) }}
+    {%- endif -%}
+{%- endset %}
 with latest as (
     select 'salesforce' as platform, 'accounts' as entity, max(updated_at) as last_record_at
     from {{ ref('stg_salesforce__accounts') }}
@@ -40,16 +49,6 @@ select
     entities,
     last_record_at,
     {{ hours_between('last_record_at', as_of()) }} as hours_since_last_record,
-    case platform
-        {%- for name, hours in sla.items() if name != 'default' %}
-        when '{{ name }}' then {{ hours }}
-        {%- endfor %}
-        else {{ sla.get('default', 48) }}
-    end as sla_hours,
-    {{ hours_between('last_record_at', as_of()) }} / case platform
-        {%- for name, hours in sla.items() if name != 'default' %}
-        when '{{ name }}' then {{ hours }}
-        {%- endfor %}
-        else {{ sla.get('default', 48) }}
-    end as staleness_ratio
+    {{ sla_hours }} as sla_hours,
+    {{ hours_between('last_record_at', as_of()) }} / {{ sla_hours }} as staleness_ratio
 from per_platform
