@@ -157,6 +157,11 @@ def _people(rng: np.random.Generator, as_of: pd.Timestamp, clean: bool) -> pd.Da
     people["crm_opt_out_at"] = people["unsubscribed_at"] + pd.Timedelta(minutes=40)
     people.loc[~people["accepts_marketing"] & people["unsubscribed_at"].isna(), "crm_opt_out_at"] = (
         people["created_at"] + pd.Timedelta(days=30))
+    # the CRM is worked every day: a few records changed in the last two days
+    touched = rng.random(n) < 0.1
+    people["crm_touched_at"] = _no_time(people)
+    people.loc[touched, "crm_touched_at"] = as_of - pd.to_timedelta(rng.integers(60, 2880, int(touched.sum())),
+                                                                     unit="m")
     people["crm_opt_out_only"] = False
     people["erased_at"] = _no_time(people)
     people["erasure_requested_at"] = _no_time(people)
@@ -272,7 +277,7 @@ def _klaviyo_campaigns(as_of: pd.Timestamp, clean: bool) -> pd.DataFrame:
 def _crm_customers(people: pd.DataFrame) -> pd.DataFrame:
     p = people[people["in_crm"]]
     opted = p["crm_opt_out_at"].notna()
-    modified = p[["created_at", "crm_opt_out_at"]].max(axis=1)
+    modified = p[["created_at", "crm_opt_out_at", "crm_touched_at"]].max(axis=1)
     return pd.DataFrame({
         "customer_ref": p["ref"], "email_address": p["email"], "first_name": p["first_name"],
         "age": p["age"].astype("Int64"), "sex": p["sex"], "country_code": p["country"],
@@ -295,8 +300,8 @@ def _decisions(rng, people: pd.DataFrame, as_of: pd.Timestamp, clean: bool) -> p
     """churn_offer decides once a week per customer whether to offer a retention discount."""
     p = people[people["in_crm"]]
     rows = []
-    for week in range(4, 0, -1):
-        at = as_of.floor("D") - pd.Timedelta(days=7 * week - 1, hours=-6)
+    for week in range(4, 0, -1):  # the newest wave ran yesterday morning
+        at = as_of.floor("D") - pd.Timedelta(days=7 * week - 6, hours=-6)
         at = at + pd.to_timedelta(np.arange(len(p)) * 7, unit="s")
         propensity = rng.random(len(p))
         rate = np.full(len(p), 0.32)
@@ -441,8 +446,10 @@ codings:                        # this team's codes (docs/policy.md#codings): th
 """
 _SCOPE = """\
 scope:                          # what the marts measure (docs/policy.md#scope-values-passed-to-dbt)
-  freshness_sla_hours:
+  freshness_sla_hours:          # how old each system's newest record may be
     default: 48
+    google_ads: 72
+    meta_ads: 72                # ad platforms report a day late
   bias_models:                  # the decision log's model, and its favourable decision
     churn_offer: [offer_discount]
   model_registry:
