@@ -57,13 +57,14 @@ class Planted:
 # The problems the default workspace carries (examples/own-stack/README.md lists them for a reader).
 PLANTED: dict[str, Planted] = {
     "send_after_crm_opt_out": Planted(
-        "6 customers opted out of marketing email in the CRM three weeks ago; Klaviyo still has them as accepting "
-        "marketing and keeps sending them the weekly newsletter",
-        ("consent.send_after_opt_out", "reconciliation.consent_crm_vs_esp"), "klaviyo"),
+        "6 customers opted out of marketing email in the CRM three weeks ago; the opt-out never reached Klaviyo, "
+        "which still has them as accepting marketing and keeps sending them the newsletter",
+        ("consent.send_after_opt_out", "consent.email_without_consent", "reconciliation.consent_crm_vs_esp",
+         "timeliness.change_not_propagated"), "klaviyo"),
     "frequency_cap_breach": Planted(
-        "a 'Black Friday Countdown' flow mails 120 subscribers every day of the last week on top of the newsletter "
-        "and the tips: 9 emails in a week against a cap of 5, while clicks rise",
-        ("metric_balance.contact_cap_breach",), "kl-cmp-bfcd"),
+        "a new 'daily tips' flow mails Product Tips to 120 subscribers every day of the last week, on top of the "
+        "newsletter: up to 9 emails in a week against a cap of 5, while the campaign's clicks rise",
+        ("metric_balance.contact_cap_breach", "metric_balance.contact_frequency_up"), "kl-cmp-tips"),
     "erasure_not_propagated": Planted(
         "3 erasure requests the privacy desk completed a month ago: the CRM deleted the customers, Klaviyo still "
         "holds their profiles and mails them",
@@ -92,7 +93,6 @@ _FIRST = ["Ana", "Ben", "Chloe", "Dev", "Elif", "Femi", "Grace", "Hugo", "Ines",
 _COUNTRIES = ["US", "CA", "MX", "BR", "GB", "DE", "FR", "ES", "NL", "SE", "AU", "JP", "SG", "IN"]
 _COUNTRY_P = [0.22, 0.06, 0.04, 0.05, 0.12, 0.1, 0.08, 0.05, 0.05, 0.03, 0.06, 0.05, 0.04, 0.05]
 _KLAVIYO_CAMPAIGNS = [("kl-cmp-news", "Weekly Newsletter", 1, 10), ("kl-cmp-tips", "Product Tips", 4, 15)]
-_COUNTDOWN = ("kl-cmp-bfcd", "Black Friday Countdown")
 # Meta campaign id, name, daily spend, cost per purchase; the flight is the whole eight weeks unless planted
 _META = [("23850000000000001", "Prospecting - Broad", 180.0, 30.0),
          ("23850000000000002", "Prospecting - Lookalike", 140.0, 28.0),
@@ -109,7 +109,7 @@ def generate_own_stack(root: Path | str, clean: bool = False, as_of: pd.Timestam
     sends, events = _email(rng, people, as_of, clean)
     frames = {
         "klaviyo/profiles.csv": _klaviyo_profiles(people, as_of),
-        "klaviyo/campaigns.csv": _klaviyo_campaigns(as_of, clean),
+        "klaviyo/campaigns.csv": _klaviyo_campaigns(as_of),
         "klaviyo/received_email.csv": sends,
         "klaviyo/email_events.csv": events,
         "crm/customers.jsonl": _crm_customers(people),
@@ -137,7 +137,7 @@ def _people(rng: np.random.Generator, as_of: pd.Timestamp, clean: bool) -> pd.Da
     first = rng.choice(_FIRST, n)
     age = rng.integers(18, 82, n).astype(float)
     age[rng.random(n) < 0.04] = np.nan  # the CRM does not know everyone's age: a missing value, not "unknown"
-    sex = rng.choice(["F", "M", "U"], n, p=[0.48, 0.47, 0.05])
+    sex = rng.choice(["F", "M", "U"], n, p=[0.44, 0.51, 0.05])
     created = as_of - pd.to_timedelta(rng.integers(120, 900, n), unit="D")
     people = pd.DataFrame({
         "ref": [f"C-{i:05d}" for i in idx],
@@ -204,11 +204,11 @@ def _email(rng: np.random.Generator, people: pd.DataFrame, as_of: pd.Timestamp,
             sent_at = day + pd.Timedelta(hours=hour)
             share = 1.0 if cid == "kl-cmp-news" else 0.5
             rows += _audience(rng, people, sent_at, share, cid, cname)
-    if not clean:  # the countdown flow: every day of the last week, to the same 120 subscribers
+    if not clean:  # the daily tips flow: every day of the last week, to the same 120 subscribers
         cohort = people.index[people["mailable_until"].notna()][:120]
         for back in range(1, 8):
             sent_at = as_of.floor("D") - pd.Timedelta(days=back, hours=-8)
-            rows += _audience(rng, people.loc[cohort], sent_at, 1.0, *_COUNTDOWN)
+            rows += _audience(rng, people.loc[cohort], sent_at, 1.0, *_KLAVIYO_CAMPAIGNS[1][:2])
     sends = pd.DataFrame(rows, columns=["person", "Timestamp", "Campaign ID", "Campaign Name"])
     sends = sends.sort_values(["Timestamp", "person"], kind="stable").reset_index(drop=True)
     sends["Event ID"] = [f"rcv-{i:06d}" for i in range(1, len(sends) + 1)]
@@ -233,8 +233,6 @@ def _engagement(rng, people: pd.DataFrame, sends: pd.DataFrame, as_of: pd.Timest
     n = len(sends)
     opened = rng.random(n) < 0.34
     clicked = opened & (rng.random(n) < 0.18)
-    countdown = (sends["Campaign ID"] == _COUNTDOWN[0]).to_numpy()
-    clicked |= countdown & opened & (rng.random(n) < 0.25)  # the flow does get clicks: why nobody stopped it
     sent = pd.to_datetime(sends["Timestamp"])
     out = [sends.loc[opened].assign(metric="Opened Email", at=sent[opened] + pd.Timedelta(minutes=47)),
            sends.loc[clicked].assign(metric="Clicked Email", at=sent[clicked] + pd.Timedelta(minutes=53))]
@@ -264,11 +262,9 @@ def _klaviyo_profiles(people: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame
         "Last Updated": updated.dt.strftime("%Y-%m-%d %H:%M:%S")})
 
 
-def _klaviyo_campaigns(as_of: pd.Timestamp, clean: bool) -> pd.DataFrame:
-    rows = [(cid, name, "Sent", as_of.floor("D") - pd.Timedelta(days=7 * WEEKS)) for cid, name, *_ in
+def _klaviyo_campaigns(as_of: pd.Timestamp) -> pd.DataFrame:
+    rows = [(cid, name, "Sending", as_of.floor("D") - pd.Timedelta(days=7 * WEEKS)) for cid, name, *_ in
             _KLAVIYO_CAMPAIGNS]
-    if not clean:
-        rows.append((*_COUNTDOWN, "Sending", as_of.floor("D") - pd.Timedelta(days=7)))
     frame = pd.DataFrame(rows, columns=["Campaign ID", "Campaign Name", "Status", "Created"])
     frame["Created"] = frame["Created"].dt.strftime("%Y-%m-%d %H:%M:%S")
     return frame
