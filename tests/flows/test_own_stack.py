@@ -154,8 +154,8 @@ def _needs() -> list[str]:
     missing = {"mapping (IntegrationConfig.mappings)": "mappings" not in IntegrationConfig.model_fields,
                "codings (Policy.codings)": "codings" not in Policy.model_fields,
                "joinactivity (int_decisions__all)": not (models / "intermediate" / "int_decisions__all.sql").exists(),
-               "joinpeople (custom people in int_people__systems)":
-                   "stg_custom__people" not in (models / "intermediate" / "int_people__systems.sql").read_text()}
+               "joinpeople (custom people in int_customers__unified)":
+                   "stg_custom__people" not in (models / "intermediate" / "int_customers__unified.sql").read_text()}
     return [name for name, gone in missing.items() if gone]
 
 
