@@ -452,9 +452,6 @@ scope:                          # what the marts measure (docs/policy.md#scope-v
     churn_offer: [2.1.0]
   oversight_sensitive_segments: # decisions about these customers always need a human review
     age_band: [65+]
-  pii_allowed_tables: [raw.salesforce__*, raw.hubspot__*, raw.marketo__*, raw.cdp__*, raw.custom__*,
-                       staging.stg_salesforce__*, staging.stg_hubspot__*, staging.stg_marketo__*, staging.stg_cdp__*,
-                       staging.stg_custom__*, staging.int_customers__*, staging.int_email_events__*]
 
 """
 

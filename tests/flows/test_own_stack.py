@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from steward.contracts.docs import entities_markdown
@@ -38,6 +39,10 @@ def test_the_committed_example_is_the_generators_output(tmp_path, folder, clean)
     assert (folder / "steward-warehouse.yaml").read_text(encoding="utf-8") == warehouse_config(config)
     if not clean:
         assert (folder / "policy.yaml").read_text(encoding="utf-8") == example_policy()
+    else:  # the twin maps the same systems the same way
+        twin = yaml.safe_load(config)
+        assert twin["integrations"] == yaml.safe_load((EXAMPLE / "steward.yaml").read_text())["integrations"]
+        assert twin["policy"] == "../own-stack/policy.yaml"
 
 
 def test_every_planted_problem_is_documented_in_the_readme():
