@@ -47,11 +47,11 @@ SEED = 14
 
 @dataclass(frozen=True)
 class Planted:
-    """One planted problem: what is wrong, the checks whose findings prove it was caught, and the subject they name."""
+    """One planted problem: what is wrong, and the checks whose findings prove it was caught, each with a fragment of
+    the subject its finding names (the first check is the primary one)."""
 
     what: str
-    checks: tuple[str, ...]
-    subject: str  # a fragment of every finding's subject
+    checks: dict[str, str]  # check id -> a fragment of its finding's subject
 
 
 # The problems the default workspace carries (examples/own-stack/README.md lists them for a reader).
@@ -59,33 +59,34 @@ PLANTED: dict[str, Planted] = {
     "send_after_crm_opt_out": Planted(
         "6 customers opted out of marketing email in the CRM three weeks ago; the opt-out never reached Klaviyo, "
         "which still has them as accepting marketing and keeps sending them the newsletter",
-        ("consent.send_after_opt_out", "consent.email_without_consent", "reconciliation.consent_crm_vs_esp",
-         "timeliness.change_not_propagated"), "klaviyo"),
+        {"consent.send_after_opt_out": "klaviyo", "consent.email_without_consent": "crm",
+         "reconciliation.consent_crm_vs_esp": "crm~klaviyo", "timeliness.change_not_propagated": "crm->klaviyo"}),
     "frequency_cap_breach": Planted(
         "a new 'daily tips' flow mails Product Tips to 120 subscribers every day of the last week, on top of the "
         "newsletter: up to 9 emails in a week against a cap of 5, while the campaign's clicks rise",
-        ("metric_balance.contact_cap_breach", "metric_balance.contact_frequency_up"), "kl-cmp-tips"),
+        {"metric_balance.contact_cap_breach": "kl-cmp-tips", "metric_balance.contact_frequency_up": "kl-cmp-tips"}),
     "erasure_not_propagated": Planted(
         "3 erasure requests the privacy desk completed a month ago: the CRM deleted the customers, Klaviyo still "
         "holds their profiles and mails them",
-        ("privacy.erasure_not_honoured",), "klaviyo"),
+        {"privacy.erasure_not_honoured": "klaviyo"}),
     "spend_over_booking": Planted(
         "Meta Ads spent 30% more on 'Prospecting - Lookalike' than the media plan booked for it",
-        ("reconciliation.ad_spend_vs_crm_cost",), "23850000000000002"),
+        {"reconciliation.ad_spend_vs_crm_cost": "23850000000000002"}),
     "spend_after_flight": Planted(
         "'Retargeting - Cart' kept spending for the 10 days since its flight ended in the media plan",
-        ("reconciliation.spend_after_crm_end",), "23850000000000003"),
+        {"reconciliation.spend_after_crm_end": "23850000000000003"}),
     "unreviewed_sensitive_decisions": Planted(
         "churn_offer decisions about customers aged 65+ (a sensitive segment in the policy) executed without a "
         "review for the last two weeks",
-        ("oversight.sensitive_segment_unreviewed", "oversight.review_coverage"), "churn_offer"),
+        {"oversight.sensitive_segment_unreviewed": "churn_offer 2.1.0",
+         "oversight.review_coverage": "churn_offer 2.1.0: sensitive_segment"}),
     "biased_offer_model": Planted(
         "churn_offer gives women the discount far less often than men (12% against 32%), whatever their propensity",
-        ("bias.selection_rate_disparity",), "gender=female"),
+        {"bias.selection_rate_disparity": "churn_offer: gender=female"}),
     "unknown_gender_code": Planted(
         "the CRM codes 5 customers' sex as 'X', a value neither the mapping nor the policy's codings know: the rows "
         "land, the code is reported",
-        ("data_quality.unknown_codes",), "gender"),
+        {"data_quality.unknown_codes": "crm/people.gender"}),
 }
 
 _FIRST = ["Ana", "Ben", "Chloe", "Dev", "Elif", "Femi", "Grace", "Hugo", "Ines", "Jon", "Kira", "Luca", "Maya",

@@ -49,8 +49,7 @@ def test_every_planted_problem_is_documented_in_the_readme():
     readme = (EXAMPLE / "README.md").read_text(encoding="utf-8")
     for name, planted in PLANTED.items():
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}` |"))
-        assert all(f"`{check}`" in row for check in planted.checks), name
-        assert f"`{planted.subject}`" in row, name
+        assert all(f"`{check}` (`{subject}`)" in row for check, subject in planted.checks.items()), name
 
 
 # ------------------------------------------------------------------ the problems are in the data, not in the clean twin
@@ -197,8 +196,8 @@ def _finds_exactly_the_planted_problems(result) -> None:
     assert set(found) == expected, {"unexpected": {c: found[c] for c in set(found) - expected},
                                     "missed": sorted(expected - set(found))}
     for name, planted in PLANTED.items():  # each problem is named by the subject of each of its checks
-        for check in planted.checks:
-            assert any(planted.subject in subject for subject in found[check]), (name, check, found[check])
+        for check, fragment in planted.checks.items():
+            assert any(fragment in subject for subject in found[check]), (name, check, found[check])
 
 
 @pytest.fixture(scope="module")
