@@ -4,6 +4,9 @@
      ├── ConfigError             a config or policy file is missing, unreadable or invalid
      ├── SourceError             an integration's data cannot be read (missing file, not the expected export)
      │    ├── BreakingDrift       one batch's schema drifted too far to land (caught per entity: the run goes on)
+     │    ├── MappingFailed       an entity's mapping cannot be applied to its source (the run exits 2 once the
+     │    │    │                  integration's other entities landed)
+     │    │    └── MappingColumnMissing   a source column the mapping names is not in the file or table
      │    └── PaginationLoop      an API named a page it had already sent (reading on would never end)
      ├── WarehouseError          the warehouse cannot be opened or written
      │    └── WarehouseBusy       another run holds the writer lock past the wait allowed
@@ -22,7 +25,8 @@ The CLI prints ``str(error)`` alone and exits 2, so messages start with the file
 
 from __future__ import annotations
 
-__all__ = ["StewardError", "ConfigError", "SourceError", "BreakingDrift", "PaginationLoop", "WarehouseError",
+__all__ = ["StewardError", "ConfigError", "SourceError", "BreakingDrift", "MappingFailed", "MappingColumnMissing",
+           "PaginationLoop", "WarehouseError",
            "WarehouseBusy", "TransformError", "QueryFailed", "NotifyError", "ChannelError", "RunInterrupted",
            "ApprovalError"]
 
@@ -51,6 +55,15 @@ class BreakingDrift(SourceError):
         super().__init__(message)
         self.kind = kind
         self.drift = drift
+
+
+class MappingFailed(SourceError):
+    """An entity's mapping (``contracts/mapping.py``) could not be applied to its source: that entity is not read,
+    and the run exits 2 once the integration's other entities have landed (``flows/pull.py``)."""
+
+
+class MappingColumnMissing(MappingFailed):
+    """A source column a mapping names is not in the file or table."""
 
 
 class WarehouseError(StewardError):

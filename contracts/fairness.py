@@ -31,11 +31,16 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence, Union
 
 from .errors import ConfigError
 from .finding import Finding, Severity
-from .policy import Policy
+
+if TYPE_CHECKING:  # read, never built here: a file audit passes the packaged policy's bias parts (bias_policy.py)
+    from .bias_policy import BiasPolicy
+    from .policy import Policy
+
+    PolicyLike = Union[Policy, BiasPolicy]
 
 __all__ = ["GroupCounts", "Rate", "Thresholds", "GroupResult", "DimensionResult", "Verdict", "LARGEST",
            "MOST_FAVOURED", "CHECK_ID", "ADVERSE_CHECK_ID", "FAILING", "ErrorGap", "AuditWarning", "ParityVerdict",
@@ -109,7 +114,7 @@ class Thresholds:
     error_z: float = 2.58
 
     @classmethod
-    def from_policy(cls, policy: Policy) -> "Thresholds":
+    def from_policy(cls, policy: PolicyLike) -> "Thresholds":
         """The check's warn/critical, and the ``n >= N`` and ``z_vs_reference <= -Z`` of its ``where``."""
         rules = policy.audits.bias
         errors = dict(error_ratio=rules.error_rate_ratio, critical_error_ratio=rules.error_rate_critical_ratio,
@@ -515,7 +520,7 @@ def _min_over_max(values: Sequence[float | None]) -> float | None:
     return min(known) / max(known) if known and max(known) > 0 else None
 
 
-def to_findings(result: DimensionResult, run_id: str, policy: Policy, subject_prefix: str) -> list[Finding]:
+def to_findings(result: DimensionResult, run_id: str, policy: PolicyLike, subject_prefix: str) -> list[Finding]:
     """Failing groups as Findings of the mart checks' ids, so alerts, routing and deduplication treat them alike.
 
     A four-fifths failure is ``bias.selection_rate_disparity`` (metric ``disparity_ratio``, favourable rates); an
@@ -533,7 +538,7 @@ def to_findings(result: DimensionResult, run_id: str, policy: Policy, subject_pr
 
 
 def _error_finding(result: DimensionResult, g: GroupResult, gap: ErrorGap, check_id: str, run_id: str,
-                   policy: Policy, subject_prefix: str) -> Finding:
+                   policy: PolicyLike, subject_prefix: str) -> Finding:
     t, ref = result.thresholds, result.reference_group
     severity = gap.severity or Severity.warn
     mine, theirs = (g.fpr, ref.fpr) if gap.rate == "fpr" else (g.fnr, ref.fnr)
@@ -565,7 +570,7 @@ def _error_finding(result: DimensionResult, g: GroupResult, gap: ErrorGap, check
         action=rule.action_for(severity) if rule else "alert")
 
 
-def _finding(result: DimensionResult, g: GroupResult, run_id: str, policy: Policy, subject_prefix: str) -> Finding:
+def _finding(result: DimensionResult, g: GroupResult, run_id: str, policy: PolicyLike, subject_prefix: str) -> Finding:
     t, ref = result.thresholds, result.reference_group
     severity = g.severity or Severity.warn
     critical = severity is Severity.critical

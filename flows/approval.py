@@ -324,8 +324,9 @@ def answer_from_slack(flow_run_id: str, request_id: str, target: str, approved: 
 def slack_announcer(cfg: "StewardConfig", wh: "Warehouse", policy: Policy) -> Announce | None:
     """Posts each approval request to Slack with Approve / Reject buttons, or None when no bot token is set up.
 
-    The post goes into the finding's incident thread when an earlier run opened one, else to the channel the
-    finding's alerts go to; either way it is sent at once, not through the outbox, because the run waits on it.
+    The post goes into the finding's incident thread (the run alerts before it acts, so even a first sighting has
+    one), else to the channel the finding's alerts go to; either way it is sent at once, not through the outbox,
+    because the run waits on it.
     """
     from ..contracts.routing import route
     from ..integrations.notify.incidents import incidents

@@ -18,16 +18,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
+from ..contracts.bias_policy import BiasPolicy, packaged_bias_policy
 from ..contracts.fairness import (LARGEST, MOST_FAVOURED, AuditWarning, DimensionResult, ErrorGap, GroupResult, Rate,
                                   Thresholds, audit_dimension, to_findings)
 from ..contracts.finding import Finding
-from ..contracts.policy import Policy, load_policy
 from ..contracts.proxies import PROXY_THRESHOLD, ProxyResult, judge_proxies
 from ..contracts.errors import ConfigError
 from ..integrations.warehouse.audit_source import open_source
 from ..integrations.warehouse.group_counts import ColumnMap, Missing, RowAccount, tally_audit
+
+if TYPE_CHECKING:  # a --policy file is loaded (and validated whole) by the caller; the packaged one is read lightly
+    from ..contracts.policy import Policy
 
 __all__ = ["BiasAudit", "audit_bias", "resolve_references"]
 
@@ -41,7 +44,7 @@ class BiasAudit:
     dimensions: list[DimensionResult]
     proxies: list[ProxyResult] = field(default_factory=list)
     proxy_threshold: float = PROXY_THRESHOLD
-    policy: Policy | None = None
+    policy: Policy | BiasPolicy | None = None  # None: the packaged policy's bias parts (contracts/bias_policy.py)
     favourable: bool = True  # False: the decision counted is adverse (--adverse)
     rows: RowAccount | None = None  # rows read, filtered, and left out for a missing score, outcome or group value
 
@@ -61,7 +64,7 @@ class BiasAudit:
 
     def findings(self, run_id: str = "bias-audit") -> list[Finding]:
         """Failing groups as Findings, worded and owned as the policy's bias check words and owns them."""
-        policy = self.policy or load_policy()
+        policy = self.policy or packaged_bias_policy()
         return [f for d in self.dimensions for f in to_findings(d, run_id, policy, self.subject)]
 
     def to_dict(self, run_id: str = "bias-audit") -> dict[str, Any]:
@@ -87,7 +90,7 @@ def audit_bias(source: Path | str, groups: Sequence[str], *, table: str | None =
                outcome: str | None = None, outcome_positive: Sequence[str] = (), intersect: bool = False,
                reference: Sequence[str] | str = LARGEST, min_group_size: int | None = None,
                inputs: Sequence[str] | None = None, proxies: bool = True,
-               proxy_threshold: float = PROXY_THRESHOLD, policy: Policy | None = None,
+               proxy_threshold: float = PROXY_THRESHOLD, policy: Policy | BiasPolicy | None = None,
                favourable: bool = True, where: str | None = None, bins: Sequence[str] = (),
                direction: str = "above") -> BiasAudit:
     """Count in DuckDB, judge in contracts. Thresholds not given come from the policy's bias check and
@@ -96,7 +99,7 @@ def audit_bias(source: Path | str, groups: Sequence[str], *, table: str | None =
                         positive=tuple(str(p) for p in positive), outcome=outcome,
                         outcome_positive=tuple(str(v) for v in outcome_positive), intersect=intersect,
                         direction=direction)
-    policy = policy or load_policy()
+    policy = policy or packaged_bias_policy()
     thresholds = Thresholds.from_policy(policy)
     if min_group_size is not None:
         # one knob for "how many people are enough": a group's n, and the actual positives / negatives of its FNR / FPR

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 
+from ..contracts.mapping import EntityMapping, MappingError, check_mappings
 from ..contracts.policy import Policy
 from ..contracts.yaml_input import read_yaml_mapping
 from ..contracts.errors import ConfigError
@@ -60,6 +61,9 @@ class IntegrationConfig(_Strict):
     # export_files only: "snapshot" (each file holds the whole entity; a much shorter file is a volume drop) or
     # "delta" (each file holds only the rows new or changed since the last one, merged by key)
     delivery: Literal["snapshot", "delta"] = "snapshot"
+    # per entity: where its rows come from (file or table) and how its columns map onto its contract
+    # (contracts/mapping.py, docs/configuration.md "Mappings"); without one, an entity is read as the platform's own
+    mappings: dict[str, EntityMapping] = Field(default_factory=dict)
 
     @field_validator("credentials")
     @classmethod
@@ -82,6 +86,7 @@ class IntegrationConfig(_Strict):
         if self.kind == "warehouse_tables" and self.path is None and not self.base_url:
             raise ValueError(f"integration '{self.name}': kind warehouse_tables needs 'path' (a DuckDB file) "
                              "or 'base_url' (a postgresql:// DSN)")
+        check_mappings(self.platform, self.kind, self.mappings)  # MappingError names its field under the integration
         return self
 
     @field_validator("platform")
@@ -220,6 +225,12 @@ def load_config(path: Path | str) -> StewardConfig:
         cfg = StewardConfig.model_validate({**data, "source": None})
     except ValidationError as exc:
         err = exc.errors()[0]
+        mapping = (err.get("ctx") or {}).get("error")
+        if isinstance(mapping, MappingError) or "mappings" in err["loc"]:  # integrations[2].mappings.touches...
+            at = "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in err["loc"]).lstrip(".")
+            if isinstance(mapping, MappingError):
+                raise ConfigError(f"{p}: {at}.{mapping.field}: {mapping.reason}") from exc
+            raise ConfigError(f"{p}: {at}: {err['msg'].removeprefix('Value error, ')}") from exc
         where = ".".join(str(x) for x in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         # the warehouse URL's own check already names its field (warehouse or warehouse_password_env)

@@ -51,7 +51,7 @@ def deployment_specs(config: Path, governance_cron: str = DEFAULT_GOVERNANCE_CRO
     interval = health_interval_seconds or max(load_policy(cfg.policy).health.interval_seconds, 60)
     return [
         DeploymentSpec("steward.flows.governance:governance_run", "steward-governance",
-                       "The governance loop: pull, check, transform, judge, act, alert, report.",
+                       "The governance loop: pull, check, transform, judge, alert, act, report.",
                        {"params": {"config": str(config), "kind": "scheduled"}}, cron=governance_cron),
         DeploymentSpec("steward.flows.health:integration_health", "steward-health",
                        "Probe every integration; alert on health transitions.",

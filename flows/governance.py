@@ -1,4 +1,4 @@
-"""The governance run: pull, check, transform, judge, act, alert, report; one Prefect flow, one result.
+"""The governance run: pull, check, transform, judge, alert, act, report; one Prefect flow, one result.
 
 The flow body reads as the loop in DESIGN.md and holds no logic of its own; every step records what it did in the
 warehouse so the run can be explained afterwards.
@@ -9,14 +9,17 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Literal
+from pathlib import Path
+from typing import Callable, Literal
 
 import pandas as pd
 from prefect import flow
 from prefect.futures import wait
 from pydantic import BaseModel, Field
 
-from ..contracts.policy import load_policy
+from ..contracts.actions import PlannedAction
+from ..contracts.finding import Finding
+from ..contracts.policy import Policy, load_policy
 from ..integrations.warehouse import ledger
 from ..integrations.transform.drift_gate import drift_gate
 from ..integrations.health import health_gate
@@ -30,7 +33,7 @@ from .approval import collect_approvals, slack_announcer
 from .audit_anchor import anchor_audit_log
 from .alerts import dispatch_alerts
 from .artifacts import publish_artifacts
-from .config import effective_policy, load_config
+from .config import StewardConfig, effective_policy, load_config
 from .interrupt import BATCH_GRACE_SECONDS, active_run, clear_active_run, interrupted_by
 from .progress import report
 from .runtime import waiting_for
@@ -71,7 +74,7 @@ class RunResult(BaseModel):
     actions: list[dict]
     alerts: dict
     ingested: list[dict]
-    # wall seconds per stage (health, ingest, drift, transform, judge, act, alert, anchor, report), so a slow run
+    # wall seconds per stage (health, ingest, drift, transform, judge, alert, act, anchor, report), so a slow run
     # says where its time went; benchmarks/bench_scale.py reads them from `steward run --json`
     timings: dict[str, float] = Field(default_factory=dict)
 
@@ -127,17 +130,14 @@ def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str, full_refresh: bo
         outcome = steps.transform(wh, cfg.work_dir, policy, pd.Timestamp(started), run_id, drift.exclude,
                                   full_refresh)
         lap("transform")
-        findings = steps.judge(wh, policy, outcome, run_id)
-        lap("judge")
-        plans = steps.plan(findings, policy)
-        actions = steps.act(wh, plans, collect_approvals(plans, policy, slack_announcer(cfg, wh, policy)), adapters,
-                            run_id)
-        lap("act")
-        report_path = cfg.report_dir / f"{run_id}.html"
-        alerts = dispatch_alerts(wh, findings, policy, cfg, run_id, report_path)
-        lap("alert")
-        anchor_audit_log(wh, cfg, run_id)  # the head leaves the warehouse: report, anchor file
-        lap("anchor")
+        with wh.pinned():  # dbt is done: from here on, hundreds of short connections share one open file
+            findings = steps.judge(wh, policy, outcome, run_id)
+            lap("judge")
+            report_path = cfg.report_dir / f"{run_id}.html"
+            alerts, actions = respond(wh, cfg, policy, findings, steps.plan(findings, policy), adapters, run_id,
+                                      report_path, lap)
+            anchor_audit_log(wh, cfg, run_id)  # the head leaves the warehouse: report, anchor file
+            lap("anchor")
     except BaseException as exc:
         if interrupted_by(exc):  # Ctrl-C, SIGTERM: whatever layer the signal surfaced in
             ledger.finish_run(wh, run_id, "interrupted", {"error": f"interrupted: {stop_reason()}"})
@@ -151,11 +151,28 @@ def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str, full_refresh: bo
         findings=[FindingSummary(**f.model_dump(mode="json", include=set(FindingSummary.model_fields)))
                   for f in findings],
         actions=actions, alerts=alerts, ingested=ingested, timings=lap.seconds)
-    ledger.finish_run(wh, run_id, "completed", result.model_dump(exclude={"findings", "ingested"}))
-    render_report(wh, run_id, report_path)
+    with wh.pinned():
+        ledger.finish_run(wh, run_id, "completed", result.model_dump(exclude={"findings", "ingested"}))
+        render_report(wh, run_id, report_path)
     publish_artifacts(result)
     result.timings["report"] = lap("report")  # after the ledger row, which the report shows
     return result
+
+
+def respond(wh: Warehouse, cfg: StewardConfig, policy: Policy, findings: list[Finding], plans: list[PlannedAction],
+            adapters: dict, run_id: str, report_path: Path,
+            lap: Callable[[str], float] | None = None) -> tuple[dict, list[dict]]:
+    """Alert, then act: the run's incidents are opened (their Slack threads posted) before any action, so a
+    ``request_approval`` on a finding's very first sighting posts its Approve / Reject buttons into the thread this
+    run just opened, not as a stray top-level message. The alerts do not depend on what the actions did; a person
+    learns of a finding before the run waits on them for it."""
+    lap = lap or (lambda stage: 0.0)
+    alerts = dispatch_alerts(wh, findings, policy, cfg, run_id, report_path)
+    lap("alert")
+    actions = steps.act(wh, plans, collect_approvals(plans, policy, slack_announcer(cfg, wh, policy)), adapters,
+                        run_id)
+    lap("act")
+    return alerts, actions
 
 
 class _Laps:

@@ -83,7 +83,7 @@ def probe_integration(integration: IntegrationConfig, health: HealthPolicy, wh: 
                              integration.entities, base_url=integration.base_url,
                              credentials=integration.credentials, options=integration.options,
                              policy=probe_policy(health), batch_rows=integration.batch_rows,
-                             delivery=integration.delivery)
+                             delivery=integration.delivery, mappings=integration.mappings)
 
     probes = check_integration(wh, health, integration.name, integration.platform, make, run_id, channel)
     last = probes[-1]

@@ -22,6 +22,7 @@ from ..contracts.source_checks import SourceVerdict
 from ..contracts.registry import contract_for
 from ..contracts.errors import BreakingDrift
 from ..integrations.sources._protocol import SourceAdapter
+from ..integrations.sources.mapping import MappingFailed
 from ..integrations.warehouse import Warehouse
 from ..integrations.warehouse.landing import (QUARANTINE_KEEP_MAX, LandResult, already_landed, land_batch,
                                               land_staged, latest_types, read_watermark)
@@ -94,8 +95,19 @@ def pull_entity(adapter: SourceAdapter, stream: Stream, wh: Warehouse, run_id: s
 def pull_integration(adapter: SourceAdapter, wh: Warehouse, run_id: str,
                      on_batch: Callable[[Landed], None] | None = None,
                      keep_max: int = QUARANTINE_KEEP_MAX) -> list[Landed]:
-    return [item for stream in adapter.streams()
-            for item in pull_entity(adapter, stream, wh, run_id, on_batch, keep_max)]
+    """Every entity in turn. A mapping that cannot be applied (a column its source lacks, an expression failing on
+    a synced table's value) stops that entity; the other entities still land, then the first such error is raised
+    (the run exits 2)."""
+    landed: list[Landed] = []
+    unmapped: list[MappingFailed] = []
+    for stream in adapter.streams():
+        try:
+            landed += pull_entity(adapter, stream, wh, run_id, on_batch, keep_max)
+        except MappingFailed as exc:
+            unmapped.append(exc)
+    if unmapped:
+        raise unmapped[0]
+    return landed
 
 
 class _Unstaged:

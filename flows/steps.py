@@ -42,7 +42,8 @@ __all__ = ["adapters_for", "preflight", "ingest_integration", "transform", "judg
 def adapters_for(cfg: StewardConfig, wh: Warehouse) -> dict[str, SourceAdapter]:
     return {i.name: build_adapter(i.name, i.platform, i.kind, i.path, wh, i.entities, base_url=i.base_url,
                                   credentials=i.credentials, options=i.options, batch_rows=i.batch_rows,
-                                  policy=RetryPolicy(**i.retry.model_dump()), delivery=i.delivery)
+                                  policy=RetryPolicy(**i.retry.model_dump()), delivery=i.delivery,
+                                  mappings=i.mappings)
             for i in cfg.integrations}
 
 

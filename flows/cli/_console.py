@@ -10,32 +10,50 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, NoReturn
+from functools import cache
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from ...contracts.errors import StewardError
 
 from .. import progress
 
+if TYPE_CHECKING:  # rich loads when something prints: a --json audit that succeeds never does
+    from rich.console import Console
+
 __all__ = ["err", "stdout", "fail", "one_line_errors", "say_stage", "reporting", "print_action_summary",
            "SEVERITY_STYLE"]
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, however long
 SEVERITY_STYLE = {"critical": "bold red", "warn": "yellow", "info": "cyan"}
+
+
+@cache
+def _stderr() -> Console:
+    """The stderr console, built the first time something is printed there (``err``)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)  # an error is one line, however long
+
+
+def __getattr__(name: str) -> Any:
+    """``err``, the stderr console, on first use (PEP 562): importing this module does not import rich."""
+    if name == "err":
+        return _stderr()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def stdout() -> Console:
     """stdout, built when a command prints: the terminal's width, or 160 columns when piped, so a table in a CI log or
     a file is not cut at 80."""
+    from rich.console import Console
+
     return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """End the command with one ``error:`` line on stderr (the message is printed as rich markup) and ``code``."""
-    err.print(f"[bold red]error:[/] {message}")
+    _stderr().print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code) from None
 
 
@@ -50,7 +68,7 @@ def one_line_errors() -> Iterator[None]:
 
 def say_stage(stage: str, detail: str) -> None:
     """One progress line on stderr, as flows report it through ``steward.flows.progress``."""
-    err.print(f"  [dim]{stage:>9}[/]  {detail}")
+    _stderr().print(f"  [dim]{stage:>9}[/]  {detail}")
 
 
 @contextmanager
@@ -73,10 +91,12 @@ def print_action_summary(out: Console, read: Callable[[], dict[str, Any]]) -> No
     (with the command that undoes or answers it), the findings that need a person by owner, what changed since the
     last run. ``read`` returns ``flows.report.action_summary``'s data; when the warehouse cannot be read now, one
     line says so and the run's own result above stands. Data is escaped: a campaign name is text, never markup."""
+    from rich.markup import escape
+
     try:
         top = read()
     except StewardError as exc:
-        err.print(f"[yellow]summary unavailable:[/] {escape(str(exc))}")
+        _stderr().print(f"[yellow]summary unavailable:[/] {escape(str(exc))}")
         return
     out.print("[bold]What Steward did[/]")
     for d in top["did"]:

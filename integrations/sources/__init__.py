@@ -36,13 +36,17 @@ def build_adapter(name: str, platform: str, kind: str, path: Path | None, wareho
                   entities: list[str] | None = None, *, base_url: str | None = None,
                   credentials: dict[str, str] | None = None, options: dict[str, Any] | None = None,
                   policy: RetryPolicy | None = None, batch_rows: int | None = None,
-                  client: httpx.Client | None = None, delivery: str = "snapshot") -> SourceAdapter:
+                  client: httpx.Client | None = None, delivery: str = "snapshot",
+                  mappings: dict[str, Any] | None = None) -> SourceAdapter:
     """The adapter for one configured integration. ``client`` (API kinds only) is the ``httpx.Client`` the adapter
     sends through: None in production (the adapter builds its own), an in-process transport in fast tests.
-    ``delivery`` (export files only) says whether each file holds the whole entity or only a day's changes."""
+    ``delivery`` (export files only) says whether each file holds the whole entity or only a day's changes.
+    ``mappings`` (export files and warehouse tables): entity -> ``EntityMapping``, where each entity is read from
+    and how its columns map onto its contract."""
     if kind == "export_files":
         return ExportFilesAdapter(name, platform, path, warehouse, entities,  # type: ignore[arg-type]
-                                  **({"batch_rows": batch_rows} if batch_rows else {}), delivery=delivery)
+                                  **({"batch_rows": batch_rows} if batch_rows else {}), delivery=delivery,
+                                  mappings=mappings)
     if kind == "api":
         if platform not in API_ADAPTERS:
             raise ConfigError(f"integration '{name}': no API adapter for platform '{platform}' "
@@ -57,5 +61,5 @@ def build_adapter(name: str, platform: str, kind: str, path: Path | None, wareho
     if kind == "warehouse_tables":
         from .warehouse_tables import WarehouseTablesAdapter
         return WarehouseTablesAdapter(name, platform, path=path, dsn=base_url, entities=entities,
-                                      options=options or {}, batch_rows=batch_rows)
+                                      options=options or {}, batch_rows=batch_rows, mappings=mappings)
     raise ConfigError(f"integration '{name}': unknown kind '{kind}'")

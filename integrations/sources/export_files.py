@@ -9,6 +9,11 @@ the batch says why (``Batch.unreadable``) and the pull refuses it for that entit
 campaign, so pause and resume are recorded in the warehouse's ``ledger.campaign_controls`` ledger, which is what the
 demo shows.
 
+An integration's ``mappings`` (``contracts/mapping.py``) name an entity's file when it is not the platform's usual
+one, and map its columns onto the contract: the reader's query is wrapped in the mapping's projection
+(``mapping.py``), on the staged and the batched path alike, before the contract judges anything. A mapped column the
+file does not have stops that entity before anything of it is read (``MappingColumnMissing``).
+
 CSV dates and times are left as text: the sniffer would read a value without an offset in the machine's time zone,
 silently, and reject a whole row over a value it cannot read. The source contract reads them instead, under its
 source's zone rule (``contracts/timestamps.py``), and names the column of a value that is not a timestamp.
@@ -17,6 +22,7 @@ source's zone rule (``contracts/timestamps.py``), and names the column of a valu
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +32,8 @@ import duckdb
 import pandas as pd
 
 from ...contracts.errors import SourceError
+from ...contracts.mapping import EntityMapping, format_for
+from ..warehouse.confined_sql import describe_error
 from ..warehouse.landing import landed_fingerprint
 from ..warehouse.ledger import confirmed_state, record_control
 from ..warehouse import Warehouse
@@ -34,6 +42,7 @@ from ._protocol import ControlResult, Health
 from ._records import DEFAULT_BATCH_ROWS
 from ._screen import KEEP_REJECTED, MAX_RECORD_BYTES, Screened, screen_csv, screen_ndjson
 from ._stage import Scan, scan_file as _scan, stage_file
+from .mapping import check_columns, project
 from .streams import streams_for
 
 __all__ = ["ExportFilesAdapter", "DELIVERIES"]
@@ -47,7 +56,8 @@ class ExportFilesAdapter:
 
     def __init__(self, name: str, platform: str, root: Path | str, warehouse: Warehouse | None = None,
                  entities: list[str] | None = None, batch_rows: int = DEFAULT_BATCH_ROWS,
-                 keep_rejected: int = KEEP_REJECTED, stage: bool = True, delivery: str = "snapshot") -> None:
+                 keep_rejected: int = KEEP_REJECTED, stage: bool = True, delivery: str = "snapshot",
+                 mappings: dict[str, EntityMapping] | None = None) -> None:
         self.name, self.platform, self.root, self.warehouse = name, platform, Path(root), warehouse
         self.batch_rows, self.keep_rejected, self.stage = batch_rows, keep_rejected, stage
         if delivery not in DELIVERIES:
@@ -61,7 +71,9 @@ class ExportFilesAdapter:
         if unknown:
             raise SourceError(f"integration '{name}': unknown entities {unknown} for {platform}; "
                               f"known: {sorted(known)}")
-        self._streams = [known[e] for e in entities] if entities else list(known.values())
+        self.mappings = dict(mappings or {})
+        self._streams = [_mapped_stream(known[e], self.mappings.get(e))
+                         for e in (entities or list(known))]
 
     def streams(self) -> list[Stream]:
         return list(self._streams)
@@ -92,7 +104,10 @@ class ExportFilesAdapter:
             raise SourceError(f"{path}: export file for {stream.key} is missing (integration '{self.name}')")
         info = path.stat()
         stat = (info.st_size, info.st_mtime_ns)
-        if stage and since is None:
+        mapping = self.mappings.get(entity)
+        if mapping is not None:  # a mapped file is always read: the same file through a changed mapping is new
+            _check_mapped_columns(stream, path, mapping)
+        elif stage and since is None:
             known = landed_fingerprint(self.warehouse, self.name, stream.entity, str(path), stat) \
                 if self.warehouse is not None else None
             if known:  # landed before and not touched since: recognised by its size and mtime, never read again
@@ -100,7 +115,9 @@ class ExportFilesAdapter:
                             delivery=self.delivery)
                 return
         scan = _scan(path)
-        staged = _stage(stream, path, scan) if stage and since is None else None
+        if mapping is not None:
+            scan = dataclasses.replace(scan, digest=_chunk_digest(scan.digest, mapping.fingerprint()))
+        staged = _stage(stream, path, scan, mapping) if stage and since is None else None
         if staged is not None:
             try:
                 yield Batch(self.name, stream, staged.sample, str(path), scan.digest, merge=True,
@@ -108,15 +125,16 @@ class ExportFilesAdapter:
             finally:
                 staged.discard()
             return
-        yield from self._batches(stream, path, scan.digest, since)
+        yield from self._batches(stream, path, scan.digest, since, mapping)
 
-    def _batches(self, stream: Stream, path: Path, digest: str, since: datetime | None) -> Iterator[Batch]:
+    def _batches(self, stream: Stream, path: Path, digest: str, since: datetime | None,
+                 mapping: EntityMapping | None = None) -> Iterator[Batch]:
         """The file as DataFrames of ``batch_rows`` after the streaming screen: the path of a file DuckDB's readers
         could not read whole and clean (``_stage``), and of a pull with ``since``."""
         screened = _screen(stream, path, self.keep_rejected)
         con = duckdb.connect()
         try:
-            frames, current, read_error = self._open(con, stream, path, screened)
+            frames, current, read_error = self._open(con, stream, path, screened, mapping)
             screened = frames.screened
             index = 0
             while True:
@@ -125,7 +143,7 @@ class ExportFilesAdapter:
                     try:
                         upcoming = next(frames, None)
                     except duckdb.Error as exc:  # after the count pass this is rare; the entity stops here
-                        read_error = _cannot_read(stream, path, frames.screened, exc)
+                        read_error = _cannot_read(stream, path, frames.screened, exc, mapping is not None)
                 batch = Batch(self.name, stream, _since(current, stream, since), str(path),
                               digest if index == 0 and upcoming is None else _chunk_digest(digest, index), merge=True,
                               delivery=self.delivery)
@@ -141,19 +159,21 @@ class ExportFilesAdapter:
             con.close()
             screened.discard()
 
-    def _open(self, con: duckdb.DuckDBPyConnection, stream: Stream, path: Path, screened: Screened):
+    def _open(self, con: duckdb.DuckDBPyConnection, stream: Stream, path: Path, screened: Screened,
+              mapping: EntityMapping | None = None):
         """The row stream and its first frame, or the header's columns and why the file cannot be read.
 
         DuckDB names malformed JSON only when it reads it, so a JSON file it calls malformed is screened again with
         every line parsed (slower, and needed only then), and read once more."""
-        frames = _Frames(con, stream, screened, self.batch_rows, self.keep_rejected)
+        frames = _Frames(con, stream, screened, self.batch_rows, self.keep_rejected, mapping)
         try:
             return frames, next(frames), None
         except duckdb.Error as exc:
             if stream.format != "json" or screened.strict:
-                return frames, _header_frame(stream, path), _cannot_read(stream, path, screened, exc)
+                header = _header_frame(stream, path) if mapping is None else pd.DataFrame()  # source names: none
+                return frames, header, _cannot_read(stream, path, screened, exc, mapping is not None)
         screened.discard()
-        return self._open(con, stream, path, screen_ndjson(path, self.keep_rejected, strict=True))
+        return self._open(con, stream, path, screen_ndjson(path, self.keep_rejected, strict=True), mapping)
 
     def probe(self) -> Health:
         now = datetime.now(timezone.utc)
@@ -191,8 +211,29 @@ _CSV_TYPES = "['BOOLEAN', 'BIGINT', 'DOUBLE', 'VARCHAR']"
 _CAST_DETAIL_MAX = 10_000  # skipped CSV records DuckDB's store_rejects may describe (it keeps them all in memory)
 
 
-def _stage(stream: Stream, path: Path, scan: Scan):
-    return stage_file(stream, path, scan, lambda con, screened: _select(con, stream, screened, strict=True))
+def _stage(stream: Stream, path: Path, scan: Scan, mapping: EntityMapping | None = None):
+    return stage_file(stream, path, scan,
+                      lambda con, screened: _select(con, stream, screened, strict=True, mapping=mapping))
+
+
+def _mapped_stream(stream: Stream, mapping: EntityMapping | None) -> Stream:
+    """The stream read from the mapping's file (required then: the config names it), in the mapping's format."""
+    if mapping is None or mapping.file is None:
+        return stream
+    return dataclasses.replace(stream, path=mapping.file, format=format_for(mapping), required=True)  # type: ignore[arg-type]
+
+
+def _check_mapped_columns(stream: Stream, path: Path, mapping: EntityMapping) -> None:
+    """Raise ``MappingColumnMissing`` when the file lacks a column the mapping reads. A file DuckDB cannot even
+    describe is left to the reading path, which screens it and says why."""
+    con = duckdb.connect()
+    try:
+        present = con.sql(f"DESCRIBE {_select(con, stream, Screened(path, -1))}").fetchnumpy()["column_name"].tolist()
+    except duckdb.Error:
+        return
+    finally:
+        con.close()
+    check_columns(mapping, stream.entity, present, str(path))
 
 
 def _screen(stream: Stream, path: Path, keep: int) -> Screened:
@@ -212,8 +253,9 @@ class _Frames:
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, stream: Stream, screened: Screened, batch_rows: int,
-                 keep: int) -> None:
+                 keep: int, mapping: EntityMapping | None = None) -> None:
         self.con, self.stream, self.screened, self.keep, self.dropped = con, stream, screened, keep, 0
+        self.mapping = mapping
         self.detail: list[Rejected] = []  # the skipped records' text and DuckDB's reason, when there are few
         self.vectors = max(1, -(-batch_rows // 2048))  # DuckDB hands rows out 2048 at a time
         self._rows = self._generate()
@@ -225,7 +267,7 @@ class _Frames:
         return next(self._rows)
 
     def _generate(self) -> Iterator[pd.DataFrame]:
-        sql = _select(self.con, self.stream, self.screened)
+        sql = _select(self.con, self.stream, self.screened, mapping=self.mapping)
         if self.stream.format == "json":  # a malformed line fails the count: before any batch, not half-way
             self.con.execute(f"select count(*) from ({sql})").fetchone()
         self.con.execute(sql)
@@ -263,9 +305,19 @@ def _cast_rejects(con: duckdb.DuckDBPyConnection, screened: Screened, keep: int)
             for line, msg, raw in rows]
 
 
-def _select(con: duckdb.DuckDBPyConnection, stream: Stream, screened: Screened, strict: bool = False) -> str:
-    """The reader's query. ``strict``: a record the reader cannot read fails the query (the file is then screened)
-    instead of being skipped, and no record may be longer than the screen allows."""
+def _select(con: duckdb.DuckDBPyConnection, stream: Stream, screened: Screened, strict: bool = False,
+            mapping: EntityMapping | None = None) -> str:
+    """The reader's query, wrapped in the ``mapping``'s projection when the entity has one. ``strict``: a record
+    the reader cannot read fails the query (the file is then screened) instead of being skipped, and no record may
+    be longer than the screen allows."""
+    sql = _reader(con, stream, screened, strict)
+    if mapping is None:
+        return sql
+    present = con.sql(f"DESCRIBE {sql}").fetchnumpy()["column_name"].tolist()
+    return project(mapping, stream.key, present, sql)
+
+
+def _reader(con: duckdb.DuckDBPyConnection, stream: Stream, screened: Screened, strict: bool) -> str:
     p = screened.path.as_posix().replace("'", "''")
     if stream.format == "csv":
         lenient = f"max_line_size = {MAX_RECORD_BYTES}" if strict else "ignore_errors = true"
@@ -283,7 +335,11 @@ def _select(con: duckdb.DuckDBPyConnection, stream: Stream, screened: Screened, 
     return f"select * from read_parquet('{p}')"
 
 
-def _cannot_read(stream: Stream, path: Path, screened: Screened, exc: duckdb.Error) -> str:
+def _cannot_read(stream: Stream, path: Path, screened: Screened, exc: duckdb.Error, mapped: bool = False) -> str:
+    """Why nothing of the file could be read, in one line. Through a mapping the error may come from an expression
+    failing on a value (``CAST(email AS INTEGER)``), which DuckDB quotes: only the error's kind is kept then."""
+    if mapped:
+        return f"{path}: cannot read {stream.key} through its mapping: {describe_error(exc)}"
     message = str(exc).strip().splitlines()[0].replace(screened.path.as_posix(), path.as_posix())
     return f"{path}: cannot read as {stream.format.upper()} for {stream.key}: {message}"
 

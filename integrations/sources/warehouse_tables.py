@@ -5,6 +5,13 @@ quota and a second set of credentials. Each tool names things its own way, so th
 and the adapter maps the synced columns back to the export streams' columns: contracts, raw tables and dbt staging
 stay exactly as for export files. The tool's sync timestamp is the watermark (rows synced at or after it are read
 again and merge by key) and its deleted marker becomes tombstones instead of rows.
+
+An integration's ``mappings`` (``contracts/mapping.py``) read any entity, a custom one included, from a table or view
+it names (``table: schema.table``, validated as identifiers and quoted, never pasted), or remap the columns of a
+convention's table. The rows are read as they are stored, ``batch_rows`` at a time, and each batch goes through the
+mapping's projection in a locked in-memory DuckDB (``mapping.project_frame``), so a PostgreSQL source needs no
+second SQL dialect for the mapping. A mapped table with the convention's sync column is read incrementally by it;
+one without (a view, a table a team maintains itself) is read whole on every pull and merges by key.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ import pyarrow as pa
 from ...contracts.registry import contract_for
 from ...contracts.errors import ConfigError, SourceError
 from ...contracts.batch import Batch, Stream
+from ...contracts.mapping import EntityMapping
+from .mapping import check_columns, project_frame
 from ._protocol import ControlResult, Health
 from ._records import DEFAULT_BATCH_ROWS
 from .streams import streams_for
@@ -89,7 +98,7 @@ class WarehouseTablesAdapter:
 
     def __init__(self, name: str, platform: str, *, path: Path | str | None = None, dsn: str | None = None,
                  entities: list[str] | None = None, options: dict[str, Any] | None = None,
-                 batch_rows: int | None = None) -> None:
+                 batch_rows: int | None = None, mappings: dict[str, EntityMapping] | None = None) -> None:
         opts = options or {}
         self.name, self.platform, self.batch_rows = name, platform, batch_rows or DEFAULT_BATCH_ROWS
         if (path is None) == (dsn is None):
@@ -101,7 +110,14 @@ class WarehouseTablesAdapter:
             raise ConfigError(f"integration '{name}': options.convention '{convention}' is not one of "
                               f"{sorted(CONVENTIONS)}")
         self.convention, self.schema = CONVENTIONS[convention], str(opts.get("schema", platform))
-        known = {s.entity: s for s in streams_for(platform) if s.key in self.convention.tables}
+        self._own_schema = "schema" in opts
+        self.mappings = dict(mappings or {})
+        for entity, mapping in self.mappings.items():
+            if mapping.table is None and f"{platform}.{entity}" not in self.convention.tables:
+                raise ConfigError(f"integration '{name}': mappings.{entity} needs 'table': {convention} tables hold "
+                                  f"no {platform}.{entity}")
+        known = {s.entity: s for s in streams_for(platform)
+                 if s.key in self.convention.tables or getattr(self.mappings.get(s.entity), "table", None)}
         unknown = sorted(set(entities or []) - set(known))
         if not known or unknown:
             raise ConfigError(f"integration '{name}': {convention} tables hold no {platform} entity "
@@ -117,6 +133,9 @@ class WarehouseTablesAdapter:
         stream = next((s for s in self._streams if s.entity == entity), None)
         if stream is None:
             raise SourceError(f"integration '{self.name}': no entity '{entity}'")
+        if entity in self.mappings:
+            yield from self._pull_mapped(stream, self.mappings[entity], since)
+            return
         with self._connect() as db:
             table = self._table(stream)
             sql, params = self._select(stream, db.columns(self.schema, table), table, since)
@@ -128,6 +147,12 @@ class WarehouseTablesAdapter:
         try:
             with self._connect() as db:
                 for stream in self._streams:
+                    if getattr(self.mappings.get(stream.entity), "table", None):
+                        schema, table = self._mapped_table(self.mappings[stream.entity], db)
+                        if not db.columns(schema, table):
+                            raise SourceError(f"integration '{self.name}': table {schema}.{table} not found in "
+                                              f"{self._where()} (mappings.{stream.entity}.table)")
+                        continue
                     self._required(stream, db.columns(self.schema, self._table(stream)), self._table(stream))
         except (SourceError, ConfigError) as exc:
             return Health(self.name, "down", str(exc), now)
@@ -139,6 +164,54 @@ class WarehouseTablesAdapter:
                           f"campaign {campaign_id}; configure the {self.platform} API integration for control")
 
     resume = pause
+
+    # -- a configured mapping ------------------------------------------------------------------------------------
+    def _pull_mapped(self, stream: Stream, mapping: EntityMapping, since: datetime | str | None) -> Iterator[Batch]:
+        """The mapped entity's rows: from its own ``table``, or from the convention's table as the convention reads
+        it, each batch through the mapping's projection. A column the mapping reads that the table lacks stops the
+        entity before any row is read (``MappingColumnMissing``)."""
+        with self._connect() as db:
+            if mapping.table is not None:
+                schema, table = self._mapped_table(mapping, db)
+                present = db.columns(schema, table)
+                if not present:
+                    raise SourceError(f"integration '{self.name}': table {schema}.{table} not found in "
+                                      f"{self._where()} (mappings.{stream.entity}.table)")
+                check_columns(mapping, stream.entity, present, f"{self._where()}#{schema}.{table}")
+                sql, params = self._select_table(stream, mapping, schema, table, present, since)
+            else:
+                schema, table = self.schema, self._table(stream)
+                sql, params = self._select(stream, db.columns(schema, table), table, since)
+                named = [n for n, (col, _) in self._sources(stream).items() if col in db.columns(schema, table)]
+                check_columns(mapping, stream.entity, named, f"{self._where()}#{schema}.{table}")
+            for chunk in db.stream(sql, params, self.batch_rows):
+                frame = project_frame(mapping, stream.key, chunk, ("__synced", "__deleted"),
+                                      f"{self._where()}#{schema}.{table}")
+                yield self._batch(stream, table, frame, schema)
+
+    def _mapped_table(self, mapping: EntityMapping, db: "_DuckDB | _Postgres") -> tuple[str, str]:
+        """(schema, table) of a mapped ``table``; without a schema, the integration's ``options.schema`` when set,
+        else the database's default (``main`` in DuckDB, ``public`` in PostgreSQL)."""
+        schema, _, table = str(mapping.table).rpartition(".")
+        return schema or (self.schema if self._own_schema else db.default_schema), table
+
+    def _select_table(self, stream: Stream, mapping: EntityMapping, schema: str, table: str, present: list[str],
+                      since: datetime | str | None) -> tuple[str, list[Any]]:
+        """Only the columns the projection reads, with the convention's sync column and deleted marker when the
+        table has them (then read incrementally, in sync order), else read whole."""
+        q, conv = _quote, self.convention
+        wanted = {c.lower() for c in mapping.source_columns()} | {c.lower() for c in contract_for(stream.key).columns()}
+        columns = [c for c in present if c.lower() in wanted] or present[:1]
+        synced = q(conv.synced) if conv.synced in present else None
+        deleted = conv.deleted_when.format(c=q(conv.deleted)) if conv.deleted in present else "false"
+        where, params = ("", []) if since is None or synced is None else (f" where {synced} >= ?", [_parse_ts(since)])
+        keys = [spec.column if spec is not None and spec.column else k
+                for k, spec in ((k, mapping.columns.get(k)) for k in stream.primary_key.split(","))]
+        order = [synced] if synced else []
+        order += [q(k) for k in keys if k in present]
+        sql = (f"select {', '.join(q(c) for c in columns)}, {synced or 'null'} as __synced, {deleted} as __deleted "
+               f"from {q(schema)}.{q(table)}{where}" + (f" order by {', '.join(order)}" if order else ""))
+        return sql, params
 
     # -- mapping ---------------------------------------------------------------------------------------------------
     def _table(self, stream: Stream) -> str:
@@ -182,7 +255,7 @@ class WarehouseTablesAdapter:
                f"from {q(self.schema)}.{q(table)}{where} order by {q(conv.synced)}, {keys}")
         return sql, params
 
-    def _batch(self, stream: Stream, table: str, chunk: pd.DataFrame) -> Batch:
+    def _batch(self, stream: Stream, table: str, chunk: pd.DataFrame, schema: str | None = None) -> Batch:
         gone = chunk["__deleted"].fillna(False).astype(bool)
         keys = stream.primary_key.split(",")
         deleted = sorted({",".join(map(str, k)) for k in chunk.loc[gone, keys].itertuples(index=False)})
@@ -191,8 +264,9 @@ class WarehouseTablesAdapter:
         digest = hashlib.sha256(stream.key.encode())
         digest.update(pd.util.hash_pandas_object(frame.astype("string"), index=False).values.tobytes())
         digest.update("\x1f".join(deleted).encode())
-        return Batch(self.name, stream, frame, f"{self._where()}#{self.schema}.{table}", digest.hexdigest(),
-                     watermark=synced.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), merge=True, deleted=deleted)
+        return Batch(self.name, stream, frame, f"{self._where()}#{schema or self.schema}.{table}", digest.hexdigest(),
+                     watermark=None if pd.isna(synced) else synced.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), merge=True,
+                     deleted=deleted)
 
     # -- connections -----------------------------------------------------------------------------------------------
     def _where(self) -> str:
@@ -209,6 +283,8 @@ class WarehouseTablesAdapter:
 
 class _DuckDB:
     """A DuckDB file opened read-only: the ELT tool may be writing it, Steward never does."""
+
+    default_schema = "main"
 
     def __init__(self, integration: str, path: Path) -> None:
         if not path.is_file():
@@ -235,6 +311,8 @@ class _DuckDB:
 
 class _Postgres:
     """A PostgreSQL warehouse through psycopg, read with a server-side cursor so memory stays one batch deep."""
+
+    default_schema = "public"
 
     def __init__(self, integration: str, dsn: str) -> None:
         try:

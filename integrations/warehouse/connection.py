@@ -121,6 +121,13 @@ create table if not exists ledger.health_gate (
 # opening connections one at a time costs microseconds and removes the race.
 _CONNECTING = threading.Lock()
 
+# Warehouse files kept open by ``Warehouse.pinned``: path -> (the connection holding the database open, depth). While
+# a file is pinned, ``connect`` hands out cursors of that connection instead of opening the file again: opening a
+# DuckDB file loads its catalog and closing the last connection checkpoints it, which costs about 0.1 s per
+# connection on a warehouse of a few hundred MB, and a run's judge, alert, act and report steps open hundreds.
+_PINNED: dict[Path, list] = {}
+_PINNING = threading.Lock()
+
 
 class Warehouse:
     """A DuckDB file or a PostgreSQL database, plus the ledgers Steward writes to it. Creating one checks the file
@@ -172,6 +179,14 @@ class Warehouse:
             with pg_session(self.path, read_only=read_only) as con:
                 yield con
             return
+        pinned = _PINNED.get(self.path)
+        if pinned is not None:  # the file is held open by this process (``pinned``): a cursor of it, under its lock
+            con = pinned[0].cursor()
+            try:
+                yield con
+            finally:
+                con.close()
+            return
         with hold(self.path, None, self.lock_timeout):
             try:
                 with _CONNECTING:
@@ -183,6 +198,35 @@ class Warehouse:
                 yield con
             finally:
                 con.close()
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Keep the DuckDB file open for a stretch of many short connections (a run's judge, alert, act and report
+        steps), so each ``connect`` in it is a cursor of one open database rather than a fresh open and checkpoint
+        of the file. Nothing else in this process may open the file with other settings meanwhile, so dbt (which
+        opens it itself) never runs inside a pinned stretch. Nested pins share the outer one; on PostgreSQL (a
+        server keeps its own connections) this does nothing."""
+        if isinstance(self.path, PostgresTarget):
+            yield
+            return
+        with _PINNING:
+            pinned = _PINNED.get(self.path)
+            if pinned is not None:
+                pinned[1] += 1
+        if pinned is not None:
+            try:
+                yield
+            finally:
+                with _PINNING:
+                    pinned[1] -= 1
+            return
+        with self.connect() as con:  # opened under the writer lock, with the warehouse's settings
+            _PINNED[self.path] = [con, 1]
+            try:
+                yield
+            finally:
+                with _PINNING:
+                    _PINNED.pop(self.path, None)
 
     def query_df(self, sql: str, params: list | None = None):
         """A small result as a pandas frame; for aggregated marts and ledgers, never for raw tables."""

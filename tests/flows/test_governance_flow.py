@@ -30,7 +30,7 @@ def test_flow_run_completes_with_artifacts_and_a_ledger_row(prefect_harness, tmp
     runs = Warehouse(result.warehouse).query_df("select run_id, kind, status from ledger.runs")
     assert runs.to_dict("records") == [{"run_id": result.run_id, "kind": "demo", "status": "completed"}]
     # every stage reports its wall seconds (benchmarks/bench_scale.py reads them), and they add up to the run
-    stages = ["health", "ingest", "drift", "transform", "judge", "act", "alert", "anchor", "report"]
+    stages = ["health", "ingest", "drift", "transform", "judge", "alert", "act", "anchor", "report"]
     assert list(result.timings) == stages and all(s >= 0 for s in result.timings.values())
     assert result.timings["transform"] > 0
     assert sum(result.timings.values()) <= result.seconds + result.timings["report"] + 1

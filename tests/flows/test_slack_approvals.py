@@ -209,6 +209,39 @@ def test_the_request_names_the_campaign_and_goes_into_the_open_incident_thread(p
     assert f"--target {TARGET}" in asked.blocks[-2]["elements"][0]["text"]
 
 
+@flow(name="slack-approval-first-sighting")
+def _alert_then_act(config: str) -> list[dict]:
+    """The governance run's respond step (``flows/governance.py``): this run's alerts, then its actions."""
+    from steward.flows.governance import respond
+
+    cfg = load_config(config)
+    policy = load_policy(cfg.policy)
+    wh = Warehouse(cfg.warehouse)
+    plan = _plan()
+    _alerts, actions = respond(wh, cfg, policy, [plan.finding], [plan], steps.adapters_for(cfg, wh), "r-first",
+                               cfg.report_dir / "r-first.html")
+    return actions
+
+
+def test_a_first_sighting_asks_in_the_incident_thread_the_same_run_opened(prefect_harness, slack, config):
+    """No earlier run saw the finding: the run's alert opens its incident thread first, and the approval request
+    goes into that thread, never as a second top-level message."""
+    cfg = load_config(config)
+    with serving(config) as url:
+        clicker = _when_asked(slack, lambda message, run: _click(slack, url, message, REJECT, ALICE))
+        [done] = _alert_then_act(str(config))
+        clicker.join(timeout=30)
+    parent, asked = slack.messages
+    assert parent.thread_ts is None and "Incident `" in json.dumps(parent.blocks)
+    assert asked.thread_ts == parent.ts and asked.channel == parent.channel
+    assert done["outcome"] != "paused" and _campaign_state(config) is None
+    wh = Warehouse(cfg.warehouse)
+    with wh.connect() as con:
+        order = [r[0] for r in con.execute("select action from ledger.audit_log where run_id = 'r-first' "
+                                           "order by seq").fetchall()]
+    assert order.index("alert") < order.index("request_approval")
+
+
 def test_reject_in_slack_leaves_the_campaign_running(prefect_harness, slack, config):
     answers = []
     with serving(config) as url:

@@ -157,3 +157,26 @@ def test_checks_a_run_did_not_evaluate_are_kept_once_per_check_and_read_back_in_
         {"check_id": "reconciliation.spend", "integrations": "ads, crm",
          "states": "ads: down since 09:00; crm: down since 08:00", "reason": "not evaluated (x)"}]
     assert ledger.not_evaluated(wh, "r2") == []
+
+
+def test_a_pinned_warehouse_shares_one_open_file_and_releases_it(tmp_path):
+    """Inside ``pinned`` every connection is a cursor of one open database (what a run's judge, alert, act and report
+    steps use instead of reopening the file hundreds of times); writes are seen across them, nested pins share the
+    outer one, and afterwards the file opens again as a separate, read-only database."""
+    import duckdb
+
+    from steward.integrations.warehouse.connection import _PINNED
+
+    wh = Warehouse(tmp_path / "w.duckdb")
+    with wh.pinned():
+        pinned = _PINNED[wh.path][0]
+        with wh.connect() as con:
+            con.execute("create table ledger.t (x int)")
+            con.execute("insert into ledger.t values (1)")
+        with wh.pinned(), Warehouse(tmp_path / "w.duckdb").connect(read_only=True) as other:
+            assert _PINNED[wh.path][0] is pinned and _PINNED[wh.path][1] == 2
+            assert other.execute("select sum(x) from ledger.t").fetchone() == (1,)
+        assert _PINNED[wh.path][1] == 1
+    assert wh.path not in _PINNED
+    with duckdb.connect(str(wh.path), read_only=True) as con:  # other settings than the pin's: it was closed
+        assert con.execute("select count(*) from ledger.t").fetchone() == (1,)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, NoReturn
 
 import typer
-from rich.markup import escape
 
 from .._console import fail, one_line_errors
 
@@ -32,6 +31,8 @@ def check_fail_on(fail_on: str) -> None:
     """A misspelt ``--fail-on`` is bad input: one error line and exit 2 before the source is read, not after the
     audit printed its tables."""
     if fail_on.lower() not in FAIL_ON_LEVELS:
+        from rich.markup import escape
+
         fail(f"--fail-on must be one of {', '.join(FAIL_ON_LEVELS)}, not '{escape(fail_on)}'")
 
 

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
 
 import typer
-from rich.table import Table
 
 from .._console import one_line_errors, stdout
 from ._common import check_fail_on, fail_on_option, finish
 
-if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command runs
+if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command runs, rich only when it prints
+    from rich.table import Table
+
     from ....contracts.fairness import DimensionResult, ErrorGap, GroupResult, Rate
+    from ....contracts.policy import Policy
     from ....contracts.proxies import ProxyResult
 
     from ...bias_audit import BiasAudit
@@ -69,8 +71,6 @@ def bias(
                                         "(tables, charts, verdict; no script, nothing fetched)."),
 ) -> None:
     """Selection rates, error rates and four-fifths verdicts per group, against a reference group."""
-    from ....contracts.policy import load_policy
-
     from ...bias_audit import audit_bias
 
     check_fail_on(fail_on)
@@ -79,10 +79,18 @@ def bias(
                            positive=positive, outcome=outcome, outcome_positive=outcome_positive,
                            intersect=intersect, reference=reference, min_group_size=min_group_size,
                            inputs=[c.strip() for i in inputs for c in i.split(",") if c.strip()] or None,
-                           proxies=proxies, policy=load_policy(policy) if policy else None,
+                           proxies=proxies, policy=_load_policy(policy) if policy else None,
                            favourable=not adverse, where=where, bins=bins, direction=direction)
     finish(as_json=as_json, document=audit.to_dict, show=lambda: _print(audit), html=html,
            write_html=lambda path: _write_html(path, audit), severities=audit.severities, fail_on=fail_on)
+
+
+def _load_policy(path: Path) -> Policy:
+    """A ``--policy`` file, validated whole (a user's file); without one the audit reads the packaged policy's bias
+    parts alone (contracts/bias_policy.py), and the policy module is never imported."""
+    from ....contracts.policy import load_policy
+
+    return load_policy(path)
 
 
 def _write_html(path: Path, audit: BiasAudit) -> None:
@@ -147,6 +155,8 @@ def _rows_line(audit: BiasAudit) -> str:
 
 
 def _dimension_table(d: DimensionResult) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{d.dimension}  (reference: {d.reference}, {d.reference_rule})", title_justify="left")
     cols = (("group", "n", "selected", "rate [95% CI]", "ratio", "diff", "z") if d.favourable else
             ("group", "n", "adverse", "adverse rate [95% CI]", "fav. ratio", "adverse ratio", "diff", "z"))
@@ -170,6 +180,8 @@ def _group_row(g: GroupResult, favourable: bool) -> list[str]:
 
 def _error_table(d: DimensionResult) -> Table:
     """FPR and FNR against the reference; equal opportunity judges the harmful one (FNR, or FPR when adverse)."""
+    from rich.table import Table
+
     harmful = "FNR" if d.favourable else "FPR"
     table = Table(title=f"{d.dimension}: error rates  (equal opportunity = {harmful} parity; equalised odds = both)",
                   title_justify="left")
@@ -196,6 +208,8 @@ def _gap_cells(rate: Rate, gap: ErrorGap) -> list[str]:
 
 
 def _proxy_table(proxies: list[ProxyResult], threshold: float) -> Table:
+    from rich.table import Table
+
     table = Table("input", "protected", "measure", "value", "verdict",
                   title=f"Proxies  (flagged at >= {threshold:g})", title_justify="left")
     for p in proxies:

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
 
 import typer
-from rich.table import Column, Table
-from rich.text import Text
 
 from .._console import SEVERITY_STYLE, one_line_errors, stdout
 from ._common import check_fail_on, fail_on_option, finish
 
-if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command runs
+if TYPE_CHECKING:  # the audit (duckdb, the policy) loads only when the command runs, rich only when it prints
+    from rich.table import Column, Table
+
     from ....contracts.fairness import DimensionResult
 
     from ...frequency_audit import FrequencyAudit
@@ -73,6 +73,8 @@ def frequency(
 
 def _write_html(path: Path, audit: FrequencyAudit) -> None:
     """The page holds the tables the terminal prints, the verdict line and the warnings."""
+    from rich.text import Text
+
     from ...frequency_audit_html import write_frequency_html
     from ._html import from_rich
 
@@ -123,6 +125,8 @@ def verdict_line(audit: FrequencyAudit) -> str:
 
 
 def _distribution_table(audit: FrequencyAudit) -> Table:
+    from rich.table import Table
+
     r, c = audit.result, audit.result.counts
     dist = Table("touches in busiest " + r.window, *_right("people", "share"), title="Distribution  "
                  f"(p50 {c.p50}, p90 {c.p90}, p99 {c.p99})", title_justify="left")
@@ -132,6 +136,8 @@ def _distribution_table(audit: FrequencyAudit) -> Table:
 
 
 def _windows_table(audit: FrequencyAudit) -> Table | None:
+    from rich.table import Table
+
     r, c = audit.result, audit.result.counts
     if not c.top_windows:
         return None
@@ -143,6 +149,8 @@ def _windows_table(audit: FrequencyAudit) -> Table | None:
 
 
 def _summary(audit: FrequencyAudit) -> Table:
+    from rich.table import Table
+
     r, c = audit.result, audit.result.counts
     t = Table("figure", "value", title="Summary", title_justify="left")
     left_out = ", ".join(f"{n:,} {why}" for why, n in c.excluded.items() if n) or "none"
@@ -158,6 +166,8 @@ def _summary(audit: FrequencyAudit) -> Table:
 
 
 def _dimension_table(d: DimensionResult) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{d.dimension}  (reference: {d.reference}, {d.reference_rule})", title_justify="left")
     for col in ("group", "people", "over cap", "over-cap rate [95% CI]", "within-cap ratio", "adverse ratio", "z",
                 "verdict"):
@@ -174,6 +184,8 @@ def _dimension_table(d: DimensionResult) -> Table:
 
 def _right(*names: str) -> list[Column]:
     """Number columns, right-aligned as the bias audit's are."""
+    from rich.table import Column
+
     return [Column(n, justify="right") for n in names]
 
 

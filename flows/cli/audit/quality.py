@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
-from rich.markup import escape
-
 from .._console import SEVERITY_STYLE, one_line_errors, stdout
 from ._common import check_fail_on, fail_on_option, finish
 
@@ -67,6 +65,8 @@ def _write_html(path: Path, audit: QualityAudit) -> None:
 
 
 def _print(audit: QualityAudit) -> None:
+    from rich.markup import escape
+
     out, p, j = stdout(), audit.profile, audit.judgement
     approx = "" if p.exact else "; counts marked ~ are approximate"
     kept = "" if audit.rows_read is None else f" (of {audit.rows_read:,} read; --where {escape(audit.where or '')})"
@@ -89,6 +89,7 @@ def _print(audit: QualityAudit) -> None:
 
 
 def _column_table(columns: list[ColumnVerdict], z: float) -> Table:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"Columns  (outliers: modified z > {z:g})", title_justify="left")
