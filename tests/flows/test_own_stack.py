@@ -45,6 +45,18 @@ def test_the_committed_example_is_the_generators_output(tmp_path, folder, clean)
         assert twin["policy"] == "../own-stack/policy.yaml"
 
 
+@pytest.mark.parametrize("config", ["own-stack/steward.yaml", "own-stack/steward-warehouse.yaml",
+                                    "own-stack-clean/steward.yaml", "own-stack-clean/steward-warehouse.yaml"])
+def test_the_example_configs_load_with_their_mappings(config):
+    from steward.flows.config import load_config
+
+    cfg = load_config(ROOT / "examples" / config)
+    assert {i.name: sorted(i.mappings) for i in cfg.integrations} == {
+        "klaviyo": ["campaigns", "engagement_events", "people", "touches"], "meta_ads": ["ad_spend", "campaigns"],
+        "crm": ["erasure_requests", "people"], "ml": ["decisions"]}
+    assert {i.kind for i in cfg.integrations} == {"warehouse_tables" if "warehouse" in config else "export_files"}
+
+
 def test_every_planted_problem_is_documented_in_the_readme():
     readme = (EXAMPLE / "README.md").read_text(encoding="utf-8")
     for name, planted in PLANTED.items():
