@@ -15,6 +15,7 @@ from typing import Annotated, Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .codings import Codings
 from .errors import ConfigError
 from .filters import FilterError, parse_filter
 from .finding import Action, Family, Severity
@@ -105,7 +106,8 @@ class Approvals(_Strict):
 # as landed, and their staging; schema.table globs, see docs/policy.md.
 PII_ALLOWED_TABLES = ("raw.salesforce__*", "raw.hubspot__*", "raw.marketo__*", "raw.cdp__*",
                       "staging.stg_salesforce__*", "staging.stg_hubspot__*", "staging.stg_marketo__*",
-                      "staging.stg_cdp__*", "staging.int_customers__*", "staging.int_email_events__*")
+                      "staging.stg_cdp__*", "staging.int_customers__*", "staging.int_email_events__*",
+                      "raw.custom__*", "staging.stg_custom__*")  # custom systems' people, consent and touches
 # Scope values that become SQL literals or identifiers in the marts: no quotes, nothing else to escape.
 _SqlWord = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")]
 _TableGlob = Annotated[str, Field(pattern=r"^[a-z0-9_*?]+\.[a-z0-9_*?]+$")]
@@ -531,6 +533,7 @@ class Policy(_Strict):
     actions: Actions = Field(default_factory=Actions)
     approvals: Approvals = Field(default_factory=Approvals)
     scope: Scope = Field(default_factory=Scope)
+    codings: Codings = Field(default_factory=Codings)  # the codes a team uses (docs/policy.md#codings)
     checks: dict[str, CheckRule]
     health: HealthPolicy = Field(default_factory=HealthPolicy)
     launch: LaunchPolicy | None = None  # pre-launch audits; absent: the packaged default's section applies
@@ -548,8 +551,9 @@ class Policy(_Strict):
         return value
 
     def dbt_vars(self) -> dict:
-        """What the governance marts need to know to measure; judging stays in Python."""
-        return self.scope.model_dump()
+        """What the governance marts need to know to measure (the scope, and the codings as one var); judging stays
+        in Python."""
+        return {**self.scope.model_dump(), "codings": self.codings.dbt_var()}
 
     @model_validator(mode="after")
     def _approvals_name_known_checks(self) -> "Policy":

@@ -79,10 +79,11 @@ def _c(stream: str, model: type[pa.DataFrameModel], owner: str, severity: str = 
 # naive_time="utc": Salesforce, HubSpot and Marketo document their timestamps as UTC (see timestamps.py); the
 # default, "refuse", is for the team's own files (CDP sync, decision logs, upload logs)
 SOURCE_CONTRACTS: dict[str, SourceContract] = {c.stream: c for c in [
-    # accounts, contacts 1.1: ISO 3166-1 country codes, not any two capitals
+    # accounts, contacts 1.1: ISO 3166-1 country codes, not any two capitals; contacts 1.2, leads 1.1: age band,
+    # gender and region codes are the policy's codings (reported when unknown, no longer quarantined)
     _c("salesforce.accounts", AccountFrame, "crm-ops", version="1.1.0", naive_time="utc"),
-    _c("salesforce.contacts", ContactFrame, "crm-ops", "critical", "1.1.0", naive_time="utc"),
-    _c("salesforce.leads", LeadFrame, "crm-ops", naive_time="utc"),
+    _c("salesforce.contacts", ContactFrame, "crm-ops", "critical", "1.2.0", naive_time="utc"),
+    _c("salesforce.leads", LeadFrame, "crm-ops", version="1.1.0", naive_time="utc"),
     # opportunities, campaigns 1.1: optional CurrencyIsoCode (ISO 4217, multi-currency orgs); Salesforce's default
     # stage names accepted next to the org's (frames/picklists.py)
     _c("salesforce.opportunities", OpportunityFrame, "revenue-ops", version="1.1.0", naive_time="utc",
@@ -103,9 +104,10 @@ SOURCE_CONTRACTS: dict[str, SourceContract] = {c.stream: c for c in [
     _c("google_ads.campaign_stats", CampaignStatsFrame, "paid-media", version="1.1.0", dates=("segments.date",)),
     # the team's own files, 1.1 (decisions 1.2): a timestamp without an offset is quarantined, not assumed UTC
     _c("google_ads.audience_uploads", AudienceUploadFrame, "paid-media", "critical", "1.1.0"),
-    _c("cdp.profiles", ProfileFrame, "data-platform", version="1.1.0"),
+    # profiles 1.2: codes are the policy's codings; an optional numeric age; decisions 1.3: decision types too
+    _c("cdp.profiles", ProfileFrame, "data-platform", version="1.2.0"),
     _c("cdp.erasure_requests", ErasureRequestFrame, "privacy-office", "critical", "1.1.0"),
-    _c("decisions.ai_decisions", DecisionFrame, "ml-governance", "critical", "1.2.0"),  # 1.1 added input_snapshot_id
+    _c("decisions.ai_decisions", DecisionFrame, "ml-governance", "critical", "1.3.0"),  # 1.1 added input_snapshot_id
 ]}
 
 # Steward's canonical entities (frames/custom.py), for a ``platform: custom`` integration: the team's own files, so

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from .codings import Codings
 from .policy import Scope
 
 __all__ = ["RUNTIME_VARS", "BEGIN", "END", "default_vars", "render_vars_block", "with_vars_block"]
@@ -24,8 +25,8 @@ _WIDTH = 118
 
 
 def default_vars() -> dict[str, Any]:
-    """Every var the project reads, at its default: the runtime ones, then the policy scope's."""
-    return {**RUNTIME_VARS, **_plain(Scope().model_dump())}
+    """Every var the project reads, at its default: the runtime ones, the policy scope's, then the codings."""
+    return {**RUNTIME_VARS, **_plain(Scope().model_dump()), "codings": _plain(Codings().dbt_var())}
 
 
 def render_vars_block() -> str:

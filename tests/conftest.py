@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -74,17 +72,27 @@ SPREAD = {"tests/dbt/test_injections.py"}
 # Ranked by their summed durations in a full run (docs/testing.md); a new module starts behind these.
 FIRST = [
     "tests/flows/test_bad_input.py",  # `steward run` subprocesses, on the governed demo run (tests/governed.py)
+    "tests/flows/test_interrupt.py",  # runs started, signalled and killed, each with its own Prefect server
+    "tests/flows/test_cli_end_to_end.py",  # the README's `steward demo` as a newcomer runs it
+    "tests/flows/test_prelaunch_audit.py",  # two demo runs at scale 1, then the launch specs
     "tests/integrations/test_api_salesforce.py",
+    "tests/flows/test_no_pii_leaves.py",  # `steward demo --verbose` with Slack: the PII scan and the alerts
+    "tests/flows/test_writer_lock.py",  # four `steward` processes on one warehouse
     "tests/contracts/test_sql_checks.py",
+    "tests/integrations/test_pg_runs.py",
+    "tests/flows/test_demo_over_api.py",  # the demo from files, then over the emulators' APIs, twice
     "tests/flows/test_approvals.py",  # one whole run paused and answered, five act steps on one built demo
+    "tests/flows/test_governance_source_down.py",
+    "tests/flows/test_breaking_drift.py",
     "tests/flows/test_unreadable_files.py",
-    "tests/flows/test_cli_end_to_end.py",
+    "tests/integrations/test_pg_demo.py",  # whole runs on PostgreSQL next to their DuckDB templates (pg_scenarios.py)
+    "tests/flows/test_deployments.py",  # a process worker runs two deployments
+    "tests/flows/test_report_demo.py",
     "tests/integrations/test_api_hubspot.py",
     "tests/integrations/test_api_marketo.py",
-    "tests/flows/test_prelaunch_audit.py",
+    "tests/integrations/test_marketo_cross_system.py",
+    "tests/dbt/test_postgres_parity.py",
     "tests/integrations/test_demo_workspace.py",
-    "tests/integrations/test_pg_demo.py",  # whole runs on PostgreSQL next to their DuckDB templates (pg_scenarios.py)
-    "tests/integrations/test_pg_runs.py",
     "tests/dbt/test_injections.py",  # spread: one test at a time fills the gaps between the modules above
 ]
 
@@ -115,65 +123,35 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 # ------------------------------------------------------------------------------------------- dbt's parse, once
-# Every in-process ``dbt build`` of the suite parses the same project (over 200 nodes) from scratch: dbt cannot reuse
-# its partial parse when the ``as_of`` var (this hour, to the second) or the warehouse path changes, and each test
-# works in its own folder. Parsing is about a third of a build of the demo. dbt's programmatic API takes a parsed
-# manifest (``dbtRunner(manifest=...)``, dbt's documented way to invoke it repeatedly), so the suite parses once per
-# worker for each distinct parse input and hands that manifest to every later build. What a parse depends on is all
-# in the key: the project, the profile with the warehouse file reduced to its name (dbt names the database after
-# it), and every var but ``as_of``, which models only read when dbt compiles them for the build (``as_of()`` macro),
-# never in a ``config()`` or a ``ref()``. Builds, compilation, data tests and unit tests all still run for real.
-_PARSE_FLAGS = ("--project-dir", "--profiles-dir", "--target-path", "--log-path", "--vars")
-_parsed: dict[str, object] = {}
-_parse_lock = threading.Lock()
-
-
-def _parse_key(options: dict[str, str]) -> str | None:
-    import yaml
-
-    profile = yaml.safe_load((Path(options["--profiles-dir"]) / "profiles.yml").read_text(encoding="utf-8"))
-    for target in profile.get("steward", {}).get("outputs", {}).values():
-        if "path" in target:
-            target["path"] = Path(target["path"]).stem
-    dbt_vars = json.loads(options["--vars"])
-    dbt_vars["as_of"] = bool(dbt_vars.get("as_of"))
-    return json.dumps([options["--project-dir"], profile, dbt_vars], sort_keys=True, default=str)
-
-
-def _parsed_manifest(runner_class, args: list[str]):
-    """The manifest for ``args``' parse inputs: parsed by ``dbt parse`` the first time, from memory afterwards."""
-    options = {flag: args[i + 1] for i, flag in enumerate(args[:-1]) if flag in _PARSE_FLAGS}
-    if set(options) != set(_PARSE_FLAGS):
-        return None
-    key = _parse_key(options)
-    with _parse_lock:
-        if key not in _parsed:
-            parse = ["parse", *[x for flag in _PARSE_FLAGS for x in (flag, options[flag])], "--no-use-colors",
-                     "--log-level", "none"]
-            result = runner_class().invoke(parse)
-            if result.exception is not None or result.result is None:
-                return None  # the build itself parses again and reports the problem as it always does
-            _parsed[key] = result.result
-        return _parsed[key]
+# Every dbt build of the session, in a worker or in a `steward` subprocess, takes the session's parse of the project
+# (tests/dbt_parses/dbt_parse_cache.py says why and how). The controller makes the cache folder before it starts the
+# workers, so they and every process they start share it; tests/dbt_parses on PYTHONPATH brings its sitecustomize.py
+# into each subprocess.
+_PARSES = str(Path(__file__).resolve().parent / "dbt_parses")
+if "STEWARD_TEST_DBT_PARSES" not in os.environ:
+    os.environ["STEWARD_TEST_DBT_PARSES"] = _parses = tempfile.mkdtemp(prefix="steward-dbt-parses-")
+    atexit.register(shutil.rmtree, _parses, ignore_errors=True)
+if _PARSES not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_PARSES, os.environ.get("PYTHONPATH")) if p)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _dbt_parses_once():
+    import importlib.util
+    import sys
+
     import dbt.cli.main
 
-    original = dbt.cli.main.dbtRunner
-
-    class ParsedOnceRunner(original):
-        def invoke(self, args, **kwargs):
-            if self.manifest is None and args and args[0] in ("build", "run"):
-                self.manifest = _parsed_manifest(original, list(args))
-            return super().invoke(args, **kwargs)
-
-    dbt.cli.main.dbtRunner = ParsedOnceRunner
+    cache = sys.modules.get("dbt_parse_cache")  # imported already when this process started with sitecustomize.py
+    if cache is None:
+        spec = importlib.util.spec_from_file_location("dbt_parse_cache", Path(_PARSES) / "dbt_parse_cache.py")
+        cache = sys.modules["dbt_parse_cache"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(cache)
+    cache.patch(dbt.cli.main)
     try:
         yield
     finally:
-        dbt.cli.main.dbtRunner = original
+        cache.unpatch(dbt.cli.main)
 
 
 @pytest.fixture(scope="session")

@@ -137,6 +137,26 @@ class DemoRun:
     config: Path
     ws: Workspace
     result: object  # steward.flows.governance.RunResult, with its paths pointing into the copy
+    prefect: dict | None = None  # what the Prefect server held right after the run (``_prefect_record``)
+
+
+def _prefect_record(run_id: str) -> dict:
+    """What the session's Prefect server holds for the run just made: its flow run and artifacts, read right after
+    it. The run is paid once per session by whichever worker asks first, and each worker has a Prefect server of its
+    own, so a test about the flow run's record (test_governance_flow.py) reads this instead of another run of its
+    own."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["steward-findings", "steward-run-summary"])))
+        flow_run_ids = {a.flow_run_id for a in artifacts if run_id in str(a.data)}  # the run's summary names it
+        mine = [a for a in artifacts if a.flow_run_id in flow_run_ids]
+        flow_runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=list(flow_run_ids))))
+    return {"flow_runs": [{"id": str(r.id), "name": r.name, "completed": bool(r.state and r.state.is_completed())}
+                          for r in flow_runs],
+            "artifacts": [{"key": a.key, "flow_run_id": str(a.flow_run_id), "data": str(a.data)} for a in mine]}
 
 
 def demo_run_template(tmp_path_factory, scale: float = 0.2, seed: int = 7, clean: bool = False) -> Path:
@@ -159,6 +179,7 @@ def demo_run_template(tmp_path_factory, scale: float = 0.2, seed: int = 7, clean
 
             with duckdb.connect(result.warehouse) as con:
                 con.execute("checkpoint")  # every table in the file itself, none in a write-ahead log, before copying
+            (root / "prefect.json").write_text(json.dumps(_prefect_record(result.run_id)))
             (root / "template.pickle").write_bytes(pickle.dumps((ws, result.model_dump_json())))  # written last
     return root
 
@@ -176,4 +197,5 @@ def demo_run_copy(tmp_path_factory, name: str, scale: float = 0.2, seed: int = 7
     result = RunResult.model_validate_json(result_json)
     result = result.model_copy(update={"warehouse": result.warehouse.replace(old, new, 1),
                                        "report": result.report.replace(old, new, 1)})
-    return DemoRun(root / "ws" / "steward.yaml", replace(ws, root=root / "ws", files=files), result)
+    prefect = json.loads((template / "prefect.json").read_text())
+    return DemoRun(root / "ws" / "steward.yaml", replace(ws, root=root / "ws", files=files), result, prefect)

@@ -12,13 +12,12 @@ import pandas as pd
 
 from .iso_codes import ISO_COUNTRIES, ISO_CURRENCIES
 
-__all__ = ["Timestamp", "Bool", "EMAIL", "ISO_COUNTRIES", "ISO_CURRENCIES", "AGE_BANDS", "GENDERS", "REGIONS"]
+__all__ = ["Timestamp", "Bool", "EMAIL", "ISO_COUNTRIES", "ISO_CURRENCIES"]
 
 # An instant, landed in UTC. What a value without an offset means is the source's rule, not the type's: see
 # ``SourceContract.naive_time`` and ``contracts/timestamps.py``.
 Timestamp = Annotated[pd.DatetimeTZDtype, "us", "UTC"]
 Bool = pd.BooleanDtype
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
-GENDERS = ["female", "male", "nonbinary", "unknown"]
-REGIONS = ["NA", "EMEA", "APAC", "LATAM"]
+# Age bands, genders, regions and decision types are a team's codings, not a contract's: the policy lists them
+# (contracts/codings.py) and a code outside the list is reported (data_quality.unknown_codes), not quarantined.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from ._types import AGE_BANDS, EMAIL, GENDERS, REGIONS, Bool, Timestamp
+from ._types import EMAIL, Bool, Timestamp
 from .google_ads import SHA256_HEX
 
 __all__ = ["ProfileFrame", "ErasureRequestFrame"]
@@ -15,9 +15,11 @@ class ProfileFrame(pa.DataFrameModel):
     profile_id: Series[str]
     user_id: Series[str] = pa.Field(nullable=True)
     email: Series[str] = pa.Field(nullable=True, str_matches=EMAIL)
-    age_band: Series[str] = pa.Field(nullable=True, isin=AGE_BANDS)
-    gender: Series[str] = pa.Field(nullable=True, isin=GENDERS)
-    region: Series[str] = pa.Field(nullable=True, isin=REGIONS)
+    # codes are the policy's (codings), reported when unknown; age: a number, banded in staging when age_band is null
+    age: Series[float] = pa.Field(nullable=True, required=False, ge=0, le=130)
+    age_band: Series[str] = pa.Field(nullable=True)
+    gender: Series[str] = pa.Field(nullable=True)
+    region: Series[str] = pa.Field(nullable=True)
     consent_email: Series[Bool] = pa.Field(nullable=True)
     consent_ads: Series[Bool] = pa.Field(nullable=True)
     audiences: Series[str] = pa.Field(nullable=True)

@@ -15,8 +15,7 @@ class DecisionFrame(pa.DataFrameModel):
     decided_at: Series[Timestamp]
     model_name: Series[str]
     model_version: Series[str] = pa.Field(nullable=True)
-    decision_type: Series[str] = pa.Field(isin=["lead_score", "next_best_offer", "audience_selection",
-                                                "send_time", "budget_allocation"])
+    decision_type: Series[str]  # the policy's codings.decision_types; an unknown one is reported, not quarantined
     subject_id: Series[str]
     account_id: Series[str] = pa.Field(nullable=True)
     campaign_id: Series[str] = pa.Field(nullable=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from ._types import AGE_BANDS, EMAIL, GENDERS, ISO_COUNTRIES, ISO_CURRENCIES, REGIONS, Bool, Timestamp
+from ._types import EMAIL, ISO_COUNTRIES, ISO_CURRENCIES, Bool, Timestamp
 from .picklists import SALESFORCE_PICKLISTS as PICKLISTS
 
 __all__ = ["AccountFrame", "ContactFrame", "LeadFrame", "OpportunityFrame", "CampaignFrame", "CampaignMemberFrame"]
@@ -20,9 +20,10 @@ class _Person(pa.DataFrameModel):
     FirstName: Series[str] = pa.Field(nullable=True)
     LastName: Series[str]
     Email: Series[str] = pa.Field(nullable=True, str_matches=EMAIL)
-    Age_Band__c: Series[str] = pa.Field(nullable=True, isin=AGE_BANDS)
-    Gender__c: Series[str] = pa.Field(nullable=True, isin=GENDERS)
-    Region__c: Series[str] = pa.Field(nullable=True, isin=REGIONS)
+    # codes are the policy's (codings): an unknown one is reported, not quarantined
+    Age_Band__c: Series[str] = pa.Field(nullable=True)
+    Gender__c: Series[str] = pa.Field(nullable=True)
+    Region__c: Series[str] = pa.Field(nullable=True)
     HasOptedOutOfEmail: Series[Bool]
     CreatedDate: Series[Timestamp]
     SystemModstamp: Series[Timestamp]

@@ -123,7 +123,8 @@ METRICS = ("send_volume", "ad_spend", "conversions", "quarantine_rate")
 
 
 def _series(values: dict[tuple[str, str], list[float]]) -> pd.DataFrame:
-    frames = [pd.DataFrame({"metric": metric, "subject_id": subject, "subject_name": subject, "campaign_id": None,
+    frames = [pd.DataFrame({"metric": metric, "subject_id": subject, "subject_name": subject,
+                            "subject_key": subject, "subject_label": subject, "campaign_id": None,
                             "day": SPAN, "first_day": SPAN[0], "value": vals,
                             "judge_today": metric == "quarantine_rate", "control_platform": None,
                             "control_campaign_id": None}) for (metric, subject), vals in values.items()]

@@ -203,7 +203,7 @@ def _definition(decisions: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
     joined = decisions.merge(people, on="crm_person_id")
     spec = POLICY.scope.bias_models
     joined["hit"] = [d in spec[m].decisions for m, d in zip(joined["model_name"], joined["decision"])]
-    joined["group_value"] = joined["gender"].fillna("unknown")
+    joined["group_value"] = joined["gender"].fillna("(missing)")  # a missing gender is not the code "unknown"
     out = []
     for model, rows in joined.groupby("model_name"):
         fav = spec[model].favourable
@@ -232,7 +232,7 @@ def test_the_compiled_mart_matches_its_definition_for_both_polarities(built, see
     decisions = pd.DataFrame({"crm_person_id": rng.choice(people["crm_person_id"], n), "model_name": model,
                               "decision": np.where(rng.random(n) < 0.4, np.where(model == "risk_flag", "high_risk",
                                                                                  "priority"), "other")})
-    got = built[1].run("gov_bias__selection_rates", {"staging.stg_decisions__ai_decisions": decisions,
+    got = built[1].run("gov_bias__selection_rates", {"staging.int_decisions__all": decisions,
                                                      "staging.int_customers__unified": people})
     want = _definition(decisions, people)
     key = ["model_name", "group_value"]

@@ -193,9 +193,18 @@ def _clicks(seed: int) -> pd.DataFrame:
                          "event_type": rng.choice(["CLICK", "SENT"], n), "occurred_at": at})
 
 
+# no custom system: its events and campaigns are empty
+NO_CUSTOM_EVENTS = pd.DataFrame({"campaign_key": pd.Series(dtype=object), "event_type": pd.Series(dtype=object),
+                                 "channel": pd.Series(dtype=object),
+                                 "occurred_at": pd.Series(dtype="datetime64[ns, UTC]")})
+NO_CUSTOM_CAMPAIGNS = pd.DataFrame({"platform": pd.Series(dtype=object), "campaign_key": pd.Series(dtype=object),
+                                    "campaign_name": pd.Series(dtype=object)})
+
+
 def _frequency(compiled: Compiled, sends: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     out = compiled.run("gov_metric_balance__frequency", {
         "staging.int_email_sends__contact_weeks": sends, "staging.int_email_events__attributed": events,
+        "staging.int_touches__attributed": NO_CUSTOM_EVENTS, "staging.int_campaigns__directory": NO_CUSTOM_CAMPAIGNS,
         "staging.stg_salesforce__campaigns": pd.DataFrame({"campaign_id": list("ABC"), "campaign_name": list("abc")})})
     out = out.map(lambda v: tuple(v) if isinstance(v, (list, np.ndarray)) else v)
     return out.sort_values("campaign_id").reset_index(drop=True)

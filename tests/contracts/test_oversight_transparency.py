@@ -169,7 +169,7 @@ def _log(draw_seed: int, n: int, review_everything: bool) -> dict[str, pd.DataFr
         "confidence": rng.random(n).round(3), "is_human_reviewed": reviewed,
         "reviewed_at": pd.Series(decided + pd.to_timedelta(rng.uniform(0, 20, n), "h")).where(reviewed),
         "is_executed": rng.random(n) < 0.8, "reason_codes": "FIT", "input_snapshot_id": "fs"})
-    return {"staging.stg_decisions__ai_decisions": decisions,
+    return {"staging.int_decisions__all": decisions,
             "staging.stg_salesforce__accounts": pd.DataFrame({"account_id": ["a1", "a2"],
                                                               "annual_revenue": [5e6, 1e4]}),
             "staging.int_customers__unified": pd.DataFrame({

@@ -41,6 +41,14 @@ SPECS = {
     "stg_cdp__erasure_requests": {"request_id": TXT, "email_sha256": TXT, "request_status": TXT, "request_type": TXT,
                                   "requested_at": TS, "completed_at": TS},
     "stg_decisions__ai_decisions": {"decided_at": TS},
+    # no custom system here (tests/dbt/test_custom_people.py covers them)
+    "stg_custom__people": {"system": TXT, "person_id": TXT, "email_key": TXT, "is_email_opted_out": BOOL,
+                           "opted_out_at": TS, "updated_at": TS},
+    "stg_custom__consent_events": {"system": TXT, "event_id": TXT, "person_id": TXT, "email_key": TXT, "channel": TXT,
+                                   "is_withdrawn": BOOL, "occurred_at": TS},
+    "stg_custom__touches": {"system": TXT, "person_id": TXT, "email_key": TXT, "channel": TXT, "touched_at": TS},
+    "stg_custom__erasure_requests": {"request_key": TXT, "email_sha256": TXT, "request_status": TXT,
+                                     "request_type": TXT, "requested_at": TS},
 }
 
 

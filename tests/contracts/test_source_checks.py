@@ -32,15 +32,15 @@ def _contacts(tmp_path, rows: list[str], header: str = HEADER):
 
 
 def test_valid_rows_flow_and_bad_rows_are_quarantined_with_reasons(tmp_path):
-    batch = _contacts(tmp_path, [_row(1), _row(2, email="not-an-email"), _row(3, age="99-100"), _row(4),
-                                 _row(1)])  # last one duplicates the first id
+    batch = _contacts(tmp_path, [_row(1), _row(2, email="not-an-email"), _row(3, country="UK"), _row(4),
+                                 _row(1), _row(6, age="99-100")])  # row 5 duplicates the first id
     verdict = check_batch(batch)
-    assert len(verdict.valid) == 2
-    assert sorted(verdict.valid["Id"]) == [f"003{1:015d}", f"003{4:015d}"]
+    assert len(verdict.valid) == 3  # an age band outside the policy's codings lands (reported, not quarantined)
+    assert sorted(verdict.valid["Id"]) == [f"003{1:015d}", f"003{4:015d}", f"003{6:015d}"]
     q = verdict.quarantined.set_index("source_row")
     assert list(q.index) == [2, 3, 5]
     assert "Email: str_matches" in q.loc[2, "reasons"]
-    assert "Age_Band__c: isin" in q.loc[3, "reasons"]
+    assert "MailingCountry: isin" in q.loc[3, "reasons"]
     assert "Id" in q.loc[5, "reasons"]
     assert json.loads(q.loc[2, "record"])["Email"] == "not-an-email"
     assert verdict.drift is None

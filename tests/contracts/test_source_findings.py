@@ -5,8 +5,10 @@ The real path throughout: export files pulled by the export adapter, judged by t
 policy's two source-contract checks. Every planted breach, and the number it must produce:
 
     contacts       20 rows, 6 break one check each: an Id without Salesforce's 003 prefix, a repeated Id, no
-                   LastName, a malformed Email, MailingCountry "UK" (not ISO 3166: the code is GB), an Age_Band__c
-                   outside the picklist. 6 / 20 = 0.30 quarantined -> critical (> 0.05), owner crm-ops
+                   LastName, a malformed Email, MailingCountry "UK" (not ISO 3166: the code is GB), an AccountId
+                   without the 001 prefix (an Age_Band__c outside the policy's codings lands: it is reported by
+                   data_quality.unknown_codes, tests/dbt/test_codings_marts.py). 6 / 20 = 0.30 quarantined
+                   -> critical (> 0.05), owner crm-ops
     accounts       40 rows, one with BillingCountry "Germany": 1 / 40 = 0.025 -> warn (> 0), owner crm-ops
     leads          LeadSource renamed Lead_Source__c, and a new Score__c: 1 missing + 2 added = 3 drifted columns
                    -> warn, the rename paired in the evidence; no row is quarantined for it
@@ -50,8 +52,8 @@ OPPORTUNITIES = "Id,AccountId,Name,StageName,Amount,CloseDate,CampaignId,Created
 
 
 def _contact(i: int, *, sf_id: str | None = None, last: str = "Lee", email: str | None = None,
-             country: str = "US", age: str = "25-34") -> str:
-    return (f"{sf_id or f'003{i:015d}'},001{1:015d},Ann,{last},{email or f'a{i}@example.com'},+1555,{country},{age},"
+             country: str = "US", age: str = "25-34", account: str = f"001{1:015d}") -> str:
+    return (f"{sf_id or f'003{i:015d}'},{account},Ann,{last},{email or f'a{i}@example.com'},+1555,{country},{age},"
             f"female,NA,false,{STAMP}")
 
 
@@ -75,7 +77,7 @@ def _write(folder, name: str, header: str, rows: list[str]) -> None:
 def _broken_exports(folder) -> None:
     contacts = [_contact(i) for i in range(1, 15)] + [
         _contact(15, sf_id=f"X03{15:015d}"), _contact(16, sf_id=f"003{1:015d}"), _contact(17, last=""),
-        _contact(18, email="not-an-email"), _contact(19, country="UK"), _contact(20, age="99-100")]
+        _contact(18, email="not-an-email"), _contact(19, country="UK"), _contact(20, account=f"00X{1:015d}")]
     _write(folder, "contacts", CONTACTS, contacts)
     _write(folder, "accounts", ACCOUNTS, [_account(i) for i in range(1, 40)] + [_account(40, "Germany")])
     _write(folder, "leads", LEADS.replace("LeadSource", "Lead_Source__c") + ",Score__c",
@@ -123,7 +125,7 @@ def test_each_broken_row_is_quarantined_with_the_one_check_it_broke(broken):
         [15, "Id: str_startswith('003')"], [16, "Id: multiple_fields_uniqueness"], [17, "LastName: not_nullable"],
         [18, r"Email: str_matches('^[^@\s]+@[^@\s]+\.[^@\s]+$')"],
         [19, "MailingCountry: isin(ISO 3166-1 alpha-2)"],
-        [20, "Age_Band__c: isin(['18-24', '25-34', '35-44', '45-54', '55-64', '65+'])"]]
+        [20, "AccountId: str_startswith('001')"]]
     assert q[q["entity"] == "accounts"][["source_row", "reasons"]].values.tolist() == [
         [40, "BillingCountry: isin(ISO 3166-1 alpha-2)"]]
     assert q[q["entity"] == "opportunities"][["source_row", "reasons"]].values.tolist() == [

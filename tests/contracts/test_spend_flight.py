@@ -202,6 +202,11 @@ def test_a_wider_grace_forgives_the_edge_days_and_nothing_else(tmp_path_factory)
 # The exact SQL dbt compiled, over generated staging rows, against the marts' definition written in pandas.
 
 FIRST_DAY = date(2026, 11, 1)  # generated days run to 11-25, past AS_OF's day (11-20)
+NO_CUSTOM_SPEND = pd.DataFrame({  # no custom ad platform: int_ad_spend__booked is empty
+    "campaign_key": pd.Series(dtype=object), "campaign_name": pd.Series(dtype=object),
+    "system": pd.Series(dtype=object), "booked_in": pd.Series(dtype=object),
+    "report_date": pd.Series(dtype="datetime64[ns]"), "spend": pd.Series(dtype="float64"),
+    "start_date": pd.Series(dtype="datetime64[ns]"), "end_date": pd.Series(dtype="datetime64[ns]")})
 _cost = st.integers(0, 100_000).map(lambda cents: cents / 100)
 _edge = st.one_of(st.none(), st.integers(0, 24))
 
@@ -231,7 +236,8 @@ def test_the_compiled_marts_match_their_definition(built, start, end, days):
         "staging.stg_google_ads__campaign_stats": pd.DataFrame({
             "google_ads_campaign_id": pd.Series(["9001"] * len(days), dtype=object),
             "report_date": pd.Series([day(d) for d in days], dtype=object),
-            "cost": pd.Series(list(days.values()), dtype="float64")})}
+            "cost": pd.Series(list(days.values()), dtype="float64")}),
+        "staging.int_ad_spend__booked": NO_CUSTOM_SPEND}
     rows = built[1].chain(["gov_reconciliation__spend_days", "gov_reconciliation__spend_flight"], inputs)
     want = _oracle(start, end, days)
     if not want["days_reported"]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,9 +30,11 @@ def steward(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Comple
 @pytest.fixture(scope="module")
 def injected(tmp_path_factory):
     """The README's first command exactly as a newcomer runs it: no Prefect server anywhere, so the run starts its
-    own temporary one (the other tests here share the session's server, ``prefect_api``)."""
+    own temporary one (the other tests here share the session's server, ``prefect_api``), and dbt parses the
+    project as on a fresh machine (the other `steward` processes of the suite take the session's parse,
+    tests/dbt_parses)."""
     cwd = tmp_path_factory.mktemp("demo")
-    proc = steward("demo", "--json", "--fail-on", "critical", cwd=cwd)
+    proc = steward("demo", "--json", "--fail-on", "critical", cwd=cwd, env={"STEWARD_TEST_DBT_PARSES": ""})
     return cwd, proc
 
 
@@ -96,33 +97,4 @@ def test_clean_demo_reports_no_warn_or_critical(tmp_path, prefect_api):
     assert Path(result["report"]).is_file()
 
 
-def test_demo_posts_alerts_to_slack_when_a_token_is_set(tmp_path, prefect_api):
-    from steward.integrations.emulator.slack import SlackEmulator
-
-    channels = {"#marketing-ops-alerts": "C0ALERTS", "#privacy-office": "C0PRIVACY", "#ml-governance": "C0MLGOV"}
-    with SlackEmulator(token="xoxb-e2e-secret", channels=channels) as slack:
-        proc = steward("demo", "--scale", "0.3", "--json", cwd=tmp_path,
-                       env={**prefect_api, "SLACK_BOT_TOKEN": "xoxb-e2e-secret", "SLACK_API_URL": slack.base_url})
-        messages = slack.messages
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
-    alerts = result["alerts"]
-    assert alerts["outcome"] == "sent" and alerts["channel"] == "#marketing-ops-alerts"
-    assert alerts["channels"] == sorted(channels)
-    alerting = {f["fingerprint"]: f for f in result["findings"]
-                if f["severity"] in ("warn", "critical") and f["action"] != "none"}
-    assert alerts["opened"] == alerts["alerted"] == len(alerting) == len(messages)
-    # one parent message per incident, none of them a reply, each naming its incident once
-    incident_of = {re.search(r"Incident `([0-9a-f]{16})`", json.dumps(m.blocks)).group(1): m for m in messages}
-    assert sorted(incident_of) == sorted(alerting) and all(m.thread_ts is None for m in messages)
-    channel_of = {alerting[fp]["check_id"]: m.channel for fp, m in incident_of.items()}
-    assert channel_of["consent.send_after_opt_out"] == "C0PRIVACY"
-    assert channel_of["oversight.unreviewed_high_risk_decisions"] == "C0MLGOV"
-    assert channel_of["metric_balance.kpi_up_guardrail_down"] == "C0ALERTS"
-    assert channel_of["reconciliation.consent_crm_vs_esp"] == "C0ALERTS"  # privacy's owner, but not its family
-    body = " ".join(json.dumps(m.blocks) + m.text for m in messages)
-    assert "@" not in body and "xoxb-e2e-secret" not in proc.stderr + proc.stdout
-    with duckdb.connect(result["warehouse"], read_only=True) as con:
-        assert {r[0] for r in con.execute("select status from ledger.alert_outbox").fetchall()} == {"sent"}
-        threads = dict(con.execute("select fingerprint, thread_ts from ledger.incidents").fetchall())
-    assert threads == {fp: m.ts for fp, m in incident_of.items()}
+# test_demo_posts_alerts_to_slack_when_a_token_is_set lives in test_no_pii_leaves.py, on the run it scans

@@ -1,31 +1,29 @@
-"""The governance flow as Prefect runs it: a completed flow run, its artifacts, and the run ledger."""
+"""The governance flow as Prefect runs it: a completed flow run, its artifacts, and the run ledger.
+
+The run is the session's governed demo (tests/governed.py ``demo_run_copy``: ``prepare_demo`` then
+``governance_run(kind="demo")``, a real flow run on a Prefect server), paid once per session; what that server held
+for it right after the run is recorded with the template, since another worker (and its own server) may have made it.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from steward.flows.demo import prepare_demo
-from steward.flows.governance import RunParams, governance_run
+from governed import demo_run_copy
 from steward.integrations.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 
 
-def test_flow_run_completes_with_artifacts_and_a_ledger_row(prefect_harness, tmp_path):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+def test_flow_run_completes_with_artifacts_and_a_ledger_row(prefect_harness, tmp_path_factory):
+    demo = demo_run_copy(tmp_path_factory, "flow", scale=0.2)
+    result, prefect = demo.result, demo.prefect
 
-    config, _ = prepare_demo(tmp_path / "ws", scale=0.2)
-    result = governance_run(RunParams(config=str(config), kind="demo"))
-
-    with get_client(sync_client=True) as client:
-        flow_runs = client.read_flow_runs()
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
-            key=ArtifactFilterKey(any_=["steward-findings", "steward-run-summary"])))
-    assert any(r.state and r.state.is_completed() and r.name for r in flow_runs)
-    assert {a.key for a in artifacts} == {"steward-findings", "steward-run-summary"}
+    flow_runs, artifacts = prefect["flow_runs"], prefect["artifacts"]
+    assert any(r["completed"] and r["name"] for r in flow_runs)
+    assert {a["key"] for a in artifacts} == {"steward-findings", "steward-run-summary"}
     # the session's Prefect server keeps every run's artifacts under these keys: this run's summary is among them
-    assert any(result.run_id in str(a.data) for a in artifacts if a.key == "steward-run-summary")
+    assert any(result.run_id in a["data"] for a in artifacts if a["key"] == "steward-run-summary")
 
     runs = Warehouse(result.warehouse).query_df("select run_id, kind, status from ledger.runs")
     assert runs.to_dict("records") == [{"run_id": result.run_id, "kind": "demo", "status": "completed"}]

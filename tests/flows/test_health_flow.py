@@ -63,7 +63,8 @@ def stack(monkeypatch):
 
 def write_workspace(tmp_path: Path, stack: Stack, **health) -> Path:
     data = yaml.safe_load(resources.files("steward.contracts").joinpath("policy.yaml").read_text())
-    data["health"].update({"probe_timeout_seconds": 0.5, "confirm_interval_seconds": 0, **health})
+    # a generous probe timeout: a loaded machine must still answer a healthy probe in time (no fault here hangs)
+    data["health"].update({"probe_timeout_seconds": 10, "confirm_interval_seconds": 0, **health})
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(data))
     config = {"warehouse": "w.duckdb", "policy": "policy.yaml", "integrations": stack.integrations()}
     path = tmp_path / "steward.yaml"

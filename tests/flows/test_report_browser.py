@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from governed import govern
+from governed import governed_copy
 from steward.contracts.actions import plan_actions
 from steward.contracts.policy import load_policy
 from steward.flows.config import IntegrationConfig, StewardConfig, write_config
@@ -28,7 +28,7 @@ from steward.flows.report import render_report
 from steward.flows.report_charts import chart_context
 from steward.integrations.warehouse import Warehouse
 from steward.integrations.warehouse import ledger
-from steward.integrations.demo.generator import generate_workspace
+from steward.integrations.demo.injections import Injections
 
 pytestmark = pytest.mark.slow
 
@@ -89,10 +89,11 @@ class Page:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
-    """A governed injected workspace and its run's report (land, dbt build, judge; no Prefect needed)."""
-    root = tmp_path_factory.mktemp("browser")
-    ws = generate_workspace(root / "ws", scale=0.5)
-    wh, findings = govern(ws.exports, root / "work", unit_tests=False)  # the session template runs dbt unit tests
+    """A governed injected workspace and its run's report (land, dbt build, judge; no Prefect needed): a copy of the
+    session's governed template (tests/governed.py; seed 11, scale 0.5, every injection), built once for the
+    session instead of once more here."""
+    copy = governed_copy(tmp_path_factory, "browser", seed=11, scale=0.5, injections=Injections())
+    root, wh, findings = copy.ws.root.parent, copy.wh, copy.findings
     # a run before this one, which had every finding but the first critical one: "since the last run" shows it new
     first_critical = next(f for f in findings if f.severity.value == "critical")
     ledger.start_run(wh, "t0", "on_demand", None)

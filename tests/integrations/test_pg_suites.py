@@ -32,9 +32,9 @@ def landed(pg_server):
     _revalidation._land(wh, "crm-eu", _revalidation._contacts(5))
     _revalidation._land(wh, "crm-us", _revalidation._contacts(3))
     with wh.connect() as con:
-        con.execute("""update raw."salesforce__contacts" set "Age_Band__c" = '99+'
+        con.execute("""update raw."salesforce__contacts" set "MailingCountry" = 'UK'
                        where _integration = 'crm-eu' and "Id" = '003000000000000001'""")
-        con.execute("""update raw."salesforce__contacts" set "Email" = 'not an address', "Gender__c" = 'x'
+        con.execute("""update raw."salesforce__contacts" set "Email" = 'not an address', "LastName" = null
                        where _integration = 'crm-eu' and "Id" = '003000000000000003'""")
     return wh
 

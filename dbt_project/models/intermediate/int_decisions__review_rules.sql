@@ -47,7 +47,7 @@ decisions as (
         {%- else %}
         cast(null as {{ text_type() }})
         {%- endif %} as sensitive_segment
-    from {{ ref('stg_decisions__ai_decisions') }} as decisions
+    from {{ ref('int_decisions__all') }} as decisions
     left join {{ ref('stg_salesforce__accounts') }} as accounts on accounts.account_id = decisions.account_id
     left join {{ ref('int_customers__unified') }} as customers on customers.crm_person_id = decisions.crm_person_id
     left join audiences on audiences.crm_person_id = decisions.crm_person_id

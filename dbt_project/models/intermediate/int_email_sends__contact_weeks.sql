@@ -3,6 +3,8 @@
 -- falls in one week whatever weekday the run is on. A send with no CRM campaign still counts towards the person's
 -- total (a send is a send to them) but belongs to no campaign row. People are masked tokens: counting needs no address.
 -- Each address is masked once and its sends take the token by a join: hashing every send costs more than the rest.
+-- Custom systems' email touches (int_touches__attributed) are sends too, matched to the person by address; their
+-- campaign is the custom campaign key ('<system>:<id>'), so it never meets a CRM campaign id.
 with addressed as (
     select
         email_key,
@@ -10,6 +12,16 @@ with addressed as (
         {{ weeks_ago('occurred_at') }} as weeks_ago
     from {{ ref('int_email_events__attributed') }}
     where event_type = 'SENT'
+      and email_key is not null
+      and occurred_at <= {{ as_of() }}
+    union all
+    select
+        email_key,
+        campaign_key,
+        {{ weeks_ago('occurred_at') }}
+    from {{ ref('int_touches__attributed') }}
+    where event_type = 'send'
+      and channel = 'email'
       and email_key is not null
       and occurred_at <= {{ as_of() }}
 ),

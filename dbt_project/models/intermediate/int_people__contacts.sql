@@ -1,6 +1,16 @@
--- Every time a system reached a person, by SHA-256 of the normalised email: HubSpot and Marketo sends and Customer
--- Match uploads. Privacy checks compare these times with when the person asked to be erased or was deleted elsewhere.
-with recipients as (
+-- Every time a system reached a person, by SHA-256 of the normalised email: HubSpot and Marketo sends, Customer
+-- Match uploads and every touch of a custom system (any channel). Privacy checks compare these times with when the
+-- person asked to be erased or was deleted elsewhere.
+with custom_touches as (
+    {{ custom_touches() }}
+),
+
+custom_recipients as (
+    select email_key, {{ sha256_hex('email_key') }} as email_sha256
+    from (select distinct email_key from custom_touches where email_key is not null) as r
+),
+
+recipients as (
     select email_key, {{ sha256_hex('email_key') }} as email_sha256
     from (select email_key from {{ ref('stg_hubspot__email_events') }} where event_type = 'SENT'
           union
@@ -20,3 +30,7 @@ inner join recipients on recipients.email_key = sends.email_key
 where sends.activity_type = 'send_email'
 union all
 select 'google_ads', hashed_email, uploaded_at from {{ ref('stg_google_ads__audience_uploads') }}
+union all
+select touches.system, custom_recipients.email_sha256, touches.touched_at
+from custom_touches as touches
+inner join custom_recipients on custom_recipients.email_key = touches.email_key

@@ -9,6 +9,7 @@ with held as (
     union all select 'hubspot', email_key from {{ ref('stg_hubspot__subscriptions') }}
     union all select 'marketo', email_key from {{ ref('stg_marketo__leads') }}
     union all select 'cdp', email_key from {{ ref('stg_cdp__profiles') }}
+    union all select system, email_key from {{ ref('stg_custom__people') }}  -- every custom system, by its name
 ),
 
 held_hashed as (

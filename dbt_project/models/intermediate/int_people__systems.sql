@@ -6,7 +6,8 @@
 --   opted_out_at        when the opt-out was made, or a lower bound of its age (the record's last change)
 --   consent_changed_at  the latest dated consent change the system shows, whatever its direction
 --   is_consent_origin   people opt out here (links, preference centres, sales reps); a CDP only receives consent
---   system_rank         the order a pair of systems is named in (salesforce~hubspot, never hubspot~salesforce)
+--   system_rank         the order a pair of systems is named in (salesforce~hubspot, never hubspot~salesforce);
+--                       custom systems come after the built-ins, in name order (cdp~klaviyo, braze~klaviyo)
 with crm as (
     select email_key, 'contact' as crm_type, contact_id as crm_id, has_opted_out_of_email, updated_at
     from {{ ref('stg_salesforce__contacts') }}
@@ -99,11 +100,29 @@ cdp as (
     group by email_key
 ),
 
+-- every `platform: custom` system, named by its integration: people opt out there (its records' email opt-out and
+-- its email consent events, macros/custom_people.sql); ranked after the built-ins, in name order
+custom_consent as (
+    {{ custom_email_consent() }}
+),
+
+custom as (
+    select
+        system, cast(4 + dense_rank() over (order by system) as integer) as system_rank, email_key,
+        records,
+        is_email_opted_out,
+        opted_out_at,
+        consent_changed_at,
+        true as is_consent_origin
+    from custom_consent
+),
+
 systems as (
     select * from salesforce
     union all select * from hubspot
     union all select * from marketo
     union all select * from cdp
+    union all select * from custom
 )
 
 select

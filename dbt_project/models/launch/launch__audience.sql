@@ -5,7 +5,8 @@
 -- Everyone a query names is kept, known or not: a person no system holds has no consent on record, which is exactly
 -- what the consent check must see.
 --   is_selected        in the audience (the consent, suppression and frequency checks read only these)
---   has_email_consent  known to at least one system and withdrawn in none (CRM opt-out, ESP unsubscribe, CDP flag)
+--   has_email_consent  known to at least one system and withdrawn in none (CRM opt-out, ESP unsubscribe, CDP flag,
+--                      a custom system's opt-out)
 --   has_ads_consent    the CDP says yes (ad targeting needs consent given, not merely not withdrawn)
 --   is_erased / is_erasure_pending  a completed / open erasure request matches the person's email hash
 --   is_eligible        in the population the launch chooses from (launch.eligible, default everyone known)
@@ -70,10 +71,11 @@ select
     customers.region,
     customers.country,
     -- consent and privacy
-    coalesce(customers.is_in_crm or customers.is_in_esp or customers.is_in_cdp, false)
+    coalesce(customers.is_in_crm or customers.is_in_esp or customers.is_in_cdp or customers.is_in_custom, false)
         and not coalesce(customers.is_opted_out_in_crm, false)
         and not coalesce(customers.is_unsubscribed_in_esp, false)
-        and coalesce(customers.has_email_consent_in_cdp, true) as has_email_consent,
+        and coalesce(customers.has_email_consent_in_cdp, true)
+        and not coalesce(customers.is_opted_out_in_custom, false) as has_email_consent,
     coalesce(profiles.has_ads_consent, false) as has_ads_consent,
     coalesce(requests.is_completed, false) as is_erased,
     coalesce(requests.is_open and not requests.is_completed, false) as is_erasure_pending,

@@ -14,8 +14,9 @@ with eligible as (
 ),
 
 long as (
+    -- a missing attribute is the group '(missing)', apart from a literal 'unknown' a system recorded (codings)
     {%- for dim in dims %}
-    select '{{ dim }}' as dimension, coalesce(cast({{ dim }} as {{ text_type() }}), 'unknown') as group_value, is_selected
+    select '{{ dim }}' as dimension, coalesce(cast({{ dim }} as {{ text_type() }}), '(missing)') as group_value, is_selected
     from eligible
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}

@@ -100,6 +100,8 @@ select
     metric,
     subject_id,
     subject_name,
+    subject_key,
+    subject_label,
     campaign_id,
     cast(day as {{ text_type() }}) as anomaly_day,
     value,

@@ -21,7 +21,7 @@ with decisions as (
                 then {{ in_values('decisions.decision', spec['decisions']) }}
             {%- endfor %}
         end as is_positive
-    from {{ ref('stg_decisions__ai_decisions') }} as decisions
+    from {{ ref('int_decisions__all') }} as decisions
     inner join {{ ref('int_customers__unified') }} as customers
         on customers.crm_person_id = decisions.crm_person_id
     where decisions.model_name in ({% for model in models %}'{{ model }}'{% if not loop.last %}, {% endif %}{% endfor %})
@@ -36,8 +36,9 @@ polarity as (
 ),
 
 long as (
+    -- a missing attribute is the group '(missing)', apart from a literal 'unknown' a system recorded (codings)
     {%- for dim in dims %}
-    select model_name, '{{ dim }}' as dimension, coalesce(cast({{ dim }} as {{ text_type() }}), 'unknown') as group_value,
+    select model_name, '{{ dim }}' as dimension, coalesce(cast({{ dim }} as {{ text_type() }}), '(missing)') as group_value,
            is_positive
     from decisions
     {% if not loop.last %}union all{% endif %}

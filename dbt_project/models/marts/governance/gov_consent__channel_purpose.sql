@@ -9,7 +9,17 @@
 --   ads / customer_match: every person in a Google Ads Customer Match upload against the CDP's consent_ads. Lists
 --     keep their members, so the upload is without consent whenever the CDP does not say yes now (no, unknown, or
 --     no profile at all: ad targeting needs consent given, not merely not withdrawn).
-with sends as (
+--   custom systems (`platform: custom`, named by their integration): their email touches are sends like HubSpot's;
+--     each one's email consent (its records' opt-out and its email consent events, the newer winning:
+--     macros/custom_people.sql) is judged like Marketo's, dated by the event or opted_out_at, else the record's last
+--     change. For ads, a Customer Match upload of a person whose latest ads consent event in the system is a
+--     withdrawal is without consent (only people the system has an ads consent event for are judged there). A custom
+--     system's consent is read per channel, whatever the purpose an event names.
+with custom_touches as (
+    {{ custom_touches() }}
+),
+
+sends as (
     select email_key, occurred_at as contacted_at
     from {{ ref('stg_hubspot__email_events') }}
     where event_type = 'SENT' and email_key is not null
@@ -17,6 +27,10 @@ with sends as (
     select email_key, occurred_at
     from {{ ref('int_marketo_activities__identified') }}
     where activity_type = 'send_email' and email_key is not null
+    union all
+    select email_key, touched_at
+    from custom_touches
+    where channel = 'email' and email_key is not null
 ),
 
 esp as (
@@ -54,6 +68,11 @@ crm as (
     ) as people
     where email_key is not null
     group by email_key
+),
+
+custom_ads as (
+    select system, email_key, {{ sha256_hex('email_key') }} as email_sha256, is_withdrawn
+    from ({{ custom_latest_consent('ads') }}) as latest
 ),
 
 cdp as (
@@ -114,6 +133,43 @@ email_people as (
     group by sends.email_key
 ),
 
+-- each custom system's email consent per person, and the sends after its withdrawal (one join on the person)
+custom_email as (
+    select system, email_key, case when is_email_opted_out then opted_out_at end as withdrawn_at
+    from ({{ custom_email_consent() }}) as consent
+    where is_email_opted_out is not null
+),
+
+custom_email_late as (
+    select custom_email.system, custom_email.email_key, count(sends.contacted_at) as contacts_without_consent
+    from custom_email
+    inner join sends on sends.email_key = custom_email.email_key and sends.contacted_at > custom_email.withdrawn_at
+    group by custom_email.system, custom_email.email_key
+),
+
+custom_systems as (
+    select distinct 'email' as channel, 'marketing' as purpose, system from custom_email
+    union
+    select distinct 'ads', 'customer_match', system from custom_ads
+),
+
+-- every person sent to, against every custom system holding an email consent (a row per person and such system,
+-- as the built-ins' columns above)
+judged_custom_email as (
+    select
+        'email' as channel,
+        systems.system,
+        {{ mask_id('email_people.email_key') }} as person_token,
+        custom_email.email_key is not null as is_known,
+        coalesce(custom_email_late.contacts_without_consent, 0) as contacts_without_consent
+    from email_people
+    cross join (select system from custom_systems where channel = 'email') as systems
+    left join custom_email
+        on custom_email.system = systems.system and custom_email.email_key = email_people.email_key
+    left join custom_email_late
+        on custom_email_late.system = systems.system and custom_email_late.email_key = email_people.email_key
+),
+
 judged_email as (
     select
         {{ mask_id('email_key') }} as person_token,
@@ -140,6 +196,18 @@ judged as (
         case when cdp.has_ads_consent then 0 else 1 end
     from {{ ref('stg_google_ads__audience_uploads') }} as uploads
     left join cdp on cdp.email_sha256 = uploads.hashed_email
+    union all
+    select * from judged_custom_email
+    union all
+    select
+        'ads',
+        systems.system,
+        coalesce({{ mask_id('custom_ads.email_key') }}, {{ mask_id('uploads.hashed_email') }}),
+        custom_ads.email_key is not null,
+        case when custom_ads.is_withdrawn then 1 else 0 end
+    from {{ ref('stg_google_ads__audience_uploads') }} as uploads
+    cross join (select system from custom_systems where channel = 'ads') as systems
+    left join custom_ads on custom_ads.system = systems.system and custom_ads.email_sha256 = uploads.hashed_email
 ),
 
 spine as (
@@ -147,6 +215,8 @@ spine as (
         ('email', 'marketing', 'hubspot'), ('email', 'marketing', 'marketo'), ('email', 'marketing', 'salesforce'),
         ('email', 'marketing', 'cdp'), ('ads', 'customer_match', 'cdp')
     ) as rows_ (channel, purpose, system)
+    union all
+    select channel, purpose, system from custom_systems
 )
 
 select

@@ -5,6 +5,14 @@
 --   HubSpot  an opt-out is an UNSUBSCRIBED subscription status or a STATUSCHANGE event, whichever came first.
 --   Marketo  an opt-out is an Unsubscribe Email activity or an unsubscribed lead, whichever came first; a lead's
 --            last change is never earlier than its opt-out, so with no activity no send is called late too early.
+-- One row more per custom system (platform: custom) that holds touches: its touches to people after they opted out
+-- of that channel in ANY system Steward reads. A custom system sends but may never hear of an opt-out made in the
+-- CRM or another platform, so here the whole stack's opt-outs count, each dated by its earliest known time:
+--   email    the built-in opt-outs above, every system's dated email opt-out (int_people__systems) and custom
+--            people's own opt-out dates
+--   any      a custom consent event withdrawing that channel (email, sms, ...)
+--   people_opted_out  for a custom system: the people it touched who opted out of a channel it touched them on
+--   opted_out_in      where the opt-outs were made: the platform itself, or 'any system' for a custom system
 with hubspot_opt_outs as (
     select email_key, min(opted_out_at) as opted_out_at
     from (
@@ -49,6 +57,56 @@ marketo_violations as (
     inner join marketo_opt_outs as opt_outs on opt_outs.email_key = sends.email_key
     where sends.activity_type = 'send_email'
       and sends.occurred_at > opt_outs.opted_out_at
+),
+
+-- every dated opt-out per person and channel, earliest first: one equi-join per touch, whatever system it came from
+any_opt_outs as (
+    select email_key, channel, min(opted_out_at) as opted_out_at
+    from (
+        select email_key, 'email' as channel, opted_out_at from hubspot_opt_outs
+        union all
+        select email_key, 'email', opted_out_at from marketo_opt_outs
+        union all
+        select email_key, 'email', opted_out_at
+        from {{ ref('int_people__systems') }}
+        where is_email_opted_out
+        union all
+        select email_key, 'email', opted_out_at
+        from {{ ref('stg_custom__people') }}
+        where is_email_opted_out
+        union all
+        select email_key, channel, occurred_at
+        from {{ ref('stg_custom__consent_events') }}
+        where is_withdrawn
+    ) as changes
+    where email_key is not null and opted_out_at is not null and channel is not null
+    group by email_key, channel
+),
+
+custom_touches as (
+    select
+        touches.system,
+        touches.email_key,
+        touches.campaign_id,
+        touches.touched_at,
+        opt_outs.opted_out_at
+    from {{ ref('stg_custom__touches') }} as touches
+    left join any_opt_outs as opt_outs
+        on opt_outs.email_key = touches.email_key and opt_outs.channel = touches.channel
+),
+
+custom_systems as (
+    select
+        system,
+        count(distinct case when opted_out_at is not null then email_key end) as people_opted_out,
+        count(distinct case when touched_at > opted_out_at then email_key end) as people_sent_after_opt_out,
+        count(case when touched_at > opted_out_at then 1 end) as sends_after_opt_out,
+        count(distinct case when touched_at > opted_out_at then campaign_id end) as campaigns_affected,
+        {{ example_ids(mask_id("case when touched_at > opted_out_at then email_key end")) }} as example_recipients,
+        {{ example_ids("case when touched_at > opted_out_at then system || ':' || campaign_id end") }}
+            as example_campaigns
+    from custom_touches
+    group by system
 )
 
 select
@@ -57,7 +115,9 @@ select
     count(distinct email_key) as people_sent_after_opt_out,
     count(*) as sends_after_opt_out,
     count(distinct campaign_id) as campaigns_affected,
-    {{ example_ids(mask_id('email_key')) }} as example_recipients
+    {{ example_ids(mask_id('email_key')) }} as example_recipients,
+    {{ example_ids("'salesforce:' || campaign_id") }} as example_campaigns,
+    'hubspot' as opted_out_in
 from hubspot_violations
 union all
 select
@@ -66,6 +126,19 @@ select
     count(distinct email_key),
     count(*),
     count(distinct campaign_id),
-    {{ example_ids(mask_id('email_key')) }}
+    {{ example_ids(mask_id('email_key')) }},
+    {{ example_ids("'marketo:' || campaign_id") }},
+    'marketo'
 from marketo_violations
 having exists (select 1 from {{ ref('stg_marketo__leads') }})
+union all
+select
+    system,
+    people_opted_out,
+    people_sent_after_opt_out,
+    sends_after_opt_out,
+    campaigns_affected,
+    example_recipients,
+    example_campaigns,
+    'any system'
+from custom_systems

@@ -7,6 +7,7 @@ with records as (
     union all select 'hubspot', 'contacts', email_key from {{ ref('stg_hubspot__contacts') }}
     union all select 'marketo', 'leads', email_key from {{ ref('stg_marketo__leads') }}
     union all select 'cdp', 'profiles', email_key from {{ ref('stg_cdp__profiles') }}
+    union all select system, 'people', email_key from {{ ref('stg_custom__people') }}  -- each custom system
 ),
 
 within_entity as (

@@ -1,5 +1,5 @@
 -- The ids one system keeps of another system's record: HubSpot's and Marketo's Salesforce contact and lead ids, the
--- CDP's CRM person id. A link to a record that does not exist (deleted, merged, another org) or to a record of a different
+-- CDP's and every custom system's CRM person id. A link to a record that does not exist (deleted, merged, another org) or to a record of a different
 -- person (its email differs) makes every sync along it write to the wrong person. One row per kind of link.
 with crm as (
     select contact_id as crm_id, 'contact' as crm_type, email_key from {{ ref('stg_salesforce__contacts') }}
@@ -27,6 +27,10 @@ links as (
     union all
     select 'cdp.user_id', 'cdp', profile_id, email_key, crm_person_id, null
     from {{ ref('stg_cdp__profiles') }}
+    where crm_person_id is not null
+    union all
+    select system || '.crm_person_id', system, person_id, email_key, crm_person_id, null
+    from {{ ref('stg_custom__people') }}
     where crm_person_id is not null
 ),
 

@@ -1,5 +1,8 @@
 -- The optimised KPI (click rate) against its guardrail (unsubscribes + spam complaints per delivery), comparing the
 -- last `metric_window_days` with the same span before. guardrail_z is the two-proportion z-test of the change.
+-- A custom system's campaigns (int_touches__attributed; campaign_id = '<system>:<id>') are judged the same way on
+-- their own events: deliveries are its sends less its bounces, clicks its clicks, the guardrail its unsubscribes and
+-- complaints. They have no pausable target.
 {%- set days = var('metric_window_days') %}
 with windowed as (
     select
@@ -12,6 +15,20 @@ with windowed as (
         end as time_window
     from {{ ref('int_email_events__attributed') }}
     where campaign_id is not null
+),
+
+custom_windowed as (
+    select
+        campaign_key as campaign_id,
+        event_type,
+        case
+            when occurred_at > {{ before(as_of(), days, 'days') }} then 'recent'
+            when occurred_at > {{ before(as_of(), 2 * days, 'days') }} then 'prior'
+        end as time_window
+    from {{ ref('int_touches__attributed') }}
+    where campaign_key is not null
+      and event_type in ('send', 'bounce', 'click', 'unsubscribe', 'complaint')
+      and occurred_at > {{ before(as_of(), 2 * days, 'days') }}
 ),
 
 counts as (
@@ -27,6 +44,23 @@ counts as (
         count(*) filter (where time_window = 'prior' and event_type = 'SPAMREPORT') as complaints_prior,
         count(*) filter (where time_window = 'recent' and event_type = 'SPAMREPORT') as complaints_recent
     from windowed
+    group by campaign_id
+    union all
+    select
+        campaign_id,
+        null,
+        {%- for window in ['prior', 'recent'] %}
+        greatest(count(*) filter (where time_window = '{{ window }}' and event_type = 'send')
+                 - count(*) filter (where time_window = '{{ window }}' and event_type = 'bounce'), 0)
+            as delivered_{{ window }},
+        {%- endfor %}
+        count(*) filter (where time_window = 'prior' and event_type = 'click'),
+        count(*) filter (where time_window = 'recent' and event_type = 'click'),
+        count(*) filter (where time_window = 'prior' and event_type = 'unsubscribe'),
+        count(*) filter (where time_window = 'recent' and event_type = 'unsubscribe'),
+        count(*) filter (where time_window = 'prior' and event_type = 'complaint'),
+        count(*) filter (where time_window = 'recent' and event_type = 'complaint')
+    from custom_windowed
     group by campaign_id
 ),
 
@@ -44,7 +78,8 @@ rates as (
 
 select
     rates.campaign_id,
-    campaigns.campaign_name,
+    coalesce(campaigns.campaign_name, directory.campaign_name) as campaign_name,
+    coalesce(directory.campaign_key, 'salesforce:' || rates.campaign_id) as campaign_key,
     delivered_prior,
     delivered_recent,
     ctr_prior,
@@ -63,7 +98,9 @@ select
         else (guardrail_rate_recent - guardrail_rate_prior)
              / sqrt(guardrail_pooled * (1 - guardrail_pooled) * (1.0 / delivered_prior + 1.0 / delivered_recent))
     end as guardrail_z,
-    'hubspot' as control_platform,
+    case when directory.campaign_key is null then 'hubspot' end as control_platform,
     rates.marketing_email_id as control_campaign_id
 from rates
 left join {{ ref('stg_salesforce__campaigns') }} as campaigns on campaigns.campaign_id = rates.campaign_id
+left join {{ ref('int_campaigns__directory') }} as directory
+    on directory.campaign_key = rates.campaign_id and directory.platform not in ('salesforce', 'hubspot', 'marketo', 'google_ads')

@@ -6,6 +6,9 @@
 --                           the cap from all campaigns that week, and would be within it without this campaign's sends
 -- weekly_* are the 2W weekly counts behind the windows, oldest first. The pausable target is the campaign's HubSpot
 -- email that sent the most in the recent window.
+-- A custom system's email campaigns are campaigns here too (campaign_id = its key '<system>:<id>', as in
+-- int_email_sends__contact_weeks): its touches count toward each person's weekly total, its clicks are its
+-- engagement events'; it has no pausable target. campaign_key is the campaign's id form in the directory.
 {%- set cap = var('contact_cap_per_week') %}
 {%- set w = ((var('metric_window_days') + 6) // 7) | int %}
 with person_weeks as (
@@ -23,6 +26,10 @@ events as (
     select campaign_id, marketing_email_id, event_type, {{ weeks_ago('occurred_at') }} as weeks_ago
     from {{ ref('int_email_events__attributed') }}
     where campaign_id is not null and occurred_at <= {{ as_of() }} and event_type in ('CLICK', 'SENT')
+    union all
+    select campaign_key, cast(null as {{ text_type() }}), 'CLICK', {{ weeks_ago('occurred_at') }}
+    from {{ ref('int_touches__attributed') }}
+    where campaign_key is not null and occurred_at <= {{ as_of() }} and event_type = 'click' and channel = 'email'
 ),
 
 clicks as (
@@ -91,7 +98,8 @@ rates as (
 
 select
     rates.campaign_id,
-    campaigns.campaign_name,
+    coalesce(campaigns.campaign_name, directory.campaign_name) as campaign_name,
+    coalesce(directory.campaign_key, 'salesforce:' || rates.campaign_id) as campaign_key,
     {{ cap }} as contact_cap_per_week,
     clicks_prior,
     clicks_recent,
@@ -111,8 +119,10 @@ select
     weekly_contact_weeks,
     weekly_over_cap,
     weekly_clicks,
-    'hubspot' as control_platform,
+    case when directory.campaign_key is null then 'hubspot' end as control_platform,
     busiest_email.marketing_email_id as control_campaign_id
 from rates
 left join {{ ref('stg_salesforce__campaigns') }} as campaigns on campaigns.campaign_id = rates.campaign_id
 left join busiest_email on busiest_email.campaign_id = rates.campaign_id
+left join {{ ref('int_campaigns__directory') }} as directory
+    on directory.campaign_key = rates.campaign_id and directory.platform not in ('salesforce', 'hubspot', 'marketo', 'google_ads')

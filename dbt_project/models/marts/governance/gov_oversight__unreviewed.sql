@@ -5,7 +5,7 @@ with decisions as (
         accounts.annual_revenue,
         coalesce(decisions.confidence < {{ var('oversight_min_confidence') }}
                  and accounts.annual_revenue >= {{ var('oversight_high_value_revenue') }}, false) as needs_review
-    from {{ ref('stg_decisions__ai_decisions') }} as decisions
+    from {{ ref('int_decisions__all') }} as decisions
     left join {{ ref('stg_salesforce__accounts') }} as accounts on accounts.account_id = decisions.account_id
 )
 

@@ -3,7 +3,9 @@
 -- matched on the same hash. A person the deleting system still holds under another record was merged, not deleted,
 -- and is left out. Completed erasure requests are judged by gov_privacy__erasure; this catches the deletions nobody
 -- filed a request for (a CRM clean-up, an archived HubSpot contact, a Marketo lead removed) that the other systems
--- never heard of. One row per system a deletion came from and system that may still hold the person.
+-- never heard of. Custom systems (`platform: custom`) are judged like the built-ins: their people records are held,
+-- their touches are contacts (int_people__contacts). One row per system a deletion came from and system that may
+-- still hold the person.
 with deleted as (
     select platform as deleted_in, email_sha256, min(deleted_seen_at) as deleted_at
     from {{ ref('stg_steward__tombstones') }}
@@ -18,6 +20,7 @@ held as (
     union all select 'salesforce', email_key from {{ ref('stg_salesforce__leads') }}
     union all select 'hubspot', email_key from {{ ref('stg_hubspot__contacts') }}
     union all select 'marketo', email_key from {{ ref('stg_marketo__leads') }}
+    union all select system, email_key from {{ ref('stg_custom__people') }}  -- every custom system, by its name
 ),
 
 -- Only the deleted people are matched: each record is hashed and kept when its hash was deleted somewhere (a

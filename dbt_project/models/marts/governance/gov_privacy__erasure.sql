@@ -2,9 +2,15 @@
 -- someone: a system not connected yet cannot be said to honour a request). The request
 -- log keeps only the SHA-256 of the normalised email, so each system's addresses are hashed the same way to match.
 -- A request is not honoured in a system that still holds the person, or that contacted them after they asked.
+-- Requests come from the CDP's log and from every custom system's (stg_custom__erasure_requests); custom systems are
+-- judged like the built-ins: their people records are held, their touches (any channel) are contacts.
 with requests as (
     select request_id, email_sha256, requested_at
     from {{ ref('stg_cdp__erasure_requests') }}
+    where request_status = 'completed' and request_type = 'erasure'
+    union all
+    select request_key, email_sha256, requested_at
+    from {{ ref('stg_custom__erasure_requests') }}
     where request_status = 'completed' and request_type = 'erasure'
 ),
 
@@ -15,6 +21,11 @@ held as (
     union all select 'hubspot', email_key from {{ ref('stg_hubspot__subscriptions') }}
     union all select 'marketo', email_key from {{ ref('stg_marketo__leads') }}
     union all select 'cdp', email_key from {{ ref('stg_cdp__profiles') }}
+    union all select system, email_key from {{ ref('stg_custom__people') }}
+),
+
+custom_touches as (
+    {{ custom_touches() }}
 ),
 
 -- the systems connected: holding someone, or having contacted someone (a send, a Customer Match upload)
@@ -27,6 +38,8 @@ systems as (
     union
     select 'marketo' from {{ ref('int_marketo_activities__identified') }}
     where activity_type = 'send_email' and email_key is not null
+    union
+    select system from custom_touches where email_key is not null
 ),
 
 -- Only the people a request names are matched: each held record is hashed and kept when its hash is requested (a
@@ -50,6 +63,12 @@ recipients as (
     where email_key is not null and {{ sha256_hex('email_key') }} in (select email_sha256 from requests)
 ),
 
+custom_recipients as (
+    select email_key, {{ sha256_hex('email_key') }} as email_sha256
+    from (select distinct email_key from custom_touches where email_key is not null) as r
+    where {{ sha256_hex('email_key') }} in (select email_sha256 from requests)
+),
+
 contacts as (
     select 'hubspot' as system, recipients.email_sha256, events.occurred_at as contacted_at
     from {{ ref('stg_hubspot__email_events') }} as events
@@ -63,6 +82,10 @@ contacts as (
     union all
     select 'google_ads', hashed_email, uploaded_at from {{ ref('stg_google_ads__audience_uploads') }}
     where hashed_email in (select email_sha256 from requests)
+    union all
+    select touches.system, custom_recipients.email_sha256, touches.touched_at
+    from custom_touches as touches
+    inner join custom_recipients on custom_recipients.email_key = touches.email_key
 ),
 
 -- one row per connected system and completed request

@@ -1,11 +1,19 @@
 -- Records kept past their retention period: one row per entity policy sets a period for (`retention_days`,
 -- keyed "<platform>.<entity>"). Age is measured on the timestamp that says when the record came to be.
+-- "custom.<entity>" sets the period of that canonical entity in every `platform: custom` system, judged per system:
+-- its row is named "<system>.<entity>" (klaviyo.touches).
 {%- set dated = {
     'hubspot.email_events': (ref('stg_hubspot__email_events'), 'occurred_at'),
     'salesforce.campaign_members': (ref('stg_salesforce__campaign_members'), 'created_at'),
     'google_ads.audience_uploads': (ref('stg_google_ads__audience_uploads'), 'uploaded_at'),
     'decisions.ai_decisions': (ref('stg_decisions__ai_decisions'), 'decided_at'),
     'cdp.erasure_requests': (ref('stg_cdp__erasure_requests'), 'completed_at'),
+    'custom.people': (ref('stg_custom__people'), 'created_at'),
+    'custom.consent_events': (ref('stg_custom__consent_events'), 'occurred_at'),
+    'custom.touches': (ref('stg_custom__touches'), 'touched_at'),
+    'custom.engagement_events': (ref('stg_custom__engagement_events'), 'occurred_at'),
+    'custom.decisions': (ref('stg_custom__decisions'), 'decided_at'),
+    'custom.erasure_requests': (ref('stg_custom__erasure_requests'), 'completed_at'),
 } %}
 {%- set retention = var('retention_days') %}
 {%- for entity in retention if entity not in dated %}
@@ -16,7 +24,11 @@
 with records as (
     {%- for entity, days in retention.items() %}
     select
-        '{{ entity }}' as entity,
+        {% if entity.startswith('custom.') -%}
+        system || '.{{ entity.split('.')[1] }}'
+        {%- else -%}
+        '{{ entity }}'
+        {%- endif %} as entity,
         {{ days }} as retention_days,
         {{ dated[entity][1] }} as recorded_at,
         {{ dated[entity][1] }} < {{ before(as_of(), days, 'days') }} as is_past_retention

@@ -10,6 +10,8 @@
 --   is_beyond_grace   days_outside > spend_flight_grace_days: Google reports days in the account's time zone and a
 --                     campaign stopped at midnight in one zone spends into the next date in another, so the first
 --                     days past an edge are not counted.
+-- A custom ad platform's days (int_ad_spend__booked) are placed against the dates of the campaign that books them;
+-- campaign_id is then the spending campaign's key ('<system>:<id>') and google_ads_campaign_id is empty.
 with campaigns as (
     select
         campaign_id, campaign_name, google_ads_campaign_id,
@@ -25,27 +27,51 @@ days as (
     where report_date <= {{ as_of_date() }}
 ),
 
-placed as (
+joined as (
     select
         campaigns.campaign_id,
         campaigns.campaign_name,
-        campaigns.google_ads_campaign_id,
-        days.report_date as spend_date,
-        days.cost as ads_cost,
-        campaigns.start_date as crm_start_date,
-        campaigns.end_date as crm_end_date,
+        'salesforce:' || campaigns.campaign_id as campaign_key,
+        'Google Ads' as ad_platform_name,
+        'the CRM' as booked_in,
+        cast(campaigns.google_ads_campaign_id as {{ text_type() }}) as google_ads_campaign_id,
+        days.report_date,
+        days.cost,
+        campaigns.start_date,
+        campaigns.end_date
+    from campaigns
+    inner join days on days.google_ads_campaign_id = campaigns.google_ads_campaign_id
+    union all
+    select
+        campaign_key, campaign_name, campaign_key, system, booked_in, cast(null as {{ text_type() }}),
+        cast(report_date as date), spend, cast(start_date as date), cast(end_date as date)
+    from {{ ref('int_ad_spend__booked') }}
+    where report_date <= {{ as_of_date() }}
+),
+
+placed as (
+    select
+        campaign_id,
+        campaign_name,
+        campaign_key,
+        ad_platform_name,
+        booked_in,
+        google_ads_campaign_id,
+        report_date as spend_date,
+        cost as ads_cost,
+        start_date as crm_start_date,
+        end_date as crm_end_date,
         case
-            when days.report_date < campaigns.start_date then 'before_start'
-            when days.report_date > campaigns.end_date then 'after_end'
+            when report_date < start_date then 'before_start'
+            when report_date > end_date then 'after_end'
             else 'in_flight'
         end as flight_position,
         case
-            when days.report_date < campaigns.start_date then campaigns.start_date - days.report_date
-            when days.report_date > campaigns.end_date then days.report_date - campaigns.end_date
+            when report_date < start_date then start_date - report_date
+            when report_date > end_date then report_date - end_date
             else 0
         end as days_outside
-    from campaigns
-    inner join days on days.google_ads_campaign_id = campaigns.google_ads_campaign_id
+    from joined
 )
 
 select

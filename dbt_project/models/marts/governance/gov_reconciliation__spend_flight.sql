@@ -5,9 +5,11 @@
 --   spend_after_end_pct, spend_before_start_pct   that spend / every reported day's spend of the campaign
 -- Money is rounded to cents; days are ISO dates, as findings quote them. A campaign Google reported nothing for is
 -- not in the mart.
+-- A custom ad platform's campaign (campaign_id '<system>:<id>') is judged against the campaign that books it and
+-- has no pausable target; ad_platform_name and booked_in name the two sides in words.
 with days as (
     select
-        campaign_id, campaign_name, google_ads_campaign_id, ads_cost,
+        campaign_id, campaign_name, campaign_key, ad_platform_name, booked_in, google_ads_campaign_id, ads_cost,
         case when is_beyond_grace then flight_position end as counted_outside,  -- null: inside, or a grace day
         cast(crm_start_date as date) as crm_start_date,
         cast(crm_end_date as date) as crm_end_date,
@@ -20,6 +22,9 @@ outside as (
         campaign_id,
         min(campaign_name) as campaign_name,
         min(google_ads_campaign_id) as google_ads_campaign_id,
+        min(campaign_key) as campaign_key,
+        min(ad_platform_name) as ad_platform_name,
+        min(booked_in) as booked_in,
         min(crm_start_date) as crm_start_date,
         min(crm_end_date) as crm_end_date,
         count(*) as days_reported,
@@ -39,6 +44,9 @@ outside as (
 select
     campaign_id,
     campaign_name,
+    campaign_key,
+    ad_platform_name,
+    booked_in,
     google_ads_campaign_id,
     cast(crm_start_date as {{ text_type() }}) as crm_start_date,
     cast(crm_end_date as {{ text_type() }}) as crm_end_date,
@@ -54,6 +62,6 @@ select
     cast(first_day_before_start as {{ text_type() }}) as first_day_before_start,
     cast(last_day_before_start as {{ text_type() }}) as last_day_before_start,
     spend_before_start / nullif(ads_spend, 0) as spend_before_start_pct,
-    'google_ads' as control_platform,
+    case when google_ads_campaign_id is not null then 'google_ads' end as control_platform,
     google_ads_campaign_id as control_campaign_id
 from outside

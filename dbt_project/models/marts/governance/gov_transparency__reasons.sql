@@ -5,5 +5,5 @@ select
     count(*) as decisions,
     count(*) filter (where reason_codes is null) as without_reason,
     cast(count(*) filter (where reason_codes is not null) as {{ float_type() }}) / count(*) as share_with_reason
-from {{ ref('stg_decisions__ai_decisions') }}
+from {{ ref('int_decisions__all') }}
 group by model_name, coalesce(model_version, 'unversioned')

@@ -25,7 +25,7 @@ with decisions as (
             {%- endfor %}
             else 'none'
         end as registered_versions
-    from {{ ref('stg_decisions__ai_decisions') }}
+    from {{ ref('int_decisions__all') }}
 )
 
 select

@@ -9,7 +9,7 @@ renamed as (
         user_id as crm_person_id,
         {{ email_key('email') }} as email_key,
         -- attributes
-        age_band,
+        {{ banded('age_band', 'age', 'age') }} as age_band,  -- a band given wins; else the policy's band of age
         gender,
         region,
         audiences,

@@ -13,7 +13,7 @@ select
     {{ email_key('email') }} as email_key,
     -- attributes
     age,
-    age_band,
+    {{ banded('age_band', 'age', 'age') }} as age_band,  -- a band given wins; else the policy's band of the age
     gender,
     region,
     country,

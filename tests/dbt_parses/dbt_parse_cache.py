@@ -1,0 +1,122 @@
+"""dbt's parse of the project, once per test session for every process of it (workers and `steward` subprocesses).
+
+Every ``dbt build`` parses the same project (over 200 nodes) from scratch: dbt cannot reuse its partial parse when
+the ``as_of`` var (this hour, to the second) or the warehouse path changes, and each test works in its own folder.
+Parsing is about a third of a build of the demo, and longer under load. dbt's programmatic API takes a parsed
+manifest (``dbtRunner(manifest=...)``, dbt's documented way to invoke it repeatedly), so the session parses once for
+each distinct parse input and hands that manifest to every later build: in memory within a process, and through
+dbt's msgpack of it in the session's cache folder (``STEWARD_TEST_DBT_PARSES``) across processes, so the second xdist worker and
+the dozens of ``steward run`` subprocesses the suite starts do not parse again. What a parse depends on is all in the
+key: the project, the profile with the warehouse file reduced to its name (dbt names the database after it), and
+every var but ``as_of``, which models only read when dbt compiles them for the build (``as_of()`` macro), never in a
+``config()`` or a ``ref()``. Builds, compilation, data tests and unit tests all still run for real.
+
+Used by tests/conftest.py (the workers) and by ``sitecustomize.py`` beside this file (subprocesses: the conftest
+puts this folder on their ``PYTHONPATH``). Set ``STEWARD_TEST_DBT_PARSES`` to an empty value for a process that must
+parse as a user's run does (the README's own ``steward demo``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+
+ENV = "STEWARD_TEST_DBT_PARSES"
+_PARSE_FLAGS = ("--project-dir", "--profiles-dir", "--target-path", "--log-path", "--vars")
+_parsed: dict[str, object] = {}
+_lock = threading.Lock()
+
+
+def _parse_key(options: dict[str, str]) -> str:
+    import yaml
+
+    profile = yaml.safe_load((Path(options["--profiles-dir"]) / "profiles.yml").read_text(encoding="utf-8"))
+    for target in profile.get("steward", {}).get("outputs", {}).values():
+        if "path" in target:
+            target["path"] = Path(target["path"]).stem
+    dbt_vars = json.loads(options["--vars"])
+    dbt_vars["as_of"] = bool(dbt_vars.get("as_of"))
+    return json.dumps([options["--project-dir"], profile, dbt_vars], sort_keys=True, default=str)
+
+
+def _parse(runner_class, options: dict[str, str]):
+    parse = ["parse", *[x for flag in _PARSE_FLAGS for x in (flag, options[flag])], "--no-use-colors",
+             "--log-level", "none"]
+    result = runner_class().invoke(parse)
+    if result.exception is not None or result.result is None:
+        return None  # the build itself parses again and reports the problem as it always does
+    return result.result
+
+
+def _save(manifest, path: Path) -> None:
+    """dbt's own serialisation of a manifest, the one it keeps for partial parsing (``partial_parse.msgpack``)."""
+    from dbt.parser.manifest import extended_mashumaro_encoder
+
+    partial = path.with_suffix(f".{os.getpid()}")
+    partial.write_bytes(manifest.to_msgpack(extended_mashumaro_encoder))
+    partial.replace(path)  # whole or not at all
+
+
+def _load(path: Path):
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.parser.manifest import extended_mashumuro_decoder
+
+    manifest = Manifest.from_msgpack(path.read_bytes(), decoder=extended_mashumuro_decoder)
+    manifest.build_flat_graph()  # as `dbt parse` leaves it (ManifestLoader.get_full_manifest): the `graph` variable
+    return manifest
+
+
+def parsed_manifest(runner_class, args: list[str]):
+    """The manifest for ``args``' parse inputs: parsed by ``dbt parse`` the first time in the session, from memory
+    or the session's cache folder afterwards. None: let dbt parse (an unusual command line, or no cache)."""
+    options = {flag: args[i + 1] for i, flag in enumerate(args[:-1]) if flag in _PARSE_FLAGS}
+    if set(options) != set(_PARSE_FLAGS):
+        return None
+    key = _parse_key(options)
+    folder = os.environ.get(ENV)
+    with _lock:
+        if key in _parsed:
+            return _parsed[key]
+        if not folder:
+            manifest = _parse(runner_class, options)
+        else:
+            path = Path(folder) / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.msgpack"
+            with open(path.with_suffix(".lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # one process parses, the others wait and read what it saved
+                if path.exists():
+                    manifest = _load(path)
+                else:
+                    manifest = _parse(runner_class, options)
+                    if manifest is not None:
+                        _save(manifest, path)
+        if manifest is not None:
+            _parsed[key] = manifest
+        return manifest
+
+
+def patch(main_module) -> None:
+    """Make ``dbt.cli.main.dbtRunner`` hand builds and runs the session's manifest; undone by :func:`unpatch`."""
+    original = main_module.dbtRunner
+    if getattr(original, "_steward_parsed_once", False):
+        return
+
+    class ParsedOnceRunner(original):
+        _steward_parsed_once = True
+        _steward_original = original
+
+        def invoke(self, args, **kwargs):
+            if self.manifest is None and args and args[0] in ("build", "run"):
+                self.manifest = parsed_manifest(original, list(args))
+            return super().invoke(args, **kwargs)
+
+    main_module.dbtRunner = ParsedOnceRunner
+
+
+def unpatch(main_module) -> None:
+    runner = main_module.dbtRunner
+    if getattr(runner, "_steward_parsed_once", False):
+        main_module.dbtRunner = runner._steward_original
