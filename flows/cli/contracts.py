@@ -87,3 +87,29 @@ def contracts_validate(config: Path = typer.Option(Path("steward.yaml"), "--conf
             stdout().print(table)
         if any(r.failing_rows > r.quarantined for r in results):
             raise typer.Exit(1)
+
+
+@contracts_app.command("entities")
+def contracts_entities(page: Path = typer.Option(Path("docs/your-own-stack.md"), "--output", "-o",
+                                                 help="The page holding the entity tables."),
+                       check: bool = typer.Option(False, "--check", help="Exit 1 if the tables on disk are out of "
+                                                                         "date.")
+                       ) -> None:
+    """Rewrite the canonical entities' column tables (platform: custom) inside a page, from the contracts."""
+    from ...contracts.docs import with_entities
+
+    with one_line_errors():
+        current = page.read_text(encoding="utf-8") if page.is_file() else ""
+        try:
+            updated = with_entities(current)
+        except ValueError as exc:
+            from ...contracts.errors import ConfigError
+            raise ConfigError(f"{page}: {exc}") from None
+    if check:
+        if current != updated:
+            err.print(f"[bold red]{page} is out of date:[/] run `steward contracts entities -o {page}`")
+            raise typer.Exit(1)
+        err.print(f"[green]{page} is up to date[/]")
+        return
+    page.write_text(updated, encoding="utf-8")
+    err.print(f"wrote the entity tables in {page}")

@@ -88,7 +88,7 @@ def check_staged(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] |
         casts = []
         for name, col in plan.schema.columns.items():
             want = _DUCK_TYPES.get(str(col.dtype))
-            ref = f"j.{q(source[name])}" if source[name] else "NULL"
+            ref = f"j.{q(source[name])}" if source[name] else "NULL::VARCHAR"
             casts.append(f"{ref if want is None or types[name] == want else f'TRY_CAST({ref} AS {want})'} AS {q(name)}")
         unmapped = ("to_json(struct_pack(" + ", ".join(f"{q(e)} := j.{q(e)}" for e in plan.extras) + "))::VARCHAR"
                     if plan.extras else "NULL::VARCHAR")
