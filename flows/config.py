@@ -221,6 +221,7 @@ def load_config(path: Path | str) -> StewardConfig:
     p = Path(path)
     data = read_yaml_mapping(p, "config file", "'integrations'",
                              hint=" (create one like docs/configuration.md shows, or run `steward demo`)")
+    data = _mapping_files(data, p)
     try:
         cfg = StewardConfig.model_validate({**data, "source": None})
     except ValidationError as exc:
@@ -236,6 +237,28 @@ def load_config(path: Path | str) -> StewardConfig:
         # the warehouse URL's own check already names its field (warehouse or warehouse_password_env)
         raise ConfigError(f"{p}: {msg}" if not where and msg.startswith("warehouse") else f"{p}: {where}: {err['msg']}") from exc
     return cfg.resolved(p.parent.resolve()).model_copy(update={"source": p.resolve()})
+
+
+def _mapping_files(data: dict, config: Path) -> dict:
+    """An integration's ``mappings`` may name a YAML file (relative to the config's folder) holding the entity
+    mappings instead of listing them inline, so one platform's mapping is a file a team copies or shares
+    (examples/mappings/). The file is data like the rest: read by the one YAML reader, validated like inline
+    mappings; its errors name the config, the field and the file."""
+    integrations = data.get("integrations")
+    if not isinstance(integrations, list):
+        return data
+    resolved = []
+    for index, entry in enumerate(integrations):
+        named = entry.get("mappings") if isinstance(entry, dict) else None
+        if isinstance(named, str):
+            where = f"{config}: integrations[{index}].mappings"
+            path = Path(named) if Path(named).is_absolute() else config.parent / named
+            try:
+                entry = {**entry, "mappings": read_yaml_mapping(path, "mapping file", "entity mappings")}
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+        resolved.append(entry)
+    return {**data, "integrations": resolved}
 
 
 def effective_policy(policy: Policy, dry_run: bool = False) -> Policy:
