@@ -161,23 +161,6 @@ def test_every_entity_and_column_is_listed_and_staleness_is_caught(tmp_path):
 
 
 # ------------------------------------------------------------------------------------- governance runs, end to end
-def _needs() -> list[str]:
-    """The #14 slices the end-to-end runs need, that this checkout does not have yet."""
-    from steward.contracts.policy import Policy
-    from steward.flows.config import IntegrationConfig
-
-    models = ROOT / "dbt_project" / "models"
-    missing = {"mapping (IntegrationConfig.mappings)": "mappings" not in IntegrationConfig.model_fields,
-               "codings (Policy.codings)": "codings" not in Policy.model_fields,
-               "joinactivity (int_decisions__all)": not (models / "intermediate" / "int_decisions__all.sql").exists(),
-               "joinpeople (custom people in int_customers__unified)":
-                   "stg_custom__people" not in (models / "intermediate" / "int_customers__unified.sql").read_text()}
-    return [name for name, gone in missing.items() if gone]
-
-
-needs_slices = pytest.mark.skipif(bool(_needs()), reason=f"needs the #14 slices not merged yet: {_needs()}")
-
-
 def _governed(tmp_path_factory, name: str, config: str, clean: bool = False):
     """A real governance run of a copy of the example, re-dated to now (the checks judge recent weeks)."""
     from steward.flows.governance import RunParams, governance_run
@@ -227,20 +210,28 @@ def from_warehouse(prefect_harness, tmp_path_factory):
     return _governed(tmp_path_factory, "own-stack-warehouse", "steward-warehouse.yaml")
 
 
-@needs_slices
+@pytest.fixture(scope="module")
+def clean_twin_from_warehouse(prefect_harness, tmp_path_factory):
+    return _governed(tmp_path_factory, "own-stack-clean-warehouse", "steward-warehouse.yaml", clean=True)
+
+
 def test_a_run_from_the_files_finds_each_planted_problem_and_nothing_else(from_files):
     _finds_exactly_the_planted_problems(from_files)
     landed = {(i["integration"], i["entity"]) for i in from_files.ingested}
     assert {("klaviyo", "touches"), ("meta_ads", "ad_spend"), ("crm", "people"), ("ml", "decisions")} <= landed
 
 
-@needs_slices
 def test_the_clean_twin_finds_nothing_at_warn_or_above(clean_twin):
     assert _alerting(clean_twin) == {}
 
 
-@needs_slices
 def test_a_run_from_their_warehouse_finds_the_same(from_warehouse, from_files):
     _finds_exactly_the_planted_problems(from_warehouse)
     subjects = lambda r: sorted((f.check_id, f.subject, f.severity) for f in r.findings)  # noqa: E731
     assert subjects(from_warehouse) == subjects(from_files)
+
+
+def test_the_clean_twin_from_their_warehouse_finds_nothing_either(clean_twin_from_warehouse, clean_twin):
+    assert _alerting(clean_twin_from_warehouse) == {}
+    subjects = lambda r: sorted((f.check_id, f.subject, f.severity) for f in r.findings)  # noqa: E731
+    assert subjects(clean_twin_from_warehouse) == subjects(clean_twin)
