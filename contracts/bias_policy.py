@@ -13,7 +13,6 @@ every value equal to ``load_policy()``'s. A ``--policy`` file is a user's: it is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, Mapping
 
 from .finding import Action, Severity
@@ -67,10 +66,9 @@ class BiasPolicy:
 
 def packaged_bias_policy() -> BiasPolicy:
     """The packaged policy's bias checks and ``audits.bias``, parsed with the one YAML reader (yaml_input)."""
-    from .yaml_input import parse_yaml_mapping
+    from .yaml_input import read_packaged_yaml_mapping
 
-    data = parse_yaml_mapping(resources.files("steward.contracts").joinpath("policy.yaml").read_bytes(),
-                              "default policy", "policy file", "'checks'")
+    data = read_packaged_yaml_mapping("policy.yaml", "default policy", "policy file", "'checks'")
     checks = data.get("checks") or {}
     rules = {cid: _rule(checks[cid]) for cid in BIAS_CHECK_IDS if cid in checks}
     bias = ((data.get("audits") or {}).get("bias")) or {}

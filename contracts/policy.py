@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Literal
 
@@ -20,7 +19,7 @@ from .errors import ConfigError
 from .filters import FilterError, parse_filter
 from .finding import Action, Family, Severity
 from .obligations import OBLIGATION_ID, Obligation
-from .yaml_input import parse_yaml_mapping, read_yaml_mapping
+from .yaml_input import read_packaged_yaml_mapping, read_yaml_mapping
 
 __all__ = ["require_known", "Policy", "CheckRule", "Scope", "Alerts", "Actions", "Route", "load_policy", "DEFAULT_POLICY", "GROUP_COLUMNS",
            "SLACK_MENTION", "SEGMENT_ATTRIBUTES", "ANOMALY_MIN_SCALE", "PII_ALLOWED_TABLES", "HealthPolicy", "HealthRules",
@@ -582,8 +581,7 @@ def load_policy(path: Path | str | None = None) -> Policy:
     """The policy at ``path``, or the packaged default; errors name the file and the field in one line."""
     if path is None:
         where = "default policy"
-        data = parse_yaml_mapping(resources.files("steward.contracts").joinpath(DEFAULT_POLICY).read_bytes(), where,
-                                  "policy file", "'checks'")
+        data = read_packaged_yaml_mapping(DEFAULT_POLICY, where, "policy file", "'checks'")
     else:
         where = str(Path(path))
         data = read_yaml_mapping(path, "policy file", "'checks'")

@@ -16,7 +16,7 @@ import yaml
 
 from .errors import ConfigError
 
-__all__ = ["read_yaml_mapping", "parse_yaml_mapping", "MAX_BYTES", "MAX_NODES"]
+__all__ = ["read_yaml_mapping", "read_packaged_yaml_mapping", "parse_yaml_mapping", "MAX_BYTES", "MAX_NODES"]
 
 MAX_BYTES = 5_000_000  # the packaged policy is ~50 kB
 MAX_NODES = 1_000_000  # scalars, lists and mappings once aliases are expanded
@@ -39,6 +39,14 @@ def read_yaml_mapping(path: Path | str, kind: str, expects: str, hint: str = "")
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read the {kind}: {exc.strerror or exc}") from None
     return parse_yaml_mapping(data, str(p), kind, expects)
+
+
+def read_packaged_yaml_mapping(name: str, where: str, kind: str, expects: str) -> dict[str, Any]:
+    """The mapping in a YAML file packaged with ``steward.contracts`` (the default policy), read as installed (a
+    wheel or a checkout); ``where`` names it in errors ("default policy")."""
+    from importlib import resources
+
+    return parse_yaml_mapping(resources.files("steward.contracts").joinpath(name).read_bytes(), where, kind, expects)
 
 
 def parse_yaml_mapping(data: bytes | str, where: str, kind: str, expects: str) -> dict[str, Any]:

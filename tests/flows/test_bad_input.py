@@ -96,7 +96,10 @@ def test_corrupt_csv_is_refused_for_its_entity_and_the_run_goes_on(ws):
     assert _raw_counts(ws) == before  # nothing already loaded was lost (or duplicated)
     checks = {f["check_id"] for f in result["findings"]}
     assert "bias.selection_rate_disparity" not in checks  # built on Salesforce contacts: not evaluated this run
-    assert "consent.send_after_opt_out" in checks  # HubSpot alone: judged as usual
+    # sends after an opt-out weigh every system's opt-outs (a CRM opt-out counts against a custom system's sends,
+    # issue #14), Salesforce's contacts among them: not evaluated this run either
+    assert "consent.send_after_opt_out" not in checks
+    assert "metric_balance.contact_cap_breach" in checks  # HubSpot's sends alone: judged as usual
 
 
 def test_unknown_column_in_policy(ws):
