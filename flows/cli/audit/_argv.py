@@ -21,10 +21,9 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Union, get_args, get_origin, get_type_hints
+from typing import Any, Callable, NamedTuple, NoReturn, Union, get_args, get_origin, get_type_hints
 
 __all__ = ["parse_command_line", "run_parsed"]
 
@@ -40,18 +39,17 @@ _READ = frozenset({"default", "param_decls", "help", "show_default", "show_choic
 _NOT_GIVEN = object()
 
 
-@dataclass(frozen=True)
 class _Param:
     """One parameter as typer builds it: its python name, type (one of ``_SCALARS``), whether it repeats, its
-    default (``...`` = required), bounds, and for a flag the value each spelling sets."""
+    default (``...`` = required), bounds, and for a flag the value each spelling sets. (A plain class: a dataclass
+    costs a file audit's start-up more than this whole module's parse.)"""
 
-    name: str
-    kind: type
-    multiple: bool
-    default: Any
-    low: float | None = None
-    high: float | None = None
-    flags: tuple[tuple[str, bool], ...] = ()
+    __slots__ = ("name", "kind", "multiple", "default", "low", "high", "flags")
+
+    def __init__(self, name: str, kind: type, multiple: bool, default: Any, low: float | None = None,
+                 high: float | None = None, flags: tuple[tuple[str, bool], ...] = ()) -> None:
+        self.name, self.kind, self.multiple, self.default = name, kind, multiple, default
+        self.low, self.high, self.flags = low, high, flags
 
     def convert(self, raw: str) -> Any:
         """The value typer would pass, or ``_NOT_GIVEN`` when its conversion might differ (typer then decides)."""
@@ -72,8 +70,7 @@ class _Param:
         return value
 
 
-@dataclass(frozen=True)
-class _Spec:
+class _Spec(NamedTuple):
     options: dict[str, _Param]  # every spelling (--group, -g) -> its parameter
     arguments: tuple[_Param, ...]
     order: tuple[str, ...]  # every parameter's name, in the signature's order
