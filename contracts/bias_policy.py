@@ -65,10 +65,12 @@ class BiasPolicy:
 
 
 def packaged_bias_policy() -> BiasPolicy:
-    """The packaged policy's bias checks and ``audits.bias``, parsed with the one YAML reader (yaml_input)."""
-    from .yaml_input import read_packaged_yaml_mapping
+    """The packaged policy's bias checks and ``audits.bias``, read with the one YAML reader (yaml_input), which
+    builds those parts of the document alone."""
+    from .yaml_input import read_packaged_yaml_parts
 
-    data = read_packaged_yaml_mapping("policy.yaml", "default policy", "policy file", "'checks'")
+    data = read_packaged_yaml_parts("policy.yaml", "default policy", "policy file", "'checks'",
+                                    {"owner": None, "checks": BIAS_CHECK_IDS, "audits": ("bias",)})
     checks = data.get("checks") or {}
     rules = {cid: _rule(checks[cid]) for cid in BIAS_CHECK_IDS if cid in checks}
     bias = ((data.get("audits") or {}).get("bias")) or {}

@@ -6,7 +6,9 @@ command needs (Prefect, dbt, pandas, DuckDB, the policy) is imported inside it, 
 starts fast.
 
 ``app`` (the whole CLI) is built the first time it is asked for. A file audit (``steward audit bias|frequency|quality``)
-does not need it: ``main`` builds the root, the ``audit`` group and that one command, and imports nothing else.
+does not need it: ``main`` reads the command line from that one command's declaration (audit/_argv.py) and runs it;
+only a command line that needs typer (--help, a usage error) builds the root, the ``audit`` group and that one
+command, and nothing else is imported.
 
 Old spellings kept as hidden aliases for one release: ``steward audit-launch`` (now ``steward audit launch``) and
 ``steward audit-log verify`` (now ``steward audit log verify``).
@@ -93,12 +95,13 @@ def __getattr__(name: str) -> Any:
 
 def main() -> None:
     """The console script. ``steward audit bias|frequency|quality ...`` is dispatched before the rest of the CLI is
-    imported or built (issue #15: a file audit within 2x of a hand-written DuckDB query); anything else runs the
-    whole app."""
-    from .audit import FILE_AUDITS
+    imported or built (issue #15: a file audit within 2x of a hand-written DuckDB query): its command line is read
+    without typer when it can be, else by a typer app of that one command; anything else runs the whole app."""
+    from .audit import FILE_AUDITS, run_file_audit
 
     argv = sys.argv[1:]
     if len(argv) >= 2 and argv[0] == "audit" and argv[1] in FILE_AUDITS:
+        run_file_audit(argv[1], argv[2:])  # returns only when typer must read the command line
         file_audit_app(argv[1])()
     else:
         __getattr__("app")()

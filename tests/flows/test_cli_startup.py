@@ -71,12 +71,14 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stder
 """
 
 # what a file audit never needs: the other commands, the whole policy (validated by the tests, read in part by
-# contracts/bias_policy.py), rich when nothing is printed but the JSON document, and the run's libraries
+# contracts/bias_policy.py), rich when nothing is printed but the JSON document, the run's libraries, and typer's
+# parse (its pydantic TypeAdapter per option: flows/cli/audit/_argv.py reads a plain command line itself)
 NOT_FOR_A_FILE_AUDIT = ("steward.flows.cli.run", "steward.flows.cli.report", "steward.flows.cli.alerts",
                         "steward.flows.cli.campaigns", "steward.flows.cli.warehouse", "steward.flows.cli.audit.launch",
                         "steward.flows.cli.audit.log", "steward.flows.cli.audit.frequency",
                         "steward.flows.cli.audit.quality", "steward.contracts.policy", "steward.contracts.filters",
-                        "steward.contracts.obligations", "rich", "prefect", "dbt", "pandas", "jinja2", "sqlglot")
+                        "steward.contracts.obligations", "rich", "prefect", "dbt", "pandas", "jinja2", "sqlglot",
+                        "typer._adapters")
 
 
 WIDTH = {"COLUMNS": "120", "TERMINAL_WIDTH": "120"}  # help and usage errors are drawn to the terminal's width

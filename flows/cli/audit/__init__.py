@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import typer
 
-__all__ = ["audit_app", "build_audit_app", "COMMANDS", "FILE_AUDITS"]
+__all__ = ["audit_app", "build_audit_app", "run_file_audit", "COMMANDS", "FILE_AUDITS"]
 
 # command -> (module in this package, its command function), in the order --help lists them
 COMMANDS = {"bias": ("bias", "bias"), "frequency": ("frequency", "frequency"), "launch": ("launch", "audit_launch"),
@@ -41,6 +41,19 @@ def build_audit_app(only: str | None = None) -> typer.Typer:
 
         app.add_typer(log_app, name="log")
     return app
+
+
+def run_file_audit(name: str, args: list[str]) -> None:
+    """Run ``steward audit NAME ARGS`` (NAME one of ``FILE_AUDITS``) when its command line can be read from the
+    command's declaration without typer (_argv.py), ending the process with the command's exit code; return when
+    typer must read it (help, a usage error, an unusual spelling), having run nothing."""
+    from ._argv import parse_command_line, run_parsed
+
+    module, function = COMMANDS[name]
+    command = getattr(import_module(f".{module}", __name__), function)
+    kwargs = parse_command_line(command, args)
+    if kwargs is not None:
+        run_parsed(command, kwargs)
 
 
 _built: dict[str, Any] = {}
