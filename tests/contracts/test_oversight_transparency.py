@@ -181,9 +181,10 @@ def _log(draw_seed: int, n: int, review_everything: bool) -> dict[str, pd.DataFr
 
 
 def _marts(compiled: Compiled, inputs: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    frames = {**inputs, "staging.int_decisions__review_rules": compiled.run("int_decisions__review_rules", inputs)}
-    out = {m: compiled.run(m, frames) for m in ("gov_oversight__review_coverage", "gov_oversight__review_latency",
-                                                 "gov_oversight__unreviewed", "gov_transparency__records")}
+    out = compiled.run_many(["int_decisions__review_rules", "gov_oversight__review_coverage",
+                             "gov_oversight__review_latency", "gov_oversight__unreviewed", "gov_transparency__records"],
+                            inputs)
+    del out["int_decisions__review_rules"]  # an input of the marts, read by them as the build's table
     out = {m: f.map(lambda v: tuple(v) if isinstance(v, (list, np.ndarray)) else v) for m, f in out.items()}
     return {m: f.sort_values(list(f.columns[:3])).reset_index(drop=True) for m, f in out.items()}
 

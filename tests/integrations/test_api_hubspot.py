@@ -30,6 +30,10 @@ from steward.contracts.registry import contract_for
 NAME, TOKEN_VAR = "hubspot", "STEWARD_TEST_HUBSPOT_TOKEN"
 # The timeout is generous (a loaded machine must still fetch a 10,000-row page); the slow faults hold longer.
 POLICY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.05, timeout=5.0)
+# The slow fault is the one case whose timeout is under test: a short timeout there, the answer held well past it,
+# so each pull pays 2 s, not 5. A 1000-row page a busy machine answers late is timed out and asked again like the held
+# one (six attempts), so no speed of the machine fails the case.
+SLOW_POLICY = replace(POLICY, timeout=2.0)
 STREAMS = {s.entity: s for s in streams_for("hubspot")}
 # entity -> batch_rows, page_size (both small so every pull spans several pages and batches), a field to rename
 SHAPES = {"contacts": (100, 100, ("lifecyclestage", "lifecycle_stage")),
@@ -43,7 +47,7 @@ FAULTS: dict[str, tuple[Callable[[], list[Fault]], Callable[[Any], bool]]] = {
     "none": (lambda: [], lambda r: True),
     "429_storm": (lambda: [Fault("status", count=4, status=429, skip=1)], lambda r: r.fault == "429"),
     "5xx": (lambda: [Fault("status", count=3, status=503, skip=1)], lambda r: r.fault == "503"),
-    "slow": (lambda: [Fault("slow", count=1, delay=6.0, skip=1)], lambda r: r.fault == "slow"),
+    "slow": (lambda: [Fault("slow", count=1, delay=5.0, skip=1)], lambda r: r.fault == "slow"),  # SLOW_POLICY
     "truncated": (lambda: [Fault("truncate", count=1, skip=1)], lambda r: r.fault == "truncate"),
     "malformed": (lambda: [Fault("malformed", count=1, skip=1)], lambda r: r.fault == "malformed"),
     "token_expiry": (lambda: [Fault("expire_tokens", count=1, skip=1)], lambda r: r.status == 401),
@@ -129,7 +133,7 @@ def test_pull_lands_what_the_export_lands(entity, fault, emu, wh, expected):
         emu.faults.add(f)
     if fault == "renamed_field":
         emu.rename_field(entity, *SHAPES[entity][2])
-    pull_integration(_adapter(emu, entity), wh, "run-1")
+    pull_integration(_adapter(emu, entity, SLOW_POLICY if fault == "slow" else POLICY), wh, "run-1")
     _assert_landed_like_export(wh, entity, expected[entity], same_values=fault != "renamed_field")
     assert any(fired(r) for r in emu.requests), f"the {fault} fault never fired"
     if fault == "renamed_field":

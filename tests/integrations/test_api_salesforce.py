@@ -5,6 +5,7 @@ behave as Salesforce's do; simple-salesforce reads the emulator the same way."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -26,13 +27,17 @@ from steward.integrations.warehouse import Warehouse
 
 # The timeout is generous (a loaded machine must still fetch a 10,000-row page); the slow faults hold longer.
 POLICY = RetryPolicy(attempts=6, initial_wait=0.01, max_wait=0.05, timeout=5.0)
+# The slow fault is the one case whose timeout is under test, so there the timeout is short and the answer held three
+# times as long: each entity pays one short timeout, not 6 s. An ordinary 200-row page that a busy machine answers
+# late is timed out and asked again like the held one (six attempts), so no speed of the machine fails the case.
+SLOW_POLICY = replace(POLICY, timeout=1.0)
 PAGE, BATCH_ROWS = 200, 150
 CLIENT_ID, SECRET = "steward-test-client", "s3cr3t-do-not-log"
 QUERY = r"/query"  # queryAll and every nextRecordsUrl page
 FAULTS = {
     "request_limit_storm": Fault("status", count=3, status=429, path=QUERY),  # answered as 403 REQUEST_LIMIT_EXCEEDED
     "server_unavailable": Fault("status", count=3, status=503, path=QUERY),
-    "slow_beyond_timeout": Fault("slow", count=1, delay=6.0, path=QUERY),
+    "slow_beyond_timeout": Fault("slow", count=1, delay=3.0, path=QUERY),  # under SLOW_POLICY's 1 s timeout
     "truncated_page": Fault("truncate", count=1, path=QUERY),
     "malformed_body": Fault("malformed", count=1, path=QUERY),
     "session_expired": Fault("expire_tokens", count=1, path=QUERY),
@@ -71,10 +76,10 @@ def make_adapter(emu, wh, monkeypatch):
     monkeypatch.setenv("SF_TEST_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("SF_TEST_CLIENT_SECRET", SECRET)
 
-    def make(**options):
+    def make(policy: RetryPolicy = POLICY, **options):
         return build_adapter("sf", "salesforce", "api", None, wh, base_url=emu.base_url,
                              credentials={"client_id": "SF_TEST_CLIENT_ID", "client_secret": "SF_TEST_CLIENT_SECRET"},
-                             options={"page_size": PAGE, **options}, policy=POLICY, batch_rows=BATCH_ROWS)
+                             options={"page_size": PAGE, **options}, policy=policy, batch_rows=BATCH_ROWS)
     return make
 
 
@@ -111,7 +116,7 @@ def test_api_pull_lands_what_the_export_path_lands(make_adapter, wh, export_wh):
 # -- faults --------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("fault", list(FAULTS.values()), ids=list(FAULTS))
 def test_every_entity_lands_the_same_rows_through_a_fault(fault, emu, make_adapter, wh, export_wh):
-    adapter = make_adapter()
+    adapter = make_adapter(SLOW_POLICY if fault.kind == "slow" else POLICY)
     for entity in ENTITIES:
         planned = _fresh(fault, skip=1 if _rows(emu, entity) > PAGE else 0)  # mid-pull where there are pages
         emu.faults.clear()
