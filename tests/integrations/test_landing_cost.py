@@ -6,6 +6,7 @@ at once share that one open file safely, and the emulators answer without Nagle'
 
 from __future__ import annotations
 
+import os
 import threading
 
 import duckdb
@@ -132,3 +133,113 @@ def test_the_emulators_answer_without_nagles_delay(module):
 
     handler = importlib.import_module(module)._handler_for(object())  # type: ignore[arg-type]
     assert handler.disable_nagle_algorithm is True
+
+
+def test_a_text_column_is_typed_from_its_first_values_and_a_family_still_needs_every_value(monkeypatch):
+    """Every value must read as a family, so a family the first values refuse is out at once: an id or address
+    column of a 100,000-row batch is not parsed three times over. A column whose first values all read still has
+    every value tried, so one value that does not read further down keeps it text."""
+    import pandas as pd
+
+    from steward.contracts import schema_types
+
+    seen: list[int] = []
+    reads = [(family, (lambda f: (lambda values: seen.append(len(values)) or f(values)))(f))
+             for family, f in schema_types.TEXT_READS]
+    monkeypatch.setattr(schema_types, "TEXT_READS", tuple(reads))
+    n = 100_000
+    text = pd.Series([f"a{i}@example.com" for i in range(n)], dtype="string")
+    assert schema_types.column_types(pd.DataFrame({"email": text}))["email"]["family"] == "text"
+    assert max(seen) <= 64
+    seen.clear()
+    amounts = pd.Series([str(i) for i in range(n - 1)] + ["n/a"], dtype="string")
+    assert schema_types.column_types(pd.DataFrame({"amount": amounts}))["amount"]["family"] == "text"
+    assert max(seen) == n
+    flags = pd.Series(["true", "FALSE "] * (n // 2), dtype="string")
+    stamps = pd.Series(["2026-01-01T00:00:00Z"] * 10, dtype="string")
+    assert {c: t["family"] for c, t in schema_types.column_types(pd.DataFrame(
+        {"flag": flags, "n": amounts.iloc[:-1].reset_index(drop=True)})).items()} == {"flag": "boolean", "n": "number"}
+    assert schema_types.column_types(pd.DataFrame({"at": stamps}))["at"]["family"] == "temporal"
+
+
+def test_a_contracts_schema_is_built_once_and_handed_out_as_copies():
+    """The column lists read one schema built per model; ``schema()`` still gives each caller its own copy to
+    change (the conform relaxes missing columns on it), so no change leaks into the next batch's judgement."""
+    from steward.contracts.registry import contract_for
+
+    contract = contract_for("salesforce.contacts")
+    first = contract.schema()
+    first.columns["LastName"].nullable = True
+    first.report_duplicates = "all"
+    again = contract.schema()
+    assert again is not first and not again.columns["LastName"].nullable
+    assert again.report_duplicates == "exclude_first"
+    assert contract.columns() == list(again.columns)
+    assert set(contract.required_columns()) | set(contract.optional_columns()) == set(contract.columns())
+
+
+def test_batches_judged_at_once_share_one_scratch_database_and_keep_their_own_verdicts(monkeypatch):
+    """The batch path judges each frame on a cursor of one in-memory DuckDB the process keeps, not a database
+    started per batch; threads judging at once see only their own frame."""
+    import pandas as pd
+
+    from steward.contracts.batch import Batch
+    from steward.integrations.sources.streams import streams_for
+    from steward.integrations.warehouse import validation
+
+    stream = next(s for s in streams_for("salesforce") if s.entity == "contacts")
+    cols = HEADER.split(",")
+
+    def batch(n: int, bad: int) -> Batch:
+        rows = [[f"003{i:015d}", None, "Ana", "Tester", "not-an-email" if i < bad else f"a{i}@example.com", None,
+                 "GB", "25-34", "female", "EMEA", False, "2026-01-01T00:00:00.000Z", "2026-11-01T00:00:00.000Z"]
+                for i in range(n)]
+        return Batch("salesforce", stream, pd.DataFrame(rows, columns=cols), f"mem-{bad}", f"fp-{bad}", merge=True)
+
+    validation.check_batch(batch(5, 1))  # the process's scratch database exists from here on
+    started: list[str] = []
+    real = duckdb.connect
+    monkeypatch.setattr(validation.duckdb, "connect", lambda *a, **k: started.append("x") or real(*a, **k))
+    verdicts: dict[int, tuple[int, int]] = {}
+
+    def judge(bad: int) -> None:
+        v = validation.check_batch(batch(400, bad))
+        verdicts[bad] = (len(v.valid), len(v.quarantined))
+
+    threads = [threading.Thread(target=judge, args=(bad,)) for bad in range(1, 7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert verdicts == {bad: (400 - bad, bad) for bad in range(1, 7)}
+    assert started == []
+
+
+def test_a_staged_file_is_opened_once_to_stage_and_judge_and_closed_when_not_judged(tmp_path, monkeypatch):
+    """Staging keeps the staging file open for the contract, so it is opened once, not once to stage and once to
+    judge; a staged batch nobody judged (the pull stopped) is closed and removed with its folder."""
+    from steward.integrations.sources import _stage
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    _contacts(folder, 30, bad=4)
+    wh = Warehouse(tmp_path / "w.duckdb")
+    opens: list[str] = []
+    real = duckdb.connect
+
+    def counting(database=":memory:", *args, **kwargs):
+        if str(database).endswith("rows.duckdb"):
+            opens.append(str(database))
+        return real(database, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", counting)
+    adapter = ExportFilesAdapter("salesforce", "salesforce", folder, wh, entities=["contacts"])
+    [item] = pull_integration(adapter, wh, "r1")
+    assert (item.result.rows_loaded, item.result.rows_quarantined) == (29, 1)
+    assert len(opens) == 1 and _stage._OPEN == {}
+    _contacts(folder, 31)  # a new file to stage
+    batches = adapter.pull("contacts", None, stage=True)
+    batch = next(batches)
+    assert batch.staged in _stage._OPEN
+    batches.close()  # stopped before judging
+    assert _stage._OPEN == {} and not os.path.exists(batch.staged)
