@@ -72,7 +72,7 @@ def test_integrations_pinning_at_once_share_one_open_file(tmp_path):
     wh = Warehouse(tmp_path / "w.duckdb")
     with wh.connect() as con:
         con.execute("create table ledger.t (x int)")
-    start = threading.Barrier(6)
+    start, inside = threading.Barrier(6), threading.Barrier(6)
     seen: set[int] = set()
     errors: list[BaseException] = []
 
@@ -81,6 +81,7 @@ def test_integrations_pinning_at_once_share_one_open_file(tmp_path):
             start.wait(30)
             with wh.pinned():
                 seen.add(id(_PINNED[wh.path][0]))
+                inside.wait(30)  # every thread holds the pin before any lets go of it
                 for j in range(20):
                     with wh.connect() as con:
                         con.execute("insert into ledger.t values (?)", [i * 100 + j])
