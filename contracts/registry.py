@@ -12,6 +12,7 @@ as nulls with no drift finding; present, it is checked like any other.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 
 import pandas as pd
@@ -42,33 +43,42 @@ class SourceContract:
     dates: tuple[str, ...] = ()  # timestamp columns that hold calendar dates: no zone to carry
 
     def schema(self) -> pa.DataFrameSchema:
-        """A fresh schema; duplicates of a key keep their first row and quarantine the repeats. A check against a
-        named code list is labelled with the list's name (``isin(ISO 4217)``), not its 170 values."""
-        schema = copy.deepcopy(self.model.to_schema())
-        schema.report_duplicates = "exclude_first"
-        for column in schema.columns.values():
-            for check in column.checks:
-                named = CODE_LISTS.get(frozenset((check.statistics or {}).get("allowed_values") or ())) \
-                    if check.name == "isin" else None
-                if named:
-                    check.error = f"isin({named})"
-        return schema
+        """A fresh schema (the caller may change it); duplicates of a key keep their first row and quarantine the
+        repeats. A check against a named code list is labelled with the list's name (``isin(ISO 4217)``), not its
+        170 values."""
+        return copy.deepcopy(_labelled_schema(self.model))
 
     def columns(self) -> list[str]:
         """Every column the contract knows, optional ones included (the shape a landed table has)."""
-        return list(self.schema().columns)
+        return list(_labelled_schema(self.model).columns)
 
     def optional_columns(self) -> list[str]:
         """Columns an export may lack (pandera ``required=False``): they land as null and are not schema drift."""
-        return [name for name, column in self.schema().columns.items() if not column.required]
+        return [name for name, column in _labelled_schema(self.model).columns.items() if not column.required]
+
     def required_columns(self) -> list[str]:
         """The columns a batch must bring; one missing is drift."""
-        return [name for name, col in self.schema().columns.items() if col.required]
+        return [name for name, col in _labelled_schema(self.model).columns.items() if col.required]
 
     def empty_frame(self) -> pd.DataFrame:
         """No rows, but every column in its contract type: the shape of a platform nobody has connected yet."""
         empty = pd.DataFrame({c: pd.Series(dtype="object") for c in self.columns()})
         return self.schema().validate(empty).assign(_unmapped=pd.Series(dtype="string"))
+
+
+@functools.lru_cache(maxsize=None)
+def _labelled_schema(model: type[pa.DataFrameModel]) -> pa.DataFrameSchema:
+    """The model's schema as every contract judges it, built once per model (a deep copy of pandera's schema costs
+    more than judging a small batch); ``schema`` hands out copies of it, the column lists read it as it is."""
+    schema = copy.deepcopy(model.to_schema())
+    schema.report_duplicates = "exclude_first"
+    for column in schema.columns.values():
+        for check in column.checks:
+            named = CODE_LISTS.get(frozenset((check.statistics or {}).get("allowed_values") or ())) \
+                if check.name == "isin" else None
+            if named:
+                check.error = f"isin({named})"
+    return schema
 
 
 def _c(stream: str, model: type[pa.DataFrameModel], owner: str, severity: str = "warn", version: str = "1.0.0",

@@ -50,7 +50,17 @@ def pull_entity(adapter: SourceAdapter, stream: Stream, wh: Warehouse, run_id: s
                 on_batch: Callable[[Landed], None] | None = None,
                 keep_max: int = QUARANTINE_KEEP_MAX) -> list[Landed]:
     """Every batch of ``stream`` since its committed watermark (the whole entity for non-incremental sources);
-    ``keep_max`` quarantined rows are kept per batch (the counts stay exact)."""
+    ``keep_max`` quarantined rows are kept per batch (the counts stay exact).
+
+    The warehouse stays open (``Warehouse.pinned``) for the whole pull: its watermark, type, fingerprint and
+    landing statements are cursors of one open file, not a fresh open (catalog load) and close (checkpoint) of it
+    each, which cost more than landing a demo-sized batch. Integrations pulling at once share the one pin."""
+    with wh.pinned():
+        return _pull_entity(adapter, stream, wh, run_id, on_batch, keep_max)
+
+
+def _pull_entity(adapter: SourceAdapter, stream: Stream, wh: Warehouse, run_id: str,
+                 on_batch: Callable[[Landed], None] | None, keep_max: int) -> list[Landed]:
     since = read_watermark(wh, adapter.name, stream.entity) if getattr(adapter, "incremental", False) else None
     previous = latest_types(wh, adapter.name, stream.entity)
     landed: list[Landed] = []
@@ -100,11 +110,12 @@ def pull_integration(adapter: SourceAdapter, wh: Warehouse, run_id: str,
     (the run exits 2)."""
     landed: list[Landed] = []
     unmapped: list[MappingFailed] = []
-    for stream in adapter.streams():
-        try:
-            landed += pull_entity(adapter, stream, wh, run_id, on_batch, keep_max)
-        except MappingFailed as exc:
-            unmapped.append(exc)
+    with wh.pinned():  # one open warehouse for every entity (``pull_entity``)
+        for stream in adapter.streams():
+            try:
+                landed += pull_entity(adapter, stream, wh, run_id, on_batch, keep_max)
+            except MappingFailed as exc:
+                unmapped.append(exc)
     if unmapped:
         raise unmapped[0]
     return landed

@@ -19,6 +19,7 @@ import hashlib
 import re
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -30,11 +31,16 @@ from ...contracts.batch import Stream
 from ._records import DEFAULT_BATCH_ROWS
 from ._screen import MAX_RECORD_BYTES, Screened, _csv_problem
 
-__all__ = ["Scan", "Staged", "scan_file", "stage_file", "STAGE_MEMORY"]
+__all__ = ["Scan", "Staged", "scan_file", "stage_file", "take_stage", "STAGE_MEMORY"]
 
 STAGE_MEMORY = "1GB"  # DuckDB's memory limit while staging one file; beyond it, it spills to the stage's folder
 SAMPLE_ROWS = DEFAULT_BATCH_ROWS  # the first rows, as a DataFrame: the batch path's first batch, for drift and types
 _CHUNK = 1 << 22
+# Staging files still open from staging (path of the DuckDB file -> its connection), until the contract judges them
+# (``take_stage``): opening a DuckDB file starts a database and closing it checkpoints the file, which costs more
+# than staging and judging a small export, so a staged file is opened once, not once to stage and once to judge.
+_OPEN: dict[str, duckdb.DuckDBPyConnection] = {}
+_OPEN_LOCK = threading.Lock()
 # the column types a staged file may have: plain values (a nested or JSON column is for the screen to look at)
 _SCALAR = re.compile(r"^(VARCHAR|BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|"
                      r"UBIGINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\)|DATE|TIMESTAMP|TIMESTAMP WITH TIME ZONE|"
@@ -65,7 +71,16 @@ class Staged:
         return self.folder / "rows.duckdb"
 
     def discard(self) -> None:
+        con = take_stage(str(self.db))
+        if con is not None:  # never judged (the batch was skipped, or the pull stopped)
+            con.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def take_stage(db: str) -> duckdb.DuckDBPyConnection | None:
+    """The open connection of the staging file ``db``, now the caller's to close; None once taken or closed."""
+    with _OPEN_LOCK:
+        return _OPEN.pop(db, None)
 
 
 def scan_file(path: Path) -> Scan:
@@ -105,12 +120,14 @@ def stage_file(stream: Stream, path: Path, scan: Scan,
         if rows != expected or not types or not all(_SCALAR.match(t) for t in types):
             return None
         staged = Staged(folder, rows, con.execute(f"SELECT * FROM rows LIMIT {SAMPLE_ROWS}").df())
+        with _OPEN_LOCK:  # kept open for the contract (``take_stage``); ``discard`` closes it if nobody took it
+            _OPEN[str(staged.db)] = con
         return staged
     except duckdb.Error:
         return None
     finally:
-        con.close()
         if staged is None:
+            con.close()
             shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -225,10 +225,15 @@ class HubspotAdapter:
     def _row(self, entity: str, record: dict[str, Any]) -> dict[str, Any]:
         """An API record in the export's shape; fields this code does not know (a renamed one) pass through."""
         drop, rename, values = DROP.get(entity, set()), RENAME.get(entity, {}), VALUES.get(entity, {})
-        flat = {k: v for k, v in record.items() if k != "properties"}
-        flat.update(record.get("properties") or {})
-        row = {rename.get(k, k): values.get(rename.get(k, k), {}).get(v, v) if isinstance(v, str) else v
-               for k, v in flat.items() if k not in drop}
+        flat = record
+        if "properties" in record:
+            flat = {k: v for k, v in record.items() if k != "properties"}
+            flat.update(record.get("properties") or {})
+        if rename or values:
+            row = {rename.get(k, k): values.get(rename.get(k, k), {}).get(v, v) if isinstance(v, str) else v
+                   for k, v in flat.items() if k not in drop}
+        else:  # an email event: a thousand a page, so nothing to look up per field but what to drop
+            row = {k: v for k, v in flat.items() if k not in drop}
         for column in OPTIONAL.get(entity, ()):
             row.setdefault(column, None)
         if "subscriptionId" in row and row["subscriptionId"] is not None:

@@ -209,24 +209,23 @@ class Warehouse:
         if isinstance(self.path, PostgresTarget):
             yield
             return
-        with _PINNING:
+        with _PINNING:  # one pin per file, counted: threads pinning at once (the ingest's pulls) share it
             pinned = _PINNED.get(self.path)
             if pinned is not None:
                 pinned[1] += 1
-        if pinned is not None:
-            try:
-                yield
-            finally:
-                with _PINNING:
-                    pinned[1] -= 1
-            return
-        with self.connect() as con:  # opened under the writer lock, with the warehouse's settings
-            _PINNED[self.path] = [con, 1]
-            try:
-                yield
-            finally:
-                with _PINNING:
+            else:  # opened under the writer lock, with the warehouse's settings; the last one out closes it
+                opened = self.connect()
+                _PINNED[self.path] = pinned = [opened.__enter__(), 1, opened]
+        try:
+            yield
+        finally:
+            with _PINNING:
+                pinned[1] -= 1
+                last = pinned[1] == 0
+                if last:
                     _PINNED.pop(self.path, None)
+            if last:
+                pinned[2].__exit__(None, None, None)
 
     def query_df(self, sql: str, params: list | None = None):
         """A small result as a pandas frame; for aggregated marts and ledgers, never for raw tables."""

@@ -10,6 +10,8 @@ leaves to it. ``validate_table`` judges a table the same way, with no pandas cop
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -32,6 +34,8 @@ __all__ = ["check_batch", "check_staged", "StagedVerdict", "validate_table"]
 _STAGE = "__STAGE__"  # stands for the staging file's schema in ``StagedVerdict.select``
 _REASONS = "__reasons"  # the staging file's table of failing rows (__row, reasons)
 STAGED_MEMORY = "1GB"
+_SCRATCH: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (pid, database) behind ``_scratch``
+_SCRATCH_LOCK = threading.Lock()
 
 
 @dataclass
@@ -65,7 +69,9 @@ def check_staged(batch: Batch, previous_types: Mapping[str, Mapping[str, str]] |
     plan = plan_columns(batch, previous_types)
     if plan is None or batch.staged is None:
         return None
-    con = duckdb.connect(batch.staged)
+    from ..sources._stage import take_stage  # the staging connection, still open: no second open of the file
+
+    con = take_stage(batch.staged) or duckdb.connect(batch.staged)
     try:
         con.execute(f"SET memory_limit = '{STAGED_MEMORY}'")
         con.execute("SET enable_progress_bar = false")
@@ -120,7 +126,7 @@ def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch, fou
     if coerced is None:  # values that do not fit their type: pandera names those exactly, and judges the batch
         return validate_pandera(schema, frame, batch, found)
     compiled = compile_contract(schema, "__batch")
-    with duckdb.connect() as con:
+    with _scratch() as con:
         con.register("__frame", coerced)
         con.execute(f"CREATE TEMP VIEW __batch AS SELECT * FROM __frame POSITIONAL JOIN "
                     f"(SELECT range AS {ROW} FROM range({len(coerced)}))")
@@ -136,6 +142,17 @@ def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch, fou
     bad_idx = coerced.index[reasons[ROW].to_numpy()]
     bad = frame.loc[bad_idx].assign(_reasons=reasons["reasons"].to_numpy())
     return coerced.drop(index=bad_idx), bad, by_check
+
+
+def _scratch() -> duckdb.DuckDBPyConnection:
+    """A fresh connection (its own temp views and registered frames, closed after use) to one in-memory DuckDB kept
+    for the process: starting a DuckDB database costs about as much as judging a 50,000-row batch in it. A forked
+    child starts its own (a database's threads do not survive a fork)."""
+    global _SCRATCH
+    with _SCRATCH_LOCK:
+        if _SCRATCH is None or _SCRATCH[0] != os.getpid():
+            _SCRATCH = (os.getpid(), duckdb.connect())
+        return _SCRATCH[1].cursor()
 
 
 def validate_table(con: duckdb.DuckDBPyConnection, table: str, contract: SourceContract,
