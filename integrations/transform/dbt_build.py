@@ -18,6 +18,7 @@ from typing import Mapping
 from ...contracts.errors import TransformError
 from ..warehouse import Warehouse
 from ..warehouse.landing import ensure_raw_tables
+from ...contracts.registry import SOURCE_CONTRACTS
 from ..warehouse.target import PostgresTarget, WarehouseTarget
 from . import assertions, parsed
 
@@ -156,8 +157,23 @@ def _ensure_raw_tables(warehouse: WarehouseTarget) -> None:
     if isinstance(warehouse, PostgresTarget):
         warehouse.password()
     wh = Warehouse(warehouse)
+    if not wh.is_postgres and _raw_tables_complete(wh):
+        return  # every run after the first: one query instead of a look at each table
     with wh.pinned():  # one open of the DuckDB file for every table, not one open (and checkpoint) per table
         ensure_raw_tables(wh)
+
+
+def _raw_tables_complete(wh: Warehouse) -> bool:
+    """Whether every raw table the source contracts name exists with every column its contract has (what
+    ``ensure_raw_tables`` would otherwise create or add)."""
+    with wh.connect() as con:
+        rows = con.execute("select table_name, column_name from information_schema.columns "
+                           "where table_schema = 'raw'").fetchall()
+    have: dict[str, set[str]] = {}
+    for table, column in rows:
+        have.setdefault(table, set()).add(column)
+    return all(set(contract.empty_frame().columns) <= have.get(key.replace(".", "__"), set())
+               for key, contract in SOURCE_CONTRACTS.items())
 
 
 def _release_duckdb() -> None:
