@@ -151,3 +151,23 @@ def test_a_raw_table_missing_a_contract_column_gets_it_before_the_build(tmp_path
         columns = {r[0] for r in con.execute("select column_name from information_schema.columns where "
                                              "table_schema = 'raw' and table_name = 'salesforce__contacts'").fetchall()}
     assert column in columns
+
+
+def test_a_failed_primary_key_is_split_the_same_on_postgres(pg_server, tmp_path):
+    pytest.importorskip("dbt.adapters.postgres")  # the `postgres` extra (dbt-postgres)
+    from steward.integrations.warehouse import Warehouse
+    from steward.integrations.warehouse.target import PostgresTarget
+
+    url = pg_server.fresh_database("primary_key")
+    target = PostgresTarget.from_url(url)
+    Warehouse(target)  # the ledger, with its own key on batch_id: dropped so that the bad rows can be there
+    with pg_server.psycopg.connect(url) as con:
+        con.execute("alter table ledger.batches drop constraint if exists batches_pkey")
+        con.execute("alter table ledger.batches alter column batch_id drop not null")
+        for batch_id in ["b-1", "b-2", "b-2", None, None, None]:
+            con.execute("insert into ledger.batches (batch_id, run_id, integration, platform, entity, loaded_at) "
+                        "values (%s, 'r', 'salesforce', 'salesforce', 'contacts', now())", [batch_id])
+    outcome = dbt_build.build(target, tmp_path / "dbt", {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()},
+                              select=["stg_steward__batches"])
+    assert sorted((f.test, f.failures) for f in outcome.test_failures) == [
+        ("not_null_stg_steward__batches_batch_id", 3), ("unique_stg_steward__batches_batch_id", 1)]
