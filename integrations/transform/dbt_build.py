@@ -18,7 +18,9 @@ from typing import Mapping
 from ...contracts.errors import TransformError
 from ..warehouse import Warehouse
 from ..warehouse.landing import ensure_raw_tables
+from ...contracts.registry import SOURCE_CONTRACTS
 from ..warehouse.target import PostgresTarget, WarehouseTarget
+from . import assertions, parsed
 
 __all__ = ["TestFailure", "BuildOutcome", "dbt_project_dir", "build", "run_models"]
 
@@ -87,12 +89,16 @@ def _postgres_profile(target: PostgresTarget) -> str:
 
 def build(warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, select: list[str] | None = None,
           exclude: list[str] | None = None, full_refresh: bool = False,
-          settings: Mapping[str, str] | None = None) -> BuildOutcome:
+          settings: Mapping[str, str] | None = None, unit_tests: bool = True) -> BuildOutcome:
     """``dbt build`` (models, data tests and unit tests) with the policy's scope as vars; ``exclude`` leaves nodes
     out (``source:salesforce.opportunities+``: a refused source and everything built on it keep their last build);
     ``full_refresh`` rebuilds the incremental event models from all of raw instead of the batches landed since.
     ``settings`` are DuckDB's resource settings (``Warehouse.settings``; not used on PostgreSQL). ``warehouse`` is
-    the DuckDB file or a :class:`PostgresTarget`."""
+    the DuckDB file or a :class:`PostgresTarget`. ``unit_tests=False`` leaves dbt's unit tests out: they check the
+    models' SQL on fixed fixture rows, not the team's data, so a governance run need not pay for them each time
+    (the test suite runs them all; docs/architecture.md says how to run them on a workspace)."""
+    if not unit_tests:
+        exclude = [*(exclude or []), "test_type:unit"]
     return _invoke("build", warehouse, work_dir, dbt_vars, select, exclude, full_refresh, settings)
 
 
@@ -109,10 +115,12 @@ def _invoke(command: str, warehouse: WarehouseTarget, work_dir: Path, dbt_vars: 
 
     work_dir.mkdir(parents=True, exist_ok=True)
     _ensure_raw_tables(warehouse)  # platforms not connected yet build as empty, not as errors
-    args = [command, "--project-dir", str(dbt_project_dir()),
-            "--profiles-dir", str(_write_profile(work_dir, warehouse, settings)),
-            "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
-            "--vars", json.dumps(dbt_vars, default=str), "--no-use-colors",
+    profiles, target = _write_profile(work_dir, warehouse, settings), work_dir / "target"
+    # --no-write-json: dbt would also write manifest.json (2 MB at every run), graph.gpickle and the semantic
+    # manifest, which nothing reads; run_results.json, which people and the benchmarks read, is written below
+    args = [command, "--project-dir", str(dbt_project_dir()), "--profiles-dir", str(profiles),
+            "--target-path", str(target), "--log-path", str(work_dir / "logs"),
+            "--vars", json.dumps(dbt_vars, default=str), "--no-use-colors", "--no-write-json",
             "--log-level", "none"]  # stdout belongs to Steward (--json); failures reach us as results
     if select:
         # a data test runs only when every model it reads is built here or upstream: dbt's default ("eager") also
@@ -123,14 +131,24 @@ def _invoke(command: str, warehouse: WarehouseTarget, work_dir: Path, dbt_vars: 
     if full_refresh:
         args.append("--full-refresh")
     verbose = os.environ.get("STEWARD_DBT_LOG_LEVEL", "none") != "none"
+    key = parsed.parse_key(dbt_project_dir(), profiles, dbt_vars)
+    manifest = parsed.load(work_dir, key)
+    if manifest is None:
+        parsed.forget_partial(target)
     try:
-        res = dbtRunner(callbacks=[_echo_to_stderr] if verbose else []).invoke(args)
+        res = dbtRunner(manifest=manifest, callbacks=[_echo_to_stderr] if verbose else []).invoke(args)
     finally:
         _release_duckdb()
     if res.exception is not None:
         raise TransformError(f"dbt {command} did not run: {str(res.exception).strip().splitlines()[0]}") \
             from res.exception
-    return _outcome(res.result)
+    if manifest is None:
+        parsed.keep(work_dir, target, key)
+    if hasattr(res.result, "write"):
+        res.result.write(str(target / "run_results.json"))
+    outcome = _outcome(res.result)
+    outcome.test_failures = assertions.split_failures(warehouse, res.result, outcome.test_failures)
+    return outcome
 
 
 def _ensure_raw_tables(warehouse: WarehouseTarget) -> None:
@@ -138,7 +156,24 @@ def _ensure_raw_tables(warehouse: WarehouseTarget) -> None:
     so a missing one is one line naming it (ConfigError), not dbt's error from deep inside its profile."""
     if isinstance(warehouse, PostgresTarget):
         warehouse.password()
-    ensure_raw_tables(Warehouse(warehouse))
+    wh = Warehouse(warehouse)
+    if not wh.is_postgres and _raw_tables_complete(wh):
+        return  # every run after the first: one query instead of a look at each table
+    with wh.pinned():  # one open of the DuckDB file for every table, not one open (and checkpoint) per table
+        ensure_raw_tables(wh)
+
+
+def _raw_tables_complete(wh: Warehouse) -> bool:
+    """Whether every raw table the source contracts name exists with every column its contract has (what
+    ``ensure_raw_tables`` would otherwise create or add)."""
+    with wh.connect() as con:
+        rows = con.execute("select table_name, column_name from information_schema.columns "
+                           "where table_schema = 'raw'").fetchall()
+    have: dict[str, set[str]] = {}
+    for table, column in rows:
+        have.setdefault(table, set()).add(column)
+    return all(set(contract.empty_frame().columns) <= have.get(key.replace(".", "__"), set())
+               for key, contract in SOURCE_CONTRACTS.items())
 
 
 def _release_duckdb() -> None:

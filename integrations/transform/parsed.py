@@ -1,0 +1,86 @@
+"""dbt's parse of the project, kept in the working folder so that a run does not parse again what did not change.
+
+Every ``dbt build`` first parses the whole project (every model, macro and test: a few seconds of CPU, more than a
+tenth of a demo run's transform). dbt's own partial parsing cannot help a governance run: it starts over whenever
+a var changes, and ``as_of`` (the run's start) and ``run_id`` change on every run. Both are read only when dbt
+compiles a node for the build (``as_of()`` macro, ``var('run_id')`` in a model's SQL), never in a ``config()``,
+``ref()`` or ``source()``, so the parse is the same for every run that shares everything else.
+
+So the parse is keyed by what it depends on: the dbt and adapter versions, every file of the project, the profile,
+and every var but ``as_of`` and ``run_id``. A build whose key has a saved parse hands it to dbt
+(``dbtRunner(manifest=...)``, dbt's documented way to invoke it repeatedly); one without lets dbt parse as usual
+and keeps the file dbt writes for its partial parsing (``target/partial_parse.msgpack``, the fully processed
+manifest) under the key. Compilation, models, data tests and unit tests all run as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["RUN_VARS", "parse_key", "load", "forget_partial", "keep"]
+
+RUN_VARS = ("as_of", "run_id")  # read only at compile time: a change does not change the parse
+_ADAPTERS = ("dbt-core", "dbt-adapters", "dbt-duckdb", "dbt-postgres")
+_FOLDER = "parsed"  # under the build's working folder
+_PARTIAL = "partial_parse.msgpack"
+
+
+def parse_key(project: Path, profiles: Path, dbt_vars: dict) -> str:
+    """A digest of everything dbt's parse of ``project`` depends on, except the vars a run changes."""
+    digest = hashlib.sha256()
+    for name in _ADAPTERS:
+        digest.update(f"{name}={_version(name)}\n".encode())
+    digest.update((profiles / "profiles.yml").read_bytes())
+    kept = {k: v for k, v in dbt_vars.items() if k not in RUN_VARS}
+    digest.update(json.dumps(kept, sort_keys=True, default=str).encode())
+    for path in sorted(p for p in project.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def load(work_dir: Path, key: str):
+    """The saved parse for ``key``, ready for ``dbtRunner(manifest=...)``; None when there is none or it cannot be
+    read (dbt then parses, and :func:`keep` replaces it)."""
+    path = work_dir / _FOLDER / f"{key}.msgpack"
+    if not path.is_file():
+        return None
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.parser.manifest import extended_mashumuro_decoder
+
+    try:
+        manifest = Manifest.from_msgpack(path.read_bytes(), decoder=extended_mashumuro_decoder)
+    except Exception:  # noqa: BLE001 - a damaged or foreign file is a cache miss, never a failed run
+        path.unlink(missing_ok=True)
+        return None
+    manifest.build_flat_graph()  # as dbt's own parse leaves it: the `graph` variable of the Jinja context
+    return manifest
+
+
+def forget_partial(target: Path) -> None:
+    """Remove dbt's partial-parse file before a build that parses, so that a file found after it is this parse."""
+    (target / _PARTIAL).unlink(missing_ok=True)
+
+
+def keep(work_dir: Path, target: Path, key: str) -> None:
+    """Save the parse dbt just wrote under ``key`` (only the newest key is kept: older ones belong to a policy,
+    project or dbt version the workspace no longer runs). Nothing to save when dbt did not parse."""
+    written = target / _PARTIAL
+    if not written.is_file():
+        return
+    folder = work_dir / _FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.msgpack"):
+        old.unlink(missing_ok=True)
+    partial = folder / f"{key}.part"
+    partial.write_bytes(written.read_bytes())
+    partial.replace(folder / f"{key}.msgpack")  # whole or not at all
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "-"
