@@ -73,14 +73,17 @@ SPREAD = {"tests/dbt/test_injections.py"}
 FIRST = [
     "tests/flows/test_bad_input.py",  # `steward run` subprocesses, on the governed demo run (tests/governed.py)
     "tests/flows/test_interrupt.py",  # runs started, signalled and killed, each with its own Prefect server
-    "tests/flows/test_cli_end_to_end.py",  # the README's `steward demo` as a newcomer runs it
-    "tests/flows/test_prelaunch_audit.py",  # two demo runs at scale 1, then the launch specs
+    # the README's `steward demo` at scale 1, injected and clean (tests/governed.py cli_demo_copy), once per session
+    # for these two modules: started on the two workers at once, each builds one of the two runs (the injected one
+    # for the first, the clean one for the second) while the other worker builds the other
+    "tests/flows/test_cli_end_to_end.py",  # the injected demo as a newcomer runs it
+    "tests/flows/test_prelaunch_audit.py",  # the launch specs on the warehouses those two runs left
     "tests/integrations/test_api_salesforce.py",
     "tests/flows/test_no_pii_leaves.py",  # `steward demo --verbose` with Slack: the PII scan and the alerts
     "tests/flows/test_writer_lock.py",  # four `steward` processes on one warehouse
     "tests/contracts/test_sql_checks.py",
     "tests/integrations/test_pg_runs.py",
-    "tests/flows/test_demo_over_api.py",  # the demo from files, then over the emulators' APIs, twice
+    "tests/flows/test_demo_over_api.py",  # the demo over the emulators' APIs, twice, against the governed demo
     "tests/flows/test_approvals.py",  # one whole run paused and answered, five act steps on one built demo
     "tests/flows/test_governance_source_down.py",
     "tests/flows/test_breaking_drift.py",

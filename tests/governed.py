@@ -8,6 +8,8 @@ import json
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -199,3 +201,69 @@ def demo_run_copy(tmp_path_factory, name: str, scale: float = 0.2, seed: int = 7
                                        "report": result.report.replace(old, new, 1)})
     prefect = json.loads((template / "prefect.json").read_text())
     return DemoRun(root / "ws" / "steward.yaml", replace(ws, root=root / "ws", files=files), result, prefect)
+
+
+# ------------------------------------------------------------------------------------------- `steward demo` runs
+# The README's `steward demo` at scale 1, injected and clean, each run once per session in a fresh `steward` process:
+# test_cli_end_to_end.py asks what the newcomer sees (its JSON, exit code, report, audit log), and
+# test_prelaunch_audit.py audits the launch specs on the very warehouses `steward demo` leaves, as the README's next
+# step does (`steward audit launch ... -c steward-demo/steward.yaml`). Before, each module paid its own two scale-1
+# runs. Each caller gets a private copy of the folder; the process's output is kept with it, its paths moved into
+# the copy.
+
+
+@dataclass(frozen=True)
+class CliDemo:
+    """A copy of the folder a `steward demo` process ran in, and that process's exit code and output."""
+
+    cwd: Path
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def steward_process(*args: str, cwd: Path, env: dict | None = None) -> "subprocess.CompletedProcess":
+    """The ``steward`` command in a fresh process, with none of this process's Prefect API or Slack settings unless
+    ``env`` gives them (test_cli_end_to_end.py's ``steward`` is this function)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "SLACK_"))}
+    environment.update(env or {})
+    return subprocess.run([sys.executable, "-m", "steward.flows.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=900, env=environment)
+
+
+# `steward demo` as a newcomer runs it: no Prefect server anywhere (the run starts its own temporary one), and dbt
+# parses the project as on a fresh machine (tests/dbt_parses is left out)
+NEWCOMER = {"STEWARD_TEST_DBT_PARSES": ""}
+INJECTED_DEMO = ("demo", "--json", "--fail-on", "critical")
+CLEAN_DEMO = ("demo", "--clean", "--json", "--fail-on", "warn", "--workdir", "clean")
+
+
+def cli_demo_template(tmp_path_factory, args: tuple[str, ...], env: dict[str, str]) -> Path:
+    """The folder ``steward <args>`` ran in, run once for the session by whichever xdist worker asks first (the
+    others wait on a file lock). ``env`` is part of the key: a newcomer's run and a run on the session's Prefect
+    server are different runs."""
+    tag = hashlib.sha256(repr(("cli-demo", args, sorted(k for k in env if k != "PREFECT_API_URL"))).encode()) \
+        .hexdigest()[:12]
+    root = _session_dir(tmp_path_factory) / f"cli-demo-{tag}"
+    with open(root.parent / f"cli-demo-{tag}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "process.json").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            (root / "cwd").mkdir(parents=True)
+            proc = steward_process(*args, cwd=root / "cwd", env=env)
+            record = {"cwd": str(root / "cwd"), "returncode": proc.returncode, "stdout": proc.stdout,
+                      "stderr": proc.stderr}
+            (root / "process.json").write_text(json.dumps(record))  # written last: the template is done
+    return root
+
+
+def cli_demo_copy(tmp_path_factory, name: str, args: tuple[str, ...], env: dict[str, str]) -> CliDemo:
+    """A private copy of the session's ``steward <args>`` folder (``cli_demo_template``), with the process's output;
+    every path it printed into the template's folder now names the copy."""
+    template = cli_demo_template(tmp_path_factory, args, env)
+    record = json.loads((template / "process.json").read_text())
+    cwd = tmp_path_factory.mktemp(name) / "cwd"
+    shutil.copytree(template / "cwd", cwd, symlinks=True)
+    moved = {k: record[k].replace(record["cwd"], str(cwd)) for k in ("stdout", "stderr")}
+    return CliDemo(cwd, args, record["returncode"], moved["stdout"], moved["stderr"])

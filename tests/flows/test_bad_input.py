@@ -136,17 +136,6 @@ def test_missing_config_file(tmp_path):
     assert proc.returncode == 2 and "nope.yaml: config file not found" in proc.stderr
 
 
-def test_rerun_lands_nothing_twice(ws):
-    before = _raw_counts(ws)
-    proc = steward("run", "-c", str(ws / "steward.yaml"), "--json", cwd=ws)
-    assert proc.returncode == 0, proc.stderr
-    assert _raw_counts(ws) == before
-    with duckdb.connect(str(ws / "steward.duckdb"), read_only=True) as con:
-        firsts = con.execute("select count(distinct first_seen_at), count(distinct run_id) from ledger.findings "
-                             "where check_id = 'bias.selection_rate_disparity'").fetchone()
-    assert firsts == (1, 2)  # seen in both runs, first seen in the first
-
-
 def test_a_stack_with_only_some_platforms_runs(ws):
     cfg = yaml.safe_load((ws / "steward.yaml").read_text())
     cfg["integrations"] = [i for i in cfg["integrations"] if i["platform"] in ("salesforce", "google_ads")]
@@ -175,9 +164,12 @@ def _insert_line(path: Path, line: bytes, at: int) -> None:
     path.write_bytes(b"".join(lines[:at] + [line] + lines[at:]))
 
 
-def test_bad_records_cost_only_themselves_and_the_run_completes(ws):
-    """The issue's three: 300 junk bytes mid-CSV (DuckDB: 'Error when sniffing file'), invalid UTF-8 in an NDJSON
-    file, 5000-deep JSON in another; each used to end the whole run with exit 2."""
+@pytest.fixture(scope="module")
+def bad_records(workspace, tmp_path_factory):
+    """The issue's three bad records planted in a copy of the governed demo, then two `steward run`s: the first
+    meets them, the second reruns on the same files. Two tests ask of these two runs."""
+    ws = tmp_path_factory.mktemp("bad-records") / "ws"
+    shutil.copytree(workspace, ws)
     before = _raw_counts(ws)
     contacts = ws / "exports" / "salesforce" / "contacts.csv"
     body = contacts.read_bytes()
@@ -186,8 +178,16 @@ def test_bad_records_cost_only_themselves_and_the_run_completes(ws):
     _insert_line(ws / "exports" / "hubspot" / "email_events.jsonl", b'{"id": "x", "recipient": "caf\xe9@x.org"}\n', 5)
     _insert_line(ws / "exports" / "hubspot" / "marketing_emails.jsonl",
                  b'{"id": "deep", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}\n", 1)
-
     proc = steward("run", "-c", str(ws / "steward.yaml"), "--json", cwd=ws)
+    after_first = _raw_counts(ws)
+    again = steward("run", "-c", str(ws / "steward.yaml"), "--json", cwd=ws)
+    return {"ws": ws, "before": before, "proc": proc, "after_first": after_first, "again": again}
+
+
+def test_bad_records_cost_only_themselves_and_the_run_completes(bad_records):
+    """The issue's three: 300 junk bytes mid-CSV (DuckDB: 'Error when sniffing file'), invalid UTF-8 in an NDJSON
+    file, 5000-deep JSON in another; each used to end the whole run with exit 2."""
+    ws, before, proc = bad_records["ws"], bad_records["before"], bad_records["proc"]
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "error:" not in proc.stderr
     result = json.loads(proc.stdout)
@@ -208,12 +208,20 @@ def test_bad_records_cost_only_themselves_and_the_run_completes(ws):
     # every platform is judged: Salesforce contacts (bias), HubSpot (consent), Google Ads vs CRM (reconciliation)
     assert {"bias.selection_rate_disparity", "consent.send_after_opt_out",
             "reconciliation.ad_spend_vs_crm_cost"} <= checks
-    assert _raw_counts(ws) == before  # the readable rows merged by key: nothing lost or duplicated
+    assert bad_records["after_first"] == before  # the readable rows merged by key: nothing lost or duplicated
 
-    again = steward("run", "-c", str(ws / "steward.yaml"), "--json", cwd=ws)
+
+def test_rerun_lands_nothing_twice(bad_records):
+    """A run on files unchanged since the last run: the bad records' second run above (the governed demo's third:
+    its own, the one that met the bad records, this one)."""
+    ws, again = bad_records["ws"], bad_records["again"]
     assert again.returncode == 0, again.stderr
     assert all(r["skipped"] for r in json.loads(again.stdout)["ingested"])
-    assert _raw_counts(ws) == before
+    assert _raw_counts(ws) == bad_records["before"]
+    with duckdb.connect(str(ws / "steward.duckdb"), read_only=True) as con:
+        firsts = con.execute("select count(distinct first_seen_at), count(distinct run_id) from ledger.findings "
+                             "where check_id = 'bias.selection_rate_disparity'").fetchone()
+    assert firsts == (1, 3)  # seen in all three runs, first seen in the first
 
 
 def test_a_file_nothing_of_which_can_be_read_is_refused_and_the_run_completes(ws):

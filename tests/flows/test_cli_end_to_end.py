@@ -7,24 +7,15 @@ report no warn or critical finding at all.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from governed import CLEAN_DEMO, INJECTED_DEMO, NEWCOMER, cli_demo_copy, steward_process as steward
 from steward.integrations.demo.injections import EXPECTED_CHECKS
 
 pytestmark = pytest.mark.slow
-STEWARD = [sys.executable, "-m", "steward.flows.cli"]
-
-
-def steward(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "SLACK_"))}
-    environment.update(env or {})
-    return subprocess.run([*STEWARD, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=environment)
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +23,10 @@ def injected(tmp_path_factory):
     """The README's first command exactly as a newcomer runs it: no Prefect server anywhere, so the run starts its
     own temporary one (the other tests here share the session's server, ``prefect_api``), and dbt parses the
     project as on a fresh machine (the other `steward` processes of the suite take the session's parse,
-    tests/dbt_parses)."""
-    cwd = tmp_path_factory.mktemp("demo")
-    proc = steward("demo", "--json", "--fail-on", "critical", cwd=cwd, env={"STEWARD_TEST_DBT_PARSES": ""})
-    return cwd, proc
+    tests/dbt_parses). Run once per session (tests/governed.py ``cli_demo_copy``): test_prelaunch_audit.py audits
+    launches on the warehouse it leaves."""
+    demo = cli_demo_copy(tmp_path_factory, "demo", INJECTED_DEMO, NEWCOMER)
+    return demo.cwd, demo
 
 
 def test_injected_demo_reports_every_planted_problem(injected):
@@ -87,9 +78,10 @@ def test_injected_demo_writes_a_report_and_prints_alerts_without_pii(injected):
     assert payloads and "@example" not in payloads
 
 
-def test_clean_demo_reports_no_warn_or_critical(tmp_path, prefect_api):
-    proc = steward("demo", "--clean", "--json", "--fail-on", "warn", "--workdir", "clean", cwd=tmp_path,
-                   env=prefect_api)
+def test_clean_demo_reports_no_warn_or_critical(tmp_path_factory, prefect_api):
+    """`steward demo --clean`, once per session on the session's Prefect server (test_prelaunch_audit.py audits
+    launches on the same run's warehouse)."""
+    proc = cli_demo_copy(tmp_path_factory, "clean", CLEAN_DEMO, prefect_api)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["counts"]["critical"] == 0 and result["counts"]["warn"] == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from steward.flows.demo import prepare_demo
+from governed import demo_run_copy
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def server(prefect_api):
     return url, env
 
 
-def test_deploy_trigger_and_find_the_artifacts(server, tmp_path):
+def test_deploy_trigger_and_find_the_artifacts(server, tmp_path, tmp_path_factory):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
     from prefect.deployments import run_deployment
@@ -56,7 +56,8 @@ def test_deploy_trigger_and_find_the_artifacts(server, tmp_path):
     from steward.flows.deploy import deploy_all
 
     url, env = server
-    config, _ = prepare_demo(tmp_path / "ws", scale=0.2)
+    # a copy of the session's governed demo (tests/governed.py): the deployment's run is its scheduled next run
+    config = demo_run_copy(tmp_path_factory, "deploy", scale=0.2).config
     with temporary_settings(updates={PREFECT_API_URL: url}):
         ids = deploy_all(config, pool=POOL, paused=True)
         assert set(ids) == {"governance-run/steward-governance", "integration-health/steward-health",

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from steward.flows.demo import prepare_demo
-from steward.flows.governance import RunParams, governance_run
+from governed import CLEAN_DEMO, INJECTED_DEMO, NEWCOMER, cli_demo_copy
 from steward.flows.prelaunch import LaunchParams, prelaunch_audit
 from steward.integrations.emulator.slack import SlackEmulator
 from steward.integrations.warehouse import Warehouse
@@ -25,16 +24,16 @@ MASKED = re.compile(r"^h:[0-9a-f]{10}$")
 
 
 @pytest.fixture(scope="module")
-def workspaces(prefect_harness, tmp_path_factory) -> dict[str, Path]:
+def workspaces(prefect_api, tmp_path_factory) -> dict[str, Path]:
     """The demo workspace the examples are written for (seed 7, scale 1), clean and with every problem injected,
-    each governed once the way `steward demo` does it."""
-    root = tmp_path_factory.mktemp("launch")
-    built = {}
-    for name, clean in (("clean", True), ("injected", False)):
-        config, _ = prepare_demo(root / name, scale=1.0, clean=clean)
-        governance_run(RunParams(config=str(config), kind="demo"))
-        built[name] = config
-    return built
+    each governed once by `steward demo`: copies of the session's two `steward demo` runs that
+    test_cli_end_to_end.py checks (tests/governed.py ``cli_demo_copy``), audited here as the README's next step
+    audits a launch. The clean one first: the other worker is likely building the injected one meanwhile."""
+    clean = cli_demo_copy(tmp_path_factory, "launch-clean", CLEAN_DEMO, prefect_api)
+    injected = cli_demo_copy(tmp_path_factory, "launch-injected", INJECTED_DEMO, NEWCOMER)
+    for demo in (clean, injected):
+        assert json.loads(demo.stdout)["status"] == "completed", demo.stderr[-2000:]
+    return {"clean": clean.cwd / "clean" / "steward.yaml", "injected": injected.cwd / "steward-demo" / "steward.yaml"}
 
 
 @pytest.fixture
@@ -108,11 +107,21 @@ def test_priority_leads_on_the_injected_workspace_is_no_go_with_every_reason(wor
     assert "select * from launch.launch__bias where dimension = 'age_band' and group_value = '55-64'" in export
 
 
-def test_the_cli_exits_1_on_no_go_and_prints_one_json_document(workspaces):
+@pytest.fixture(scope="module")
+def nogo_by_cli(workspaces) -> dict:
+    """The no-go spec audited through the CLI by both spellings, `steward audit launch` and `steward audit-launch`
+    (each audit builds the launch marts; the two tests below ask different things of the same two answers)."""
     from steward.flows.cli import app
 
-    run = CliRunner().invoke(app, ["audit-launch", str(EXAMPLES / "nogo-priority-leads.yaml"),
-                                   "-c", str(workspaces["injected"]), "--json", "--no-notify"])
+    args = [str(EXAMPLES / "nogo-priority-leads.yaml"), "-c", str(workspaces["injected"]), "--json", "--no-notify"]
+    return {"new": CliRunner().invoke(app, ["audit", "launch", *args]),
+            "old": CliRunner().invoke(app, ["audit-launch", *args])}
+
+
+def test_the_cli_exits_1_on_no_go_and_prints_one_json_document(workspaces, nogo_by_cli):
+    from steward.flows.cli import app
+
+    run = nogo_by_cli["old"]  # `steward audit-launch <spec> -c <config> --json --no-notify`
     assert run.exit_code == 1, run.output
     doc = json.loads(run.stdout.strip().splitlines()[-1])
     assert doc["verdict"] == "NO-GO" and len(doc["blocking"]) == 5
@@ -124,12 +133,9 @@ def test_the_cli_exits_1_on_no_go_and_prints_one_json_document(workspaces):
     assert bad.exit_code == 2
 
 
-def test_audit_launch_is_the_new_spelling_and_audit_dash_launch_still_works(workspaces):
+def test_audit_launch_is_the_new_spelling_and_audit_dash_launch_still_works(nogo_by_cli):
     """`steward audit launch` gives the same verdict, reasons and exit code as the old `steward audit-launch`."""
-    from steward.flows.cli import app
-
-    args = [str(EXAMPLES / "nogo-priority-leads.yaml"), "-c", str(workspaces["injected"]), "--json", "--no-notify"]
-    new, old = (CliRunner().invoke(app, [*cmd, *args]) for cmd in (["audit", "launch"], ["audit-launch"]))
+    new, old = nogo_by_cli["new"], nogo_by_cli["old"]
     assert (new.exit_code, old.exit_code) == (1, 1), new.output + old.output
     docs = [json.loads(r.stdout.strip().splitlines()[-1]) for r in (new, old)]
     assert [d["verdict"] for d in docs] == ["NO-GO", "NO-GO"]
