@@ -11,11 +11,14 @@ identifier rewritten per copy, so the demo's injected problems recur at their ra
   demo        the scale-1 demo's exports (its findings are what the stack's must be, counts aside);
   first       the stack's first run: land every export file, transform, judge, act, alert, report;
   governance  the same config again on the landed warehouse: nothing new to land;
+  full        `steward run --full-refresh` on the landed warehouse: every model rebuilt from all of raw, what the
+              daily run is compared with (daily_vs_full);
   daily       after a day's delta (1% new email events, 0.5% changed people) as incremental exports;
 and, in this process, the floor: DuckDB reading every raw table once with one grouped aggregate each (by the
 entity's key, every column aggregated): the cheapest pass any governance run must make.
 Per run: wall seconds, the run's own seconds per stage, the ten slowest dbt nodes (target/run_results.json, or the dbt
-log when a run is stopped at ``--timeout``), peak RSS of the run's process tree (wait4). Progress on stderr; one
+log when a run is stopped at ``--timeout``), peak RSS of the run's process tree (``TreeMemory``: the run's own
+``ru_maxrss`` from a small launcher, plus its children's sampled ``VmHWM``). Progress on stderr; one
 JSON line on stdout, with the issue's targets and whether each is met. See docs/benchmarks.md.
 
 On PostgreSQL (``--postgres`` starts a throwaway server on 127.0.0.1, as the tests do; ``--warehouse URL`` uses an
