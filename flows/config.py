@@ -116,7 +116,11 @@ class ServeConfig(_Strict):
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 _UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
           "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
-DEFAULT_MEMORY_SHARE = "75%"  # of the machine's RAM: room for Python, dbt and the OS next to DuckDB
+# DuckDB's share of a run by default: a fixed size, not a share of RAM. A run's process tree is the run (Python, dbt,
+# Prefect's client: about 0.6 GiB) plus Prefect's temporary server (about 0.25 GiB), then DuckDB; with 1 GiB for
+# DuckDB a 1M-contact / 10M-event run stays under 2 GiB, and a larger one spills to temp_directory instead of taking
+# the machine (at 75 % of RAM, DuckDB kept up to 18 GiB of pages on a 24 GiB machine). docs/configuration.md.
+DEFAULT_MEMORY_LIMIT = "1GiB"
 
 
 def _machine_memory() -> int:
@@ -135,7 +139,7 @@ class DuckDBConfig(_Strict):
     fit in ``memory_limit`` spills to ``temp_directory`` instead of failing, so the limit bounds memory, not size."""
 
     threads: int | None = Field(None, ge=1, le=1024)  # default: the CPUs this process may use
-    memory_limit: str | None = None  # "8GB", "512MiB" or a share of RAM, "60%"; default 75%
+    memory_limit: str | None = None  # "8GB", "512MiB" or a share of RAM, "60%"; default 1GiB
     temp_directory: Path | None = None  # default (DuckDB's own): "<warehouse>.tmp" beside the warehouse file
 
     @field_validator("memory_limit")
@@ -152,7 +156,7 @@ class DuckDBConfig(_Strict):
         """The DuckDB settings for a warehouse file, defaults filled in, as ``SET`` and dbt-duckdb's profile take
         them (a share of RAM becomes MiB here: DuckDB itself only takes sizes). Without a ``temp_directory`` DuckDB
         spills to ``<warehouse>.tmp``, so none is set."""
-        found = _SIZE.match(self.memory_limit or DEFAULT_MEMORY_SHARE)
+        found = _SIZE.match(self.memory_limit or DEFAULT_MEMORY_LIMIT)
         number, unit = float(found.group(1)), found.group(2).upper()
         limit = number / 100 * _machine_memory() if unit == "%" else number * _UNITS[unit]
         out = {"threads": str(self.threads or _usable_cpus()), "memory_limit": f"{max(1, int(limit // 1024**2))}MiB"}

@@ -5,7 +5,10 @@ timed runs are the benchmark's, never the suite's."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -14,7 +17,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 from _scale_data import build_stack, write_delta  # noqa: E402
 from bench_audits import translate  # noqa: E402
-from bench_scale import _landed_so_far, _last_stage, _slowest_from_log, compare, floor  # noqa: E402
+from bench_scale import (TreeMemory, _landed_so_far, _last_stage, _slowest_from_log, _wait, compare, floor,  # noqa: E402
+                         launch, launched_rusage)
 
 from steward.integrations.warehouse import Warehouse  # noqa: E402
 
@@ -200,3 +204,26 @@ def test_a_stopped_runs_stage_and_rows_so_far_are_read_from_its_progress_lines(t
     with log.open("a") as fh:  # the transform reports itself when it is done; dbt's node lines say it has begun
         fh.write("dbt: 1 of 232 START sql view model staging.stg_cdp__profiles ........ [RUN]\n")
     assert _last_stage(log) == "transform"
+
+
+def test_a_runs_peak_memory_is_its_own_and_not_the_benchmarks(tmp_path):
+    # The benchmark holds the stack's DuckDB pages after building it. Linux hands a child the resident peak of the
+    # address space its exec replaced, so a run spawned straight from the benchmark reported the benchmark's memory
+    # (2970 MiB for a scale-1 run that never held 560 MiB). Started through the launcher, the figure is the run's.
+    held = bytearray(b"\1") * (400 * 2**20)  # what the benchmark holds
+    child = [sys.executable, "-c", "import time; b = bytearray(b'\\1') * (120 * 2**20); time.sleep(1.5)"]
+    direct = subprocess.Popen(child, start_new_session=True)
+    assert os.wait4(direct.pid, 0)[2].ru_maxrss / 1024 >= 400  # the old figure: the spawner's peak
+
+    err = tmp_path / "run.log"
+    err.touch()
+    with err.open("w") as stderr:
+        proc = launch(child, tmp_path / "run.rusage", stdout=subprocess.DEVNULL, stderr=stderr)
+        tree = TreeMemory(proc.pid)
+        status, _, stopped, _ = _wait(proc, time.perf_counter() + 120, err, "mem", 6144, None, tree)
+    figures = tree.figures(launched_rusage(tmp_path / "run.rusage"))
+    assert (os.waitstatus_to_exitcode(status), stopped) == (0, "")
+    assert 120 <= figures["peak_rss_mib"] < 300, figures  # the child's own ~130 MiB, not 400 more
+    assert 120 <= figures["peak_rss_sampled_mib"] <= figures["peak_rss_mib"], figures
+    assert figures["peak_rss_processes"][0][0] >= 120
+    assert len(held) == 400 * 2**20

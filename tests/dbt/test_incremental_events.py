@@ -1,9 +1,9 @@
 """Issue #12, the daily run: the event-grain staging models (HubSpot email events, Marketo activities, AI decisions)
-are dbt incremental models that read only the raw batches landed since their last build. Whatever the delta holds
-(new records, a record landed again with changes, a record the platform deleted after it was built), the
-incremental build must hold exactly the rows a full refresh of the same raw data holds; so must the views that read
-them. Everything is landed through Steward's own landing (validation, merge by key, tombstones), on a warehouse
-whose first build found no rows at all."""
+and the largest people-grain one (Salesforce campaign members) are dbt incremental models that read only the raw
+batches landed since their last build. Whatever the delta holds (new records, a record landed again with changes, a
+record the platform deleted after it was built), the incremental build must hold exactly the rows a full refresh of
+the same raw data holds; so must the views that read them. Everything is landed through Steward's own landing
+(validation, merge by key, tombstones), on a warehouse whose first build found no rows at all."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ from steward.integrations.warehouse import Warehouse
 from steward.integrations.warehouse.landing import ensure_raw_tables, land_batch
 from steward.integrations.warehouse.validation import check_batch
 
-INCREMENTAL = ["stg_hubspot__email_events", "stg_marketo__activities", "stg_decisions__ai_decisions"]
+INCREMENTAL = ["stg_hubspot__email_events", "stg_marketo__activities", "stg_decisions__ai_decisions",
+               "stg_salesforce__campaign_members"]
 READERS = ["int_email_events__attributed", "int_marketo_activities__identified"]
-SELECT = [f"+{m}" for m in READERS] + ["stg_decisions__ai_decisions"]
+SELECT = [f"+{m}" for m in READERS] + ["stg_decisions__ai_decisions", "stg_salesforce__campaign_members"]
 AS_OF = pd.Timestamp("2026-11-20 12:00", tz="UTC")
 MS = lambda text: int(pd.Timestamp(text, tz="UTC").value // 10**6)  # noqa: E731  HubSpot's epoch milliseconds
 
@@ -68,6 +69,13 @@ def _lead(i: int) -> dict:
             "emailInvalid": False, "sfdcContactId": None, "sfdcLeadId": None, "createdAt": at, "updatedAt": at}
 
 
+def _member(i: int, status: str = "Sent", when: str = "2026-11-02") -> dict:
+    """A Salesforce campaign member (the largest people-grain table, incremental too: issue #12's daily run)."""
+    person = {"ContactId": f"003{i:015d}", "LeadId": None} if i % 2 else {"ContactId": None, "LeadId": f"00Q{i:015d}"}
+    return {"Id": f"00v{i:015d}", "CampaignId": "701000000000000001", **person, "Status": status,
+            "CreatedDate": pd.Timestamp("2026-11-01", tz="UTC"), "SystemModstamp": pd.Timestamp(when, tz="UTC")}
+
+
 def _build(wh: Warehouse, work, full_refresh: bool = False) -> None:
     dbt_vars = {**load_policy().dbt_vars(), "as_of": AS_OF.isoformat()}
     outcome = dbt_build.build(wh.path, work, dbt_vars, select=SELECT, full_refresh=full_refresh)
@@ -95,12 +103,15 @@ def landed(tmp_path_factory):
     _land(wh, "marketo", "leads", [_lead(i) for i in (1, 2)])
     _land(wh, "marketo", "activities", [_activity(i, lead=1 + i % 2) for i in range(1, 5)])
     _land(wh, "decisions", "ai_decisions", [_decision(i) for i in range(1, 4)])
+    _land(wh, "salesforce", "campaign_members", [_member(i) for i in range(1, 5)])
     _build(wh, work)
     # the delta: new records, a record landed again with changes, and deletions the platforms reported
     _land(wh, "hubspot", "email_events", [_event(6), _event(2, kind="CLICK", when="2026-11-11 09:00")],
           deleted=("ev-3",))
     _land(wh, "marketo", "activities", [_activity(7, lead=2), _activity(1, lead=2, type_id=10)], deleted=("4",))
     _land(wh, "decisions", "ai_decisions", [_decision(4), _decision(2, confidence=0.3)], deleted=("d-1",))
+    _land(wh, "salesforce", "campaign_members", [_member(5), _member(2, status="Responded", when="2026-11-03")],
+          deleted=(_member(3)["Id"],))
     _build(wh, work)
     return wh, work
 
@@ -124,6 +135,10 @@ def test_an_incremental_build_after_a_delta_holds_what_a_full_refresh_holds(land
         ["1", "2", "3", "7"]
     decisions = wh.query_df("select decision_id, confidence from staging.stg_decisions__ai_decisions")
     assert dict(zip(decisions.decision_id, decisions.confidence)) == {"d-2": 0.3, "d-3": 0.9, "d-4": 0.9}
+    assert "_loaded_at > (" in _compiled(work, "stg_salesforce__campaign_members")
+    members = wh.query_df("select campaign_member_id, member_status from staging.stg_salesforce__campaign_members")
+    assert dict(zip(members.campaign_member_id, members.member_status)) == {
+        _member(i)["Id"]: status for i, status in [(1, "Sent"), (2, "Responded"), (4, "Sent"), (5, "Sent")]}
 
     with wh.connect() as con:
         for model in INCREMENTAL + READERS:
