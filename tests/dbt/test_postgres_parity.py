@@ -277,7 +277,8 @@ def test_data_tests_agree_and_unit_tests_pass_on_postgres(built):
         duck, pg = built.outcomes["duckdb", build], built.outcomes["postgres", build]
         assert pg.models == duck.models > 0
         assert pg.skipped == [] and duck.skipped == []
-        assert pg.tests_passed == duck.tests_passed > 10
+        # a primary_key test is one node for two assertions (not null, unique): the launch build has eight nodes
+        assert pg.tests_passed == duck.tests_passed >= 8
         assert failures(pg) == failures(duck)
     # every unit test of the project passed on PostgreSQL
     assert built.outcomes["postgres", "governance"].unit_tests == _unit_tests() >= 16
