@@ -72,7 +72,7 @@ SPREAD = {"tests/dbt/test_injections.py"}
 # Ranked by their summed durations in a full run (docs/testing.md); a new module starts behind these.
 FIRST = [
     "tests/flows/test_bad_input.py",  # `steward run` subprocesses, on the governed demo run (tests/governed.py)
-    "tests/flows/test_interrupt.py",  # runs started, signalled and killed, each with its own Prefect server
+    "tests/flows/test_interrupt.py",  # runs started and signalled, each with its own Prefect server, and killed
     # the README's `steward demo` at scale 1, injected and clean (tests/governed.py cli_demo_copy), once per session
     # for these two modules: started on the two workers at once, each builds one of the two runs (the injected one
     # for the first, the clean one for the second) while the other worker builds the other
@@ -84,13 +84,14 @@ FIRST = [
     "tests/contracts/test_sql_checks.py",
     "tests/integrations/test_pg_runs.py",
     "tests/flows/test_demo_over_api.py",  # the demo over the emulators' APIs, twice, against the governed demo
-    "tests/flows/test_approvals.py",  # one whole run paused and answered, five act steps on one built demo
-    "tests/flows/test_governance_source_down.py",
+    "tests/flows/test_approvals.py",  # a demo governed once; its next run paused and answered, five act steps
+    "tests/flows/test_own_stack.py",  # four first runs of examples/own-stack: files and tables, planted and clean
     "tests/flows/test_breaking_drift.py",
     "tests/flows/test_unreadable_files.py",
     "tests/integrations/test_pg_demo.py",  # whole runs on PostgreSQL next to their DuckDB templates (pg_scenarios.py)
     "tests/flows/test_deployments.py",  # a process worker runs two deployments
     "tests/flows/test_report_demo.py",
+    "tests/flows/test_governance_source_down.py",  # the governed demo's next run, HubSpot down
     "tests/integrations/test_api_hubspot.py",
     "tests/integrations/test_api_marketo.py",
     "tests/integrations/test_marketo_cross_system.py",

@@ -1,8 +1,9 @@
 """Guarded actions on a real Prefect flow run: approval, rejection, timeout, kill switch, dry run, resume.
 
-The approved pause is followed through a whole governance run (pause, answer, audit, resume, anchors, report). The
-other cases are decided in the run's act step, so they run the run's own judge, plan, approval and act tasks in a
-flow run of their own (``_act_step``) on a demo warehouse landed and built once for the session: the same code
+The approved pause is followed through a whole governance run (pause, answer, audit, resume, anchors, report): the
+next run of a demo governed once for the module, so it pays for what it asks once a run rebuilds only what changed,
+not for a first build. The other cases are decided in the run's act step, so they run the run's own judge, plan,
+approval and act tasks in a flow run of their own (``_act_step``) on copies of that governed demo: the same code
 decides, pauses the flow run and acts, without rebuilding the demo for each case.
 """
 
@@ -26,17 +27,13 @@ from steward.contracts.policy import load_policy
 from steward.flows import steps
 from steward.flows.approval import collect_approvals
 from steward.flows.cli import app
-from steward.flows.config import StewardConfig, effective_policy, load_config, write_config
-from steward.flows.demo import DEMO_PLATFORMS, _file_integrations, prepare_demo
+from steward.flows.config import effective_policy, load_config
+from steward.flows.demo import prepare_demo
 from steward.flows.governance import RunParams, governance_run
-from steward.integrations.demo.generator import generate_workspace
-from steward.integrations.demo.injections import Injections
 from steward.integrations.transform.dbt_build import BuildOutcome
 from steward.integrations.warehouse import ledger
 from steward.integrations.warehouse.ledger import verify_audit_log
 from steward.integrations.warehouse import Warehouse
-
-from governed import govern
 
 pytestmark = pytest.mark.slow
 TARGET = "hubspot:700003"  # the over-optimised campaign of the demo workspace
@@ -55,24 +52,20 @@ def _with_policy(config: Path, action: str = "request_approval", timeout: int = 
     return config
 
 
-def _workspace(tmp_path: Path, **policy) -> Path:
-    config, _ = prepare_demo(tmp_path / "ws", scale=0.3)
-    return _with_policy(config, **policy)
-
-
 @pytest.fixture(scope="module")
-def _built(tmp_path_factory) -> Path:
-    """The demo workspace of the whole run below (seed 7, scale 0.3), landed, built and judged once for the module
-    (tests/governed.py; dbt's unit tests run in the session's template build), with its steward.yaml: where a
-    governance run stands when it reaches its act step, before it has acted."""
+def _built(prefect_harness, tmp_path_factory) -> Path:
+    """The demo workspace (seed 7, scale 0.3) after one real governance run whose policy only alerts on the
+    over-optimised campaign, so the campaign still runs: where the next governance run stands when it reaches its
+    act step, before it has acted. Its audit log is keyed with the tests' key, as every later run's is."""
     root = tmp_path_factory.mktemp("approvals")
-    ws = generate_workspace(root / "ws", seed=7, scale=0.3, injections=Injections())
-    wh, _ = govern(ws.exports, root / "work", unit_tests=False)
-    with wh.connect() as con:
+    config, _ = prepare_demo(root / "ws", scale=0.3)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("STEWARD_AUDIT_KEY", AUDIT_KEY)
+        result = governance_run(RunParams(config=str(_with_policy(config, action="alert"))))
+    assert result.status == "completed", result.status
+    assert _state(result) is None  # alerted, not paused
+    with Warehouse(result.warehouse).connect() as con:
         con.execute("checkpoint")  # every table in the file, none in a write-ahead log, before it is copied
-    cfg = StewardConfig(warehouse=Path("../work/w.duckdb"), work_dir=Path("work"), report_dir=Path("reports"),
-                        integrations=[entry for p in DEMO_PLATFORMS for entry in _file_integrations(p)])
-    write_config(cfg, root / "ws" / "steward.yaml")
     return root
 
 
@@ -142,9 +135,9 @@ def _state(result) -> str | None:
     return rows["state"].iloc[0] if len(rows) else None
 
 
-def test_approved_pause_is_executed_and_audited_with_the_approver(prefect_harness, tmp_path, monkeypatch):
+def test_approved_pause_is_executed_and_audited_with_the_approver(prefect_harness, built, monkeypatch):
     monkeypatch.setenv("STEWARD_AUDIT_KEY", AUDIT_KEY)
-    config = _workspace(tmp_path)
+    config = _with_policy(built)
     approver = _answer_when_paused("--target", TARGET, "--comment", "clicks bought with complaints")
     result = governance_run(RunParams(config=str(config)))
     approver.join(timeout=5)

@@ -109,22 +109,25 @@ def test_a_signal_during_ingest_stops_cleanly(hubspot, tmp_path, sig, record_pro
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
 
 
-def test_a_run_killed_outright_is_marked_abandoned_by_the_next(hubspot, tmp_path):
+def test_a_run_killed_outright_is_marked_abandoned_by_the_next(hubspot, tmp_path, prefect_api):
+    """Both runs talk to the session's Prefect server (``prefect_api``): what is under test is the ledger's record of
+    a process that died, not a temporary server (the signal tests above are about that one)."""
     config = write_workspace(tmp_path / "ws", [hubspot])
-    killed = StewardProcess("run", "-c", str(config), cwd=config.parent)
+    killed = StewardProcess("run", "-c", str(config), cwd=config.parent, env=prefect_api)
     try:
         killed.wait_for(r"ingest\s+hubspot\.\w+: \d")
         server = [pid for pid, cmd in children(killed.proc.pid).items() if "uvicorn" in cmd]
     finally:
         killed.kill()  # SIGKILL: nothing of ours runs
-    for pid in server:  # a process killed outright runs no clean-up: its Prefect server is ours to stop
+    for pid in server:  # a process killed outright runs no clean-up: a Prefect server of its own is ours to stop
         if alive(pid):
             os.kill(pid, signal.SIGTERM)
+    assert not server  # it ran on the session's server, not one of its own
     [before] = runs(config.parent / "steward.duckdb")
     assert before["status"] == "running" and before["pid"] == killed.proc.pid
 
     # the next run (stopped at once; only its start matters here) finds the dead process's run and says so
-    nxt = StewardProcess("run", "-c", str(config), cwd=config.parent)
+    nxt = StewardProcess("run", "-c", str(config), cwd=config.parent, env=prefect_api)
     try:
         line = nxt.wait_for(r"marked abandoned")
         nxt.proc.send_signal(signal.SIGINT)
