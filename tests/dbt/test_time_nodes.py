@@ -13,8 +13,8 @@ What must hold, and is checked here on a tiny warehouse built by the real dbt pr
   one a millisecond later week 0, one after as_of is not counted), at the build's as_of and at any other;
 - counting events per instant gives exactly what counting each event gives, for the frequency, over-optimisation and
   anomaly marts, at any as_of;
-- no as_of model is a view (a view runs its whole query again for each reader and each test) and none reads the
-  event-grain view int_email_events__attributed.
+- no as_of model is a view read twice or by a data test (a view runs its whole query again for each reader and each
+  test), and none reads the event-grain view int_email_events__attributed.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def built(tmp_path_factory):
     wh = tiny_warehouse(root, {"hubspot.email_events": _events(), "hubspot.marketing_emails": _emails(),
                                "salesforce.campaigns": _campaigns()})
     build(wh, root / "dbt", POLICY, SELECT)
-    return wh, Compiled(root / "dbt")
+    return wh, Compiled(root / "dbt"), root / "dbt"
 
 
 def _weekly_reference(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -118,7 +118,7 @@ def _tokens(wh) -> dict[str, str]:
 
 
 def test_weekly_sends_count_back_from_as_of_to_the_instant(built):
-    wh, _ = built
+    wh = built[0]
     weeks = wh.query_df("select * from staging.int_email_sends__contact_weeks")
     got = _comparable(weeks, _tokens(wh))
     want = _weekly_reference(_events(), AS_OF)
@@ -129,8 +129,10 @@ def test_weekly_sends_count_back_from_as_of_to_the_instant(built):
     assert edge.loc[0, "campaign_sends"] == 1 + 1 and edge.loc[1, "campaign_sends"] == 1 + 1  # the edge sends
     a_week0 = got[(got["recipient"] == "a@example.com") & (got["weeks_ago"] == 0)]
     assert set(a_week0["person_sends"]) == {1 + 1 + 1 + 2}  # Nurture, Teaser, Reminder, two without a campaign
+    # the key no data test reads any more: unique and never null by construction
     assert (weeks["contact_week_id"] == weeks["contact_token"] + "|" + weeks["campaign_id"] + "|"
             + weeks["weeks_ago"].astype(str)).all()
+    assert weeks["contact_week_id"].notna().all() and weeks["contact_week_id"].is_unique
 
 
 def _at(sql: str, as_of: pd.Timestamp) -> str:
@@ -166,7 +168,7 @@ AS_OFS = st.builds(lambda hours, seconds: AS_OF + pd.Timedelta(hours=hours, seco
 def test_the_kept_tables_regrouped_at_any_as_of_give_the_definition(built, as_of):
     """The time-independent tables built at the first as_of, regrouped by the as_of models at another, give what the
     definition gives at that other as_of: a run with nothing new may keep them."""
-    wh, compiled = built
+    wh, compiled, _ = built
     kept = {f"staging.{n}": wh.query_df(f"select * from staging.{n}") for n in TIME_INDEPENDENT}
     weeks = _run_at(compiled, ["int_email_sends__contact_weeks"], kept, as_of)["int_email_sends__contact_weeks"]
     pd.testing.assert_frame_equal(_comparable(weeks, _tokens(wh)), _weekly_reference(_events(), as_of),
@@ -178,7 +180,7 @@ def test_the_kept_tables_regrouped_at_any_as_of_give_the_definition(built, as_of
 def test_counting_per_instant_is_counting_each_event(built, as_of):
     """The marts over int_email_events__instants equal the marts over a table with one row per event (events = 1):
     grouping the events of one instant changes no count, at any as_of."""
-    wh, compiled = built
+    wh, compiled, _ = built
     inputs = _inputs(wh)
     models = [*TIME_INDEPENDENT, *AS_OF_MODELS]
     grouped = _run_at(compiled, models, inputs, as_of)
@@ -203,12 +205,23 @@ def _hashable(value):
     return tuple(value) if isinstance(value, (list, np.ndarray)) else value
 
 
-def test_no_as_of_model_is_a_view_or_reads_every_event(built):
-    wh, compiled = built
+def test_no_as_of_model_is_a_view_read_twice_or_reads_every_event(built):
+    """A view runs its whole query again for each reader and each data test. The one as_of view left,
+    int_email_sends__contact_weeks (a row per person, campaign and week: writing it would cost more than reading
+    it once), has one reader in a governance build and no data test; every other as_of model is a table."""
+    wh, compiled, work = built
     as_of_models = {m for m, sql in compiled.sql.items() if AS_OF.isoformat() in sql}
     assert set(AS_OF_MODELS) <= as_of_models
     assert not as_of_models & set(TIME_INDEPENDENT)  # what a run with nothing new keeps does not read as_of
     kinds = dict(wh.query_df("select table_name, table_type from information_schema.tables").values.tolist())
-    assert {m: kinds[m] for m in as_of_models} == {m: "BASE TABLE" for m in as_of_models}
-    readers = {m for m in as_of_models if "int_email_events__attributed" in compiled.sql[m]}
-    assert readers == set()
+    views = {m for m in as_of_models if kinds[m] == "VIEW"}
+    assert views == {"int_email_sends__contact_weeks"}
+    assert {m for m in as_of_models - views if kinds[m] != "BASE TABLE"} == set()
+    relation = '"int_email_sends__contact_weeks"'  # as compiled SQL names a relation (comments name it bare)
+    readers = {m for m, sql in compiled.sql.items() if relation in sql} - views
+    assert readers == {"gov_metric_balance__frequency"}
+    compiled_tests = [p for p in (work / "target" / "compiled").rglob("*.sql")
+                      if any(d.endswith(".yml") for d in p.parts)]
+    assert compiled_tests, "the build compiled its data tests"
+    assert [p.name for p in compiled_tests if relation in p.read_text()] == []
+    assert {m for m in as_of_models if '"int_email_events__attributed"' in compiled.sql[m]} == set()

@@ -3,9 +3,9 @@
 -- falls in one week whatever weekday the run is on. A send with no CRM campaign still counts towards the person's
 -- total (a send is a send to them) but belongs to no campaign row. People are masked tokens: counting needs no address.
 -- The sends come masked and attributed from int_email_sends__addressed (HubSpot's and custom systems' email sends),
--- which does not depend on as_of: this model only buckets them into weeks back from as_of. It is a table, built once
--- per run: the frequency mart, the launch audit and the key's test read it without grouping every send again.
-{{ config(materialized='table') }}
+-- which does not depend on as_of: this model only buckets them into weeks back from as_of. It stays a view: a
+-- governance run reads it once (the frequency mart, whose window filter reaches the sends below the grouping), a
+-- pre-launch audit once more (week 0 only), and writing its row per person, campaign and week would cost more.
 with sends as (
     select contact_token, campaign_id, {{ weeks_ago('occurred_at') }} as weeks_ago
     from {{ ref('int_email_sends__addressed') }}
