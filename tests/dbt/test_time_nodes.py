@@ -175,7 +175,7 @@ def test_the_kept_tables_regrouped_at_any_as_of_give_the_definition(built, as_of
                                   check_dtype=False)
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(AS_OFS)
 def test_counting_per_instant_is_counting_each_event(built, as_of):
     """The marts over int_email_events__instants equal the marts over a table with one row per event (events = 1):
