@@ -202,7 +202,7 @@ NO_CUSTOM_CAMPAIGNS = pd.DataFrame({"platform": pd.Series(dtype=object), "campai
 
 
 def _frequency(compiled: Compiled, sends: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    out = compiled.run("gov_metric_balance__frequency", {
+    out = compiled.chain(["int_email_events__instants", "gov_metric_balance__frequency"], {
         "staging.int_email_sends__contact_weeks": sends, "staging.int_email_events__attributed": events,
         "staging.int_touches__attributed": NO_CUSTOM_EVENTS, "staging.int_campaigns__directory": NO_CUSTOM_CAMPAIGNS,
         "staging.stg_salesforce__campaigns": pd.DataFrame({"campaign_id": list("ABC"), "campaign_name": list("abc")})})

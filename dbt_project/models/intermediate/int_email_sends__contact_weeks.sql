@@ -2,39 +2,14 @@
 -- Weeks count back from as_of (week 0 = the 7 days up to as_of), not calendar weeks: a campaign's weekly send then
 -- falls in one week whatever weekday the run is on. A send with no CRM campaign still counts towards the person's
 -- total (a send is a send to them) but belongs to no campaign row. People are masked tokens: counting needs no address.
--- Each address is masked once and its sends take the token by a join: hashing every send costs more than the rest.
--- Custom systems' email touches (int_touches__attributed) are sends too, matched to the person by address; their
--- campaign is the custom campaign key ('<system>:<id>'), so it never meets a CRM campaign id.
-with addressed as (
-    select
-        email_key,
-        campaign_id,
-        {{ weeks_ago('occurred_at') }} as weeks_ago
-    from {{ ref('int_email_events__attributed') }}
-    where event_type = 'SENT'
-      and email_key is not null
-      and occurred_at <= {{ as_of() }}
-    union all
-    select
-        email_key,
-        campaign_key,
-        {{ weeks_ago('occurred_at') }}
-    from {{ ref('int_touches__attributed') }}
-    where event_type = 'send'
-      and channel = 'email'
-      and email_key is not null
-      and occurred_at <= {{ as_of() }}
-),
-
-tokens as (
-    select email_key, {{ mask_id('email_key') }} as contact_token
-    from (select distinct email_key from addressed) as addresses
-),
-
-sends as (
-    select tokens.contact_token, addressed.campaign_id, addressed.weeks_ago
-    from addressed
-    inner join tokens on tokens.email_key = addressed.email_key
+-- The sends come masked and attributed from int_email_sends__addressed (HubSpot's and custom systems' email sends),
+-- which does not depend on as_of: this model only buckets them into weeks back from as_of. It stays a view: a
+-- governance run reads it once (the frequency mart, whose window filter reaches the sends below the grouping), a
+-- pre-launch audit once more (week 0 only), and writing its row per person, campaign and week would cost more.
+with sends as (
+    select contact_token, campaign_id, {{ weeks_ago('occurred_at') }} as weeks_ago
+    from {{ ref('int_email_sends__addressed') }}
+    where occurred_at <= {{ as_of() }}
 ),
 
 per_person as (

@@ -9,6 +9,8 @@
 -- A custom system's email campaigns are campaigns here too (campaign_id = its key '<system>:<id>', as in
 -- int_email_sends__contact_weeks): its touches count toward each person's weekly total, its clicks are its
 -- engagement events'; it has no pausable target. campaign_key is the campaign's id form in the directory.
+-- HubSpot's clicks and sends per campaign and email are counted from int_email_events__instants (events per
+-- instant), not from every event.
 {%- set cap = var('contact_cap_per_week') %}
 {%- set w = ((var('metric_window_days') + 6) // 7) | int %}
 with person_weeks as (
@@ -23,17 +25,17 @@ with person_weeks as (
 ),
 
 events as (
-    select campaign_id, marketing_email_id, event_type, {{ weeks_ago('occurred_at') }} as weeks_ago
-    from {{ ref('int_email_events__attributed') }}
+    select campaign_id, marketing_email_id, event_type, {{ weeks_ago('occurred_at') }} as weeks_ago, events
+    from {{ ref('int_email_events__instants') }}
     where campaign_id is not null and occurred_at <= {{ as_of() }} and event_type in ('CLICK', 'SENT')
     union all
-    select campaign_key, cast(null as {{ text_type() }}), 'CLICK', {{ weeks_ago('occurred_at') }}
+    select campaign_key, cast(null as {{ text_type() }}), 'CLICK', {{ weeks_ago('occurred_at') }}, 1
     from {{ ref('int_touches__attributed') }}
     where campaign_key is not null and occurred_at <= {{ as_of() }} and event_type = 'click' and channel = 'email'
 ),
 
 clicks as (
-    select campaign_id, weeks_ago, count(*) as clicks
+    select campaign_id, weeks_ago, cast(sum(events) as bigint) as clicks
     from events
     where event_type = 'CLICK'
     group by campaign_id, weeks_ago
@@ -78,7 +80,7 @@ busiest_email as (
     select campaign_id, marketing_email_id
     from (
         select campaign_id, marketing_email_id,
-               row_number() over (partition by campaign_id order by count(*) desc, marketing_email_id) as rank
+               row_number() over (partition by campaign_id order by sum(events) desc, marketing_email_id) as rank
         from events
         where event_type = 'SENT' and weeks_ago < {{ w }}
         group by campaign_id, marketing_email_id

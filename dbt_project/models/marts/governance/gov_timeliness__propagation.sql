@@ -8,25 +8,11 @@
 -- late (not yet, and older), or superseded (the target changed the person's consent again after the origin did: the
 -- newer state is the target's, and the consent reconciliation reports the disagreement). The lag per target system
 -- comes from the policy's `propagation_lag_hours` (`default` for any system not named). One row per origin and
--- target.
+-- target. Who opted out where, and whether each target followed, comes from int_people__opt_outs (kept while no
+-- person changes); this model ages those changes against as_of.
 {%- set lags = var('propagation_lag_hours') %}
-with people as (
-    select * from {{ ref('int_people__systems') }}
-),
-
-changes as (
-    select
-        'email_opt_out' as change,
-        origin.system as origin,
-        target.system as target,
-        origin.customer_token,
-        origin.opted_out_at as changed_at,
-        coalesce(target.is_email_opted_out, false) as is_seen,
-        not coalesce(target.is_email_opted_out, false)
-            and coalesce(target.consent_changed_at > origin.opted_out_at, false) as is_superseded
-    from people as origin
-    inner join people as target on target.email_key = origin.email_key and target.system <> origin.system
-    where origin.is_consent_origin and origin.is_email_opted_out and target.records > 0
+with changes as (
+    select * from {{ ref('int_people__opt_outs') }}
 ),
 
 judged as (
