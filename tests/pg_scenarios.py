@@ -6,23 +6,32 @@ on the session's server (``pg_server``), governed by a real flow run. A scenario
 loses its key, a run is killed) applies the same change to both copies and runs again on each with
 :func:`rerun_on_both`. :func:`assert_same_findings` is the comparison the issue asks for: the same check ids,
 subjects and severities, observed values within 1e-9 -- except a check measured against the clock.
+
+The PostgreSQL run of a workspace is the same run every time, so it is paid once per session as well
+(:func:`pg_demo_run_copy`): whichever xdist worker asks first governs it into its server and dumps the database next
+to a copy of the folder the run left; each worker restores the dump once into a template database of its own server,
+and each caller gets a ``CREATE DATABASE ... TEMPLATE`` clone of it (well under a second) and a copy of the folder.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import fcntl
+import hashlib
+import pickle
+import shutil
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
 import yaml
 
-from governed import DemoRun, demo_run_copy
+from governed import DemoRun, _session_dir, demo_run_copy
 from steward.flows.governance import RunParams, governance_run
 from steward.integrations.warehouse import Warehouse
 
-__all__ = ["CLOCK_BOUND", "TEMPLATE_AGE", "Pair", "findings", "on_warehouse", "govern_on_both", "rerun_on_both",
-           "assert_same_findings", "raw_vs_batches"]
+__all__ = ["CLOCK_BOUND", "TEMPLATE_AGE", "Pair", "findings", "on_warehouse", "pg_demo_run_copy", "govern_on_both",
+           "rerun_on_both", "assert_same_findings", "raw_vs_batches"]
 
 # hours since the newest batch of a stale source: measured against the clock, so it grows between two runs
 CLOCK_BOUND = {"integration_health.stale_source"}
@@ -52,20 +61,76 @@ def on_warehouse(config: Path, url: str, name: str = "steward.pg.yaml") -> Path:
     return target
 
 
+# the template database each worker restored on its own server, per template folder: {(port, tag): database}
+_LOCAL_TEMPLATES: dict[tuple[int, str], str] = {}
+
+
+def _pg_demo_run_template(tmp_path_factory, pg_server, scale: float, seed: int, clean: bool) -> Path:
+    """The folder of the session's demo run ``(scale, seed, clean)`` governed into PostgreSQL: ``ws`` (the workspace
+    after the run), ``db.dump`` (the database) and ``template.pickle`` (the workspace, the run's result, the URL and
+    folder it ran in). Built once for the session by whichever xdist worker asks first; the caller must have a
+    Prefect API (``prefect_harness``): the run is a real flow run."""
+    tag = hashlib.sha256(repr(("pg-demo-run", scale, seed, clean)).encode()).hexdigest()[:12]
+    root = _session_dir(tmp_path_factory) / f"pg-demo-run-{tag}"
+    with open(root.parent / f"pg-demo-run-{tag}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "template.pickle").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
+            pg = demo_run_copy(tmp_path_factory, f"pg-demo-run-{tag}", scale=scale, seed=seed, clean=clean)
+            url = pg_server.fresh_database("pg_demo_run")
+            config = on_warehouse(pg.config, url)
+            result = governance_run(RunParams(config=str(config), kind="demo"))
+            assert result.status == "completed" and result.warehouse == url, result.status
+            pg_server.dump_database(url.rsplit("/", 1)[1], root / "db.dump")
+            shutil.copytree(pg.ws.root, root / "ws", symlinks=True)
+            ws = replace(pg.ws, root=root / "ws", files={k: root / "ws" / Path(f).relative_to(pg.ws.root)
+                                                         for k, f in pg.ws.files.items()})
+            (root / "template.pickle").write_bytes(pickle.dumps(  # written last: the template is done
+                (ws, result.model_dump_json().replace(str(pg.ws.root), str(root / "ws")), url)))
+    return root
+
+
+def pg_demo_run_copy(tmp_path_factory, pg_server, name: str, scale: float = 0.2, seed: int = 7,
+                     clean: bool = False) -> DemoRun:
+    """A private copy of the session's demo run governed into PostgreSQL: the folder the run left (its
+    ``steward.pg.yaml`` naming a database of its own on ``pg_server``, a clone of the run's) and the run's result,
+    its warehouse and paths pointing at the copy. The workspace is the one ``demo_run_copy(scale, seed, clean)``
+    governs on DuckDB, so the two compare."""
+    from steward.flows.governance import RunResult
+
+    template = _pg_demo_run_template(tmp_path_factory, pg_server, scale, seed, clean)
+    ws, result_json, built_url = pickle.loads((template / "template.pickle").read_bytes())
+    key = (pg_server.port, template.name)
+    if key not in _LOCAL_TEMPLATES:  # this worker's server: restored once, cloned for each caller
+        database = f"tpl_{template.name.replace('-', '_')}"
+        pg_server.restore_database(template / "db.dump", database)
+        _LOCAL_TEMPLATES[key] = database
+    url = pg_server.clone_database(_LOCAL_TEMPLATES[key], name.replace("-", "_"))
+    root = tmp_path_factory.mktemp(name)
+    shutil.copytree(template / "ws", root / "ws", symlinks=True)
+    config = on_warehouse(root / "ws" / "steward.yaml", url)
+    result = RunResult.model_validate_json(result_json.replace(str(ws.root), str(root / "ws"))
+                                           .replace(built_url, url))
+    files = {k: root / "ws" / Path(f).relative_to(ws.root) for k, f in ws.files.items()}
+    return DemoRun(config, replace(ws, root=root / "ws", files=files), result)
+
+
 def govern_on_both(tmp_path_factory, pg_server, name: str, *, scale: float = 0.2, seed: int = 7,
                    clean: bool = False, run: bool = True) -> Pair:
-    """The demo workspace ``(scale, seed, clean)`` governed on DuckDB (the session template) and, when ``run``, on a
-    fresh PostgreSQL database (one flow run); ``run=False`` leaves the PostgreSQL side to the caller."""
+    """The demo workspace ``(scale, seed, clean)`` governed on DuckDB (the session template) and, when ``run``, on
+    PostgreSQL (a clone of the session's run there, :func:`pg_demo_run_copy`); ``run=False`` gives a fresh
+    PostgreSQL database and leaves the PostgreSQL side's run to the caller."""
     duck = demo_run_copy(tmp_path_factory, f"{name}-duckdb", scale=scale, seed=seed, clean=clean)
+    since = datetime.now(timezone.utc) - TEMPLATE_AGE
+    if run:
+        pg = pg_demo_run_copy(tmp_path_factory, pg_server, f"{name}-postgres", scale=scale, seed=seed, clean=clean)
+        assert pg.result.status == "completed" and pg.result.warehouse == yaml.safe_load(
+            pg.config.read_text())["warehouse"], pg.result.status
+        return Pair(duck, pg, pg.result.warehouse, since)
     pg = demo_run_copy(tmp_path_factory, f"{name}-postgres", scale=scale, seed=seed, clean=clean)
     url = pg_server.fresh_database(name.replace("-", "_"))
-    config = on_warehouse(pg.config, url)
-    pair = Pair(duck, DemoRun(config, pg.ws, None), url, datetime.now(timezone.utc) - TEMPLATE_AGE)
-    if run:
-        result = governance_run(RunParams(config=str(config), kind="demo"))
-        assert result.status == "completed" and result.warehouse == url, result.status
-        pair.pg = DemoRun(config, pg.ws, result)
-    return pair
+    return Pair(duck, DemoRun(on_warehouse(pg.config, url), pg.ws, None), url, since)
 
 
 def rerun_on_both(pair: Pair, change: Callable[[Path], None]) -> Pair:

@@ -4,12 +4,12 @@ Every case generates a demo workspace with some switches on, lands it, runs the 
 with the packaged policy (``tests.governed.govern``, no Prefect). A switch that trips an extra check, or a clean
 workspace that alerts at all, is a false positive of the governance loop; a missing check is a miss.
 
-A build costs the same with one switch on as with four, so the switches are not built one at a time but in BUILDS:
-two partitions of the switches into groups whose checks are disjoint, such that no two switches share both of their
-groups (``_plan``). Each build must raise exactly the union of its switches' checks. That still holds every switch to
-exactly its own checks: a switch that trips another switch's check is in some build without any owner of that check,
-so the check is an extra there; a switch that misses one of its checks is in a build where no other switch owns it,
-so the check is missing there (``test_the_builds_tell_every_switch_apart`` proves both for the plan). It assumes what
+A build costs the same with one switch on as with six, so the switches are not built one at a time but in BUILDS:
+each switch is in two builds, no two switches share both of theirs, no build holds two owners of a check (``_plan``).
+Each build must raise exactly the union of its switches' checks. That still holds every switch to exactly its own
+checks: a switch that trips another switch's check is in some build without any owner of that check, so the check is
+an extra there; a switch that misses one of its checks is in a build where no other switch owns it, so the check is
+missing there (``test_the_builds_tell_every_switch_apart`` proves both for the plan). It assumes what
 ``test_all_injections_together_are_caught_by_the_union_of_their_checks`` assumes too: a switch's findings do not
 disappear when another switch is on.
 """
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields, replace
+from itertools import combinations
+from math import comb
 
 import pytest
 
@@ -53,38 +55,43 @@ def test_clean_workspace_raises_no_alert(tmp_path_factory):
     assert _alerting_for(tmp_path_factory, "clean", Injections.none(), seed=11, scale=0.5) == set()
 
 
-GROUP = 4  # switches per build: the 22 switches in 12 builds instead of 22
+def _plan(expected: dict[str, tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Builds that hold every switch to exactly its checks: each switch is in two builds, no two switches in the same
+    two (so for any other switch, one of its builds lacks it), no check has two owners in a build, and for each check
+    a switch does not own, one of its builds holds no owner of it (``_untold`` is the proof). Switches whose checks
+    have several owners are placed first; a build is added when no two builds are left for a switch. The 22 switches
+    take 9 builds (five or six switches each), where two partitions into groups of four took 12."""
+    switches = sorted(expected, key=lambda s: -max(_owners(expected, c) for c in expected[s]))  # stable
+    checks = {check for owned in expected.values() for check in owned}
+    builds: list[list[str]] = [[] for _ in range(next(k for k in range(2, len(switches) + 2)
+                                                      if comb(k, 2) >= len(switches)))]
+    placed: dict[str, tuple[int, int]] = {}
 
+    def covered(check: str, extra: tuple = ()) -> set[int]:
+        return {b for s, pair in [*placed.items(), *extra] if check in expected[s] for b in pair}
 
-def _groups(switches: list[str], expected: dict[str, tuple[str, ...]], size: int,
-            apart: set[frozenset[str]]) -> list[tuple[str, ...]]:
-    """Switches into groups of at most ``size``, in order, first fit: no two in a group share a check or a pair in
-    ``apart``."""
-    groups: list[list[str]] = []
+    def fits(switch: str, pair: tuple[int, int]) -> bool:
+        if pair in placed.values() or any(set(expected[switch]) & set(expected[other])
+                                          for b in pair for other in builds[b]):
+            return False
+        if any(set(pair) <= covered(c) for c in checks - set(expected[switch])):
+            return False  # both of its builds would hold an owner of a check it does not own
+        return not any(set(theirs) <= covered(c, ((switch, pair),)) for other, theirs in placed.items()
+                       for c in expected[switch] if c not in expected[other])  # nor may it do that to another
+
     for switch in switches:
-        fits = (g for g in groups if len(g) < size and all(
-            not set(expected[switch]) & set(expected[other]) and frozenset((switch, other)) not in apart
-            for other in g))
-        group = next(fits, None)
-        if group is None:
-            groups.append(group := [])
-        group.append(switch)
-    return [tuple(g) for g in groups]
+        while not (pairs := [p for p in combinations(range(len(builds)), 2) if fits(switch, p)]):
+            builds.append([])
+        pair = min(pairs, key=lambda p: (len(builds[p[0]]) + len(builds[p[1]]), max(len(builds[b]) for b in p), p))
+        placed[switch] = pair
+        for b in pair:
+            builds[b].append(switch)
+    told = [tuple(s for s in expected if s in b) for b in builds]
+    return told + [(switch,) for switch in _untold(told, expected)]  # none, by construction; a build each if so
 
 
-def _plan(expected: dict[str, tuple[str, ...]], size: int = GROUP) -> list[tuple[str, ...]]:
-    """Two partitions of the switches into groups, and a build of its own for any switch the two cannot tell apart
-    (``_untold``). The second keeps a switch away from every switch that owns a check its first group-mates own
-    (so each switch has a build free of each of those checks), which keeps apart every pair the first put together."""
-    switches = list(expected)
-    first = _groups(switches, expected, size, set())
-    mates = {s: set().union(*(expected[m] for m in g if m != s)) for g in first for s in g}
-    apart = {frozenset((a, b)) for a in switches for b in switches
-             if a != b and (set(expected[b]) & mates[a] or set(expected[a]) & mates[b])}
-    # the second partition takes the switches column by column of the first, so groups mix across the first's
-    order = [g[i] for i in range(size) for g in first if i < len(g)]
-    builds = first + _groups(order, expected, size, apart)
-    return builds + [(switch,) for switch in _untold(builds, expected)]
+def _owners(expected: dict[str, tuple[str, ...]], check: str) -> int:
+    return sum(check in owned for owned in expected.values())
 
 
 def _untold(builds: list[tuple[str, ...]], expected: dict[str, tuple[str, ...]]) -> list[str]:

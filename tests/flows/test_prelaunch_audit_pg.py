@@ -9,11 +9,10 @@ import math
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from governed import demo_run_copy
-from steward.flows.governance import RunParams, governance_run
+from pg_scenarios import pg_demo_run_copy
 from steward.flows.prelaunch import LaunchParams, prelaunch_audit
 from steward.integrations.warehouse import Warehouse
 
@@ -24,13 +23,12 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "launches"
 
 @pytest.fixture(scope="module")
 def governed(tmp_path_factory, prefect_harness, pg_server) -> tuple[Path, Path]:
-    """The session's governed injected demo (DuckDB) and the same workspace governed once into PostgreSQL."""
+    """The session's governed injected demo (DuckDB) and the same workspace governed once into PostgreSQL (the
+    session's run there, cloned: tests/pg_scenarios.py ``pg_demo_run_copy``)."""
     duck = demo_run_copy(tmp_path_factory, "launch-pg")
-    url = pg_server.fresh_database("launch")
-    config = duck.config.with_name("steward.pg.yaml")
-    config.write_text(yaml.safe_dump({**yaml.safe_load(duck.config.read_text()), "warehouse": url}))
-    assert governance_run(RunParams(config=str(config), kind="demo")).status == "completed"
-    return duck.config, config
+    pg = pg_demo_run_copy(tmp_path_factory, pg_server, "launch-pg-postgres")
+    assert pg.result.status == "completed"
+    return duck.config, pg.config
 
 
 # the age of the newest batch is measured against the clock, and the two audits run a few seconds apart
