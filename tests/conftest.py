@@ -66,7 +66,7 @@ def write_text(path: Path, text: str) -> Path:
 # A module's tests share its module-scoped fixtures (a workspace built once), so each module is one unit of work for
 # pytest-xdist, as with ``--dist loadfile`` -- except the modules in SPREAD, whose tests each build their own
 # warehouse and share nothing: those are handed to the workers one test at a time.
-SPREAD = {"tests/dbt/test_injections.py"}
+SPREAD = {"tests/dbt/test_injections.py", "tests/contracts/test_sql_checks.py"}
 # The longest modules start first (longest processing time first), so no worker picks one up near the end while
 # the other runs dry; the rest keep their collection order behind them (``--no-loadscope-reorder``).
 # Ranked by their summed durations in a full run (docs/testing.md); a new module starts behind these.
@@ -81,7 +81,7 @@ FIRST = [
     "tests/integrations/test_api_salesforce.py",
     "tests/flows/test_no_pii_leaves.py",  # `steward demo --verbose` with Slack: the PII scan and the alerts
     "tests/flows/test_writer_lock.py",  # four `steward` processes on one warehouse
-    "tests/contracts/test_sql_checks.py",
+    "tests/contracts/test_sql_checks.py",  # spread: its property tests share no fixture
     "tests/integrations/test_pg_runs.py",
     "tests/flows/test_demo_over_api.py",  # the demo over the emulators' APIs, twice, against the governed demo
     "tests/flows/test_approvals.py",  # a demo governed once; its next run paused and answered, five act steps
