@@ -1,0 +1,194 @@
+"""A governance build rebuilds only what changed since the last complete build, and its findings are those of a
+build of everything (integrations/transform/changes.py, contracts/rebuild.py).
+
+Real dbt on a copy of the session's governed demo (tests/governed.py): one full governance build, then partial ones.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from governed import governed_copy
+from steward.contracts.errors import TransformError
+from steward.contracts.governance import evaluate, findings_from_dbt_tests
+from steward.contracts.policy import load_policy
+from steward.integrations.demo.injections import Injections
+from steward.integrations.sources import ExportFilesAdapter
+from steward.integrations.transform import changes, dbt_build
+from steward.integrations.warehouse import ledger
+from steward.integrations.warehouse.landing import land_batch
+from steward.integrations.warehouse.sample_queries import governance_sample_query
+from steward.integrations.warehouse.validation import check_batch
+
+AS_OF = pd.Timestamp.now(tz="UTC").floor("s")
+
+
+def _vars(policy, as_of=AS_OF, run_id="r") -> dict:
+    return {**policy.dbt_vars(), "as_of": as_of.isoformat(), "run_id": run_id}
+
+
+def _findings(wh, policy, outcome) -> set[tuple]:
+    """What a run judges from the build: the marts' findings and the failed data tests (id, subject, severity)."""
+    found = evaluate(policy, wh.mart, "r", governance_sample_query)
+    found += findings_from_dbt_tests(outcome.test_failures, "r", policy)
+    return {(f.check_id, f.subject, f.severity.value) for f in found}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A governed demo after one complete governance build (the template's own build is not one: state forgotten)."""
+    copy = governed_copy(tmp_path_factory, "changed-build", seed=11, scale=0.5, injections=Injections())
+    policy = load_policy()
+    work = copy.wh.path.parent / "changed-dbt"
+    first = changes.governed_build(copy.wh, work, _vars(policy, run_id="run-1"), "run-1")
+    return copy, policy, work, first
+
+
+def test_a_first_build_builds_everything_and_stores_its_state(built):
+    copy, _, _, first = built
+    assert first.note == "all models rebuilt: no earlier complete build"
+    state = ledger.load_build_state(copy.wh)
+    assert state is not None and state.run_id == "run-1"
+    assert state.fingerprints["hubspot.email_events"].startswith("rows ")
+    assert {t.unique_id for t in state.tests} == set(first.test_status)  # every data test's result is kept
+    assert all(t.test for t in state.tests if t.status != "pass")
+
+
+def test_nothing_new_rebuilds_only_the_time_dependent_nodes_with_the_same_findings(built):
+    copy, policy, work, first = built
+    expected = _findings(copy.wh, policy, first)
+    second = changes.governed_build(copy.wh, work, _vars(policy, run_id="run-2"), "run-2")
+    manifest = dbt_build.parse(copy.wh.path, work, _vars(policy))
+    clock = changes.time_dependent(manifest)
+    assert "int_metrics__daily" in clock and "stg_cdp__profiles" not in clock
+    assert 0 < second.models < first.models
+    assert second.note.startswith(f"built {second.models} of {first.models} models")
+    assert "unchanged since run run-1" in second.note and "sources changed" not in second.note
+    assert f"time-dependent: {len(clock)}" in second.note
+    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    built_models = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
+    assert built_models <= _descendants(manifest, clock)  # nothing but the clock readers and what reads them
+    assert second.test_status.keys() == first.test_status.keys()  # each test: run again or its stored result
+    assert second.tests_passed == first.tests_passed
+    assert _findings(copy.wh, policy, second) == expected
+
+
+def _descendants(manifest, names: set[str]) -> set[str]:
+    children: dict[str, list[str]] = {}
+    for uid, node in manifest.nodes.items():
+        for parent in node.depends_on.nodes:
+            children.setdefault(parent, []).append(uid)
+    todo = [uid for uid, n in manifest.nodes.items() if n.name in names]
+    seen = set(todo)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return {manifest.nodes[uid].name for uid in seen if uid in manifest.nodes}
+
+
+def test_a_change_landed_in_one_source_rebuilds_its_descendants_and_matches_a_full_rebuild(built, tmp_path):
+    copy, policy, work, _ = built
+    changes.governed_build(copy.wh, work, _vars(policy, run_id="run-3"), "run-3")  # settle: nothing new
+    before = ledger.load_build_state(copy.wh)
+    failing_before = {t.test for t in before.tests if t.status in ("fail", "warn")}
+    # one more CDP profile lands, through Steward's landing (a new export file of the cdp integration)
+    profiles = copy.ws.files["cdp.profiles"]
+    frame = pd.read_parquet(profiles)
+    extra = frame.tail(1).assign(profile_id="profile-changed-build-1")
+    pd.concat([frame, extra], ignore_index=True).to_parquet(profiles, index=False)
+    adapter = ExportFilesAdapter("cdp", "cdp", profiles.parent, copy.wh)
+    for batch in adapter.pull("profiles"):
+        v = check_batch(batch)
+        land_batch(copy.wh, batch, v.valid, v.quarantined, v.drift, v.contract.version, "t", v.contract.owner)
+    partial = changes.governed_build(copy.wh, work, _vars(policy, run_id="run-4"), "run-4")
+    assert "sources changed: cdp.profiles" in partial.note
+    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    built_models = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
+    assert {"stg_cdp__profiles", "int_customers__unified"} <= built_models
+    assert "stg_salesforce__leads" not in built_models
+    partial_findings = _findings(copy.wh, policy, partial)
+    full = changes.governed_build(copy.wh, work, _vars(policy, run_id="run-5"), "run-5", full_refresh=True)
+    assert full.note == "all models rebuilt: --full-refresh"
+    assert partial_findings == _findings(copy.wh, policy, full)
+    assert {f.test for f in partial.test_failures} == {f.test for f in full.test_failures}
+    assert {f.test for f in partial.test_failures} >= failing_before - _rebuilt_tests(results)
+
+
+def _rebuilt_tests(results) -> set[str]:
+    return {r["unique_id"].split(".")[2] for r in results if r["unique_id"].startswith("test.")}
+
+
+def test_a_stored_failure_shows_until_its_test_passes_again(built):
+    """A stored failing result is carried while its test is not run; a rebuilt test that passes drops it."""
+    copy, policy, work, _ = built
+    state = ledger.load_build_state(copy.wh)
+    passing = next(t for t in state.tests if t.status == "pass")
+    name = passing.unique_id.split(".")[2]
+    failed = type(passing)(passing.unique_id, "fail", name, None, 3, "error", "Got 3 results")
+    rest = tuple(t for t in state.tests if t.unique_id != passing.unique_id)
+    ledger.save_build_state(copy.wh, type(state)(state.run_id, state.project_key, state.fingerprints, state.skipped,
+                                                 rest + (failed,)))
+    planned = changes.plan_build(copy.wh, work, _vars(policy))
+    assert name in planned.rebuild.select  # a failing test is run again
+    again = changes.governed_build(copy.wh, work, _vars(policy, run_id="run-6"), "run-6")
+    assert again.test_status[passing.unique_id] == "pass"
+    assert name not in {f.test for f in again.test_failures}
+    assert "failed or skipped last time: 1" in again.note
+    # carried as it was stored when the test is not run (the rule, on the stored state)
+    from steward.contracts.rebuild import carried_results
+    assert carried_results(type(state)(state.run_id, state.project_key, state.fingerprints, (), (failed,)), [],
+                           [passing.unique_id]) == [failed]
+
+
+def test_a_policy_change_a_left_out_source_or_a_model_error_makes_the_next_build_everything(built):
+    copy, policy, work, _ = built
+    assert changes.plan_build(copy.wh, work, _vars(policy)).rebuild.select is not None
+    changed = {**_vars(policy), "contact_cap_per_week": 6}
+    planned = changes.plan_build(copy.wh, work, changed)
+    assert planned.rebuild.select is None and "policy" in planned.rebuild.reason
+    # a build that leaves a refused source out is not complete: nothing is stored, the next one builds everything
+    left_out = changes.governed_build(copy.wh, work, _vars(policy, run_id="run-7"), "run-7",
+                                      exclude=["path:models"])
+    assert left_out.note.startswith("all models rebuilt: a source was left out")
+    assert ledger.load_build_state(copy.wh) is None
+    assert changes.plan_build(copy.wh, work, _vars(policy)).rebuild.select is None
+    # store a complete state again (cheap: the project is unchanged), then a model error forgets it
+    full = changes.governed_build(copy.wh, work, _vars(policy, run_id="run-8"), "run-8")
+    assert ledger.load_build_state(copy.wh) is not None and full.models > 0
+    with pytest.raises(TransformError):
+        changes.governed_build(copy.wh, work, {**_vars(policy), "as_of": "not a time"}, "run-9")
+    assert ledger.load_build_state(copy.wh) is None
+
+
+def test_every_node_whose_sql_reads_the_run_time_is_time_dependent(built, tmp_path):
+    """Compile the project at two run times and ids: every node whose compiled SQL differs is in the set, so a
+    future model that reads the clock is never silently kept from an earlier build."""
+    copy, policy, work, _ = built
+    compiled = [_compile(copy.wh.path, tmp_path / f"c{i}", _vars(policy, AS_OF - pd.Timedelta(days=i * 40),
+                                                                  f"run-{i}"))
+                for i in range(2)]
+    differ = {name for name, sql in compiled[0].items() if compiled[1].get(name) != sql}
+    manifest = dbt_build.parse(copy.wh.path, work, _vars(policy))
+    assert differ, "the run's time reaches no node: the comparison proves nothing"
+    assert differ <= changes.time_dependent(manifest), differ - changes.time_dependent(manifest)
+
+
+def _compile(warehouse, work, dbt_vars) -> dict[str, str]:
+    from dbt.cli.main import dbtRunner
+
+    profiles = dbt_build._write_profile(work, warehouse)
+    res = dbtRunner().invoke(["compile", "--project-dir", str(dbt_build.dbt_project_dir()), "--profiles-dir",
+                              str(profiles), "--target-path", str(work / "target"), "--log-path",
+                              str(work / "logs"), "--vars", json.dumps(dbt_vars), "--no-write-json",
+                              "--log-level", "none", "--exclude", "test_type:unit"])
+    dbt_build._release_duckdb()
+    assert res.success, res.exception
+    out = {r.node.name: r.node.compiled_code for r in res.result}
+    shutil.rmtree(work, ignore_errors=True)
+    return out
