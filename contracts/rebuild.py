@@ -36,6 +36,7 @@ _CLOCK = re.compile(r"\b(?:as_of|as_of_date)\s*\(|\bvar\s*\(\s*['\"](?:as_of|run
 class TestResult:
     """One data test's result in a build; a test that fails several assertions has one row per assertion."""
 
+    __test__ = False  # not a pytest class
     unique_id: str
     status: str  # dbt's: pass, fail, warn, error, skipped
     test: str = ""
