@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+
 import yaml
 
 from ...contracts.rebuild import BuildState, CodeUnit, Rebuild, TestResult, carried_results, clock_readers, \
@@ -27,7 +28,8 @@ from ...contracts.rebuild import BuildState, CodeUnit, Rebuild, TestResult, carr
 from ..warehouse import Warehouse, ledger
 from . import dbt_build, parsed
 
-__all__ = ["SourceRelation", "source_relations", "fingerprints", "time_dependent", "governed_build"]
+__all__ = ["SourceRelation", "Planned", "source_relations", "fingerprints", "time_dependent", "build_key",
+           "plan_build", "governed_build"]
 
 _HASHED_SCHEMAS = ("ledger", "launch_input")  # small tables Steward writes: hashed whole
 
@@ -106,10 +108,12 @@ def governed_build(wh: Warehouse, work_dir: Path, dbt_vars: dict, run_id: str | 
     """The governance run's ``dbt build`` (data tests, no unit tests), of only what changed since the last complete
     build; the outcome's ``note`` says what was rebuilt and why."""
     warehouse, settings = wh.path, wh.settings
-    dbt_build._ensure_raw_tables(warehouse)  # noqa: SLF001 - the fingerprints read every raw table
-    planned = plan_build(wh, work_dir, dbt_vars, exclude, full_refresh)
-    plan, manifest, previous = planned.rebuild, planned.manifest, planned.previous
-    ledger.forget_build_state(wh)  # until this build completes, nothing is vouched for
+    with wh.pinned():  # one open of the DuckDB file for the reads and the write before dbt opens it
+        dbt_build._ensure_raw_tables(warehouse)  # noqa: SLF001 - the fingerprints read every raw table
+        key, prints, previous = _read_state(wh, dbt_vars)
+        ledger.forget_build_state(wh)  # until this build completes, nothing is vouched for
+    planned = _plan(wh, work_dir, dbt_vars, key, prints, previous, exclude, full_refresh)
+    plan, manifest = planned.rebuild, planned.manifest
     if plan.select == []:
         outcome = dbt_build.BuildOutcome()
     else:
@@ -141,9 +145,17 @@ def plan_build(wh: Warehouse, work_dir: Path, dbt_vars: dict, exclude: list[str]
                full_refresh: bool = False) -> Planned:
     """What this run's build must rebuild (no build): compares the sources and the project with the stored state
     and, when they are comparable, reads the time-dependent nodes from dbt's parse (parsing first if needed)."""
-    key = build_key(wh, dbt_vars)
-    prints = fingerprints(wh, source_relations())
-    previous = ledger.load_build_state(wh)
+    with wh.pinned():
+        key, prints, previous = _read_state(wh, dbt_vars)
+    return _plan(wh, work_dir, dbt_vars, key, prints, previous, exclude, full_refresh)
+
+
+def _read_state(wh: Warehouse, dbt_vars: dict) -> tuple[str, dict[str, str], BuildState | None]:
+    return build_key(wh, dbt_vars), fingerprints(wh, source_relations()), ledger.load_build_state(wh)
+
+
+def _plan(wh: Warehouse, work_dir: Path, dbt_vars: dict, key: str, prints: dict[str, str],
+          previous: BuildState | None, exclude: list[str] | None, full_refresh: bool) -> Planned:
     manifest = None
     if previous is not None and previous.project_key == key and not exclude and not full_refresh:
         manifest = dbt_build.parse(wh.path, work_dir, dbt_vars, wh.settings)

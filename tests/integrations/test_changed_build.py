@@ -1,7 +1,8 @@
 """A governance build rebuilds only what changed since the last complete build, and its findings are those of a
 build of everything (integrations/transform/changes.py, contracts/rebuild.py).
 
-Real dbt on a copy of the session's governed demo (tests/governed.py): one full governance build, then partial ones.
+Real dbt on a copy of the session's governed demo run (tests/governed.py ``demo_run_copy``), whose governance run
+stored its build state: partial builds, compared with one build of everything at the same run time.
 """
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ import shutil
 import pandas as pd
 import pytest
 
-from governed import governed_copy
+from governed import demo_run_copy
 from steward.contracts.errors import TransformError
 from steward.contracts.governance import evaluate, findings_from_dbt_tests
 from steward.contracts.policy import load_policy
-from steward.integrations.demo.injections import Injections
+from steward.flows.config import load_config
 from steward.integrations.sources import ExportFilesAdapter
 from steward.integrations.transform import changes, dbt_build
-from steward.integrations.warehouse import ledger
+from steward.integrations.warehouse import Warehouse, ledger
 from steward.integrations.warehouse.landing import land_batch
 from steward.integrations.warehouse.sample_queries import governance_sample_query
 from steward.integrations.warehouse.validation import check_batch
+
+pytestmark = pytest.mark.slow
 
 AS_OF = pd.Timestamp.now(tz="UTC").floor("s")
 
@@ -38,48 +41,76 @@ def _findings(wh, policy, outcome) -> set[tuple]:
     return {(f.check_id, f.subject, f.severity.value) for f in found}
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """A governed demo after one complete governance build (the template's own build is not one: state forgotten)."""
-    copy = governed_copy(tmp_path_factory, "changed-build", seed=11, scale=0.5, injections=Injections())
-    policy = load_policy()
-    work = copy.wh.path.parent / "changed-dbt"
-    first = changes.governed_build(copy.wh, work, _vars(policy, run_id="run-1"), "run-1")
+def _built_models(work) -> set[str]:
     results = json.loads((work / "target" / "run_results.json").read_text())["results"]
-    _COMPILED.update({r["unique_id"]: r["compiled_code"] for r in results if r.get("compiled_code")})
-    return copy, policy, work, first
+    return {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
 
 
-_COMPILED: dict[str, str] = {}  # the first build's compiled SQL per node, at AS_OF and run "run-1"
+class Demo:
+    """The copied demo, its policy and dbt folder, and the full rebuild's outcome and findings once made."""
+
+    def __init__(self, demo) -> None:
+        cfg = load_config(demo.config)
+        self.demo, self.wh, self.work = demo, Warehouse(cfg.warehouse), cfg.work_dir / "dbt"
+        self.policy = load_policy(cfg.policy)
+        self.full = None
+        self.full_findings: set[tuple] = set()
 
 
-def test_a_first_build_builds_everything_and_stores_its_state(built):
-    copy, _, _, first = built
-    assert first.note == "all models rebuilt: no earlier complete build"
-    state = ledger.load_build_state(copy.wh)
-    assert state is not None and state.run_id == "run-1"
+@pytest.fixture(scope="module")
+def built(prefect_harness, tmp_path_factory) -> Demo:
+    return Demo(demo_run_copy(tmp_path_factory, "changed-build", scale=0.2))
+
+
+def test_the_governance_run_stored_its_build_state(built):
+    state = ledger.load_build_state(built.wh)
+    assert built.demo.result.transform.startswith("all models rebuilt")
+    assert state is not None and state.run_id == built.demo.result.run_id
     assert state.fingerprints["hubspot.email_events"].startswith("rows ")
-    assert {t.unique_id for t in state.tests} == set(first.test_status)  # every data test's result is kept
-    assert all(t.test for t in state.tests if t.status != "pass")
+    assert state.fingerprints["steward.batches"].startswith("rows ")
+    assert len(state.tests) > 100 and {t.status for t in state.tests} == {"pass"}  # every data test's result
+    planned = changes.plan_build(built.wh, built.work, _vars(built.policy))
+    assert planned.rebuild.select is not None and not planned.rebuild.changed_sources  # copied: still comparable
+
+
+def test_a_change_landed_in_one_source_rebuilds_its_descendants_and_matches_a_full_rebuild(built):
+    wh, policy, work = built.wh, built.policy, built.work
+    # one more CDP profile lands, through Steward's landing (the cdp export file, changed)
+    profiles = built.demo.ws.files["cdp.profiles"]
+    frame = pd.read_parquet(profiles)
+    pd.concat([frame, frame.tail(1).assign(profile_id="profile-changed-build-1")], ignore_index=True) \
+        .to_parquet(profiles, index=False)
+    for batch in ExportFilesAdapter("cdp", "cdp", profiles.parent, wh).pull("profiles"):
+        v = check_batch(batch)
+        land_batch(wh, batch, v.valid, v.quarantined, v.drift, v.contract.version, "t", v.contract.owner)
+    partial = changes.governed_build(wh, work, _vars(policy, run_id="run-partial"), "run-partial")
+    assert "sources changed: cdp.profiles, steward.batches;" in partial.note  # the batch is a ledger row too
+    assert {"stg_cdp__profiles", "int_customers__unified"} <= _built_models(work)
+    assert "stg_salesforce__leads" not in _built_models(work)
+    partial_findings = _findings(wh, policy, partial)
+    full = changes.governed_build(wh, work, _vars(policy, run_id="run-full"), "run-full", full_refresh=True)
+    assert full.note == "all models rebuilt: --full-refresh"
+    built.full, built.full_findings = full, _findings(wh, policy, full)
+    assert partial_findings == built.full_findings
+    assert {f.test for f in partial.test_failures} == {f.test for f in full.test_failures}
+    assert partial.test_status == full.test_status
 
 
 def test_nothing_new_rebuilds_only_the_time_dependent_nodes_with_the_same_findings(built):
-    copy, policy, work, first = built
-    expected = _findings(copy.wh, policy, first)
-    second = changes.governed_build(copy.wh, work, _vars(policy, run_id="run-2"), "run-2")
-    manifest = dbt_build.parse(copy.wh.path, work, _vars(policy))
+    wh, policy, work, full = built.wh, built.policy, built.work, built.full
+    assert full is not None, "runs after the full rebuild of the test above"
+    second = changes.governed_build(wh, work, _vars(policy, run_id="run-2"), "run-2")
+    manifest = dbt_build.parse(wh.path, work, _vars(policy))
     clock = changes.time_dependent(manifest)
     assert "int_metrics__daily" in clock and "stg_cdp__profiles" not in clock
-    assert 0 < second.models < first.models
-    assert second.note.startswith(f"built {second.models} of {first.models} models")
-    assert "unchanged since run run-1" in second.note and "sources changed" not in second.note
+    assert 0 < second.models < full.models
+    assert second.note.startswith(f"built {second.models} of {full.models} models")
+    assert "unchanged since run run-full" in second.note and "sources changed" not in second.note
     assert f"time-dependent: {len(clock)}" in second.note
-    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
-    built_models = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
-    assert built_models <= _descendants(manifest, clock)  # nothing but the clock readers and what reads them
-    assert second.test_status.keys() == first.test_status.keys()  # each test: run again or its stored result
-    assert second.tests_passed == first.tests_passed
-    assert _findings(copy.wh, policy, second) == expected
+    assert _built_models(work) <= _descendants(manifest, clock)  # only the clock readers and what reads them
+    assert second.test_status == full.test_status  # each data test: run again, or its stored result
+    assert second.tests_passed == full.tests_passed
+    assert _findings(wh, policy, second) == built.full_findings
 
 
 def _descendants(manifest, names: set[str]) -> set[str]:
@@ -97,40 +128,9 @@ def _descendants(manifest, names: set[str]) -> set[str]:
     return {manifest.nodes[uid].name for uid in seen if uid in manifest.nodes}
 
 
-def test_a_change_landed_in_one_source_rebuilds_its_descendants_and_matches_a_full_rebuild(built, tmp_path):
-    copy, policy, work, _ = built
-    before = ledger.load_build_state(copy.wh)
-    failing_before = {t.test for t in before.tests if t.status in ("fail", "warn")}
-    # one more CDP profile lands, through Steward's landing (a new export file of the cdp integration)
-    profiles = copy.ws.files["cdp.profiles"]
-    frame = pd.read_parquet(profiles)
-    extra = frame.tail(1).assign(profile_id="profile-changed-build-1")
-    pd.concat([frame, extra], ignore_index=True).to_parquet(profiles, index=False)
-    adapter = ExportFilesAdapter("cdp", "cdp", profiles.parent, copy.wh)
-    for batch in adapter.pull("profiles"):
-        v = check_batch(batch)
-        land_batch(copy.wh, batch, v.valid, v.quarantined, v.drift, v.contract.version, "t", v.contract.owner)
-    partial = changes.governed_build(copy.wh, work, _vars(policy, run_id="run-4"), "run-4")
-    assert "sources changed: cdp.profiles" in partial.note
-    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
-    built_models = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
-    assert {"stg_cdp__profiles", "int_customers__unified"} <= built_models
-    assert "stg_salesforce__leads" not in built_models
-    partial_findings = _findings(copy.wh, policy, partial)
-    full = changes.governed_build(copy.wh, work, _vars(policy, run_id="run-5"), "run-5", full_refresh=True)
-    assert full.note == "all models rebuilt: --full-refresh"
-    assert partial_findings == _findings(copy.wh, policy, full)
-    assert {f.test for f in partial.test_failures} == {f.test for f in full.test_failures}
-    assert {f.test for f in partial.test_failures} >= failing_before - _rebuilt_tests(results)
-
-
-def _rebuilt_tests(results) -> set[str]:
-    return {r["unique_id"].split(".")[2] for r in results if r["unique_id"].startswith("test.")}
-
-
 def test_a_stored_failure_shows_until_its_test_passes_again(built):
     """A stored failing result is carried while its test is not run; a rebuilt test that passes drops it."""
-    copy, policy, work, _ = built
+    copy, policy, work = built, built.policy, built.work
     state = ledger.load_build_state(copy.wh)
     passing = next(t for t in state.tests if t.status == "pass")
     name = passing.unique_id.split(".")[2]
@@ -151,7 +151,7 @@ def test_a_stored_failure_shows_until_its_test_passes_again(built):
 
 
 def test_a_policy_change_a_left_out_source_or_a_model_error_makes_the_next_build_everything(built):
-    copy, policy, work, _ = built
+    copy, policy, work = built, built.policy, built.work
     assert changes.plan_build(copy.wh, work, _vars(policy)).rebuild.select is not None
     changed = {**_vars(policy), "contact_cap_per_week": 6}
     planned = changes.plan_build(copy.wh, work, changed)
@@ -172,13 +172,15 @@ def test_a_policy_change_a_left_out_source_or_a_model_error_makes_the_next_build
 
 
 def test_every_node_whose_sql_reads_the_run_time_is_time_dependent(built, tmp_path):
-    """Compile the project at another run time and id than the first build's: every node whose compiled SQL
-    differs is in the set, so a future model that reads the clock is never silently kept from an earlier build."""
-    copy, policy, work, _ = built
-    later = _compile(copy.wh.path, tmp_path / "c", _vars(policy, AS_OF + pd.Timedelta(days=40), "run-other"))
-    assert later.keys() >= _COMPILED.keys() and len(_COMPILED) > 100
-    manifest = dbt_build.parse(copy.wh.path, work, _vars(policy))
-    differ = {manifest.nodes[uid].name for uid, sql in _COMPILED.items() if later[uid] != sql}
+    """Compile the project at two run times and ids: every node whose compiled SQL differs is in the set, so a
+    future model that reads the clock is never silently kept from an earlier build. (Not against a build's SQL: a
+    full refresh compiles the incremental models without their filter on new batches.)"""
+    wh, policy, work = built.wh, built.policy, built.work
+    compiled = _compile(wh.path, tmp_path / "a", _vars(policy, AS_OF, "run-one"))
+    later = _compile(wh.path, tmp_path / "b", _vars(policy, AS_OF + pd.Timedelta(days=40), "run-other"))
+    assert later.keys() == compiled.keys() and len(compiled) > 100
+    manifest = dbt_build.parse(wh.path, work, _vars(policy))
+    differ = {manifest.nodes[uid].name for uid, sql in compiled.items() if later[uid] != sql}
     assert differ, "the run's time reaches no node: the comparison proves nothing"
     assert differ <= changes.time_dependent(manifest), differ - changes.time_dependent(manifest)
 
