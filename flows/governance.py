@@ -77,6 +77,8 @@ class RunResult(BaseModel):
     # wall seconds per stage (health, ingest, drift, transform, judge, alert, act, anchor, report), so a slow run
     # says where its time went; benchmarks/bench_scale.py reads them from `steward run --json`
     timings: dict[str, float] = Field(default_factory=dict)
+    # what the transform step's dbt build rebuilt and why (only what changed since the last complete build)
+    transform: str = ""
 
 
 def _ingest_concurrently(cfg, adapters: dict, wh: Warehouse, run_id: str) -> list[dict]:
@@ -150,7 +152,7 @@ def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str, full_refresh: bo
         counts={s: sum(f.severity.value == s for f in findings) for s in ("critical", "warn", "info")},
         findings=[FindingSummary(**f.model_dump(mode="json", include=set(FindingSummary.model_fields)))
                   for f in findings],
-        actions=actions, alerts=alerts, ingested=ingested, timings=lap.seconds)
+        actions=actions, alerts=alerts, ingested=ingested, timings=lap.seconds, transform=outcome.note)
     with wh.pinned():
         ledger.finish_run(wh, run_id, "completed", result.model_dump(exclude={"findings", "ingested"}))
         render_report(wh, run_id, report_path)

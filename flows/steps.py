@@ -19,7 +19,7 @@ from ..contracts.campaigns import name_findings
 from ..contracts.finding import Finding
 from ..contracts.governance import evaluate, findings_from_dbt_tests
 from ..contracts.policy import Policy
-from ..integrations.transform import dbt_build
+from ..integrations.transform import changes, dbt_build
 from ..integrations.warehouse import ledger, pii_scan
 from ..contracts.errors import SourceError
 from .pull import Landed, pull_integration
@@ -85,14 +85,16 @@ def transform(wh: Warehouse, work_dir: Path, policy: Policy, as_of: pd.Timestamp
     """Build the dbt project; ``exclude`` leaves out what a refused batch feeds (see ``drift_gate``);
     ``full_refresh`` rebuilds the incremental event models from all of raw. dbt's unit tests are left out: they
     check Steward's SQL on fixed fixture rows, the same at every run and for every team (the test suite runs them),
-    and cost as much as a fifth of a demo build; the data tests, which judge the team's data, all run."""
+    and cost as much as a fifth of a demo build; the data tests, which judge the team's data, all run. Only what
+    changed since the last complete build is rebuilt (``changes.governed_build``; ``full_refresh``: everything)."""
     pii_scan.scan_pii(wh, policy.scope.pii_scan_schemas, policy.scope.pii_sample_rows)
     dbt_vars = {**policy.dbt_vars(), "as_of": as_of.isoformat(), **({"run_id": run_id} if run_id else {})}
-    outcome = dbt_build.build(wh.path, work_dir / "dbt", dbt_vars, exclude=exclude, full_refresh=full_refresh,
-                              settings=wh.settings, unit_tests=False)
+    outcome = changes.governed_build(wh, work_dir / "dbt", dbt_vars, run_id, exclude=exclude,
+                                     full_refresh=full_refresh)
     report("transform", f"dbt built {outcome.models} models, {outcome.tests_passed + outcome.unit_tests} tests passed"
            + (f", {len(outcome.test_failures)} failed" if outcome.test_failures else "")
            + (f"; left out {', '.join(exclude)} (breaking schema drift)" if exclude else ""))
+    report("transform", f"dbt {outcome.note}")
     return outcome
 
 

@@ -22,7 +22,7 @@ from ...contracts.registry import SOURCE_CONTRACTS
 from ..warehouse.target import PostgresTarget, WarehouseTarget
 from . import assertions, parsed
 
-__all__ = ["TestFailure", "BuildOutcome", "dbt_project_dir", "build", "run_models"]
+__all__ = ["TestFailure", "BuildOutcome", "dbt_project_dir", "build", "run_models", "parse", "LAUNCH_SELECT"]
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
@@ -34,6 +34,7 @@ class TestFailure:
     failures: int
     severity: str  # dbt's own: "error" or "warn"
     message: str
+    unique_id: str | None = None  # dbt's node id: a governance run keeps each test's result across builds
 
 
 @dataclass
@@ -43,6 +44,10 @@ class BuildOutcome:
     unit_tests: int = 0
     test_failures: list[TestFailure] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # each data test's status by dbt node id (pass, fail, warn, error, skipped): what the next governance run keeps
+    # of this build for the tests it does not run again (integrations/transform/changes.py)
+    test_status: dict[str, str] = field(default_factory=dict)
+    note: str = ""  # what this build rebuilt and why, when it was not the whole project (changes.py)
 
 
 def dbt_project_dir() -> Path:
@@ -99,18 +104,37 @@ def build(warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, select: li
     (the test suite runs them all; docs/architecture.md says how to run them on a workspace)."""
     if not unit_tests:
         exclude = [*(exclude or []), "test_type:unit"]
+    _forget_changes(warehouse, select)
     return _invoke("build", warehouse, work_dir, dbt_vars, select, exclude, full_refresh, settings)
 
 
 def run_models(warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, select: list[str] | None = None,
                full_refresh: bool = False, settings: Mapping[str, str] | None = None) -> BuildOutcome:
     """``dbt run``: models only, for measuring what the audits themselves cost."""
+    _forget_changes(warehouse, select)
     return _invoke("run", warehouse, work_dir, dbt_vars, select, None, full_refresh, settings)
+
+
+def _forget_changes(warehouse: WarehouseTarget, select: list[str] | None) -> None:
+    """A build outside a governance run's transform step (a test, a benchmark, a person's script) may rebuild the
+    governance models with other vars: the next governance run must not trust what the last one left, so it
+    rebuilds everything. A pre-launch build only builds the launch models, which governance builds leave out."""
+    if select and all(s.startswith(LAUNCH_SELECT) for s in select):
+        return
+    from ..warehouse import ledger
+
+    ledger.forget_build_state(Warehouse(warehouse))
+
+
+LAUNCH_SELECT = "path:models/launch"
 
 
 def _invoke(command: str, warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, select: list[str] | None,
             exclude: list[str] | None = None, full_refresh: bool = False,
-            settings: Mapping[str, str] | None = None) -> BuildOutcome:
+            settings: Mapping[str, str] | None = None, indirect_selection: str = "buildable",
+            manifest=None) -> BuildOutcome:
+    """``indirect_selection`` is how a selection takes the data tests of selected models that also read a model
+    outside it (dbt's ``--indirect-selection``); ``manifest``: the parse (``parsed.load``) when the caller has it."""
     from dbt.cli.main import dbtRunner  # imported late: dbt's import takes a second and most commands skip it
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -123,16 +147,17 @@ def _invoke(command: str, warehouse: WarehouseTarget, work_dir: Path, dbt_vars: 
             "--vars", json.dumps(dbt_vars, default=str), "--no-use-colors", "--no-write-json",
             "--log-level", "none"]  # stdout belongs to Steward (--json); failures reach us as results
     if select:
-        # a data test runs only when every model it reads is built here or upstream: dbt's default ("eager") also
-        # runs a relationships test whose other side this selection never built, and it fails on a missing relation
-        args += ["--select", *select, "--indirect-selection", "buildable"]
+        # by default a data test runs only when every model it reads is built here or upstream: dbt's own default
+        # ("eager") also runs a relationships test whose other side this selection never built, and it fails on a
+        # missing relation (a governance run's partial rebuild passes "eager": there the other side exists)
+        args += ["--select", *select, "--indirect-selection", indirect_selection]
     if exclude:
         args += ["--exclude", *exclude]
     if full_refresh:
         args.append("--full-refresh")
     verbose = os.environ.get("STEWARD_DBT_LOG_LEVEL", "none") != "none"
     key = parsed.parse_key(dbt_project_dir(), profiles, dbt_vars)
-    manifest = parsed.load(work_dir, key)
+    manifest = manifest if manifest is not None else parsed.load(work_dir, key)
     if manifest is None:
         parsed.forget_partial(target)
     try:
@@ -149,6 +174,31 @@ def _invoke(command: str, warehouse: WarehouseTarget, work_dir: Path, dbt_vars: 
     outcome = _outcome(res.result)
     outcome.test_failures = assertions.split_failures(warehouse, res.result, outcome.test_failures)
     return outcome
+
+
+def parse(warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, settings: Mapping[str, str] | None = None):
+    """dbt's parse of the project, the saved one when ``parsed`` has it for these vars, else a ``dbt parse`` (kept
+    as a build's parse is): for a caller that reads the project's graph before it decides what to build."""
+    from dbt.cli.main import dbtRunner
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    profiles, target = _write_profile(work_dir, warehouse, settings), work_dir / "target"
+    key = parsed.parse_key(dbt_project_dir(), profiles, dbt_vars)
+    manifest = parsed.load(work_dir, key)
+    if manifest is not None:
+        return manifest
+    parsed.forget_partial(target)
+    try:
+        res = dbtRunner().invoke(["parse", "--project-dir", str(dbt_project_dir()), "--profiles-dir", str(profiles),
+                                  "--target-path", str(target), "--log-path", str(work_dir / "logs"),
+                                  "--vars", json.dumps(dbt_vars, default=str), "--no-use-colors",
+                                  "--no-write-json", "--log-level", "none"])
+    finally:
+        _release_duckdb()
+    if res.exception is not None or not res.success:
+        raise TransformError(f"dbt parse did not run: {str(res.exception or 'failed').strip().splitlines()[0]}")
+    parsed.keep(work_dir, target, key)
+    return parsed.load(work_dir, key) or res.result
 
 
 def _ensure_raw_tables(warehouse: WarehouseTarget) -> None:
@@ -209,10 +259,13 @@ def _outcome(results) -> BuildOutcome:
             else:
                 out.models += 1
         elif kind in ("test", "unit_test"):
+            if kind == "test":
+                out.test_status[node.unique_id] = status
             if status in ("fail", "warn", "error"):
                 model = (node.attached_node or "").split(".")[-1] or None if hasattr(node, "attached_node") else None
                 out.test_failures.append(TestFailure(node.name, model, int(r.failures or 0),
-                                                     "warn" if status == "warn" else "error", (r.message or "")[:300]))
+                                                     "warn" if status == "warn" else "error", (r.message or "")[:300],
+                                                     node.unique_id))
             elif kind == "unit_test":
                 out.unit_tests += 1
             else:

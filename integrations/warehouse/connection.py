@@ -113,6 +113,10 @@ create table if not exists ledger.launch_audits (
 create table if not exists ledger.health_gate (
     run_id varchar, check_id varchar, integrations varchar, states varchar, reason varchar, decided_at timestamptz,
     primary key (run_id, check_id));
+-- What the last complete governance build was built from (integrations/transform/changes.py): one row, replaced by
+-- every governance build; the next run rebuilds only what changed since.
+create table if not exists ledger.build_state (
+    run_id varchar, built_at timestamptz, project_key varchar, fingerprints json, skipped json, tests json);
 """
 
 

@@ -466,3 +466,45 @@ def _anchor_problem(rows: list[tuple], anchor: AuditHead) -> str | None:
     if anchor.rows is not None and sum(int(r[0]) <= anchor.seq for r in rows) != anchor.rows:
         return f"rows missing: {where} counted {anchor.rows} rows up to it"
     return None
+
+
+__all__ += ["save_build_state", "load_build_state", "forget_build_state"]
+
+
+def save_build_state(wh: Warehouse, state: "BuildState") -> None:
+    """Replace the stored state of the last complete governance build (``ledger.build_state``, one row), in one
+    transaction: the next run compares its sources and project with this one to rebuild only what changed."""
+    tests = [asdict(t) for t in state.tests]
+    with wh.connect() as con:
+        con.execute("begin")
+        try:
+            con.execute("delete from ledger.build_state")
+            con.execute("insert into ledger.build_state (run_id, built_at, project_key, fingerprints, skipped, tests) "
+                        "values (?, ?, ?, ?, ?, ?)",
+                        [state.run_id, datetime.now(timezone.utc), state.project_key,
+                         json.dumps(dict(state.fingerprints), sort_keys=True), json.dumps(list(state.skipped)),
+                         json.dumps(tests)])
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+
+
+def load_build_state(wh: Warehouse) -> "BuildState | None":
+    """The stored state of the last complete governance build, or None (never built, or forgotten)."""
+    from ...contracts.rebuild import BuildState, TestResult
+
+    with wh.connect() as con:
+        row = con.execute("select run_id, project_key, fingerprints, skipped, tests from ledger.build_state "
+                          "order by built_at desc limit 1").fetchone()
+    if row is None:
+        return None
+    run_id, key, fingerprints, skipped, tests = row
+    return BuildState(run_id, key, json.loads(fingerprints), tuple(json.loads(skipped)),
+                      tuple(TestResult(**t) for t in json.loads(tests)))
+
+
+def forget_build_state(wh: Warehouse) -> None:
+    """After a build this module cannot vouch for (outside a governance run): the next run rebuilds everything."""
+    with wh.connect() as con:
+        con.execute("delete from ledger.build_state")

@@ -1,0 +1,41 @@
+"""The rule that decides what a governance build rebuilds (contracts/rebuild.py), without a database."""
+
+from __future__ import annotations
+
+from steward.contracts.rebuild import BuildState, CodeUnit, TestResult, carried_results, clock_readers, plan_rebuild
+
+STATE = BuildState("run-1", "k", {"a.x": "1", "a.y": "2"}, ("stg_skipped",),
+                   (TestResult("test.steward.t_fail.h1", "fail", "t_fail"), TestResult("test.steward.t_ok.h2", "pass")))
+
+
+def test_the_whole_project_is_rebuilt_when_the_earlier_build_is_not_comparable():
+    assert plan_rebuild(None, "k", {}, [], []).select is None
+    assert "project" in plan_rebuild(STATE, "other", {}, [], []).reason
+    assert plan_rebuild(STATE, "k", {}, [], [], full_refresh=True).reason == "--full-refresh"
+    assert plan_rebuild(STATE, "k", {}, [], [], exclude=["source:a.x+"]).select is None
+
+
+def test_changed_sources_clock_readers_and_what_failed_are_selected():
+    plan = plan_rebuild(STATE, "k", {"a.x": "1", "a.y": "3", "b.z": "9"}, ["int_clock"], ["a.x", "a.y"])
+    assert plan.select == ["source:a.y+", "int_clock+", "stg_skipped+", "t_fail"]  # b.z: no model reads it
+    assert plan.changed_sources == ["a.y"] and plan.since == "run-1" and plan.retried == 2
+
+
+def test_stored_results_are_carried_only_for_tests_not_run_and_still_in_the_project():
+    carried = carried_results(STATE, ran=["test.steward.t_fail.h1"], in_project=["test.steward.t_ok.h2"])
+    assert carried == [STATE.tests[1]]
+    assert carried_results(STATE, ran=[], in_project=[]) == []
+
+
+def test_clock_readers_follow_macros_and_dispatch():
+    macros = {"macro.steward.as_of": CodeUnit("as_of", "{{ var('as_of') }}"),
+              "macro.steward.default__window": CodeUnit("default__window", "current_date - 7"),
+              "macro.steward.window": CodeUnit("window", "{{ adapter.dispatch('window', 'steward')() }}"),
+              "macro.steward.caller": CodeUnit("caller", "{{ as_of() }}", ("macro.steward.as_of",)),
+              "macro.steward.pure": CodeUnit("pure", "lower(x)")}
+    nodes = {"m.a": CodeUnit("a", "select {{ caller() }}", ("macro.steward.caller",)),
+             "m.b": CodeUnit("b", "select {{ window() }}"),
+             "m.c": CodeUnit("c", "select {{ pure() }} from {{ ref('a') }}", ("macro.steward.pure",)),
+             "m.d": CodeUnit("d", "select now()"),
+             "m.e": CodeUnit("e", "select '{{ var(\"run_id\") }}'")}
+    assert clock_readers(nodes, macros) == {"a", "b", "d", "e"}

@@ -1,0 +1,200 @@
+"""A governance build rebuilds only what changed since the last complete build, and its findings are those of a
+build of everything (integrations/transform/changes.py, contracts/rebuild.py).
+
+Real dbt on a copy of the session's governed demo run (tests/governed.py ``demo_run_copy``), whose governance run
+stored its build state: partial builds, compared with one build of everything at the same run time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from governed import demo_run_copy
+from steward.contracts.errors import TransformError
+from steward.contracts.governance import evaluate, findings_from_dbt_tests
+from steward.contracts.policy import load_policy
+from steward.flows.config import load_config
+from steward.integrations.sources import ExportFilesAdapter
+from steward.integrations.transform import changes, dbt_build
+from steward.integrations.warehouse import Warehouse, ledger
+from steward.integrations.warehouse.landing import land_batch
+from steward.integrations.warehouse.sample_queries import governance_sample_query
+from steward.integrations.warehouse.validation import check_batch
+
+pytestmark = pytest.mark.slow
+
+AS_OF = pd.Timestamp.now(tz="UTC").floor("s")
+
+
+def _vars(policy, as_of=AS_OF, run_id="r") -> dict:
+    return {**policy.dbt_vars(), "as_of": as_of.isoformat(), "run_id": run_id}
+
+
+def _findings(wh, policy, outcome) -> set[tuple]:
+    """What a run judges from the build: the marts' findings and the failed data tests (id, subject, severity)."""
+    found = evaluate(policy, wh.mart, "r", governance_sample_query)
+    found += findings_from_dbt_tests(outcome.test_failures, "r", policy)
+    return {(f.check_id, f.subject, f.severity.value) for f in found}
+
+
+def _built_models(work) -> set[str]:
+    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
+
+
+class Demo:
+    """The copied demo, its policy and dbt folder, and the full rebuild's outcome and findings once made."""
+
+    def __init__(self, demo) -> None:
+        cfg = load_config(demo.config)
+        self.demo, self.wh, self.work = demo, Warehouse(cfg.warehouse), cfg.work_dir / "dbt"
+        self.policy = load_policy(cfg.policy)
+        self.full = None
+        self.full_findings: set[tuple] = set()
+
+
+@pytest.fixture(scope="module")
+def built(prefect_harness, tmp_path_factory) -> Demo:
+    return Demo(demo_run_copy(tmp_path_factory, "changed-build", scale=0.2))
+
+
+def test_the_governance_run_stored_its_build_state(built):
+    state = ledger.load_build_state(built.wh)
+    assert built.demo.result.transform.startswith("all models rebuilt")
+    assert state is not None and state.run_id == built.demo.result.run_id
+    assert state.fingerprints["hubspot.email_events"].startswith("rows ")
+    assert state.fingerprints["steward.batches"].startswith("rows ")
+    assert len(state.tests) > 100 and {t.status for t in state.tests} == {"pass"}  # every data test's result
+    planned = changes.plan_build(built.wh, built.work, _vars(built.policy))
+    assert planned.rebuild.select is not None and not planned.rebuild.changed_sources  # copied: still comparable
+
+
+def test_a_change_landed_in_one_source_rebuilds_its_descendants_and_matches_a_full_rebuild(built):
+    wh, policy, work = built.wh, built.policy, built.work
+    # one more CDP profile lands, through Steward's landing (the cdp export file, changed)
+    profiles = built.demo.ws.files["cdp.profiles"]
+    frame = pd.read_parquet(profiles)
+    pd.concat([frame, frame.tail(1).assign(profile_id="profile-changed-build-1")], ignore_index=True) \
+        .to_parquet(profiles, index=False)
+    for batch in ExportFilesAdapter("cdp", "cdp", profiles.parent, wh).pull("profiles"):
+        v = check_batch(batch)
+        land_batch(wh, batch, v.valid, v.quarantined, v.drift, v.contract.version, "t", v.contract.owner)
+    partial = changes.governed_build(wh, work, _vars(policy, run_id="run-partial"), "run-partial")
+    assert "sources changed: cdp.profiles, steward.batches;" in partial.note  # the batch is a ledger row too
+    assert {"stg_cdp__profiles", "int_customers__unified"} <= _built_models(work)
+    assert "stg_salesforce__leads" not in _built_models(work)
+    partial_findings = _findings(wh, policy, partial)
+    full = changes.governed_build(wh, work, _vars(policy, run_id="run-full"), "run-full", full_refresh=True)
+    assert full.note == "all models rebuilt: --full-refresh"
+    built.full, built.full_findings = full, _findings(wh, policy, full)
+    assert partial_findings == built.full_findings
+    assert {f.test for f in partial.test_failures} == {f.test for f in full.test_failures}
+    assert partial.test_status == full.test_status
+
+
+def test_nothing_new_rebuilds_only_the_time_dependent_nodes_with_the_same_findings(built):
+    wh, policy, work, full = built.wh, built.policy, built.work, built.full
+    assert full is not None, "runs after the full rebuild of the test above"
+    second = changes.governed_build(wh, work, _vars(policy, run_id="run-2"), "run-2")
+    manifest = dbt_build.parse(wh.path, work, _vars(policy))
+    clock = changes.time_dependent(manifest)
+    assert "int_metrics__daily" in clock and "stg_cdp__profiles" not in clock
+    assert 0 < second.models < full.models
+    assert second.note.startswith(f"built {second.models} of {full.models} models")
+    assert "unchanged since run run-full" in second.note and "sources changed" not in second.note
+    assert f"time-dependent: {len(clock)}" in second.note
+    assert _built_models(work) <= _descendants(manifest, clock)  # only the clock readers and what reads them
+    assert second.test_status == full.test_status  # each data test: run again, or its stored result
+    assert second.tests_passed == full.tests_passed
+    assert _findings(wh, policy, second) == built.full_findings
+
+
+def _descendants(manifest, names: set[str]) -> set[str]:
+    children: dict[str, list[str]] = {}
+    for uid, node in manifest.nodes.items():
+        for parent in node.depends_on.nodes:
+            children.setdefault(parent, []).append(uid)
+    todo = [uid for uid, n in manifest.nodes.items() if n.name in names]
+    seen = set(todo)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return {manifest.nodes[uid].name for uid in seen if uid in manifest.nodes}
+
+
+def test_a_stored_failure_shows_until_its_test_passes_again(built):
+    """A stored failing result is carried while its test is not run; a rebuilt test that passes drops it."""
+    copy, policy, work = built, built.policy, built.work
+    state = ledger.load_build_state(copy.wh)
+    passing = next(t for t in state.tests if t.status == "pass")
+    name = passing.unique_id.split(".")[2]
+    failed = type(passing)(passing.unique_id, "fail", name, None, 3, "error", "Got 3 results")
+    rest = tuple(t for t in state.tests if t.unique_id != passing.unique_id)
+    ledger.save_build_state(copy.wh, type(state)(state.run_id, state.project_key, state.fingerprints, state.skipped,
+                                                 rest + (failed,)))
+    planned = changes.plan_build(copy.wh, work, _vars(policy))
+    assert name in planned.rebuild.select  # a failing test is run again
+    again = changes.governed_build(copy.wh, work, _vars(policy, run_id="run-6"), "run-6")
+    assert again.test_status[passing.unique_id] == "pass"
+    assert name not in {f.test for f in again.test_failures}
+    assert "failed or skipped last time: 1" in again.note
+    # carried as it was stored when the test is not run (the rule, on the stored state)
+    from steward.contracts.rebuild import carried_results
+    assert carried_results(type(state)(state.run_id, state.project_key, state.fingerprints, (), (failed,)), [],
+                           [passing.unique_id]) == [failed]
+
+
+def test_a_policy_change_a_left_out_source_or_a_model_error_makes_the_next_build_everything(built):
+    copy, policy, work = built, built.policy, built.work
+    assert changes.plan_build(copy.wh, work, _vars(policy)).rebuild.select is not None
+    changed = {**_vars(policy), "contact_cap_per_week": 6}
+    planned = changes.plan_build(copy.wh, work, changed)
+    assert planned.rebuild.select is None and "policy" in planned.rebuild.reason
+    # a build that leaves a refused source out is not complete: nothing is stored, the next one builds everything
+    complete = ledger.load_build_state(copy.wh)
+    left_out = changes.governed_build(copy.wh, work, _vars(policy, run_id="run-7"), "run-7",
+                                      exclude=["path:models"])
+    assert left_out.note.startswith("all models rebuilt: a source was left out")
+    assert ledger.load_build_state(copy.wh) is None
+    assert changes.plan_build(copy.wh, work, _vars(policy)).rebuild.select is None
+    # the complete state back (the marts are still those it describes), then a model error forgets it
+    ledger.save_build_state(copy.wh, complete)
+    assert changes.plan_build(copy.wh, work, _vars(policy)).rebuild.select is not None
+    with pytest.raises(TransformError):
+        changes.governed_build(copy.wh, work, {**_vars(policy), "as_of": "not a time"}, "run-9")
+    assert ledger.load_build_state(copy.wh) is None
+
+
+def test_every_node_whose_sql_reads_the_run_time_is_time_dependent(built, tmp_path):
+    """Compile the project at two run times and ids: every node whose compiled SQL differs is in the set, so a
+    future model that reads the clock is never silently kept from an earlier build. (Not against a build's SQL: a
+    full refresh compiles the incremental models without their filter on new batches.)"""
+    wh, policy, work = built.wh, built.policy, built.work
+    compiled = _compile(wh.path, tmp_path / "a", _vars(policy, AS_OF, "run-one"))
+    later = _compile(wh.path, tmp_path / "b", _vars(policy, AS_OF + pd.Timedelta(days=40), "run-other"))
+    assert later.keys() == compiled.keys() and len(compiled) > 100
+    manifest = dbt_build.parse(wh.path, work, _vars(policy))
+    differ = {manifest.nodes[uid].name for uid, sql in compiled.items() if later[uid] != sql}
+    assert differ, "the run's time reaches no node: the comparison proves nothing"
+    assert differ <= changes.time_dependent(manifest), differ - changes.time_dependent(manifest)
+
+
+def _compile(warehouse, work, dbt_vars) -> dict[str, str]:
+    from dbt.cli.main import dbtRunner
+
+    profiles = dbt_build._write_profile(work, warehouse)
+    res = dbtRunner().invoke(["compile", "--project-dir", str(dbt_build.dbt_project_dir()), "--profiles-dir",
+                              str(profiles), "--target-path", str(work / "target"), "--log-path",
+                              str(work / "logs"), "--vars", json.dumps(dbt_vars), "--no-write-json",
+                              "--log-level", "none", "--exclude", "test_type:unit"])
+    dbt_build._release_duckdb()
+    assert res.success, res.exception
+    out = {r.node.unique_id: r.node.compiled_code for r in res.result}
+    shutil.rmtree(work, ignore_errors=True)
+    return out
