@@ -14,10 +14,13 @@ import socket
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ...contracts.errors import ConfigError
 from .connection import Warehouse
+
+if TYPE_CHECKING:
+    from ...contracts.rebuild import BuildState
 
 __all__ = ["start_run", "finish_run", "mark_abandoned", "record_findings", "append_audit", "verify_audit_log", "campaign_controls", "record_control",
            "record_launch_audit", "record_skipped", "not_evaluated", "AUDIT_FIELDS"]
@@ -471,7 +474,7 @@ def _anchor_problem(rows: list[tuple], anchor: AuditHead) -> str | None:
 __all__ += ["save_build_state", "load_build_state", "forget_build_state"]
 
 
-def save_build_state(wh: Warehouse, state: "BuildState") -> None:
+def save_build_state(wh: Warehouse, state: BuildState) -> None:
     """Replace the stored state of the last complete governance build (``ledger.build_state``, one row), in one
     transaction: the next run compares its sources and project with this one to rebuild only what changed."""
     tests = [asdict(t) for t in state.tests]
@@ -490,7 +493,7 @@ def save_build_state(wh: Warehouse, state: "BuildState") -> None:
             raise
 
 
-def load_build_state(wh: Warehouse) -> "BuildState | None":
+def load_build_state(wh: Warehouse) -> BuildState | None:
     """The stored state of the last complete governance build, or None (never built, or forgotten)."""
     from ...contracts.rebuild import BuildState, TestResult
 
