@@ -1,0 +1,120 @@
+"""What a `steward run` costs outside dbt (#12): Prefect's temporary server is launched by Steward at the start of
+the process, comes up while the run loads, and is the server the flow then uses; nothing changes with a real
+server; a server that cannot start is one error line. No timing is asserted: these are behaviour tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from steward.flows import runtime
+
+# A fresh Python, as `steward run` is: no PREFECT_API_URL, its own Prefect home. It launches the temporary server,
+# loads what a run loads, then runs a real flow with a real task and says what it saw.
+PROBE = """
+import json, os, sys
+from steward.flows.runtime import apply_defaults, flow_settings, start_temporary_server, use_temporary_server
+apply_defaults()
+server = start_temporary_server()
+launched_pid = server.process.pid
+import steward.flows.governance  # the run's modules load while the server starts
+use_temporary_server()
+from prefect import flow, task
+from prefect.runtime import flow_run
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+@flow(name="overhead-probe")
+def probe() -> dict:
+    return {"doubled": double(21), "flow_run_id": flow_run.id}
+
+with flow_settings():
+    seen = probe()
+print(json.dumps({**seen, "api_url": os.environ["PREFECT_API_URL"], "server_url": server.api_url,
+                  "server_pid": launched_pid,
+                  "server_package_imported": "prefect.server.api.server" in sys.modules}))
+"""
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    return {**env, "PREFECT_HOME": str(home), **extra}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def test_the_server_launched_first_is_the_one_the_flow_records_its_runs_in(tmp_path):
+    home = tmp_path / "prefect-home"
+    proc = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=600,
+                          env=_env(home))
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["doubled"] == 42
+    assert seen["api_url"] == seen["server_url"]  # the flow talked to the server launched at the start
+    assert not seen["server_package_imported"]  # the client never loaded Prefect's server package
+    deadline = time.monotonic() + 60  # stopped by the process's exit hook (a loaded machine may lag in reaping)
+    while _alive(seen["server_pid"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(seen["server_pid"]), "the temporary server outlived the process"
+    # what Prefect recorded, read from the server's own database after it stopped: the flow run, completed, and
+    # its task run (recorded from the events the client sent before the server was stopped)
+    with sqlite3.connect(home / "prefect.db") as db:
+        flow_runs = db.execute("select replace(id, '-', ''), state_type from flow_run").fetchall()
+        task_runs = db.execute("select replace(flow_run_id, '-', ''), task_key, state_type from task_run") \
+            .fetchall()
+    flow_run_id = seen["flow_run_id"].replace("-", "")
+    assert (flow_run_id, "COMPLETED") in flow_runs
+    assert [(t[2]) for t in task_runs if t[0] == flow_run_id and "double" in t[1]] == ["COMPLETED"]
+
+
+def test_with_a_prefect_api_url_nothing_is_started(monkeypatch):
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    monkeypatch.setattr(runtime, "_started", {})
+    assert runtime.start_temporary_server() is None
+    runtime.use_temporary_server()  # no server of ours: a no-op
+    assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:4200/api"
+    assert runtime._started == {}
+
+
+def test_a_server_that_cannot_start_is_one_error_line(tmp_path):
+    (tmp_path / "exports").mkdir()
+    config = tmp_path / "steward.yaml"
+    config.write_text(yaml.safe_dump({"integrations": [{"name": "crm", "platform": "salesforce",
+                                                        "path": "exports"}]}), encoding="utf-8")
+    # a database the server cannot open (its folder does not exist): its start-up fails, as a full disk would
+    missing = tmp_path / "no-such-folder" / "prefect.db"
+    env = _env(tmp_path / "prefect-home",
+               PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{missing}")
+    proc = subprocess.run([sys.executable, "-m", "steward.flows.cli", "run", "-c", str(config)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr
+    assert errors[0].startswith("error: Prefect's temporary server did not start (exit code "), errors
+    assert errors[0].endswith("set PREFECT_API_URL to use a running Prefect server"), errors
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_failed_start_names_no_database_password():
+    server = runtime.TemporaryServer()
+    import tempfile
+
+    server._log = tempfile.TemporaryFile()
+    server._log.write(b"starting\nOSError: cannot reach postgresql+asyncpg://prefect:s3cret@db:5432/prefect\n")
+    assert server._last_line() == "OSError: cannot reach postgresql+asyncpg://***@db:5432/prefect"
+    server.stop()
