@@ -118,3 +118,32 @@ def test_a_failed_start_names_no_database_password():
     server._log.write(b"starting\nOSError: cannot reach postgresql+asyncpg://prefect:s3cret@db:5432/prefect\n")
     assert server._last_line() == "OSError: cannot reach postgresql+asyncpg://***@db:5432/prefect"
     server.stop()
+
+
+# A command that finished: its exit hooks, its threads and its buffered output must all be honoured when the
+# interpreter's final teardown is skipped (runtime.exit_now, used by `steward run` and `steward demo`).
+EXITING = """
+import atexit, sys, threading, time
+from pathlib import Path
+from steward.flows.runtime import exit_now
+out = Path(sys.argv[1])
+atexit.register(lambda: (out / "hook").write_text("ran"))
+def late():
+    time.sleep(0.5)
+    (out / "thread").write_text("finished")
+threading.Thread(target=late).start()  # not a daemon: the interpreter waits for it, and so must exit_now
+sys.stdout.write("buffered, no newline")
+exit_now(int(sys.argv[2]) if sys.argv[2].isdigit() else sys.argv[2])
+"""
+
+
+def test_exit_now_keeps_the_exit_code_hooks_threads_and_output(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", EXITING, str(tmp_path), "3"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == "buffered, no newline"
+    assert (tmp_path / "hook").read_text() == "ran"
+    assert (tmp_path / "thread").read_text() == "finished"
+    said = subprocess.run([sys.executable, "-c", EXITING, str(tmp_path), "went wrong"], capture_output=True,
+                          text=True, timeout=120)
+    assert (said.returncode, said.stderr) == (1, "went wrong\n")
