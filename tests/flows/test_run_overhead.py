@@ -147,3 +147,51 @@ def test_exit_now_keeps_the_exit_code_hooks_threads_and_output(tmp_path):
     said = subprocess.run([sys.executable, "-c", EXITING, str(tmp_path), "went wrong"], capture_output=True,
                           text=True, timeout=120)
     assert (said.returncode, said.stderr) == (1, "went wrong\n")
+
+
+# ------------------------------------------------------------------------------ the run's findings, set-based
+def _finding(run_id: str, subject: str, observed: float):
+    from steward.contracts.finding import Finding
+
+    return Finding(run_id=run_id, check_id="consent.send_after_opt_out", family="privacy_consent", severity="critical",
+                   subject_type="integration", subject=subject, metric="people", observed=observed, threshold=0.0,
+                   evidence={"people": observed, "sample_ids": ["c_***91"]}, explanation=f"{subject}: {observed}",
+                   sample_query=None, owner="privacy-office", action="alert")
+
+
+def _stored(wh, run_id: str) -> dict:
+    rows = wh.query_df(f"select subject, observed, first_seen_at, last_seen_at, evidence from ledger.findings "
+                       f"where run_id = '{run_id}'")
+    return {r.subject: (r.observed, r.first_seen_at, r.last_seen_at, json.loads(r.evidence))
+            for r in rows.itertuples()}
+
+
+def _record_twice(wh, monkeypatch) -> None:
+    from steward.integrations.warehouse import ledger
+
+    monkeypatch.setattr(ledger, "_CHUNK", 2)  # several statements, as a run with thousands of findings makes
+    first = ledger.record_findings(wh, [_finding("r1", s, 1.0) for s in ("hubspot", "cdp", "esp")])
+    time.sleep(0.01)
+    # r2: hubspot again (twice: the last one wins, as when each finding was its own statement), and a new subject
+    second = ledger.record_findings(wh, [_finding("r2", "hubspot", 2.0), _finding("r2", "crm", 5.0),
+                                         _finding("r2", "hubspot", 3.0)])
+    r1, r2 = _stored(wh, "r1"), _stored(wh, "r2")
+    assert sorted(r1) == ["cdp", "esp", "hubspot"] and sorted(r2) == ["crm", "hubspot"]
+    assert r2["hubspot"][0] == 3.0 and r2["hubspot"][3] == {"people": 3.0, "sample_ids": ["c_***91"]}
+    assert r2["hubspot"][1] == r1["hubspot"][1] < r2["hubspot"][2]  # first seen carried over from r1
+    assert r2["crm"][1] == r2["crm"][2]  # never seen before: first seen now
+    assert [f.first_seen_at for f in first] == [r1[s][1] for s in ("hubspot", "cdp", "esp")]
+    assert [f.observed for f in second] == [2.0, 5.0, 3.0]  # every finding comes back, in order, dated
+    assert second[0].first_seen_at == second[2].first_seen_at == r1["hubspot"][1]
+
+
+def test_findings_are_recorded_in_bulk_with_first_sightings_carried_over(tmp_path, monkeypatch):
+    from steward.integrations.warehouse import Warehouse
+
+    _record_twice(Warehouse(tmp_path / "w.duckdb"), monkeypatch)
+
+
+def test_findings_are_recorded_in_bulk_on_postgres_too(pg_server, monkeypatch):
+    from steward.integrations.warehouse import Warehouse
+
+    _record_twice(Warehouse(pg_server.fresh_database("findings")), monkeypatch)
