@@ -12,7 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from steward.flows import runtime
 
@@ -195,3 +198,47 @@ def test_findings_are_recorded_in_bulk_on_postgres_too(pg_server, monkeypatch):
     from steward.integrations.warehouse import Warehouse
 
     _record_twice(Warehouse(pg_server.fresh_database("findings")), monkeypatch)
+
+
+# ------------------------------------------------------------------- judging only the rows past a level
+def _judged_by_pandera_alone(check_id, rule, mart, policy):
+    """The judgement as it was: every judgeable row through pandera (the reference the shortcut must equal)."""
+    import pandera.pandas as pa
+
+    from steward.contracts import governance
+
+    rows = governance._judgeable(check_id, rule, mart, policy)
+    checks = [pa.Check(governance._passes(rule.direction, limit), name=level)
+              for level in ("critical", "warn") if (limit := getattr(rule, level)) is not None]
+    schema = pa.DataFrameSchema({rule.metric: pa.Column(float, nullable=True, coerce=True, checks=checks)})
+    try:
+        schema.validate(rows, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as err:
+        return governance.findings_from_failures(check_id, rule, rows, err.failure_cases, "r", policy)
+
+
+_METRIC = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True, width=32),
+                    st.integers(-5, 5), st.sampled_from([0.05, 0.2, 1e-12, -1e-12]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=st.lists(_METRIC, max_size=12), direction=st.sampled_from(["min", "max"]),
+       limits=st.sampled_from([(0.05, 0.2), (0.05, None), (None, 0.2), (0.2, 0.2)]), as_text=st.booleans())
+def test_judging_only_breaching_rows_finds_exactly_what_pandera_found_on_all(values, direction, limits, as_text):
+    from steward.contracts.governance import judge
+    from steward.contracts.policy import CheckRule, load_policy
+
+    warn, critical = limits if direction == "max" else (limits[1], limits[0]) if None not in limits else limits
+    if direction == "min" and warn is not None and critical is not None:
+        warn, critical = max(warn, critical), min(warn, critical)
+    rule = CheckRule(family="reconciliation", mart="gov_x", subject_type="campaign", subject="{campaign_id}",
+                     key=["campaign_id"], metric="gap", direction=direction, warn=warn, critical=critical,
+                     metric_can_be_negative=True, evidence=["n"], explanation="{campaign_id}: {observed}",
+                     action={"critical": "pause"})
+    gaps = pd.Series(values, dtype=object)
+    mart = pd.DataFrame({"campaign_id": [f"c{i}" for i in range(len(values))],
+                         "gap": gaps.astype(str) if as_text else gaps, "n": range(len(values))})
+    policy = load_policy()
+    assert judge("reconciliation.gap", rule, mart, "r", policy) == \
+        _judged_by_pandera_alone("reconciliation.gap", rule, mart, policy)
