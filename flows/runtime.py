@@ -75,18 +75,18 @@ class TemporaryServer:
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._env: dict[str, str] = {}
+        self._launched_at = ""
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
     def launch(self) -> None:
-        """Start the server process and return at once; ``wait_ready`` waits for it."""
-        from prefect.settings import get_current_settings
-
+        """Start the server process and return at once; ``wait_ready`` waits for it. Prefect is not imported: the
+        server reads its settings (environment, profile, prefect.toml) itself, as this process will."""
         self._env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-                     "PREFECT__SERVER_FINAL": "1",
-                     **get_current_settings().to_environment_variables(exclude_unset=True)}
+                     "PREFECT__SERVER_FINAL": "1"}
+        self._launched_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
         self._log = tempfile.TemporaryFile()  # the server's own output: read back only if it fails to start
         self._spawn()
 
@@ -131,6 +131,30 @@ class TemporaryServer:
         lines = [line.strip() for line in self._log.read().decode("utf-8", "replace").splitlines() if line.strip()]
         return _URL_CREDENTIALS.sub("://***@", lines[-1][:300]) if lines else "no output"
 
+    def settle(self, timeout: float = 10.0) -> None:
+        """Before a normal stop: let Prefect's events reach the server and the server record them.
+
+        A task run's final state travels as an event, recorded by the server in the background; stopped at once, the
+        server would keep the run's task runs ``RUNNING``. Waits (at most ``timeout`` seconds) until no task run
+        started since the launch is pending or running on the server; any error ends the wait, never the exit."""
+        import httpx
+
+        events = sys.modules.get("prefect.events.worker")
+        if events is not None:
+            try:
+                events.EventsWorker.drain_all(timeout=timeout)
+            except Exception:  # Prefect's own exit hooks may have stopped its workers already
+                pass
+        body = {"task_runs": {"start_time": {"after_": self._launched_at},
+                              "state": {"type": {"any_": ["PENDING", "RUNNING", "SCHEDULED"]}}}}
+        deadline = time.monotonic() + timeout
+        try:
+            with httpx.Client(timeout=5.0) as client:
+                while time.monotonic() < deadline and client.post(f"{self.api_url}/task_runs/count", json=body).json():
+                    time.sleep(0.1)
+        except (httpx.HTTPError, ValueError):
+            return
+
     def stop(self, wait: float = 5.0) -> None:
         """SIGTERM (uvicorn finishes its open requests and exits); killed when it takes longer than ``wait``."""
         process, self.process = self.process, None
@@ -151,17 +175,14 @@ _URL_CREDENTIALS = re.compile(r"://[^/@\s]+@")  # a database URL's user:password
 
 
 def start_temporary_server() -> TemporaryServer | None:
-    """Launch Prefect's temporary server now, in the background, when this process will need one: no
-    PREFECT_API_URL (environment or Prefect profile) and the profile allows a temporary server. With a real server
-    configured, nothing is started and nothing changes. Stopped at exit (after Prefect has flushed its logs and
-    events), or by ``stop_temporary_server``."""
+    """Launch Prefect's temporary server now, in the background, unless PREFECT_API_URL is set.
+
+    The first thing a run does, before it imports Prefect (a few seconds on a loaded machine): whether a Prefect
+    profile or prefect.toml names a server is only known once Prefect's settings load, in ``use_temporary_server``,
+    which stops this one unused if so. Stopped at exit (after Prefect has flushed its logs and events), or by
+    ``stop_temporary_server``."""
     if os.environ.get("PREFECT_API_URL") or "server" in _started:
         return _started.get("server")
-    from prefect.settings import get_current_settings
-
-    settings = get_current_settings()
-    if settings.api.url or not settings.server.ephemeral.enabled:
-        return None
     server = _started["server"] = TemporaryServer()
     server.launch()
     atexit.register(_stop_at_exit)  # registered before Prefect's own exit hooks, so it runs after they flush
@@ -170,21 +191,29 @@ def start_temporary_server() -> TemporaryServer | None:
 
 def use_temporary_server() -> None:
     """Point Prefect at the server ``start_temporary_server`` launched, once it answers (waiting up to Prefect's
-    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS); a no-op when none was launched."""
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS). A no-op when none was launched; when Prefect's settings name a
+    server after all (a profile, prefect.toml) or allow no temporary one, the launched server is stopped unused and
+    Prefect goes on exactly as it would have."""
     server = _started.get("server")
     if server is None or os.environ.get("PREFECT_API_URL") == server.api_url:
         return
     from prefect.context import refresh_global_settings_context
     from prefect.settings import get_current_settings
 
-    timeout = float(get_current_settings().server.ephemeral.startup_timeout_seconds)
-    os.environ["PREFECT_API_URL"] = server.wait_ready(timeout)
+    settings = get_current_settings()
+    if settings.api.url or not settings.server.ephemeral.enabled:
+        _started.pop("server", None)
+        server.stop(wait=1.0)
+        return
+    os.environ["PREFECT_API_URL"] = server.wait_ready(float(settings.server.ephemeral.startup_timeout_seconds))
     refresh_global_settings_context()  # Prefect's settings (every thread's) now name this server
 
 
 def _stop_at_exit() -> None:
     server = _started.pop("server", None)
     if server is not None:
+        if os.environ.get("PREFECT_API_URL") == server.api_url:  # it was used: what the run sent is recorded first
+            server.settle()
         server.stop()
 
 
@@ -204,10 +233,14 @@ def _free_port() -> int:
 
 
 def _prefect_parent() -> str:
-    """The folder holding the ``prefect`` package (uvicorn's --app-dir), as Prefect passes it."""
-    import prefect
+    """The folder holding the ``prefect`` package (uvicorn's --app-dir, as Prefect passes it), found without
+    importing it."""
+    import importlib.util
 
-    return str(prefect.__module_path__.parent)
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or spec.origin is None:
+        raise StewardError("Prefect is not installed in this environment: pip install steward")
+    return os.path.dirname(os.path.dirname(spec.origin))
 
 
 def stop_temporary_server(wait: float = 5.0) -> None:

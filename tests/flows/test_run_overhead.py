@@ -242,3 +242,18 @@ def test_judging_only_breaching_rows_finds_exactly_what_pandera_found_on_all(val
     policy = load_policy()
     assert judge("reconciliation.gap", rule, mart, "r", policy) == \
         _judged_by_pandera_alone("reconciliation.gap", rule, mart, policy)
+
+
+def test_a_server_named_by_prefects_settings_stops_the_launched_one_unused(monkeypatch):
+    """PREFECT_API_URL from a profile or prefect.toml is only known once Prefect's settings load, after the launch."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(runtime, "_started", {})
+    server = runtime.start_temporary_server()
+    process = server.process
+    assert process is not None and process.poll() is None
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        runtime.use_temporary_server()
+    assert process.poll() is not None and server.process is None  # stopped, unused
+    assert "PREFECT_API_URL" not in os.environ and runtime._started == {}
