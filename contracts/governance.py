@@ -50,7 +50,9 @@ def evaluate(policy: Policy, read_mart: MartReader, run_id: str,
 
 def judge(check_id: str, rule: CheckRule, mart: pd.DataFrame, run_id: str, policy: Policy,
           sample_query: SampleQuery | None = None) -> list[Finding]:
-    rows = _judgeable(check_id, rule, mart, policy)
+    rows = _breaching(rule, _judgeable(check_id, rule, mart, policy))
+    if rows.empty:
+        return []
     checks = [pa.Check(_passes(rule.direction, limit), name=level.value)
               for level in _LEVELS if (limit := getattr(rule, level.value)) is not None]
     schema = pa.DataFrameSchema({rule.metric: pa.Column(float, nullable=True, coerce=True, checks=checks)})
@@ -101,6 +103,24 @@ def _judgeable(check_id: str, rule: CheckRule, mart: pd.DataFrame, policy: Polic
         return parse_filter(rule.where).apply(rows)
     except FilterError as exc:
         raise ConfigError(f"{policy.source}: checks.{check_id}.where: in mart {rule.mart}: {exc}") from None
+
+
+def _breaching(rule: CheckRule, rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows past at least one of the rule's levels, with their index: only they can become findings, so only they
+    go through pandera, whose validation costs ~70 ms per check whatever the mart's size (42 checks: 3 s of a run,
+    most of them on marts with nothing to find). The same comparisons as the schema's checks, on the metric as the
+    schema coerces it; a metric that does not coerce keeps every row, and pandera reports it as before."""
+    limits = [limit for level in _LEVELS if (limit := getattr(rule, level.value)) is not None]
+    if rows.empty or not limits:
+        return rows
+    try:
+        values = rows[rule.metric].astype(float)
+    except (TypeError, ValueError):
+        return rows
+    breach = np.zeros(len(rows), dtype=bool)
+    for limit in limits:
+        breach |= (values.notna() & ~_passes(rule.direction, limit)(values)).to_numpy()
+    return rows[breach]
 
 
 def _without_float_noise(rows: pd.DataFrame, metric: str) -> pd.DataFrame:

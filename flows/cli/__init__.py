@@ -103,5 +103,12 @@ def main() -> None:
     if len(argv) >= 2 and argv[0] == "audit" and argv[1] in FILE_AUDITS:
         run_file_audit(argv[1], argv[2:])  # returns only when typer must read the command line
         file_audit_app(argv[1])()
+    elif argv[:1] in (["run"], ["demo"]):  # a governance run: no interpreter teardown after it (runtime.exit_now)
+        from ..runtime import exit_now
+
+        try:
+            __getattr__("app")()
+        except SystemExit as done:
+            exit_now(done.code)
     else:
         __getattr__("app")()

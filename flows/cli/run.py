@@ -54,6 +54,9 @@ def demo(clean: bool = typer.Option(False, help="Switch every injected problem o
         fail(f"--source must be 'api' or 'files', not '{source}'")
 
     def go() -> object:
+        from ..runtime import start_temporary_server
+
+        start_temporary_server()  # comes up while the workspace is generated
         with err.status("Generating the demo workspace…"):
             config, ws = prepare_demo(workdir, scale=scale, seed=seed, clean=clean,
                                       progress=lambda line: say_stage("generate", line), warehouse=warehouse,
@@ -124,25 +127,30 @@ def approve(flow_run_id: str = typer.Argument(..., help="The waiting governance 
 def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False, full_refresh: bool = False):
     import os
 
+    if verbose:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+        os.environ["STEWARD_DBT_LOG_LEVEL"] = "info"
+    from ..runtime import flow_settings, start_temporary_server, use_temporary_server, waiting_for
+
+    # Prefect's temporary server first, in the background: it comes up while the run loads (docs/deployments.md)
+    start_temporary_server()
     from ...contracts.policy import load_policy
 
     from ..config import load_config
 
-    if verbose:
-        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
-        os.environ["STEWARD_DBT_LOG_LEVEL"] = "info"
-    cfg = load_config(config)  # fail fast, before Prefect starts, on a bad config or policy
+    cfg = load_config(config)  # fail fast, before the flow starts, on a bad config or policy
     load_policy(cfg.policy)
     from ...integrations.warehouse import Warehouse
     from ...integrations.warehouse.writer_lock import hold_until_exit
 
     from ..governance import RunParams, governance_run
-    from ..runtime import flow_settings, waiting_for
 
     # the writer lock first, kept until this process ends: a second run waits here (or stops with one line)
-    # before it opens the warehouse or starts Prefect; the flow inside takes it again and names it after its run
+    # before it opens the warehouse or starts its flow; the flow inside takes it again and names it after its run
     hold_until_exit(cfg.warehouse, None, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, say_stage))
     Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
+    with err.status("Starting Prefect's temporary server…"):
+        use_temporary_server()  # launched above; it came up while the run loaded
     with reporting(), flow_settings(), err.status("Running the governance loop…"):
         return governance_run(RunParams(config=str(config), kind=kind, dry_run=dry_run, full_refresh=full_refresh))
 

@@ -1,0 +1,259 @@
+"""What a `steward run` costs outside dbt (#12): Prefect's temporary server is launched by Steward at the start of
+the process, comes up while the run loads, and is the server the flow then uses; nothing changes with a real
+server; a server that cannot start is one error line. No timing is asserted: these are behaviour tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from steward.flows import runtime
+
+# A fresh Python, as `steward run` is: no PREFECT_API_URL, its own Prefect home. It launches the temporary server,
+# loads what a run loads, then runs a real flow with a real task and says what it saw.
+PROBE = """
+import json, os, sys
+from steward.flows.runtime import apply_defaults, flow_settings, start_temporary_server, use_temporary_server
+apply_defaults()
+server = start_temporary_server()
+launched_pid = server.process.pid
+import steward.flows.governance  # the run's modules load while the server starts
+use_temporary_server()
+from prefect import flow, task
+from prefect.runtime import flow_run
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+@flow(name="overhead-probe")
+def probe() -> dict:
+    return {"doubled": double(21), "flow_run_id": flow_run.id}
+
+with flow_settings():
+    seen = probe()
+print(json.dumps({**seen, "api_url": os.environ["PREFECT_API_URL"], "server_url": server.api_url,
+                  "server_pid": launched_pid,
+                  "server_package_imported": "prefect.server.api.server" in sys.modules}))
+"""
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    return {**env, "PREFECT_HOME": str(home), **extra}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def test_the_server_launched_first_is_the_one_the_flow_records_its_runs_in(tmp_path):
+    home = tmp_path / "prefect-home"
+    proc = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=600,
+                          env=_env(home))
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["doubled"] == 42
+    assert seen["api_url"] == seen["server_url"]  # the flow talked to the server launched at the start
+    assert not seen["server_package_imported"]  # the client never loaded Prefect's server package
+    deadline = time.monotonic() + 60  # stopped by the process's exit hook (a loaded machine may lag in reaping)
+    while _alive(seen["server_pid"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(seen["server_pid"]), "the temporary server outlived the process"
+    # what Prefect recorded, read from the server's own database after it stopped: the flow run, completed, and
+    # its task run (recorded from the events the client sent before the server was stopped)
+    with sqlite3.connect(home / "prefect.db") as db:
+        flow_runs = db.execute("select replace(id, '-', ''), state_type from flow_run").fetchall()
+        task_runs = db.execute("select replace(flow_run_id, '-', ''), task_key, state_type from task_run") \
+            .fetchall()
+    flow_run_id = seen["flow_run_id"].replace("-", "")
+    assert (flow_run_id, "COMPLETED") in flow_runs
+    assert [(t[2]) for t in task_runs if t[0] == flow_run_id and "double" in t[1]] == ["COMPLETED"]
+
+
+def test_with_a_prefect_api_url_nothing_is_started(monkeypatch):
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    monkeypatch.setattr(runtime, "_started", {})
+    assert runtime.start_temporary_server() is None
+    runtime.use_temporary_server()  # no server of ours: a no-op
+    assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:4200/api"
+    assert runtime._started == {}
+
+
+def test_a_server_that_cannot_start_is_one_error_line(tmp_path):
+    (tmp_path / "exports").mkdir()
+    config = tmp_path / "steward.yaml"
+    config.write_text(yaml.safe_dump({"integrations": [{"name": "crm", "platform": "salesforce",
+                                                        "path": "exports"}]}), encoding="utf-8")
+    # a database the server cannot open (its folder does not exist): its start-up fails, as a full disk would
+    missing = tmp_path / "no-such-folder" / "prefect.db"
+    env = _env(tmp_path / "prefect-home",
+               PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{missing}")
+    proc = subprocess.run([sys.executable, "-m", "steward.flows.cli", "run", "-c", str(config)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr
+    assert errors[0].startswith("error: Prefect's temporary server did not start (exit code "), errors
+    assert errors[0].endswith("set PREFECT_API_URL to use a running Prefect server"), errors
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_failed_start_names_no_database_password():
+    server = runtime.TemporaryServer()
+    import tempfile
+
+    server._log = tempfile.TemporaryFile()
+    server._log.write(b"starting\nOSError: cannot reach postgresql+asyncpg://prefect:s3cret@db:5432/prefect\n")
+    assert server._last_line() == "OSError: cannot reach postgresql+asyncpg://***@db:5432/prefect"
+    server.stop()
+
+
+# A command that finished: its exit hooks, its threads and its buffered output must all be honoured when the
+# interpreter's final teardown is skipped (runtime.exit_now, used by `steward run` and `steward demo`).
+EXITING = """
+import atexit, sys, threading, time
+from pathlib import Path
+from steward.flows.runtime import exit_now
+out = Path(sys.argv[1])
+atexit.register(lambda: (out / "hook").write_text("ran"))
+def late():
+    time.sleep(0.5)
+    (out / "thread").write_text("finished")
+threading.Thread(target=late).start()  # not a daemon: the interpreter waits for it, and so must exit_now
+sys.stdout.write("buffered, no newline")
+exit_now(int(sys.argv[2]) if sys.argv[2].isdigit() else sys.argv[2])
+"""
+
+
+def test_exit_now_keeps_the_exit_code_hooks_threads_and_output(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", EXITING, str(tmp_path), "3"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == "buffered, no newline"
+    assert (tmp_path / "hook").read_text() == "ran"
+    assert (tmp_path / "thread").read_text() == "finished"
+    said = subprocess.run([sys.executable, "-c", EXITING, str(tmp_path), "went wrong"], capture_output=True,
+                          text=True, timeout=120)
+    assert (said.returncode, said.stderr) == (1, "went wrong\n")
+
+
+# ------------------------------------------------------------------------------ the run's findings, set-based
+def _finding(run_id: str, subject: str, observed: float):
+    from steward.contracts.finding import Finding
+
+    return Finding(run_id=run_id, check_id="consent.send_after_opt_out", family="privacy_consent", severity="critical",
+                   subject_type="integration", subject=subject, metric="people", observed=observed, threshold=0.0,
+                   evidence={"people": observed, "sample_ids": ["c_***91"]}, explanation=f"{subject}: {observed}",
+                   sample_query=None, owner="privacy-office", action="alert")
+
+
+def _stored(wh, run_id: str) -> dict:
+    rows = wh.query_df(f"select subject, observed, first_seen_at, last_seen_at, evidence from ledger.findings "
+                       f"where run_id = '{run_id}'")
+    return {r.subject: (r.observed, r.first_seen_at, r.last_seen_at, json.loads(r.evidence))
+            for r in rows.itertuples()}
+
+
+def _record_twice(wh, monkeypatch) -> None:
+    from steward.integrations.warehouse import ledger
+
+    monkeypatch.setattr(ledger, "_CHUNK", 2)  # several statements, as a run with thousands of findings makes
+    first = ledger.record_findings(wh, [_finding("r1", s, 1.0) for s in ("hubspot", "cdp", "esp")])
+    time.sleep(0.01)
+    # r2: hubspot again (twice: the last one wins, as when each finding was its own statement), and a new subject
+    second = ledger.record_findings(wh, [_finding("r2", "hubspot", 2.0), _finding("r2", "crm", 5.0),
+                                         _finding("r2", "hubspot", 3.0)])
+    r1, r2 = _stored(wh, "r1"), _stored(wh, "r2")
+    assert sorted(r1) == ["cdp", "esp", "hubspot"] and sorted(r2) == ["crm", "hubspot"]
+    assert r2["hubspot"][0] == 3.0 and r2["hubspot"][3] == {"people": 3.0, "sample_ids": ["c_***91"]}
+    assert r2["hubspot"][1] == r1["hubspot"][1] < r2["hubspot"][2]  # first seen carried over from r1
+    assert r2["crm"][1] == r2["crm"][2]  # never seen before: first seen now
+    assert [f.first_seen_at for f in first] == [r1[s][1] for s in ("hubspot", "cdp", "esp")]
+    assert [f.observed for f in second] == [2.0, 5.0, 3.0]  # every finding comes back, in order, dated
+    assert second[0].first_seen_at == second[2].first_seen_at == r1["hubspot"][1]
+
+
+def test_findings_are_recorded_in_bulk_with_first_sightings_carried_over(tmp_path, monkeypatch):
+    from steward.integrations.warehouse import Warehouse
+
+    _record_twice(Warehouse(tmp_path / "w.duckdb"), monkeypatch)
+
+
+def test_findings_are_recorded_in_bulk_on_postgres_too(pg_server, monkeypatch):
+    from steward.integrations.warehouse import Warehouse
+
+    _record_twice(Warehouse(pg_server.fresh_database("findings")), monkeypatch)
+
+
+# ------------------------------------------------------------------- judging only the rows past a level
+def _judged_by_pandera_alone(check_id, rule, mart, policy):
+    """The judgement as it was: every judgeable row through pandera (the reference the shortcut must equal)."""
+    import pandera.pandas as pa
+
+    from steward.contracts import governance
+
+    rows = governance._judgeable(check_id, rule, mart, policy)
+    checks = [pa.Check(governance._passes(rule.direction, limit), name=level)
+              for level in ("critical", "warn") if (limit := getattr(rule, level)) is not None]
+    schema = pa.DataFrameSchema({rule.metric: pa.Column(float, nullable=True, coerce=True, checks=checks)})
+    try:
+        schema.validate(rows, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as err:
+        return governance.findings_from_failures(check_id, rule, rows, err.failure_cases, "r", policy)
+
+
+_METRIC = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True, width=32),
+                    st.integers(-5, 5), st.sampled_from([0.05, 0.2, 1e-12, -1e-12]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=st.lists(_METRIC, max_size=12), direction=st.sampled_from(["min", "max"]),
+       limits=st.sampled_from([(0.05, 0.2), (0.05, None), (None, 0.2), (0.2, 0.2)]), as_text=st.booleans())
+def test_judging_only_breaching_rows_finds_exactly_what_pandera_found_on_all(values, direction, limits, as_text):
+    from steward.contracts.governance import judge
+    from steward.contracts.policy import CheckRule, load_policy
+
+    warn, critical = limits if direction == "max" else (limits[1], limits[0]) if None not in limits else limits
+    if direction == "min" and warn is not None and critical is not None:
+        warn, critical = max(warn, critical), min(warn, critical)
+    rule = CheckRule(family="reconciliation", mart="gov_x", subject_type="campaign", subject="{campaign_id}",
+                     key=["campaign_id"], metric="gap", direction=direction, warn=warn, critical=critical,
+                     metric_can_be_negative=True, evidence=["n"], explanation="{campaign_id}: {observed}",
+                     action={"critical": "pause"})
+    gaps = pd.Series(values, dtype=object)
+    mart = pd.DataFrame({"campaign_id": [f"c{i}" for i in range(len(values))],
+                         "gap": gaps.astype(str) if as_text else gaps, "n": range(len(values))})
+    policy = load_policy()
+    assert judge("reconciliation.gap", rule, mart, "r", policy) == \
+        _judged_by_pandera_alone("reconciliation.gap", rule, mart, policy)
+
+
+def test_a_server_named_by_prefects_settings_stops_the_launched_one_unused(monkeypatch):
+    """PREFECT_API_URL from a profile or prefect.toml is only known once Prefect's settings load, after the launch."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(runtime, "_started", {})
+    server = runtime.start_temporary_server()
+    process = server.process
+    assert process is not None and process.poll() is None
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        runtime.use_temporary_server()
+    assert process.poll() is not None and server.process is None  # stopped, unused
+    assert "PREFECT_API_URL" not in os.environ and runtime._started == {}
