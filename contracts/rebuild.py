@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 __all__ = ["TestResult", "BuildState", "Rebuild", "CodeUnit", "plan_rebuild", "carried_results", "clock_readers",
-           "RERUN_STATUSES"]
+           "RERUN_STATUSES", "without_comments"]
 
 RERUN_STATUSES = ("fail", "warn", "error", "skipped")  # a test in one of these is run again by the next build
 
@@ -123,10 +123,31 @@ def carried_results(previous: BuildState | None, ran: Iterable[str], in_project:
     return [t for t in previous.tests if t.unique_id not in ran_ids and t.unique_id in present]
 
 
+_JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+
+
+def without_comments(code: str) -> str:
+    """``code`` without its Jinja (``{# #}``), block (``/* */``) and line (``--``) comments, so a comment saying
+    "yes now (...)" does not make a model a clock reader and rebuild it every run. A ``--`` inside a quoted string
+    (an odd number of quotes before it on its line) is code, and the rest of its line is kept: when in doubt, a
+    node is read as a clock reader (rebuilt), never skipped."""
+    code = _BLOCK_COMMENT.sub(" ", _JINJA_COMMENT.sub(" ", code))
+    lines = []
+    for line in code.splitlines():
+        at = line.find("--")
+        while at != -1 and line[:at].count("'") % 2:
+            at = line.find("--", at + 2)
+        lines.append(line if at == -1 else line[:at])
+    return "\n".join(lines)
+
+
 def clock_readers(nodes: Mapping[str, CodeUnit], macros: Mapping[str, CodeUnit]) -> set[str]:
-    """The names of the nodes whose SQL depends on the run's time or id: their code reads a clock, or they call
-    (through any chain of macros) a macro that does. A dispatched macro (``<adapter>__name``) that reads a clock
-    makes ``name`` a reader too: ``adapter.dispatch`` calls it by a string dbt does not record."""
+    """The names of the nodes whose SQL depends on the run's time or id: their code (comments aside) reads a clock,
+    or they call (through any chain of macros) a macro that does. A dispatched macro (``<adapter>__name``) that
+    reads a clock makes ``name`` a reader too: ``adapter.dispatch`` calls it by a string dbt does not record."""
+    nodes = {uid: CodeUnit(n.name, without_comments(n.code), n.macros) for uid, n in nodes.items()}
+    macros = {uid: CodeUnit(m.name, without_comments(m.code), m.macros) for uid, m in macros.items()}
     reading = {uid for uid, m in macros.items() if _CLOCK.search(m.code)}
     while True:
         names = {macros[uid].name for uid in reading}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from steward.contracts.rebuild import BuildState, CodeUnit, TestResult, carried_results, clock_readers, plan_rebuild
+from steward.contracts.rebuild import BuildState, CodeUnit, TestResult, carried_results, clock_readers, plan_rebuild, \
+    without_comments
 
 STATE = BuildState("run-1", "k", {"a.x": "1", "a.y": "2"}, ("stg_skipped",),
                    (TestResult("test.steward.t_fail.h1", "fail", "t_fail"), TestResult("test.steward.t_ok.h2", "pass")))
@@ -39,3 +40,16 @@ def test_clock_readers_follow_macros_and_dispatch():
              "m.d": CodeUnit("d", "select now()"),
              "m.e": CodeUnit("e", "select '{{ var(\"run_id\") }}'")}
     assert clock_readers(nodes, macros) == {"a", "b", "d", "e"}
+
+
+def test_a_clock_named_in_a_comment_is_not_read_but_one_in_a_string_with_dashes_is():
+    """gov_consent__channel_purpose's comment "does not say yes now (no, unknown, ...)" made it a clock reader, and
+    every run rebuilt it (8.6 s at 1M people). Comments are not code; a `--` inside a quoted string is."""
+    macros = {"macro.steward.noted": CodeUnit("noted", "{# as_of() is not called here #} lower(x)")}
+    nodes = {"m.a": CodeUnit("a", "-- the CDP does not say yes now (no, unknown)\nselect 1"),
+             "m.b": CodeUnit("b", "/* current_date\n   is only mentioned */ select {{ noted() }}"),
+             "m.c": CodeUnit("c", "select '--' || now() as stamp"),
+             "m.d": CodeUnit("d", "select 1 -- a comment\n, now()"),
+             "m.e": CodeUnit("e", "{# {{ as_of() }} #}\nselect 2")}
+    assert clock_readers(nodes, macros) == {"c", "d"}
+    assert without_comments("a -- b\n'x--y' -- z") == "a \n'x--y' "
