@@ -21,8 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
-
+from ...contracts.yaml_input import read_yaml_mapping
 from ...contracts.rebuild import BuildState, CodeUnit, Rebuild, TestResult, carried_results, clock_readers, \
     plan_rebuild
 from ..warehouse import Warehouse, ledger
@@ -45,7 +44,7 @@ def source_relations(project: Path | None = None) -> list[SourceRelation]:
     """Every source the project's ``sources:`` files declare (read from the YAML: no dbt parse needed)."""
     found = []
     for path in sorted((project or dbt_build.dbt_project_dir()).joinpath("models").rglob("*.yml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = read_yaml_mapping(path, "dbt properties file", "'version' and 'sources' or 'models'")
         for source in doc.get("sources") or []:
             for table in source.get("tables") or []:
                 found.append(SourceRelation(f"{source['name']}.{table['name']}", source.get("schema", source["name"]),
