@@ -54,14 +54,15 @@
 {%- endmacro %}
 
 {# The strategy of the producers: delete+insert on unique_key, logging the email_key of the rows replaced and inserted
-   under a new seq. After a changed model SQL (every raw row read again) the build logs is_full instead of every key. #}
+   under a new seq. After a changed model SQL or vars (every raw row read again) the build logs is_full instead of
+   every key. #}
 {% macro get_incremental_logged_delete_insert_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set temp = arg_dict['temp_relation'] -%}
     {%- set key = arg_dict['unique_key'] -%}
     {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
     {%- set log = change_log_relation(this) -%}
-    {%- set full = incremental_code_changed() -%}
+    {%- set full = incremental_code_changed() or built_vars_changed() -%}
     insert into {{ log }} (seq, email_key, is_full)
     select coalesce(max(seq), 0) + 1, cast(null as {{ text_type() }}), {{ 'true' if full else 'false' }} from {{ log }};
     {%- if not full %}
@@ -252,4 +253,43 @@
     {%- set consumed = _per_key_relation('__consumed') -%}
     {%- do run_query("drop table if exists " ~ consumed) -%}
     create table {{ consumed }} as select input, mark from {{ _per_key_relation('__pending') }}
+{%- endmacro %}
+
+{# ---- vars a staging model's SQL renders ---- #}
+
+{# A model whose SQL renders vars (`built_vars`, e.g. the policy's codings: stg_cdp__profiles and stg_custom__people
+   band ages with them) rebuilds from all of raw when they changed since its table was built, as after a change of
+   its SQL: a row built under the old codings must not keep the old band. The vars' digest is kept beside the table
+   in `<model>__built_vars` (record_built_vars). #}
+{% macro built_vars_changed() -%}
+    {%- if not execute or (config.get('built_vars') or []) | length == 0 -%}{{ return(false) }}{%- endif -%}
+    {%- set state = _per_key_relation('__built_vars') -%}
+    {%- if not _table_exists(state) -%}{{ return(true) }}{%- endif -%}
+    {%- set found = run_query("select digest from " ~ state) -%}
+    {{ return(found.rows | length != 1 or found.rows[0][0] != _built_vars_digest()) }}
+{%- endmacro %}
+
+{% macro _built_vars_digest() -%}
+    {%- set parts = [] -%}
+    {%- for name in config.get('built_vars') or [] -%}
+        {%- do parts.append(name ~ '=' ~ tojson(var(name), sort_keys=true)) -%}
+    {%- endfor -%}
+    {{ return(local_md5(parts | join('|'))) }}
+{%- endmacro %}
+
+{# Post-hook: remember the digest of the vars this build rendered (see built_vars_changed). #}
+{% macro record_built_vars() -%}
+    {%- set state = _per_key_relation('__built_vars') -%}
+    {%- do run_query("drop table if exists " ~ state) -%}
+    create table {{ state }} as select cast('{{ _built_vars_digest() }}' as {{ text_type() }}) as digest
+{%- endmacro %}
+
+{# latest_records_since (macros/incremental_events.sql) that also reads all of raw again when the model's vars
+   changed (built_vars_changed). #}
+{% macro people_records_since(relation, key) -%}
+    {%- if is_incremental() and built_vars_changed() -%}
+    {{ first_row_per('select * from ' ~ relation, '_integration, ' ~ key, '_loaded_at desc, _batch_id desc') }}
+    {%- else -%}
+    {{ latest_records_since(relation, key) }}
+    {%- endif -%}
 {%- endmacro %}

@@ -93,8 +93,8 @@ def _custom(person: str, email: str, opted_out: bool | None, at=T0) -> dict:
 _EMPTY = {"people": _custom("x", "x@example.com", None)}  # the columns of a batch that only deletes
 
 
-def _build(wh: Warehouse, work, full_refresh: bool = False) -> None:
-    dbt_vars = {**load_policy().dbt_vars(), "as_of": AS_OF.isoformat()}
+def _build(wh: Warehouse, work, full_refresh: bool = False, **overrides) -> None:
+    dbt_vars = {**load_policy().dbt_vars(), "as_of": AS_OF.isoformat(), **overrides}
     outcome = dbt_build.build(wh.path, work, dbt_vars, select=SELECT, full_refresh=full_refresh)
     assert not outcome.test_failures, [(f.test, f.message) for f in outcome.test_failures]
 
@@ -141,7 +141,8 @@ def warehouse(tmp_path_factory):
                                       _hubspot(6, "p6@example.com")])
     _land(wh, "hubspot", "subscriptions", [_subscription("p1@example.com", "UNSUBSCRIBED"),
                                            _subscription("p3@example.com", "UNSUBSCRIBED")])
-    _land(wh, "cdp", "profiles", [_profile(1, "p1@example.com"), _profile(3, "p3@example.com", consent=False)])
+    _land(wh, "cdp", "profiles", [_profile(1, "p1@example.com"), _profile(3, "p3@example.com", consent=False),
+                                  {**_profile(10, "p10@example.com"), "age_band": None, "age": 30.0}])
     _land(wh, "marketo", "leads", [_marketo(2, "p2@example.com", unsubscribed=True)])
     _land(wh, "custom", "people", [_custom("k4", "p4@example.com", True)], integration="klaviyo")
     _land(wh, "custom", "people", [_custom("b5", "p5@example.com", None)], integration="braze")
@@ -150,9 +151,9 @@ def warehouse(tmp_path_factory):
     return wh, work
 
 
-def _check_against_full_refresh(wh: Warehouse, work) -> None:
+def _check_against_full_refresh(wh: Warehouse, work, **overrides) -> None:
     _snapshot(wh)
-    _build(wh, work, full_refresh=True)
+    _build(wh, work, full_refresh=True, **overrides)
     for model in STAGING + PER_KEY:
         assert _differences(wh, model) == 0, model
 
@@ -219,3 +220,16 @@ def test_a_run_with_nothing_landed_recomputes_nobody(warehouse):
         assert wh.query_df(f"select count(*) as n from staging.{model}__keys")["n"][0] == 0, model
     assert wh.query_df("select count(*) as n from staging.stg_salesforce__contacts__changes "
                        "where seq = (select max(seq) from staging.stg_salesforce__contacts__changes)")["n"][0] == 1
+
+
+def test_changed_codings_band_every_age_again(warehouse):
+    """stg_cdp__profiles bands ages by the policy's codings (rendered into its SQL): when they change, the incremental
+    build reads all of raw again, as a full refresh would, and its people models follow."""
+    wh, work = warehouse
+    codings = load_policy().dbt_vars()["codings"]
+    bands = {**codings["bands"], "age": {"edges": [18, 40], "labels": ["under 18", "18-39", "40+"]}}
+    changed = {"codings": {**codings, "bands": bands}}
+    _build(wh, work, **changed)
+    assert wh.query_df("select age_band from staging.stg_cdp__profiles where profile_id = 'c10'")["age_band"][0] \
+        == "18-39"
+    _check_against_full_refresh(wh, work, **changed)
