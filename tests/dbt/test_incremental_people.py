@@ -124,14 +124,7 @@ def _unified(wh: Warehouse) -> dict[str, tuple]:
     return {row[0]: tuple(row[1:]) for row in rows}
 
 
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    """A warehouse built once while empty, then after the first landing: the state each delta starts from."""
-    tmp_path = tmp_path_factory.mktemp("incremental_people")
-    wh = Warehouse(tmp_path / "w.duckdb")
-    ensure_raw_tables(wh)
-    work = tmp_path / "dbt"
-    _build(wh, work)  # nothing landed yet: every incremental model is created empty
+def _first_landing(wh: Warehouse) -> None:
     _land(wh, "salesforce", "contacts", [_contact(1, "p1@example.com"), _contact(3, "p3@example.com"),
                                          _contact(4, "p4@example.com"), _contact(5, "p5@example.com"),
                                          _contact(6, "p6@example.com"), _contact(7, "p7@example.com")])
@@ -146,6 +139,40 @@ def warehouse(tmp_path_factory):
     _land(wh, "marketo", "leads", [_marketo(2, "p2@example.com", unsubscribed=True)])
     _land(wh, "custom", "people", [_custom("k4", "p4@example.com", True)], integration="klaviyo")
     _land(wh, "custom", "people", [_custom("b5", "p5@example.com", None)], integration="braze")
+
+
+def _first_delta(wh: Warehouse) -> None:
+    # a new person; a changed field; an email that changed (p3 -> p3new); deleted records: p6 leaves Salesforce but
+    # stays in HubSpot, p7 leaves every system; the second Salesforce org changes its contact; custom systems: one
+    # record changed, one deleted (the braze system then holds nobody: every custom system rank is recomputed)
+    _land(wh, "salesforce", "contacts", [_contact(3, "p3new@example.com", at=T1), _contact(9, "p9@example.com", T1)],
+          deleted=(_contact(6, None)["Id"], _contact(7, None)["Id"]))
+    _land(wh, "salesforce", "contacts", [_contact(8, "p8@example.com", at=T1, region="LATAM")],
+          integration="salesforce_eu")
+    _land(wh, "hubspot", "contacts", [_hubspot(9, "p9@example.com", at=T1)])
+    _land(wh, "hubspot", "subscriptions", [_subscription("p1@example.com", "SUBSCRIBED", at=T1)])
+    _land(wh, "cdp", "profiles", [_profile(1, "p1@example.com", gender="male", at=T1)])
+    _land(wh, "custom", "people", [_custom("k4", "p4@example.com", False, at=T1)], integration="klaviyo")
+    _land(wh, "custom", "people", [], deleted=("b5",), integration="braze")
+
+
+def _second_delta(wh: Warehouse) -> None:
+    # after a full refresh: an opt-out made in Salesforce, a HubSpot contact whose email changed, a Marketo lead
+    # re-sent
+    _land(wh, "salesforce", "contacts", [_contact(1, "p1@example.com", at=T2, opted_out=True)])
+    _land(wh, "hubspot", "contacts", [_hubspot(2, "p2b@example.com", at=T2)])
+    _land(wh, "marketo", "leads", [_marketo(2, "p2@example.com", unsubscribed=False, at=T2)])
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    """A warehouse built once while empty, then after the first landing: the state each delta starts from."""
+    tmp_path = tmp_path_factory.mktemp("incremental_people")
+    wh = Warehouse(tmp_path / "w.duckdb")
+    ensure_raw_tables(wh)
+    work = tmp_path / "dbt"
+    _build(wh, work)  # nothing landed yet: every incremental model is created empty
+    _first_landing(wh)
     _build(wh, work)
     assert "__keys" in _compiled(work, "int_customers__unified")  # read the keys the landing logged
     return wh, work
@@ -167,18 +194,7 @@ def test_after_the_first_landing_the_people_tables_equal_a_full_refresh(warehous
 
 def test_a_delta_rebuilds_only_the_people_it_touches_and_equals_a_full_refresh(warehouse):
     wh, work = warehouse
-    # a new person; a changed field; an email that changed (p3 -> p3new); deleted records: p6 leaves Salesforce but
-    # stays in HubSpot, p7 leaves every system; the second Salesforce org changes its contact; custom systems: one
-    # record changed, one deleted (the braze system then holds nobody: every custom system rank is recomputed)
-    _land(wh, "salesforce", "contacts", [_contact(3, "p3new@example.com", at=T1), _contact(9, "p9@example.com", T1)],
-          deleted=(_contact(6, None)["Id"], _contact(7, None)["Id"]))
-    _land(wh, "salesforce", "contacts", [_contact(8, "p8@example.com", at=T1, region="LATAM")],
-          integration="salesforce_eu")
-    _land(wh, "hubspot", "contacts", [_hubspot(9, "p9@example.com", at=T1)])
-    _land(wh, "hubspot", "subscriptions", [_subscription("p1@example.com", "SUBSCRIBED", at=T1)])
-    _land(wh, "cdp", "profiles", [_profile(1, "p1@example.com", gender="male", at=T1)])
-    _land(wh, "custom", "people", [_custom("k4", "p4@example.com", False, at=T1)], integration="klaviyo")
-    _land(wh, "custom", "people", [], deleted=("b5",), integration="braze")
+    _first_delta(wh)
     _build(wh, work)
     keys = set(wh.query_df("select email_key from staging.int_customers__unified__keys")["email_key"])
     assert keys == {"p1@example.com", "p3@example.com", "p3new@example.com", "p4@example.com", "p5@example.com",
@@ -194,11 +210,7 @@ def test_a_delta_rebuilds_only_the_people_it_touches_and_equals_a_full_refresh(w
 
 def test_a_second_delta_and_a_changed_model_sql_equal_a_full_refresh(warehouse):
     wh, work = warehouse
-    # after a full refresh: an opt-out made in Salesforce, a HubSpot contact whose email changed, a Marketo lead
-    # re-sent; and int_customers__unified's SQL "changed" (its stored checksum differs): it rebuilds every person
-    _land(wh, "salesforce", "contacts", [_contact(1, "p1@example.com", at=T2, opted_out=True)])
-    _land(wh, "hubspot", "contacts", [_hubspot(2, "p2b@example.com", at=T2)])
-    _land(wh, "marketo", "leads", [_marketo(2, "p2@example.com", unsubscribed=False, at=T2)])
+    _second_delta(wh)  # and int_customers__unified's SQL "changed" (its stored checksum differs): everyone rebuilt
     with wh.connect() as con:
         con.execute("update staging.int_customers__unified__built_from set checksum = 'the previous sql'")
     _build(wh, work)
@@ -233,3 +245,52 @@ def test_changed_codings_band_every_age_again(warehouse):
     assert wh.query_df("select age_band from staging.stg_cdp__profiles where profile_id = 'c10'")["age_band"][0] \
         == "18-39"
     _check_against_full_refresh(wh, work, **changed)
+
+
+def test_postgres_incremental_people_tables_equal_a_full_refresh(tmp_path_factory, pg_server):
+    """The same landings and deltas on PostgreSQL (raw and ledger copied from a DuckDB landing after each): the
+    strategies, hooks and change logs run there too, and every incremental table equals a full refresh."""
+    from pg import copy_schema_to_postgres
+    from steward.integrations.warehouse.target import PostgresTarget
+
+    root = tmp_path_factory.mktemp("incremental_people_pg")
+    duck = Warehouse(root / "w.duckdb")
+    ensure_raw_tables(duck)
+    url = pg_server.fresh_database("incremental_people")
+    target, work = PostgresTarget.from_url(url), root / "pg"
+
+    def copy_and_build(full_refresh: bool = False) -> None:
+        with pg_server.psycopg.connect(url, autocommit=True) as pg:
+            pg.execute("drop schema if exists raw cascade; drop schema if exists ledger cascade")
+        for schema in ("raw", "ledger"):
+            copy_schema_to_postgres(pg_server.psycopg, url, duck.path, schema)
+        dbt_vars = {**load_policy().dbt_vars(), "as_of": AS_OF.isoformat()}
+        outcome = dbt_build.build(target, work, dbt_vars, select=SELECT, full_refresh=full_refresh)
+        assert not outcome.test_failures and not outcome.skipped, outcome
+
+    def compare() -> None:
+        with pg_server.psycopg.connect(url, autocommit=True) as pg:
+            for model in STAGING + PER_KEY:
+                pg.execute(f"drop table if exists public.inc_{model}")
+                pg.execute(f"create table public.inc_{model} as select * from staging.{model}")
+        copy_and_build(full_refresh=True)
+        with pg_server.psycopg.connect(url, autocommit=True) as pg:
+            for model in STAGING + PER_KEY:
+                differences = pg.execute(
+                    f"select (select count(*) from (select * from public.inc_{model} except all "
+                    f"select * from staging.{model}) as a) + (select count(*) from (select * from staging.{model} "
+                    f"except all select * from public.inc_{model}) as b)").fetchone()[0]
+                assert differences == 0, model
+
+    copy_and_build()  # nothing landed: every incremental model created empty
+    _first_landing(duck)
+    copy_and_build()
+    assert "__keys" in _compiled(work, "int_customers__unified")
+    _first_delta(duck)
+    copy_and_build()
+    assert "__keys" in _compiled(work, "int_customers__unified")
+    compare()
+    _second_delta(duck)
+    copy_and_build()
+    assert "__keys" in _compiled(work, "int_people__opt_outs")
+    compare()
