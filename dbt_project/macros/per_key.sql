@@ -7,7 +7,8 @@
    and of every row the tombstone post-hook deletes (`log_tombstoned`, run before `delete_tombstoned`). `seq` numbers
    the table's builds (1, 2, ...; a count, never the clock, so contracts/rebuild.py does not see a clock read); every
    build writes one marker row (email_key null), and a build that rebuilt the whole table (first build,
-   `--full-refresh`, a changed model SQL) marks itself `is_full`. The log keeps its last 20 builds (`prune_change_log`).
+   `--full-refresh`, a changed model SQL) marks itself `is_full`. The log keeps its last 5 builds (`prune_change_log`):
+   it holds people's emails, so it keeps no more than the per-key models need (they run in the same runs).
 
    CONSUMERS: a people model whose rows for one email_key depend only on its inputs' rows with that email_key is
    incremental with the strategy `per_key`, configured with
@@ -47,10 +48,10 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# Post-hook: keep the log's last 20 builds. A consumer that has not read the pruned ones rebuilds all of its keys. #}
+{# Post-hook: keep the log's last 5 builds. A consumer that has not read the pruned ones rebuilds all of its keys. #}
 {% macro prune_change_log() -%}
     {%- set log = change_log_relation(this) -%}
-    delete from {{ log }} where seq <= (select max(kept.seq) - 20 from {{ log }} as kept)
+    delete from {{ log }} where seq <= (select max(kept.seq) - 5 from {{ log }} as kept)
 {%- endmacro %}
 
 {# The strategy of the producers: delete+insert on unique_key, logging the email_key of the rows replaced and inserted

@@ -294,3 +294,20 @@ def test_postgres_incremental_people_tables_equal_a_full_refresh(tmp_path_factor
     copy_and_build()
     assert "__keys" in _compiled(work, "int_people__opt_outs")
     compare()
+
+
+def test_a_consumer_behind_the_pruned_log_rebuilds_everyone(warehouse):
+    """The change logs keep their last 5 builds. A per-key model that missed more builds of an input (here: the CDP
+    staging model built alone six times) cannot know every person they touched: it rebuilds every person."""
+    wh, work = warehouse
+    dbt_vars = {**load_policy().dbt_vars(), "as_of": AS_OF.isoformat()}
+    for day in range(6):
+        _land(wh, "cdp", "profiles", [_profile(3, "p3@example.com", consent=bool(day % 2),
+                                               at=T2 + pd.Timedelta(days=day))])
+        dbt_build.build(wh.path, work, dbt_vars, select=["stg_cdp__profiles"])
+    log = wh.query_df("select count(distinct seq) as builds, count(case when is_full then 1 end) as full_builds "
+                      "from staging.stg_cdp__profiles__changes")
+    assert log["builds"][0] == 5 and log["full_builds"][0] == 0  # what is kept names people, no full rebuild
+    _build(wh, work)
+    assert wh.query_df("select bool_and(is_all) as every from staging.int_customers__unified__keys")["every"][0]
+    _check_against_full_refresh(wh, work)
