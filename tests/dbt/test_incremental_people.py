@@ -247,55 +247,6 @@ def test_changed_codings_band_every_age_again(warehouse):
     _check_against_full_refresh(wh, work, **changed)
 
 
-def test_postgres_incremental_people_tables_equal_a_full_refresh(tmp_path_factory, pg_server):
-    """The same landings and deltas on PostgreSQL (raw and ledger copied from a DuckDB landing after each): the
-    strategies, hooks and change logs run there too, and every incremental table equals a full refresh."""
-    from pg import copy_schema_to_postgres
-    from steward.integrations.warehouse.target import PostgresTarget
-
-    root = tmp_path_factory.mktemp("incremental_people_pg")
-    duck = Warehouse(root / "w.duckdb")
-    ensure_raw_tables(duck)
-    url = pg_server.fresh_database("incremental_people")
-    target, work = PostgresTarget.from_url(url), root / "pg"
-
-    def copy_and_build(full_refresh: bool = False) -> None:
-        with pg_server.psycopg.connect(url, autocommit=True) as pg:
-            pg.execute("drop schema if exists raw cascade; drop schema if exists ledger cascade")
-        for schema in ("raw", "ledger"):
-            copy_schema_to_postgres(pg_server.psycopg, url, duck.path, schema)
-        dbt_vars = {**load_policy().dbt_vars(), "as_of": AS_OF.isoformat()}
-        outcome = dbt_build.build(target, work, dbt_vars, select=SELECT, full_refresh=full_refresh)
-        assert not outcome.test_failures and not outcome.skipped, outcome
-
-    def compare() -> None:
-        with pg_server.psycopg.connect(url, autocommit=True) as pg:
-            for model in STAGING + PER_KEY:
-                pg.execute(f"drop table if exists public.inc_{model}")
-                pg.execute(f"create table public.inc_{model} as select * from staging.{model}")
-        copy_and_build(full_refresh=True)
-        with pg_server.psycopg.connect(url, autocommit=True) as pg:
-            for model in STAGING + PER_KEY:
-                differences = pg.execute(
-                    f"select (select count(*) from (select * from public.inc_{model} except all "
-                    f"select * from staging.{model}) as a) + (select count(*) from (select * from staging.{model} "
-                    f"except all select * from public.inc_{model}) as b)").fetchone()[0]
-                assert differences == 0, model
-
-    copy_and_build()  # nothing landed: every incremental model created empty
-    _first_landing(duck)
-    copy_and_build()
-    assert "__keys" in _compiled(work, "int_customers__unified")
-    _first_delta(duck)
-    copy_and_build()
-    assert "__keys" in _compiled(work, "int_customers__unified")
-    compare()
-    _second_delta(duck)
-    copy_and_build()
-    assert "__keys" in _compiled(work, "int_people__opt_outs")
-    compare()
-
-
 def test_a_consumer_behind_the_pruned_log_rebuilds_everyone(warehouse):
     """The change logs keep their last 5 builds. A per-key model that missed more builds of an input (here: the CDP
     staging model built alone six times) cannot know every person they touched: it rebuilds every person."""
