@@ -58,7 +58,10 @@ def tiny_policy(policy: Policy | None = None, **scope) -> Policy:
 
 
 def build(wh: Warehouse, work: Path, policy: Policy, select: list[str]) -> dbt_build.BuildOutcome:
-    """``dbt build`` of the selected models at AS_OF; any failing data or unit test fails the calling test.
+    """``dbt build --full-refresh`` of the selected models at AS_OF; any failing data or unit test fails the calling
+    test. A full refresh: a tiny warehouse's raw is written by hand (one batch, ``b-tiny`` at AS_OF), not landed, and
+    a test may rewrite it between builds, which the incremental staging models (macros/incremental_events.sql,
+    macros/per_key.sql) would not read again.
 
     Indirect selection is cautious: a test that also reads a model outside the selection (a relationship test) is
     left out, because the tiny warehouse never built that model.
@@ -66,7 +69,8 @@ def build(wh: Warehouse, work: Path, policy: Policy, select: list[str]) -> dbt_b
     previous = os.environ.get("DBT_INDIRECT_SELECTION")
     os.environ["DBT_INDIRECT_SELECTION"] = "cautious"
     try:
-        outcome = dbt_build.build(wh.path, work, {**policy.dbt_vars(), "as_of": AS_OF.isoformat()}, select=select)
+        outcome = dbt_build.build(wh.path, work, {**policy.dbt_vars(), "as_of": AS_OF.isoformat()}, select=select,
+                                  full_refresh=True)
     finally:
         if previous is None:
             os.environ.pop("DBT_INDIRECT_SELECTION", None)

@@ -1,13 +1,26 @@
+{{ config(materialized='incremental', incremental_strategy='per_key', per_key_column='email_key',
+          on_schema_change='sync_all_columns',
+          per_key_inputs=['stg_salesforce__contacts', 'stg_salesforce__leads', 'stg_hubspot__contacts',
+                          'stg_hubspot__subscriptions', 'stg_cdp__profiles', 'stg_custom__people'],
+          per_key_watch=['source:custom.consent_events'],
+          pre_hook=["{{ create_change_log() }}", "{{ per_key_prepare() }}"],
+          post_hook=["{{ log_full_build() }}", "{{ per_key_finish() }}", "{{ record_incremental_state() }}",
+                     "{{ prune_change_log() }}"]) }}
 -- One row per person across the CRM, the marketing-automation platform, the CDP and every custom system, matched on
 -- normalised email. A person only a custom system holds takes that system's person id as crm_person_id (its own
 -- crm_person_id when it keeps one), so a decision log that names the custom system's person ids finds them.
+-- Per key (macros/per_key.sql): a person's row depends only on the input rows with their email_key, so a run
+-- recomputes only the people the inputs' change logs name (`keys`; none: every person).
+{%- set keys = per_key_keys() %}
 with crm as (
     select contact_id as crm_person_id, 'contact' as crm_type, email_key, account_id,
            age_band, gender, region, country, has_opted_out_of_email, updated_at
     from {{ ref('stg_salesforce__contacts') }}
+    where {{ per_key_match('email_key', keys) }}
     union all
     select lead_id, 'lead', email_key, null, age_band, gender, region, null, has_opted_out_of_email, updated_at
     from {{ ref('stg_salesforce__leads') }}
+    where {{ per_key_match('email_key', keys) }}
 ),
 
 crm_people as (
@@ -17,7 +30,7 @@ crm_people as (
 hubspot as (
     select email_key, min(hubspot_contact_id) as hubspot_contact_id, count(*) as hubspot_records
     from {{ ref('stg_hubspot__contacts') }}
-    where email_key is not null
+    where email_key is not null and {{ per_key_match('email_key', keys) }}
     group by email_key
 ),
 
@@ -27,7 +40,7 @@ subscriptions as (
            max(case when is_unsubscribed then status_changed_at end) as esp_unsubscribed_at,
            max(status_changed_at) as esp_status_changed_at
     from {{ ref('stg_hubspot__subscriptions') }}
-    where email_key is not null
+    where email_key is not null and {{ per_key_match('email_key', keys) }}
     group by email_key
 ),
 
@@ -36,7 +49,7 @@ cdp as (
            max(age_band) as cdp_age_band, max(gender) as cdp_gender, max(region) as cdp_region,
            max(updated_at) as cdp_updated_at
     from {{ ref('stg_cdp__profiles') }}
-    where email_key is not null
+    where email_key is not null and {{ per_key_match('email_key', keys) }}
     group by email_key
 ),
 
@@ -45,7 +58,8 @@ cdp as (
 custom_people as (
     {{ first_row_per("select system, person_id, coalesce(crm_person_id, person_id) as crm_person_id, email_key,
                              age_band, gender, region, country
-                      from " ~ ref('stg_custom__people') ~ " where email_key is not null",
+                      from " ~ ref('stg_custom__people') ~ " where email_key is not null and "
+                            ~ per_key_match('email_key', keys),
                      'email_key', 'system, person_id') }}
 ),
 
@@ -54,6 +68,7 @@ custom_people as (
 custom_consent as (
     select email_key, bool_or(is_email_opted_out) as is_opted_out_in_custom
     from ({{ custom_email_consent() }}) as consent
+    where {{ per_key_match('email_key', keys) }}
     group by email_key
 ),
 

@@ -2,9 +2,17 @@
 -- system holding a record of the person: whether that target agrees (is_seen), or changed the person's consent again
 -- after the origin did (is_superseded). The self-join over every person does not depend on the run's time (as_of),
 -- so it is a table a run with no new people keeps; gov_timeliness__propagation only ages these changes against as_of.
-{{ config(materialized='table') }}
+{{ config(materialized='incremental', incremental_strategy='per_key', per_key_column='customer_token',
+          on_schema_change='sync_all_columns', per_key_inputs=['int_people__systems'],
+          pre_hook=["{{ create_change_log() }}", "{{ per_key_prepare() }}"],
+          post_hook=["{{ log_full_build() }}", "{{ per_key_finish() }}", "{{ record_incremental_state() }}",
+                     "{{ prune_change_log() }}"]) }}
+-- Per key (macros/per_key.sql): an opt-out pairs two rows of one person (email_key), so a run recomputes only the
+-- people whose int_people__systems rows it rebuilt (its change log), deleting their rows by customer_token.
+{%- set keys = per_key_keys() %}
 with people as (
     select * from {{ ref('int_people__systems') }}
+    where {{ per_key_match('email_key', keys) }}
 )
 
 select

@@ -1,5 +1,16 @@
+{{ config(materialized='incremental', unique_key='profile_id', incremental_strategy='logged_delete_insert',
+          on_schema_change='sync_all_columns', built_vars=['codings'], pre_hook=["{{ create_change_log() }}"],
+          post_hook=["{{ log_full_build() }}",
+                     "{{ log_tombstoned('profile_id', 'profiles', source('cdp', 'profiles'), 'r.profile_id') }}",
+                     "{{ delete_tombstoned('profile_id', 'profiles', source('cdp', 'profiles'), 'r.profile_id') }}",
+                     "{{ record_incremental_state() }}", "{{ record_built_vars() }}",
+                     "{{ prune_change_log() }}"]) }}
+-- Incremental (macros/incremental_events.sql): a run reads only the raw batches landed since the last build and
+-- replaces their records by key; the people it touches (old and new email_key, and those of deleted records) go to
+-- the change log the per-key people models read (macros/per_key.sql). Its SQL renders the policy's codings (age
+-- bands): when they change, the build reads all of raw again (built_vars).
 with source as (
-    {{ latest_records(source('cdp', 'profiles'), 'profile_id') }}
+    {{ people_records_since(source('cdp', 'profiles'), 'profile_id') }}
 ),
 
 renamed as (

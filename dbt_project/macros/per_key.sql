@@ -1,0 +1,296 @@
+{# Per-key incremental people models (issue #12, the daily run).
+
+   PRODUCERS: the people-grain staging models are incremental (macros/incremental_events.sql reads only the batches
+   landed since their last build) with the strategy `logged_delete_insert`. Besides replacing their rows by key, each
+   build logs the people it touched in a change log beside the table, `<model>__changes (seq, email_key, is_full)`:
+   the email_key of every row it replaces or deletes (an email that changed: the OLD email), of every row it inserts,
+   and of every row the tombstone post-hook deletes (`log_tombstoned`, run before `delete_tombstoned`). `seq` numbers
+   the table's builds (1, 2, ...; a count, never the clock, so contracts/rebuild.py does not see a clock read); every
+   build writes one marker row (email_key null), and a build that rebuilt the whole table (first build,
+   `--full-refresh`, a changed model SQL) marks itself `is_full`. The log keeps its last 5 builds (`prune_change_log`):
+   it holds people's emails, so it keeps no more than the per-key models need (they run in the same runs).
+
+   CONSUMERS: a people model whose rows for one email_key depend only on its inputs' rows with that email_key is
+   incremental with the strategy `per_key`, configured with
+     per_key_inputs  the models it reads that keep a change log (staging above, or another per-key model: a per-key
+                     model logs the keys it recomputed the same way, so per-key models chain);
+     per_key_watch   inputs without a change log (a raw source, `source:<platform>.<table>`, fingerprinted by its row
+                     count and newest `_loaded_at`; `custom_systems`, the set of custom systems): when one changes, the
+                     whole model is rebuilt;
+     per_key_column  the column of the model that holds the key (email_key, or customer_token = mask_id(email_key)).
+   It remembers, per input, the last `seq` it consumed (`<model>__consumed`). A build reads the keys K logged after
+   it (`<model>__keys`, made by the pre-hook `per_key_prepare`), computes the model for K only (its SQL filters every
+   input with `per_key_match`), deletes every row of K (a person who left every system loses their rows: dbt's own
+   delete+insert would delete only the keys of the new rows) and inserts the recomputed rows. It rebuilds ALL keys
+   when it is built for the first time or with `--full-refresh`, its SQL changed (incremental_code_changed), an input
+   logged a full rebuild or pruned entries it had not consumed yet, or a watched input changed. #}
+
+{% macro change_log_relation(relation) -%}
+    {{ return(api.Relation.create(database=relation.database, schema=relation.schema,
+                                  identifier=relation.identifier ~ '__changes')) }}
+{%- endmacro %}
+
+{# Pre-hook of every producer: its change log exists. #}
+{% macro create_change_log() -%}
+    create table if not exists {{ change_log_relation(this) }}
+        (seq bigint, email_key {{ text_type() }}, is_full boolean)
+{%- endmacro %}
+
+{# Post-hook: a build that rebuilt the whole table (dbt created it: first build or --full-refresh) logs is_full. An
+   incremental build has logged its keys in its strategy. #}
+{% macro log_full_build() -%}
+    {%- if is_incremental() -%}
+    select 1
+    {%- else -%}
+    {%- set log = change_log_relation(this) -%}
+    insert into {{ log }} (seq, email_key, is_full)
+    select coalesce(max(seq), 0) + 1, cast(null as {{ text_type() }}), true from {{ log }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# Post-hook: keep the log's last 5 builds. A consumer that has not read the pruned ones rebuilds all of its keys. #}
+{% macro prune_change_log() -%}
+    {%- set log = change_log_relation(this) -%}
+    delete from {{ log }} where seq <= (select max(kept.seq) - 5 from {{ log }} as kept)
+{%- endmacro %}
+
+{# The strategy of the producers: delete+insert on unique_key, logging the email_key of the rows replaced and inserted
+   under a new seq. After a changed model SQL or vars (every raw row read again) the build logs is_full instead of
+   every key. #}
+{% macro get_incremental_logged_delete_insert_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set temp = arg_dict['temp_relation'] -%}
+    {%- set key = arg_dict['unique_key'] -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- set log = change_log_relation(this) -%}
+    {%- set full = incremental_code_changed() or built_vars_changed() -%}
+    insert into {{ log }} (seq, email_key, is_full)
+    select coalesce(max(seq), 0) + 1, cast(null as {{ text_type() }}), {{ 'true' if full else 'false' }} from {{ log }};
+    {%- if not full %}
+    insert into {{ log }} (seq, email_key, is_full)
+    select (select max(seq) from {{ log }}), changed.email_key, false
+    from (
+        select built.email_key from {{ target }} as built where built.{{ key }} in (select {{ key }} from {{ temp }})
+        union
+        select email_key from {{ temp }}
+    ) as changed
+    where changed.email_key is not null;
+    {%- endif %}
+    delete from {{ target }} where {{ key }} in (select {{ key }} from {{ temp }});
+    insert into {{ target }} ({{ columns }}) select {{ columns }} from {{ temp }}
+{%- endmacro %}
+
+{# Post-hook before delete_tombstoned (same arguments): log the email_key of the rows it is about to delete.
+   `key_prefix` (custom systems: the model key is `<integration>:<id>`) prefixes the tombstone's record id with its
+   integration. #}
+{% macro log_tombstoned(model_key, entity, relation, raw_key, key_prefix=false) -%}
+    {%- if is_incremental() -%}
+    {%- set log = change_log_relation(this) -%}
+    insert into {{ log }} (seq, email_key, is_full)
+    select (select max(seq) from {{ log }}), built.email_key, false
+    from {{ this }} as built
+    where built.email_key is not null
+      and built.{{ model_key }} in ({{ _tombstoned_keys(entity, relation, raw_key, key_prefix) }})
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{# delete_tombstoned for a model whose key is `<integration>:<record id>` (custom systems). #}
+{% macro delete_tombstoned_prefixed(model_key, entity, relation, raw_key) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ model_key }} in ({{ _tombstoned_keys(entity, relation, raw_key, true) }})
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro _tombstoned_keys(entity, relation, raw_key, key_prefix) -%}
+    select {% if key_prefix %}tombstones.integration || ':' || {% endif %}tombstones.record_id
+    from {{ source('steward', 'tombstones') }} as tombstones
+    where tombstones.entity = '{{ entity }}'
+      and not exists (select 1 from {{ relation }} as r where {{ raw_key }} = tombstones.record_id
+                      {%- if key_prefix %} and r._integration = tombstones.integration{% endif %})
+{%- endmacro %}
+
+{# ---- consumers ---- #}
+
+{% macro _table_exists(relation) -%}
+    {%- set found = run_query("select count(*) from information_schema.tables where table_schema = '"
+                              ~ relation.schema ~ "' and table_name = '" ~ relation.identifier ~ "'") -%}
+    {{ return(found.rows[0][0] > 0) }}
+{%- endmacro %}
+
+{% macro _per_key_relation(suffix) -%}
+    {{ return(api.Relation.create(database=this.database, schema=this.schema, identifier=this.identifier ~ suffix)) }}
+{%- endmacro %}
+
+{# What a watched input (per_key_watch) is now, as text: it differs from the last build's when the input changed. #}
+{% macro _watch_value(name) -%}
+    {%- if name.startswith('source:') -%}
+        {%- set parts = name[7:].split('.') -%}
+        {%- set sql = "select cast(count(*) as " ~ text_type() ~ ") || '@' || coalesce(cast(max(_loaded_at) as "
+                      ~ text_type() ~ "), '') from " ~ source(parts[0], parts[1]) -%}
+    {%- elif name == 'custom_systems' -%}
+        {%- set sql = "select coalesce(string_agg(system, ',' order by system), '') from (select distinct system from ("
+                      ~ custom_email_consent() ~ ") as consent) as systems" -%}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("per_key_watch: unknown input " ~ name) }}
+    {%- endif -%}
+    {{ return(run_query(sql).rows[0][0] | string) }}
+{%- endmacro %}
+
+{# The build's plan: {'all': whether every key is rebuilt, 'marks': input -> what this build consumes up to,
+   'since': logged input -> the seq consumed last time}. The same before the build (compiling the model's SQL), in its
+   pre-hook and in its strategy: nothing it reads changes in between. #}
+{% macro per_key_plan() -%}
+    {%- set plan = {'all': true, 'marks': {}, 'since': {}} -%}
+    {%- if not execute -%}{{ return(plan) }}{%- endif -%}
+    {%- set consumed = {} -%}
+    {%- set consumed_rel = _per_key_relation('__consumed') -%}
+    {%- if _table_exists(consumed_rel) -%}
+        {%- for row in run_query("select input, mark from " ~ consumed_rel).rows -%}
+            {%- do consumed.update({row[0]: row[1]}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set ns = namespace(all=(not is_incremental()) or incremental_code_changed()) -%}
+    {%- for name in config.get('per_key_inputs', []) -%}
+        {%- set log = change_log_relation(ref(name)) -%}
+        {%- if not _table_exists(log) -%}
+            {%- set ns.all = true -%}
+        {%- else -%}
+            {%- set since = consumed.get(name) -%}
+            {%- set since_seq = (since | int) if since is not none else -1 -%}
+            {%- set row = run_query("select max(seq), min(seq), count(case when is_full and seq > " ~ since_seq
+                                    ~ " then 1 end) from " ~ log).rows[0] -%}
+            {%- if row[0] is none -%}
+                {%- do plan['marks'].update({name: '0'}) -%}
+                {%- set ns.all = ns.all or since is none -%}
+            {%- else -%}
+                {%- do plan['marks'].update({name: row[0] | string}) -%}
+                {%- do plan['since'].update({name: since_seq}) -%}
+                {%- if since is none or since_seq < row[1] - 1 or row[2] > 0 -%}{%- set ns.all = true -%}{%- endif -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for name in config.get('per_key_watch', []) -%}
+        {%- set value = _watch_value(name) -%}
+        {%- do plan['marks'].update({name: value}) -%}
+        {%- if consumed.get(name) != value -%}{%- set ns.all = true -%}{%- endif -%}
+    {%- endfor -%}
+    {%- do plan.update({'all': ns.all}) -%}
+    {{ return(plan) }}
+{%- endmacro %}
+
+{# In the model's SQL, once: K's table, or none when every key is rebuilt. Then on each input:
+   `where {{ per_key_match('email_key', keys) }}`, true when every key is rebuilt, else `email_key in K`. #}
+{% macro per_key_keys() -%}
+    {{ return(none if per_key_plan()['all'] else _per_key_relation('__keys')) }}
+{%- endmacro %}
+
+{% macro per_key_match(column, keys) -%}
+    {%- if keys is none -%}
+    true
+    {%- else -%}
+    {{ column }} in (select per_key.email_key from {{ keys }} as per_key)
+    {%- endif -%}
+{%- endmacro %}
+
+{# Pre-hook of a consumer: K (`<model>__keys`: email_key and its customer_token; one row with is_all when every key is
+   rebuilt) and the marks this build consumes up to (`<model>__pending`, made the consumed ones by per_key_finish). #}
+{% macro per_key_prepare() -%}
+    {%- set plan = per_key_plan() -%}
+    {%- set keys = _per_key_relation('__keys') -%}
+    {%- set pending = _per_key_relation('__pending') -%}
+    {%- do run_query("drop table if exists " ~ keys) -%}
+    {%- do run_query("drop table if exists " ~ pending) -%}
+    {%- set marks = [] -%}
+    {%- for name, mark in plan['marks'].items() -%}
+        {%- do marks.append("select cast('" ~ name ~ "' as " ~ text_type() ~ ") as input, cast('"
+                            ~ (mark | replace("'", "''")) ~ "' as " ~ text_type() ~ ") as mark") -%}
+    {%- endfor -%}
+    {%- do marks.append("select cast(null as " ~ text_type() ~ ") as input, cast(null as " ~ text_type()
+                        ~ ") as mark") -%}
+    {%- do run_query("create table " ~ pending ~ " as select * from (" ~ marks | join(' union all ')
+                     ~ ") as marks where input is not null") -%}
+    create table {{ keys }} as
+    {% if plan['all'] -%}
+    select cast(null as {{ text_type() }}) as email_key, cast(null as {{ text_type() }}) as customer_token,
+           true as is_all
+    {%- else -%}
+    select email_key, {{ mask_id('email_key') }} as customer_token, false as is_all
+    from (
+        {%- for name, since in plan['since'].items() %}
+        {% if not loop.first %}union {% endif -%}
+        select email_key from {{ change_log_relation(ref(name)) }}
+        where email_key is not null and seq > {{ since }} and seq <= {{ plan['marks'][name] }}
+        {%- endfor %}
+        {% if plan['since'] | length == 0 %}select cast(null as {{ text_type() }}) as email_key where false{% endif %}
+    ) as changed
+    {%- endif %}
+{%- endmacro %}
+
+{# The strategy of the consumers: delete the rows of K (every row when is_all), insert the recomputed rows, and log K
+   (or is_full) for the per-key models that read this one. #}
+{% macro get_incremental_per_key_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set temp = arg_dict['temp_relation'] -%}
+    {%- set column = config.get('per_key_column', 'email_key') -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- set keys = _per_key_relation('__keys') -%}
+    {%- set log = change_log_relation(this) -%}
+    delete from {{ target }} where exists (select 1 from {{ keys }} where is_all);
+    delete from {{ target }} where {{ column }} in (select {{ column }} from {{ keys }} where not is_all);
+    insert into {{ target }} ({{ columns }}) select {{ columns }} from {{ temp }};
+    insert into {{ log }} (seq, email_key, is_full)
+    select coalesce(max(seq), 0) + 1, cast(null as {{ text_type() }}),
+           exists (select 1 from {{ keys }} where is_all) from {{ log }};
+    insert into {{ log }} (seq, email_key, is_full)
+    select (select max(seq) from {{ log }}), email_key, false from {{ keys }} where not is_all
+{%- endmacro %}
+
+{# Post-hook of a consumer: what it consumed becomes the starting point of its next build. #}
+{% macro per_key_finish() -%}
+    {%- set consumed = _per_key_relation('__consumed') -%}
+    {%- do run_query("drop table if exists " ~ consumed) -%}
+    create table {{ consumed }} as select input, mark from {{ _per_key_relation('__pending') }}
+{%- endmacro %}
+
+{# ---- vars a staging model's SQL renders ---- #}
+
+{# A model whose SQL renders vars (`built_vars`, e.g. the policy's codings: stg_cdp__profiles and stg_custom__people
+   band ages with them) rebuilds from all of raw when they changed since its table was built, as after a change of
+   its SQL: a row built under the old codings must not keep the old band. The vars' digest is kept beside the table
+   in `<model>__built_vars` (record_built_vars). #}
+{% macro built_vars_changed() -%}
+    {%- if not execute or (config.get('built_vars') or []) | length == 0 -%}{{ return(false) }}{%- endif -%}
+    {%- set state = _per_key_relation('__built_vars') -%}
+    {%- if not _table_exists(state) -%}{{ return(true) }}{%- endif -%}
+    {%- set found = run_query("select digest from " ~ state) -%}
+    {{ return(found.rows | length != 1 or found.rows[0][0] != _built_vars_digest()) }}
+{%- endmacro %}
+
+{% macro _built_vars_digest() -%}
+    {%- set parts = [] -%}
+    {%- for name in config.get('built_vars') or [] -%}
+        {%- do parts.append(name ~ '=' ~ tojson(var(name), sort_keys=true)) -%}
+    {%- endfor -%}
+    {{ return(local_md5(parts | join('|'))) }}
+{%- endmacro %}
+
+{# Post-hook: remember the digest of the vars this build rendered (see built_vars_changed). #}
+{% macro record_built_vars() -%}
+    {%- set state = _per_key_relation('__built_vars') -%}
+    {%- do run_query("drop table if exists " ~ state) -%}
+    create table {{ state }} as select cast('{{ _built_vars_digest() }}' as {{ text_type() }}) as digest
+{%- endmacro %}
+
+{# latest_records_since (macros/incremental_events.sql) that also reads all of raw again when the model's vars
+   changed (built_vars_changed). #}
+{% macro people_records_since(relation, key) -%}
+    {%- if is_incremental() and built_vars_changed() -%}
+    {{ first_row_per('select * from ' ~ relation, '_integration, ' ~ key, '_loaded_at desc, _batch_id desc') }}
+    {%- else -%}
+    {{ latest_records_since(relation, key) }}
+    {%- endif -%}
+{%- endmacro %}
