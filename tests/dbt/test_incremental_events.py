@@ -206,6 +206,52 @@ def test_a_batch_landed_at_the_same_instant_as_the_newest_built_one_is_read(land
     assert _differences(wh, "int_email_sends__addressed") == 0
 
 
+def _key_failures(wh: Warehouse, work, full_refresh: bool = False) -> list[tuple[str, int]]:
+    """The email events' key test failures of a build, and the kept violations equal the whole table's scan."""
+    dbt_vars = {**load_policy().dbt_vars(), "as_of": AS_OF.isoformat()}
+    outcome = dbt_build.build(wh.path, work, dbt_vars, select=SELECT, full_refresh=full_refresh)
+    with wh.connect() as con:
+        kept = con.execute("select key_value, sum(n_records) from staging.stg_hubspot__email_events__key_violations "
+                           "group by key_value order by 1 nulls first").fetchall()
+        scanned = con.execute("select email_event_id, count(*) from staging.stg_hubspot__email_events group by 1 "
+                              "having email_event_id is null or count(*) > 1 order by 1 nulls first").fetchall()
+    assert kept == scanned
+    return sorted((f.test, f.failures) for f in outcome.test_failures if "stg_hubspot__email_events" in f.test)
+
+
+def _raw_event(con, integration: str, event_id: str | None) -> None:
+    """A raw row of a second HubSpot integration (or one with no id), as landing would write it."""
+    con.execute("insert into raw.hubspot__email_events (id, type, recipient, \"emailCampaignId\", created, "
+                "\"portalId\", _batch_id, _integration, _loaded_at) values (?, 'OPEN', 'x@example.com', 1, ?, 42, "
+                "?, ?, now())", [event_id, MS("2026-11-13 09:00"), f"b-test-{integration}-{event_id}", integration])
+
+
+def test_the_key_test_reads_kept_violations_that_equal_a_scan(landed):
+    """The email events' primary_key test reads the violations the model keeps (record_key_violations) instead of
+    scanning the table: after a build that brings a duplicated key (two integrations of HubSpot) and a null one, and
+    after the duplicated key's records are deleted, it fails exactly as the scan of the table (and a full refresh)."""
+    wh, work = landed
+    assert _key_failures(wh, work, full_refresh=True) == []
+    assert "__key_violations" in next((work / "target" / "compiled").rglob(
+        "primary_key_stg_hubspot__email_events*.sql")).read_text()
+    with wh.connect() as con:
+        _raw_event(con, "hubspot", "ev-50")
+        _raw_event(con, "hubspot_eu", "ev-50")
+        _raw_event(con, "hubspot", None)
+    found = _key_failures(wh, work)
+    assert "_loaded_at > (" in _compiled(work, "stg_hubspot__email_events")  # an incremental build
+    assert found == [("not_null_stg_hubspot__email_events_email_event_id", 1),
+                     ("unique_stg_hubspot__email_events_email_event_id", 1)]
+    assert _key_failures(wh, work, full_refresh=True) == found
+    _key_failures(wh, work)  # nothing new: the violations stay
+    _land(wh, "hubspot", "email_events", [_event(51)], deleted=("ev-50",))
+    with wh.connect() as con:
+        con.execute("delete from raw.hubspot__email_events where _integration = 'hubspot_eu'")
+    found = _key_failures(wh, work)
+    assert found == [("not_null_stg_hubspot__email_events_email_event_id", 1)]
+    assert _key_failures(wh, work, full_refresh=True) == found
+
+
 def test_steward_run_takes_full_refresh(tmp_path):
     """The option parses and reaches the run (which here stops at the missing config, before any work)."""
     from typer.testing import CliRunner

@@ -2,6 +2,7 @@
           on_schema_change='sync_all_columns',
           post_hook=["{{ delete_tombstoned('email_event_id', 'email_events', source('hubspot', 'email_events'),
                                         'r.id') }}",
+                     "{{ record_key_violations('email_event_id') }}",
                      "{{ record_read_batches(source('hubspot', 'email_events')) }}",
                      "{{ record_incremental_state() }}"]) }}
 -- Incremental: each run reads only the batches landed since the last build (macros/incremental_events.sql).
