@@ -32,21 +32,51 @@
 {%- endmacro %}
 
 {# The condition on `relation`'s rows (it has `_loaded_at` and `_batch_id`) that keeps the batches this model has not
-   read: those after the watermark, and the whole watermark instant when a batch there is unread. #}
-{% macro unread_batches(relation) -%}
-    _loaded_at > ({{ _watermark() }})
-       or _loaded_at = (
-           select max(tied._loaded_at)
-           from {{ relation }} as tied
-           where tied._loaded_at = ({{ _watermark() }})
-             and tied._batch_id not in (select read._batch_id from {{ _read_batches() }} as read)
-       )
+   read: those after the watermark, and the whole watermark instant when a batch landed at that instant is unread.
+   `batches` (SQL with `_batch_id`, `_loaded_at`) lists the batches landed: by default ledger.batches, where landing
+   records each batch with its `_loaded_at`; a model incremental on another model passes that model's read batches
+   (`read_batches_of`). Looking for a tie there reads a few rows, where raw holds every row of the watermark's batch
+   (10M after a first landing). The watermark is read from the state table when the SQL is rendered and written
+   into it as a literal (the instant as text, with its offset, cast back: exact on DuckDB and PostgreSQL), so a scan
+   of `relation` skips the row groups before it: a comparison with a subquery made DuckDB read all 10M
+   `_loaded_at`s (2 s) to find the day's batch. #}
+{% macro unread_batches(relation, batches=none) -%}
+    {%- set at = _watermark_literal() -%}
+    {%- if at is none -%}{{ return('1 = 1') }}{%- endif -%}
+    {%- set landed = batches or _landed_batches() -%}
+    {%- set tied = run_query("select count(*) from (" ~ landed ~ ") as tied where tied._loaded_at = " ~ at
+                             ~ " and tied._batch_id not in (select read._batch_id from " ~ _read_batches()
+                             ~ " as read)") -%}
+    {{ return("_loaded_at " ~ (">=" if tied.rows[0][0] > 0 else ">") ~ " (" ~ at ~ ")") }}
 {%- endmacro %}
 
-{# The newest `_loaded_at` of the raw batches the model has read; -infinity while it has read none. #}
+{% macro _landed_batches() -%}
+    {{ return("select ledger.batch_id as _batch_id, ledger.loaded_at as _loaded_at from "
+              ~ source('steward', 'batches') ~ " as ledger") }}
+{%- endmacro %}
+
+{# The batches another incremental model has read, for `unread_batches(..., batches=...)`. #}
+{% macro read_batches_of(model_relation) -%}
+    {%- set state = api.Relation.create(database=model_relation.database, schema=model_relation.schema,
+                                        identifier=model_relation.identifier ~ '__read_batches') -%}
+    {{ return("select upstream._batch_id, upstream._loaded_at from " ~ state ~ " as upstream") }}
+{%- endmacro %}
+
+{# The newest `_loaded_at` of the raw batches the model has read, as a literal; none while it has read none (and
+   when not executing). #}
+{% macro _watermark_literal() -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set found = run_query("select cast(max(read._loaded_at) as " ~ text_type() ~ ") from " ~ _read_batches()
+                              ~ " as read") -%}
+    {%- set watermark = found.rows[0][0] -%}
+    {%- if watermark is none -%}{{ return(none) }}{%- endif -%}
+    {{ return("cast('" ~ watermark ~ "' as " ~ instant_type() ~ ")") }}
+{%- endmacro %}
+
+{# The newest `_loaded_at` of the raw batches the model has read, as a literal; -infinity while it has read none. #}
 {% macro _watermark() -%}
-    select coalesce(max(read._loaded_at), cast('-infinity' as {{ instant_type() }}))
-    from {{ _read_batches() }} as read
+    {%- set at = _watermark_literal() -%}
+    {{ at if at is not none else "cast('-infinity' as " ~ instant_type() ~ ")" }}
 {%- endmacro %}
 
 {% macro _read_batches() -%}
@@ -63,11 +93,13 @@
 {# Post-hook: remember which raw batches the model has now read (see latest_records_since). Incrementally, the
    batches at or after the watermark that the state does not hold yet: exactly those the build just read (every raw
    batch landed after the watermark, and a tie at it), found through `_loaded_at` (raw is appended in landing order,
-   so the range is the new rows' few row groups). A full build (first, `--full-refresh`, or no state yet) writes
-   every batch raw holds. It must run before `record_incremental_state`, as listed in the models. #}
-{% macro record_read_batches(relation) -%}
+   so the range is the new rows' few row groups). A full build (first, `--full-refresh`, SQL changed, or no state
+   yet) writes every batch `relation` holds; a model that reads all of another incremental model (`upstream`)
+   takes that model's state instead of grouping its rows (it has read every batch that model has). It must run
+   before `record_incremental_state`, as listed in the models. #}
+{% macro record_read_batches(relation, upstream=none) -%}
     {%- set state = _read_batches() -%}
-    {%- if is_incremental() and _read_batches_kept() -%}
+    {%- if reads_only_new_batches() -%}
     insert into {{ state }} (_batch_id, _loaded_at)
     select raw._batch_id, max(raw._loaded_at)
     from {{ relation }} as raw
@@ -76,12 +108,19 @@
       and raw._batch_id not in (select read._batch_id from {{ state }} as read)
     group by raw._batch_id
     {%- else -%}
+    {%- set upstream_state = adapter.get_relation(database=upstream.database, schema=upstream.schema,
+                                                  identifier=upstream.identifier ~ '__read_batches')
+                             if upstream is not none and execute else none -%}
     {%- do run_query("drop table if exists " ~ state) -%}
     create table {{ state }} as
+    {%- if upstream_state is not none %}
+    select _batch_id, _loaded_at from {{ upstream_state }}
+    {%- else %}
     select cast(raw._batch_id as {{ text_type() }}) as _batch_id, max(raw._loaded_at) as _loaded_at
     from {{ relation }} as raw
     where raw._batch_id is not null
     group by raw._batch_id
+    {%- endif %}
     {%- endif -%}
 {%- endmacro %}
 
@@ -182,10 +221,11 @@
     {%- set exists = execute and adapter.get_relation(database=this.database, schema=this.schema,
                                                        identifier=this.identifier ~ '__key_violations') is not none -%}
     {%- if exists and reads_only_new_batches() -%}
-    {%- do run_query("delete from " ~ kept ~ " where key_value in (select built." ~ key ~ " from " ~ this
-                     ~ " as built where " ~ unread_batches(this) ~ ")") -%}
+    {%- set written = unread_batches(this) -%}
     {%- set left_over = run_query("select count(*) from " ~ kept ~ " where key_value is not null") -%}
     {%- if left_over.rows[0][0] > 0 -%}
+    {%- do run_query("delete from " ~ kept ~ " where key_value in (select built." ~ key ~ " from " ~ this
+                     ~ " as built where " ~ written ~ ")") -%}
     {%- do run_query("delete from " ~ kept ~ " where key_value is not null and key_value not in (select built."
                      ~ key ~ " from " ~ this ~ " as built where built." ~ key ~ " in (select key_value from " ~ kept
                      ~ " where key_value is not null))") -%}
@@ -193,7 +233,7 @@
     insert into {{ kept }} (key_value, n_records)
     select {{ key }}, count(*)
     from {{ this }}
-    where {{ unread_batches(this) }}
+    where {{ written }}
     group by {{ key }}
     having {{ key }} is null or count(*) > 1
     {%- else -%}

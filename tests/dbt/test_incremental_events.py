@@ -186,7 +186,8 @@ def test_a_run_reads_only_new_batches_unless_the_model_sql_changed(landed):
 
 def test_a_batch_landed_at_the_same_instant_as_the_newest_built_one_is_read(landed):
     """Two batches can land in the same microsecond. A batch the table does not hold, at the instant of the newest
-    one it does hold, is read, together with everything at that instant, so the build equals a full refresh."""
+    one it does hold, is read, together with everything at that instant, so the build equals a full refresh (landing
+    stamps the batch's row in ledger.batches with the same instant, where the tie is looked for)."""
     wh, work = landed
     _land(wh, "hubspot", "email_events", [_event(7), _event(6, kind="OPEN", when="2026-11-12 09:00")])
     with wh.connect() as con:
@@ -195,6 +196,9 @@ def test_a_batch_landed_at_the_same_instant_as_the_newest_built_one_is_read(land
         con.execute(f"""update raw.hubspot__email_events set _loaded_at = (
                             select max(_loaded_at) from raw.hubspot__email_events where not ({new_batch}))
                         where {new_batch}""")
+        con.execute(f"""update ledger.batches set loaded_at = (
+                            select max(_loaded_at) from raw.hubspot__email_events)
+                        where batch_id in (select _batch_id from raw.hubspot__email_events where {new_batch})""")
     _build(wh, work)
     events = wh.query_df("select email_event_id, event_type from staging.stg_hubspot__email_events")
     assert dict(zip(events.email_event_id, events.event_type))["ev-7"] == "SENT"

@@ -4,7 +4,8 @@
                     "{{ forget_sends_to_replace('custom') }}"],
           post_hook=["{{ delete_tombstoned('send_key', 'email_events', source('hubspot', 'email_events'), 'r.id',
                                            key_prefix='hubspot:') }}",
-                     "{{ record_read_batches(ref('int_email_events__attributed')) }}",
+                     "{{ record_campaigns() }}",
+                     "{{ record_read_batches(ref('stg_hubspot__email_events'), ref('stg_hubspot__email_events')) }}",
                      "{{ record_incremental_state() }}"]) }}
 -- Every email send with the masked person it went to and its campaign: the heavy part of
 -- int_email_sends__contact_weeks that does not depend on the run's time (as_of), kept as a table so a run with no new
@@ -24,7 +25,7 @@ with events as (
     select *
     from {{ ref('int_email_events__attributed') }} as events
     {%- if reads_only_new_batches() %}
-    where {{ unread_batches(ref('int_email_events__attributed')) }}
+    where {{ unread_batches(ref('int_email_events__attributed'), read_batches_of(ref('stg_hubspot__email_events'))) }}
     {%- set recampaigned = emails_whose_campaign_changed() %}
     {%- if recampaigned %}
        or marketing_email_id in ({{ recampaigned }})
