@@ -5,7 +5,9 @@ select
     events.event_type,
     events.occurred_at,
     events.marketing_email_id,
-    emails.campaign_id
+    emails.campaign_id,
+    events._batch_id,
+    events._loaded_at
 from {{ ref('stg_hubspot__email_events') }} as events
 left join {{ ref('stg_hubspot__marketing_emails') }} as emails
     on emails.marketing_email_id = events.marketing_email_id

@@ -1,7 +1,8 @@
 -- (gov_privacy__erasure keeps its own copy of this, so its property tests can run its SQL alone.)
 -- Which systems hold which person, by SHA-256 of the normalised email: the one identifier every system can be matched
 -- on, including the erasure log and Customer Match uploads that never see the address itself. One row per system
--- and person (when each system contacted them is int_people__contacts).
+-- and person (when each system contacted them is int_people__contacts), by construction: the final UNION keeps each
+-- distinct (system, email_sha256) row once, so no data test rescans it for that (see its YAML).
 with held as (
     select 'salesforce' as system, email_key from {{ ref('stg_salesforce__contacts') }}
     union all select 'salesforce', email_key from {{ ref('stg_salesforce__leads') }}

@@ -2,6 +2,7 @@
           on_schema_change='sync_all_columns',
           post_hook=["{{ delete_tombstoned('decision_id', 'ai_decisions', source('decisions', 'ai_decisions'),
                                         'r.decision_id') }}",
+                     "{{ record_read_batches(source('decisions', 'ai_decisions')) }}",
                      "{{ record_incremental_state() }}"]) }}
 -- Incremental: each run reads only the batches landed since the last build (macros/incremental_events.sql).
 with source as (

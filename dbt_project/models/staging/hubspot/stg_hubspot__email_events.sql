@@ -2,6 +2,8 @@
           on_schema_change='sync_all_columns',
           post_hook=["{{ delete_tombstoned('email_event_id', 'email_events', source('hubspot', 'email_events'),
                                         'r.id') }}",
+                     "{{ record_key_violations('email_event_id') }}",
+                     "{{ record_read_batches(source('hubspot', 'email_events')) }}",
                      "{{ record_incremental_state() }}"]) }}
 -- Incremental: each run reads only the batches landed since the last build (macros/incremental_events.sql).
 with source as (
@@ -19,7 +21,8 @@ renamed as (
         -- timestamps
         to_timestamp(created / 1000.0) as occurred_at,
         'hubspot' as source_system,
-        _batch_id
+        _batch_id,
+        _loaded_at  -- when the batch landed: what int_email_sends__addressed reads new events by
     from source
 )
 

@@ -2,6 +2,7 @@
           on_schema_change='sync_all_columns',
           post_hook=["{{ delete_tombstoned('activity_id', 'activities', source('marketo', 'activities'),
                                         'cast(r.id as ' ~ text_type() ~ ')') }}",
+                     "{{ record_read_batches(source('marketo', 'activities')) }}",
                      "{{ record_incremental_state() }}"]) }}
 -- Incremental: each run reads only the batches landed since the last build (macros/incremental_events.sql).
 -- Marketo's standard email activity type ids (the only ones the adapter pulls) under names staging can filter on.

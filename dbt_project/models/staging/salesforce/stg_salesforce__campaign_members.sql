@@ -2,6 +2,7 @@
           on_schema_change='sync_all_columns',
           post_hook=["{{ delete_tombstoned('campaign_member_id', 'campaign_members',
                                         source('salesforce', 'campaign_members'), 'r.\"Id\"') }}",
+                     "{{ record_read_batches(source('salesforce', 'campaign_members')) }}",
                      "{{ record_incremental_state() }}"]) }}
 -- Incremental, like the event models (macros/incremental_events.sql): the largest people-grain table (about 2.4
 -- members per person), keyed by its Id and merged by landing, so a run reads only the batches landed since the last
