@@ -3,6 +3,7 @@
           post_hook=["{{ log_full_build() }}",
                      "{{ log_tombstoned('profile_id', 'profiles', source('cdp', 'profiles'), 'r.profile_id') }}",
                      "{{ delete_tombstoned('profile_id', 'profiles', source('cdp', 'profiles'), 'r.profile_id') }}",
+                     "{{ record_read_batches(source('cdp', 'profiles')) }}",
                      "{{ record_incremental_state() }}", "{{ record_built_vars() }}",
                      "{{ prune_change_log() }}"]) }}
 -- Incremental (macros/incremental_events.sql): a run reads only the raw batches landed since the last build and

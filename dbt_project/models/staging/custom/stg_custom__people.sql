@@ -5,6 +5,7 @@
                                         key_prefix=true) }}",
                      "{{ delete_tombstoned_prefixed('person_key', 'people', source('custom', 'people'),
                                                     'r.person_id') }}",
+                     "{{ record_read_batches(source('custom', 'people')) }}",
                      "{{ record_incremental_state() }}", "{{ record_built_vars() }}",
                      "{{ prune_change_log() }}"]) }}
 -- Incremental (macros/incremental_events.sql): a run reads only the raw batches landed since the last build and

@@ -3,6 +3,7 @@
           post_hook=["{{ log_full_build() }}",
                      "{{ log_tombstoned('hubspot_contact_id', 'contacts', source('hubspot', 'contacts'), 'r.id') }}",
                      "{{ delete_tombstoned('hubspot_contact_id', 'contacts', source('hubspot', 'contacts'), 'r.id') }}",
+                     "{{ record_read_batches(source('hubspot', 'contacts')) }}",
                      "{{ record_incremental_state() }}", "{{ prune_change_log() }}"]) }}
 -- Incremental (macros/incremental_events.sql): a run reads only the raw batches landed since the last build and
 -- replaces their records by key; the people it touches (old and new email_key, and those of deleted records) go to

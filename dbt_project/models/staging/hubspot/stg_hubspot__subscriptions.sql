@@ -1,6 +1,7 @@
 {{ config(materialized='incremental', unique_key='subscription_key', incremental_strategy='logged_delete_insert',
           on_schema_change='sync_all_columns', pre_hook=["{{ create_change_log() }}"],
           post_hook=["{{ log_full_build() }}",
+                     "{{ record_read_batches(source('hubspot', 'subscriptions')) }}",
                      "{{ record_incremental_state() }}", "{{ prune_change_log() }}"]) }}
 -- Incremental (macros/incremental_events.sql): a run reads only the raw batches landed since the last build and
 -- replaces their records by key; the people it touches (old and new email_key, and those of deleted records) go to

@@ -5,6 +5,7 @@
                                         'cast(r.id as ' ~ text_type() ~ ')') }}",
                      "{{ delete_tombstoned('marketo_lead_id', 'leads', source('marketo', 'leads'),
                                            'cast(r.id as ' ~ text_type() ~ ')') }}",
+                     "{{ record_read_batches(source('marketo', 'leads')) }}",
                      "{{ record_incremental_state() }}", "{{ prune_change_log() }}"]) }}
 -- Incremental (macros/incremental_events.sql): a run reads only the raw batches landed since the last build and
 -- replaces their records by key; the people it touches (old and new email_key, and those of deleted records) go to

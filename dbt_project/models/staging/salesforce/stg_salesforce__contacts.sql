@@ -3,6 +3,7 @@
           post_hook=["{{ log_full_build() }}",
                      "{{ log_tombstoned('contact_id', 'contacts', source('salesforce', 'contacts'), 'r.\"Id\"') }}",
                      "{{ delete_tombstoned('contact_id', 'contacts', source('salesforce', 'contacts'), 'r.\"Id\"') }}",
+                     "{{ record_read_batches(source('salesforce', 'contacts')) }}",
                      "{{ record_incremental_state() }}", "{{ prune_change_log() }}"]) }}
 -- Incremental (macros/incremental_events.sql): a run reads only the raw batches landed since the last build and
 -- replaces their records by key; the people it touches (old and new email_key, and those of deleted records) go to

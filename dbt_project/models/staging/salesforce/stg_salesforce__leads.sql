@@ -3,6 +3,7 @@
           post_hook=["{{ log_full_build() }}",
                      "{{ log_tombstoned('lead_id', 'leads', source('salesforce', 'leads'), 'r.\"Id\"') }}",
                      "{{ delete_tombstoned('lead_id', 'leads', source('salesforce', 'leads'), 'r.\"Id\"') }}",
+                     "{{ record_read_batches(source('salesforce', 'leads')) }}",
                      "{{ record_incremental_state() }}", "{{ prune_change_log() }}"]) }}
 -- Incremental (macros/incremental_events.sql): a run reads only the raw batches landed since the last build and
 -- replaces their records by key; the people it touches (old and new email_key, and those of deleted records) go to
