@@ -2,7 +2,7 @@
 
 ``build_tiny`` lands frames written in the tests (through the real contracts and landing), scans for PII and runs the
 real dbt build at a fixed ``as_of``. ``MartSql`` then re-runs one mart's compiled SQL on staging tables a test hands
-it, in a throwaway DuckDB file, so property tests can try hundreds of inputs without a dbt build each.
+it, in a throwaway in-memory database, so property tests can try hundreds of inputs without a dbt build each.
 """
 
 from __future__ import annotations
