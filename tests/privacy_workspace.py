@@ -2,7 +2,7 @@
 
 ``build_tiny`` lands frames written in the tests (through the real contracts and landing), scans for PII and runs the
 real dbt build at a fixed ``as_of``. ``MartSql`` then re-runs one mart's compiled SQL on staging tables a test hands
-it, in a throwaway DuckDB file, so property tests can try hundreds of inputs without a dbt build each.
+it, in a throwaway in-memory database, so property tests can try hundreds of inputs without a dbt build each.
 """
 
 from __future__ import annotations
@@ -66,17 +66,26 @@ class MartSql:
     def __init__(self, build_root: Path, mart: str, scratch: Path) -> None:
         compiled = build_root / "dbt" / "target" / "compiled" / "steward" / "models" / "marts" / "governance"
         self.sql = (compiled / f"{mart}.sql").read_text()
-        self.path = scratch / "w.duckdb"  # the same file name, so the compiled "w"."staging"... names resolve
+        self.scratch = scratch  # kept for callers; the tables live in memory (below)
+        self._con: duckdb.DuckDBPyConnection | None = None
 
     def run(self, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        """The mart over exactly ``tables`` (staging model name -> frame), sorted by its first columns."""
-        self.path.unlink(missing_ok=True)
-        with duckdb.connect(str(self.path)) as con:
-            con.execute("create schema staging")
+        """The mart over exactly ``tables`` (staging model name -> frame), sorted by its first columns. Each call
+        attaches a new, empty in-memory database named ``w`` (the build's file name, so the compiled "w"."staging"...
+        names resolve) on a connection the instance keeps, and detaches it after: a new database file per example,
+        opened, written and checkpointed, cost more than the mart's SQL."""
+        if self._con is None:
+            self._con = duckdb.connect()
+        con = self._con
+        try:
+            con.execute("attach ':memory:' as w")
+            con.execute("create schema w.staging")
             for name, frame in tables.items():
                 con.register("frame", frame)
-                con.execute(f"create table staging.{name} as select * from frame")
+                con.execute(f"create table w.staging.{name} as select * from frame")
                 con.unregister("frame")
             out = con.execute(self.sql).df()
+        finally:
+            con.execute("detach database if exists w")
         out = out.map(lambda v: tuple(v) if hasattr(v, "__len__") and not isinstance(v, str) else v)  # comparable
         return out.sort_values(list(out.columns[:3])).reset_index(drop=True)

@@ -103,14 +103,19 @@ def test_a_run_reuses_the_parse_and_compiles_its_own_run_vars(tmp_path, dbt_pars
 
 
 def test_a_damaged_saved_parse_is_parsed_again(tmp_path, dbt_parses_itself):
+    """The damaged file is written where the build's own parse would be kept (its key: the profile the build writes,
+    the project, the vars), instead of a first build that parses only to leave a file to damage."""
     wh = tiny_warehouse(tmp_path, {})
     work, dbt_vars = tmp_path / "dbt", {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()}
-    dbt_build.build(wh.path, work, dbt_vars, select=["stg_steward__batches"])
-    (saved,) = (work / "parsed").glob("*.msgpack")
+    key = parse_key(dbt_build.dbt_project_dir(), dbt_build._write_profile(work, wh.path), dbt_vars)
+    saved = work / "parsed" / f"{key}.msgpack"
+    saved.parent.mkdir(parents=True)
     saved.write_bytes(b"not a manifest")
     outcome = dbt_build.build(wh.path, work, dbt_vars, select=["stg_steward__batches"])
     assert outcome.models == 1 and not outcome.test_failures
+    assert list((work / "parsed").glob("*.msgpack")) == [saved]  # the build looked where it keeps its parse
     assert saved.read_bytes() != b"not a manifest"
+    assert (work / "target" / "partial_parse.msgpack").exists()  # dbt parsed (a damaged file is not a parse)
 
 
 def test_unit_tests_are_left_out_only_when_asked(tmp_path):

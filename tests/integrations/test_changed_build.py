@@ -176,8 +176,8 @@ def test_every_node_whose_sql_reads_the_run_time_is_time_dependent(built, tmp_pa
     future model that reads the clock is never silently kept from an earlier build. (Not against a build's SQL: a
     full refresh compiles the incremental models without their filter on new batches.)"""
     wh, policy, work = built.wh, built.policy, built.work
-    compiled = _compile(wh.path, tmp_path / "a", _vars(policy, AS_OF, "run-one"))
-    later = _compile(wh.path, tmp_path / "b", _vars(policy, AS_OF + pd.Timedelta(days=40), "run-other"))
+    compiled = _compile(wh.path, work, tmp_path / "a", _vars(policy, AS_OF, "run-one"))
+    later = _compile(wh.path, work, tmp_path / "b", _vars(policy, AS_OF + pd.Timedelta(days=40), "run-other"))
     assert later.keys() == compiled.keys() and len(compiled) > 100
     manifest = dbt_build.parse(wh.path, work, _vars(policy))
     differ = {manifest.nodes[uid].name for uid, sql in compiled.items() if later[uid] != sql}
@@ -185,11 +185,15 @@ def test_every_node_whose_sql_reads_the_run_time_is_time_dependent(built, tmp_pa
     assert differ <= changes.time_dependent(manifest), differ - changes.time_dependent(manifest)
 
 
-def _compile(warehouse, work, dbt_vars) -> dict[str, str]:
+def _compile(warehouse, parsed_in, work, dbt_vars) -> dict[str, str]:
+    """Every node's SQL compiled with ``dbt_vars``, from the parse a build with them takes (``dbt_build.parse`` in
+    ``parsed_in``: the run vars are not part of a parse, a governance build hands dbt the same one), not a new parse
+    per compile."""
     from dbt.cli.main import dbtRunner
 
+    manifest = dbt_build.parse(warehouse, parsed_in, dbt_vars)
     profiles = dbt_build._write_profile(work, warehouse)
-    res = dbtRunner().invoke(["compile", "--project-dir", str(dbt_build.dbt_project_dir()), "--profiles-dir",
+    res = dbtRunner(manifest=manifest).invoke(["compile", "--project-dir", str(dbt_build.dbt_project_dir()), "--profiles-dir",
                               str(profiles), "--target-path", str(work / "target"), "--log-path",
                               str(work / "logs"), "--vars", json.dumps(dbt_vars), "--no-write-json",
                               "--log-level", "none", "--exclude", "test_type:unit"])
