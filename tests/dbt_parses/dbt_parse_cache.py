@@ -102,7 +102,8 @@ def parsed_manifest(runner_class, args: list[str]):
 
 
 def patch(main_module) -> None:
-    """Make ``dbt.cli.main.dbtRunner`` hand builds and runs the session's manifest; undone by :func:`unpatch`."""
+    """Make ``dbt.cli.main.dbtRunner`` hand builds, runs and parses the session's manifest; undone by
+    :func:`unpatch`."""
     original = main_module.dbtRunner
     if getattr(original, "_steward_parsed_once", False):
         return
@@ -112,7 +113,11 @@ def patch(main_module) -> None:
         _steward_original = original
 
         def invoke(self, args, **kwargs):
-            if self.manifest is None and args and args[0] in ("build", "run"):
+            # `parse` too when it is asked to write nothing (dbt_build.parse: a governance run that plans a
+            # changed-only build parses first): dbt's parse command takes a manifest it is handed as its result
+            # and then writes no file (requires.setup_manifest); a parse run for its manifest.json still parses
+            if self.manifest is None and args and (args[0] in ("build", "run") or
+                                                   (args[0] == "parse" and "--no-write-json" in args)):
                 self.manifest = parsed_manifest(original, list(args))
             return super().invoke(args, **kwargs)
 
