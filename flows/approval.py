@@ -132,7 +132,10 @@ def _ask(plan: PlannedAction, policy: Policy, announce: Announce | None = None) 
             description=f"Steward asks to pause {plan.target} ({plan.finding.check_id}, request "
                         f"{request.request_id}): {plan.reason}", approved=False, target=request.target,
             request_id=request.request_id),
-            timeout=timeout, poll_interval=max(1, min(5, timeout // 4)), key=pause_key)
+            # Prefect first sleeps min(timeout / 2, poll_interval), then reads the run every poll_interval: with up
+            # to 5 s an approver's answer waited 5 s at least before the run went on; one read of the run a second
+            # is nothing to the server and the answer takes effect within a second
+            timeout=timeout, poll_interval=1, key=pause_key)
     except FlowPauseTimeout:
         _resume_self(run_id)
         return Decision(fallback, f"policy:on_approval_timeout={policy.actions.on_approval_timeout}", "timeout",

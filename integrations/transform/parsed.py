@@ -7,7 +7,8 @@ compiles a node for the build (``as_of()`` macro, ``var('run_id')`` in a model's
 ``ref()`` or ``source()``, so the parse is the same for every run that shares everything else.
 
 So the parse is keyed by what it depends on: the dbt and adapter versions, every file of the project, the profile,
-and every var but ``as_of`` and ``run_id``. A build whose key has a saved parse hands it to dbt
+and every var but ``as_of`` and ``run_id`` (of a pre-launch audit's ``launch`` var, only what decides the launch
+models' references: ``parse_vars``). A build whose key has a saved parse hands it to dbt
 (``dbtRunner(manifest=...)``, dbt's documented way to invoke it repeatedly); one without lets dbt parse as usual
 and keeps the file dbt writes for its partial parsing (``target/partial_parse.msgpack``, the fully processed
 manifest) under the key. Compilation, models, data tests and unit tests all run as before.
@@ -20,12 +21,27 @@ import json
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["RUN_VARS", "parse_key", "load", "forget_partial", "keep"]
+__all__ = ["RUN_VARS", "LAUNCH_SHAPE", "parse_vars", "parse_key", "load", "forget_partial", "keep"]
 
 RUN_VARS = ("as_of", "run_id")  # read only at compile time: a change does not change the parse
+# the pre-launch audit's `launch` var (flows/launch_checks.py ``launch_vars``): the launch models' config() reads
+# only whether it is set, and these fields alone decide which ref()/source() a launch model calls
+# (launch__audience reads source('launch_input', 'audience') for a part chosen by a query); everything else in it
+# (the audit id, channels, dimensions, thresholds) is read when dbt compiles the model for the build
+LAUNCH_SHAPE = ("audience_from_query", "eligible_from_query")
 _ADAPTERS = ("dbt-core", "dbt-adapters", "dbt-duckdb", "dbt-postgres")
 _FOLDER = "parsed"  # under the build's working folder
 _PARTIAL = "partial_parse.msgpack"
+
+
+def parse_vars(dbt_vars: dict) -> dict:
+    """The vars dbt's parse depends on: all but :data:`RUN_VARS`, and of the ``launch`` var only its shape
+    (:data:`LAUNCH_SHAPE`), so that every audit of a workspace after the first reuses its parse (a launch build
+    of eight models cost a parse of the whole project per audit, most of what an audit took)."""
+    kept = {k: v for k, v in dbt_vars.items() if k not in RUN_VARS}
+    if isinstance(kept.get("launch"), dict):
+        kept["launch"] = {"shape": {k: bool(kept["launch"].get(k)) for k in LAUNCH_SHAPE}}
+    return kept
 
 
 def parse_key(project: Path, profiles: Path, dbt_vars: dict) -> str:
@@ -34,8 +50,7 @@ def parse_key(project: Path, profiles: Path, dbt_vars: dict) -> str:
     for name in _ADAPTERS:
         digest.update(f"{name}={_version(name)}\n".encode())
     digest.update((profiles / "profiles.yml").read_bytes())
-    kept = {k: v for k, v in dbt_vars.items() if k not in RUN_VARS}
-    digest.update(json.dumps(kept, sort_keys=True, default=str).encode())
+    digest.update(json.dumps(parse_vars(dbt_vars), sort_keys=True, default=str).encode())
     for path in sorted(p for p in project.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:20]

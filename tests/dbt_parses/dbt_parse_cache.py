@@ -9,7 +9,8 @@ dbt's msgpack of it in the session's cache folder (``STEWARD_TEST_DBT_PARSES``) 
 the dozens of ``steward run`` subprocesses the suite starts do not parse again. What a parse depends on is all in the
 key: the project, the profile with the warehouse file reduced to its name (dbt names the database after it), and
 every var but ``as_of``, which models only read when dbt compiles them for the build (``as_of()`` macro), never in a
-``config()`` or a ``ref()``. Builds, compilation, data tests and unit tests all still run for real.
+``config()`` or a ``ref()`` (nor ``run_id``, nor of a pre-launch audit's ``launch`` var more than its shape: the
+product's ``parsed.parse_vars``, so that every audit after the first takes the session's parse). Builds, compilation, data tests and unit tests all still run for real.
 
 Used by tests/conftest.py (the workers) and by ``sitecustomize.py`` beside this file (subprocesses: the conftest
 puts this folder on their ``PYTHONPATH``). Set ``STEWARD_TEST_DBT_PARSES`` to an empty value for a process that must
@@ -38,8 +39,10 @@ def _parse_key(options: dict[str, str]) -> str:
     for target in profile.get("steward", {}).get("outputs", {}).values():
         if "path" in target:
             target["path"] = Path(target["path"]).stem
+    from steward.integrations.transform.parsed import parse_vars  # the product's own rule (already imported)
+
     dbt_vars = json.loads(options["--vars"])
-    dbt_vars["as_of"] = bool(dbt_vars.get("as_of"))
+    dbt_vars = {**parse_vars(dbt_vars), "as_of": bool(dbt_vars.get("as_of")), "run_id": bool(dbt_vars.get("run_id"))}
     return json.dumps([options["--project-dir"], profile, dbt_vars], sort_keys=True, default=str)
 
 
@@ -99,7 +102,8 @@ def parsed_manifest(runner_class, args: list[str]):
 
 
 def patch(main_module) -> None:
-    """Make ``dbt.cli.main.dbtRunner`` hand builds and runs the session's manifest; undone by :func:`unpatch`."""
+    """Make ``dbt.cli.main.dbtRunner`` hand builds, runs and parses the session's manifest; undone by
+    :func:`unpatch`."""
     original = main_module.dbtRunner
     if getattr(original, "_steward_parsed_once", False):
         return
@@ -109,7 +113,11 @@ def patch(main_module) -> None:
         _steward_original = original
 
         def invoke(self, args, **kwargs):
-            if self.manifest is None and args and args[0] in ("build", "run"):
+            # `parse` too when it is asked to write nothing (dbt_build.parse: a governance run that plans a
+            # changed-only build parses first): dbt's parse command takes a manifest it is handed as its result
+            # and then writes no file (requires.setup_manifest); a parse run for its manifest.json still parses
+            if self.manifest is None and args and (args[0] in ("build", "run") or
+                                                   (args[0] == "parse" and "--no-write-json" in args)):
                 self.manifest = parsed_manifest(original, list(args))
             return super().invoke(args, **kwargs)
 

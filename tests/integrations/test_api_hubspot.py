@@ -90,8 +90,10 @@ def wh(tmp_path) -> Warehouse:
     return Warehouse(tmp_path / "x.duckdb")
 
 
-def _adapter(emu: HubspotEmulator, entity: str | None = None, policy: RetryPolicy = POLICY, **options: Any):
-    batch_rows, page_size, _ = SHAPES[entity] if entity else (5000, 1000, None)
+def _adapter(emu: HubspotEmulator, entity: str | None = None, policy: RetryPolicy = POLICY,
+             batch_rows: int | None = None, **options: Any):
+    shape_rows, page_size, _ = SHAPES[entity] if entity else (5000, 1000, None)
+    batch_rows = batch_rows or shape_rows
     return build_adapter(NAME, "hubspot", "api", None, None, [entity] if entity else None, base_url=emu.base_url,
                          credentials={"token": TOKEN_VAR}, options={"page_size": page_size, **options},
                          policy=policy, batch_rows=batch_rows)
@@ -213,10 +215,15 @@ def test_search_refuses_to_page_past_the_cap_like_hubspot(emu):
 def test_rate_limit_window_is_waited_out(emu, wh, expected):
     # one request a second: the next page of a batch follows its predecessor well within a second even on a loaded
     # machine, so a 429 comes whatever the machine's speed (3 per 0.15 s never came when requests took longer);
-    # the adapter waits the second HubSpot's SECONDLY answer asks for (the test policy would cap it at 0.05 s)
+    # the adapter waits the second HubSpot's SECONDLY answer asks for (the test policy would cap it at 0.05 s).
+    # Contacts in one batch of three pages, a 429 before each (the emulator limits every endpoint alike), where
+    # email events' 16 pages waited 15 s for the same proof
     emu.rate_limit = RateLimit(limit=1, window=1.0)
-    pull_integration(_adapter(emu, "email_events", policy=replace(POLICY, max_wait=1.0)), wh, "run-1")
-    _assert_landed_like_export(wh, "email_events", expected["email_events"])
+    pages = -(-len(expected["contacts"]["keys"]) // SHAPES["contacts"][1])
+    assert pages >= 3
+    pull_integration(_adapter(emu, "contacts", policy=replace(POLICY, max_wait=1.0),
+                              batch_rows=len(expected["contacts"]["keys"])), wh, "run-1")
+    _assert_landed_like_export(wh, "contacts", expected["contacts"])
     limited = [r for r in emu.requests if r.status == 429]
     assert limited
 
