@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 __all__ = ["TestResult", "BuildState", "Rebuild", "CodeUnit", "plan_rebuild", "carried_results", "clock_readers",
-           "RERUN_STATUSES", "without_comments"]
+           "RERUN_STATUSES", "without_comments", "code_changed", "CODE_MARK"]
 
 RERUN_STATUSES = ("fail", "warn", "error", "skipped")  # a test in one of these is run again by the next build
 
@@ -67,6 +67,9 @@ class Rebuild:
     changed_sources: list[str] = field(default_factory=list)
     time_dependent: int = 0
     retried: int = 0
+    # rebuild the incremental models from all of raw too: asked (--full-refresh), or the project's code changed since
+    # the tables were built (an incremental model keeps rows its old SQL or macros computed otherwise)
+    full_refresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,8 @@ def plan_rebuild(previous: BuildState | None, project_key: str, fingerprints: Ma
     project reads (a source whose models are disabled gets no selector); ``clock_nodes`` from ``clock_readers``."""
     everything = _why_everything(previous, project_key, exclude, full_refresh)
     if everything or previous is None:
-        return Rebuild(None, everything or "no earlier build")
+        return Rebuild(None, everything or "no earlier build",
+                       full_refresh=full_refresh or code_changed(previous, project_key))
     known = set(known_sources)
     changed = sorted(s for s, fp in fingerprints.items() if s in known and previous.fingerprints.get(s) != fp)
     clock = sorted(set(clock_nodes))
@@ -104,9 +108,29 @@ def _why_everything(previous: BuildState | None, project_key: str, exclude: Iter
         return "a source was left out (breaking schema drift)"
     if previous is None:
         return "no earlier complete build"
+    if code_changed(previous, project_key):
+        return "the project's code or Steward's version changed since the last build (incremental models too)"
     if previous.project_key != project_key:
         return "the project, policy or dbt version changed since the last build"
     return ""
+
+
+CODE_MARK = "-code-"  # a project key is "<parse key>-code-<code key>-steward-<version>" (changes.build_key)
+
+
+def code_changed(previous: BuildState | None, project_key: str) -> bool:
+    """Whether the code the warehouse's tables were built with differs from this run's: the project's files (models
+    and macros), dbt's and the adapter's versions, or Steward's version -- not the policy's vars. An incremental
+    model notices a change of its own SQL, not of a macro it calls, so such a change rebuilds every table from all
+    of raw (a full refresh), as a user upgrading Steward would otherwise have to remember to ask. A key of another
+    shape (an older Steward's) counts as changed."""
+    if previous is None:
+        return False
+    return _code_part(previous.project_key) != _code_part(project_key)
+
+
+def _code_part(key: str) -> str | None:
+    return key.split(CODE_MARK, 1)[1] if CODE_MARK in key else None
 
 
 def _test_name(result: TestResult) -> str:

@@ -48,7 +48,7 @@ class RunParams(BaseModel):
     config: str = Field(description="Path to steward.yaml")
     kind: Literal["scheduled", "on_demand", "demo"] = "on_demand"
     dry_run: bool = Field(False, description="Decide and record actions, change nothing on the platforms")
-    full_refresh: bool = Field(False, description="Rebuild the incremental event models from all of raw")
+    full_refresh: bool = Field(False, description="Rebuild the incremental (event and people) models from all of raw")
 
 
 class FindingSummary(BaseModel):

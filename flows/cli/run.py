@@ -86,8 +86,9 @@ def run(config: Path = typer.Option(Path("steward.yaml"), "--config", "-c", help
         fail_on: FailOn = typer.Option(None, help="Exit 1 when a finding is at least this severe."),
         dry_run: bool = typer.Option(False, help="Decide and record actions, but pause nothing."),
         verbose: bool = typer.Option(False, help="Show Prefect's and dbt's own logs."),
-        full_refresh: bool = typer.Option(False, help="Rebuild the incremental event models from all of raw, not "
-                                                      "only from the batches landed since the last run.")) -> None:
+        full_refresh: bool = typer.Option(False, help="Rebuild the incremental (event and people) models from all "
+                                                      "of raw, not only from the batches landed since the last "
+                                                      "run.")) -> None:
     """Run one governance run against a config file."""
     _main(lambda: _run(config, "on_demand", verbose, dry_run, full_refresh), as_json, fail_on)
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ...contracts.yaml_input import read_yaml_mapping
-from ...contracts.rebuild import BuildState, CodeUnit, Rebuild, TestResult, carried_results, clock_readers, \
-    plan_rebuild
+from ...contracts.rebuild import CODE_MARK, BuildState, CodeUnit, Rebuild, TestResult, carried_results, \
+    clock_readers, plan_rebuild
 from ..warehouse import Warehouse, ledger
 from . import dbt_build, parsed
 
@@ -117,8 +117,8 @@ def governed_build(wh: Warehouse, work_dir: Path, dbt_vars: dict, run_id: str | 
         outcome = dbt_build.BuildOutcome()
     else:
         outcome = dbt_build._invoke(  # noqa: SLF001 - build() would forget the state this function keeps
-            "build", warehouse, work_dir, dbt_vars, plan.select, [*(exclude or []), "test_type:unit"], full_refresh,
-            settings, indirect_selection="eager", manifest=manifest)
+            "build", warehouse, work_dir, dbt_vars, plan.select, [*(exclude or []), "test_type:unit"],
+            plan.full_refresh, settings, indirect_selection="eager", manifest=manifest)
     total = _model_count(manifest) if manifest is not None else outcome.models
     outcome = _with_carried(outcome, previous if plan.select is not None else None, manifest)
     outcome.note = _note(plan, outcome.models, total)
@@ -172,7 +172,8 @@ def build_key(wh: Warehouse, dbt_vars: dict) -> str:
     with tempfile.TemporaryDirectory(prefix="steward-key-") as folder:
         Path(folder, "profiles.yml").write_text(f"adapter: {'postgres' if wh.is_postgres else 'duckdb'}\n")
         key = parsed.parse_key(dbt_build.dbt_project_dir(), Path(folder), dbt_vars)
-    return f"{key}-steward-{_steward_version()}"
+        code = parsed.parse_key(dbt_build.dbt_project_dir(), Path(folder), {})  # the same without the policy's vars
+    return f"{key}{CODE_MARK}{code}-steward-{_steward_version()}"
 
 
 def _steward_version() -> str:

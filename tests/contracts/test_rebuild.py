@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from steward.contracts.rebuild import BuildState, CodeUnit, TestResult, carried_results, clock_readers, plan_rebuild, \
-    without_comments
+from dataclasses import replace
+
+from steward.contracts.rebuild import BuildState, CodeUnit, TestResult, carried_results, clock_readers, code_changed, \
+    plan_rebuild, without_comments
 
 STATE = BuildState("run-1", "k", {"a.x": "1", "a.y": "2"}, ("stg_skipped",),
                    (TestResult("test.steward.t_fail.h1", "fail", "t_fail"), TestResult("test.steward.t_ok.h2", "pass")))
@@ -14,6 +16,21 @@ def test_the_whole_project_is_rebuilt_when_the_earlier_build_is_not_comparable()
     assert "project" in plan_rebuild(STATE, "other", {}, [], []).reason
     assert plan_rebuild(STATE, "k", {}, [], [], full_refresh=True).reason == "--full-refresh"
     assert plan_rebuild(STATE, "k", {}, [], [], exclude=["source:a.x+"]).select is None
+
+
+def test_a_change_of_code_rebuilds_incremental_models_from_all_of_raw_and_a_policy_change_does_not():
+    built = replace(STATE, project_key="vars1-code-c1-steward-1.0")
+    policy = plan_rebuild(built, "vars2-code-c1-steward-1.0", {}, [], [])  # a policy var changed: same code
+    assert policy.select is None and not policy.full_refresh and "policy" in policy.reason
+    for key in ("vars1-code-c2-steward-1.0", "vars1-code-c1-steward-1.1"):  # a macro changed; Steward upgraded
+        plan = plan_rebuild(built, key, {}, [], [])
+        assert plan.select is None and plan.full_refresh and "code" in plan.reason
+    assert code_changed(replace(STATE, project_key="k-steward-0.9"), "k-code-c1-steward-1.0")  # an older key's shape
+    assert not code_changed(None, "k-code-c1-steward-1.0")  # a first build creates every table anyway
+    # asked or not, the other reasons for a whole rebuild keep it when the code changed too
+    assert plan_rebuild(built, "vars1-code-c2-steward-1.0", {}, [], [], exclude=["source:a.x+"]).full_refresh
+    assert plan_rebuild(built, "vars1-code-c1-steward-1.0", {}, [], [], full_refresh=True).full_refresh
+    assert not plan_rebuild(built, "vars1-code-c1-steward-1.0", {}, [], [], exclude=["source:a.x+"]).full_refresh
 
 
 def test_changed_sources_clock_readers_and_what_failed_are_selected():

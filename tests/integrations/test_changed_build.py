@@ -202,3 +202,25 @@ def _compile(warehouse, parsed_in, work, dbt_vars) -> dict[str, str]:
     out = {r.node.unique_id: r.node.compiled_code for r in res.result}
     shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+def test_a_change_of_steward_or_its_models_code_rebuilds_the_incremental_tables_from_all_of_raw(built):
+    """An upgrade (another Steward version, or a changed model or macro file) makes the next build a full refresh,
+    since an incremental model would keep rows the old code computed; a policy change (above) does not."""
+    wh, policy, work = built.wh, built.policy, built.work
+    if ledger.load_build_state(wh) is None:  # a build outside a governance run (a test above) forgot the state
+        changes.governed_build(wh, work, _vars(policy, run_id="run-base"), "run-base")
+    state = ledger.load_build_state(wh)
+    assert "-code-" in state.project_key
+    older = state.project_key.rsplit("-steward-", 1)[0] + "-steward-0.0.1"  # built by another Steward version
+    ledger.save_build_state(wh, type(state)(state.run_id, older, state.fingerprints, state.skipped, state.tests))
+    planned = changes.plan_build(wh, work, _vars(policy))
+    assert planned.rebuild.select is None and planned.rebuild.full_refresh and "code" in planned.rebuild.reason
+    upgraded = changes.governed_build(wh, work, _vars(policy, run_id="run-upgraded"), "run-upgraded")
+    assert "code" in upgraded.note
+    with wh.connect() as con:  # the people staging model was created anew, not merged into (macros/per_key.sql)
+        newest = con.execute("select is_full from staging.stg_cdp__profiles__changes "
+                             "order by seq desc limit 1").fetchone()
+    assert newest == (True,)
+    again = changes.plan_build(wh, work, _vars(policy))
+    assert again.rebuild.select is not None and not again.rebuild.full_refresh  # the new state is this code's
