@@ -138,8 +138,10 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False, full_ref
 
     from ..config import load_config
 
+    from ...integrations.transform.policy_marts import refuse_unknown_marts
+
     cfg = load_config(config)  # fail fast, before the flow starts, on a bad config or policy
-    load_policy(cfg.policy)
+    refuse_unknown_marts(load_policy(cfg.policy))  # a check naming a mart the project lacks: before any pull
     from ...integrations.warehouse import Warehouse
     from ...integrations.warehouse.writer_lock import hold_until_exit
 
