@@ -150,11 +150,21 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False, full_ref
     # the writer lock first, kept until this process ends: a second run waits here (or stops with one line)
     # before it opens the warehouse or starts its flow; the flow inside takes it again and names it after its run
     hold_until_exit(cfg.warehouse, None, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, say_stage))
-    Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
+    wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
+    _refuse_missing_exports(cfg, wh)
     with err.status("Starting Prefect's temporary server…"):
         use_temporary_server()  # launched above; it came up while the run loaded
     with reporting(), flow_settings(), err.status("Running the governance loop…"):
         return governance_run(RunParams(config=str(config), kind=kind, dry_run=dry_run, full_refresh=full_refresh))
+
+
+def _refuse_missing_exports(cfg, wh) -> None:
+    """A configured export file that is missing, refused before the flow starts (the flow's ``preflight`` refuses
+    it too, for a run started any other way): one line, exit 2, no run recorded, nothing pulled."""
+    from ..steps import adapters_for, preflight
+
+    files = cfg.model_copy(update={"integrations": [i for i in cfg.integrations if i.kind == "export_files"]})
+    preflight.fn(adapters_for(files, wh))
 
 
 def _main(go, as_json: bool, fail_on: Level | None) -> None:

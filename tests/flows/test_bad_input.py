@@ -73,7 +73,9 @@ def _fails_with(ws: Path, pattern: str, *args: str) -> str:
 
 def test_missing_export_file(ws):
     (ws / "exports" / "hubspot" / "subscriptions.jsonl").unlink()
+    runs = _run_ids(ws)
     _fails_with(ws, "subscriptions.jsonl: export file is missing for integration 'hubspot'")
+    assert _run_ids(ws) == runs  # refused before the run started: nothing half-landed, no run to mark failed
 
 
 def test_corrupt_csv_is_refused_for_its_entity_and_the_run_goes_on(ws):
