@@ -3,6 +3,8 @@ read against the contracts' column lists rather than an empty frame built and va
 
 from __future__ import annotations
 
+import pandas as pd
+
 from steward.contracts.registry import SOURCE_CONTRACTS
 from steward.integrations.transform.dbt_build import _raw_tables_complete
 from steward.integrations.warehouse import Warehouse
@@ -12,6 +14,14 @@ from steward.integrations.warehouse.landing import ensure_raw_tables
 def test_a_landed_tables_shape_is_the_contracts_columns_and_unmapped():
     for key, contract in SOURCE_CONTRACTS.items():
         assert list(contract.empty_frame().columns) == [*contract.columns(), "_unmapped"], key
+
+
+def test_an_empty_frame_is_built_once_and_each_caller_gets_its_own_copy():
+    contract = SOURCE_CONTRACTS["salesforce.contacts"]
+    first, second = contract.empty_frame(), contract.empty_frame()
+    assert first is not second and first.dtypes.to_dict() == second.dtypes.to_dict() and first.empty
+    first["extra"] = pd.Series(dtype="string")
+    assert "extra" not in contract.empty_frame().columns
 
 
 def test_the_raw_tables_are_complete_only_with_every_table_and_column(tmp_path):
