@@ -61,9 +61,16 @@ class SourceContract:
         return [name for name, col in _labelled_schema(self.model).columns.items() if col.required]
 
     def empty_frame(self) -> pd.DataFrame:
-        """No rows, but every column in its contract type: the shape of a platform nobody has connected yet."""
-        empty = pd.DataFrame({c: pd.Series(dtype="object") for c in self.columns()})
-        return self.schema().validate(empty).assign(_unmapped=pd.Series(dtype="string"))
+        """No rows, but every column in its contract type: the shape of a platform nobody has connected yet. Built
+        (validated through pandera) once per model in a process; each caller gets its own copy."""
+        return _empty_frame(self.model).copy()
+
+
+@functools.lru_cache(maxsize=None)
+def _empty_frame(model: type[pa.DataFrameModel]) -> pd.DataFrame:
+    schema = _labelled_schema(model)
+    empty = pd.DataFrame({c: pd.Series(dtype="object") for c in schema.columns})
+    return copy.deepcopy(schema).validate(empty).assign(_unmapped=pd.Series(dtype="string"))
 
 
 @functools.lru_cache(maxsize=None)

@@ -22,6 +22,7 @@ from ..contracts.finding import Finding
 from ..contracts.policy import Policy, load_policy
 from ..integrations.warehouse import ledger
 from ..integrations.transform.drift_gate import drift_gate
+from ..integrations.transform.policy_marts import refuse_unknown_marts
 from ..integrations.health import health_gate
 from ..integrations.warehouse.refusals import refusals_for_run
 from .stopping import stop_reason
@@ -101,6 +102,7 @@ def governance_run(params: RunParams) -> RunResult:
     turn (up to ``lock_timeout_seconds``) instead of failing on DuckDB's own lock in the middle of this one."""
     cfg = load_config(params.config)
     policy = effective_policy(load_policy(cfg.policy), dry_run=params.dry_run)
+    refuse_unknown_marts(policy)  # a check naming a mart the project has no model for: before anything is pulled
     ledger.audit_key()  # a bad audit key fails the run here, before anything is pulled, paused or audited
     run_id = f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with hold(cfg.warehouse, run_id, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, report)):

@@ -139,8 +139,10 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False, full_ref
 
     from ..config import load_config
 
+    from ...integrations.transform.policy_marts import refuse_unknown_marts
+
     cfg = load_config(config)  # fail fast, before the flow starts, on a bad config or policy
-    load_policy(cfg.policy)
+    refuse_unknown_marts(load_policy(cfg.policy))  # a check naming a mart the project lacks: before any pull
     from ...integrations.warehouse import Warehouse
     from ...integrations.warehouse.writer_lock import hold_until_exit
 
@@ -149,11 +151,21 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False, full_ref
     # the writer lock first, kept until this process ends: a second run waits here (or stops with one line)
     # before it opens the warehouse or starts its flow; the flow inside takes it again and names it after its run
     hold_until_exit(cfg.warehouse, None, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, say_stage))
-    Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
+    wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
+    _refuse_missing_exports(cfg, wh)
     with err.status("Starting Prefect's temporary server…"):
         use_temporary_server()  # launched above; it came up while the run loaded
     with reporting(), flow_settings(), err.status("Running the governance loop…"):
         return governance_run(RunParams(config=str(config), kind=kind, dry_run=dry_run, full_refresh=full_refresh))
+
+
+def _refuse_missing_exports(cfg, wh) -> None:
+    """A configured export file that is missing, refused before the flow starts (the flow's ``preflight`` refuses
+    it too, for a run started any other way): one line, exit 2, no run recorded, nothing pulled."""
+    from ..steps import adapters_for, preflight
+
+    files = cfg.model_copy(update={"integrations": [i for i in cfg.integrations if i.kind == "export_files"]})
+    preflight.fn(adapters_for(files, wh))
 
 
 def _main(go, as_json: bool, fail_on: Level | None) -> None:

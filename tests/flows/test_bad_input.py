@@ -73,7 +73,9 @@ def _fails_with(ws: Path, pattern: str, *args: str) -> str:
 
 def test_missing_export_file(ws):
     (ws / "exports" / "hubspot" / "subscriptions.jsonl").unlink()
+    runs = _run_ids(ws)
     _fails_with(ws, "subscriptions.jsonl: export file is missing for integration 'hubspot'")
+    assert _run_ids(ws) == runs  # refused before the run started: nothing half-landed, no run to mark failed
 
 
 def test_corrupt_csv_is_refused_for_its_entity_and_the_run_goes_on(ws):
@@ -155,8 +157,16 @@ def test_a_policy_naming_a_mart_that_does_not_exist(ws):
     policy.write_text(text.replace("mart: gov_transparency__reasons", "mart: gov_transparency__reason"))
     cfg = yaml.safe_load((ws / "steward.yaml").read_text())
     (ws / "steward.yaml").write_text(yaml.safe_dump({**cfg, "policy": "policy.yaml"}))
-    _fails_with(ws, f"{policy}: checks.transparency.decisions_without_reason.mart: cannot read "
-                    "governance.gov_transparency__reason")
+    runs = _run_ids(ws)
+    _fails_with(ws, f"{policy}: checks.transparency.decisions_without_reason.mart: no mart "
+                    "governance.gov_transparency__reason in Steward's dbt project; did you mean "
+                    "gov_transparency__reasons?")
+    assert _run_ids(ws) == runs  # refused when the policy loaded: no run started, nothing pulled or built
+
+
+def _run_ids(ws: Path) -> list[str]:
+    with duckdb.connect(str(ws / "steward.duckdb"), read_only=True) as con:
+        return [r for (r,) in con.execute("select run_id from ledger.runs order by run_id").fetchall()]
 
 
 def _insert_line(path: Path, line: bytes, at: int) -> None:
