@@ -95,7 +95,14 @@ def test_with_a_prefect_api_url_nothing_is_started(monkeypatch):
 
 
 def test_a_server_that_cannot_start_is_one_error_line(tmp_path):
+    from steward.integrations.sources import ExportFilesAdapter
+    from steward.integrations.warehouse import Warehouse
+
     (tmp_path / "exports").mkdir()
+    # every export present (a missing one is refused before the server is needed: test_bad_input.py), never read
+    for path in ExportFilesAdapter("crm", "salesforce", tmp_path / "exports",
+                                   Warehouse(tmp_path / "probe.duckdb")).missing_files():
+        path.write_text("", encoding="utf-8")
     config = tmp_path / "steward.yaml"
     config.write_text(yaml.safe_dump({"integrations": [{"name": "crm", "platform": "salesforce",
                                                         "path": "exports"}]}), encoding="utf-8")
