@@ -4,10 +4,13 @@ A governance build is a function of three things: the project (its files, dbt's 
 policy's vars), the sources it reads, and the run's time (``as_of``, ``run_id``). After a complete build the first
 two are stored (``BuildState``). The next run rebuilds
 
-- everything, when there is no stored state, the project differs, ``--full-refresh`` is asked or a source is
-  refused (``exclude``: the run is not complete, and the one after it must not trust it);
+- everything, when there is no stored state, the project differs or ``--full-refresh`` is asked;
 - otherwise what reads a source whose fingerprint changed (``source:<s>+``), every node that reads the run's time
   and what is built on it (``<node>+``), and what did not pass last time (failed, erroring or skipped nodes).
+
+A refused source (``exclude``, ``source:<s>+`` from the drift gate) is left out of either: its part keeps its tables
+and its tests are not evaluated. Such a run is not complete, so it stores no state and the run after it builds
+everything. An exclude of another shape rebuilds everything but it (its reach is dbt's to compute).
 
 Every other model keeps its table and every other data test its stored result, which is what a whole rebuild would
 have given: same project, same sources, no clock.
@@ -104,8 +107,8 @@ def _why_everything(previous: BuildState | None, project_key: str, exclude: Iter
                     full_refresh: bool) -> str:
     if full_refresh:
         return "--full-refresh"
-    if list(exclude):
-        return "a source was left out (breaking schema drift)"
+    if any(not _SOURCE_AND_DESCENDANTS.fullmatch(e) for e in exclude):
+        return "a source was left out (breaking schema drift)"  # not a selector whose reach the planner knows
     if previous is None:
         return "no earlier complete build"
     if code_changed(previous, project_key):
@@ -114,6 +117,11 @@ def _why_everything(previous: BuildState | None, project_key: str, exclude: Iter
         return "the project, policy or dbt version changed since the last build"
     return ""
 
+
+# what the drift gate leaves out of a build: a refused raw table and everything built on it (integrations/transform/
+# drift_gate.py). With only these left out, the rest is planned as usual: the left-out part keeps its tables, and
+# the stored results of its tests are not carried (changes.governed_build drops them: not evaluated this run).
+_SOURCE_AND_DESCENDANTS = re.compile(r"source:[A-Za-z0-9_]+\.[A-Za-z0-9_]+\+")
 
 CODE_MARK = "-code-"  # a project key is "<parse key>-code-<code key>-steward-<version>" (changes.build_key)
 

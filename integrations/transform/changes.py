@@ -128,7 +128,7 @@ def governed_build(wh: Warehouse, work_dir: Path, dbt_vars: dict, run_id: str | 
             "build", warehouse, work_dir, dbt_vars, plan.select, [*(exclude or []), "test_type:unit"],
             plan.full_refresh, settings, indirect_selection="eager", manifest=manifest)
     total = _model_count(manifest) if manifest is not None else outcome.models
-    outcome = _with_carried(outcome, previous if plan.select is not None else None, manifest)
+    outcome = _with_carried(outcome, previous if plan.select is not None else None, manifest, exclude or [])
     outcome.note = _note(plan, outcome.models, total)
     if not exclude:
         ledger.save_build_state(wh, BuildState(run_id or "-", planned.key, planned.fingerprints,
@@ -164,7 +164,7 @@ def _read_state(wh: Warehouse, dbt_vars: dict) -> tuple[str, dict[str, str], Bui
 def _plan(wh: Warehouse, work_dir: Path, dbt_vars: dict, key: str, prints: dict[str, str],
           previous: BuildState | None, exclude: list[str] | None, full_refresh: bool) -> Planned:
     manifest = None
-    if previous is not None and previous.project_key == key and not exclude and not full_refresh:
+    if previous is not None and previous.project_key == key and not full_refresh:
         manifest = dbt_build.parse(wh.path, work_dir, dbt_vars, wh.settings)
     plan = plan_rebuild(previous, key, prints, time_dependent(manifest) if manifest is not None else (),
                         _known_sources(manifest), exclude or [], full_refresh)
@@ -203,12 +203,14 @@ def _model_count(manifest) -> int:
     return sum(1 for n in manifest.nodes.values() if n.resource_type.value == "model")
 
 
-def _with_carried(outcome: dbt_build.BuildOutcome, previous: BuildState | None,
-                  manifest) -> dbt_build.BuildOutcome:
-    """This build's test results plus the stored ones of the tests it did not run (still in the project)."""
+def _with_carried(outcome: dbt_build.BuildOutcome, previous: BuildState | None, manifest,
+                  exclude: list[str]) -> dbt_build.BuildOutcome:
+    """This build's test results plus the stored ones of the tests it did not run (still in the project), except
+    the tests of what ``exclude`` left out: not evaluated this run, as their marts' checks are not."""
     if previous is None or manifest is None:
         return outcome
-    tests = [uid for uid, n in manifest.nodes.items() if n.resource_type.value == "test"]
+    left_out = _left_out(manifest, exclude)
+    tests = [uid for uid, n in manifest.nodes.items() if n.resource_type.value == "test" and uid not in left_out]
     carried = carried_results(previous, outcome.test_status, tests)
     status = dict(outcome.test_status)
     failures = list(outcome.test_failures)
@@ -219,6 +221,26 @@ def _with_carried(outcome: dbt_build.BuildOutcome, previous: BuildState | None,
     passed = sum(1 for uid, s in status.items() if s == "pass" and uid not in outcome.test_status)
     return replace(outcome, test_failures=failures, test_status=status,
                    tests_passed=outcome.tests_passed + passed)
+
+
+def _left_out(manifest, exclude: list[str]) -> set[str]:
+    """The unique ids of the nodes ``source:<source>.<table>+`` selectors reach (the source and what is built on it,
+    following the nodes' ``depends_on``); the rule rebuilds everything for an exclude of another shape."""
+    todo = [uid for e in exclude if e.startswith("source:") and e.endswith("+")
+            for uid, s in manifest.sources.items() if f"source:{s.source_name}.{s.name}+" == e]
+    if not todo:
+        return set()
+    children: dict[str, list[str]] = {}
+    for uid, node in manifest.nodes.items():
+        for parent in node.depends_on.nodes:
+            children.setdefault(parent, []).append(uid)
+    seen = set(todo)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return seen
 
 
 def _results(outcome: dbt_build.BuildOutcome) -> list[TestResult]:

@@ -15,7 +15,12 @@ def test_the_whole_project_is_rebuilt_when_the_earlier_build_is_not_comparable()
     assert plan_rebuild(None, "k", {}, [], []).select is None
     assert "project" in plan_rebuild(STATE, "other", {}, [], []).reason
     assert plan_rebuild(STATE, "k", {}, [], [], full_refresh=True).reason == "--full-refresh"
-    assert plan_rebuild(STATE, "k", {}, [], [], exclude=["source:a.x+"]).select is None
+    assert plan_rebuild(STATE, "k", {}, [], [], exclude=["path:models"]).select is None  # a reach only dbt knows
+
+
+def test_a_source_left_out_by_the_drift_gate_does_not_make_the_rest_a_whole_rebuild():
+    plan = plan_rebuild(STATE, "k", {"a.x": "1", "a.y": "3"}, [], ["a.x", "a.y"], exclude=["source:a.x+"])
+    assert plan.select == ["source:a.y+", "stg_skipped+", "t_fail"]  # dbt's --exclude keeps a.x's part out
 
 
 def test_a_change_of_code_rebuilds_incremental_models_from_all_of_raw_and_a_policy_change_does_not():

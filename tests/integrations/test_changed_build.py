@@ -224,3 +224,26 @@ def test_a_change_of_steward_or_its_models_code_rebuilds_the_incremental_tables_
     assert newest == (True,)
     again = changes.plan_build(wh, work, _vars(policy))
     assert again.rebuild.select is not None and not again.rebuild.full_refresh  # the new state is this code's
+
+
+def test_a_source_left_out_keeps_its_part_and_the_rest_is_built_as_after_any_change(built):
+    """The drift gate's exclude (``source:<s>+``) no longer makes the build everything: the rest is planned as usual,
+    the left-out part keeps its tables and its tests are neither run nor carried (not evaluated), and nothing is
+    stored, so the next run builds everything."""
+    wh, policy, work = built.wh, built.policy, built.work
+    if ledger.load_build_state(wh) is None:
+        changes.governed_build(wh, work, _vars(policy, run_id="run-base2"), "run-base2")
+    previous = ledger.load_build_state(wh)
+    left = changes.governed_build(wh, work, _vars(policy, run_id="run-left"), "run-left",
+                                  exclude=["source:cdp.profiles+"])
+    assert left.note.startswith("built ") and "unchanged since run" in left.note
+    models = _built_models(work)
+    assert models and not models & {"stg_cdp__profiles", "int_customers__unified", "gov_consent__channel_purpose"}
+    manifest = dbt_build.parse(wh.path, work, _vars(policy))
+    part = changes._left_out(manifest, ["source:cdp.profiles+"])  # noqa: SLF001 - the set the carry leaves out
+    part_tests = {uid for uid in part if uid.startswith("test.")}
+    assert part_tests and not part_tests & set(left.test_status)
+    kept = {t.unique_id for t in previous.tests} - part_tests
+    assert kept <= set(left.test_status)  # every other test: run again or carried
+    assert ledger.load_build_state(wh) is None
+    assert changes.plan_build(wh, work, _vars(policy)).rebuild.select is None
