@@ -29,7 +29,7 @@ from ..warehouse import Warehouse, ledger
 from . import dbt_build, parsed
 
 __all__ = ["SourceRelation", "Planned", "source_relations", "fingerprints", "time_dependent", "build_key",
-           "plan_build", "governed_build"]
+           "plan_build", "governed_build", "descendants"]
 
 _HASHED_SCHEMAS = ("ledger", "launch_input")  # small tables Steward writes: hashed whole
 
@@ -224,17 +224,19 @@ def _with_carried(outcome: dbt_build.BuildOutcome, previous: BuildState | None, 
 
 
 def _left_out(manifest, exclude: list[str]) -> set[str]:
-    """The unique ids of the nodes ``source:<source>.<table>+`` selectors reach (the source and what is built on it,
-    following the nodes' ``depends_on``); the rule rebuilds everything for an exclude of another shape."""
-    todo = [uid for e in exclude if e.startswith("source:") and e.endswith("+")
-            for uid, s in manifest.sources.items() if f"source:{s.source_name}.{s.name}+" == e]
-    if not todo:
-        return set()
+    """The unique ids of the nodes ``source:<source>.<table>+`` selectors reach (the source and what is built on
+    it); the rule rebuilds everything for an exclude of another shape."""
+    return descendants(manifest, [uid for e in exclude if e.startswith("source:") and e.endswith("+")
+                                  for uid, s in manifest.sources.items() if f"source:{s.source_name}.{s.name}+" == e])
+
+
+def descendants(manifest, start: list[str]) -> set[str]:
+    """``start`` (unique ids) and every node built on them, following the parsed nodes' ``depends_on``."""
     children: dict[str, list[str]] = {}
     for uid, node in manifest.nodes.items():
         for parent in node.depends_on.nodes:
             children.setdefault(parent, []).append(uid)
-    seen = set(todo)
+    todo, seen = list(start), set(start)
     while todo:
         for child in children.get(todo.pop(), []):
             if child not in seen:

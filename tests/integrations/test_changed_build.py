@@ -114,17 +114,7 @@ def test_nothing_new_rebuilds_only_the_time_dependent_nodes_with_the_same_findin
 
 
 def _descendants(manifest, names: set[str]) -> set[str]:
-    children: dict[str, list[str]] = {}
-    for uid, node in manifest.nodes.items():
-        for parent in node.depends_on.nodes:
-            children.setdefault(parent, []).append(uid)
-    todo = [uid for uid, n in manifest.nodes.items() if n.name in names]
-    seen = set(todo)
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in seen:
-                seen.add(child)
-                todo.append(child)
+    seen = changes.descendants(manifest, [uid for uid, n in manifest.nodes.items() if n.name in names])
     return {manifest.nodes[uid].name for uid in seen if uid in manifest.nodes}
 
 
