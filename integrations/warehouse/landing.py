@@ -74,9 +74,11 @@ def ensure_raw_table(wh: Warehouse, table: str, empty: pd.DataFrame) -> bool:
 
 def ensure_raw_tables(wh: Warehouse) -> None:
     """Every entity with a source contract gets its raw table, so the whole dbt project builds whichever platforms
-    are connected: an API-only platform (Marketo) as much as one read from export files."""
-    for key, contract in SOURCE_CONTRACTS.items():
-        ensure_raw_table(wh, key.replace(".", "__"), contract.empty_frame())
+    are connected: an API-only platform (Marketo) as much as one read from export files. The file stays open for
+    the whole pass (``Warehouse.pinned``): one open and one checkpoint, not one per entity."""
+    with wh.pinned():
+        for key, contract in SOURCE_CONTRACTS.items():
+            ensure_raw_table(wh, key.replace(".", "__"), contract.empty_frame())
 
 
 def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd.DataFrame,
