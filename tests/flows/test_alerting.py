@@ -144,13 +144,24 @@ def test_a_finding_that_clears_resolves_its_incident_in_its_thread(slack, cfg):
     assert [i.check_id for i in incidents.incidents(Warehouse(cfg.warehouse), status="resolved")] == [CONSENT]
 
 
-def test_a_slack_outage_queues_everything_and_retry_delivers_each_message_once(slack, cfg):
+def test_a_slack_outage_queues_everything_and_retry_delivers_each_message_once(slack, cfg, monkeypatch):
+    # every send retries its 500s as in production, only without production's backoff (0.5 s, 1 s and jitter per
+    # message): what is under test is what is queued and delivered, not how long the client waits between tries
+    from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
+
+    import steward.integrations.notify.slack as slack_client
+
+    build = slack_client.build_client
+    monkeypatch.setattr(slack_client, "build_client", lambda token, base_url=None, **kw: build(
+        token, base_url, **{"interval": FixedValueRetryIntervalCalculator(0.01), **kw}))
     slack.fail_next(1000, status=500)
     first = dispatch(cfg, "r-1", finding(), finding(SPEND, Severity.warn))
     second = dispatch(cfg, "r-2", finding(SPEND, Severity.warn))  # the consent problem clears while Slack is down
     assert (first["outcome"], second["outcome"], second["resolved"]) == ("queued", "queued", 1)
     assert slack.messages == [] and len(outbox.alerts(Warehouse(cfg.warehouse), status="queued")) == 4
     still_down = alerts_cli(cfg, "retry")
+    # each of the three sends (two runs, one retry) was tried three times: retried as in production
+    assert [r.status for r in slack.requests] == [500] * 9
     assert still_down.exit_code == 1 and "sent 0, failed 1, pending 4" in still_down.output
 
     slack.clear_faults()

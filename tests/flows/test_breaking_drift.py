@@ -23,12 +23,34 @@ pytestmark = pytest.mark.slow
 REFUSED = "not evaluated (breaking schema drift in salesforce/opportunities)"
 
 
-@pytest.fixture
-def first_run(prefect_harness, tmp_path_factory):
-    """A small demo workspace governed once: every entity landed in its expected shape (a copy of the session's
-    governed demo, tests/governed.py, so the first run is not repeated per test)."""
+@pytest.fixture(scope="module")
+def drift(prefect_harness, tmp_path_factory):
+    """Three runs of one small demo workspace (a copy of the session's governed demo, tests/governed.py, so the
+    first run is not repeated here): the first landed every entity in its expected shape; the second met an
+    opportunities export that lost its key column; the third met it fixed, but for one row whose ``Amount`` is now
+    text. Both tests ask of these runs: the refusal and its repair, and the retyped column (what a retype adds to
+    the third run is one quarantined row and two warn findings, nothing the repair's assertions could mistake)."""
     demo = demo_run_copy(tmp_path_factory, "drift", scale=0.2)
-    return demo.config, demo.ws, demo.result
+    config, ws, first = demo.config, demo.ws, demo.result
+    wh = Warehouse(first.warehouse)
+    path = ws.root / "exports" / "salesforce" / "opportunities.csv"
+    landed = _raw(wh, "salesforce__opportunities")
+    ledgers = {t: wh.query_df(f"select * from ledger.{t} where entity = 'opportunities' order by 1")
+               for t in ("batches", "schema_snapshots", "quarantine")}
+    opportunities = pd.read_csv(path, dtype=str)
+    opportunities.drop(columns=["Id"]).to_csv(path, index=False)  # the export lost its key column
+    second = governance_run(RunParams(config=str(config), kind="demo"))
+    after_second = {"raw": _raw(wh, "salesforce__opportunities"),
+                    "ledgers": {t: wh.query_df(f"select * from ledger.{t} where entity = 'opportunities' order by 1")
+                                for t in ledgers},
+                    "incidents": _incidents(wh, [f.fingerprint for f in first.findings]),
+                    "html": open(second.report, encoding="utf-8").read(), "context": report_context(wh, second.run_id)}
+    retyped = opportunities.copy()
+    retyped.loc[0, "Amount"] = "n/a"  # the export is fixed, and started writing text where amounts were numbers
+    retyped.to_csv(path, index=False)
+    third = governance_run(RunParams(config=str(config), kind="demo"))
+    return {"first": first, "second": second, "third": third, "path": path, "opportunities": opportunities,
+            "landed": landed, "ledgers": ledgers, "after_second": after_second}
 
 
 def _raw(wh: Warehouse, table: str) -> pd.DataFrame:
@@ -45,17 +67,9 @@ def _subjects(findings, skip: set[str]) -> set[tuple[str, str, str]]:
     return {(f.check_id, f.subject, f.severity) for f in findings if f.check_id not in skip}
 
 
-def test_an_entity_that_lost_its_primary_key_is_refused_and_isolated(first_run):
-    config, ws, first = first_run
+def test_an_entity_that_lost_its_primary_key_is_refused_and_isolated(drift):
+    first, second, path, opportunities = drift["first"], drift["second"], drift["path"], drift["opportunities"]
     wh = Warehouse(first.warehouse)
-    path = ws.root / "exports" / "salesforce" / "opportunities.csv"
-    landed = _raw(wh, "salesforce__opportunities")
-    ledgers = {t: wh.query_df(f"select * from ledger.{t} where entity = 'opportunities' order by 1")
-               for t in ("batches", "schema_snapshots", "quarantine")}
-    opportunities = pd.read_csv(path, dtype=str)
-    opportunities.drop(columns=["Id"]).to_csv(path, index=False)  # the export lost its key column
-
-    second = governance_run(RunParams(config=str(config), kind="demo"))
 
     reason = f"{path}: primary key column 'Id' of salesforce.opportunities is missing; cannot land without it"
     refused = [row for row in second.ingested if row["refused"]]
@@ -63,10 +77,11 @@ def test_an_entity_that_lost_its_primary_key_is_refused_and_isolated(first_run):
         [("salesforce", "opportunities", len(opportunities), 0, reason)]
     assert second.status == "completed"
 
-    # nothing already landed for the entity moved: raw rows, batches, snapshots, quarantine
-    assert _raw(wh, "salesforce__opportunities").equals(landed)
-    for table, before in ledgers.items():
-        assert wh.query_df(f"select * from ledger.{table} where entity = 'opportunities' order by 1").equals(before)
+    # nothing already landed for the entity moved: raw rows, batches, snapshots, quarantine (read right after the
+    # second run, before the third)
+    assert drift["after_second"]["raw"].equals(drift["landed"])
+    for table, before in drift["ledgers"].items():
+        assert drift["after_second"]["ledgers"][table].equals(before)
 
     # the refusal is recorded with its reason and diff, and is a critical finding owned by the contract owner
     [refusal] = wh.query_df("select run_id, kind, reason, drift from ledger.schema_refusals").to_dict("records")
@@ -104,12 +119,12 @@ def test_an_entity_that_lost_its_primary_key_is_refused_and_isolated(first_run):
     assert not {f.check_id for f in second.findings} & downstream
     held = [f.fingerprint for f in first.findings if f.check_id in downstream]
     assert held  # the demo's paid overbidding: an open incident the refusal must neither re-notify nor resolve
-    assert _incidents(wh, held) == {fp: ("open", first.run_id) for fp in held}
-    context = report_context(wh, second.run_id)
+    assert {fp: drift["after_second"]["incidents"][fp] for fp in held} == {fp: ("open", first.run_id) for fp in held}
+    context = drift["after_second"]["context"]
     assert [row["check_id"] for row in context["health"]["not_evaluated"]] == sorted(downstream)
     assert [(r["integration"], r["entity"], r["reason"], r["drift"]) for r in context["refused"]] == \
         [("salesforce", "opportunities", reason, [("missing", "Id")])]
-    html = open(second.report, encoding="utf-8").read()
+    html = drift["after_second"]["html"]
     assert REFUSED in html and "data_quality.breaking_schema_drift" in html
 
     # every other check judged exactly what it judged before
@@ -118,38 +133,36 @@ def test_an_entity_that_lost_its_primary_key_is_refused_and_isolated(first_run):
     assert {"bias.selection_rate_disparity", "consent.send_after_opt_out", "data_quality.schema_drift"} <= \
         {f.check_id for f in second.findings}
 
-    # the export is fixed: the entity builds again, its checks are judged again, the refusal's incident resolves
-    opportunities.to_csv(path, index=False)
-    third = governance_run(RunParams(config=str(config), kind="demo"))
+    # the export is fixed: the entity builds again, its checks are judged again, the refusal's incident resolves;
+    # the one retyped row of the fix (test_a_retyped_column_is_schema_drift_with_the_diff) adds its two warn
+    # findings, the drift and the row it quarantined, and nothing else
+    third = drift["third"]
     assert not [row for row in third.ingested if row["refused"]]
-    assert _subjects(third.findings, set()) == _subjects(first.findings, set())
+    assert _subjects(third.findings, set()) == _subjects(first.findings, set()) | \
+        {("data_quality.schema_drift", "salesforce/opportunities", "warn"),
+         ("data_quality.quarantined_rows", "salesforce/opportunities", "warn")}
     assert _incidents(wh, [breaking.fingerprint]) == {breaking.fingerprint: ("resolved", third.run_id)}
     assert _incidents(wh, held) == {fp: ("open", third.run_id) for fp in held}
 
 
-def test_a_retyped_column_is_schema_drift_with_the_diff(first_run):
-    config, ws, _ = first_run
-    path = ws.root / "exports" / "salesforce" / "opportunities.csv"
-    opportunities = pd.read_csv(path, dtype=str)
-    opportunities.loc[0, "Amount"] = "n/a"  # the export started writing text where amounts were numbers
-    opportunities.to_csv(path, index=False)
+def test_a_retyped_column_is_schema_drift_with_the_diff(drift):
+    """The third run (``drift``): one row of the opportunities export holds text where amounts were numbers."""
+    third, opportunities = drift["third"], drift["opportunities"]
 
-    second = governance_run(RunParams(config=str(config), kind="demo"))
-
-    assert not [row for row in second.ingested if row["refused"]]
-    [landed] = [row for row in second.ingested if row["entity"] == "opportunities"]
+    assert not [row for row in third.ingested if row["refused"]]
+    [landed] = [row for row in third.ingested if row["entity"] == "opportunities"]
     assert landed["drift"] == {"missing": [], "added": [], "renamed": {},
                                "retyped": {"Amount": {"from": "number", "to": "text"}}}
     assert (landed["rows_loaded"], landed["rows_quarantined"]) == (len(opportunities) - 1, 1)
-    [drift] = [f for f in second.findings
-               if f.check_id == "data_quality.schema_drift" and f.subject == "salesforce/opportunities"]
-    wh = Warehouse(second.warehouse)
+    [retype] = [f for f in third.findings
+                if f.check_id == "data_quality.schema_drift" and f.subject == "salesforce/opportunities"]
+    wh = Warehouse(third.warehouse)
     stored = wh.query_df("select evidence, explanation from ledger.findings where run_id = ? and fingerprint = ?",
-                         [second.run_id, drift.fingerprint]).iloc[0]
-    assert (drift.severity, drift.observed) == ("warn", 1.0)
+                         [third.run_id, retype.fingerprint]).iloc[0]
+    assert (retype.severity, retype.observed) == ("warn", 1.0)
     assert json.loads(stored["evidence"])["retyped_columns"] == '{"Amount":{"from":"number","to":"text"}}'
     assert "retyped Amount (number → text)" in stored["explanation"]  # words, not the JSON the evidence keeps
-    [batch] = [b for b in report_context(wh, second.run_id)["batches"] if b["entity"] == "opportunities"]
+    [batch] = [b for b in report_context(wh, third.run_id)["batches"] if b["entity"] == "opportunities"]
     assert batch["drift"] == [("retyped", "Amount: number → text")]
     types = wh.query_df("select types from ledger.schema_snapshots where entity = 'opportunities' "
                         "order by taken_at desc limit 1").iloc[0]["types"]

@@ -64,9 +64,11 @@ def test_deploy_trigger_and_find_the_artifacts(server, tmp_path, tmp_path_factor
                             "prelaunch-audit/steward-prelaunch"}
         worker = start([PREFECT, "worker", "start", "--pool", POOL, "--limit", "1"], env, tmp_path / "worker.log")
         try:
-            governance = run_deployment("governance-run/steward-governance", timeout=900)
-            launch = run_deployment("prelaunch-audit/steward-prelaunch", timeout=900, parameters={"params": {
-                "config": str(config), "spec": str(EXAMPLES / "nogo-priority-leads.yaml")}})
+            # polled each second, not Prefect's default 5: a run that ended is seen ended at once, not up to 5 s on
+            governance = run_deployment("governance-run/steward-governance", timeout=900, poll_interval=1)
+            launch = run_deployment("prelaunch-audit/steward-prelaunch", timeout=900, poll_interval=1,
+                                    parameters={"params": {"config": str(config),
+                                                           "spec": str(EXAMPLES / "nogo-priority-leads.yaml")}})
         finally:
             stop(worker)
         log = (tmp_path / "worker.log").read_text()
