@@ -14,6 +14,7 @@ import json
 import pandas as pd
 import pytest
 
+from steward.contracts.codings import Codings
 from steward.contracts.governance import findings_from_dbt_tests
 from steward.contracts.policy import load_policy
 from steward.integrations.transform import dbt_build
@@ -95,7 +96,14 @@ def test_a_run_reuses_the_parse_and_compiles_its_own_run_vars(tmp_path, dbt_pars
     compiled = next((work / "target" / "run").rglob("gov_data_quality__breaking_drift.sql")).read_text()
     assert "'run-second'" in compiled and "'run-first'" not in compiled  # the run's own vars reach its SQL
 
-    changed = {**second, "contact_cap_per_week": 7}  # a scope value may change what dbt parses: parse again
+    threshold = {**second, "contact_cap_per_week": 7}  # read only where a model compiles (parsed.COMPILE_VARS)
+    dbt_build.build(wh.path, work, threshold, select=select)
+    assert not (work / "target" / "partial_parse.msgpack").exists()
+    assert list((work / "parsed").glob("*.msgpack")) == saved
+
+    other = Codings(bands={"age": [21, 40]}, sensitive=["age_band"], attributes={"age_band": ["21-39", "40+"]})
+    codings = POLICY.model_copy(update={"codings": other}).dbt_vars()["codings"]
+    changed = {**threshold, "codings": codings}  # the codings decide a model's ref()s: parse again
     dbt_build.build(wh.path, work, changed, select=select)
     assert (work / "target" / "partial_parse.msgpack").exists()
     assert [p.stem for p in (work / "parsed").glob("*.msgpack")] == \
