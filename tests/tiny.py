@@ -24,6 +24,7 @@ __all__ = ["AS_OF", "ms", "ts", "tiny_warehouse", "tiny_policy", "build", "mart"
 
 AS_OF = pd.Timestamp("2026-11-20 12:00", tz="UTC")  # a Friday
 _DATABASE = "tiny"  # the warehouse file's stem: dbt qualifies every relation with it
+_PACKAGED_VARS = load_policy().dbt_vars()
 
 
 def ts(text: str) -> pd.Timestamp:
@@ -65,12 +66,16 @@ def build(wh: Warehouse, work: Path, policy: Policy, select: list[str]) -> dbt_b
 
     Indirect selection is cautious: a test that also reads a model outside the selection (a relationship test) is
     left out, because the tiny warehouse never built that model.
+
+    dbt's unit tests of the selected models run only under a policy whose vars differ from the packaged one's:
+    under the packaged vars they check the same SQL on the same fixture rows as the session's template build, which
+    runs every unit test (tests/governed.py ``governed_template``; they set their own ``as_of``).
     """
     previous = os.environ.get("DBT_INDIRECT_SELECTION")
     os.environ["DBT_INDIRECT_SELECTION"] = "cautious"
     try:
         outcome = dbt_build.build(wh.path, work, {**policy.dbt_vars(), "as_of": AS_OF.isoformat()}, select=select,
-                                  full_refresh=True)
+                                  full_refresh=True, unit_tests=policy.dbt_vars() != _PACKAGED_VARS)
     finally:
         if previous is None:
             os.environ.pop("DBT_INDIRECT_SELECTION", None)

@@ -179,7 +179,7 @@ def build_key(wh: Warehouse, dbt_vars: dict) -> str:
 
     with tempfile.TemporaryDirectory(prefix="steward-key-") as folder:
         Path(folder, "profiles.yml").write_text(f"adapter: {'postgres' if wh.is_postgres else 'duckdb'}\n")
-        key = parsed.parse_key(dbt_build.dbt_project_dir(), Path(folder), dbt_vars)
+        key = parsed.parse_key(dbt_build.dbt_project_dir(), Path(folder), dbt_vars, compile_vars=True)
         code = parsed.parse_key(dbt_build.dbt_project_dir(), Path(folder), {})  # the same without the policy's vars
     return f"{key}{CODE_MARK}{code}-steward-{_steward_version()}"
 

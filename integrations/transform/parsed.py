@@ -6,10 +6,12 @@ a var changes, and ``as_of`` (the run's start) and ``run_id`` change on every ru
 compiles a node for the build (``as_of()`` macro, ``var('run_id')`` in a model's SQL), never in a ``config()``,
 ``ref()`` or ``source()``, so the parse is the same for every run that shares everything else.
 
-So the parse is keyed by what it depends on: the dbt and adapter versions, every file of the project, the profile,
-and every var but ``as_of`` and ``run_id`` (of a pre-launch audit's ``launch`` var, only what decides the launch
-models' references: ``parse_vars``). A build whose key has a saved parse hands it to dbt
-(``dbtRunner(manifest=...)``, dbt's documented way to invoke it repeatedly); one without lets dbt parse as usual
+So the parse is keyed by what it depends on: the dbt and adapter versions, every file of the project, the profile
+(a DuckDB file by its name only: dbt names the database after it, and a copied or moved warehouse parses alike), and
+every var but ``as_of``, ``run_id`` and the policy's thresholds and lists that models read only as values in their
+SQL (:data:`COMPILE_VARS`; of a pre-launch audit's ``launch`` var, only what decides the launch models' references:
+``parse_vars``): a team that tunes a threshold reuses its parse. A build whose key has a saved parse hands it to
+dbt (``dbtRunner(manifest=...)``, dbt's documented way to invoke it repeatedly); one without lets dbt parse as usual
 and keeps the file dbt writes for its partial parsing (``target/partial_parse.msgpack``, the fully processed
 manifest) under the key. Compilation, models, data tests and unit tests all run as before.
 """
@@ -18,12 +20,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["RUN_VARS", "LAUNCH_SHAPE", "parse_vars", "parse_key", "load", "forget_partial", "keep"]
+__all__ = ["RUN_VARS", "COMPILE_VARS", "LAUNCH_SHAPE", "parse_vars", "parse_key", "load", "forget_partial", "keep"]
 
 RUN_VARS = ("as_of", "run_id")  # read only at compile time: a change does not change the parse
+# the policy's scope vars that models and macros read only as values in the SQL they render (a threshold, a list of
+# codes, a window), never in a config(), nor to choose which ref() or source() a model calls: dbt reads them when it
+# compiles a node for the build, so the parse is the same whatever they are (tests/dbt/test_launch_parse.py parses
+# with every one of them changed and compares). Not here: ``codings`` (gov_data_quality__codings refs a staged model
+# per coded column the policy names) and ``launch`` (LAUNCH_SHAPE); a var not listed stays in the key.
+COMPILE_VARS = (
+    "bias_dimensions", "bias_models", "oversight_min_confidence", "oversight_high_value_revenue",
+    "metric_window_days", "freshness_sla_hours", "consent_email_subscriptions", "retention_days", "pii_scan_schemas",
+    "pii_sample_rows", "pii_min_match_share", "pii_allowed_tables", "contact_cap_per_week",
+    "oversight_sensitive_segments", "model_registry", "anomaly_baseline_weeks", "anomaly_detection_days",
+    "anomaly_min_scale", "anomaly_min_relative_scale", "lifecycle_stage_requires", "propagation_lag_hours",
+    "spend_flight_grace_days", "volume_baseline_batches",
+)
 # the pre-launch audit's `launch` var (flows/launch_checks.py ``launch_vars``): the launch models' config() reads
 # only whether it is set, and these fields alone decide which ref()/source() a launch model calls
 # (launch__audience reads source('launch_input', 'audience') for a part chosen by a query); everything else in it
@@ -34,26 +50,37 @@ _FOLDER = "parsed"  # under the build's working folder
 _PARTIAL = "partial_parse.msgpack"
 
 
-def parse_vars(dbt_vars: dict) -> dict:
-    """The vars dbt's parse depends on: all but :data:`RUN_VARS`, and of the ``launch`` var only its shape
-    (:data:`LAUNCH_SHAPE`), so that every audit of a workspace after the first reuses its parse (a launch build
-    of eight models cost a parse of the whole project per audit, most of what an audit took)."""
-    kept = {k: v for k, v in dbt_vars.items() if k not in RUN_VARS}
+def parse_vars(dbt_vars: dict, compile_vars: bool = False) -> dict:
+    """The vars dbt's parse depends on: all but :data:`RUN_VARS` and :data:`COMPILE_VARS`, and of the ``launch``
+    var only its shape (:data:`LAUNCH_SHAPE`), so that every audit of a workspace after the first reuses its parse
+    (a launch build of eight models cost a parse of the whole project per audit, most of what an audit took).
+    ``compile_vars=True`` keeps :data:`COMPILE_VARS`: what a build's results depend on, not only its parse (a
+    governance run's stored build state, ``changes.build_key``: another threshold is another build)."""
+    left_out = RUN_VARS if compile_vars else (*RUN_VARS, *COMPILE_VARS)
+    kept = {k: v for k, v in dbt_vars.items() if k not in left_out}
     if isinstance(kept.get("launch"), dict):
         kept["launch"] = {"shape": {k: bool(kept["launch"].get(k)) for k in LAUNCH_SHAPE}}
     return kept
 
 
-def parse_key(project: Path, profiles: Path, dbt_vars: dict) -> str:
-    """A digest of everything dbt's parse of ``project`` depends on, except the vars a run changes."""
+def parse_key(project: Path, profiles: Path, dbt_vars: dict, compile_vars: bool = False) -> str:
+    """A digest of everything dbt's parse of ``project`` depends on, except the vars a run or a threshold changes
+    (``compile_vars=True``: except only the run's, :func:`parse_vars`)."""
     digest = hashlib.sha256()
     for name in _ADAPTERS:
         digest.update(f"{name}={_version(name)}\n".encode())
-    digest.update((profiles / "profiles.yml").read_bytes())
-    digest.update(json.dumps(parse_vars(dbt_vars), sort_keys=True, default=str).encode())
+    digest.update(_profile_named((profiles / "profiles.yml").read_text(encoding="utf-8")).encode())
+    digest.update(json.dumps(parse_vars(dbt_vars, compile_vars), sort_keys=True, default=str).encode())
     for path in sorted(p for p in project.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(project)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:20]
+
+
+def _profile_named(text: str) -> str:
+    """The profile with a DuckDB file's ``path`` reduced to the file's name without its folder and suffix: dbt-duckdb
+    names the database after it, and that name is in every parsed node; the folder is in none."""
+    return re.sub(r'^(\s*)path: (".*")$', lambda m: f"{m.group(1)}path-stem: {Path(json.loads(m.group(2))).stem}",
+                  text, flags=re.M)
 
 
 def load(work_dir: Path, key: str):

@@ -14,6 +14,7 @@ import json
 import pandas as pd
 import pytest
 
+from steward.contracts.codings import Codings
 from steward.contracts.governance import findings_from_dbt_tests
 from steward.contracts.policy import load_policy
 from steward.integrations.transform import dbt_build
@@ -88,14 +89,18 @@ def test_a_run_reuses_the_parse_and_compiles_its_own_run_vars(tmp_path, dbt_pars
     assert [p.stem for p in saved] == [parse_key(dbt_build.dbt_project_dir(), work / "profiles", first)]
     (work / "target" / "partial_parse.msgpack").unlink()  # dbt writes it only when it parses
 
-    second = {**first, "as_of": (AS_OF + pd.Timedelta(days=1)).isoformat(), "run_id": "run-second"}
+    # another run, and a threshold of the policy changed (read only where a model compiles: parsed.COMPILE_VARS)
+    second = {**first, "as_of": (AS_OF + pd.Timedelta(days=1)).isoformat(), "run_id": "run-second",
+              "contact_cap_per_week": 7}
     dbt_build.build(wh.path, work, second, select=select)
     assert not (work / "target" / "partial_parse.msgpack").exists()  # the saved parse was used: dbt did not parse
-    assert list((work / "parsed").glob("*.msgpack")) == saved  # same key: as_of and run_id are not in it
+    assert list((work / "parsed").glob("*.msgpack")) == saved  # same key: as_of, run_id, thresholds are not in it
     compiled = next((work / "target" / "run").rglob("gov_data_quality__breaking_drift.sql")).read_text()
     assert "'run-second'" in compiled and "'run-first'" not in compiled  # the run's own vars reach its SQL
 
-    changed = {**second, "contact_cap_per_week": 7}  # a scope value may change what dbt parses: parse again
+    other = Codings(bands={"age": [21, 40]}, sensitive=["age_band"], attributes={"age_band": ["21-39", "40+"]})
+    codings = POLICY.model_copy(update={"codings": other}).dbt_vars()["codings"]
+    changed = {**second, "codings": codings}  # the codings decide a model's ref()s: parse again
     dbt_build.build(wh.path, work, changed, select=select)
     assert (work / "target" / "partial_parse.msgpack").exists()
     assert [p.stem for p in (work / "parsed").glob("*.msgpack")] == \

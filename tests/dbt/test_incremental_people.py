@@ -255,7 +255,8 @@ def test_a_consumer_behind_the_pruned_log_rebuilds_everyone(warehouse):
     for day in range(6):
         _land(wh, "cdp", "profiles", [_profile(3, "p3@example.com", consent=bool(day % 2),
                                                at=T2 + pd.Timedelta(days=day))])
-        dbt_build.build(wh.path, work, dbt_vars, select=["stg_cdp__profiles"])
+        # the model alone, without its data tests: nothing here reads their results (the builds below run them)
+        dbt_build.build(wh.path, work, dbt_vars, select=["stg_cdp__profiles"], exclude=["test_type:data"])
     log = wh.query_df("select count(distinct seq) as builds, count(case when is_full then 1 end) as full_builds "
                       "from staging.stg_cdp__profiles__changes")
     assert log["builds"][0] == 5 and log["full_builds"][0] == 0  # what is kept names people, no full rebuild

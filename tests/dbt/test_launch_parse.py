@@ -7,6 +7,7 @@ now share one parse."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from steward.contracts.policy import load_policy
 from steward.flows.launch_checks import launch_vars
 from steward.flows.launch_spec import load_launch_spec
 from steward.integrations.transform import dbt_build
-from steward.integrations.transform.parsed import LAUNCH_SHAPE, parse_key, parse_vars
+from steward.integrations.transform.parsed import COMPILE_VARS, LAUNCH_SHAPE, parse_key, parse_vars
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "launches"
 POLICY = load_policy()
@@ -57,7 +58,9 @@ def test_what_decides_a_launch_models_references_changes_the_key(profiles):
     assert _key(profiles, query) != _key(profiles, segment)  # source('launch_input', 'audience') or not
     governance = {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()}
     assert _key(profiles, governance) not in (_key(profiles, query), _key(profiles, segment))  # models disabled
-    assert parse_vars(governance) == POLICY.dbt_vars()  # a governance build's key is what it always was
+    # a governance build's parse depends on the codings alone of the policy's vars; its stored build state on all
+    assert parse_vars(governance) == {"codings": POLICY.dbt_vars()["codings"]}
+    assert parse_vars(governance, compile_vars=True) == POLICY.dbt_vars()
     flipped = {**query, "launch": {**query["launch"], "eligible_from_query": not query["launch"]["eligible_from_query"]}}
     assert _key(profiles, flipped) != _key(profiles, query)
 
@@ -84,3 +87,49 @@ def test_the_shape_names_every_launch_field_a_reference_or_config_depends_on():
             guarded.append((path.name, sorted(read)))
     # the one such block today: launch__audience's query-chosen parts (the pattern above does find it)
     assert ("launch__audience.sql", ["audience_from_query", "eligible_from_query"]) in guarded, guarded
+
+
+def _other(value):
+    """Another value of the same kind: what a team could set instead (an empty list or mapping, another number)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value * 2 + 1
+    if isinstance(value, str):
+        return value + "-other"
+    return type(value)()
+
+
+def _parsed_shape(manifest) -> dict:
+    """What a build takes from the parse: each node's references and config, and which nodes exist. Not the macros
+    a node called while dbt parsed it (``depends_on.macros``: an empty list of codes calls none): dbt reads those
+    for state comparison and partial parsing only; a build calls the macros it renders, from every macro parsed."""
+    nodes = {**manifest.nodes, **manifest.unit_tests}
+    return {uid: (sorted(n.depends_on.nodes), n.config.to_dict(), str(getattr(n, "refs", None)),
+                  str(getattr(n, "sources", None))) for uid, n in nodes.items()} | \
+        {"disabled": sorted(manifest.disabled)}
+
+
+def test_a_threshold_or_list_of_the_policy_does_not_change_the_parse(tmp_path):
+    """COMPILE_VARS are left out of the parse key, so a parse must not depend on them: dbt parses the project with
+    every one of them changed at once, and every node's references, macros and config, and the set of nodes, are
+    those of the policy's own values. The changed vars do reach the models' SQL (compiled by a build, not here)."""
+    from dbt.cli.main import dbtRunner
+
+    default = {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()}
+    assert set(COMPILE_VARS) < set(default) and "codings" not in COMPILE_VARS
+    changed = {**default, **{name: _other(default[name]) for name in COMPILE_VARS}}
+    assert all(changed[name] != default[name] for name in COMPILE_VARS)
+    runner = getattr(dbtRunner, "_steward_original", dbtRunner)  # not the suite's cache: it keys by parse_vars
+    shapes = []
+    for name, dbt_vars in (("default", default), ("changed", changed)):
+        work = tmp_path / name
+        profiles = dbt_build._write_profile(work, tmp_path / "steward.duckdb")  # noqa: SLF001
+        res = runner().invoke(["parse", "--project-dir", str(dbt_build.dbt_project_dir()), "--profiles-dir",
+                               str(profiles), "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+                               "--vars", json.dumps(dbt_vars, default=str), "--no-write-json", "--log-level", "none"])
+        dbt_build._release_duckdb()  # noqa: SLF001
+        assert res.success, res.exception
+        shapes.append(_parsed_shape(res.result))
+    assert len(shapes[0]) > 200
+    assert shapes[0] == shapes[1], sorted(k for k in shapes[0] if shapes[0][k] != shapes[1].get(k))[:10]
