@@ -264,3 +264,45 @@ def test_a_server_named_by_prefects_settings_stops_the_launched_one_unused(monke
         runtime.use_temporary_server()
     assert process.poll() is not None and server.process is None  # stopped, unused
     assert "PREFECT_API_URL" not in os.environ and runtime._started == {}
+
+
+def test_a_runs_pin_is_closed_while_dbt_opens_the_file_and_opened_again_after(tmp_path):
+    """A run pins its warehouse from start to end (one open of the file before dbt and one after, not one per
+    step); dbt opens the file itself with its own settings, so ``released`` closes the pin for dbt's stretch and
+    opens it again, with the warehouse's settings, for the holders to go on; unpinned, it does nothing."""
+    import duckdb
+
+    from steward.integrations.warehouse import Warehouse
+    from steward.integrations.warehouse.connection import _PINNED, released
+
+    wh = Warehouse(tmp_path / "w.duckdb", settings={"threads": "1"})
+    with released(wh.path):  # nothing pinned: nothing to close or open
+        assert wh.path not in _PINNED
+    with wh.pinned(), wh.pinned():  # the CLI's pin and the flow's, nested
+        with wh.connect() as con:
+            con.execute("create table t as select 1 as x")
+        before = _PINNED[wh.path][0]
+        with released(str(wh.path)):
+            assert wh.path not in _PINNED  # closed: dbt's own open is the only one
+            other = duckdb.connect(str(wh.path), config={"threads": "2"})  # as dbt-duckdb opens it
+            other.execute("insert into t values (2)")
+            other.close()
+        assert _PINNED[wh.path][1] == 2 and _PINNED[wh.path][0] is not before  # both holders, a fresh open
+        with wh.connect() as con:  # a cursor of the reopened pin: it sees what dbt wrote, with the run's settings
+            assert con.execute("select sum(x) from t").fetchone()[0] == 3
+            assert con.execute("select current_setting('threads')").fetchone()[0] == 1
+    assert wh.path not in _PINNED  # the last holder out closed it
+    with duckdb.connect(str(wh.path)) as con:  # and nothing of this process holds the file any more
+        assert con.execute("select count(*) from t").fetchone()[0] == 2
+
+
+def test_a_pin_released_by_its_last_holder_during_dbt_is_not_opened_again(tmp_path):
+    from steward.integrations.warehouse import Warehouse
+    from steward.integrations.warehouse.connection import _PINNED, released
+
+    wh = Warehouse(tmp_path / "w.duckdb")
+    pin = wh.pinned()
+    pin.__enter__()
+    with released(wh.path):
+        pin.__exit__(None, None, None)  # the holder left while dbt had the file
+    assert wh.path not in _PINNED
