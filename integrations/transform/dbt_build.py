@@ -211,9 +211,9 @@ def preload(warehouse: WarehouseTarget) -> None:
     starts on the other core, imports dbt during the wait instead of after it."""
     import importlib
 
-    import dbt.cli.main  # noqa: F401
-    import dbt.parser.manifest  # noqa: F401
-    importlib.import_module("dbt.adapters.postgres" if isinstance(warehouse, PostgresTarget) else "dbt.adapters.duckdb")
+    adapter = "dbt.adapters.postgres" if isinstance(warehouse, PostgresTarget) else "dbt.adapters.duckdb"
+    for module in ("dbt.cli.main", "dbt.parser.manifest", adapter):
+        importlib.import_module(module)
 
 
 def _ensure_raw_tables(warehouse: WarehouseTarget) -> None:
