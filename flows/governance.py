@@ -107,13 +107,16 @@ def governance_run(params: RunParams) -> RunResult:
     run_id = f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with hold(cfg.warehouse, run_id, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, report)):
         wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds, cfg.duckdb.settings(cfg.warehouse))
-        for stale in ledger.mark_abandoned(wh):
-            report("start", f"run {stale} was left running by a process that is gone: marked abandoned")
-        active_run(wh, run_id)
-        try:
-            return _govern(cfg, policy, wh, run_id, params.kind, params.full_refresh)
-        finally:
-            clear_active_run()
+        # the DuckDB file is opened once for the run's steps before dbt and once after (dbt's stretches close it:
+        # connection.released), not once per step: each open loads the catalog, each close checkpoints
+        with wh.pinned():
+            for stale in ledger.mark_abandoned(wh):
+                report("start", f"run {stale} was left running by a process that is gone: marked abandoned")
+            active_run(wh, run_id)
+            try:
+                return _govern(cfg, policy, wh, run_id, params.kind, params.full_refresh)
+            finally:
+                clear_active_run()
 
 
 def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str, full_refresh: bool = False) -> RunResult:

@@ -131,12 +131,14 @@ class TemporaryServer:
         lines = [line.strip() for line in self._log.read().decode("utf-8", "replace").splitlines() if line.strip()]
         return _URL_CREDENTIALS.sub("://***@", lines[-1][:300]) if lines else "no output"
 
-    def settle(self, timeout: float = 10.0) -> None:
+    def settle(self, timeout: float = 30.0) -> None:
         """Before a normal stop: let Prefect's events reach the server and the server record them.
 
         A task run's final state travels as an event, recorded by the server in the background; stopped at once, the
         server would keep the run's task runs ``RUNNING``. Waits (at most ``timeout`` seconds) until no task run
-        started since the launch is pending or running on the server; any error ends the wait, never the exit."""
+        started since the launch is pending or running on the server; any error ends the wait, never the exit. The
+        wait ends as soon as they are recorded (a fraction of a second); 10 s was too short on a machine loaded 10x
+        its cores, where a task run was left ``RUNNING``."""
         import httpx
 
         events = sys.modules.get("prefect.events.worker")

@@ -151,12 +151,19 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False, full_ref
     # the writer lock first, kept until this process ends: a second run waits here (or stops with one line)
     # before it opens the warehouse or starts its flow; the flow inside takes it again and names it after its run
     hold_until_exit(cfg.warehouse, None, cfg.lock_timeout_seconds, waiting_for(cfg.lock_timeout_seconds, say_stage))
-    wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
-    _refuse_missing_exports(cfg, wh)
-    with err.status("Starting Prefect's temporary server…"):
-        use_temporary_server()  # launched above; it came up while the run loaded
-    with reporting(), flow_settings(), err.status("Running the governance loop…"):
-        return governance_run(RunParams(config=str(config), kind=kind, dry_run=dry_run, full_refresh=full_refresh))
+    # with the run's own DuckDB settings: the file, opened once here and pinned, is the one the flow's steps share
+    # (the flow pins it too; dbt's stretches close it: connection.released)
+    wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds, cfg.duckdb.settings(cfg.warehouse))
+    with wh.pinned():
+        _refuse_missing_exports(cfg, wh)
+        with err.status("Starting Prefect's temporary server…"):
+            from ...integrations.transform.dbt_build import preload
+
+            preload(cfg.warehouse)  # while the server comes up on the other core: dbt is imported for the build anyway
+            use_temporary_server()  # launched above; it came up while the run loaded
+        with reporting(), flow_settings(), err.status("Running the governance loop…"):
+            return governance_run(RunParams(config=str(config), kind=kind, dry_run=dry_run,
+                                            full_refresh=full_refresh))
 
 
 def _refuse_missing_exports(cfg, wh) -> None:

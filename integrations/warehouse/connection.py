@@ -2,7 +2,8 @@
 default) or a PostgreSQL database (``warehouse: postgresql://...``; see ``pg`` and ``dialect``).
 
 Connections are short-lived on purpose: dbt opens the same file in the same process between our steps, and DuckDB
-allows one read-write owner at a time, so nothing here keeps a connection open across a step. Between processes the
+allows one process-wide open of a file with one set of settings, so a connection kept open across steps
+(``Warehouse.pinned``: a run's, from start to end) is closed while dbt runs (``released``) and opened again after. Between processes the
 writer lock (``writer_lock``) decides who owns the file: a run holds it from start to end, and any other connection
 waits for it, so a second process never meets DuckDB's own lock error in the middle of someone else's run.
 
@@ -26,7 +27,7 @@ from ...contracts.errors import WarehouseBusy
 from .target import PostgresTarget, WarehouseTarget, parse_target
 from .writer_lock import DEFAULT_LOCK_TIMEOUT, hold
 
-__all__ = ["Warehouse", "LEDGER_DDL", "ledger_rows"]
+__all__ = ["Warehouse", "LEDGER_DDL", "ledger_rows", "released"]
 
 LEDGER_DDL = """
 create schema if not exists raw;
@@ -219,16 +220,16 @@ class Warehouse:
                 pinned[1] += 1
             else:  # opened under the writer lock, with the warehouse's settings; the last one out closes it
                 opened = self.connect()
-                _PINNED[self.path] = pinned = [opened.__enter__(), 1, opened]
+                _PINNED[self.path] = pinned = [opened.__enter__(), 1, opened, self]
         try:
             yield
         finally:
             with _PINNING:
                 pinned[1] -= 1
                 last = pinned[1] == 0
-                if last:
+                if last and _PINNED.get(self.path) is pinned:
                     _PINNED.pop(self.path, None)
-            if last:
+            if last and pinned[2] is not None:
                 pinned[2].__exit__(None, None, None)
 
     def query_df(self, sql: str, params: list | None = None):
@@ -300,3 +301,32 @@ def _open_error(path: Path, exc: duckdb.Error) -> WarehouseError:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@contextmanager
+def released(target: WarehouseTarget | str) -> Iterator[None]:
+    """dbt opens the DuckDB file itself, with its own settings, so a pin of that file (``Warehouse.pinned``) is
+    closed for the stretch dbt runs and opened again after it, for the pin's holders to go on as before: a run
+    pins its warehouse from start to end (one open of the file before dbt and one after, instead of one per step).
+    Nothing else of this process may use the pin meanwhile (a run does nothing else while dbt builds). A no-op when
+    the file is not pinned, and on PostgreSQL."""
+    resolved = parse_target(target) if isinstance(target, str) else target
+    if isinstance(resolved, PostgresTarget):
+        yield
+        return
+    path = Path(resolved).expanduser().resolve()
+    with _PINNING:
+        pinned = _PINNED.pop(path, None)
+    if pinned is None:
+        yield
+        return
+    opened, pinned[2] = pinned[2], None
+    opened.__exit__(None, None, None)  # closed (and checkpointed), the writer lock's hold let go
+    try:
+        yield
+    finally:
+        with _PINNING:
+            if pinned[1] > 0:  # still held: opened again, with the same warehouse's settings
+                reopened = pinned[3].connect()
+                pinned[0], pinned[2] = reopened.__enter__(), reopened
+                _PINNED[path] = pinned

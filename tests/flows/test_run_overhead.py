@@ -264,3 +264,87 @@ def test_a_server_named_by_prefects_settings_stops_the_launched_one_unused(monke
         runtime.use_temporary_server()
     assert process.poll() is not None and server.process is None  # stopped, unused
     assert "PREFECT_API_URL" not in os.environ and runtime._started == {}
+
+
+def test_a_runs_pin_is_closed_while_dbt_opens_the_file_and_opened_again_after(tmp_path):
+    """A run pins its warehouse from start to end (one open of the file before dbt and one after, not one per
+    step); dbt opens the file itself with its own settings, so ``released`` closes the pin for dbt's stretch and
+    opens it again, with the warehouse's settings, for the holders to go on; unpinned, it does nothing."""
+    import duckdb
+
+    from steward.integrations.warehouse import Warehouse
+    from steward.integrations.warehouse.connection import _PINNED, released
+
+    wh = Warehouse(tmp_path / "w.duckdb", settings={"threads": "1"})
+    with released(wh.path):  # nothing pinned: nothing to close or open
+        assert wh.path not in _PINNED
+    with wh.pinned(), wh.pinned():  # the CLI's pin and the flow's, nested
+        with wh.connect() as con:
+            con.execute("create table t as select 1 as x")
+        before = _PINNED[wh.path][0]
+        with released(str(wh.path)):
+            assert wh.path not in _PINNED  # closed: dbt's own open is the only one
+            other = duckdb.connect(str(wh.path), config={"threads": "2"})  # as dbt-duckdb opens it
+            other.execute("insert into t values (2)")
+            other.close()
+        assert _PINNED[wh.path][1] == 2 and _PINNED[wh.path][0] is not before  # both holders, a fresh open
+        with wh.connect() as con:  # a cursor of the reopened pin: it sees what dbt wrote, with the run's settings
+            assert con.execute("select sum(x) from t").fetchone()[0] == 3
+            assert con.execute("select current_setting('threads')").fetchone()[0] == 1
+    assert wh.path not in _PINNED  # the last holder out closed it
+    with duckdb.connect(str(wh.path)) as con:  # and nothing of this process holds the file any more
+        assert con.execute("select count(*) from t").fetchone()[0] == 2
+
+
+def test_a_pin_released_by_its_last_holder_during_dbt_is_not_opened_again(tmp_path):
+    from steward.integrations.warehouse import Warehouse
+    from steward.integrations.warehouse.connection import _PINNED, released
+
+    wh = Warehouse(tmp_path / "w.duckdb")
+    pin = wh.pinned()
+    pin.__enter__()
+    with released(wh.path):
+        pin.__exit__(None, None, None)  # the holder left while dbt had the file
+    assert wh.path not in _PINNED
+
+
+def test_behaviour_flags_name_the_same_source_without_reading_the_stacks_files():
+    """dbt-common names a behaviour flag's source with ``inspect.stack()`` (reads every frame's source lines: 0.1-0.2
+    CPU s per flag under a flow); the build names the same module from the frames' globals."""
+    import inspect
+
+    from dbt_common.behavior_flags import Behavior
+
+    from steward.integrations.transform import dbt_build
+
+    def dbt_commons_own() -> str:  # dbt-common's _default_source, as released
+        for frame in inspect.stack():
+            if module := inspect.getmodule(frame[0]):
+                if module.__name__ != "dbt_common.behavior_flags":
+                    return module.__name__
+        return "Unknown"
+
+    assert dbt_build._flag_source() == dbt_commons_own() == __name__
+    dbt_build._lighter_adapter_start()
+    behavior = Behavior([{"name": "a_flag", "default": False, "docs_url": "https://example.org"}], {})
+    assert behavior.a_flag._behavior_change_event.flag_source == __name__ and not behavior.a_flag.no_warn
+
+
+def test_the_adapters_flags_no_longer_pile_up_in_dbts_default_list():
+    """dbt-adapters appends an adapter's own flags to its module-level default list at every adapter start
+    (PostgreSQL: one flag per build), so a process running many builds judged a longer list at each; repeats are
+    dropped before every build, the first of each name (the one dbt reads) kept."""
+    from dbt.adapters.base import impl
+
+    from steward.integrations.transform import dbt_build
+
+    saved = list(impl.DEFAULT_BASE_BEHAVIOR_FLAGS)
+    try:
+        extra = {"name": "an_adapters_flag", "default": False, "docs_url": "https://example.org"}
+        impl.DEFAULT_BASE_BEHAVIOR_FLAGS.extend([extra, dict(extra, default=True), saved[0].copy(), extra])
+        dbt_build._lighter_adapter_start()
+        names = [f["name"] for f in impl.DEFAULT_BASE_BEHAVIOR_FLAGS]
+        assert names == [f["name"] for f in saved] + ["an_adapters_flag"]
+        assert impl.DEFAULT_BASE_BEHAVIOR_FLAGS[-1] is extra and impl.DEFAULT_BASE_BEHAVIOR_FLAGS[0] is saved[0]
+    finally:
+        impl.DEFAULT_BASE_BEHAVIOR_FLAGS[:] = saved
