@@ -219,35 +219,14 @@ def preload(warehouse: WarehouseTarget) -> None:
 
 
 def _lighter_adapter_start() -> None:
-    """Two costs of dbt-adapters' adapter start that grow with the process, taken out without changing what dbt does:
-
-    - each behaviour flag names its source module through ``inspect.stack()``, which reads the source lines of every
-      frame on the stack (a flow's and dbt's: 0.1-0.2 CPU seconds per flag); the same name is read from the frames'
-      globals here;
-    - the adapter's own flags are appended to dbt-adapters' module-level default list at every start (PostgreSQL's
-      one flag), so the list, and the work per start, grew with every build a process ran; repeats are dropped
-      before each build (the first of each name is the one dbt reads)."""
+    """dbt-adapters appends the adapter's own behaviour flags to its module-level default list at every adapter start
+    (PostgreSQL's one flag), so in a long-lived process (a pytest worker, ``steward serve``) the list, and the work of
+    every later adapter start (each flag inspects the stack), grew with every build; repeats are dropped before each
+    build (the first of each name is the one dbt reads). dbt's own behaviour is otherwise untouched."""
     from dbt.adapters.base import impl
-    from dbt_common import behavior_flags
 
-    rendered = behavior_flags.BehaviorFlagRendered
-    if not getattr(rendered, "_steward_source", False):
-        rendered._default_source = staticmethod(_flag_source)
-        rendered._steward_source = True
     defaults, seen = impl.DEFAULT_BASE_BEHAVIOR_FLAGS, set()
     defaults[:] = [flag for flag in defaults if not (flag["name"] in seen or seen.add(flag["name"]))]
-
-
-def _flag_source() -> str:
-    """What ``BehaviorFlagRendered._default_source`` returns (the module of the nearest frame outside dbt-common's
-    behaviour flags), without reading any source file."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        name = frame.f_globals.get("__name__")
-        if name and name != "dbt_common.behavior_flags":
-            return name
-        frame = frame.f_back
-    return "Unknown"
 
 
 def _ensure_raw_tables(warehouse: WarehouseTarget) -> None:

@@ -308,28 +308,6 @@ def test_a_pin_released_by_its_last_holder_during_dbt_is_not_opened_again(tmp_pa
     assert wh.path not in _PINNED
 
 
-def test_behaviour_flags_name_the_same_source_without_reading_the_stacks_files():
-    """dbt-common names a behaviour flag's source with ``inspect.stack()`` (reads every frame's source lines: 0.1-0.2
-    CPU s per flag under a flow); the build names the same module from the frames' globals."""
-    import inspect
-
-    from dbt_common.behavior_flags import Behavior
-
-    from steward.integrations.transform import dbt_build
-
-    def dbt_commons_own() -> str:  # dbt-common's _default_source, as released
-        for frame in inspect.stack():
-            if module := inspect.getmodule(frame[0]):
-                if module.__name__ != "dbt_common.behavior_flags":
-                    return module.__name__
-        return "Unknown"
-
-    assert dbt_build._flag_source() == dbt_commons_own() == __name__
-    dbt_build._lighter_adapter_start()
-    behavior = Behavior([{"name": "a_flag", "default": False, "docs_url": "https://example.org"}], {})
-    assert behavior.a_flag._behavior_change_event.flag_source == __name__ and not behavior.a_flag.no_warn
-
-
 def test_the_adapters_flags_no_longer_pile_up_in_dbts_default_list():
     """dbt-adapters appends an adapter's own flags to its module-level default list at every adapter start
     (PostgreSQL: one flag per build), so a process running many builds judged a longer list at each; repeats are
