@@ -20,7 +20,7 @@ from steward.integrations.transform import dbt_build
 from test_incremental_people import (AS_OF, T2, _compiled, _contact, _first_delta, _first_landing, _land, _profile,
                                      _second_delta)
 
-SELECT = ["+gov_identity__match", "+gov_reconciliation__consent"]
+SELECT = ["+gov_identity__match", "+gov_reconciliation__consent", "+gov_privacy__deletion_propagation"]
 PRESENCE = "int_people__presence"
 T3 = T2 + pd.Timedelta(days=3)
 
@@ -64,6 +64,92 @@ DEFINITIONS = {
                {examples} as example_ids
         from pairs group by systems
     """.replace("{examples}", _EXAMPLES.format(x="case when left_out <> right_out then customer_token end")),
+    "gov_privacy__deletion_propagation": """
+        with deleted as (
+            select platform as deleted_in, email_sha256, min(deleted_seen_at) as deleted_at
+            from staging.stg_steward__tombstones
+            where email_sha256 is not null and platform is not null
+            group by platform, email_sha256
+        ),
+        held as (
+            select 'salesforce' as system, email_key from staging.stg_salesforce__contacts
+            union all select 'salesforce', email_key from staging.stg_salesforce__leads
+            union all select 'hubspot', email_key from staging.stg_hubspot__contacts
+            union all select 'marketo', email_key from staging.stg_marketo__leads
+            union all select system, email_key from staging.stg_custom__people
+        ),
+        records as (
+            select distinct system, sha256(email_key) as email_sha256
+            from held
+            where email_key is not null and sha256(email_key) in (select email_sha256 from deleted)
+        ),
+        
+        really_deleted as (
+            select deleted.*
+            from deleted
+            left join records on records.system = deleted.deleted_in and records.email_sha256 = deleted.email_sha256
+            where records.system is null
+        ),
+        
+        present as (
+            select system, email_sha256 from records
+            union
+            select system, email_sha256 from staging.int_people__held
+            where system in ('cdp', 'google_ads') and email_sha256 in (select email_sha256 from really_deleted)
+        ),
+        systems as (
+            select distinct system from held where email_key is not null
+            union select system from staging.int_people__held where system in ('cdp', 'google_ads')
+            union select system from staging.int_people__contacts
+            union select platform from staging.stg_steward__tombstones where platform is not null
+        ),
+        
+        contacts as (
+            select system, email_sha256, contacted_at
+            from staging.int_people__contacts
+            where email_sha256 in (select email_sha256 from really_deleted)
+        ),
+        pairs as (
+            select
+                really_deleted.*,
+                systems.system as still_in,
+                row_number() over (order by really_deleted.deleted_in, really_deleted.email_sha256, systems.system)
+                    as pair
+            from really_deleted
+            cross join systems
+            where systems.system <> really_deleted.deleted_in
+        ),
+        
+        judged as (
+            select
+                pairs.deleted_in,
+                pairs.still_in,
+                pairs.email_sha256,
+                present.system is not null as is_present,
+                count(contacts.contacted_at) as contacts_after_deletion
+            from pairs
+            left join present on present.system = pairs.still_in and present.email_sha256 = pairs.email_sha256
+            left join contacts
+                on contacts.system = pairs.still_in and contacts.email_sha256 = pairs.email_sha256
+               and contacts.contacted_at > pairs.deleted_at
+            group by pairs.pair, pairs.deleted_in, pairs.still_in, pairs.email_sha256, present.system
+        )
+        
+        select
+            deleted_in,
+            still_in,
+            deleted_in || '->' || still_in as propagation,
+            count(*) as people_deleted,
+            count(*) filter (where is_present) as people_still_present,
+            cast(sum(contacts_after_deletion) as bigint) as contacts_after_deletion,
+            count(*) filter (where is_present or contacts_after_deletion > 0) as people_not_deleted,
+            {examples}
+                as example_ids
+        from judged
+        group by deleted_in, still_in
+    """.replace("{examples}", _EXAMPLES.format(
+        x="case when is_present or contacts_after_deletion > 0 "
+          "then 'h:' || left(md5(lower(trim(email_sha256))), 10) end")),
 }
 
 
@@ -159,4 +245,9 @@ def test_a_daily_build_after_each_delta_equals_a_full_refresh(warehouse, delta, 
     delta(wh)
     _build(wh, work)
     assert ("__keys" in _compiled(work, PRESENCE)) == per_key  # only the people int_people__systems recomputed
+    if delta is _first_delta:  # p6 deleted in Salesforce, still held by HubSpot; p7 held nowhere else
+        propagation = wh.query_df("select people_deleted, people_still_present "
+                                  "from governance.gov_privacy__deletion_propagation "
+                                  "where propagation = 'salesforce->hubspot'")
+        assert (propagation.people_deleted[0], propagation.people_still_present[0]) == (2, 1)
     _daily_equals_full_refresh(wh, work)
