@@ -4,13 +4,15 @@
           post_hook=["{{ log_full_build() }}", "{{ per_key_finish() }}", "{{ record_incremental_state() }}",
                      "{{ prune_change_log() }}"]) }}
 -- One row per person (normalised email): which systems hold a record of them and the email consent each holds, as
--- short texts of system ranks (int_people__systems.system_rank, in rank order):
---   held     the systems holding a person record ('1,2,5'); null when none does (only a consent status)
---   consent  each system holding a consent state, with its opt-out ('1:0,2:1'); null when none does
+-- bit masks of system ranks (int_people__systems.system_rank; macros/per_key_people.sql):
+--   held       the systems holding a person record (0: none does, only a consent status)
+--   consent    the systems holding an email consent state
+--   opted_out  of those, the ones where the person opted out
 -- The cross-system marts (gov_identity__match, gov_reconciliation__consent, gov_privacy__deletion_propagation)
 -- judge pairs of systems per person. Comparing int_people__systems' rows pairwise joins every person's rows with
--- each other on every run; here each person is summed up once, so a mart only groups ~1M narrow rows by these texts
--- (a few dozen distinct values) and expands the groups into pairs (macros/per_key_people.sql).
+-- each other on every run; here each person is summed up once, so a mart only groups ~1M narrow rows by their masks
+-- (a few dozen distinct values) and expands the groups into pairs. email_sha256 lets the deletion check match the
+-- tombstones' hashes without hashing every person record on every run.
 -- Per key (macros/per_key.sql): a person's row depends only on their int_people__systems rows, so a run recomputes
 -- only the people whose rows int_people__systems rebuilt (its change log). A change of the set of custom systems
 -- re-ranks them: int_people__systems then rebuilds everyone and logs it, and so does this model.
@@ -19,12 +21,9 @@ select
     email_key,
     {{ mask_id('email_key') }} as customer_token,
     {{ sha256_hex('email_key') }} as email_sha256,
-    string_agg(case when records > 0 then cast(system_rank as {{ text_type() }}) end, ','
-               order by system_rank) as held,
-    string_agg(case when is_email_opted_out is not null
-                    then cast(system_rank as {{ text_type() }}) || ':'
-                         || case when is_email_opted_out then '1' else '0' end end, ','
-               order by system_rank) as consent
+    bit_or(case when records > 0 then {{ rank_bit('system_rank') }} else 0 end) as held,
+    bit_or(case when is_email_opted_out is not null then {{ rank_bit('system_rank') }} else 0 end) as consent,
+    bit_or(case when is_email_opted_out then {{ rank_bit('system_rank') }} else 0 end) as opted_out
 from {{ ref('int_people__systems') }}
 where {{ per_key_match('email_key', keys) }}
 group by email_key

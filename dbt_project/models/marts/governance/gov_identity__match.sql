@@ -1,18 +1,14 @@
 -- How well the CRM, the marketing-automation platforms and the CDP know the same people: for each system and each
 -- other system, how many of its people (by normalised email) the other has no record of. One row per ordered pair
 -- of systems that both hold someone; a system not connected yet is not a gap in the others.
--- Read from int_people__presence (one row per person, the ranks of the systems holding them): people are grouped by
--- the systems holding them, and each group is expanded into the pairs it makes (macros/per_key_people.sql). No
--- person is joined with another system's rows, so a daily run does not redo a join over every person.
+-- Read from int_people__presence (one row per person, a mask of the systems holding them): people are grouped by the
+-- systems holding them, and each group is expanded into the pairs it makes (macros/per_key_people.sql). No person is
+-- joined with another system's rows, so a daily run does not redo a join over every person.
 with groups as (
     select held, count(*) as people, {{ example_ids('customer_token') }} as tokens
     from {{ ref('int_people__presence') }}
-    where held is not null
+    where held <> 0
     group by held
-),
-
-members as (
-    {{ presence_members('groups', 'held') }}
 ),
 
 connected as (
@@ -27,12 +23,10 @@ pairs as (
         other.system as other_system,
         groups.people,
         groups.tokens,
-        theirs.signature is not null as is_in_other
+        {{ has_rank('groups.held', 'other.system_rank') }} as is_in_other
     from groups
-    inner join members on members.signature = groups.held
-    inner join connected as mine on mine.system_rank = members.system_rank
+    inner join connected as mine on {{ has_rank('groups.held', 'mine.system_rank') }}
     inner join connected as other on other.system <> mine.system
-    left join members as theirs on theirs.signature = groups.held and theirs.system_rank = other.system_rank
 ),
 
 counted as (

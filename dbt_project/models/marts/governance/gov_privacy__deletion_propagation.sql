@@ -21,23 +21,20 @@ held_systems as (
     where records > 0 and system <> 'cdp'
 ),
 
--- Only the deleted people are matched: int_people__presence keeps each person's email hash and the ranks of the
+-- Only the deleted people are matched: int_people__presence keeps each person's email hash and a mask of the
 -- systems holding them (per key: a daily run hashes only the changed people), and a person is kept when their hash
 -- was deleted somewhere (a semi-join on the tombstones' hashes), so the cost grows with the people, never with
 -- people x deletions.
 deleted_people as (
-    select email_sha256, cast(held_rank as integer) as system_rank
-    from (
-        select email_sha256, unnest(string_to_array(held, ',')) as held_rank
-        from {{ ref('int_people__presence') }}
-        where held is not null and email_sha256 in (select email_sha256 from deleted)
-    ) as split
+    select email_sha256, held
+    from {{ ref('int_people__presence') }}
+    where held <> 0 and email_sha256 in (select email_sha256 from deleted)
 ),
 
 records as (
     select distinct held_systems.system, deleted_people.email_sha256
     from deleted_people
-    inner join held_systems on held_systems.system_rank = deleted_people.system_rank
+    inner join held_systems on {{ has_rank('deleted_people.held', 'held_systems.system_rank') }}
 ),
 
 really_deleted as (

@@ -1,16 +1,13 @@
 -- Does every system hold the same email consent for the same person? One row per pair of systems that both hold a
 -- consent state for someone, named in system order (salesforce~hubspot, hubspot~cdp).
--- Read from int_people__presence (one row per person, each system's opt-out by rank): people are grouped by the
--- consent their systems hold, and each group is expanded into its pairs of systems (macros/per_key_people.sql).
+-- Read from int_people__presence (one row per person, masks of the systems holding a consent state and of those
+-- holding an opt-out): people are grouped by the consent their systems hold, and each group is expanded into its
+-- pairs of systems (macros/per_key_people.sql).
 with groups as (
-    select consent, count(*) as people, {{ example_ids('customer_token') }} as tokens
+    select consent, opted_out, count(*) as people, {{ example_ids('customer_token') }} as tokens
     from {{ ref('int_people__presence') }}
-    where consent is not null
-    group by consent
-),
-
-members as (
-    {{ presence_members('groups', 'consent') }}
+    where consent <> 0
+    group by consent, opted_out
 ),
 
 names as (
@@ -24,12 +21,12 @@ pairs as (
         left_name.system || '~' || right_name.system as systems,
         groups.people,
         groups.tokens,
-        mine.is_opted_out <> theirs.is_opted_out as is_mismatch
+        ({{ has_rank('groups.opted_out', 'left_name.system_rank') }})
+            <> ({{ has_rank('groups.opted_out', 'right_name.system_rank') }}) as is_mismatch
     from groups
-    inner join members as mine on mine.signature = groups.consent
-    inner join members as theirs on theirs.signature = groups.consent and theirs.system_rank > mine.system_rank
-    inner join names as left_name on left_name.system_rank = mine.system_rank
-    inner join names as right_name on right_name.system_rank = theirs.system_rank
+    inner join names as left_name on {{ has_rank('groups.consent', 'left_name.system_rank') }}
+    inner join names as right_name
+        on right_name.system_rank > left_name.system_rank and {{ has_rank('groups.consent', 'right_name.system_rank') }}
 ),
 
 counted as (
