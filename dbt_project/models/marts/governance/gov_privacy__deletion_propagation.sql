@@ -13,22 +13,28 @@ with deleted as (
     group by platform, email_sha256
 ),
 
--- the person records of each system (not HubSpot's subscription statuses, which outlive a deleted contact so an
--- opt-out stays honoured)
-held as (
-    select 'salesforce' as system, email_key from {{ ref('stg_salesforce__contacts') }}
-    union all select 'salesforce', email_key from {{ ref('stg_salesforce__leads') }}
-    union all select 'hubspot', email_key from {{ ref('stg_hubspot__contacts') }}
-    union all select 'marketo', email_key from {{ ref('stg_marketo__leads') }}
-    union all select system, email_key from {{ ref('stg_custom__people') }}  -- every custom system, by its name
+-- the systems holding person records (not HubSpot's subscription statuses, which outlive a deleted contact so an
+-- opt-out stays honoured; not the CDP, whose profiles int_people__held holds): int_people__systems' records
+held_systems as (
+    select distinct system, system_rank
+    from {{ ref('int_people__systems') }}
+    where records > 0 and system <> 'cdp'
 ),
 
--- Only the deleted people are matched: each record is hashed and kept when its hash was deleted somewhere (a
--- semi-join on the tombstones' hashes), so the cost grows with the records, never with records x deletions.
+-- Only the deleted people are matched: int_people__presence keeps each person's email hash and a mask of the
+-- systems holding them (per key: a daily run hashes only the changed people), and a person is kept when their hash
+-- was deleted somewhere (a semi-join on the tombstones' hashes), so the cost grows with the people, never with
+-- people x deletions.
+deleted_people as (
+    select email_sha256, held
+    from {{ ref('int_people__presence') }}
+    where held <> 0 and email_sha256 in (select email_sha256 from deleted)
+),
+
 records as (
-    select distinct system, {{ sha256_hex('email_key') }} as email_sha256
-    from held
-    where email_key is not null and {{ sha256_hex('email_key') }} in (select email_sha256 from deleted)
+    select distinct held_systems.system, deleted_people.email_sha256
+    from deleted_people
+    inner join held_systems on {{ has_rank('deleted_people.held', 'held_systems.system_rank') }}
 ),
 
 really_deleted as (
@@ -48,7 +54,7 @@ present as (
 -- the systems connected: holding someone, having contacted someone, or having reported a deletion (a system not
 -- connected yet cannot be told about a deletion, so it is not judged)
 systems as (
-    select distinct system from held where email_key is not null
+    select system from held_systems
     union select system from {{ ref('int_people__held') }} where system in ('cdp', 'google_ads')
     union select system from {{ ref('int_people__contacts') }}
     union select platform from {{ ref('stg_steward__tombstones') }} where platform is not null
