@@ -145,7 +145,8 @@
    pre-hook and in its strategy: nothing it reads changes in between. #}
 {% macro per_key_plan() -%}
     {%- set plan = {'all': true, 'marks': {}, 'since': {}} -%}
-    {%- if not execute -%}{{ return(plan) }}{%- endif -%}
+    {#- a dbt unit test of the model (its `this` names no table): its given rows, every key -#}
+    {%- if not execute or not this.identifier -%}{{ return(plan) }}{%- endif -%}
     {%- set consumed = {} -%}
     {%- set consumed_rel = _per_key_relation('__consumed') -%}
     {%- if _table_exists(consumed_rel) -%}

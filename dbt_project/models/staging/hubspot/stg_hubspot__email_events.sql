@@ -1,11 +1,16 @@
-{{ config(materialized='incremental', unique_key='email_event_id', incremental_strategy='delete+insert',
-          on_schema_change='sync_all_columns',
-          post_hook=["{{ delete_tombstoned('email_event_id', 'email_events', source('hubspot', 'email_events'),
+{{ config(materialized='incremental', unique_key='email_event_id', incremental_strategy='logged_delete_insert',
+          on_schema_change='sync_all_columns', pre_hook=["{{ create_change_log() }}"],
+          post_hook=["{{ log_full_build() }}",
+                     "{{ log_tombstoned('email_event_id', 'email_events', source('hubspot', 'email_events'),
+                                        'r.id') }}",
+                     "{{ delete_tombstoned('email_event_id', 'email_events', source('hubspot', 'email_events'),
                                         'r.id') }}",
                      "{{ record_key_violations('email_event_id') }}",
                      "{{ record_read_batches(source('hubspot', 'email_events')) }}",
-                     "{{ record_incremental_state() }}"]) }}
--- Incremental: each run reads only the batches landed since the last build (macros/incremental_events.sql).
+                     "{{ record_incremental_state() }}", "{{ prune_change_log() }}"]) }}
+-- Incremental: each run reads only the batches landed since the last build (macros/incremental_events.sql). The
+-- recipients of the events it replaces, appends or deletes (tombstones) go to its change log, so the per-person consent
+-- model (int_consent__email_people) recomputes only the people a day's events reached (macros/per_key.sql).
 with source as (
     {{ latest_records_since(source('hubspot', 'email_events'), 'id') }}
 ),
