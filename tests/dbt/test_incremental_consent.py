@@ -1,10 +1,10 @@
 """Issue #12, the daily run: gov_consent__channel_purpose aggregates int_consent__email_people, the email consent
 judged per person and system, which a run recomputes only for the people its inputs' change logs name
 (macros/per_key.sql). HubSpot's email events log the recipients of the events a build appends, replaces or deletes, so
-a person's facts are recomputed when they get a new send, not only when their record changes. After each kind of
-day (new sends, a new opt-out, a tombstoned send and a deleted contact, an email that changed, a Marketo send and a
-custom system's touch), the incremental tables and the mart must hold exactly what a `--full-refresh` build of the same
-raw data holds, row for row. Everything is landed through Steward's own landing."""
+a person's facts are recomputed when they get a new send, not only when their record changes (opens and clicks are
+not logged: no consent reads them). After each kind of day (new sends, a new opt-out, a tombstoned send and a deleted
+contact, an email that changed, a Marketo send and a custom system's touch, opens and clicks), the incremental tables
+and the mart must hold exactly what a `--full-refresh` build of the same raw data holds, row for row. Everything is landed through Steward's own landing."""
 
 from __future__ import annotations
 
@@ -190,9 +190,31 @@ def test_marketo_activities_and_custom_touches_rebuild_everyone(warehouse):
     _check_against_full_refresh(wh, work)
 
 
-def test_a_run_with_nothing_landed_recomputes_nobody(warehouse):
+def test_opens_and_clicks_recompute_nobody(warehouse):
+    """The email events log only the recipients of sends and status changes (change_log_where): a day of opens and
+    clicks leaves every person's consent as it was, and the tables equal a full refresh."""
     wh, work = warehouse
+    _land(wh, "hubspot", "email_events", [_send(8, "p1@example.com", "2026-11-09 09:00", kind="OPEN"),
+                                          _send(9, "p2@example.com", "2026-11-09 09:00", kind="CLICK")])
     _build(wh, work)
     assert "__keys" in _compiled(work)
     assert _keys(wh) == set()
     _check_against_full_refresh(wh, work)
+
+
+def test_a_run_with_nothing_landed_recomputes_nobody(warehouse):
+    """After the full refresh above, a run with nothing landed leaves every table as it was (so still equal to a
+    full refresh): no key is recomputed, and no row deleted or added."""
+    wh, work = warehouse
+    with wh.connect() as con:
+        for name in COMPARED:
+            con.execute(f"create or replace table main.before_{name.split('.')[1]} as select * from {name}")
+    _build(wh, work)
+    assert "__keys" in _compiled(work)
+    assert _keys(wh) == set()
+    with wh.connect() as con:
+        for name in COMPARED:
+            kept = f"main.before_{name.split('.')[1]}"
+            assert con.execute(
+                f"select (select count(*) from (select * from {kept} except all select * from {name})) + "
+                f"(select count(*) from (select * from {name} except all select * from {kept}))").fetchone()[0] == 0
