@@ -66,11 +66,17 @@ class MartSql:
     def __init__(self, build_root: Path, mart: str, scratch: Path) -> None:
         compiled = build_root / "dbt" / "target" / "compiled" / "steward" / "models" / "marts" / "governance"
         self.sql = (compiled / f"{mart}.sql").read_text()
+        # the intermediate models the mart reads that are computed, not handed in (int_consent__email_people, the
+        # per-person judgement gov_consent__channel_purpose aggregates): their compiled SQL runs first, as dbt's build
+        intermediate = compiled.parent.parent / "intermediate"
+        self.upstream = {p.stem: p.read_text() for p in sorted(intermediate.glob("int_*.sql"))
+                         if f'"{p.stem}"' in self.sql}
         self.scratch = scratch  # kept for callers; the tables live in memory (below)
         self._con: duckdb.DuckDBPyConnection | None = None
 
     def run(self, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        """The mart over exactly ``tables`` (staging model name -> frame), sorted by its first columns. Each call
+        """The mart over exactly ``tables`` (staging model name -> frame; the upstream intermediate models not among
+        them computed from them), sorted by its first columns. Each call
         attaches a new, empty in-memory database named ``w`` (the build's file name, so the compiled "w"."staging"...
         names resolve) on a connection the instance keeps, and detaches it after: a new database file per example,
         opened, written and checkpointed, cost more than the mart's SQL."""
@@ -84,6 +90,9 @@ class MartSql:
                 con.register("frame", frame)
                 con.execute(f"create table w.staging.{name} as select * from frame")
                 con.unregister("frame")
+            for name, sql in self.upstream.items():
+                if name not in tables:
+                    con.execute(f"create table w.staging.{name} as {sql}")
             out = con.execute(self.sql).df()
         finally:
             con.execute("detach database if exists w")

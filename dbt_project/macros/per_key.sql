@@ -9,6 +9,9 @@
    build writes one marker row (email_key null), and a build that rebuilt the whole table (first build,
    `--full-refresh`, a changed model SQL) marks itself `is_full`. The log keeps its last 5 builds (`prune_change_log`):
    it holds people's emails, so it keeps no more than the per-key models need (they run in the same runs).
+   A producer configured with `change_log_where` (a condition on its columns, e.g. the email events':
+   `event_type in ('SENT', 'STATUSCHANGE')`) logs only the keys of the rows matching it, replaced, inserted or
+   tombstoned: its consumers must read only such rows of it (a day's opens and clicks then recompute nobody).
 
    CONSUMERS: a people model whose rows for one email_key depend only on its inputs' rows with that email_key is
    incremental with the strategy `per_key`, configured with
@@ -71,8 +74,10 @@
     select (select max(seq) from {{ log }}), changed.email_key, false
     from (
         select built.email_key from {{ target }} as built where built.{{ key }} in (select {{ key }} from {{ temp }})
+        {%- if config.get('change_log_where') %} and ({{ config.get('change_log_where') }}){% endif %}
         union
         select email_key from {{ temp }}
+        {%- if config.get('change_log_where') %} where {{ config.get('change_log_where') }}{% endif %}
     ) as changed
     where changed.email_key is not null;
     {%- endif %}
@@ -91,6 +96,7 @@
     from {{ this }} as built
     where built.email_key is not null
       and built.{{ model_key }} in ({{ _tombstoned_keys(entity, relation, raw_key, key_prefix) }})
+      {%- if config.get('change_log_where') %} and ({{ config.get('change_log_where') }}){% endif %}
     {%- else -%}
     select 1
     {%- endif -%}
@@ -145,7 +151,8 @@
    pre-hook and in its strategy: nothing it reads changes in between. #}
 {% macro per_key_plan() -%}
     {%- set plan = {'all': true, 'marks': {}, 'since': {}} -%}
-    {%- if not execute -%}{{ return(plan) }}{%- endif -%}
+    {#- a dbt unit test of the model (its `this` names no table): its given rows, every key -#}
+    {%- if not execute or not this.identifier -%}{{ return(plan) }}{%- endif -%}
     {%- set consumed = {} -%}
     {%- set consumed_rel = _per_key_relation('__consumed') -%}
     {%- if _table_exists(consumed_rel) -%}
