@@ -39,6 +39,8 @@ def _parse_key(options: dict[str, str]) -> str:
     for target in profile.get("steward", {}).get("outputs", {}).values():
         if "path" in target:
             target["path"] = Path(target["path"]).stem
+        if "dbname" in target:  # a PostgreSQL test database: the parse is re-pointed at it (_on_database)
+            target.update(host="", port=0, dbname="")
     from steward.integrations.transform.parsed import parse_vars  # the product's own rule (already imported)
 
     dbt_vars = json.loads(options["--vars"])
@@ -83,7 +85,7 @@ def parsed_manifest(runner_class, args: list[str]):
     folder = os.environ.get(ENV)
     with _lock:
         if key in _parsed:
-            return _parsed[key]
+            return _on_database(_parsed[key], _database(options))
         if not folder:
             manifest = _parse(runner_class, options)
         else:
@@ -98,7 +100,46 @@ def parsed_manifest(runner_class, args: list[str]):
                         _save(manifest, path)
         if manifest is not None:
             _parsed[key] = manifest
+            return _on_database(manifest, _database(options))
         return manifest
+
+
+def _database(options: dict[str, str]) -> str | None:
+    """The PostgreSQL database a build's profile names (None: a DuckDB file, whose stem the key holds already)."""
+    import yaml
+
+    profile = yaml.safe_load((Path(options["--profiles-dir"]) / "profiles.yml").read_text(encoding="utf-8"))
+    targets = profile.get("steward", {}).get("outputs", {}).values()
+    return next((str(t["dbname"]) for t in targets if "dbname" in t), None)
+
+
+def _on_database(manifest, database: str | None):
+    """``manifest`` naming ``database`` where the parse named another one, or None (dbt then parses) when it does not
+    name exactly one database.
+
+    dbt writes the target's database into every node, source and seed at parse time (``database`` and the quoted
+    ``relation_name`` it renders into SQL); a PostgreSQL test takes a database of its own (tests/pg.py), so keyed on the
+    name each build would parse again. Nothing else of a parse depends on the name: re-pointing those two fields (and
+    the ``graph`` variable dbt builds from them) is what a parse against the other database gives. A relation left
+    naming the old database would fail the build loudly (PostgreSQL refuses cross-database references)."""
+    if database is None:
+        return manifest
+    resources = [*manifest.nodes.values(), *manifest.sources.values()]
+    named = {r.database for r in resources if getattr(r, "database", None)}
+    if len(named) != 1:
+        return None
+    (old,) = named
+    if old == database:
+        return manifest
+    before, after = f'"{old}".', f'"{database}".'
+    for resource in resources:
+        if getattr(resource, "database", None) == old:
+            resource.database = database
+        relation = getattr(resource, "relation_name", None)
+        if relation and relation.startswith(before):
+            resource.relation_name = after + relation[len(before):]
+    manifest.build_flat_graph()
+    return manifest
 
 
 def patch(main_module) -> None:

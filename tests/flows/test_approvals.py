@@ -177,10 +177,11 @@ def test_rejected_pause_leaves_the_campaign_running(prefect_harness, built):
 @pytest.mark.parametrize("on_timeout, outcome, state", [("reject", "not executed: timeout", None),
                                                         ("approve", "paused", "paused")])
 def test_nobody_answering_falls_back_to_the_policy_choice(prefect_harness, built, on_timeout, outcome, state):
-    config = _with_policy(built, timeout=3, on_timeout=on_timeout)
+    # nobody answers, so how long the wait is changes nothing but the seconds the case idles: the policy's least
+    config = _with_policy(built, timeout=1, on_timeout=on_timeout)
     started = time.monotonic()
     result = act_step(config)
-    assert time.monotonic() - started >= 3
+    assert time.monotonic() - started >= 1
     row = _pause_row(result)
     assert row["outcome"] == outcome and row["decided_by"] == f"policy:on_approval_timeout={on_timeout}"
     assert _state(result) == state and result.status == "completed"

@@ -32,17 +32,23 @@ def _environment(prefect_api: dict[str, str]) -> dict[str, str]:
 
 
 def test_steward_demo_clean_into_postgres_raises_nothing_and_finds_what_duckdb_finds(tmp_path, tmp_path_factory,
-                                                                                      pg_server, prefect_api):
+                                                                                      pg_server, prefect_harness):
     """Items 1 and 5 of the slice: ``steward demo --clean --warehouse URL`` as a user types it (files source, the
-    session template's scale and seed), against the clean template governed on DuckDB."""
+    session template's scale and seed), against the clean template governed on DuckDB. The command runs in this
+    process (typer's runner, the session's Prefect server): what it does on PostgreSQL is under test here, and the
+    ``steward`` process itself, its start, exit code and one JSON document on stdout, is test_cli_end_to_end.py's
+    (and the killed run's below), so a child's start and imports are not paid again for it."""
+    from typer.testing import CliRunner
+
+    from steward.flows.cli import app
+
     duck = demo_run_copy(tmp_path_factory, "clean-duckdb", clean=True)
     url = pg_server.fresh_database("clean")
     since = datetime.now(timezone.utc) - TEMPLATE_AGE  # the clean template's age bounds the clock-bound checks
-    done = subprocess.run([*STEWARD, "demo", "--clean", "--source", "files", "--scale", "0.2", "--seed", "7",
-                           "--workdir", str(tmp_path / "demo"), "--warehouse", url, "--json"],
-                          env=_environment(prefect_api), capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = RunResult.model_validate(json.loads(done.stdout))
+    done = CliRunner().invoke(app, ["demo", "--clean", "--source", "files", "--scale", "0.2", "--seed", "7",
+                                    "--workdir", str(tmp_path / "demo"), "--warehouse", url, "--json"])
+    assert done.exit_code == 0 and done.exception is None, (done.exception, done.stderr[-3000:])
+    result = RunResult.model_validate(json.loads(done.stdout))  # stdout holds the one JSON document, nothing else
     assert result.status == "completed" and result.warehouse == url
     assert result.counts["warn"] == result.counts["critical"] == 0, [
         (f.check_id, f.subject, f.severity) for f in result.findings]
