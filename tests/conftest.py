@@ -89,6 +89,10 @@ FIRST = [
     "tests/flows/test_breaking_drift.py",
     "tests/flows/test_unreadable_files.py",
     "tests/integrations/test_pg_demo.py",  # whole runs on PostgreSQL next to their DuckDB templates (pg_scenarios.py)
+    "tests/dbt/test_postgres_per_key_identity.py",  # a daily build and a full refresh per kind of delta, PostgreSQL
+    "tests/dbt/test_incremental_consent.py",
+    "tests/dbt/test_postgres_incremental_consent.py",
+    "tests/dbt/test_per_key_identity.py",
     "tests/flows/test_deployments.py",  # a process worker runs two deployments
     "tests/flows/test_report_demo.py",
     "tests/flows/test_governance_source_down.py",  # the governed demo's next run, HubSpot down

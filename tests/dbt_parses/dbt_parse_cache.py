@@ -7,10 +7,12 @@ manifest (``dbtRunner(manifest=...)``, dbt's documented way to invoke it repeate
 each distinct parse input and hands that manifest to every later build: in memory within a process, and through
 dbt's msgpack of it in the session's cache folder (``STEWARD_TEST_DBT_PARSES``) across processes, so the second xdist worker and
 the dozens of ``steward run`` subprocesses the suite starts do not parse again. What a parse depends on is all in the
-key: the project, the profile with the warehouse file reduced to its name (dbt names the database after it), and
-every var but ``as_of``, which models only read when dbt compiles them for the build (``as_of()`` macro), never in a
-``config()`` or a ``ref()`` (nor ``run_id``, nor of a pre-launch audit's ``launch`` var more than its shape: the
-product's ``parsed.parse_vars``, so that every audit after the first takes the session's parse). Builds, compilation, data tests and unit tests all still run for real.
+key: the project, the profile with the warehouse file reduced to its name (dbt names the database after it; a
+PostgreSQL profile without its host, port and database: the manifest is pointed at the build's database), and the vars
+the product's ``parsed.parse_vars`` keeps: not ``as_of`` nor ``run_id``, which models only read when dbt compiles them
+for the build (``as_of()`` macro), not the policy's thresholds and lists (``parsed.COMPILE_VARS``: read only in the SQL
+a model compiles, never in a ``config()`` or to choose a ``ref()``), and of a pre-launch audit's ``launch`` var only its
+shape, so that every audit after the first takes the session's parse. Builds, compilation, data tests and unit tests all still run for real.
 
 Used by tests/conftest.py (the workers) and by ``sitecustomize.py`` beside this file (subprocesses: the conftest
 puts this folder on their ``PYTHONPATH``). Set ``STEWARD_TEST_DBT_PARSES`` to an empty value for a process that must
