@@ -11,7 +11,7 @@
                      "{{ record_incremental_state() }}", "{{ prune_change_log() }}"]) }}
 -- Incremental: each run reads only the batches landed since the last build (macros/incremental_events.sql). The
 -- recipients of the sends and status changes it replaces, appends or deletes (tombstones) go to its change log, so the
--- per-person models (int_consent__email_people, int_privacy__hashed_people: they read only those event types)
+-- per-person models (int_consent__email_people: it reads only those event types)
 -- recompute only the people a day's sends reached (macros/per_key.sql); opens and clicks recompute nobody.
 with source as (
     {{ latest_records_since(source('hubspot', 'email_events'), 'id') }}
