@@ -148,3 +148,20 @@ def copy_schema_to_postgres(psycopg: Any, dsn: str, duck: Path, schema: str) -> 
     finally:
         src.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def landed_then_built(psycopg: Any, dsn: str, duck: Path, target: Any, work: Path, select: list[str],
+                      as_of: str, full_refresh: bool = False) -> None:
+    """The DuckDB landing's raw and ledger schemas put on PostgreSQL in place of the last ones, then a ``dbt build``
+    of ``select`` there with the packaged policy's vars: how the daily-run tests replay, on PostgreSQL, the landings
+    and deltas their DuckDB twins make. Fails on any data test failure or skipped node."""
+    from steward.contracts.policy import load_policy
+    from steward.integrations.transform import dbt_build
+
+    with psycopg.connect(dsn, autocommit=True) as pg:
+        pg.execute("drop schema if exists raw cascade; drop schema if exists ledger cascade")
+    for schema in ("raw", "ledger"):
+        copy_schema_to_postgres(psycopg, dsn, duck, schema)
+    dbt_vars = {**load_policy().dbt_vars(), "as_of": as_of}
+    outcome = dbt_build.build(target, work, dbt_vars, select=select, full_refresh=full_refresh)
+    assert not outcome.test_failures and not outcome.skipped, outcome

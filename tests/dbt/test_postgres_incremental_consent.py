@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pg import copy_schema_to_postgres
-from steward.contracts.policy import load_policy
-from steward.integrations.transform import dbt_build
+from pg import landed_then_built
 from steward.integrations.warehouse import Warehouse
 from steward.integrations.warehouse.landing import ensure_raw_tables
 from steward.integrations.warehouse.target import PostgresTarget
@@ -29,13 +27,7 @@ def test_postgres_incremental_consent_equals_a_full_refresh(tmp_path_factory, pg
     target, work = PostgresTarget.from_url(url), root / "pg"
 
     def copy_and_build(full_refresh: bool = False) -> None:
-        with pg_server.psycopg.connect(url, autocommit=True) as pg:
-            pg.execute("drop schema if exists raw cascade; drop schema if exists ledger cascade")
-        for schema in ("raw", "ledger"):
-            copy_schema_to_postgres(pg_server.psycopg, url, duck.path, schema)
-        dbt_vars = {**load_policy().dbt_vars(), "as_of": AS_OF.isoformat()}
-        outcome = dbt_build.build(target, work, dbt_vars, select=SELECT, full_refresh=full_refresh)
-        assert not outcome.test_failures and not outcome.skipped, outcome
+        landed_then_built(pg_server.psycopg, url, duck.path, target, work, SELECT, AS_OF.isoformat(), full_refresh)
 
     def keys() -> set[str]:
         with pg_server.psycopg.connect(url, autocommit=True) as pg:
