@@ -67,10 +67,19 @@ class MartSql:
         compiled = build_root / "dbt" / "target" / "compiled" / "steward" / "models" / "marts" / "governance"
         self.sql = (compiled / f"{mart}.sql").read_text()
         # the intermediate models the mart reads that are computed, not handed in (int_consent__email_people, the
-        # per-person judgement gov_consent__channel_purpose aggregates): their compiled SQL runs first, as dbt's build
+        # per-person judgement gov_consent__channel_purpose aggregates; int_people__presence and the int_people__systems
+        # it is built from): their compiled SQL runs first, each after the ones it reads, as dbt's build
         intermediate = compiled.parent.parent / "intermediate"
-        self.upstream = {p.stem: p.read_text() for p in sorted(intermediate.glob("int_*.sql"))
-                         if f'"{p.stem}"' in self.sql}
+        models = {p.stem: p.read_text() for p in sorted(intermediate.glob("int_*.sql"))}
+        self.upstream: dict[str, str] = {}
+
+        def add_upstream(sql: str) -> None:
+            for name, text in models.items():
+                if f'"{name}"' in sql and name not in self.upstream:
+                    add_upstream(text)
+                    self.upstream[name] = text
+
+        add_upstream(self.sql)
         self.scratch = scratch  # kept for callers; the tables live in memory (below)
         self._con: duckdb.DuckDBPyConnection | None = None
 

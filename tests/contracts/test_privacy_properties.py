@@ -31,8 +31,10 @@ SPECS = {
     "stg_hubspot__email_events": {"email_key": TXT, "event_type": TXT, "occurred_at": TS},
     "stg_hubspot__subscriptions": {"email_key": TXT, "subscription_id": TXT, "is_unsubscribed": BOOL,
                                    "status_changed_at": TS},
-    "stg_salesforce__contacts": {"email_key": TXT, "has_opted_out_of_email": BOOL, "updated_at": TS},
-    "stg_salesforce__leads": {"email_key": TXT, "has_opted_out_of_email": BOOL, "updated_at": TS},
+    # the record ids last: int_people__systems (which the erasure mart reads through int_people__presence) orders a
+    # person's CRM records by them; the rows below leave them null
+    "stg_salesforce__contacts": {"email_key": TXT, "has_opted_out_of_email": BOOL, "updated_at": TS, "contact_id": TXT},
+    "stg_salesforce__leads": {"email_key": TXT, "has_opted_out_of_email": BOOL, "updated_at": TS, "lead_id": TXT},
     "stg_cdp__profiles": {"email_key": TXT, "has_email_consent": BOOL, "has_ads_consent": BOOL, "updated_at": TS},
     "stg_google_ads__audience_uploads": {"hashed_email": TXT, "uploaded_at": TS},
     "stg_hubspot__contacts": {"email_key": TXT},
@@ -63,7 +65,7 @@ def sql(tmp_path_factory):
 def _tables(rows: dict[str, list[tuple]], shuffle: int | None = None) -> dict[str, pd.DataFrame]:
     out = {}
     for name, spec in SPECS.items():
-        data = list(rows.get(name, []))
+        data = [tuple(row) + (None,) * (len(spec) - len(row)) for row in rows.get(name, [])]  # ids left null
         if shuffle is not None:
             random.Random(shuffle).shuffle(data)
         out[name] = pd.DataFrame(data, columns=list(spec)).astype(spec)

@@ -23,9 +23,10 @@ from steward.integrations.warehouse.validation import check_batch
 from test_incremental_people import AS_OF, _contact, _custom, _hubspot, _marketo, _profile, _stream, _subscription
 
 MS = lambda text: int(pd.Timestamp(text, tz="UTC").value // 10**6)  # noqa: E731  HubSpot's epoch milliseconds
+# int_people__contacts (the privacy marts' contacts by email and hash) is per key on the same inputs: compared too
 COMPARED = ["staging.stg_hubspot__email_events", "staging.int_consent__email_people",
-            "governance.gov_consent__channel_purpose"]
-SELECT = ["+gov_consent__channel_purpose"]
+            "governance.gov_consent__channel_purpose", "staging.int_people__contacts"]
+SELECT = ["+gov_consent__channel_purpose", "+int_people__contacts"]
 
 
 def _send(i: int, email: str, when: str, kind: str = "SENT") -> dict:

@@ -71,6 +71,17 @@ DEFINITIONS = {
             where email_sha256 is not null and platform is not null
             group by platform, email_sha256
         ),
+        -- the views the mart read then: int_people__held's CDP and Customer Match rows, int_people__contacts with the
+        -- uploads (the marts now read both from int_people__presence, int_people__contacts and the uploads)
+        held_view as (
+            select 'cdp' as system, sha256(email_key) as email_sha256 from staging.stg_cdp__profiles
+            where email_key is not null
+            union select 'google_ads', hashed_email from staging.stg_google_ads__audience_uploads
+        ),
+        contacts_view as (
+            select system, email_sha256, contacted_at from staging.int_people__contacts
+            union all select 'google_ads', hashed_email, uploaded_at from staging.stg_google_ads__audience_uploads
+        ),
         held as (
             select 'salesforce' as system, email_key from staging.stg_salesforce__contacts
             union all select 'salesforce', email_key from staging.stg_salesforce__leads
@@ -94,19 +105,19 @@ DEFINITIONS = {
         present as (
             select system, email_sha256 from records
             union
-            select system, email_sha256 from staging.int_people__held
+            select system, email_sha256 from held_view
             where system in ('cdp', 'google_ads') and email_sha256 in (select email_sha256 from really_deleted)
         ),
         systems as (
             select distinct system from held where email_key is not null
-            union select system from staging.int_people__held where system in ('cdp', 'google_ads')
-            union select system from staging.int_people__contacts
+            union select system from held_view
+            union select system from contacts_view
             union select platform from staging.stg_steward__tombstones where platform is not null
         ),
         
         contacts as (
             select system, email_sha256, contacted_at
-            from staging.int_people__contacts
+            from contacts_view
             where email_sha256 in (select email_sha256 from really_deleted)
         ),
         pairs as (

@@ -8,8 +8,10 @@
 --   held       the systems holding a person record (0: none does, only a consent status)
 --   consent    the systems holding an email consent state
 --   opted_out  of those, the ones where the person opted out
+--   listed     the systems with any row for the person: a record or a consent state (HubSpot's subscription statuses
+--              without a contact; gov_privacy__erasure counts those as held)
 -- The cross-system marts (gov_identity__match, gov_reconciliation__consent, gov_privacy__deletion_propagation)
--- judge pairs of systems per person. Comparing int_people__systems' rows pairwise joins every person's rows with
+-- judge pairs of systems per person; the privacy marts find the requested and deleted people by email_sha256. Comparing int_people__systems' rows pairwise joins every person's rows with
 -- each other on every run; here each person is summed up once, so a mart only groups ~1M narrow rows by their masks
 -- (a few dozen distinct values) and expands the groups into pairs. email_sha256 lets the deletion check match the
 -- tombstones' hashes without hashing every person record on every run.
@@ -23,7 +25,8 @@ select
     {{ sha256_hex('email_key') }} as email_sha256,
     bit_or(case when records > 0 then {{ rank_bit('system_rank') }} else 0 end) as held,
     bit_or(case when is_email_opted_out is not null then {{ rank_bit('system_rank') }} else 0 end) as consent,
-    bit_or(case when is_email_opted_out then {{ rank_bit('system_rank') }} else 0 end) as opted_out
+    bit_or(case when is_email_opted_out then {{ rank_bit('system_rank') }} else 0 end) as opted_out,
+    bit_or({{ rank_bit('system_rank') }}) as listed
 from {{ ref('int_people__systems') }}
 where {{ per_key_match('email_key', keys) }}
 group by email_key

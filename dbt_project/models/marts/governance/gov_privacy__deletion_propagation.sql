@@ -4,8 +4,8 @@
 -- and is left out. Completed erasure requests are judged by gov_privacy__erasure; this catches the deletions nobody
 -- filed a request for (a CRM clean-up, an archived HubSpot contact, a Marketo lead removed) that the other systems
 -- never heard of. Custom systems (`platform: custom`) are judged like the built-ins: their people records are held,
--- their touches are contacts (int_people__contacts). One row per system a deletion came from and system that may
--- still hold the person.
+-- their touches are contacts (int_people__contacts; Customer Match uploads are read as they are). One row per system a
+-- deletion came from and system that may still hold the person.
 with deleted as (
     select platform as deleted_in, email_sha256, min(deleted_seen_at) as deleted_at
     from {{ ref('stg_steward__tombstones') }}
@@ -13,12 +13,17 @@ with deleted as (
     group by platform, email_sha256
 ),
 
--- the systems holding person records (not HubSpot's subscription statuses, which outlive a deleted contact so an
--- opt-out stays honoured; not the CDP, whose profiles int_people__held holds): int_people__systems' records
-held_systems as (
+-- every system holding person records (int_people__systems' records), by name and rank
+ranks as (
     select distinct system, system_rank
     from {{ ref('int_people__systems') }}
-    where records > 0 and system <> 'cdp'
+    where records > 0
+),
+
+-- the systems whose records make a deletion elsewhere a merge (not HubSpot's subscription statuses, which outlive a
+-- deleted contact so an opt-out stays honoured; not the CDP, whose profiles are only held below)
+held_systems as (
+    select system, system_rank from ranks where system <> 'cdp'
 ),
 
 -- Only the deleted people are matched: int_people__presence keeps each person's email hash and a mask of the
@@ -44,26 +49,37 @@ really_deleted as (
     where records.system is null
 ),
 
+-- still held: a record elsewhere, a CDP profile (presence's mask), a Customer Match upload of the hash
 present as (
     select system, email_sha256 from records
     union
-    select system, email_sha256 from {{ ref('int_people__held') }}
-    where system in ('cdp', 'google_ads') and email_sha256 in (select email_sha256 from really_deleted)
+    select ranks.system, deleted_people.email_sha256
+    from deleted_people
+    inner join ranks on ranks.system = 'cdp' and {{ has_rank('deleted_people.held', 'ranks.system_rank') }}
+    where deleted_people.email_sha256 in (select email_sha256 from really_deleted)
+    union
+    select 'google_ads', hashed_email from {{ ref('stg_google_ads__audience_uploads') }}
+    where hashed_email in (select email_sha256 from really_deleted)
 ),
 
 -- the systems connected: holding someone, having contacted someone, or having reported a deletion (a system not
--- connected yet cannot be told about a deletion, so it is not judged)
+-- connected yet cannot be told about a deletion, so it is not judged). int_people__contacts keys every contact by
+-- email (a distinct over its system column, never a union of whole event tables).
 systems as (
-    select system from held_systems
-    union select system from {{ ref('int_people__held') }} where system in ('cdp', 'google_ads')
+    select system from ranks
+    union select 'google_ads' where exists (select 1 from {{ ref('stg_google_ads__audience_uploads') }})
     union select system from {{ ref('int_people__contacts') }}
     union select platform from {{ ref('stg_steward__tombstones') }} where platform is not null
 ),
 
+-- the deleted people's contacts: a semi-join on their hashes, whether or not a system still holds them
 contacts as (
     select system, email_sha256, contacted_at
     from {{ ref('int_people__contacts') }}
     where email_sha256 in (select email_sha256 from really_deleted)
+    union all
+    select 'google_ads', hashed_email, uploaded_at from {{ ref('stg_google_ads__audience_uploads') }}
+    where hashed_email in (select email_sha256 from really_deleted)
 ),
 
 -- one row per person deleted in one system and each other connected system

@@ -1,6 +1,7 @@
 -- Are completed erasure requests honoured downstream? One row per connected system (one that holds or contacted
 -- someone: a system not connected yet cannot be said to honour a request). The request
--- log keeps only the SHA-256 of the normalised email, so each system's addresses are hashed the same way to match.
+-- log keeps only the SHA-256 of the normalised email, so people and contacts are matched on the same hash, which the
+-- per-person models int_people__presence and int_people__contacts keep (a daily run hashes only the changed people).
 -- A request is not honoured in a system that still holds the person, or that contacted them after they asked.
 -- Requests come from the CDP's log and from every custom system's (stg_custom__erasure_requests); custom systems are
 -- judged like the built-ins: their people records are held, their touches (any channel) are contacts.
@@ -14,78 +15,56 @@ with requests as (
     where request_status = 'completed' and request_type = 'erasure'
 ),
 
-held as (
-    select 'salesforce' as system, email_key from {{ ref('stg_salesforce__contacts') }}
-    union all select 'salesforce', email_key from {{ ref('stg_salesforce__leads') }}
-    union all select 'hubspot', email_key from {{ ref('stg_hubspot__contacts') }}
-    union all select 'hubspot', email_key from {{ ref('stg_hubspot__subscriptions') }}
-    union all select 'marketo', email_key from {{ ref('stg_marketo__leads') }}
-    union all select 'cdp', email_key from {{ ref('stg_cdp__profiles') }}
-    union all select system, email_key from {{ ref('stg_custom__people') }}
+-- The requested people: int_people__presence keeps each person's email hash and a mask of the systems holding a
+-- record of them (per key: a daily run hashes only the changed people), so a person is found by a semi-join on the
+-- requests' hashes, without hashing every held record on every run. Nobody holding them: no row here.
+requested_people as (
+    select email_sha256, held, listed
+    from {{ ref('int_people__presence') }}
+    where email_sha256 in (select email_sha256 from requests)
 ),
 
-custom_touches as (
-    {{ custom_touches() }}
+-- every system int_people__systems knows (custom ones by name and rank) and whether it holds someone: a person
+-- record, or for HubSpot also a subscription status without a contact (they outlive a deleted contact, and the
+-- person is still held)
+ranks as (
+    select system, system_rank, bool_or(records > 0) or system = 'hubspot' as holds
+    from {{ ref('int_people__systems') }}
+    group by system, system_rank
 ),
 
--- the systems connected: holding someone, or having contacted someone (a send, a Customer Match upload)
-systems as (
-    select distinct system from held where email_key is not null
-    union
-    select 'google_ads' from {{ ref('stg_google_ads__audience_uploads') }}
-    union
-    select 'hubspot' from {{ ref('stg_hubspot__email_events') }} where event_type = 'SENT' and email_key is not null
-    union
-    select 'marketo' from {{ ref('int_marketo_activities__identified') }}
-    where activity_type = 'send_email' and email_key is not null
-    union
-    select system from custom_touches where email_key is not null
-),
-
--- Only the people a request names are matched: each held record is hashed and kept when its hash is requested (a
--- semi-join on a handful of hashes), so the cost grows with the records, never with records x requests.
+-- the systems holding a requested person (presence's masks: a record, or any HubSpot row), and Customer Match
+-- uploads of their hash
 held_requested as (
-    select distinct system, {{ sha256_hex('email_key') }} as email_sha256
-    from held
-    where email_key is not null and {{ sha256_hex('email_key') }} in (select email_sha256 from requests)
+    select ranks.system, requested_people.email_sha256
+    from requested_people
+    inner join ranks on {{ has_rank("case when ranks.system = 'hubspot' then requested_people.listed"
+                                    ~ " else requested_people.held end", 'ranks.system_rank') }}
     union
-    select distinct 'google_ads', hashed_email from {{ ref('stg_google_ads__audience_uploads') }}
+    select 'google_ads', hashed_email from {{ ref('stg_google_ads__audience_uploads') }}
     where hashed_email in (select email_sha256 from requests)
 ),
 
--- each address that was sent to is hashed once (not once per send), and only the requested ones are kept
-recipients as (
-    select email_key, {{ sha256_hex('email_key') }} as email_sha256
-    from (select email_key from {{ ref('stg_hubspot__email_events') }} where event_type = 'SENT'
-          union
-          select email_key from {{ ref('int_marketo_activities__identified') }} where activity_type = 'send_email')
-          as r
-    where email_key is not null and {{ sha256_hex('email_key') }} in (select email_sha256 from requests)
+-- the systems connected: holding someone, or having contacted someone (a send, a touch, a Customer Match upload).
+-- int_people__contacts keys every contact by email (a distinct over its low-cardinality system column, never a
+-- union of whole event tables).
+systems as (
+    select system from ranks where holds
+    union
+    select 'google_ads' where exists (select 1 from {{ ref('stg_google_ads__audience_uploads') }})
+    union
+    select system from {{ ref('int_people__contacts') }}
 ),
 
-custom_recipients as (
-    select email_key, {{ sha256_hex('email_key') }} as email_sha256
-    from (select distinct email_key from custom_touches where email_key is not null) as r
-    where {{ sha256_hex('email_key') }} in (select email_sha256 from requests)
-),
-
+-- each requested person's contacts: a semi-join of the contacts on the requests' hashes, whether or not a system
+-- still holds the person
 contacts as (
-    select 'hubspot' as system, recipients.email_sha256, events.occurred_at as contacted_at
-    from {{ ref('stg_hubspot__email_events') }} as events
-    inner join recipients on recipients.email_key = events.email_key
-    where events.event_type = 'SENT'
-    union all
-    select 'marketo', recipients.email_sha256, sends.occurred_at
-    from {{ ref('int_marketo_activities__identified') }} as sends
-    inner join recipients on recipients.email_key = sends.email_key
-    where sends.activity_type = 'send_email'
+    select system, email_sha256, contacted_at
+    from {{ ref('int_people__contacts') }}
+    where email_sha256 in (select email_sha256 from requests)
     union all
     select 'google_ads', hashed_email, uploaded_at from {{ ref('stg_google_ads__audience_uploads') }}
     where hashed_email in (select email_sha256 from requests)
-    union all
-    select touches.system, custom_recipients.email_sha256, touches.touched_at
-    from custom_touches as touches
-    inner join custom_recipients on custom_recipients.email_key = touches.email_key
 ),
 
 -- one row per connected system and completed request
