@@ -53,7 +53,10 @@ select
     count(*) filter (where is_other_person) as links_to_another_person,
     count(*) filter (where is_broken or is_other_person) as bad_links,
     cast(count(*) filter (where is_broken or is_other_person) as {{ float_type() }}) / count(*) as bad_link_rate,
-    {{ example_ids("case when is_broken or is_other_person then " ~ mask_id("record_id") ~ " end") }} as example_ids
+    {{ first_examples("case when is_broken or is_other_person then " ~ mask_id("record_id") ~ " end") }} as example_ids
 from judged
-where exists (select 1 from crm)  -- a CRM not connected yet breaks no link
+-- a CRM not connected yet breaks no link (asked of its tables, not of `crm`: a second reader of that CTE would have it
+-- written out whole, ~1M rows, before the join reads it)
+where exists (select 1 from {{ ref('stg_salesforce__contacts') }})
+    or exists (select 1 from {{ ref('stg_salesforce__leads') }})
 group by link, system

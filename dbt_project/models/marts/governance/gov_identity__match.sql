@@ -4,8 +4,9 @@
 -- Read from int_people__presence (one row per person, a mask of the systems holding them): people are grouped by the
 -- systems holding them, and each group is expanded into the pairs it makes (macros/per_key_people.sql). No person is
 -- joined with another system's rows, so a daily run does not redo a join over every person.
+-- A group keeps its first tokens (macros/first_examples.sql), not example_ids()' sorted distinct over its people.
 with groups as (
-    select held, count(*) as people, {{ example_ids('customer_token') }} as tokens
+    select held, count(*) as people, {{ first_tokens('customer_token') }} as tokens
     from {{ ref('int_people__presence') }}
     where held <> 0
     group by held

@@ -3,8 +3,9 @@
 -- Read from int_people__presence (one row per person, masks of the systems holding a consent state and of those
 -- holding an opt-out): people are grouped by the consent their systems hold, and each group is expanded into its
 -- pairs of systems (macros/per_key_people.sql).
+-- A group keeps its first tokens (macros/first_examples.sql), not example_ids()' sorted distinct over its people.
 with groups as (
-    select consent, opted_out, count(*) as people, {{ example_ids('customer_token') }} as tokens
+    select consent, opted_out, count(*) as people, {{ first_tokens('customer_token') }} as tokens
     from {{ ref('int_people__presence') }}
     where consent <> 0
     group by consent, opted_out
