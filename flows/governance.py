@@ -15,6 +15,7 @@ from typing import Callable, Literal
 import pandas as pd
 from prefect import flow
 from prefect.futures import wait
+from prefect.utilities.annotations import opaque
 from pydantic import BaseModel, Field
 
 from ..contracts.actions import PlannedAction
@@ -128,21 +129,24 @@ def _govern(cfg, policy, wh: Warehouse, run_id: str, kind: str, full_refresh: bo
         policy = gate.policy
         lap("health")
         adapters = steps.adapters_for(cfg, wh)
-        steps.preflight(adapters)
+        # The tasks' big inputs (the policy, the build's outcome, hundreds of findings at 1M
+        # contacts) are ``opaque``: Prefect still records which task produced each one, but no longer walks and
+        # copies every nested model and dict of it twice per task call (a few tenths of a CPU second per run).
+        steps.preflight(opaque(adapters))
         ingested = _ingest_concurrently(gate.ingest_config(cfg), adapters, wh, run_id)  # a down source is not pulled
         lap("ingest")
         drift = drift_gate(wh, policy, refusals_for_run(wh, run_id), run_id)  # a refused batch's marts: left out
         policy = drift.policy
         lap("drift")
-        outcome = steps.transform(wh, cfg.work_dir, policy, pd.Timestamp(started), run_id, drift.exclude,
+        outcome = steps.transform(wh, cfg.work_dir, opaque(policy), pd.Timestamp(started), run_id, drift.exclude,
                                   full_refresh)
         lap("transform")
         with wh.pinned():  # dbt is done: from here on, hundreds of short connections share one open file
-            findings = steps.judge(wh, policy, outcome, run_id)
+            findings = steps.judge(wh, opaque(policy), opaque(outcome), run_id)
             lap("judge")
             report_path = cfg.report_dir / f"{run_id}.html"
-            alerts, actions = respond(wh, cfg, policy, findings, steps.plan(findings, policy), adapters, run_id,
-                                      report_path, lap)
+            plans = steps.plan(opaque(findings), opaque(policy))
+            alerts, actions = respond(wh, cfg, policy, findings, plans, adapters, run_id, report_path, lap)
             anchor_audit_log(wh, cfg, run_id)  # the head leaves the warehouse: report, anchor file
             lap("anchor")
     except BaseException as exc:
@@ -176,8 +180,9 @@ def respond(wh: Warehouse, cfg: StewardConfig, policy: Policy, findings: list[Fi
     lap = lap or (lambda stage: 0.0)
     alerts = dispatch_alerts(wh, findings, policy, cfg, run_id, report_path)
     lap("alert")
-    actions = steps.act(wh, plans, collect_approvals(plans, policy, slack_announcer(cfg, wh, policy)), adapters,
-                        run_id)
+    decisions = collect_approvals(plans, policy, slack_announcer(cfg, wh, policy))
+    # ``plans`` walked as before: it links the act to the judge too (through each plan's finding), not only to plan
+    actions = steps.act(wh, plans, opaque(decisions), opaque(adapters), run_id)
     lap("act")
     return alerts, actions
 

@@ -25,7 +25,7 @@ from ..integrations.sources._protocol import SourceAdapter
 from ..integrations.sources.mapping import MappingFailed
 from ..integrations.warehouse import Warehouse
 from ..integrations.warehouse.landing import (QUARANTINE_KEEP_MAX, LandResult, already_landed, land_batch,
-                                              land_staged, latest_types, read_watermark)
+                                              land_staged, latest_types, read_watermark, remember_file)
 from ..integrations.warehouse.refusals import record_refusal
 from .stopping import raise_if_stopped, stop_requested
 from ..contracts.batch import Batch, Stream
@@ -74,6 +74,8 @@ def _pull_entity(adapter: SourceAdapter, stream: Stream, wh: Warehouse, run_id: 
         try:
             seen = already_landed(wh, batch) if not batch.unreadable else None
             if seen is not None:  # the same content landed before: nothing to judge or land
+                if batch.staged is not None and batch.file_stat is not None:  # a whole file, read for nothing
+                    remember_file(wh, batch, seen.batch_id)  # (touched): known by its new stat from the next pull
                 item = Landed(seen, None, batch.watermark)
             elif batch.staged is not None:
                 staged = check_staged(batch, previous, keep_max)

@@ -157,11 +157,17 @@ class TemporaryServer:
         except (httpx.HTTPError, ValueError):
             return
 
-    def stop(self, wait: float = 5.0) -> None:
-        """SIGTERM (uvicorn finishes its open requests and exits); killed when it takes longer than ``wait``."""
+    def stop(self, wait: float = 5.0, reap: bool = True) -> None:
+        """SIGTERM (uvicorn finishes its open requests and exits); killed when it takes longer than ``wait``.
+        ``reap=False`` (a process on its way out, the run's events already recorded: ``settle``) does not wait for
+        the server's own shutdown (a quarter of a second of uvicorn and Prefect's services stopping), which then
+        ends on its own after this process."""
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             process.terminate()
+        if process is not None and not reap:
+            _unreaped.append(process)  # kept: nothing of this process waits for it or warns about it any more
+        elif process is not None and process.returncode is None:
             try:
                 process.wait(timeout=wait)
             except subprocess.TimeoutExpired:
@@ -173,6 +179,7 @@ class TemporaryServer:
 
 
 _started: dict[str, TemporaryServer] = {}
+_unreaped: list[subprocess.Popen[bytes]] = []  # servers told to stop at exit and not waited for
 _URL_CREDENTIALS = re.compile(r"://[^/@\s]+@")  # a database URL's user:password in the server's last words
 
 
@@ -216,6 +223,8 @@ def _stop_at_exit() -> None:
     if server is not None:
         if os.environ.get("PREFECT_API_URL") == server.api_url:  # it was used: what the run sent is recorded first
             server.settle()
+            server.stop(reap=False)  # the process ends now; the server's orderly shutdown need not hold it up
+            return
         server.stop()
 
 

@@ -130,11 +130,13 @@ def act(wh: Warehouse, plans: list[PlannedAction], decisions: dict[int, Decision
         decided_by = decision.decided_by if decision else f"policy:{plan_.finding.check_id}"
         reason = plan_.reason + (f"; {decision.how}: {decision.comment}" if decision else "")
         outcome, close = _execute(wh, plan_, decision, adapters, run_id, decided_by)
-        ledger.append_audit(wh, run_id=run_id, fingerprint=plan_.finding.fingerprint,
-                            check_id=plan_.finding.check_id, action=plan_.action, target=plan_.target,
-                            decided_by=decided_by, reason=reason, outcome=outcome)
-        if close is not None:  # after the audit row: a crash in between leaves the intent for reconciliation
-            close()
+        audit = {"run_id": run_id, "fingerprint": plan_.finding.fingerprint, "check_id": plan_.finding.check_id,
+                 "action": plan_.action, "target": plan_.target, "decided_by": decided_by, "reason": reason,
+                 "outcome": outcome}
+        if close is not None:  # the outcome row and the closed intent in one commit: a crash before it leaves the
+            close(audit)  # intent open and no outcome row, for reconciliation to settle
+        else:
+            ledger.append_audit(wh, **audit)
         done.append({"check_id": plan_.finding.check_id, "action": plan_.action, "target": plan_.target,
                      "outcome": outcome, "decided_by": decided_by})
         report("act", f"{plan_.action} {plan_.target or plan_.finding.subject}: {outcome}")
@@ -142,8 +144,9 @@ def act(wh: Warehouse, plans: list[PlannedAction], decisions: dict[int, Decision
 
 
 def _execute(wh: Warehouse, plan_: PlannedAction, decision: Decision | None, adapters: dict[str, SourceAdapter],
-             run_id: str, decided_by: str) -> tuple[str, Callable[[], None] | None]:
-    """The outcome, and what closes the intent written before the platform call (None when nothing was called).
+             run_id: str, decided_by: str) -> tuple[str, Callable[[dict], None] | None]:
+    """The outcome, and what closes the intent written before the platform call, with the outcome's audit row
+    (``append_audit``'s arguments) in the same commit (None when nothing was called).
 
     A platform call that raises leaves its intent open: whether the platform applied it is unknown until its
     status is read, which the next run (or ``steward campaigns reconcile``) does."""
@@ -160,7 +163,7 @@ def _execute(wh: Warehouse, plan_: PlannedAction, decision: Decision | None, ada
     result = adapter.pause(intent.campaign_id, plan_.reason)
     state = "paused" if result.changed else None
     return ("paused" if result.changed else f"unchanged: {result.detail}",
-            lambda: ledger.end_control(wh, intent, state, result.campaign_id))
+            lambda audit: ledger.end_control(wh, intent, state, result.campaign_id, audit=audit))
 
 
 def reconcile_controls(wh: Warehouse, adapters: dict[str, SourceAdapter], run_id: str) -> list[dict]:

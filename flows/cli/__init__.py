@@ -104,7 +104,14 @@ def main() -> None:
         run_file_audit(argv[1], argv[2:])  # returns only when typer must read the command line
         file_audit_app(argv[1])()
     elif argv[:1] in (["run"], ["demo"]):  # a governance run: no interpreter teardown after it (runtime.exit_now)
-        from ..runtime import exit_now
+        from ..runtime import exit_now, start_temporary_server
+
+        if not {"--help", "-h"} & set(argv):
+            # Prefect's temporary server before typer and the CLI are even built: its start-up (4 CPU seconds on
+            # the other core) is what the run waits for before its flow starts, so every tenth of a second it
+            # starts earlier is one the run saves. The command launches it anyway (the same call, a no-op now);
+            # a usage error stops it at exit unused, as a bad config always did.
+            start_temporary_server()
 
         try:
             __getattr__("app")()

@@ -22,8 +22,8 @@ from ...contracts.errors import BreakingDrift
 from ...contracts.batch import Batch
 from .connection import Warehouse
 
-__all__ = ["LandResult", "land_batch", "land_staged", "already_landed", "landed_fingerprint", "raw_table",
-           "ensure_raw_table", "ensure_raw_tables", "read_watermark", "latest_types", "QUARANTINE_KEEP_MAX"]
+__all__ = ["LandResult", "land_batch", "land_staged", "already_landed", "landed_fingerprint", "remember_file",
+           "raw_table", "ensure_raw_table", "ensure_raw_tables", "read_watermark", "latest_types", "QUARANTINE_KEEP_MAX"]
 
 # Quarantined rows kept per batch by default; the counts in ledger.batches stay exact beyond it.
 QUARANTINE_KEEP_MAX = 1000
@@ -169,6 +169,18 @@ def landed_fingerprint(wh: Warehouse, integration: str, entity: str, source: str
                           "where f.integration = ? and f.entity = ? and f.source = ? and f.size = ? "
                           "and f.mtime_ns = ? limit 1", [integration, entity, source, stat[0], stat[1]]).fetchall()
     return row[0][0] if row else None
+
+
+def remember_file(wh: Warehouse, batch: Batch, batch_id: str) -> None:
+    """A file landed whole before, touched or rewritten since with the same content (``already_landed``): its row in
+    ``ledger.landed_files`` takes the file's new size and mtime, so the next pull knows it by its stat
+    (``landed_fingerprint``) instead of hashing and staging the whole file again at every run. A file with no row
+    (landed in batches, or never) gets none here: only ``land_staged`` adds rows."""
+    with wh.connect() as con:
+        con.execute("update ledger.landed_files set size = ?, mtime_ns = ?, fingerprint = ?, batch_id = ?, "
+                    "landed_at = ? where integration = ? and entity = ? and source = ?",
+                    [batch.file_stat[0], batch.file_stat[1], batch.fingerprint, batch_id, datetime.now(timezone.utc),
+                     batch.integration, batch.stream.entity, batch.source])
 
 
 def already_landed(wh: Warehouse, batch: Batch) -> LandResult | None:

@@ -215,3 +215,27 @@ def test_an_export_files_intent_cut_short_is_abandoned_and_the_earlier_row_comes
     [row] = reconcile_controls(wh, adapters, "run-b")
     assert row["outcome"].startswith("abandoned: found active on hubspot")
     assert ledger.campaign_controls(wh)[["state", "reason"]].values.tolist() == [["active", "running"]]
+
+
+def test_an_outcome_row_is_committed_with_the_close_of_its_intent_or_not_at_all(tmp_path):
+    """The act step writes an action's outcome audit row and closes its intent in one transaction (one commit of the
+    warehouse file per action, not two): a close that cannot be written leaves no outcome row behind, only the
+    open intent, which reconciliation settles with the one row it writes."""
+    import duckdb
+
+    wh = Warehouse(tmp_path / "w.duckdb")
+    intent = ledger.begin_control(wh, ledger.ControlIntent("hubspot", "700003", "pause", "run-a", "policy:x", "why"))
+    assert audit(wh) == [("pause-intent", "pausing: about to call hubspot")]
+    outcome = {"run_id": "run-a", "fingerprint": None, "check_id": "x", "action": "pause",
+               "target": "hubspot:700003", "decided_by": "policy:x", "reason": "why", "outcome": "paused"}
+    with wh.connect() as con:  # the close cannot be written: its table is gone
+        con.execute("alter table ledger.campaign_controls rename to controls_away")
+    with pytest.raises(duckdb.Error):
+        ledger.end_control(wh, intent, "paused", audit=outcome)
+    assert audit(wh) == [("pause-intent", "pausing: about to call hubspot")]  # the outcome did not land alone
+    with wh.connect() as con:
+        con.execute("alter table ledger.controls_away rename to campaign_controls")
+    ledger.end_control(wh, intent, "paused", audit=outcome)
+    assert audit(wh) == [("pause-intent", "pausing: about to call hubspot"), ("pause", "paused")]
+    assert ledger.open_intents(wh) == [] and ledger.campaign_controls(wh)["state"].tolist() == ["paused"]
+    assert ledger.verify_audit_log(wh) is None

@@ -130,6 +130,41 @@ def test_a_failed_start_names_no_database_password():
     server.stop()
 
 
+# ``steward run`` as the console script starts it: which CLI modules were loaded when Prefect's temporary server was
+# launched (printed at exit, after the command's own output).
+LAUNCH_PROBE = """
+import atexit, json, sys
+from steward.flows import runtime
+launched = []
+_launch = runtime.TemporaryServer.launch
+def launch(self):
+    launched.append(sorted(m for m in sys.modules if m == "typer" or m.startswith("steward.flows.cli.run")))
+    _launch(self)
+runtime.TemporaryServer.launch = launch
+atexit.register(lambda: print(json.dumps(launched)))
+sys.argv = ["steward", *ARGS]
+from steward.flows.cli import main
+main()
+"""
+
+
+def test_a_run_launches_the_server_before_the_cli_is_built_and_help_launches_none(tmp_path):
+    """The server's start-up is what a run waits for before its flow starts: it is launched before typer and the
+    run's command are even imported. ``--help`` starts nothing; a bad config is still one line and exit 2."""
+    def probe(*args: str):
+        proc = subprocess.run([sys.executable, "-c", f"ARGS = {list(args)!r}\n{LAUNCH_PROBE}"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=600, env=_env(tmp_path / "prefect-home"))
+        return proc.returncode, json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+    code, launched, err = probe("run", "-c", "missing.yaml")
+    assert code == 2 and launched == [[]], err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == \
+        [line for line in err.splitlines() if line.strip()][:1]
+    assert "missing.yaml: config file not found" in err
+    code, launched, _ = probe("run", "--help")
+    assert code == 0 and launched == []
+
+
 # A command that finished: its exit hooks, its threads and its buffered output must all be honoured when the
 # interpreter's final teardown is skipped (runtime.exit_now, used by `steward run` and `steward demo`).
 EXITING = """

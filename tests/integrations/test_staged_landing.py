@@ -126,6 +126,10 @@ def test_an_unchanged_file_is_skipped_without_being_read(tmp_path, monkeypatch):
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched: read again, same content: skipped
     [touched] = _pull(wh, tmp_path, run="r3")
     assert touched.result.skipped
+    monkeypatch.setattr(export_files, "_scan", unread)  # read once after the touch: known by its new stat since
+    [again] = _pull(wh, tmp_path, run="r4")
+    assert again.result.skipped and again.result.batch_id == first.result.batch_id
+    monkeypatch.undo()
     assert wh.query_df('select count(*) as n from raw."salesforce__contacts"')["n"].iat[0] == 50
     assert wh.query_df("select count(*) as n from ledger.batches")["n"].iat[0] == 1
 
