@@ -13,27 +13,26 @@
 --   any      a custom consent event withdrawing that channel (email, sms, ...)
 --   people_opted_out  for a custom system: the people it touched who opted out of a channel it touched them on
 --   opted_out_in      where the opt-outs were made: the platform itself, or 'any system' for a custom system
-with hubspot_opt_outs as (
+-- HubSpot's opt-outs and late sends come per person from int_consent__hubspot_late_sends (incremental per person: a
+-- run recomputes only the people whose sends or subscriptions changed); each late send's campaign is its marketing
+-- email's as the run finds it.
+with hubspot_people as (
+    select email_key, opted_out_at, marketing_email_id, late_sends
+    from {{ ref('int_consent__hubspot_late_sends') }}
+),
+
+hubspot_opt_outs as (
     select email_key, min(opted_out_at) as opted_out_at
-    from (
-        select email_key, status_changed_at as opted_out_at
-        from {{ ref('stg_hubspot__subscriptions') }}
-        where is_unsubscribed
-        union all
-        select email_key, occurred_at
-        from {{ ref('stg_hubspot__email_events') }}
-        where event_type = 'STATUSCHANGE'
-    ) as changes
-    where email_key is not null
+    from hubspot_people
     group by email_key
 ),
 
 hubspot_violations as (
-    select sends.email_key, sends.campaign_id, sends.occurred_at
-    from {{ ref('int_email_events__attributed') }} as sends
-    inner join hubspot_opt_outs as opt_outs on opt_outs.email_key = sends.email_key
-    where sends.event_type = 'SENT'
-      and sends.occurred_at > opt_outs.opted_out_at
+    select late.email_key, emails.campaign_id, late.late_sends
+    from hubspot_people as late
+    left join {{ ref('stg_hubspot__marketing_emails') }} as emails
+        on emails.marketing_email_id = late.marketing_email_id
+    where late.late_sends > 0
 ),
 
 marketo_opt_outs as (
@@ -59,6 +58,13 @@ marketo_violations as (
       and sends.occurred_at > opt_outs.opted_out_at
 ),
 
+-- the people custom systems touched: only their opt-outs are looked up (none at all in a stack without custom touches)
+touched as (
+    select distinct email_key
+    from {{ ref('stg_custom__touches') }}
+    where email_key is not null
+),
+
 -- every dated opt-out per person and channel, earliest first: one equi-join per touch, whatever system it came from
 any_opt_outs as (
     select email_key, channel, min(opted_out_at) as opted_out_at
@@ -80,6 +86,7 @@ any_opt_outs as (
         where is_withdrawn
     ) as changes
     where email_key is not null and opted_out_at is not null and channel is not null
+      and email_key in (select email_key from touched)
     group by email_key, channel
 ),
 
@@ -113,7 +120,7 @@ select
     'hubspot' as platform,
     (select count(*) from hubspot_opt_outs) as people_opted_out,
     count(distinct email_key) as people_sent_after_opt_out,
-    count(*) as sends_after_opt_out,
+    cast(coalesce(sum(late_sends), 0) as bigint) as sends_after_opt_out,
     count(distinct campaign_id) as campaigns_affected,
     {{ example_ids(mask_id('email_key')) }} as example_recipients,
     {{ example_ids("'salesforce:' || campaign_id") }} as example_campaigns,

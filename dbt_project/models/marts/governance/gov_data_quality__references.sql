@@ -38,26 +38,66 @@ deleted as (
     from {{ ref('stg_steward__tombstones') }}
 ),
 
-judged as (
+-- Each reference is judged per referenced value, not per referring row: the referring column is grouped first (10M
+-- email events name a handful of marketing emails), and only the few distinct values meet the target and the
+-- tombstones. The referring rows themselves are read again only for a value that is broken, to name examples.
+values_judged as (
     {%- for reference, platform, model, key, column, target, target_model, target_key in references %}
     select
         '{{ reference }}' as reference,
         '{{ platform }}' as platform,
         '{{ target }}' as target_entity,
-        cast(referring.{{ key }} as {{ text_type() }}) as record_id,
+        cast(referring.value as {{ text_type() }}) as value,
+        referring.refs,
         target.{{ target_key }} is null and deleted.record_id is null as is_broken,
         target.{{ target_key }} is null and deleted.record_id is not null as is_to_deleted
-    from {{ ref(model) }} as referring
-    left join {{ ref(target_model) }} as target on target.{{ target_key }} = referring.{{ column }}
+    from (
+        select {{ column }} as value, count(*) as refs
+        from {{ ref(model) }}
+        where {{ column }} is not null
+        group by {{ column }}
+    ) as referring
+    left join {{ ref(target_model) }} as target on target.{{ target_key }} = referring.value
     left join deleted
         on deleted.platform = '{{ platform }}' and deleted.entity = '{{ target }}'
-       and deleted.record_id = cast(referring.{{ column }} as {{ text_type() }})
-    where referring.{{ column }} is not null
-      and exists (select 1 from {{ ref(target_model) }})
+       and deleted.record_id = cast(referring.value as {{ text_type() }})
+    where exists (select 1 from {{ ref(target_model) }})
     {%- if not loop.last %}
     union all
     {%- endif %}
     {%- endfor %}
+),
+
+-- the referring records of the broken values (none on a healthy day: the join then has nothing to match)
+broken_records as (
+    {%- for reference, platform, model, key, column, target, target_model, target_key in references %}
+    select '{{ reference }}' as reference, {{ mask_id('referring.' ~ key) }} as record_token
+    from {{ ref(model) }} as referring
+    inner join values_judged as broken
+        on broken.reference = '{{ reference }}' and broken.is_broken
+       and broken.value = cast(referring.{{ column }} as {{ text_type() }})
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+examples as (
+    select reference, {{ example_ids('record_token') }} as example_ids
+    from broken_records
+    group by reference
+),
+
+judged as (
+    select
+        reference,
+        platform,
+        target_entity,
+        cast(sum(refs) as bigint) as references_made,
+        cast(coalesce(sum(case when is_broken then refs end), 0) as bigint) as broken_references,
+        cast(coalesce(sum(case when is_to_deleted then refs end), 0) as bigint) as references_to_deleted
+    from values_judged
+    group by reference, platform, target_entity
 )
 
 select
@@ -65,13 +105,13 @@ select
     judged.platform,
     split_part(judged.reference, '.', 2) as entity,
     judged.target_entity,
-    max(owners.owner) as owner,
-    count(*) as references_made,
-    count(*) filter (where judged.is_broken) as broken_references,
-    count(*) filter (where judged.is_to_deleted) as references_to_deleted,
-    cast(count(*) filter (where judged.is_broken) as {{ float_type() }}) / count(*) as broken_rate,
-    {{ example_ids("case when judged.is_broken then " ~ mask_id("judged.record_id") ~ " end") }} as example_ids
+    owners.owner,
+    judged.references_made,
+    judged.broken_references,
+    judged.references_to_deleted,
+    cast(judged.broken_references as {{ float_type() }}) / judged.references_made as broken_rate,
+    coalesce(examples.example_ids, {{ empty_text_array() }}) as example_ids
 from judged
+left join examples on examples.reference = judged.reference
 left join owners
     on owners.platform = judged.platform and owners.entity = split_part(judged.reference, '.', 2)
-group by judged.reference, judged.platform, judged.target_entity
