@@ -85,11 +85,13 @@
     insert into {{ target }} ({{ columns }}) select {{ columns }} from {{ temp }}
 {%- endmacro %}
 
-{# Post-hook before delete_tombstoned (same arguments): log the email_key of the rows it is about to delete.
+{# Post-hook before delete_tombstoned (same arguments): log the email_key of the rows it is about to delete, from the
+   same tombstones (`pending_tombstones`, macros/incremental_events.sql: those since the build's watermark; the older
+   ones name no row any more) and only when there is one, so a day without tombstones never scans the table.
    `key_prefix` (custom systems: the model key is `<integration>:<id>`) prefixes the tombstone's record id with its
    integration. #}
 {% macro log_tombstoned(model_key, entity, relation, raw_key, key_prefix=false) -%}
-    {%- if is_incremental() -%}
+    {%- if is_incremental() and tombstones_pending(entity) -%}
     {%- set log = change_log_relation(this) -%}
     insert into {{ log }} (seq, email_key, is_full)
     select (select max(seq) from {{ log }}), built.email_key, false
@@ -104,7 +106,7 @@
 
 {# delete_tombstoned for a model whose key is `<integration>:<record id>` (custom systems). #}
 {% macro delete_tombstoned_prefixed(model_key, entity, relation, raw_key) -%}
-    {%- if is_incremental() -%}
+    {%- if is_incremental() and tombstones_pending(entity) -%}
     delete from {{ this }} where {{ model_key }} in ({{ _tombstoned_keys(entity, relation, raw_key, true) }})
     {%- else -%}
     select 1
@@ -113,9 +115,8 @@
 
 {% macro _tombstoned_keys(entity, relation, raw_key, key_prefix) -%}
     select {% if key_prefix %}tombstones.integration || ':' || {% endif %}tombstones.record_id
-    from {{ source('steward', 'tombstones') }} as tombstones
-    where tombstones.entity = '{{ entity }}'
-      and not exists (select 1 from {{ relation }} as r where {{ raw_key }} = tombstones.record_id
+    from ({{ pending_tombstones(entity) }}) as tombstones
+    where not exists (select 1 from {{ relation }} as r where {{ raw_key }} = tombstones.record_id
                       {%- if key_prefix %} and r._integration = tombstones.integration{% endif %})
 {%- endmacro %}
 
