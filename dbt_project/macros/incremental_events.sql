@@ -202,7 +202,7 @@
 {% macro record_incremental_state() -%}
     {%- set state = api.Relation.create(database=this.database, schema=this.schema,
                                         identifier=this.identifier ~ '__built_from') -%}
-    {%- do run_query("drop table if exists " ~ state) -%}
+    drop table if exists {{ state }};
     create table {{ state }} as select cast('{{ _built_from_checksum() }}' as {{ text_type() }}) as checksum
 {%- endmacro %}
 
