@@ -93,6 +93,8 @@ FIRST = [
     "tests/dbt/test_incremental_consent.py",
     "tests/dbt/test_postgres_incremental_consent.py",
     "tests/dbt/test_per_key_identity.py",
+    "tests/dbt/test_incremental_late_sends.py",
+    "tests/dbt/test_postgres_incremental_late_sends.py",
     "tests/flows/test_deployments.py",  # a process worker runs two deployments
     "tests/flows/test_report_demo.py",
     "tests/flows/test_governance_source_down.py",  # the governed demo's next run, HubSpot down
