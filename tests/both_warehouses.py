@@ -9,12 +9,13 @@ there), or call :func:`both` to get one warehouse of each kind for a comparison.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable, ContextManager
 
 import pytest
 
 from steward.integrations.warehouse import Warehouse
 
-__all__ = ["any_warehouse", "duckdb_warehouse", "postgres_warehouse", "both", "KINDS"]
+__all__ = ["any_warehouse", "duckdb_warehouse", "postgres_warehouse", "both", "equals_full_refresh", "KINDS"]
 
 KINDS = ("duckdb", "postgres")
 
@@ -38,3 +39,26 @@ def any_warehouse(request, tmp_path) -> Warehouse:
     if request.param == "duckdb":
         return duckdb_warehouse(tmp_path)
     return postgres_warehouse(request.getfixturevalue("pg_server"))
+
+
+def equals_full_refresh(connect: Callable[[], ContextManager[Any]], compared: list[str], kept_schema: str,
+                        rebuild: Callable[[], None]) -> None:
+    """The daily-run tests' proof: each of ``compared`` (``schema.table``) as the incremental builds left it is kept
+    aside in ``kept_schema``, ``rebuild()`` rebuilds it with ``--full-refresh``, and the two must hold the same rows
+    (EXCEPT ALL both ways, duplicates counted). ``connect`` opens either warehouse (a DuckDB ``Warehouse.connect`` or
+    a psycopg connection in autocommit): the SQL is the same on both."""
+    def kept(name: str) -> str:
+        return f"{kept_schema}.inc_{name.split('.')[1]}"
+
+    with connect() as con:
+        for name in compared:
+            con.execute(f"drop table if exists {kept(name)}")
+            con.execute(f"create table {kept(name)} as select * from {name}")
+    rebuild()
+    with connect() as con:
+        for name in compared:
+            differences = con.execute(
+                f"select (select count(*) from (select * from {kept(name)} except all select * from {name}) as a) + "
+                f"(select count(*) from (select * from {name} except all select * from {kept(name)}) as b)"
+            ).fetchone()[0]
+            assert differences == 0, name

@@ -14,6 +14,7 @@ import json
 import pandas as pd
 import pytest
 
+from both_warehouses import equals_full_refresh
 from steward.contracts.batch import Batch
 from steward.contracts.policy import load_policy
 from steward.integrations.transform import dbt_build
@@ -81,17 +82,7 @@ def _late(wh: Warehouse, email: str) -> dict[str, int]:
 
 
 def _check_against_full_refresh(wh: Warehouse, work) -> None:
-    with wh.connect() as con:
-        for name in COMPARED:
-            con.execute(f"create or replace table main.inc_{name.split('.')[1]} as select * from {name}")
-    _build(wh, work, full_refresh=True)
-    with wh.connect() as con:
-        for name in COMPARED:
-            kept = f"main.inc_{name.split('.')[1]}"
-            differences = con.execute(
-                f"select (select count(*) from (select * from {kept} except all select * from {name})) + "
-                f"(select count(*) from (select * from {name} except all select * from {kept}))").fetchone()[0]
-            assert differences == 0, name
+    equals_full_refresh(wh.connect, COMPARED, "main", lambda: _build(wh, work, full_refresh=True))
 
 
 def first_landing(wh: Warehouse) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from both_warehouses import equals_full_refresh
 from pg import landed_then_built
 from steward.integrations.warehouse import Warehouse
 from steward.integrations.warehouse.landing import ensure_raw_tables
@@ -35,20 +36,8 @@ def test_postgres_incremental_consent_equals_a_full_refresh(tmp_path_factory, pg
                                                  "where not is_all").fetchall()}
 
     def compare() -> None:
-        with pg_server.psycopg.connect(url, autocommit=True) as pg:
-            for name in COMPARED:
-                kept = f"public.inc_{name.split('.')[1]}"
-                pg.execute(f"drop table if exists {kept}")
-                pg.execute(f"create table {kept} as select * from {name}")
-        copy_and_build(full_refresh=True)
-        with pg_server.psycopg.connect(url, autocommit=True) as pg:
-            for name in COMPARED:
-                kept = f"public.inc_{name.split('.')[1]}"
-                differences = pg.execute(
-                    f"select (select count(*) from (select * from {kept} except all select * from {name}) as a) + "
-                    f"(select count(*) from (select * from {name} except all select * from {kept}) as b)"
-                ).fetchone()[0]
-                assert differences == 0, name
+        equals_full_refresh(lambda: pg_server.psycopg.connect(url, autocommit=True), COMPARED, "public",
+                            lambda: copy_and_build(full_refresh=True))
 
     copy_and_build()  # nothing landed: every incremental model created empty
     first_landing(duck)

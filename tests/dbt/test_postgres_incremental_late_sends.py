@@ -5,6 +5,7 @@ beside the DuckDB one."""
 
 from __future__ import annotations
 
+from both_warehouses import equals_full_refresh
 from pg import landed_then_built
 from steward.integrations.warehouse import Warehouse
 from steward.integrations.warehouse.landing import ensure_raw_tables
@@ -39,20 +40,8 @@ def test_postgres_incremental_late_sends_equal_a_full_refresh(tmp_path_factory, 
                            "from governance.gov_consent__sends_after_opt_out where platform = 'hubspot'")[0])
 
     def compare() -> None:
-        with pg_server.psycopg.connect(url, autocommit=True) as pg:
-            for name in COMPARED:
-                kept = f"public.inc_{name.split('.')[1]}"
-                pg.execute(f"drop table if exists {kept}")
-                pg.execute(f"create table {kept} as select * from {name}")
-        copy_and_build(full_refresh=True)
-        with pg_server.psycopg.connect(url, autocommit=True) as pg:
-            for name in COMPARED:
-                kept = f"public.inc_{name.split('.')[1]}"
-                differences = pg.execute(
-                    f"select (select count(*) from (select * from {kept} except all select * from {name}) as a) + "
-                    f"(select count(*) from (select * from {name} except all select * from {kept}) as b)"
-                ).fetchone()[0]
-                assert differences == 0, name
+        equals_full_refresh(lambda: pg_server.psycopg.connect(url, autocommit=True), COMPARED, "public",
+                            lambda: copy_and_build(full_refresh=True))
 
     copy_and_build()  # nothing landed: every incremental model created empty
     first_landing(duck)
