@@ -103,17 +103,21 @@ def first_landing(wh: Warehouse) -> None:
                                           _send(5, "p4@example.com", "2026-11-02 10:00", kind="OPEN")])
 
 
+def empty_then_landed(folder, build, landing) -> tuple[Warehouse, object]:
+    """A warehouse in ``folder`` built by ``build`` once while empty (every incremental model created empty), then
+    after ``landing``: where each day of the daily-build tests starts."""
+    wh = Warehouse(folder / "w.duckdb")
+    ensure_raw_tables(wh)
+    work = folder / "dbt"
+    build(wh, work)
+    landing(wh)
+    build(wh, work)
+    return wh, work
+
+
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    """Built once while empty (every incremental model created empty), then after the first landing."""
-    tmp_path = tmp_path_factory.mktemp("incremental_consent")
-    wh = Warehouse(tmp_path / "w.duckdb")
-    ensure_raw_tables(wh)
-    work = tmp_path / "dbt"
-    _build(wh, work)
-    first_landing(wh)
-    _build(wh, work)
-    return wh, work
+    return empty_then_landed(tmp_path_factory.mktemp("incremental_consent"), _build, first_landing)
 
 
 def test_the_first_landing_equals_a_full_refresh(warehouse):

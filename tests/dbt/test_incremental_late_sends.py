@@ -13,8 +13,7 @@ from both_warehouses import equals_full_refresh
 from steward.contracts.policy import load_policy
 from steward.integrations.transform import dbt_build
 from steward.integrations.warehouse import Warehouse
-from steward.integrations.warehouse.landing import ensure_raw_tables
-from test_incremental_consent import _land, _send, _subscription, first_landing
+from test_incremental_consent import _land, _send, _subscription, empty_then_landed, first_landing
 from test_incremental_people import AS_OF
 
 COMPARED = ["staging.int_consent__hubspot_late_sends", "governance.gov_consent__sends_after_opt_out"]
@@ -49,15 +48,8 @@ def _check_against_full_refresh(wh: Warehouse, work) -> None:
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    """Built once while empty (every incremental model created empty), then after the first landing."""
-    tmp_path = tmp_path_factory.mktemp("incremental_late_sends")
-    wh = Warehouse(tmp_path / "w.duckdb")
-    ensure_raw_tables(wh)
-    work = tmp_path / "dbt"
-    _build(wh, work)
-    first_landing(wh)
-    _build(wh, work)
-    return wh, work
+    """Built once while empty, then after the first landing (test_incremental_consent's world)."""
+    return empty_then_landed(tmp_path_factory.mktemp("incremental_late_sends"), _build, first_landing)
 
 
 def test_the_first_landing_equals_a_full_refresh(warehouse):
