@@ -259,6 +259,18 @@ def _join(key: Path | PostgresTarget, run_id: str | None) -> bool:
     return True
 
 
+def _take(key: Path | PostgresTarget, run_id: str | None, timeout: float,
+          on_wait: Callable[[LockHolder | None], None] | None) -> None:
+    """Count one more user of this process's hold of ``key``, taking the lock first if the process has none."""
+    if not _join(key, run_id):
+        with _ACQUIRING:
+            if not _join(key, run_id):
+                lock = writer_lock(key)
+                lock.acquire(LockHolder(run_id), timeout, on_wait)
+                with _GUARD:
+                    _HELD[key] = (lock, 1)
+
+
 @contextmanager
 def hold(warehouse: Path | PostgresTarget, run_id: str | None, timeout: float = DEFAULT_LOCK_TIMEOUT,
          on_wait: Callable[[LockHolder | None], None] | None = None, monitor: bool = False) -> Iterator[None]:
@@ -269,13 +281,7 @@ def hold(warehouse: Path | PostgresTarget, run_id: str | None, timeout: float = 
     if monitor and isinstance(key, PostgresTarget):
         yield
         return
-    if not _join(key, run_id):
-        with _ACQUIRING:
-            if not _join(key, run_id):
-                lock = writer_lock(key)
-                lock.acquire(LockHolder(run_id), timeout, on_wait)
-                with _GUARD:
-                    _HELD[key] = (lock, 1)
+    _take(key, run_id, timeout, on_wait)
     try:
         yield
     finally:
@@ -294,10 +300,9 @@ def hold_until_exit(warehouse: Path | PostgresTarget, run_id: str | None, timeou
 
     For a command (``steward run``) rather than a flow: dbt-duckdb may keep its DuckDB handle open until the
     process exits, and a lock let go before that would let the next run in to meet DuckDB's own lock error.
+    The count it adds is never given back, so the lock stays in this process's table until the process ends. (It
+    used to be a ``hold`` entered and kept: that suspended generator was finalized at interpreter exit, after the
+    module's globals were gone, and a long-lived process that had run the command in-process, a pytest worker,
+    printed "Exception ignored" as it shut down.)
     """
-    held = hold(warehouse, run_id, timeout, on_wait)
-    held.__enter__()
-    _KEPT.append(held)  # a collected generator would run its ``finally`` and let go
-
-
-_KEPT: list = []
+    _take(_key(warehouse), run_id, timeout, on_wait)
