@@ -45,7 +45,7 @@ def test_a_refused_run_starts_no_server_and_leaves_the_process_as_it_was(tmp_pat
     [line] = proc.stderr.splitlines()  # one line, no traceback
     assert line.startswith("error: steward.yaml: integrations.0.platform: Value error, unknown platform 'salesfarce'")
     assert proc.stdout == "" and "\x1b[" not in proc.stderr  # plain text, as through a pipe
-    assert _children() == children and "server" not in runtime._started  # no temporary Prefect server
+    assert not _children() - children and "server" not in runtime._started  # no temporary Prefect server
     assert dict(os.environ) == environ  # --verbose's PREFECT_LOGGING_LEVEL and the helper's PREFECT_API_URL undone
     assert (os.getcwd(), sys.argv) == (folder, argv)
     assert {s: signal.getsignal(s) for s in handlers} == handlers
