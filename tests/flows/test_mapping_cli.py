@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from cli_in_process import steward_in_process
 from test_cli_end_to_end import steward
 
 pytestmark = pytest.mark.slow
@@ -41,7 +42,10 @@ def _one_error(proc) -> str:
 def test_a_hostile_expression_is_refused_by_every_command_that_loads_the_config(tmp_path, command):
     _workspace(tmp_path, {**TOUCHES, "columns": {**TOUCHES["columns"],
                                                   "campaign_id": {"expr": "read_csv('/etc/passwd')"}}})
-    error = _one_error(steward(*command, "-c", str(tmp_path / "steward.yaml"), cwd=tmp_path))
+    # `steward run` in a process, as a user meets it; `steward health` refuses it as its config loads, in the pytest
+    # process (tests/cli_in_process.py)
+    cli = steward if command == ["run"] else steward_in_process
+    error = _one_error(cli(*command, "-c", str(tmp_path / "steward.yaml"), cwd=tmp_path))
     assert error == (f"error: {tmp_path / 'steward.yaml'}: integrations[0].mappings.touches.columns.campaign_id.expr: "
                      "calls function read_csv, which is not on the allowed list")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "steward.yaml"]  # nothing opened or written

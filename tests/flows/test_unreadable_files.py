@@ -1,7 +1,11 @@
 """Whatever file is given as steward.yaml, policy or launch spec, the answer is one line naming it and exit 2.
 
 A binary file used to end in a 76-line traceback and exit 1 (issue #16, case 11). The three loaders now share one
-reader (``contracts/yaml_input.py``); these tests go through the real ``steward`` command, the way a user meets it.
+reader (``contracts/yaml_input.py``); these tests go through the real ``steward`` command. The binary file given as
+each of the three, and the policy that would run code, go through a ``steward`` process, the way a user meets them
+(its exit code, no traceback); the other contents and policies reach the same loaders through the same entry point
+in the pytest process (tests/cli_in_process.py), a refusal decided before anything runs, without 3 CPU seconds of a
+new process each.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from steward.contracts.policy import load_policy
 from steward.flows.config import load_config
 from steward.flows.launch_spec import load_launch_spec
 from steward.contracts.errors import ConfigError
+from cli_in_process import steward_in_process
 from test_cli_end_to_end import steward
 
 pytestmark = pytest.mark.slow
@@ -30,9 +35,13 @@ BAD = {
 }
 
 
+def _errors(proc) -> list[str]:
+    return [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+
+
 def _cli_error(proc, path: Path, expected: str) -> None:
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    errors = _errors(proc)
     assert len(errors) == 1, proc.stderr
     assert errors[0].startswith(f"error: {path}: ") and expected in errors[0], errors[0]
     assert "Traceback" not in proc.stderr
@@ -48,11 +57,15 @@ def test_an_unreadable_file_is_one_line_and_exit_2(tmp_path, kind, bad):
         config = {**CONFIG, **({"policy": "policy.yaml"} if kind == "policy" else {})}
         (tmp_path / "steward.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     if kind == "launch spec":
-        proc = steward("audit-launch", str(target), "-c", str(tmp_path / "steward.yaml"), cwd=tmp_path)
+        args = ("audit-launch", str(target), "-c", str(tmp_path / "steward.yaml"))
     else:
-        proc = steward("run", "-c", str(tmp_path / "steward.yaml"), cwd=tmp_path)
+        args = ("run", "-c", str(tmp_path / "steward.yaml"))
+    proc = (steward if bad == "binary" else steward_in_process)(*args, cwd=tmp_path)
     _cli_error(proc, target, expected)
     assert not (tmp_path / "steward.duckdb").exists()  # refused before anything was opened
+    if bad == "binary":  # the in-process call gives the process's answer
+        again = steward_in_process(*args, cwd=tmp_path)
+        assert (again.returncode, again.stdout, _errors(again)) == (proc.returncode, proc.stdout, _errors(proc))
 
 
 RULE = {"family": "privacy_consent", "mart": "gov_consent__channel_purpose", "subject_type": "channel",
@@ -75,7 +88,8 @@ def test_a_hostile_policy_is_refused_by_steward_run(tmp_path, case):
     policy, expected = HOSTILE_POLICIES[case]
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
     (tmp_path / "steward.yaml").write_text(yaml.safe_dump({**CONFIG, "policy": "policy.yaml"}), encoding="utf-8")
-    proc = steward("run", "-c", str(tmp_path / "steward.yaml"), cwd=tmp_path)
+    run = steward if case == "where runs code" else steward_in_process
+    proc = run("run", "-c", str(tmp_path / "steward.yaml"), cwd=tmp_path)
     _cli_error(proc, tmp_path / "policy.yaml", expected)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["policy.yaml", "steward.yaml"]  # no 'f', no warehouse
 
