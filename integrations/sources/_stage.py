@@ -46,6 +46,7 @@ _OWNED = re.compile(re.escape(STAGE_PREFIX) + r"(\d+)-[a-z0-9_]+")
 # nothing in it changed for a day (a stage lives for one pull: minutes at ten million rows).
 _UNOWNED = re.compile(re.escape(STAGE_PREFIX) + r"[a-z0-9_]{8}")
 UNOWNED_AGE_SECONDS = 24 * 3600
+REUSE_MARGIN_SECONDS = 60  # a folder older than its pid's live process by this much is an earlier process's
 # Staging files still open from staging (path of the DuckDB file -> its connection), until the contract judges them
 # (``take_stage``): opening a DuckDB file starts a database and closing it checkpoints the file, which costs more
 # than staging and judging a small export, so a staged file is opened once, not once to stage and once to judge.
@@ -145,9 +146,9 @@ def sweep_stages(temp_dir: Path | str | None = None) -> list[Path]:
     """Remove the staging folders of processes that are gone; returns the folders removed.
 
     Only folders in the temp dir (``tempfile.gettempdir()``) named by ``stage_file`` are looked at; a folder whose
-    process still runs is left alone, and so is this process's own. A pid reused by another live process keeps its
-    folder until that process ends too (the safe side). Folders named before pids were (no pid in the name) go
-    once nothing in them changed for ``UNOWNED_AGE_SECONDS``."""
+    process still runs is left alone, and so is this process's own, unless the folder is older than that process
+    (``_predates``: its pid was reused, as a restarted container's steward gets the same small pid again). Folders
+    named before pids were (no pid in the name) go once nothing in them changed for ``UNOWNED_AGE_SECONDS``."""
     base = Path(temp_dir if temp_dir is not None else tempfile.gettempdir())
     removed: list[Path] = []
     try:
@@ -160,7 +161,7 @@ def sweep_stages(temp_dir: Path | str | None = None) -> list[Path]:
         owned = _OWNED.fullmatch(entry.name)
         if owned:
             pid = int(owned.group(1))
-            if pid == os.getpid() or _alive(pid):
+            if (pid == os.getpid() or _alive(pid)) and not _predates(Path(entry.path), pid):
                 continue
         elif not (_UNOWNED.fullmatch(entry.name) and _idle(Path(entry.path), UNOWNED_AGE_SECONDS)):
             continue
@@ -182,6 +183,33 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True  # cannot tell: the safe side
     return True
+
+
+def _predates(folder: Path, pid: int) -> bool:
+    """The folder was last changed well before process ``pid`` started, so that process did not make it: it holds the
+    pid of an earlier process. A process makes its folder after it starts, and the folder's mtime can only be later;
+    ``REUSE_MARGIN_SECONDS`` absorbs a wall clock stepped forward since. Known from ``/proc`` (Linux); elsewhere
+    never (the folder stays)."""
+    started = _started(pid)
+    if started is None:
+        return False
+    try:
+        changed = folder.stat().st_mtime
+    except OSError:
+        return False
+    return started > changed + REUSE_MARGIN_SECONDS
+
+
+def _started(pid: int) -> float | None:
+    """When process ``pid`` started, in epoch seconds, from ``/proc``; None where there is no ``/proc``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[19])  # field 22, starttime: clock ticks after boot (fields counted from 3 after the name)
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def _idle(folder: Path, seconds: float) -> bool:

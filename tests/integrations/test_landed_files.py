@@ -200,8 +200,15 @@ def test_staging_folders_of_gone_processes_are_swept_and_no_others(tmp_path):
         for path in (legacy_old / "rows.duckdb", legacy_old):
             os.utime(path, (long_ago, long_ago))
         (temp / f"{STAGE_PREFIX}1-file").write_text("a file, not a folder")
+        # a live pid, reused (known from /proc): the folder was last changed a day before the live process with that
+        # pid (this one, the stager) started, so an earlier process with the same pid made it
+        reused = [temp / f"{STAGE_PREFIX}{os.getpid()}-earlier0", temp / f"{STAGE_PREFIX}{live.pid}-earlier1"]
+        for made in reused if sys.platform == "linux" else []:
+            made.mkdir()
+            os.utime(made, (time.time() - 10**5, time.time() - 10**5))
 
-        assert sorted(sweep_stages(temp)) == sorted([orphan, legacy_old])
+        expected = sorted([orphan, legacy_old, *(p for p in reused if p.exists())])
+        assert sorted(sweep_stages(temp)) == expected
         assert not orphan.exists() and not legacy_old.exists()
         assert running.is_dir() and (running / "rows.duckdb").is_file()  # a live process's folder stays
         assert all(p.exists() for p in [mine, *foreign, legacy_new, temp / f"{STAGE_PREFIX}1-file"])
