@@ -186,7 +186,9 @@ def landed_file(wh: Warehouse, integration: str, entity: str, key: str) -> Lande
     Rows written before keys hold the file's absolute path; such a row is the file's when that path ends in the key
     (``/old/stack/exports/sf/contacts.csv`` for ``contacts.csv``), wherever the folder is now: the integration and
     the entity already name the file, the key only tells it from a file an older mapping named. The size and mtime,
-    or the content (``export_files``), still decide whether the file is the one that landed."""
+    or the content (``export_files``), still decide whether the file is the one that landed. Size and modification
+    time are what ``make`` and ``rsync`` trust: a file rewritten in place gets a new mtime, a file appended to a new
+    size. A tool that rewrites a file and restores its mtime defeats it; touch the file."""
     with wh.connect() as con:
         rows = con.execute("select f.source, f.size, f.mtime_ns, f.fingerprint, f.batch_id from ledger.landed_files f "
                            "join ledger.batches b on b.integration = f.integration and b.entity = f.entity "
