@@ -25,6 +25,7 @@ from ..integrations.warehouse import ledger
 from ..integrations.transform.drift_gate import drift_gate
 from ..integrations.transform.policy_marts import refuse_unknown_marts
 from ..integrations.health import health_gate
+from ..integrations.sources._stage import sweep_stages
 from ..integrations.warehouse.refusals import refusals_for_run
 from .stopping import stop_reason
 from ..integrations.warehouse import Warehouse
@@ -113,6 +114,8 @@ def governance_run(params: RunParams) -> RunResult:
         with wh.pinned():
             for stale in ledger.mark_abandoned(wh):
                 report("start", f"run {stale} was left running by a process that is gone: marked abandoned")
+            for folder in sweep_stages():  # a killed run's staged exports: its process cannot remove them
+                report("start", f"removed {folder}: staging left by a process that is gone")
             active_run(wh, run_id)
             try:
                 return _govern(cfg, policy, wh, run_id, params.kind, params.full_refresh)

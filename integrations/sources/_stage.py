@@ -9,17 +9,21 @@ lines counted and every column a plain value. Whatever fails, the stage gives up
 screened record by record, so a bad record still costs only itself and is named with the same reason.
 
 The staging file lives in its own temporary folder with its own memory limit, and DuckDB spills to that folder, so
-a file larger than memory is staged, not held.
+a file larger than memory is staged, not held. The folder's name carries the pid of the process staging
+(``steward-stage-<pid>-<random>``): a process killed outright (``kill -9``, a lost container) cannot remove it, so
+the next run's start removes the folders whose process is gone (``sweep_stages``).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import re
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -31,11 +35,18 @@ from ...contracts.batch import Stream
 from ._records import DEFAULT_BATCH_ROWS
 from ._screen import MAX_RECORD_BYTES, Screened, _csv_problem
 
-__all__ = ["Scan", "Staged", "scan_file", "stage_file", "take_stage", "STAGE_MEMORY"]
+__all__ = ["Scan", "Staged", "scan_file", "stage_file", "take_stage", "sweep_stages", "STAGE_MEMORY", "STAGE_PREFIX"]
 
 STAGE_MEMORY = "1GB"  # DuckDB's memory limit while staging one file; beyond it, it spills to the stage's folder
 SAMPLE_ROWS = DEFAULT_BATCH_ROWS  # the first rows, as a DataFrame: the batch path's first batch, for drift and types
 _CHUNK = 1 << 22
+STAGE_PREFIX = "steward-stage-"  # + "<pid>-" + tempfile's random part: the temp dir's folders Steward may sweep
+_OWNED = re.compile(re.escape(STAGE_PREFIX) + r"(\d+)-[a-z0-9_]+")
+# A folder named before the pid was (``steward-stage-<random>``): its process cannot be known, so it goes only when
+# nothing in it changed for a day (a stage lives for one pull: minutes at ten million rows).
+_UNOWNED = re.compile(re.escape(STAGE_PREFIX) + r"[a-z0-9_]{8}")
+UNOWNED_AGE_SECONDS = 24 * 3600
+REUSE_MARGIN_SECONDS = 60  # a folder older than its pid's live process by this much is an earlier process's
 # Staging files still open from staging (path of the DuckDB file -> its connection), until the contract judges them
 # (``take_stage``): opening a DuckDB file starts a database and closing it checkpoints the file, which costs more
 # than staging and judging a small export, so a staged file is opened once, not once to stage and once to judge.
@@ -103,7 +114,7 @@ def stage_file(stream: Stream, path: Path, scan: Scan,
     columns and types the batch path would have read."""
     if (scan.nul and stream.format != "parquet") or stream.format not in ("csv", "json", "parquet"):
         return None
-    folder = Path(tempfile.mkdtemp(prefix="steward-stage-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}-"))
     con = duckdb.connect(str(folder / "rows.duckdb"))
     staged = None
     try:
@@ -129,6 +140,86 @@ def stage_file(stream: Stream, path: Path, scan: Scan,
         if staged is None:
             con.close()
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_stages(temp_dir: Path | str | None = None) -> list[Path]:
+    """Remove the staging folders of processes that are gone; returns the folders removed.
+
+    Only folders in the temp dir (``tempfile.gettempdir()``) named by ``stage_file`` are looked at; a folder whose
+    process still runs is left alone, and so is this process's own, unless the folder is older than that process
+    (``_predates``: its pid was reused, as a restarted container's steward gets the same small pid again). Folders
+    named before pids were (no pid in the name) go once nothing in them changed for ``UNOWNED_AGE_SECONDS``."""
+    base = Path(temp_dir if temp_dir is not None else tempfile.gettempdir())
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(STAGE_PREFIX) or not entry.is_dir(follow_symlinks=False):
+            continue
+        owned = _OWNED.fullmatch(entry.name)
+        if owned:
+            pid = int(owned.group(1))
+            if (pid == os.getpid() or _alive(pid)) and not _predates(Path(entry.path), pid):
+                continue
+        elif not (_UNOWNED.fullmatch(entry.name) and _idle(Path(entry.path), UNOWNED_AGE_SECONDS)):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        if not os.path.lexists(entry.path):
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":  # signal 0 is CTRL_C_EVENT there, not a probe: never ask; the folder stays
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    except OSError:
+        return True  # cannot tell: the safe side
+    return True
+
+
+def _predates(folder: Path, pid: int) -> bool:
+    """The folder was last changed well before process ``pid`` started, so that process did not make it: it holds the
+    pid of an earlier process. A process makes its folder after it starts, and the folder's mtime can only be later;
+    ``REUSE_MARGIN_SECONDS`` absorbs a wall clock stepped forward since. Known from ``/proc`` (Linux); elsewhere
+    never (the folder stays)."""
+    started = _started(pid)
+    if started is None:
+        return False
+    try:
+        changed = folder.stat().st_mtime
+    except OSError:
+        return False
+    return started > changed + REUSE_MARGIN_SECONDS
+
+
+def _started(pid: int) -> float | None:
+    """When process ``pid`` started, in epoch seconds, from ``/proc``; None where there is no ``/proc``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[19])  # field 22, starttime: clock ticks after boot (fields counted from 3 after the name)
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _idle(folder: Path, seconds: float) -> bool:
+    """Neither the folder nor anything directly in it changed for ``seconds``."""
+    cutoff = time.time() - seconds
+    try:
+        stamps = [folder.stat().st_mtime, *(e.stat(follow_symlinks=False).st_mtime for e in os.scandir(folder))]
+    except OSError:
+        return False
+    return max(stamps) < cutoff
 
 
 def _csv_lines_clean(con: duckdb.DuckDBPyConnection, path: Path, lines: int) -> bool:

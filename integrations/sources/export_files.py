@@ -34,7 +34,7 @@ import pandas as pd
 from ...contracts.errors import SourceError
 from ...contracts.mapping import EntityMapping, format_for
 from ..warehouse.confined_sql import describe_error
-from ..warehouse.landing import landed_fingerprint
+from ..warehouse.landing import already_landed, landed_file, landed_key, remember_file
 from ..warehouse.ledger import confirmed_state, record_control
 from ..warehouse import Warehouse
 from ...contracts.batch import Batch, Rejected, Stream
@@ -90,9 +90,11 @@ class ExportFilesAdapter:
         default) holds the whole file in a DuckDB file of its own, judged and landed by SQL (``check_staged``,
         ``land_staged``); its ``frame`` holds only the first rows, so a caller judging frames never asks for it. A
         file whose size and mtime match a landed batch of it yields that batch's fingerprint only (it is then
-        skipped without being read). Otherwise the file's unreadable records ride on its last batch; a file
-        that fits one batch keeps the file's hash as its fingerprint, a longer one gets one per batch, so a rerun
-        of the same export lands nothing twice.
+        skipped without being read); one whose stat changed but whose content (hashed, as every read hashes it)
+        landed before is skipped without being staged. Files are known by their path in the integration's folder
+        (``landing.landed_key``), so a folder moved or restored elsewhere is not read again. Otherwise the file's
+        unreadable records ride on its last batch; a file that fits one batch keeps the file's hash as its
+        fingerprint, a longer one gets one per batch, so a rerun of the same export lands nothing twice.
         """
         stream = next((s for s in self._streams if s.entity == entity), None)
         if stream is None:
@@ -107,16 +109,28 @@ class ExportFilesAdapter:
         mapping = self.mappings.get(entity)
         if mapping is not None:  # a mapped file is always read: the same file through a changed mapping is new
             _check_mapped_columns(stream, path, mapping)
-        elif stage and since is None:
-            known = landed_fingerprint(self.warehouse, self.name, stream.entity, str(path), stat) \
-                if self.warehouse is not None else None
-            if known:  # landed before and not touched since: recognised by its size and mtime, never read again
-                yield Batch(self.name, stream, pd.DataFrame(), str(path), known, merge=True, file_stat=stat,
-                            delivery=self.delivery)
+        known = None
+        if mapping is None and stage and since is None and self.warehouse is not None:
+            known = landed_file(self.warehouse, self.name, stream.entity, landed_key(stream))
+            if known is not None and known.same_stat(stat):  # landed and not touched since: never read again
+                batch = self._known(stream, path, known.fingerprint, stat)
+                if known.source != landed_key(stream):  # a row written before keys: kept under the key from now
+                    remember_file(self.warehouse, batch, known.batch_id)
+                yield batch
                 return
         scan = _scan(path)
         if mapping is not None:
             scan = dataclasses.replace(scan, digest=_chunk_digest(scan.digest, mapping.fingerprint()))
+        elif stage and since is None and self.warehouse is not None:
+            # the stat differs (touched, copied without -p, restored) but the content may not: the hash every read
+            # needs anyway says so before the file is staged, judged and merged for nothing
+            batch = self._known(stream, path, scan.digest, stat)
+            seen = already_landed(self.warehouse, batch)
+            if seen is not None:
+                if known is not None:  # a file landed whole: known by its new stat from the next pull
+                    remember_file(self.warehouse, batch, seen.batch_id)
+                yield batch
+                return
         staged = _stage(stream, path, scan, mapping) if stage and since is None else None
         if staged is not None:
             try:
@@ -126,6 +140,11 @@ class ExportFilesAdapter:
                 staged.discard()
             return
         yield from self._batches(stream, path, scan.digest, since, mapping)
+
+    def _known(self, stream: Stream, path: Path, fingerprint: str, stat: tuple[int, int]) -> Batch:
+        """The batch of a file whose content landed before: its fingerprint only, no rows (the pull skips it)."""
+        return Batch(self.name, stream, pd.DataFrame(), str(path), fingerprint, merge=True, file_stat=stat,
+                     delivery=self.delivery)
 
     def _batches(self, stream: Stream, path: Path, digest: str, since: datetime | None,
                  mapping: EntityMapping | None = None) -> Iterator[Batch]:

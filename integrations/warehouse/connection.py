@@ -44,7 +44,9 @@ create table if not exists ledger.batches (
 alter table ledger.batches add column if not exists owner varchar;
 alter table ledger.batches add column if not exists delivery varchar;
 -- Each export file landed whole, with its size and mtime when read: the next pull knows an untouched file without
--- reading it (landing.landed_fingerprint). Created here with the ledger, not on first use: integrations are pulled
+-- reading it (landing.landed_file). ``source`` is the file's path relative to its integration's folder
+-- (landing.landed_key), so a moved stack folder is still known; rows written before hold absolute paths, still
+-- matched by their ending and rewritten under the key when next seen. Created here with the ledger, not on first use: integrations are pulled
 -- from several threads, and two creating it at once conflict.
 create table if not exists ledger.landed_files (
     integration varchar, entity varchar, source varchar, size bigint, mtime_ns bigint, fingerprint varchar,

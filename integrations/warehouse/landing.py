@@ -14,15 +14,17 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import PurePath, PureWindowsPath
 
 import pandas as pd
 
 from ...contracts.registry import SOURCE_CONTRACTS
 from ...contracts.errors import BreakingDrift
-from ...contracts.batch import Batch
+from ...contracts.batch import Batch, Stream
 from .connection import Warehouse
 
-__all__ = ["LandResult", "land_batch", "land_staged", "already_landed", "landed_fingerprint", "remember_file",
+__all__ = ["LandResult", "land_batch", "land_staged", "already_landed", "landed_file", "landed_key",
+           "LandedFile", "remember_file",
            "raw_table", "ensure_raw_table", "ensure_raw_tables", "read_watermark", "latest_types", "QUARANTINE_KEEP_MAX"]
 
 # Quarantined rows kept per batch by default; the counts in ledger.batches stay exact beyond it.
@@ -157,30 +159,75 @@ def land_batch(wh: Warehouse, batch: Batch, valid: pd.DataFrame, quarantined: pd
     return LandResult(batch_id, batch.integration, stream.entity, rows_read, len(valid), rows_quarantined)
 
 
-def landed_fingerprint(wh: Warehouse, integration: str, entity: str, source: str,
-                       stat: tuple[int, int]) -> str | None:
-    """The fingerprint of the batch that landed ``source`` when it had this (size, mtime_ns), if one did.
+def landed_key(stream: Stream) -> str:
+    """How ``ledger.landed_files`` names an export file: its path relative to the integration's folder (the
+    stream's ``path``, or the mapping's ``file``), not where the folder happens to be. A stack folder moved, copied
+    or restored elsewhere keeps its keys, so its next run does not read every export again."""
+    return PurePath(stream.path).as_posix()
 
-    Size and modification time are what ``make`` and ``rsync`` trust: a file rewritten in place gets a new mtime,
-    a file appended to a new size. A tool that rewrites a file and restores its mtime defeats it; touch the file."""
+
+@dataclass(frozen=True)
+class LandedFile:
+    """A file landed whole (``ledger.landed_files``): its size and mtime when read, and its batch's fingerprint."""
+
+    source: str  # the key (``landed_key``), or the absolute path a row written before keys holds
+    size: int
+    mtime_ns: int
+    fingerprint: str
+    batch_id: str
+
+    def same_stat(self, stat: tuple[int, int]) -> bool:
+        return (self.size, self.mtime_ns) == tuple(stat)
+
+
+def landed_file(wh: Warehouse, integration: str, entity: str, key: str) -> LandedFile | None:
+    """The landed-file row of this integration's entity file ``key`` whose batch is still in the ledger, if any.
+
+    Rows written before keys hold the file's absolute path; such a row is the file's when that path ends in the key
+    (``/old/stack/exports/sf/contacts.csv`` for ``contacts.csv``), wherever the folder is now: the integration and
+    the entity already name the file, the key only tells it from a file an older mapping named. The size and mtime,
+    or the content (``export_files``), still decide whether the file is the one that landed. Size and modification
+    time are what ``make`` and ``rsync`` trust: a file rewritten in place gets a new mtime, a file appended to a new
+    size. A tool that rewrites a file and restores its mtime defeats it; touch the file."""
     with wh.connect() as con:
-        row = con.execute("select f.fingerprint from ledger.landed_files f join ledger.batches b "
-                          "on b.integration = f.integration and b.entity = f.entity and b.fingerprint = f.fingerprint "
-                          "where f.integration = ? and f.entity = ? and f.source = ? and f.size = ? "
-                          "and f.mtime_ns = ? limit 1", [integration, entity, source, stat[0], stat[1]]).fetchall()
-    return row[0][0] if row else None
+        rows = con.execute("select f.source, f.size, f.mtime_ns, f.fingerprint, f.batch_id from ledger.landed_files f "
+                           "join ledger.batches b on b.integration = f.integration and b.entity = f.entity "
+                           "and b.fingerprint = f.fingerprint where f.integration = ? and f.entity = ?",
+                           [integration, entity]).fetchall()
+    found = [LandedFile(*row) for row in rows if row[0] == key] or \
+        [LandedFile(*row) for row in rows if _legacy_match(row[0], key)]
+    return found[0] if found else None
+
+
+def _legacy_match(source: str, key: str) -> bool:
+    """A row written before keys (an absolute path) names the file ``key`` when its path ends in it."""
+    path = source.replace("\\", "/")
+    return (path.startswith("/") or PureWindowsPath(source).is_absolute()) and path.endswith("/" + key)
 
 
 def remember_file(wh: Warehouse, batch: Batch, batch_id: str) -> None:
-    """A file landed whole before, touched or rewritten since with the same content (``already_landed``): its row in
-    ``ledger.landed_files`` takes the file's new size and mtime, so the next pull knows it by its stat
-    (``landed_fingerprint``) instead of hashing and staging the whole file again at every run. A file with no row
-    (landed in batches, or never) gets none here: only ``land_staged`` adds rows."""
-    with wh.connect() as con:
-        con.execute("update ledger.landed_files set size = ?, mtime_ns = ?, fingerprint = ?, batch_id = ?, "
-                    "landed_at = ? where integration = ? and entity = ? and source = ?",
-                    [batch.file_stat[0], batch.file_stat[1], batch.fingerprint, batch_id, datetime.now(timezone.utc),
-                     batch.integration, batch.stream.entity, batch.source])
+    """A file whose content landed before under another stat (touched, copied without ``-p``, restored) or another
+    path (a row written before keys): its row in ``ledger.landed_files``, under its key, takes the file's size and
+    mtime now, so the next pull knows it by its stat (``landed_file``) instead of reading the whole file again at
+    every run. Rows of the same file under an absolute path (written before keys) go: one row per file. Called only
+    for a file that has a row (landed whole by ``land_staged``): a file landed in batches, or never, gets none."""
+    with _LANDING, wh.connect() as con:
+        _record_file(con, batch, batch_id, datetime.now(timezone.utc))
+
+
+def _record_file(con, batch: Batch, batch_id: str, now: datetime) -> None:
+    """Upsert the file's row by key and drop the rows written for it before keys (same transaction as the caller's,
+    on either warehouse: the legacy rows are found in Python, their paths compared exactly)."""
+    key = landed_key(batch.stream)
+    entity = batch.stream.entity
+    for (source,) in con.execute("select source from ledger.landed_files where integration = ? and entity = ?",
+                                 [batch.integration, entity]).fetchall():
+        if source != key and _legacy_match(source, key):
+            con.execute("delete from ledger.landed_files where integration = ? and entity = ? and source = ?",
+                        [batch.integration, entity, source])
+    con.execute("insert or replace into ledger.landed_files values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [batch.integration, entity, key, batch.file_stat[0], batch.file_stat[1], batch.fingerprint,
+                 batch_id, now])
 
 
 def already_landed(wh: Warehouse, batch: Batch) -> LandResult | None:
@@ -286,9 +333,7 @@ def land_staged(wh: Warehouse, batch: Batch, verdict, run_id: str, owner: str | 
                              json.dumps(list(map(str, batch.frame.columns))), now,
                              json.dumps(verdict.types) if verdict.types else None])
                 if batch.file_stat is not None:
-                    con.execute("insert or replace into ledger.landed_files values (?, ?, ?, ?, ?, ?, ?, ?)",
-                                [batch.integration, stream.entity, batch.source, batch.file_stat[0],
-                                 batch.file_stat[1], batch.fingerprint, batch_id, now])
+                    _record_file(con, batch, batch_id, now)
                 con.execute("commit")
             except Exception:
                 con.execute("rollback")

@@ -84,6 +84,8 @@ def land_staged_pg(wh: Warehouse, batch: Batch, verdict: Any, record: dict[str, 
     """``landing.land_staged`` on a server: the staged file is read by DuckDB, its valid rows copied to a temporary
     table, and only rows whose content differs from the stored row of their key are merged. Returns (batch id,
     skipped, rows changed)."""
+    from . import landing
+
     stream = batch.stream
     table = f"raw.{_q(stream.table)}"
     duck = duckdb.connect()
@@ -132,9 +134,7 @@ def land_staged_pg(wh: Warehouse, batch: Batch, verdict: Any, record: dict[str, 
                 _quarantine(con, verdict.quarantine, keep_max, batch, batch_id, now)
                 _records(con, batch, record, verdict.types, now)
                 if batch.file_stat is not None:
-                    con.execute("insert or replace into ledger.landed_files values (?, ?, ?, ?, ?, ?, ?, ?)",
-                                [batch.integration, stream.entity, batch.source, batch.file_stat[0],
-                                 batch.file_stat[1], batch.fingerprint, batch_id, now])
+                    landing._record_file(con, batch, batch_id, now)
                 con.execute("commit")
             except BaseException:
                 con.execute("rollback")
