@@ -14,6 +14,9 @@ identifier rewritten per copy, so the demo's injected problems recur at their ra
   full        `steward run --full-refresh` on the landed warehouse: every model rebuilt from all of raw, what the
               daily run is compared with (daily_vs_full);
   daily       after a day's delta (1% new email events, 0.5% changed people) as incremental exports;
+The full and daily runs are timed as a deployment's scheduled runs are: against a Prefect server that is already
+running (started here, untimed: _prefect_server.py), so neither launches Prefect's temporary server; ``--cold-daily``
+times them as the others, each launching its own (about 5 s more each).
 and, in this process, the floor: DuckDB reading every raw table once with one grouped aggregate each (by the
 entity's key, every column aggregated): the cheapest pass any governance run must make.
 Per run: wall seconds, the run's own seconds per stage, the ten slowest dbt nodes (target/run_results.json, or the dbt
@@ -39,12 +42,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _pg_server import create_database, local_server, server_pss_mib  # noqa: E402
+from _prefect_server import prefect_server  # noqa: E402
 from _scale_data import Stack, build_stack, raw_sizes, write_delta  # noqa: E402
 
 from steward.integrations.sources.streams import EXPORT_STREAMS  # noqa: E402
@@ -82,9 +88,10 @@ def launch(command: list[str], rusage_path: Path, **popen) -> subprocess.Popen:
 
 
 def run_steward(config: Path, label: str, timeout: float, max_rss_mib: float = 6144,
-                server_pid: int | None = None, extra: tuple[str, ...] = ()) -> dict:
+                server_pid: int | None = None, extra: tuple[str, ...] = (), prefect_api: str | None = None) -> dict:
     """One `steward run -c config --json` (plus ``extra`` options) in a fresh process: its figures, or how far it got
-    before ``timeout``."""
+    before ``timeout``. ``prefect_api``: the running Prefect server the run records itself in (a scheduled run's);
+    without it the run launches Prefect's temporary server, as a run started by hand does."""
     work = config.parent / "work" / "dbt"
     (work / "target" / "run_results.json").unlink(missing_ok=True)
     out_path, err_path = config.parent / f"run-{label}.json", config.parent / f"run-{label}.log"
@@ -94,6 +101,9 @@ def run_steward(config: Path, label: str, timeout: float, max_rss_mib: float = 6
     # run stopped before dbt writes run_results.json
     env = {**os.environ, "PREFECT_HOME": str(config.parent.parent / "prefect-home"), "STEWARD_DBT_LOG_LEVEL": "info",
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env.pop("PREFECT_API_URL", None)
+    if prefect_api:
+        env["PREFECT_API_URL"] = prefect_api
     command = [sys.executable, "-m", "steward.flows.cli", "run", "-c", str(config), "--json", *extra]
     say(f"{label}: steward run -c {config} --json {' '.join(extra)}".rstrip())
     start = time.perf_counter()
@@ -106,7 +116,8 @@ def run_steward(config: Path, label: str, timeout: float, max_rss_mib: float = 6
     wall = time.perf_counter() - start
     stage = _last_stage(err_path)
     memory = tree.figures(launched_rusage(rusage_path))
-    figures: dict = {"wall_s": round(wall, 2), **memory, "exit": os.waitstatus_to_exitcode(status)}
+    figures: dict = {"wall_s": round(wall, 2), **memory, "exit": os.waitstatus_to_exitcode(status),
+                     "prefect": "running server" if prefect_api else "temporary server"}
     if server_pid:
         figures["server_peak_pss_mib"] = server["peak"]
     try:
@@ -371,6 +382,9 @@ def main() -> None:
     ap.add_argument("--delta", choices=["incremental", "snapshot"], default="incremental",
                     help="how the daily change arrives: only new/changed rows per file, or whole files (see the docs)")
     ap.add_argument("--no-demo", action="store_true", help="skip the scale-1 run the findings are compared with")
+    ap.add_argument("--cold-daily", action="store_true",
+                    help="run the full and daily runs as the others, each launching Prefect's temporary server, "
+                         "instead of against a running Prefect server as a deployment's scheduled runs are")
     where = ap.add_mutually_exclusive_group()
     where.add_argument("--warehouse", metavar="URL", help="govern into this empty PostgreSQL database "
                        "(postgresql://user@host:port/db; the demo run into <db>_demo, created next to it)")
@@ -405,12 +419,12 @@ def bench(root: Path, args: argparse.Namespace, server_pid: int | None = None, f
             _to_postgres(stack.demo_config, create_database(url, "steward_bench_demo" if fresh else f"{name}_demo"))
         say(f"governing into PostgreSQL: {stack_url}")
 
-    def run(config: Path, label: str, *extra: str) -> dict:  # capped at --timeout, or at what is left of --budget
-        left = args.budget - (time.perf_counter() - start) if args.budget else args.timeout
-        if left < 30:
+    def run(config: Path, label: str, *extra: str, prefect_api: str | None = None) -> dict:
+        left = args.budget - (time.perf_counter() - start) if args.budget else args.timeout  # capped at --timeout,
+        if left < 30:  # or at what is left of --budget
             say(f"{label}: not started, --budget {args.budget:.0f} s spent")
             return {"status": "not started: --budget spent"}
-        return run_steward(config, label, min(args.timeout, left), args.max_rss_mib, server_pid, extra)
+        return run_steward(config, label, min(args.timeout, left), args.max_rss_mib, server_pid, extra, prefect_api)
 
     runs = {}
     if not args.no_demo:
@@ -419,19 +433,33 @@ def bench(root: Path, args: argparse.Namespace, server_pid: int | None = None, f
     sizes, floor_s = {}, None
     if runs["first"].get("status") == "completed":
         runs["governance"] = run(stack.config, "governance")
-        # what the daily run is compared with: every model rebuilt from all of raw, incremental ones included
-        runs["full"] = run(stack.config, "full", "--full-refresh")
-        floor_s, sizes = floor_pg(stack_url) if url else floor(stack.config.parent / "steward.duckdb")
-        say(f"floor: {floor_s:.2f} s for {sum(sizes.values()):,} raw rows")
-        delta = write_delta(stack, mode=args.delta)
-        say(f"daily delta written: {delta}")
-        runs["daily"] = run(stack.config, "daily")
+        with scheduled(root, args) as api:
+            # what the daily run is compared with: every model rebuilt from all of raw, incremental ones included
+            runs["full"] = run(stack.config, "full", "--full-refresh", prefect_api=api)
+            floor_s, sizes = floor_pg(stack_url) if url else floor(stack.config.parent / "steward.duckdb")
+            say(f"floor: {floor_s:.2f} s for {sum(sizes.values()):,} raw rows")
+            delta = write_delta(stack, mode=args.delta)
+            say(f"daily delta written: {delta}")
+            runs["daily"] = run(stack.config, "daily", prefect_api=api)
     out = figures(stack, args, build_s, runs, sizes, floor_s)
     if url:
         out["warehouse"] = "postgresql" + (" (local throwaway server)" if fresh else "")
         peaks = [r.get("server_peak_pss_mib") for r in runs.values() if r.get("server_peak_pss_mib")]
         out["server_peak_pss_mib"] = max(peaks) if peaks else None
     return out
+
+
+@contextmanager
+def scheduled(root: Path, args: argparse.Namespace) -> Iterator[str | None]:
+    """The Prefect API the full and daily runs record themselves in: a server started here, as a deployment's runs
+    find one up (_prefect_server.py), or none with ``--cold-daily`` (each run launches its temporary server)."""
+    if args.cold_daily:
+        yield None
+        return
+    say("starting a Prefect server for the scheduled runs (full, daily)")
+    with prefect_server(root / "prefect-server") as api:
+        say(f"Prefect server up: {api}")
+        yield api
 
 
 def figures(stack: Stack, args, build_s: float, runs: dict, sizes: dict, floor_s: float | None) -> dict:
