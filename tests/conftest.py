@@ -87,7 +87,6 @@ FIRST = [
     "tests/flows/test_approvals.py",  # a demo governed once; its next run paused and answered, five act steps
     "tests/flows/test_own_stack.py",  # four first runs of examples/own-stack: files and tables, planted and clean
     "tests/flows/test_breaking_drift.py",
-    "tests/flows/test_unreadable_files.py",
     "tests/integrations/test_pg_demo.py",  # whole runs on PostgreSQL next to their DuckDB templates (pg_scenarios.py)
     "tests/dbt/test_postgres_per_key_identity.py",  # a daily build and a full refresh per kind of delta, PostgreSQL
     "tests/dbt/test_incremental_consent.py",
@@ -98,6 +97,7 @@ FIRST = [
     "tests/flows/test_deployments.py",  # a process worker runs two deployments
     "tests/flows/test_report_demo.py",
     "tests/flows/test_governance_source_down.py",  # the governed demo's next run, HubSpot down
+    "tests/integrations/test_landed_files.py",  # a moved copy of the governed demo run, run again
     "tests/integrations/test_api_hubspot.py",
     "tests/integrations/test_api_marketo.py",
     "tests/integrations/test_marketo_cross_system.py",
