@@ -258,14 +258,12 @@ def test_the_key_test_reads_kept_violations_that_equal_a_scan(landed):
 
 def test_steward_run_takes_full_refresh(tmp_path):
     """The option parses and reaches the run (which here stops at the missing config, before any work)."""
-    from typer.testing import CliRunner
-
-    from steward.flows.cli import app
-    from steward.flows.governance import RunParams
+    from cli_in_process import steward_in_process  # not typer's CliRunner: without PREFECT_API_URL, `run` launched
+    from steward.flows.governance import RunParams  # Prefect's temporary server, left running in the worker
 
     missing = tmp_path / "nope.yaml"
-    result = CliRunner().invoke(app, ["run", "--full-refresh", "-c", str(missing)])
-    assert result.exit_code == 2 and result.stderr.startswith(f"error: {missing}: config file not found"), \
-        result.output
+    result = steward_in_process("run", "--full-refresh", "-c", str(missing), cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith(f"error: {missing}: config file not found"), \
+        result.stdout + result.stderr
     assert RunParams(config="steward.yaml", full_refresh=True).full_refresh
     assert not RunParams(config="steward.yaml").full_refresh
