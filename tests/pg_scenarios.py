@@ -167,9 +167,10 @@ def _diff(got: list[tuple], want: list[tuple]) -> str:
 def raw_vs_batches(wh: Warehouse) -> tuple[dict[str, int], dict[str, int]]:
     """Rows in each raw table, and the rows ``ledger.batches`` says were loaded into it (equal when no batch landed
     twice or half), on either warehouse."""
-    tables = wh.query_df("select table_name from information_schema.tables where table_schema = 'raw'")
-    raw = {t: int(wh.query_df(f'select count(*) as n from raw."{t}"')["n"][0]) for t in tables["table_name"]}
-    loaded = wh.query_df("select platform || '__' || entity as t, sum(rows_loaded) as n from ledger.batches "
-                         "group by platform || '__' || entity")
+    with wh.pinned():  # a DuckDB file opened once for the few dozen counts, not once each (PostgreSQL: no-op)
+        tables = wh.query_df("select table_name from information_schema.tables where table_schema = 'raw'")
+        raw = {t: int(wh.query_df(f'select count(*) as n from raw."{t}"')["n"][0]) for t in tables["table_name"]}
+        loaded = wh.query_df("select platform || '__' || entity as t, sum(rows_loaded) as n from ledger.batches "
+                             "group by platform || '__' || entity")
     return ({t: n for t, n in raw.items() if n},
             {r.t: int(r.n) for r in loaded.itertuples() if r.n})

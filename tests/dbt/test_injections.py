@@ -55,14 +55,17 @@ def _alerting_for(tmp_path_factory, name: str, injections: Injections, seed: int
     # as_of defaults to this hour, matching the "now" the build is handed, so freshness is judged as in production
     ws = generate_workspace(root / "ws", seed=seed, scale=scale, injections=injections)
     policy, wh = load_policy(), Warehouse(root / "work" / "w.duckdb")
-    land_exports(wh, ws.exports)
-    pii_scan.scan_pii(wh, policy.scope.pii_scan_schemas, policy.scope.pii_sample_rows)
+    with wh.pinned():  # one open of the file for the landing's many short connections, closed before dbt's
+        land_exports(wh, ws.exports)
+        pii_scan.scan_pii(wh, policy.scope.pii_scan_schemas, policy.scope.pii_sample_rows)
     outcome = dbt_build.build(wh.path, root / "work" / "dbt",
                               {**policy.dbt_vars(), "as_of": pd.Timestamp.now(tz="UTC").isoformat()},
                               exclude=["test_type:unit", *([] if data_tests else ["test_type:data"])])
     assert not outcome.test_failures and not outcome.skipped, (outcome.test_failures, outcome.skipped)
     assert outcome.tests_passed if data_tests else not outcome.tests_passed, outcome.tests_passed
-    findings = evaluate(policy, lambda m: wh.query_df(f"select * from governance.{m}"), "t", governance_sample_query)
+    with wh.pinned():  # the judge reads every mart: one open, not one per mart
+        findings = evaluate(policy, lambda m: wh.query_df(f"select * from governance.{m}"), "t",
+                            governance_sample_query)
     return alerting(findings)
 
 
