@@ -217,12 +217,14 @@ def write_pack(wh: Warehouse, policy: Policy, window: Window, out: Path, as_zip:
     target = out.with_name(out.name + ".zip") if as_zip else out
     if target.exists() and (target.is_file() or any(target.iterdir())):
         raise ConfigError(f"--out: {target} already exists; an evidence pack is never written over another")
-    pack = collect_pack(wh, policy, window, anchor_file)
+    with wh.pinned():  # one open of the DuckDB file for the pack's dozen ledger and mart reads, not one each
+        pack = collect_pack(wh, policy, window, anchor_file)
+        charts = chart_context(wh, policy)["bias"]
     staging = target.with_name(f".{target.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        _write_files(staging, pack, chart_context(wh, policy)["bias"])
+        _write_files(staging, pack, charts)
         if as_zip:
             _zip(staging, target)
         else:

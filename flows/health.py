@@ -111,11 +111,14 @@ def integration_health(params: HealthParams) -> HealthResult:
               monitor=True):
         wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds)
         channel = policy.health.channel or policy.alerts.channel
-        futures = [probe_integration.submit(i, policy.health, wh, run_id, channel) for i in cfg.integrations]
-        wait(futures)
-        states = [f.result() for f in futures]
-        ids = [s.alert_id for s in states if s.alert_id]
-        outcome = flush(wh, cfg, ids, channel) if ids else "none"
+        # one open of the DuckDB file for the tick's reads and writes (every integration's track, signals and
+        # state), not one open and checkpoint each: the tick holds the writer lock throughout anyway, and runs no dbt
+        with wh.pinned():
+            futures = [probe_integration.submit(i, policy.health, wh, run_id, channel) for i in cfg.integrations]
+            wait(futures)
+            states = [f.result() for f in futures]
+            ids = [s.alert_id for s in states if s.alert_id]
+            outcome = flush(wh, cfg, ids, channel) if ids else "none"
     return HealthResult(run_id=run_id, seconds=round(time.perf_counter() - started, 3), integrations=states,
                         alerts=outcome)
 

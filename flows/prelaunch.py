@@ -114,10 +114,11 @@ def _audit(cfg: StewardConfig, policy: Policy, spec: LaunchSpec, params: LaunchP
     if params.refresh:
         refresh(cfg, wh, policy, audit_id)
     measure(cfg, wh, policy, spec, audit_id, params.spec)
-    verdict, evidence = judge(wh, policy, audit_id)
-    checks.record_audit(wh, audit_id, spec, verdict, evidence, started, str(cfg.source))
     export = cfg.report_dir / f"{audit_id}.md"
-    alerts = announce(wh, cfg, policy, spec, verdict, audit_id, export) if params.notify else {"outcome": "off"}
+    with wh.pinned():  # dbt is done: the verdict's reads and writes share one open of the file, as a run's judge does
+        verdict, evidence = judge(wh, policy, audit_id)
+        checks.record_audit(wh, audit_id, spec, verdict, evidence, started, str(cfg.source))
+        alerts = announce(wh, cfg, policy, spec, verdict, audit_id, export) if params.notify else {"outcome": "off"}
     result = LaunchAuditResult(
         audit_id=audit_id, launch_id=spec.id, name=spec.name, verdict=verdict.verdict, blocking=verdict.blocking,
         conditions=verdict.conditions, checks_evaluated=verdict.checks_evaluated, warehouse=str(wh.path),

@@ -39,6 +39,13 @@ def report_context(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
     Raises:
         WarehouseError: the run is not in ``ledger.runs``; an empty report would read as a clean run.
     """
+    # one open of the DuckDB file for the report's dozen reads, not one open (and checkpoint) per read; inside a run
+    # (already pinned) this changes nothing, and the pin lasts no longer than the reads did
+    with warehouse.pinned():
+        return _context(warehouse, run_id)
+
+
+def _context(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
     run, findings, audit, paused, top = _parts(warehouse, run_id)
     trend = top["history"].pop("chart")  # drawn with the other charts; the top keeps the counts (JSON export)
     counts = {sev: sum(f["severity"] == sev for f in findings) for sev in SEVERITIES}
@@ -72,7 +79,8 @@ def action_summary(warehouse: Warehouse, run_id: str) -> dict[str, Any]:
     Raises:
         WarehouseError: the run is not in ``ledger.runs``.
     """
-    return {**_parts(warehouse, run_id)[4], "run_id": run_id}
+    with warehouse.pinned():  # one open of the file for its reads (report_context)
+        return {**_parts(warehouse, run_id)[4], "run_id": run_id}
 
 
 def _parts(warehouse: Warehouse, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]],

@@ -32,14 +32,17 @@ PLATFORMS = ("salesforce", "hubspot", "google_ads", "cdp", "decisions")
 
 
 def land_exports(wh: Warehouse, exports: Path, run_id: str = "t") -> list:
+    """Every export file landed, the warehouse held open for the whole pass (``Warehouse.pinned``), as a run's pulls
+    hold it (flows/pull.py): one open of the file, not one per batch and per fingerprint look-up."""
     results = []
-    for platform in PLATFORMS:
-        adapter = ExportFilesAdapter(platform, platform, exports / platform, wh)
-        for stream in adapter.streams():
-            for batch in adapter.pull(stream.entity):
-                v = check_batch(batch)
-                results.append(land_batch(wh, batch, v.valid, v.quarantined, v.drift, v.contract.version, run_id,
-                                          v.contract.owner))
+    with wh.pinned():
+        for platform in PLATFORMS:
+            adapter = ExportFilesAdapter(platform, platform, exports / platform, wh)
+            for stream in adapter.streams():
+                for batch in adapter.pull(stream.entity):
+                    v = check_batch(batch)
+                    results.append(land_batch(wh, batch, v.valid, v.quarantined, v.drift, v.contract.version,
+                                              run_id, v.contract.owner))
     return results
 
 
@@ -60,7 +63,9 @@ def _govern(exports: Path, work: Path, policy: Policy,
     outcome = dbt_build.build(wh.path, work / "dbt",
                               {**policy.dbt_vars(), "as_of": pd.Timestamp.now(tz="UTC").isoformat()},
                               exclude=None if unit_tests else ["test_type:unit"])
-    findings = evaluate(policy, lambda m: wh.query_df(f"select * from governance.{m}"), "t", governance_sample_query)
+    with wh.pinned():  # dbt is done: every mart read from one open of the file, as a run's judge step reads them
+        findings = evaluate(policy, lambda m: wh.query_df(f"select * from governance.{m}"), "t",
+                            governance_sample_query)
     return wh, findings, outcome
 
 

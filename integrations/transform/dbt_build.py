@@ -7,6 +7,7 @@ is returned as a ``TestFailure`` for the contracts to judge, because bad data is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -106,15 +107,22 @@ def build(warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, select: li
     (the test suite runs them all; docs/architecture.md says how to run them on a workspace)."""
     if not unit_tests:
         exclude = [*(exclude or []), "test_type:unit"]
-    _forget_changes(warehouse, select)
-    return _invoke("build", warehouse, work_dir, dbt_vars, select, exclude, full_refresh, settings)
+    return _invoke("build", warehouse, work_dir, dbt_vars, select, exclude, full_refresh, settings, forget=True)
 
 
 def run_models(warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, select: list[str] | None = None,
                full_refresh: bool = False, settings: Mapping[str, str] | None = None) -> BuildOutcome:
     """``dbt run``: models only, for measuring what the audits themselves cost."""
-    _forget_changes(warehouse, select)
-    return _invoke("run", warehouse, work_dir, dbt_vars, select, None, full_refresh, settings)
+    return _invoke("run", warehouse, work_dir, dbt_vars, select, None, full_refresh, settings, forget=True)
+
+
+def _before_dbt(warehouse: WarehouseTarget):
+    """The DuckDB file held open (``Warehouse.pinned``) for what a build does to it before dbt opens it (forget the
+    last build's state, look at the raw tables): each of those opened and checkpointed the file itself, twice over
+    with its ``Warehouse``. Closed before dbt starts; inside a run's pin, and on PostgreSQL, nothing changes."""
+    if isinstance(warehouse, PostgresTarget):
+        return contextlib.nullcontext()
+    return Warehouse(warehouse).pinned()
 
 
 def _forget_changes(warehouse: WarehouseTarget, select: list[str] | None) -> None:
@@ -134,13 +142,17 @@ LAUNCH_SELECT = "path:models/launch"
 def _invoke(command: str, warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, select: list[str] | None,
             exclude: list[str] | None = None, full_refresh: bool = False,
             settings: Mapping[str, str] | None = None, indirect_selection: str = "buildable",
-            manifest=None) -> BuildOutcome:
+            manifest=None, forget: bool = False) -> BuildOutcome:
     """``indirect_selection`` is how a selection takes the data tests of selected models that also read a model
-    outside it (dbt's ``--indirect-selection``); ``manifest``: the parse (``parsed.load``) when the caller has it."""
+    outside it (dbt's ``--indirect-selection``); ``manifest``: the parse (``parsed.load``) when the caller has it;
+    ``forget``: the last governance build's state is forgotten first (``_forget_changes``)."""
     from dbt.cli.main import dbtRunner  # imported late: dbt's import takes a second and most commands skip it
 
     work_dir.mkdir(parents=True, exist_ok=True)
-    _ensure_raw_tables(warehouse)  # platforms not connected yet build as empty, not as errors
+    with _before_dbt(warehouse):
+        if forget:
+            _forget_changes(warehouse, select)
+        _ensure_raw_tables(warehouse)  # platforms not connected yet build as empty, not as errors
     profiles, target = _write_profile(work_dir, warehouse, settings), work_dir / "target"
     # --no-write-json: dbt would also write manifest.json (2 MB at every run), graph.gpickle and the semantic
     # manifest, which nothing reads; run_results.json, which people and the benchmarks read, is written below

@@ -120,37 +120,38 @@ def _insert(wh: Warehouse, table: str, rows: list[dict]) -> None:
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Warehouse:
     wh = Warehouse(tmp_path / "w.duckdb")
-    for run_id in (RUN, CLEAN_RUN):
-        start_run(wh, run_id, "scheduled", "steward.yaml")
-        finish_run(wh, run_id, "succeeded", {"findings": 3 if run_id == RUN else 0})
-    record_findings(wh, FINDINGS)
-    drift = {"missing": ["LeadSource", "Phone"], "added": ["Lead_Source__c", "Fax"],
-             "renamed": {"LeadSource": "Lead_Source__c"}}
-    batch = dict(run_id=RUN, fingerprint="fp", contract_version="v1", loaded_at=T0)
-    _insert(wh, "batches", [
-        dict(batch, batch_id="b1", integration="salesforce", platform="salesforce", entity="leads",
-             source="leads.csv", rows_read=120, rows_loaded=117, rows_quarantined=3, drift=json.dumps(drift)),
-        dict(batch, batch_id="b2", integration="hubspot", platform="hubspot", entity="contacts",
-             source="contacts.json", rows_read=50, rows_loaded=50, rows_quarantined=0, drift=None),
-        dict(batch, batch_id="b0", run_id=CLEAN_RUN, integration="hubspot", platform="hubspot", entity="contacts",
-             source="contacts.json", rows_read=10, rows_loaded=9, rows_quarantined=1, drift=None),
-    ])
-    record = json.dumps({"Email": EMAIL, "FirstName": "Jane", "consent": "maybe"})
-    _insert(wh, "quarantine", [
-        dict(batch_id=batch_id, integration=integration, entity=entity, source="x", source_row=row,
-             reasons=reasons, record=record, quarantined_at=T0)
-        for batch_id, integration, entity, row, reasons in [
-            ("b1", "salesforce", "leads", 4, "email: not a valid address"),
-            ("b1", "salesforce", "leads", 9, "email: not a valid address; consent: unknown"),
-            ("b1", "salesforce", "leads", 11, "consent: unknown"),
-            ("b0", "hubspot", "contacts", 2, "other run: must not be counted here")]])
-    _insert(wh, "campaign_controls", [
-        dict(integration="ads", campaign_id="cmp-55plus-retarget", state="paused",
-             reason="bias.approval_rate_gap critical", changed_at=T0),
-        dict(integration="ads", campaign_id="cmp-spring", state="active", reason=None, changed_at=T0)])
-    append_audit(wh, run_id=RUN, fingerprint=FINDINGS[0].fingerprint, check_id="bias.approval_rate_gap",
-                 action="pause", target="ads:cmp-55plus-retarget", decided_by="policy:auto-pause",
-                 reason="critical bias finding", outcome="paused")
+    with wh.pinned():  # one open of the file for the fixture's dozen writes, not one open and checkpoint each
+        for run_id in (RUN, CLEAN_RUN):
+            start_run(wh, run_id, "scheduled", "steward.yaml")
+            finish_run(wh, run_id, "succeeded", {"findings": 3 if run_id == RUN else 0})
+        record_findings(wh, FINDINGS)
+        drift = {"missing": ["LeadSource", "Phone"], "added": ["Lead_Source__c", "Fax"],
+                 "renamed": {"LeadSource": "Lead_Source__c"}}
+        batch = dict(run_id=RUN, fingerprint="fp", contract_version="v1", loaded_at=T0)
+        _insert(wh, "batches", [
+            dict(batch, batch_id="b1", integration="salesforce", platform="salesforce", entity="leads",
+                 source="leads.csv", rows_read=120, rows_loaded=117, rows_quarantined=3, drift=json.dumps(drift)),
+            dict(batch, batch_id="b2", integration="hubspot", platform="hubspot", entity="contacts",
+                 source="contacts.json", rows_read=50, rows_loaded=50, rows_quarantined=0, drift=None),
+            dict(batch, batch_id="b0", run_id=CLEAN_RUN, integration="hubspot", platform="hubspot", entity="contacts",
+                 source="contacts.json", rows_read=10, rows_loaded=9, rows_quarantined=1, drift=None),
+        ])
+        record = json.dumps({"Email": EMAIL, "FirstName": "Jane", "consent": "maybe"})
+        _insert(wh, "quarantine", [
+            dict(batch_id=batch_id, integration=integration, entity=entity, source="x", source_row=row,
+                 reasons=reasons, record=record, quarantined_at=T0)
+            for batch_id, integration, entity, row, reasons in [
+                ("b1", "salesforce", "leads", 4, "email: not a valid address"),
+                ("b1", "salesforce", "leads", 9, "email: not a valid address; consent: unknown"),
+                ("b1", "salesforce", "leads", 11, "consent: unknown"),
+                ("b0", "hubspot", "contacts", 2, "other run: must not be counted here")]])
+        _insert(wh, "campaign_controls", [
+            dict(integration="ads", campaign_id="cmp-55plus-retarget", state="paused",
+                 reason="bias.approval_rate_gap critical", changed_at=T0),
+            dict(integration="ads", campaign_id="cmp-spring", state="active", reason=None, changed_at=T0)])
+        append_audit(wh, run_id=RUN, fingerprint=FINDINGS[0].fingerprint, check_id="bias.approval_rate_gap",
+                     action="pause", target="ads:cmp-55plus-retarget", decided_by="policy:auto-pause",
+                     reason="critical bias finding", outcome="paused")
     return wh
 
 

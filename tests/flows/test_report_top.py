@@ -70,24 +70,26 @@ def _empty(kind: str, tmp_path: Path, request) -> Warehouse:
 @pytest.fixture(params=["duckdb", "postgres"])
 def warehouse(request, tmp_path: Path) -> Warehouse:
     wh = _empty(request.param, tmp_path, request)
-    _run(wh, "run-0", [])  # an older clean run: the trend has a zero column, and it is not "the last run"
-    _run(wh, BEFORE, FIRST)
-    _run(wh, NOW, SECOND)
-    with wh.connect() as con:  # which platform the integration "ads" pulls (as its batches record it)
-        con.execute("insert into ledger.batches (batch_id, run_id, integration, platform, entity) "
-                    "values ('b1', ?, 'ads', 'google_ads', 'spend')", [NOW])
-    ledger.record_control(wh, "ads", "c-worse-sev", "paused", "anomaly.spend_spike is critical on campaign c-worse-sev")
-    ledger.record_control(wh, "ads", "c-old; rm -rf", "paused", "paused by an earlier run")
-    spike = SECOND[0]
-    ledger.append_audit(wh, run_id=NOW, fingerprint=spike.fingerprint, check_id=spike.check_id, action="pause",
-                        target="google_ads:c-worse-sev", decided_by="policy:anomaly.spend_spike",
-                        reason="critical spend spike", outcome="paused")
-    ledger.append_audit(wh, run_id=NOW, fingerprint=SECOND[1].fingerprint, check_id=SECOND[1].check_id,
-                        action="request_approval", target="google_ads:c-worse-far", decided_by="policy:timeout",
-                        reason="spend gap", outcome="not executed: timeout")
-    ledger.append_audit(wh, run_id=NOW, fingerprint=SECOND[2].fingerprint, check_id=SECOND[2].check_id,
-                        action="pause", target="google_ads:c-same", decided_by="policy:x",
-                        reason="spend gap; dry run", outcome="not executed: dry run")
+    with wh.pinned():  # one open of the DuckDB file for the fixture's writes, not one open and checkpoint each
+        _run(wh, "run-0", [])  # an older clean run: the trend has a zero column, and it is not "the last run"
+        _run(wh, BEFORE, FIRST)
+        _run(wh, NOW, SECOND)
+        with wh.connect() as con:  # which platform the integration "ads" pulls (as its batches record it)
+            con.execute("insert into ledger.batches (batch_id, run_id, integration, platform, entity) "
+                        "values ('b1', ?, 'ads', 'google_ads', 'spend')", [NOW])
+        ledger.record_control(wh, "ads", "c-worse-sev", "paused",
+                              "anomaly.spend_spike is critical on campaign c-worse-sev")
+        ledger.record_control(wh, "ads", "c-old; rm -rf", "paused", "paused by an earlier run")
+        spike = SECOND[0]
+        ledger.append_audit(wh, run_id=NOW, fingerprint=spike.fingerprint, check_id=spike.check_id, action="pause",
+                            target="google_ads:c-worse-sev", decided_by="policy:anomaly.spend_spike",
+                            reason="critical spend spike", outcome="paused")
+        ledger.append_audit(wh, run_id=NOW, fingerprint=SECOND[1].fingerprint, check_id=SECOND[1].check_id,
+                            action="request_approval", target="google_ads:c-worse-far", decided_by="policy:timeout",
+                            reason="spend gap", outcome="not executed: timeout")
+        ledger.append_audit(wh, run_id=NOW, fingerprint=SECOND[2].fingerprint, check_id=SECOND[2].check_id,
+                            action="pause", target="google_ads:c-same", decided_by="policy:x",
+                            reason="spend gap; dry run", outcome="not executed: dry run")
     return wh
 
 

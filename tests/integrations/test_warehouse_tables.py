@@ -121,18 +121,20 @@ def test_synced_tables_land_what_the_exports_land(synced, exported, tmp_path):
     for platform in ENTITIES:
         landed = pull_integration(_adapter(platform, convention, path), wh, "r1")
         assert len(landed) > len(ENTITIES[platform])  # several batches per large entity
-    for platform, entities in ENTITIES.items():
-        for entity in entities:
-            key = f"{platform}.{entity}"
-            theirs, ours = _raw(exported, key), _raw(wh, key)
-            if key == "salesforce.leads":  # the demo's LeadSource -> Lead_Source__c: the export path pairs the rename
-                # and lands its values; a synced table is read by contract column only, so there it is just missing
-                assert theirs["LeadSource"].notna().all() and ours["LeadSource"].isna().all()
-                theirs, ours = theirs.drop(columns="LeadSource"), ours.drop(columns="LeadSource")
-            assert not ours.duplicated(contract_for(key).schema().unique or [ours.columns[0]]).any()
-            pd.testing.assert_frame_equal(ours, theirs, check_dtype=False, obj=key)
-            assert read_watermark(wh, platform, entity).startswith("2026-11-25T10:00:")
-    assert _quarantined(wh) == _quarantined(exported)
+    with exported.pinned(), wh.pinned():  # both files read through one open each, not one open per entity
+        for platform, entities in ENTITIES.items():
+            for entity in entities:
+                key = f"{platform}.{entity}"
+                theirs, ours = _raw(exported, key), _raw(wh, key)
+                if key == "salesforce.leads":  # the demo's LeadSource -> Lead_Source__c: the export path pairs the
+                    # rename and lands its values; a synced table is read by contract column only, so there it is
+                    # just missing
+                    assert theirs["LeadSource"].notna().all() and ours["LeadSource"].isna().all()
+                    theirs, ours = theirs.drop(columns="LeadSource"), ours.drop(columns="LeadSource")
+                assert not ours.duplicated(contract_for(key).schema().unique or [ours.columns[0]]).any()
+                pd.testing.assert_frame_equal(ours, theirs, check_dtype=False, obj=key)
+                assert read_watermark(wh, platform, entity).startswith("2026-11-25T10:00:")
+        assert _quarantined(wh) == _quarantined(exported)
 
 
 def test_a_second_sync_lands_only_the_changes_and_records_tombstones(workspace, tmp_path):
