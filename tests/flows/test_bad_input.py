@@ -60,9 +60,10 @@ def _raw_counts(ws: Path) -> dict[str, int]:
 def _fails_with(ws: Path, pattern: str, *args: str, in_process: bool = False) -> str:
     """``steward run`` on ``ws`` ends with one error line holding ``pattern``, exit 2, nothing landed lost. A refusal
     decided when the config and policy load (``in_process``) is asked of the command in the pytest process
-    (tests/cli_in_process.py): no warehouse opened, 3 CPU seconds less than a process. The refusals met as the run
-    takes the warehouse's writer lock or after it (an unwritable warehouse folder, a missing export file) go through
-    a ``steward`` process, the way a user meets them: a lock taken is the process's until it ends."""
+    (tests/cli_in_process.py): no warehouse opened, 2-3 CPU seconds less than a process. So is an unwritable
+    warehouse folder: the writer lock cannot make its folder, so no lock is taken (the helper fails the test if one
+    is). A refusal met after the run took the warehouse's writer lock (a missing export file) goes through a
+    ``steward`` process, the way a user meets it: a lock taken is the process's until it ends."""
     before = _raw_counts(ws) if (ws / "steward.duckdb").exists() else None
     command = ("run", "-c", str(ws / "steward.yaml"), *args)
     proc = steward_in_process(*command, cwd=ws, env=_API) if in_process else steward(*command, cwd=ws)
@@ -130,7 +131,7 @@ def test_unwritable_warehouse_path(ws):
     (ws / "blocker").write_text("a file, not a folder")
     cfg = yaml.safe_load((ws / "steward.yaml").read_text())
     (ws / "steward.yaml").write_text(yaml.safe_dump({**cfg, "warehouse": "blocker/w.duckdb"}))
-    _fails_with(ws, "blocker/w.duckdb: cannot create the warehouse folder")
+    _fails_with(ws, "blocker/w.duckdb: cannot create the warehouse folder", in_process=True)
 
 
 def test_unknown_platform_in_config(ws):
