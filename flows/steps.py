@@ -39,7 +39,9 @@ __all__ = ["adapters_for", "preflight", "ingest_integration", "transform", "judg
            "reconcile_controls"]
 
 
-def adapters_for(cfg: StewardConfig, wh: Warehouse) -> dict[str, SourceAdapter]:
+def adapters_for(cfg: StewardConfig, wh: Warehouse | None) -> dict[str, SourceAdapter]:
+    """The configured integrations' adapters; ``wh`` None only to ask export-file adapters for their files
+    (``steward run``'s refusal of a missing export, before it takes the warehouse)."""
     return {i.name: build_adapter(i.name, i.platform, i.kind, i.path, wh, i.entities, base_url=i.base_url,
                                   credentials=i.credentials, options=i.options, batch_rows=i.batch_rows,
                                   policy=RetryPolicy(**i.retry.model_dump()), delivery=i.delivery,

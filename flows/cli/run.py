@@ -143,6 +143,7 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False, full_ref
 
     cfg = load_config(config)  # fail fast, before the flow starts, on a bad config or policy
     refuse_unknown_marts(load_policy(cfg.policy))  # a check naming a mart the project lacks: before any pull
+    _refuse_missing_exports(cfg)  # a configured export file that is not there: before the lock and the warehouse
     from ...integrations.warehouse import Warehouse
     from ...integrations.warehouse.writer_lock import hold_until_exit
 
@@ -155,7 +156,6 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False, full_ref
     # (the flow pins it too; dbt's stretches close it: connection.released)
     wh = Warehouse(cfg.warehouse, cfg.lock_timeout_seconds, cfg.duckdb.settings(cfg.warehouse))
     with wh.pinned():
-        _refuse_missing_exports(cfg, wh)
         with err.status("Starting Prefect's temporary server…"):
             from ...integrations.transform.dbt_build import preload
 
@@ -166,13 +166,15 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False, full_ref
                                             full_refresh=full_refresh))
 
 
-def _refuse_missing_exports(cfg, wh) -> None:
+def _refuse_missing_exports(cfg) -> None:
     """A configured export file that is missing, refused before the flow starts (the flow's ``preflight`` refuses
-    it too, for a run started any other way): one line, exit 2, no run recorded, nothing pulled."""
+    it too, for a run started any other way): one line, exit 2, no run recorded, nothing pulled. Before the writer
+    lock and the warehouse are taken: an export-file adapter lists its files without one, so the refusal neither
+    waits on another run's lock nor creates or opens the warehouse."""
     from ..steps import adapters_for, preflight
 
     files = cfg.model_copy(update={"integrations": [i for i in cfg.integrations if i.kind == "export_files"]})
-    preflight.fn(adapters_for(files, wh))
+    preflight.fn(adapters_for(files, None))
 
 
 def _main(go, as_json: bool, fail_on: Level | None) -> None:

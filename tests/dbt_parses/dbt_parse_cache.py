@@ -7,8 +7,9 @@ manifest (``dbtRunner(manifest=...)``, dbt's documented way to invoke it repeate
 each distinct parse input and hands that manifest to every later build: in memory within a process, and through
 dbt's msgpack of it in the session's cache folder (``STEWARD_TEST_DBT_PARSES``) across processes, so the second xdist worker and
 the dozens of ``steward run`` subprocesses the suite starts do not parse again. What a parse depends on is all in the
-key: the project, the profile with the warehouse file reduced to its name (dbt names the database after it; a
-PostgreSQL profile without its host, port and database: the manifest is pointed at the build's database), and the vars
+key: the project, the profile without its warehouse (a DuckDB file's path, a PostgreSQL profile's host, port and
+database: dbt names the database after the file, or takes the profile's, and the manifest is pointed at the build's
+database, so a run on ``partial.duckdb`` takes the parse of one on ``steward.duckdb``), and the vars
 the product's ``parsed.parse_vars`` keeps: not ``as_of`` nor ``run_id``, which models only read when dbt compiles them
 for the build (``as_of()`` macro), not the policy's thresholds and lists (``parsed.COMPILE_VARS``: read only in the SQL
 a model compiles, never in a ``config()`` or to choose a ``ref()``), and of a pre-launch audit's ``launch`` var only its
@@ -39,8 +40,8 @@ def _parse_key(options: dict[str, str]) -> str:
 
     profile = yaml.safe_load((Path(options["--profiles-dir"]) / "profiles.yml").read_text(encoding="utf-8"))
     for target in profile.get("steward", {}).get("outputs", {}).values():
-        if "path" in target:
-            target["path"] = Path(target["path"]).stem
+        if "path" in target:  # a DuckDB file: the parse is re-pointed at the database named after it (_on_database)
+            target["path"] = ""
         if "dbname" in target:  # a PostgreSQL test database: the parse is re-pointed at it (_on_database)
             target.update(host="", port=0, dbname="")
     from steward.integrations.transform.parsed import parse_vars  # the product's own rule (already imported)
@@ -107,12 +108,19 @@ def parsed_manifest(runner_class, args: list[str]):
 
 
 def _database(options: dict[str, str]) -> str | None:
-    """The PostgreSQL database a build's profile names (None: a DuckDB file, whose stem the key holds already)."""
+    """The database a build's profile names: a PostgreSQL profile's, or the one dbt-duckdb names after the DuckDB
+    file (its own rule: ``my.db.duckdb`` is ``my``). None: neither (the manifest is used as parsed)."""
     import yaml
 
     profile = yaml.safe_load((Path(options["--profiles-dir"]) / "profiles.yml").read_text(encoding="utf-8"))
-    targets = profile.get("steward", {}).get("outputs", {}).values()
-    return next((str(t["dbname"]) for t in targets if "dbname" in t), None)
+    for target in profile.get("steward", {}).get("outputs", {}).values():
+        if "dbname" in target:
+            return str(target["dbname"])
+        if "path" in target:
+            from dbt.adapters.duckdb.credentials import DuckDBCredentials  # imported already: dbt is building
+
+            return DuckDBCredentials.path_derived_database_name(target["path"])
+    return None
 
 
 def _on_database(manifest, database: str | None):
@@ -120,10 +128,12 @@ def _on_database(manifest, database: str | None):
     name exactly one database.
 
     dbt writes the target's database into every node, source and seed at parse time (``database`` and the quoted
-    ``relation_name`` it renders into SQL); a PostgreSQL test takes a database of its own (tests/pg.py), so keyed on the
-    name each build would parse again. Nothing else of a parse depends on the name: re-pointing those two fields (and
-    the ``graph`` variable dbt builds from them) is what a parse against the other database gives. A relation left
-    naming the old database would fail the build loudly (PostgreSQL refuses cross-database references)."""
+    ``relation_name`` it renders into SQL); a PostgreSQL test takes a database of its own (tests/pg.py), and a DuckDB
+    warehouse's database is named after its file (``steward.duckdb``, ``w.duckdb``, ``partial.duckdb``,
+    ``steward-warehouse-run.duckdb``), so keyed on the name each of them would parse again. Nothing else of a parse
+    depends on the name: re-pointing those two fields (and the ``graph`` variable dbt builds from them) is what a parse
+    against the other database gives. A relation left naming the old database would fail the build loudly
+    (PostgreSQL refuses cross-database references; DuckDB has no catalog of that name)."""
     if database is None:
         return manifest
     resources = [*manifest.nodes.values(), *manifest.sources.values()]

@@ -57,15 +57,15 @@ def _raw_counts(ws: Path) -> dict[str, int]:
         return {t: con.execute(f'select count(*) from raw."{t}"').fetchone()[0] for t in tables}
 
 
-def _fails_with(ws: Path, pattern: str, *args: str, in_process: bool = False) -> str:
-    """``steward run`` on ``ws`` ends with one error line holding ``pattern``, exit 2, nothing landed lost. A refusal
-    decided when the config and policy load (``in_process``) is asked of the command in the pytest process
-    (tests/cli_in_process.py): no warehouse opened, 3 CPU seconds less than a process. The refusals met as the run
-    takes the warehouse's writer lock or after it (an unwritable warehouse folder, a missing export file) go through
-    a ``steward`` process, the way a user meets them: a lock taken is the process's until it ends."""
+def _fails_with(ws: Path, pattern: str, *args: str) -> str:
+    """``steward run`` on ``ws`` ends with one error line holding ``pattern``, exit 2, nothing landed lost. Every
+    refusal here is decided before the run takes the warehouse's writer lock (the config, the policy, a missing
+    export file, a warehouse folder the lock cannot make), so it is asked of the command in the pytest process
+    (tests/cli_in_process.py, which fails the test if the call took a lock or started a server): the command's own
+    entry point, without a process's imports (2-3 CPU s each)."""
     before = _raw_counts(ws) if (ws / "steward.duckdb").exists() else None
     command = ("run", "-c", str(ws / "steward.yaml"), *args)
-    proc = steward_in_process(*command, cwd=ws, env=_API) if in_process else steward(*command, cwd=ws)
+    proc = steward_in_process(*command, cwd=ws, env=_API)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     # Prefect's events worker may log its shutdown after ours under load; the error is our last own line
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
@@ -116,14 +116,14 @@ def test_unknown_column_in_policy(ws):
     policy.write_text("checks: {}\nscope: {bias_dimensions: [age_bnd]}\n")
     cfg = yaml.safe_load((ws / "steward.yaml").read_text())
     (ws / "steward.yaml").write_text(yaml.safe_dump({**cfg, "policy": "policy.yaml"}))
-    _fails_with(ws, f"{policy}: scope.bias_dimensions: Value error, unknown column 'age_bnd'", in_process=True)
+    _fails_with(ws, f"{policy}: scope.bias_dimensions: Value error, unknown column 'age_bnd'")
 
 
 def test_bad_policy_yaml(ws):
     (ws / "policy.yaml").write_text("checks: [oops\n")
     cfg = yaml.safe_load((ws / "steward.yaml").read_text())
     (ws / "steward.yaml").write_text(yaml.safe_dump({**cfg, "policy": "policy.yaml"}))
-    _fails_with(ws, "policy.yaml: not valid YAML at line", in_process=True)
+    _fails_with(ws, "policy.yaml: not valid YAML at line")
 
 
 def test_unwritable_warehouse_path(ws):
@@ -137,7 +137,7 @@ def test_unknown_platform_in_config(ws):
     cfg = yaml.safe_load((ws / "steward.yaml").read_text())
     cfg["integrations"][0]["platform"] = "salesfarce"
     (ws / "steward.yaml").write_text(yaml.safe_dump(cfg))
-    _fails_with(ws, "integrations.0.platform: Value error, unknown platform 'salesfarce'", in_process=True)
+    _fails_with(ws, "integrations.0.platform: Value error, unknown platform 'salesfarce'")
 
 
 def test_missing_config_file(tmp_path):
@@ -167,7 +167,7 @@ def test_a_policy_naming_a_mart_that_does_not_exist(ws):
     runs = _run_ids(ws)
     _fails_with(ws, f"{policy}: checks.transparency.decisions_without_reason.mart: no mart "
                     "governance.gov_transparency__reason in Steward's dbt project; did you mean "
-                    "gov_transparency__reasons?", in_process=True)
+                    "gov_transparency__reasons?")
     assert _run_ids(ws) == runs  # refused when the policy loaded: no run started, nothing pulled or built
 
 
