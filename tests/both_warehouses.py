@@ -15,7 +15,8 @@ import pytest
 
 from steward.integrations.warehouse import Warehouse
 
-__all__ = ["any_warehouse", "duckdb_warehouse", "postgres_warehouse", "both", "equals_full_refresh", "KINDS"]
+__all__ = ["any_warehouse", "duckdb_warehouse", "postgres_warehouse", "both", "equals_full_refresh",
+           "full_refresh_differences", "KINDS"]
 
 KINDS = ("duckdb", "postgres")
 
@@ -47,6 +48,14 @@ def equals_full_refresh(connect: Callable[[], ContextManager[Any]], compared: li
     aside in ``kept_schema``, ``rebuild()`` rebuilds it with ``--full-refresh``, and the two must hold the same rows
     (EXCEPT ALL both ways, duplicates counted). ``connect`` opens either warehouse (a DuckDB ``Warehouse.connect`` or
     a psycopg connection in autocommit): the SQL is the same on both."""
+    for name, differences in full_refresh_differences(connect, compared, kept_schema, rebuild).items():
+        assert differences == 0, name
+
+
+def full_refresh_differences(connect: Callable[[], ContextManager[Any]], compared: list[str], kept_schema: str,
+                             rebuild: Callable[[], None]) -> dict[str, int]:
+    """What :func:`equals_full_refresh` asserts, as numbers: for each of ``compared``, the rows in one build and not
+    (as often) in the other. For a module fixture whose daily build several tests share, each asserting it."""
     def kept(name: str) -> str:
         return f"{kept_schema}.inc_{name.split('.')[1]}"
 
@@ -56,9 +65,7 @@ def equals_full_refresh(connect: Callable[[], ContextManager[Any]], compared: li
             con.execute(f"create table {kept(name)} as select * from {name}")
     rebuild()
     with connect() as con:
-        for name in compared:
-            differences = con.execute(
-                f"select (select count(*) from (select * from {kept(name)} except all select * from {name}) as a) + "
-                f"(select count(*) from (select * from {name} except all select * from {kept(name)}) as b)"
-            ).fetchone()[0]
-            assert differences == 0, name
+        return {name: con.execute(
+            f"select (select count(*) from (select * from {kept(name)} except all select * from {name}) as a) + "
+            f"(select count(*) from (select * from {name} except all select * from {kept(name)}) as b)"
+        ).fetchone()[0] for name in compared}

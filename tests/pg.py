@@ -151,17 +151,22 @@ def copy_schema_to_postgres(psycopg: Any, dsn: str, duck: Path, schema: str) -> 
 
 
 def landed_then_built(psycopg: Any, dsn: str, duck: Path, target: Any, work: Path, select: list[str],
-                      as_of: str, full_refresh: bool = False) -> None:
+                      as_of: str, full_refresh: bool = False, copy: bool = True, tests: bool = True) -> None:
     """The DuckDB landing's raw and ledger schemas put on PostgreSQL in place of the last ones, then a ``dbt build``
     of ``select`` there with the packaged policy's vars: how the daily-run tests replay, on PostgreSQL, the landings
-    and deltas their DuckDB twins make. Fails on any data test failure or skipped node."""
+    and deltas their DuckDB twins make. Fails on any data test failure or skipped node. ``copy=False`` builds on the
+    raw and ledger the last call copied: a full refresh right after the daily build of the same landing, where
+    copying the same rows again cost a DuckDB open and a ``COPY`` per table. ``tests=False`` builds the models only
+    (test_incremental_people's ``MODELS_ONLY``: the build of the empty warehouse)."""
     from steward.contracts.policy import load_policy
     from steward.integrations.transform import dbt_build
 
-    with psycopg.connect(dsn, autocommit=True) as pg:
-        pg.execute("drop schema if exists raw cascade; drop schema if exists ledger cascade")
-    for schema in ("raw", "ledger"):
-        copy_schema_to_postgres(psycopg, dsn, duck, schema)
+    if copy:
+        with psycopg.connect(dsn, autocommit=True) as pg:
+            pg.execute("drop schema if exists raw cascade; drop schema if exists ledger cascade")
+        for schema in ("raw", "ledger"):
+            copy_schema_to_postgres(psycopg, dsn, duck, schema)
     dbt_vars = {**load_policy().dbt_vars(), "as_of": as_of}
-    outcome = dbt_build.build(target, work, dbt_vars, select=select, full_refresh=full_refresh)
+    outcome = dbt_build.build(target, work, dbt_vars, select=select, full_refresh=full_refresh,
+                              exclude=None if tests else ["test_type:data", "test_type:unit"])
     assert not outcome.test_failures and not outcome.skipped, outcome

@@ -14,14 +14,15 @@ import json
 import pandas as pd
 import pytest
 
-from both_warehouses import equals_full_refresh
+from both_warehouses import equals_full_refresh, full_refresh_differences
 from steward.contracts.batch import Batch
 from steward.contracts.policy import load_policy
 from steward.integrations.transform import dbt_build
 from steward.integrations.warehouse import Warehouse
 from steward.integrations.warehouse.landing import ensure_raw_tables, land_batch
 from steward.integrations.warehouse.validation import check_batch
-from test_incremental_people import AS_OF, _contact, _custom, _hubspot, _marketo, _profile, _stream, _subscription
+from test_incremental_people import AS_OF, MODELS_ONLY, _contact, _custom, _hubspot, _marketo, _profile, _stream, \
+    _subscription
 
 MS = lambda text: int(pd.Timestamp(text, tz="UTC").value // 10**6)  # noqa: E731  HubSpot's epoch milliseconds
 # int_people__contacts (the privacy marts' contacts by email and hash) is per key on the same inputs: compared too
@@ -60,9 +61,10 @@ def _land(wh: Warehouse, platform: str, entity: str, rows: list[dict], deleted: 
     land_batch(wh, batch, verdict.valid, verdict.quarantined, verdict.drift, verdict.contract.version, "t")
 
 
-def _build(wh: Warehouse, work, full_refresh: bool = False) -> None:
+def _build(wh: Warehouse, work, full_refresh: bool = False, tests: bool = True) -> None:
     dbt_vars = {**load_policy().dbt_vars(), "as_of": AS_OF.isoformat()}
-    outcome = dbt_build.build(wh.path, work, dbt_vars, select=SELECT, full_refresh=full_refresh)
+    outcome = dbt_build.build(wh.path, work, dbt_vars, select=SELECT, full_refresh=full_refresh,
+                              exclude=None if tests else MODELS_ONLY)
     assert not outcome.test_failures and not outcome.skipped, outcome
 
 
@@ -104,12 +106,12 @@ def first_landing(wh: Warehouse) -> None:
 
 
 def empty_then_landed(folder, build, landing) -> tuple[Warehouse, object]:
-    """A warehouse in ``folder`` built by ``build`` once while empty (every incremental model created empty), then
-    after ``landing``: where each day of the daily-build tests starts."""
+    """A warehouse in ``folder`` built by ``build`` once while empty (every incremental model created empty; models
+    only, ``tests=False``), then after ``landing``: where each day of the daily-build tests starts."""
     wh = Warehouse(folder / "w.duckdb")
     ensure_raw_tables(wh)
     work = folder / "dbt"
-    build(wh, work)
+    build(wh, work, tests=False)
     landing(wh)
     build(wh, work)
     return wh, work
@@ -127,33 +129,48 @@ def test_the_first_landing_equals_a_full_refresh(warehouse):
     _check_against_full_refresh(wh, work)
 
 
-def test_new_sends_recompute_only_their_recipients(warehouse):
+@pytest.fixture(scope="module")
+def sends_and_opt_out(warehouse) -> dict:
+    """The day after the first landing: new sends (p1, and p5, held nowhere) and new opt-outs (p4 in Salesforce, p2 in
+    HubSpot) land together, for one daily build and one full refresh, where each kind paid its own pair: they touch
+    different people, so the build recomputes exactly the union of the two sets. What the tests below assert is
+    recorded here, so they read it in any order."""
     wh, work = warehouse
     _land(wh, "hubspot", "email_events", [_send(6, "p1@example.com", "2026-11-06 09:00"),
                                           _send(7, "p5@example.com", "2026-11-06 09:00")])  # p5: held nowhere
-    _build(wh, work)
-    assert "__keys" in _compiled(work)
-    assert _keys(wh) == {"p1@example.com", "p5@example.com"}
-    assert _late(wh, "p1@example.com")["hubspot"] == 2
-    assert _late(wh, "p5@example.com") == {"hubspot": 0, "marketo": 0, "salesforce": 0, "cdp": 0}
-    _check_against_full_refresh(wh, work)
-
-
-def test_a_new_opt_out_recomputes_the_person(warehouse):
-    wh, work = warehouse
     # p4 opts out in Salesforce on 1 Nov (its last change): the send of 2 Nov came after it
     _land(wh, "salesforce", "contacts", [_contact(4, "p4@example.com", at=pd.Timestamp("2026-11-01", tz="UTC"),
                                                   opted_out=True)])
     _land(wh, "hubspot", "subscriptions", [_subscription("p2@example.com", "UNSUBSCRIBED")])
     _build(wh, work)
-    assert "__keys" in _compiled(work)
-    assert _keys(wh) == {"p2@example.com", "p4@example.com"}
-    assert _late(wh, "p4@example.com")["salesforce"] == 1
-    _check_against_full_refresh(wh, work)
+    day = {"per_key": "__keys" in _compiled(work), "keys": _keys(wh),
+           "late": {email: _late(wh, email) for email in ("p1@example.com", "p4@example.com", "p5@example.com")}}
+    day["differences"] = full_refresh_differences(wh.connect, COMPARED, "main",
+                                                  lambda: _build(wh, work, full_refresh=True))
+    return day
 
 
-def test_a_tombstoned_send_and_a_deleted_contact_recompute_the_person(warehouse):
-    wh, work = warehouse
+def test_new_sends_recompute_only_their_recipients(sends_and_opt_out):
+    day = sends_and_opt_out
+    assert day["per_key"]
+    # the sends' recipients, and the opt-outs' people (p2, p4: test_a_new_opt_out_recomputes_the_person), no one else
+    assert day["keys"] == {"p1@example.com", "p5@example.com"} | {"p2@example.com", "p4@example.com"}
+    assert day["late"]["p1@example.com"]["hubspot"] == 2
+    assert day["late"]["p5@example.com"] == {"hubspot": 0, "marketo": 0, "salesforce": 0, "cdp": 0}
+    assert day["differences"] == dict.fromkeys(COMPARED, 0)
+
+
+def test_a_new_opt_out_recomputes_the_person(sends_and_opt_out):
+    day = sends_and_opt_out
+    assert day["per_key"]
+    # the opt-outs' people, and the sends' recipients (p1, p5: test_new_sends_recompute_only_their_recipients)
+    assert day["keys"] == {"p2@example.com", "p4@example.com"} | {"p1@example.com", "p5@example.com"}
+    assert day["late"]["p4@example.com"]["salesforce"] == 1
+    assert day["differences"] == dict.fromkeys(COMPARED, 0)
+
+
+def test_a_tombstoned_send_and_a_deleted_contact_recompute_the_person(warehouse, sends_and_opt_out):
+    wh, work = warehouse  # after the day of new sends and opt-outs: p1's send of 6 Nov, p4's contact
     _land(wh, "hubspot", "email_events", [], deleted=("ev-6",))  # p1's late send of 6 Nov: the platform deleted it
     _land(wh, "salesforce", "contacts", [], deleted=(_contact(4, None)["Id"],))  # p4 erased from the CRM
     _build(wh, work)

@@ -14,15 +14,16 @@ from steward.contracts.policy import load_policy
 from steward.integrations.transform import dbt_build
 from steward.integrations.warehouse import Warehouse
 from test_incremental_consent import _land, _send, _subscription, empty_then_landed, first_landing
-from test_incremental_people import AS_OF
+from test_incremental_people import AS_OF, MODELS_ONLY
 
 COMPARED = ["staging.int_consent__hubspot_late_sends", "governance.gov_consent__sends_after_opt_out"]
 SELECT = ["+gov_consent__sends_after_opt_out"]
 
 
-def _build(wh: Warehouse, work, full_refresh: bool = False) -> None:
+def _build(wh: Warehouse, work, full_refresh: bool = False, tests: bool = True) -> None:
     dbt_vars = {**load_policy().dbt_vars(), "as_of": AS_OF.isoformat()}
-    outcome = dbt_build.build(wh.path, work, dbt_vars, select=SELECT, full_refresh=full_refresh)
+    outcome = dbt_build.build(wh.path, work, dbt_vars, select=SELECT, full_refresh=full_refresh,
+                              exclude=None if tests else MODELS_ONLY)
     assert not outcome.test_failures and not outcome.skipped, outcome
 
 

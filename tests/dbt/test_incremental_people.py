@@ -31,6 +31,9 @@ AS_OF = pd.Timestamp("2026-11-20 12:00", tz="UTC")
 T0 = pd.Timestamp("2026-11-01", tz="UTC")
 T1 = pd.Timestamp("2026-11-05", tz="UTC")
 T2 = pd.Timestamp("2026-11-08", tz="UTC")
+# left out of a build of the empty warehouse (every incremental model created empty): on empty tables a data test can
+# fail only as its SQL fails, and the next build runs the same tests' SQL, and the same unit tests, on landed rows
+MODELS_ONLY = ["test_type:data", "test_type:unit"]
 
 
 def _stream(platform: str, entity: str):
@@ -93,9 +96,10 @@ def _custom(person: str, email: str, opted_out: bool | None, at=T0) -> dict:
 _EMPTY = {"people": _custom("x", "x@example.com", None)}  # the columns of a batch that only deletes
 
 
-def _build(wh: Warehouse, work, full_refresh: bool = False, **overrides) -> None:
+def _build(wh: Warehouse, work, full_refresh: bool = False, tests: bool = True, **overrides) -> None:
     dbt_vars = {**load_policy().dbt_vars(), "as_of": AS_OF.isoformat(), **overrides}
-    outcome = dbt_build.build(wh.path, work, dbt_vars, select=SELECT, full_refresh=full_refresh)
+    outcome = dbt_build.build(wh.path, work, dbt_vars, select=SELECT, full_refresh=full_refresh,
+                              exclude=None if tests else MODELS_ONLY)
     assert not outcome.test_failures, [(f.test, f.message) for f in outcome.test_failures]
 
 
@@ -171,7 +175,7 @@ def warehouse(tmp_path_factory):
     wh = Warehouse(tmp_path / "w.duckdb")
     ensure_raw_tables(wh)
     work = tmp_path / "dbt"
-    _build(wh, work)  # nothing landed yet: every incremental model is created empty
+    _build(wh, work, tests=False)  # nothing landed yet: every incremental model is created empty
     _first_landing(wh)
     _build(wh, work)
     assert "__keys" in _compiled(work, "int_customers__unified")  # read the keys the landing logged

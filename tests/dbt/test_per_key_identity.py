@@ -17,8 +17,8 @@ from steward.integrations.warehouse import Warehouse
 from steward.integrations.warehouse.landing import ensure_raw_tables
 from steward.contracts.policy import load_policy
 from steward.integrations.transform import dbt_build
-from test_incremental_people import (AS_OF, T2, _compiled, _contact, _first_delta, _first_landing, _land, _profile,
-                                     _second_delta)
+from test_incremental_people import (AS_OF, MODELS_ONLY, T2, _compiled, _contact, _first_delta, _first_landing,
+                                     _land, _profile, _second_delta)
 
 SELECT = ["+gov_identity__match", "+gov_reconciliation__consent", "+gov_privacy__deletion_propagation"]
 PRESENCE = "int_people__presence"
@@ -164,9 +164,10 @@ DEFINITIONS = {
 }
 
 
-def _build(wh: Warehouse, work, full_refresh: bool = False) -> None:
+def _build(wh: Warehouse, work, full_refresh: bool = False, tests: bool = True) -> None:
     dbt_vars = {**load_policy().dbt_vars(), "as_of": AS_OF.isoformat()}
-    outcome = dbt_build.build(wh.path, work, dbt_vars, select=SELECT, full_refresh=full_refresh)
+    outcome = dbt_build.build(wh.path, work, dbt_vars, select=SELECT, full_refresh=full_refresh,
+                              exclude=None if tests else MODELS_ONLY)
     assert not outcome.test_failures, [(f.test, f.message) for f in outcome.test_failures]
 
 
@@ -183,17 +184,6 @@ def _rows(frame: pd.DataFrame) -> list[tuple]:
                   key=repr)
 
 
-def _mart_equals_definition(wh: Warehouse, mart: str) -> None:
-    built = wh.query_df(f"select * from governance.{mart}")
-    defined = wh.query_df(DEFINITIONS[mart])
-    assert list(built.columns) == list(defined.columns), mart
-    assert _rows(built) == _rows(defined), mart
-    with wh.connect() as con:  # the same column types (a sum of ones is a HUGEINT on DuckDB)
-        types = [con.execute(f"describe {sql}").fetchall() for sql in (f"select * from governance.{mart}",
-                                                                        DEFINITIONS[mart])]
-    assert [row[:2] for row in types[0]] == [row[:2] for row in types[1]], mart
-
-
 def _merged_duplicate_delta(wh: Warehouse) -> None:
     # two Salesforce contacts of one person (a duplicate), a CDP opt-out of someone Salesforce holds opted in
     _land(wh, "salesforce", "contacts", [_contact(11, "p11@example.com", at=T3), _contact(12, "p11@example.com", T3)])
@@ -207,58 +197,98 @@ def _merge_delta(wh: Warehouse) -> None:
           deleted=(_contact(12, None)["Id"],))
 
 
-# each delta, and whether int_people__presence recomputes only some people (the first delta removes a custom system's
-# last person: every custom system is re-ranked, so int_people__systems and int_people__presence rebuild everyone)
-DELTAS = [(_first_delta, False), (_second_delta, True), (_merged_duplicate_delta, True), (_merge_delta, True)]
+def _mart_and_definition(wh: Warehouse, mart: str) -> tuple:
+    """What the mart holds and what its definition gives: columns, rows, column types (a sum of ones is a HUGEINT on
+    DuckDB), each as (built, defined)."""
+    built = wh.query_df(f"select * from governance.{mart}")
+    defined = wh.query_df(DEFINITIONS[mart])
+    with wh.connect() as con:
+        types = [[row[:2] for row in con.execute(f"describe {sql}").fetchall()]
+                 for sql in (f"select * from governance.{mart}", DEFINITIONS[mart])]
+    return (list(built.columns), list(defined.columns)), (_rows(built), _rows(defined)), tuple(types)
+
+
+def _assert_marts_equal_definitions(seen: dict) -> None:
+    for mart, (columns, rows, types) in seen.items():
+        assert columns[0] == columns[1], mart
+        assert rows[0] == rows[1], mart
+        assert types[0] == types[1], mart
+
+
+# each day's deltas, and whether int_people__presence recomputes only some people (the first delta removes a custom
+# system's last person: every custom system is re-ranked, so int_people__systems and int_people__presence rebuild
+# everyone). The second delta and the duplicate touch different people (p1, p2; p4, p11): one daily build and one full
+# refresh for both, where each paid its own pair; the merge of the duplicate is the next day.
+DAYS = [((_first_delta,), False), ((_second_delta, _merged_duplicate_delta), True), ((_merge_delta,), True)]
+DELTAS = [(delta, per_key) for deltas, per_key in DAYS for delta in deltas]
+
+
+def _daily_and_full_refresh(wh: Warehouse, work) -> dict:
+    """After a daily build: the marts against their definitions, then a full refresh, the rows of
+    int_people__presence in one build and not (as often) in the other, and the marts against their definitions
+    again."""
+    seen = {"daily": {mart: _mart_and_definition(wh, mart) for mart in DEFINITIONS}}
+    with wh.connect() as con:
+        con.execute(f"create or replace table main.inc_{PRESENCE} as select * from staging.{PRESENCE}")
+    _build(wh, work, full_refresh=True)
+    with wh.connect() as con:
+        seen["differences"] = con.execute(
+            f"select (select count(*) from (select * from main.inc_{PRESENCE} except all "
+            f"select * from staging.{PRESENCE})) + (select count(*) from (select * from staging.{PRESENCE} "
+            f"except all select * from main.inc_{PRESENCE}))").fetchone()[0]
+    seen["full"] = {mart: _mart_and_definition(wh, mart) for mart in DEFINITIONS}
+    return seen
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
+def days(tmp_path_factory) -> dict[str, dict]:
+    """The module's one chain of builds: an empty build, the first landing's, then each day of DAYS, each daily build
+    followed by a full refresh. What each test asserts is recorded here, under the delta's name (``first_landing``
+    for the landing), so the tests read it in any order."""
     tmp_path = tmp_path_factory.mktemp("per_key_identity")
     wh = Warehouse(tmp_path / "w.duckdb")
     ensure_raw_tables(wh)
     work = tmp_path / "dbt"
-    _build(wh, work)  # nothing landed: the marts are empty
-    for mart in DEFINITIONS:
-        assert wh.query_df(f"select count(*) as n from governance.{mart}")["n"][0] == 0
+    _build(wh, work, tests=False)  # nothing landed: the marts are empty (models only: MODELS_ONLY says why)
+    seen: dict[str, dict] = {"empty": {mart: wh.query_df(f"select count(*) as n from governance.{mart}")["n"][0]
+                                       for mart in DEFINITIONS}}
     _first_landing(wh)
     _build(wh, work)
-    return wh, work
+    seen["first_landing"] = {
+        "match": wh.query_df("select systems, people, missing_in_other from governance.gov_identity__match"),
+        "mismatches": wh.query_df("select mismatches from governance.gov_reconciliation__consent").mismatches,
+        **_daily_and_full_refresh(wh, work)}
+    for deltas, _ in DAYS:
+        for delta in deltas:
+            delta(wh)
+        _build(wh, work)
+        day = {"per_key": "__keys" in _compiled(work, PRESENCE),
+               "propagation": wh.query_df("select people_deleted, people_still_present "
+                                          "from governance.gov_privacy__deletion_propagation "
+                                          "where propagation = 'salesforce->hubspot'")}
+        day.update(_daily_and_full_refresh(wh, work))
+        seen.update({delta.__name__: day for delta in deltas})
+    return seen
 
 
-def _daily_equals_full_refresh(wh: Warehouse, work) -> None:
-    with wh.connect() as con:
-        con.execute(f"create or replace table main.inc_{PRESENCE} as select * from staging.{PRESENCE}")
-    for mart in DEFINITIONS:
-        _mart_equals_definition(wh, mart)
-    _build(wh, work, full_refresh=True)
-    with wh.connect() as con:
-        differences = con.execute(
-            f"select (select count(*) from (select * from main.inc_{PRESENCE} except all "
-            f"select * from staging.{PRESENCE})) + (select count(*) from (select * from staging.{PRESENCE} "
-            f"except all select * from main.inc_{PRESENCE}))").fetchone()[0]
-    assert differences == 0
-    for mart in DEFINITIONS:
-        _mart_equals_definition(wh, mart)
-
-
-def test_after_the_first_landing(warehouse):
-    wh, work = warehouse
-    match = wh.query_df("select systems, people, missing_in_other from governance.gov_identity__match")
+def test_after_the_first_landing(days):
+    assert all(n == 0 for n in days["empty"].values()), days["empty"]
+    seen = days["first_landing"]
+    match = seen["match"]
     assert len(match) > 0 and (match.missing_in_other > 0).any()
-    assert (wh.query_df("select mismatches from governance.gov_reconciliation__consent").mismatches > 0).any()
-    _daily_equals_full_refresh(wh, work)
+    assert (seen["mismatches"] > 0).any()
+    _assert_marts_equal_definitions(seen["daily"])
+    assert seen["differences"] == 0
+    _assert_marts_equal_definitions(seen["full"])
 
 
 @pytest.mark.parametrize("delta,per_key", DELTAS, ids=[d.__name__.strip("_") for d, _ in DELTAS])
-def test_a_daily_build_after_each_delta_equals_a_full_refresh(warehouse, delta, per_key):
-    wh, work = warehouse
-    delta(wh)
-    _build(wh, work)
-    assert ("__keys" in _compiled(work, PRESENCE)) == per_key  # only the people int_people__systems recomputed
+def test_a_daily_build_after_each_delta_equals_a_full_refresh(days, delta, per_key):
+    seen = days[delta.__name__]
+    assert seen["per_key"] == per_key  # only the people int_people__systems recomputed
     if delta is _first_delta:  # p6 deleted in Salesforce, still held by HubSpot; p7 held nowhere else
-        propagation = wh.query_df("select people_deleted, people_still_present "
-                                  "from governance.gov_privacy__deletion_propagation "
-                                  "where propagation = 'salesforce->hubspot'")
+        propagation = seen["propagation"]
         assert (propagation.people_deleted[0], propagation.people_still_present[0]) == (2, 1)
-    _daily_equals_full_refresh(wh, work)
+    _assert_marts_equal_definitions(seen["daily"])
+    assert seen["differences"] == 0
+    _assert_marts_equal_definitions(seen["full"])
