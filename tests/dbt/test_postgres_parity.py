@@ -37,6 +37,13 @@ TOLERANCE = 1e-9
 LAUNCH_SPEC = Path(__file__).parents[2] / "examples" / "launches" / "conditional-high-intent.yaml"
 
 
+def _by_table(rows: list[tuple[str, str, str]]) -> dict[str, dict[str, str]]:
+    tables: dict[str, dict[str, str]] = {}
+    for table, column, data_type in rows:
+        tables.setdefault(table, {})[column] = data_type
+    return tables
+
+
 class Built:
     def __init__(self, duck: Path, pg_url: str, psycopg, outcomes: dict, pg_seconds: float) -> None:
         self.duck, self.pg_url, self.psycopg = duck, pg_url, psycopg
@@ -53,15 +60,30 @@ class Built:
             cur = con.execute(f'select * from "{schema}"."{table}"')
             return [d.name for d in cur.description], cur.fetchall()
 
-    def duck_types(self, schema: str, table: str) -> dict[str, str]:
-        with duckdb.connect(str(self.duck), read_only=True) as con:
-            return dict(con.execute("select column_name, data_type from information_schema.columns "
-                                    "where table_schema = ? and table_name = ?", [schema, table]).fetchall())
+    def differences(self, schema: str, tables: list[str]) -> list[str]:
+        """``_compare`` of each table's rows on both warehouses, read through one connection to each (one open of
+        the DuckDB file and one PostgreSQL session for the schema, not one of each per table)."""
+        problems = []
+        with duckdb.connect(str(self.duck), read_only=True) as duck, self.psycopg.connect(self.pg_url) as pg:
+            duck.execute("set TimeZone = 'UTC'")
+            for table in tables:
+                d = duck.execute(f'select * from "{schema}"."{table}"')
+                p = pg.execute(f'select * from "{schema}"."{table}"')
+                problems += _compare(table, ([c[0] for c in d.description], d.fetchall()),
+                                     ([c.name for c in p.description], p.fetchall()))
+        return problems
 
-    def pg_types(self, schema: str, table: str) -> dict[str, str]:
+    def duck_types(self, schema: str) -> dict[str, dict[str, str]]:
+        """Every column's type, by table, in one read of the schema's catalog (one open of the file, not one a
+        table)."""
+        with duckdb.connect(str(self.duck), read_only=True) as con:
+            return _by_table(con.execute("select table_name, column_name, data_type from information_schema.columns "
+                                         "where table_schema = ?", [schema]).fetchall())
+
+    def pg_types(self, schema: str) -> dict[str, dict[str, str]]:
         with self.psycopg.connect(self.pg_url) as con:
-            return dict(con.execute("select column_name, data_type from information_schema.columns "
-                                    "where table_schema = %s and table_name = %s", [schema, table]).fetchall())
+            return _by_table(con.execute("select table_name, column_name, data_type from information_schema.columns "
+                                         "where table_schema = %s", [schema]).fetchall())
 
     def duck_tables(self, schema: str) -> list[str]:
         with duckdb.connect(str(self.duck), read_only=True) as con:
@@ -217,9 +239,10 @@ def test_every_mart_column_has_the_same_kind_of_type_on_postgres(built):
     refuses arithmetic with a float), and an integer sum stays an integer."""
     different = []
     for schema in ("staging", "governance", "launch"):
+        duck_types, pg_types = built.duck_types(schema), built.pg_types(schema)
         for table in built.duck_tables(schema):
-            pg = built.pg_types(schema, table)
-            for column, duck_type in built.duck_types(schema, table).items():
+            pg = pg_types.get(table, {})
+            for column, duck_type in duck_types[table].items():
                 if _family(duck_type) != _PG_FAMILY.get(pg.get(column, "missing"), pg.get(column, "missing")):
                     different.append(f"{schema}.{table}.{column}: {duck_type} vs {pg.get(column, 'missing')}")
     assert different == []
@@ -228,10 +251,7 @@ def test_every_mart_column_has_the_same_kind_of_type_on_postgres(built):
 def test_every_mart_has_the_same_rows_on_postgres(built):
     marts = [t for t in built.duck_tables("governance") if not t.endswith("__built_from")]
     assert len(marts) >= 30, marts
-    problems = []
-    for mart in marts:
-        problems += _compare(mart, built.duck_rows("governance", mart), built.pg_rows("governance", mart))
-    assert problems == []
+    assert built.differences("governance", marts) == []
 
 
 def test_drift_documents_read_the_same_as_text(built):
@@ -252,10 +272,7 @@ def test_every_launch_mart_has_the_same_rows_on_postgres(built):
     marts = built.duck_tables("launch")
     assert len(marts) == 8, marts
     assert built.duck_rows("launch", "launch__audience")[1], "the segment selects people: the audit compares rows"
-    problems = []
-    for mart in marts:
-        problems += _compare(mart, built.duck_rows("launch", mart), built.pg_rows("launch", mart))
-    assert problems == []
+    assert built.differences("launch", marts) == []
 
 
 def test_staging_tables_have_the_same_rows_on_postgres(built):
@@ -263,10 +280,7 @@ def test_staging_tables_have_the_same_rows_on_postgres(built):
     cannot hide behind a staging one that happens to cancel out."""
     tables = [t for t in built.duck_tables("staging") if not t.endswith("__built_from")]
     assert "stg_hubspot__email_events" in tables and "int_customers__unified" in tables
-    problems = []
-    for table in tables:
-        problems += _compare(table, built.duck_rows("staging", table), built.pg_rows("staging", table))
-    assert problems == []
+    assert built.differences("staging", tables) == []
 
 
 def test_data_tests_agree_and_unit_tests_pass_on_postgres(built):
