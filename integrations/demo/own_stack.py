@@ -447,6 +447,7 @@ scope:                          # what the marts measure (docs/policy.md#scope-v
     default: 48
     google_ads: 72
     meta_ads: 72                # ad platforms report a day late
+    klaviyo: 120                # campaigns go out twice a week (Tuesday, Friday): the newest send can be 4+ days old
   bias_models:                  # the decision log's model, and its favourable decision
     churn_offer: [offer_discount]
   model_registry:
