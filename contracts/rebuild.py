@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 __all__ = ["TestResult", "BuildState", "Rebuild", "CodeUnit", "plan_rebuild", "carried_results", "clock_readers",
-           "RERUN_STATUSES", "without_comments", "code_changed", "CODE_MARK"]
+           "RERUN_STATUSES", "without_comments", "code_changed", "CODE_MARK", "vouched_tests"]
 
 RERUN_STATUSES = ("fail", "warn", "error", "skipped")  # a test in one of these is run again by the next build
 
@@ -196,3 +196,14 @@ def clock_readers(nodes: Mapping[str, CodeUnit], macros: Mapping[str, CodeUnit])
     return {n.name for n in nodes.values()
             if _CLOCK.search(n.code) or any(d in reading for d in n.macros)
             or (called is not None and called.search(n.code))}
+
+
+def vouched_tests(previous: BuildState | None, key: str, full_refresh: bool) -> list[str]:
+    """The data tests this build may limit to the rows a per-key model recomputes (dbt_project/macros/
+    per_key_tests.sql): those that passed in the last complete governance build of the same project and vars. None
+    after a ``--full-refresh`` (every row is new), with no stored build (never built, or a build outside a governance
+    run since, which forgets it) or after a change of the project (a changed test must read every row once)."""
+    if full_refresh or previous is None or previous.project_key != key:
+        return []
+    failed = {t.unique_id for t in previous.tests if t.status != "pass"}
+    return [t.unique_id for t in previous.tests if t.status == "pass" and t.unique_id not in failed]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ...contracts.yaml_input import read_yaml_mapping
 from ...contracts.rebuild import CODE_MARK, BuildState, CodeUnit, Rebuild, TestResult, carried_results, \
-    clock_readers, plan_rebuild
+    clock_readers, plan_rebuild, vouched_tests
 from ..warehouse import Warehouse, ledger
 from . import dbt_build, parsed
 
@@ -119,14 +119,21 @@ def governed_build(wh: Warehouse, work_dir: Path, dbt_vars: dict, run_id: str | 
         dbt_build._ensure_raw_tables(warehouse)  # noqa: SLF001 - the fingerprints read every raw table
         key, prints, previous = _read_state(wh, dbt_vars)
         ledger.forget_build_state(wh)  # until this build completes, nothing is vouched for
+        vouched = vouched_tests(previous, key, full_refresh)
+        if vouched:
+            ledger.vouch_tests(wh, vouched)
     planned = _plan(wh, work_dir, dbt_vars, key, prints, previous, exclude, full_refresh)
     plan, manifest = planned.rebuild, planned.manifest
-    if plan.select == []:
-        outcome = dbt_build.BuildOutcome()
-    else:
-        outcome = dbt_build._invoke(  # noqa: SLF001 - build() would forget the state this function keeps
-            "build", warehouse, work_dir, dbt_vars, plan.select, [*(exclude or []), "test_type:unit"],
-            plan.full_refresh, settings, indirect_selection="eager", manifest=manifest)
+    try:
+        if plan.select == []:
+            outcome = dbt_build.BuildOutcome()
+        else:
+            outcome = dbt_build._invoke(  # noqa: SLF001 - build() would forget the state this function keeps
+                "build", warehouse, work_dir, dbt_vars, plan.select, [*(exclude or []), "test_type:unit"],
+                plan.full_refresh, settings, indirect_selection="eager", manifest=manifest)
+    finally:
+        if vouched:
+            ledger.vouch_tests(wh, [])  # only this build's dbt reads them
     total = _model_count(manifest) if manifest is not None else outcome.models
     outcome = _with_carried(outcome, previous if plan.select is not None else None, manifest, exclude or [])
     outcome.note = _note(plan, outcome.models, total)

@@ -120,6 +120,9 @@ create table if not exists ledger.health_gate (
 -- every governance build; the next run rebuilds only what changed since.
 create table if not exists ledger.build_state (
     run_id varchar, built_at timestamptz, project_key varchar, fingerprints json, skipped json, tests json);
+-- The data tests the governance build in progress may limit to the rows it recomputed (the ones that passed in the last
+-- complete build: dbt_project/macros/per_key_tests.sql). Written just before dbt starts, emptied when it is done.
+create table if not exists ledger.vouched_tests (unique_id varchar);
 """
 
 

@@ -510,7 +510,7 @@ def _anchor_problem(rows: list[tuple], anchor: AuditHead) -> str | None:
     return None
 
 
-__all__ += ["save_build_state", "load_build_state", "forget_build_state"]
+__all__ += ["save_build_state", "load_build_state", "forget_build_state", "vouch_tests"]
 
 
 def save_build_state(wh: Warehouse, state: BuildState) -> None:
@@ -550,3 +550,20 @@ def forget_build_state(wh: Warehouse) -> None:
     """After a build this module cannot vouch for (outside a governance run): the next run rebuilds everything."""
     with wh.connect() as con:
         con.execute("delete from ledger.build_state")
+
+
+def vouch_tests(wh: Warehouse, unique_ids: Iterable[str]) -> None:
+    """Replace ``ledger.vouched_tests``: the data tests the governance build about to run may limit to the rows it
+    recomputes (dbt_project/macros/per_key_tests.sql), or none (``[]``, written again when its dbt is done, so no
+    other build reads a list that is not its own)."""
+    rows = [[uid] for uid in sorted(set(unique_ids))]
+    with wh.connect() as con:
+        con.execute("begin")
+        try:
+            con.execute("delete from ledger.vouched_tests")
+            if rows:
+                con.executemany("insert into ledger.vouched_tests (unique_id) values (?)", rows)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from steward.contracts.rebuild import BuildState, CodeUnit, TestResult, carried_results, clock_readers, code_changed, \
-    plan_rebuild, without_comments
+    plan_rebuild, vouched_tests, without_comments
 
 STATE = BuildState("run-1", "k", {"a.x": "1", "a.y": "2"}, ("stg_skipped",),
                    (TestResult("test.steward.t_fail.h1", "fail", "t_fail"), TestResult("test.steward.t_ok.h2", "pass")))
@@ -75,3 +75,18 @@ def test_a_clock_named_in_a_comment_is_not_read_but_one_in_a_string_with_dashes_
              "m.e": CodeUnit("e", "{# {{ as_of() }} #}\nselect 2")}
     assert clock_readers(nodes, macros) == {"c", "d"}
     assert without_comments("a -- b\n'x--y' -- z") == "a \n'x--y' "
+
+
+def test_only_tests_that_passed_in_the_last_build_of_the_same_project_are_vouched_for():
+    """A per-key model's data test may read only the recomputed people (dbt_project/macros/per_key_tests.sql) when it
+    passed in the last complete build of the same project and vars: not after a failure (one assertion failing
+    among several still fails the test), a full refresh, a changed project, or with no build stored."""
+    state = BuildState("run-1", "key-1", {}, (), (
+        TestResult("test.steward.passed", "pass"),
+        TestResult("test.steward.failed", "fail", "failed", "m", 2),
+        TestResult("test.steward.split", "pass"), TestResult("test.steward.split", "fail", "split", "m", 1),
+        TestResult("test.steward.warned", "warn", "warned", "m", 1)))
+    assert vouched_tests(state, "key-1", full_refresh=False) == ["test.steward.passed"]
+    assert vouched_tests(state, "key-1", full_refresh=True) == []
+    assert vouched_tests(state, "key-2", full_refresh=False) == []  # another project or policy: every row again
+    assert vouched_tests(None, "key-1", full_refresh=False) == []

@@ -141,6 +141,75 @@ def test_a_stored_failure_shows_until_its_test_passes_again(built):
                            [passing.unique_id]) == [failed]
 
 
+def _land_profile(demo: Demo, profile_id: str) -> None:
+    """One more CDP profile lands (the export file, changed), through Steward's landing."""
+    profiles = demo.demo.ws.files["cdp.profiles"]
+    frame = pd.read_parquet(profiles)
+    pd.concat([frame, frame.tail(1).assign(profile_id=profile_id, email=f"{profile_id}@example.com")],
+              ignore_index=True).to_parquet(profiles, index=False)
+    for batch in ExportFilesAdapter("cdp", "cdp", profiles.parent, demo.wh).pull("profiles"):
+        v = check_batch(batch)
+        land_batch(demo.wh, batch, v.valid, v.quarantined, v.drift, v.contract.version, "t", v.contract.owner)
+
+
+def _test_sql(work, outcome, name: str) -> str:
+    """The SQL this build ran for the data test ``name`` (which it must have run)."""
+    uid = next(uid for uid in outcome.test_status if uid.split(".")[2] == name)
+    assert uid.split(".")[2] in {r["unique_id"].split(".")[2] for r in
+                                 json.loads((work / "target" / "run_results.json").read_text())["results"]}
+    return next((work / "target" / "run").rglob(f"{name}.sql")).read_text()
+
+
+def test_a_per_key_models_tests_read_only_the_people_it_recomputed_while_they_pass(built):
+    """dbt_project/macros/per_key_tests.sql: a daily build's key-local tests of a per-key model read the people it
+    recomputed (and null keys), once the test passed in the last complete build; after a failure, a full refresh, or
+    in a build outside a governance run, the whole table."""
+    wh, policy, work = built.wh, built.policy, built.work
+    if ledger.load_build_state(wh) is None:
+        changes.governed_build(wh, work, _vars(policy, run_id="run-base-v"), "run-base-v")
+    pk = "primary_key_int_customers__unified_email_key"
+    _land_profile(built, "profile-vouched-1")
+    daily = changes.governed_build(wh, work, _vars(policy, run_id="run-v1"), "run-v1")
+    scoped = _test_sql(work, daily, pk)
+    assert '"email_key" is null or "email_key" in (select per_key."email_key" from ' in scoped
+    assert "int_customers__unified__keys" in scoped
+    assert all(s == "pass" for s in daily.test_status.values())
+    with wh.connect() as con:
+        keys = con.execute("select email_key, is_all from staging.int_customers__unified__keys").fetchall()
+        assert ("profile-vouched-1@example.com", False) in keys and not any(all_ for _, all_ in keys)
+        assert con.execute("select count(*) from ledger.vouched_tests").fetchone() == (0,)  # emptied after dbt
+    # a test on a table that is not per key reads all of it (the CDP staging model merges by profile id)
+    assert "__keys" not in _test_sql(work, daily, "primary_key_stg_cdp__profiles_profile_id")
+    # the last build's result is a failure: the next daily build looks for it in the whole table
+    state = ledger.load_build_state(wh)
+    uid = next(t.unique_id for t in state.tests if t.unique_id.split(".")[2] == pk)
+    failed = tuple(type(t)(t.unique_id, "fail", pk, "int_customers__unified", 2, "error", "Got 2 results")
+                   if t.unique_id == uid else t for t in state.tests)
+    ledger.save_build_state(wh, type(state)(state.run_id, state.project_key, state.fingerprints, state.skipped,
+                                            failed))
+    _land_profile(built, "profile-vouched-2")
+    again = changes.governed_build(wh, work, _vars(policy, run_id="run-v2"), "run-v2")
+    assert "__keys" not in _test_sql(work, again, pk) and again.test_status[uid] == "pass"
+    # vouched again (it passed), a person the model holds twice among the people that build recomputed fails it
+    complete = ledger.load_build_state(wh)
+    twin_of = "email_key = 'profile-vouched-2@example.com'"
+    with wh.connect() as con:
+        con.execute(f"insert into staging.int_customers__unified select * from staging.int_customers__unified "
+                    f"where {twin_of}")
+    ledger.vouch_tests(wh, [uid])
+    try:
+        twin = dbt_build.build(wh.path, work, _vars(policy, run_id="run-twin"), select=[pk], unit_tests=False)
+    finally:
+        ledger.vouch_tests(wh, [])
+        with wh.connect() as con:  # the twin out, the complete build's state back (a build outside a run forgets it)
+            con.execute(f"delete from staging.int_customers__unified where rowid = (select max(rowid) from "
+                        f"staging.int_customers__unified where {twin_of})")
+        ledger.save_build_state(wh, complete)
+    assert "int_customers__unified__keys" in _test_sql(work, twin, pk)
+    assert twin.test_status[uid] == "fail" and [f.failures for f in twin.test_failures] == [1]
+    with wh.connect() as con:
+        assert con.execute(f"select count(*) from staging.int_customers__unified where {twin_of}").fetchone() == (1,)
+
 def test_a_policy_change_a_left_out_source_or_a_model_error_makes_the_next_build_everything(built):
     copy, policy, work = built, built.policy, built.work
     assert changes.plan_build(copy.wh, work, _vars(policy)).rebuild.select is not None
