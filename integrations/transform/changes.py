@@ -129,7 +129,8 @@ def governed_build(wh: Warehouse, work_dir: Path, dbt_vars: dict, run_id: str | 
             outcome = dbt_build.BuildOutcome()
         else:
             outcome = dbt_build._invoke(  # noqa: SLF001 - build() would forget the state this function keeps
-                "build", warehouse, work_dir, dbt_vars, plan.select, [*(exclude or []), "test_type:unit"],
+                "build", warehouse, work_dir, {**dbt_vars, **({"per_key_vouched": True} if vouched else {})},
+                plan.select, [*(exclude or []), "test_type:unit"],
                 plan.full_refresh, settings, indirect_selection="eager", manifest=manifest)
     finally:
         if vouched:

@@ -26,7 +26,9 @@ from pathlib import Path
 
 __all__ = ["RUN_VARS", "COMPILE_VARS", "LAUNCH_SHAPE", "parse_vars", "parse_key", "load", "forget_partial", "keep"]
 
-RUN_VARS = ("as_of", "run_id")  # read only at compile time: a change does not change the parse
+# read only at compile time: a change does not change the parse (``per_key_vouched``: a governance build wrote
+# ledger.vouched_tests, dbt_project/macros/per_key_tests.sql)
+RUN_VARS = ("as_of", "run_id", "per_key_vouched")
 # the policy's scope vars that models and macros read only as values in the SQL they render (a threshold, a list of
 # codes, a window), never in a config(), nor to choose which ref() or source() a model calls: dbt reads them when it
 # compiles a node for the build, so the parse is the same whatever they are (tests/dbt/test_launch_parse.py parses

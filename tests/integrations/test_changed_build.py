@@ -152,12 +152,10 @@ def _land_profile(demo: Demo, profile_id: str) -> None:
         land_batch(demo.wh, batch, v.valid, v.quarantined, v.drift, v.contract.version, "t", v.contract.owner)
 
 
-def _test_sql(work, outcome, name: str) -> str:
-    """The SQL this build ran for the data test ``name`` (which it must have run)."""
-    uid = next(uid for uid in outcome.test_status if uid.split(".")[2] == name)
-    assert uid.split(".")[2] in {r["unique_id"].split(".")[2] for r in
-                                 json.loads((work / "target" / "run_results.json").read_text())["results"]}
-    return next((work / "target" / "run").rglob(f"{name}.sql")).read_text()
+def _ran_tests(work) -> dict[str, str]:
+    """The data tests the last build ran (by name), with the SQL it compiled for each."""
+    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".")[2]: r["compiled_code"] for r in results if r["unique_id"].startswith("test.")}
 
 
 def test_a_per_key_models_tests_read_only_the_people_it_recomputed_while_they_pass(built):
@@ -170,7 +168,8 @@ def test_a_per_key_models_tests_read_only_the_people_it_recomputed_while_they_pa
     pk = "primary_key_int_customers__unified_email_key"
     _land_profile(built, "profile-vouched-1")
     daily = changes.governed_build(wh, work, _vars(policy, run_id="run-v1"), "run-v1")
-    scoped = _test_sql(work, daily, pk)
+    ran = _ran_tests(work)
+    scoped = ran[pk]
     assert '"email_key" is null or "email_key" in (select per_key."email_key" from ' in scoped
     assert "int_customers__unified__keys" in scoped
     assert all(s == "pass" for s in daily.test_status.values())
@@ -178,8 +177,12 @@ def test_a_per_key_models_tests_read_only_the_people_it_recomputed_while_they_pa
         keys = con.execute("select email_key, is_all from staging.int_customers__unified__keys").fetchall()
         assert ("profile-vouched-1@example.com", False) in keys and not any(all_ for _, all_ in keys)
         assert con.execute("select count(*) from ledger.vouched_tests").fetchone() == (0,)  # emptied after dbt
-    # a test on a table that is not per key reads all of it (the CDP staging model merges by profile id)
-    assert "__keys" not in _test_sql(work, daily, "primary_key_stg_cdp__profiles_profile_id")
+    # the CDP staging model's key test reads the people its latest build logged (it merges by profile id)
+    staged = ran["primary_key_stg_cdp__profiles_profile_id"]
+    assert "stg_cdp__profiles__changes" in staged and "per_key.seq = (select max(newest.seq)" in staged
+    # a test of a table rebuilt whole (a mart) reads all of it
+    marts = [sql for name, sql in ran.items() if "_gov_" in name]
+    assert marts and not any("__keys" in sql or "__changes" in sql for sql in marts)
     # the last build's result is a failure: the next daily build looks for it in the whole table
     state = ledger.load_build_state(wh)
     uid = next(t.unique_id for t in state.tests if t.unique_id.split(".")[2] == pk)
@@ -189,7 +192,7 @@ def test_a_per_key_models_tests_read_only_the_people_it_recomputed_while_they_pa
                                             failed))
     _land_profile(built, "profile-vouched-2")
     again = changes.governed_build(wh, work, _vars(policy, run_id="run-v2"), "run-v2")
-    assert "__keys" not in _test_sql(work, again, pk) and again.test_status[uid] == "pass"
+    assert "__keys" not in _ran_tests(work)[pk] and again.test_status[uid] == "pass"
     # vouched again (it passed), a person the model holds twice among the people that build recomputed fails it
     complete = ledger.load_build_state(wh)
     twin_of = "email_key = 'profile-vouched-2@example.com'"
@@ -198,14 +201,15 @@ def test_a_per_key_models_tests_read_only_the_people_it_recomputed_while_they_pa
                     f"where {twin_of}")
     ledger.vouch_tests(wh, [uid])
     try:
-        twin = dbt_build.build(wh.path, work, _vars(policy, run_id="run-twin"), select=[pk], unit_tests=False)
+        twin = dbt_build.build(wh.path, work, {**_vars(policy, run_id="run-twin"), "per_key_vouched": True},
+                               select=[pk], unit_tests=False)
     finally:
         ledger.vouch_tests(wh, [])
         with wh.connect() as con:  # the twin out, the complete build's state back (a build outside a run forgets it)
             con.execute(f"delete from staging.int_customers__unified where rowid = (select max(rowid) from "
                         f"staging.int_customers__unified where {twin_of})")
         ledger.save_build_state(wh, complete)
-    assert "int_customers__unified__keys" in _test_sql(work, twin, pk)
+    assert "int_customers__unified__keys" in _ran_tests(work)[pk]
     assert twin.test_status[uid] == "fail" and [f.failures for f in twin.test_failures] == [1]
     with wh.connect() as con:
         assert con.execute(f"select count(*) from staging.int_customers__unified where {twin_of}").fetchone() == (1,)
