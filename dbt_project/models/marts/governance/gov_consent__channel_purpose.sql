@@ -60,11 +60,12 @@ judged_custom_email as (
     from email_people as people
     cross join (select system from custom_systems where channel = 'email') as systems
     left join email_people as custom on custom.system = systems.system and custom.email_key = people.email_key
-    where people.system = 'hubspot'
+    where people.system = 'hubspot' and people.person_token is not null
 ),
 
 -- the ads uploads and the custom systems' email (the built-ins' email rows are email_people's, grouped on their own
--- below)
+-- below); a row without a person is left out on the ids its token masks (a masked id is null only when the id is),
+-- so that each upload's md5 is computed once, for its token, and not once more to test the token for null
 judged (channel, system, person_token, is_known, contacts_without_consent) as (
     select
         'ads',
@@ -74,6 +75,7 @@ judged (channel, system, person_token, is_known, contacts_without_consent) as (
         case when cdp.has_ads_consent then 0 else 1 end
     from {{ ref('stg_google_ads__audience_uploads') }} as uploads
     left join cdp on cdp.email_sha256 = uploads.hashed_email
+    where cdp.email_key is not null or uploads.hashed_email is not null
     union all
     select * from judged_custom_email
     union all
@@ -86,6 +88,7 @@ judged (channel, system, person_token, is_known, contacts_without_consent) as (
     from {{ ref('stg_google_ads__audience_uploads') }} as uploads
     cross join (select system from custom_systems where channel = 'ads') as systems
     left join custom_ads on custom_ads.system = systems.system and custom_ads.email_sha256 = uploads.hashed_email
+    where custom_ads.email_key is not null or uploads.hashed_email is not null
 ),
 
 spine as (
@@ -119,8 +122,7 @@ people as (
         bool_or(is_known),
         bool_or(contacts_without_consent > 0),
         sum(contacts_without_consent)
-    from judged
-    where person_token is not null
+    from judged  -- every row has a token (each branch above leaves out the rows without one)
     group by channel, system, person_token
 )
 
