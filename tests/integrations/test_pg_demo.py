@@ -115,3 +115,29 @@ def test_steward_demo_refuses_a_database_that_holds_runs(tmp_path, pg_server):
     assert "already holds Steward runs" in result.output and "give it an empty database" in result.output
     bad = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path), "--warehouse", "postgresql://u:pw@h/d"])
     assert bad.exit_code == 2 and "must not hold a password" in bad.output and "pw" not in bad.output.split("@")[0]
+
+
+@pytest.mark.slow
+def test_a_daily_change_tests_only_the_recomputed_people_on_both_warehouses(tmp_path_factory, prefect_harness,
+                                                                              pg_server):
+    """dbt_project/macros/per_key_tests.sql on PostgreSQL as on DuckDB: after a complete run, a run that lands one
+    more CDP profile runs the per-key model's key test on the people it recomputed (their keys table), and both
+    warehouses still find the same."""
+    import json
+
+    from steward.flows.config import load_config
+
+    pair = govern_on_both(tmp_path_factory, pg_server, "pg-vouched")
+
+    def one_more_profile(root):
+        path = root / "exports" / "cdp" / "profiles.parquet"
+        frame = pd.read_parquet(path)
+        pd.concat([frame, frame.tail(1).assign(profile_id="profile-vouched-pg", email="vouched-pg@example.com")],
+                  ignore_index=True).to_parquet(path, index=False)
+
+    after = rerun_on_both(pair, one_more_profile)
+    for side in (after.duck, after.pg):
+        results = load_config(side.config).work_dir / "dbt" / "target" / "run_results.json"
+        ran = {r["unique_id"].split(".")[2]: r["compiled_code"] for r in json.loads(results.read_text())["results"]}
+        assert "int_customers__unified__keys" in ran["primary_key_int_customers__unified_email_key"], side.config
+    assert_same_findings(after)
