@@ -85,7 +85,7 @@
     {%- if metadata.name in ('not_null', 'non_negative', 'accepted_values') -%}{{ return(true) }}{%- endif -%}
     {%- if metadata.name in ('primary_key', 'unique') -%}{{ return(kwargs.get('column_name') in keys) }}{%- endif -%}
     {%- if metadata.name == 'unique_combination' -%}
-        {{ return(keys | select('in', kwargs.get('columns') or []) | list | length > 0) }}
+        {{ return(keys | select('in', kwargs.get('columns') or ()) | list | length > 0) }}
     {%- endif -%}
     {{ return(false) }}
 {%- endmacro %}
