@@ -16,6 +16,16 @@ def test_a_landed_tables_shape_is_the_contracts_columns_and_unmapped():
         assert list(contract.empty_frame().columns) == [*contract.columns(), "_unmapped"], key
 
 
+def test_the_column_lists_read_off_the_fields_are_the_schemas_columns():
+    """``columns()`` reads the model's fields (no pandera schema built); aliased fields (Google Ads' dotted names)
+    must come out under the names the schema gives them, in the same order."""
+    aliased = 0
+    for key, contract in SOURCE_CONTRACTS.items():
+        assert contract.columns() == list(contract.schema().columns), key
+        aliased += sum("." in column for column in contract.columns())
+    assert aliased  # the check above covered an aliased field
+
+
 def test_an_empty_frame_is_built_once_and_each_caller_gets_its_own_copy():
     contract = SOURCE_CONTRACTS["salesforce.contacts"]
     first, second = contract.empty_frame(), contract.empty_frame()
