@@ -12,17 +12,25 @@ with sends as (
     where occurred_at <= {{ as_of() }}
 ),
 
-per_person as (
-    select contact_token, weeks_ago, count(*) as person_sends
+-- one grouping of the sends by person, campaign (none too) and week; the person's weekly total adds up its rows,
+-- ~3.8M at 1M people, where grouping the 4.4M sends a second time by person and week cost 20% more (and the sends
+-- twice, or kept in between)
+per_person_campaign as (
+    select contact_token, campaign_id, weeks_ago, count(*) as campaign_sends
     from sends
+    group by contact_token, campaign_id, weeks_ago
+),
+
+per_person as (
+    select contact_token, weeks_ago, cast(sum(campaign_sends) as bigint) as person_sends
+    from per_person_campaign
     group by contact_token, weeks_ago
 ),
 
 per_campaign as (
-    select contact_token, campaign_id, weeks_ago, count(*) as campaign_sends
-    from sends
+    select contact_token, campaign_id, weeks_ago, campaign_sends
+    from per_person_campaign
     where campaign_id is not null
-    group by contact_token, campaign_id, weeks_ago
 )
 
 select
