@@ -49,9 +49,9 @@
      custom        every custom system's send: they are read again whole, as custom touches are rebuilt every run #}
 {% macro forget_sends_to_replace(part) -%}
     {%- if not is_incremental() -%}
-    select 1
+    {#- nothing: dbt runs no hook that renders empty (a `select 1` here cost a statement per hook and build) -#}
     {%- elif not reads_only_new_batches() -%}
-    {%- if part == 'recampaigned' -%}delete from {{ this }}{%- else -%}select 1{%- endif -%}
+    {%- if part == 'recampaigned' -%}delete from {{ this }}{%- endif -%}
     {%- elif part == 'new' -%}
     delete from {{ this }}
     where send_key in (
@@ -65,8 +65,6 @@
     {%- set recampaigned = emails_whose_campaign_changed() -%}
     {%- if recampaigned -%}
     delete from {{ this }} where marketing_email_id in ({{ recampaigned }})
-    {%- else -%}
-    select 1
     {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

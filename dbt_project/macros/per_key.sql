@@ -40,11 +40,9 @@
 {%- endmacro %}
 
 {# Post-hook: a build that rebuilt the whole table (dbt created it: first build or --full-refresh) logs is_full. An
-   incremental build has logged its keys in its strategy. #}
+   incremental build has logged its keys in its strategy, and this hook renders nothing (dbt skips an empty hook). #}
 {% macro log_full_build() -%}
-    {%- if is_incremental() -%}
-    select 1
-    {%- else -%}
+    {%- if not is_incremental() -%}
     {%- set log = change_log_relation(this) -%}
     insert into {{ log }} (seq, email_key, is_full)
     select coalesce(max(seq), 0) + 1, cast(null as {{ text_type() }}), true from {{ log }}
@@ -111,8 +109,6 @@
     where built.email_key is not null
       and built.{{ model_key }} in ({{ _tombstoned_keys(entity, relation, raw_key, key_prefix) }})
       {%- if config.get('change_log_where') %} and ({{ config.get('change_log_where') }}){% endif %}
-    {%- else -%}
-    select 1
     {%- endif -%}
 {%- endmacro %}
 
@@ -120,8 +116,6 @@
 {% macro delete_tombstoned_prefixed(model_key, entity, relation, raw_key) -%}
     {%- if is_incremental() and tombstones_pending(entity) -%}
     delete from {{ this }} where {{ model_key }} in ({{ _tombstoned_keys(entity, relation, raw_key, true) }})
-    {%- else -%}
-    select 1
     {%- endif -%}
 {%- endmacro %}
 
