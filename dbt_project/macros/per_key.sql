@@ -75,6 +75,11 @@
     select coalesce(max(seq), 0) + 1, cast(null as {{ text_type() }}), {{ 'true' if full else 'false' }} from {{ log }};
     {%- if full %}
     delete from {{ target }} where {{ key }} in (select {{ key }} from {{ temp }});
+    {%- elif _read_only_new_keys() %}
+    insert into {{ log }} (seq, email_key, is_full)
+    select distinct (select max(seq) from {{ log }}), email_key, false
+    from {{ temp }}
+    where email_key is not null{% if where %} and ({{ where }}){% endif %};
     {%- else %}
     drop table if exists {{ replaced }};
     create temporary table {{ replaced }} as
@@ -93,6 +98,29 @@
     drop table {{ replaced }};
     {%- endif %}
     insert into {{ target }} ({{ columns }}) select {{ columns }} from {{ temp }}
+{%- endmacro %}
+
+{# Whether every raw batch this build reads landed only keys new to its raw table (ledger.batches.keys_new, set by
+   landing: no stored row shared a key, no other integration holds rows there, no tombstone of one was lifted). Then
+   no built row has a key of the new rows, and the strategy skips looking for the rows they replace: a probe of
+   every built key (the email events: ~0.35 s at 10M events, on a day whose 100k events are all new). A batch landed
+   any other way (an API page, a PostgreSQL landing, before the column existed) leaves it null, and the probe runs.
+   The model's raw source is the one source it reads outside Steward's own schemas. #}
+{% macro _read_only_new_keys() -%}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set raw = [] -%}
+    {%- for name, table in model.sources if name != 'steward' -%}
+    {%- if (name ~ '.' ~ table) not in raw | map(attribute='name') | list -%}
+    {%- do raw.append({'name': name ~ '.' ~ table, 'relation': source(name, table)}) -%}
+    {%- endif -%}
+    {%- endfor -%}
+    {%- if raw | length != 1 -%}{{ return(false) }}{%- endif -%}
+    {%- set found = run_query("select count(*), count(case when landed.keys_new then 1 end) from (select "
+                              ~ "ledger.loaded_at as _loaded_at, ledger.keys_new from " ~ source('steward', 'batches')
+                              ~ " as ledger where ledger.platform || '__' || ledger.entity = '"
+                              ~ raw[0].relation.identifier ~ "') as landed where "
+                              ~ unread_batches(raw[0].relation)) -%}
+    {{ return(found.rows[0][0] > 0 and found.rows[0][0] == found.rows[0][1]) }}
 {%- endmacro %}
 
 {# Post-hook before delete_tombstoned (same arguments): log the email_key of the rows it is about to delete, from the

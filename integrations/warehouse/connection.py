@@ -43,6 +43,10 @@ create table if not exists ledger.batches (
     contract_version varchar, drift json, loaded_at timestamptz, owner varchar);
 alter table ledger.batches add column if not exists owner varchar;
 alter table ledger.batches add column if not exists delivery varchar;
+-- Whether every key the batch landed was new to its raw table (no stored row shared one, no other integration holds
+-- rows there, no tombstone of one was lifted): an incremental staging model that reads only such batches has no
+-- built row to replace and skips looking for them (macros/per_key.sql). Null: not known (probe as always).
+alter table ledger.batches add column if not exists keys_new boolean;
 -- Each export file landed whole, with its size and mtime when read: the next pull knows an untouched file without
 -- reading it (landing.landed_file). ``source`` is the file's path relative to its integration's folder
 -- (landing.landed_key), so a moved stack folder is still known; rows written before hold absolute paths, still

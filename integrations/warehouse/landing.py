@@ -289,6 +289,10 @@ def land_staged(wh: Warehouse, batch: Batch, verdict, run_id: str, owner: str | 
                 source = "landing_frame"
                 held = con.execute(f"select count(*) from (select 1 from {table} where _integration = ? limit 1)",
                                    [batch.integration]).fetchall()[0][0]
+                # every key new to the table (``ledger.batches.keys_new``): nothing of another integration there
+                # (its rows share the staging model's key space) and, below, no stored row sharing a key
+                keys_new = not con.execute(f"select count(*) from (select 1 from {table} where _integration <> ? "
+                                           "limit 1)", [batch.integration]).fetchall()[0][0]
                 if held and rows_valid:
                     columns = [r[0] for r in con.execute("describe select * from landing_frame").fetchall()]
                     stored = "hash(" + ", ".join(f"t.{_q(c)}" for c in columns) + ")"
@@ -306,6 +310,7 @@ def land_staged(wh: Warehouse, batch: Batch, verdict, run_id: str, owner: str | 
                                 f"anti join landing_stored t on {match} and t.__h = {incoming}")
                     source = "landing_changed"
                     changed = con.execute("select count(*) from landing_changed").fetchall()[0][0]
+                    keys_new = keys_new and not con.execute("select count(*) from landing_stored").fetchall()[0][0]
                     if changed:  # the stored rows of the keys that changed (none when every changed key is new)
                         con.execute(f"delete from {table} where rowid in (select t.__rowid from landing_stored t "
                                     f"semi join landing_changed f on {match})")
@@ -315,9 +320,13 @@ def land_staged(wh: Warehouse, batch: Batch, verdict, run_id: str, owner: str | 
                     if "," not in stream.primary_key and con.execute(
                             "select count(*) from (select 1 from ledger.tombstones where integration = ? "
                             "and entity = ? limit 1)", [batch.integration, stream.entity]).fetchall()[0][0]:
-                        con.execute("delete from ledger.tombstones t where t.integration = ? and t.entity = ? and "
-                                    f"t.record_id in (select cast({_q(keys[0])} as varchar) from {source})",
-                                    [batch.integration, stream.entity])
+                        lifted = con.execute("delete from ledger.tombstones t where t.integration = ? and "
+                                             "t.entity = ? and t.record_id in (select cast("
+                                             f"{_q(keys[0])} as varchar) from {source})",
+                                             [batch.integration, stream.entity]).fetchall()[0][0]
+                        # a record landed again after its deletion: a build that has not applied the tombstone
+                        # yet still holds its old row, which this batch's row must replace
+                        keys_new = keys_new and not lifted
                 quarantined = verdict.quarantine
                 if len(quarantined) and keep_max > 0:
                     q = quarantined.head(keep_max).assign(batch_id=batch_id, integration=batch.integration,
@@ -329,10 +338,12 @@ def land_staged(wh: Warehouse, batch: Batch, verdict, run_id: str, owner: str | 
                     con.unregister("quarantine_frame")
                 con.execute("insert into ledger.batches (batch_id, run_id, integration, platform, entity, source, "
                             "fingerprint, rows_read, rows_loaded, rows_quarantined, contract_version, drift, "
-                            "loaded_at, owner, delivery) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "loaded_at, owner, delivery, keys_new) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                            "?, ?)",
                             [batch_id, run_id, batch.integration, stream.platform, stream.entity, batch.source,
                              batch.fingerprint, verdict.rows, rows_valid, rows_quarantined, verdict.contract.version,
-                             json.dumps(verdict.drift) if verdict.drift else None, now, owner, batch.delivery])
+                             json.dumps(verdict.drift) if verdict.drift else None, now, owner, batch.delivery,
+                             keys_new])
                 con.execute("insert into ledger.schema_snapshots (batch_id, integration, entity, columns, taken_at, "
                             "types) values (?, ?, ?, ?, ?, ?)",
                             [batch_id, batch.integration, stream.entity,
