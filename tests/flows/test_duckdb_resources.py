@@ -113,7 +113,8 @@ def test_dbt_profile_carries_the_settings_and_dbt_builds_with_them(tmp_path):
     settings = {"threads": "2", "memory_limit": "256MiB", "temp_directory": str(spill)}
     profile = yaml.safe_load((dbt_build._write_profile(tmp_path / "dbt", path, settings) / "profiles.yml").read_text())
     output = profile["steward"]["outputs"]["duckdb"]
-    assert output["settings"] == {"threads": "2", "memory_limit": "256MiB"}  # set on every cursor dbt opens
+    # set on every cursor dbt opens; the build keeps no insertion order (no model reads rows in written order)
+    assert output["settings"] == {"preserve_insertion_order": "false", "threads": "2", "memory_limit": "256MiB"}
     assert output["config_options"] == {"temp_directory": str(spill)}  # given once, when dbt opens the file
     Warehouse(path)
     outcome = dbt_build.build(path, tmp_path / "dbt", {"as_of": "2026-11-20T12:00:00+00:00"},
