@@ -1,10 +1,12 @@
-"""Steward's DuckDB `table` and `view` materializations (dbt_project/macros/materializations/duckdb_table.sql).
+"""Steward's DuckDB `table`, `view` and `incremental` materializations (dbt_project/macros/materializations/).
 
 Each model is one `create or replace` statement in the model's transaction, where dbt-duckdb's and dbt's own
 materializations built under a temporary name, renamed the old relation away and dropped it (about eight statements
 and three adapter-macro contexts a model, ~20% of dbt's Python time on a demo build). What must still hold:
 a model that changes kind (a view that becomes a table, or the reverse) replaces the old relation; a rebuild
-replaces the rows; hooks still run; a model asking for what this does not build is refused, naming it.
+replaces the rows; hooks still run; a model asking for what this does not build is refused, naming it. An
+incremental model still merges by its strategy, syncs a changed schema as `on_schema_change` asks, and a full
+refresh or a first build over a view replaces the relation whole.
 
 They run in a tiny project of their own that holds only this macro file, so the test parses in a second and asks
 nothing of Steward's models (which are built by these materializations in every other dbt test)."""
@@ -18,12 +20,11 @@ import duckdb
 
 from steward.integrations.transform import dbt_build
 
-MACRO = dbt_build.dbt_project_dir() / "macros" / "materializations" / "duckdb_table.sql"
+MACROS = dbt_build.dbt_project_dir() / "macros" / "materializations"
 
 
 def _project(root: Path, models: dict[str, str]) -> Path:
-    (root / "macros").mkdir(parents=True)
-    shutil.copy(MACRO, root / "macros" / MACRO.name)
+    shutil.copytree(MACROS, root / "macros")
     (root / "models").mkdir()
     for name, sql in models.items():
         (root / "models" / f"{name}.sql").write_text(sql, encoding="utf-8")
@@ -36,13 +37,14 @@ def _project(root: Path, models: dict[str, str]) -> Path:
     return root
 
 
-def _build(root: Path, *select: str):
+def _build(root: Path, *select: str, full_refresh: bool = False):
     from dbt.cli.main import dbtRunner
 
     args = ["build", "--project-dir", str(root), "--profiles-dir", str(root), "--target-path", str(root / "target"),
             "--log-path", str(root / "logs"), "--log-level", "none", "--no-write-json"]
+    args += (["--select", *select] if select else []) + (["--full-refresh"] if full_refresh else [])
     try:
-        res = dbtRunner().invoke(args + (["--select", *select] if select else []))
+        res = dbtRunner().invoke(args)
     finally:
         dbt_build._release_duckdb()  # dbt-duckdb keeps the file open in the process after a build
     assert res.exception is None, res.exception
@@ -92,3 +94,35 @@ def test_a_model_asking_for_what_the_lean_build_does_not_do_is_refused_by_name(t
     assert "table model refused_table sets grants" in got["refused_table"][1]
     assert "view model refused_view sets grants" in got["refused_view"][1]
     assert _kinds(root) == {}  # nothing was built without what it asked for
+
+
+INCREMENTAL = ("{{{{ config(materialized='incremental', unique_key='id', incremental_strategy='delete+insert', "
+               "on_schema_change='sync_all_columns') }}}}\n"
+               "select id, v{extra} from main.raw_rows\n"
+               "{{% if is_incremental() %}}where id >= (select max(id) from {{{{ this }}}}){{% endif %}}")
+
+
+def test_an_incremental_model_merges_syncs_its_columns_and_a_full_refresh_replaces_it(tmp_path):
+    root = _project(tmp_path / "p", {"probe_inc": INCREMENTAL.format(extra="")})
+    model = root / "models" / "probe_inc.sql"
+    with duckdb.connect(str(root / "probe.duckdb")) as con:
+        con.execute("create table main.raw_rows as select * from (values (1, 'a'), (2, 'b')) as t(id, v)")
+        con.execute("create view main.probe_inc as select 0 as id")  # a view under its name: replaced by the table
+
+    assert _build(root)["probe_inc"][0] == "success"
+    assert _kinds(root)["probe_inc"] == "BASE TABLE"
+    assert _rows(root, "probe_inc") == [(1, "a"), (2, "b")]
+
+    with duckdb.connect(str(root / "probe.duckdb")) as con:  # key 2 changed, key 3 is new
+        con.execute("create or replace table main.raw_rows as "
+                    "select * from (values (1, 'a'), (2, 'B'), (3, 'c')) as t(id, v)")
+    _build(root)  # the strategy deletes key 2 and inserts keys 2 and 3
+    assert _rows(root, "probe_inc") == [(1, "a"), (2, "B"), (3, "c")]
+
+    model.write_text(INCREMENTAL.format(extra=", 'x' as w"), encoding="utf-8")  # a new column
+    _build(root)  # synced: the table gains it; only the rows this build wrote have it
+    assert _rows(root, "probe_inc") == [(1, "a", None), (2, "B", None), (3, "c", "x")]
+
+    _build(root, full_refresh=True)  # the whole table again, from all of raw
+    assert _rows(root, "probe_inc") == [(1, "a", "x"), (2, "B", "x"), (3, "c", "x")]
+    assert set(_kinds(root)) == {"probe_inc", "raw_rows"}  # no temporary or backup relation left behind

@@ -12,7 +12,7 @@ A relation of the other kind under the model's name (a view that became a table,
 in the same transaction. A model that asks for what this does not do (an enforced contract, indexes, grants, or a
 Python model) is refused when it builds, naming the model, instead of being built without it. -#}
 
-{% macro steward_lean_build_refusal(kind) %}
+{% macro duckdb__steward_build_refusal(kind) %}
   {%- if model['language'] != 'sql' -%}
     {{ return(kind ~ " model " ~ model['name'] ~ " is not SQL: Steward's DuckDB " ~ kind ~ " materialization builds SQL models only") }}
   {%- endif -%}
@@ -28,8 +28,8 @@ Python model) is refused when it builds, naming the model, instead of being buil
 {% endmacro %}
 
 
-{% macro steward_lean_replace(kind, create_sql) %}
-  {%- set refusal = steward_lean_build_refusal(kind) -%}
+{% macro duckdb__steward_replace_relation(kind, create_sql) %}
+  {%- set refusal = duckdb__steward_build_refusal(kind) -%}
   {%- if refusal is not none -%}
     {{ exceptions.raise_compiler_error(refusal) }}
   {%- endif -%}
@@ -58,7 +58,7 @@ Python model) is refused when it builds, naming the model, instead of being buil
 {% endmacro %}
 
 
-{% macro steward_create_or_replace_table(relation) -%}
+{% macro duckdb__steward_replace_table(relation) -%}
   {%- set sql_header = config.get('sql_header', none) -%}
   {{ sql_header if sql_header is not none }}
   create or replace table {{ relation }} as (
@@ -67,7 +67,7 @@ Python model) is refused when it builds, naming the model, instead of being buil
 {%- endmacro %}
 
 
-{% macro steward_create_or_replace_view(relation) -%}
+{% macro duckdb__steward_replace_view(relation) -%}
   {%- set sql_header = config.get('sql_header', none) -%}
   {{ sql_header if sql_header is not none }}
   create or replace view {{ relation }} as (
@@ -77,10 +77,10 @@ Python model) is refused when it builds, naming the model, instead of being buil
 
 
 {% materialization table, adapter='duckdb' %}
-  {{ return(steward_lean_replace('table', steward_create_or_replace_table)) }}
+  {{ return(duckdb__steward_replace_relation('table', duckdb__steward_replace_table)) }}
 {% endmaterialization %}
 
 
 {% materialization view, adapter='duckdb' %}
-  {{ return(steward_lean_replace('view', steward_create_or_replace_view)) }}
+  {{ return(duckdb__steward_replace_relation('view', duckdb__steward_replace_view)) }}
 {% endmaterialization %}
