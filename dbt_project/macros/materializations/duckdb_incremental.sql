@@ -30,7 +30,7 @@ Hooks, the transaction and the relation it returns are dbt-duckdb's. -#}
     {% if replaces_other_kind %}
       {{ adapter.drop_relation(existing_relation) }}
     {% endif %}
-    {% set build_sql = duckdb__steward_replace_table(target_relation) %}
+    {% set build_sql = duckdb__steward_replace_as('table', target_relation) %}
   {% else %}
     {% set temp_relation = make_temp_relation(target_relation) %}
     {% do run_query(create_table_as(True, temp_relation, compiled_code)) %}

@@ -28,7 +28,7 @@ Python model) is refused when it builds, naming the model, instead of being buil
 {% endmacro %}
 
 
-{% macro duckdb__steward_replace_relation(kind, create_sql) %}
+{% macro duckdb__steward_replace_relation(kind) %}
   {%- set refusal = duckdb__steward_build_refusal(kind) -%}
   {%- if refusal is not none -%}
     {{ exceptions.raise_compiler_error(refusal) }}
@@ -45,7 +45,7 @@ Python model) is refused when it builds, naming the model, instead of being buil
   {% endif %}
 
   {% call statement('main') -%}
-    {{ create_sql(target_relation) }}
+    {{ duckdb__steward_replace_as(kind, target_relation) }}
   {%- endcall %}
 
   {{ run_hooks(post_hooks, inside_transaction=True) }}
@@ -58,29 +58,21 @@ Python model) is refused when it builds, naming the model, instead of being buil
 {% endmacro %}
 
 
-{% macro duckdb__steward_replace_table(relation) -%}
+{# The model's SQL as a table or view (`kind`) under `relation`, replacing what is there, in one statement. #}
+{% macro duckdb__steward_replace_as(kind, relation) -%}
   {%- set sql_header = config.get('sql_header', none) -%}
   {{ sql_header if sql_header is not none }}
-  create or replace table {{ relation }} as (
-    {{ compiled_code }}
-  );
-{%- endmacro %}
-
-
-{% macro duckdb__steward_replace_view(relation) -%}
-  {%- set sql_header = config.get('sql_header', none) -%}
-  {{ sql_header if sql_header is not none }}
-  create or replace view {{ relation }} as (
+  create or replace {{ kind }} {{ relation }} as (
     {{ compiled_code }}
   );
 {%- endmacro %}
 
 
 {% materialization table, adapter='duckdb' %}
-  {{ return(duckdb__steward_replace_relation('table', duckdb__steward_replace_table)) }}
+  {{ return(duckdb__steward_replace_relation('table')) }}
 {% endmaterialization %}
 
 
 {% materialization view, adapter='duckdb' %}
-  {{ return(duckdb__steward_replace_relation('view', duckdb__steward_replace_view)) }}
+  {{ return(duckdb__steward_replace_relation('view')) }}
 {% endmaterialization %}
