@@ -66,7 +66,8 @@ class Monitor:
         self.entry = EmulatorStack.integrations_for({emu.platform: emu.base_url})[0]
         self.ticks = 0
 
-    def tick(self):
+    def tick(self, now=None):
+        """``now``: the monitor's clock (a callable), when a test's data is dated from an instant of its own."""
         self.ticks += 1
         e = self.entry
 
@@ -77,7 +78,7 @@ class Monitor:
                                                     timeout=self.health.probe_timeout_seconds))
 
         return check_integration(self.wh, self.health, e["name"], e["platform"], make, f"hr-{self.ticks}",
-                                 "#ops-health")
+                                 "#ops-health", now=now)
 
     def states(self) -> list[str]:
         return [r[0] for r in self._rows("state")]
@@ -199,12 +200,15 @@ def test_schema_drift_in_the_latest_batch_is_degraded(wh, sf):
 
 
 def test_volume_against_the_same_weekday(wh, sf):
-    yesterday = (NOW - timedelta(days=1)).replace(hour=6, minute=0)
+    # the batches and the monitor's clock share one instant: "yesterday" is the day before the monitor's now, and
+    # NOW (the module's import time) was the day before when a suite crossed midnight before this test ran
+    now = datetime.now(timezone.utc)
+    yesterday = (now - timedelta(days=1)).replace(hour=6, minute=0)
     for weeks in (1, 2, 3):
         _batch(wh, "salesforce", "leads", yesterday - timedelta(weeks=weeks), rows=1000)
     _batch(wh, "salesforce", "leads", yesterday, rows=200)
-    _batch(wh, "salesforce", "contacts", NOW - timedelta(minutes=5), rows=0)  # fresh, so not stale
-    last = Monitor(wh, sf, policy()).tick()[-1]
+    _batch(wh, "salesforce", "contacts", now - timedelta(minutes=5), rows=0)  # fresh, so not stale
+    last = Monitor(wh, sf, policy()).tick(now=lambda: now)[-1]
     assert last.signals.ledger.volume_ratio == pytest.approx(0.2)
     assert (last.track.state, last.track.rule) == ("degraded", "volume.low")
 
