@@ -123,6 +123,29 @@ def test_a_damaged_saved_parse_is_parsed_again(tmp_path, dbt_parses_itself):
     assert (work / "target" / "partial_parse.msgpack").exists()  # dbt parsed (a damaged file is not a parse)
 
 
+def test_a_census_records_each_dbt_build_with_the_test_that_caused_it(tmp_path, monkeypatch):
+    """The suite's dbt census (tests/dbt_parses): a line per invocation naming this test, and its sums per module."""
+    import dbt.cli.main
+    import dbt_parse_cache
+    from dbt_parses import census
+
+    if not getattr(dbt.cli.main.dbtRunner, "_steward_parsed_once", False):
+        pytest.skip("the session's dbt parse cache is off (STEWARD_TEST_DBT_PARSES empty)")
+    path = tmp_path / "census.jsonl"
+    monkeypatch.setenv(dbt_parse_cache.CENSUS_ENV, str(path))
+    wh = tiny_warehouse(tmp_path, {})
+    outcome = dbt_build.build(wh.path, tmp_path / "dbt", {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()},
+                              select=["stg_steward__batches"], unit_tests=False)
+    (line,) = census.read(path)
+    assert line["test"].startswith("tests/dbt/test_dbt_cost.py::test_a_census_records_each_dbt_build")
+    assert (line["command"], line["select"], line["exclude"]) == ("build", ["stg_steward__batches"], ["test_type:unit"])
+    assert line["kinds"]["model"] == outcome.models == 1
+    assert line["nodes"] == sum(line["kinds"].values()) == 1 + outcome.tests_passed + len(outcome.test_failures)
+    assert line["cpu_s"] > 0 and line["wall_s"] > 0 and line["process"] == "pytest"
+    assert census.by_module(census.read(path)) == [("tests/dbt/test_dbt_cost.py", 1, line["nodes"],
+                                                    line["kinds"].get("test", 0), line["cpu_s"])]
+
+
 def test_unit_tests_are_left_out_only_when_asked(tmp_path):
     wh = tiny_warehouse(tmp_path, {})
     dbt_vars = {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()}

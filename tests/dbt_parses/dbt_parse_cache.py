@@ -18,6 +18,11 @@ shape, so that every audit after the first takes the session's parse. Builds, co
 Used by tests/conftest.py (the workers) and by ``sitecustomize.py`` beside this file (subprocesses: the conftest
 puts this folder on their ``PYTHONPATH``). Set ``STEWARD_TEST_DBT_PARSES`` to an empty value for a process that must
 parse as a user's run does (the README's own ``steward demo``).
+
+``STEWARD_TEST_DBT_CENSUS=<file>`` makes every dbt invocation of a patched process (workers and subprocesses alike)
+append one JSON line to that file: the test that caused it, the command and selection, its wall and CPU seconds and
+the nodes it ran. dbt is about a third of the suite's CPU, and a census says which tests pay it
+(``python tests/dbt_parses/census.py <file>`` sums it per module). Off unless set; it changes nothing dbt does.
 """
 
 from __future__ import annotations
@@ -26,10 +31,14 @@ import fcntl
 import hashlib
 import json
 import os
+import resource as _resource
+import sys
 import threading
+import time
 from pathlib import Path
 
 ENV = "STEWARD_TEST_DBT_PARSES"
+CENSUS_ENV = "STEWARD_TEST_DBT_CENSUS"
 _PARSE_FLAGS = ("--project-dir", "--profiles-dir", "--target-path", "--log-path", "--vars")
 _parsed: dict[str, object] = {}
 _lock = threading.Lock()
@@ -169,12 +178,47 @@ def patch(main_module) -> None:
             # `parse` too when it is asked to write nothing (dbt_build.parse: a governance run that plans a
             # changed-only build parses first): dbt's parse command takes a manifest it is handed as its result
             # and then writes no file (requires.setup_manifest); a parse run for its manifest.json still parses
+            census = os.environ.get(CENSUS_ENV)
+            started, cpu = time.monotonic(), _cpu_seconds()
             if self.manifest is None and args and (args[0] in ("build", "run") or
                                                    (args[0] == "parse" and "--no-write-json" in args)):
                 self.manifest = parsed_manifest(original, list(args))
-            return super().invoke(args, **kwargs)
+            result = super().invoke(args, **kwargs)
+            if census:
+                _count(census, list(args), result, time.monotonic() - started, _cpu_seconds() - cpu)
+            return result
 
     main_module.dbtRunner = ParsedOnceRunner
+
+
+def _cpu_seconds() -> float:
+    usage = _resource.getrusage(_resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _count(path: str, args: list[str], result, wall: float, cpu: float) -> None:
+    """One census line for a dbt invocation. The CPU is the whole process's over the call: in a worker, whatever
+    else ran on its threads meanwhile too (little: a test waits for its build)."""
+    options: dict[str, list[str]] = {}
+    flag = None
+    for arg in args[1:]:
+        if arg.startswith("--"):
+            flag = arg
+            options.setdefault(flag, [])
+        elif flag in ("--select", "--exclude"):
+            options[flag].append(arg)
+    results = getattr(getattr(result, "result", None), "results", None) or []
+    kinds: dict[str, int] = {}
+    for node_result in results:
+        kind = str(getattr(getattr(node_result, "node", None), "resource_type", "other")).rsplit(".", 1)[-1]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    line = {"test": os.environ.get("PYTEST_CURRENT_TEST", ""), "pid": os.getpid(),
+            "process": "pytest" if "pytest" in sys.modules else "subprocess",  # a worker, or a process it started
+            "command": args[0] if args else "", "select": options.get("--select", []),
+            "exclude": options.get("--exclude", []), "full_refresh": "--full-refresh" in args,
+            "wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "nodes": len(results), "kinds": kinds}
+    with open(path, "a", encoding="utf-8") as out:  # one write per line: lines from several processes stay whole
+        out.write(json.dumps(line) + "\n")
 
 
 def unpatch(main_module) -> None:
