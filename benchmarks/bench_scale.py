@@ -14,6 +14,8 @@ identifier rewritten per copy, so the demo's injected problems recur at their ra
   full        `steward run --full-refresh` on the landed warehouse: every model rebuilt from all of raw, what the
               daily run is compared with (daily_vs_full);
   daily       after a day's delta (1% new email events, 0.5% changed people) as incremental exports;
+``--repeat N`` times the full and daily runs N times each, in pairs (the stack folder restored before each), and
+judges daily_vs_full on their medians: one pair on a shared machine moves by a fifth from run to run.
 The full and daily runs are timed as a deployment's scheduled runs are: against a Prefect server that is already
 running (started here, untimed: _prefect_server.py), so neither launches Prefect's temporary server; ``--cold-daily``
 times them as the others, each launching its own (about 5 s more each).
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import os
 import re
 import shutil
@@ -382,6 +385,9 @@ def main() -> None:
     ap.add_argument("--delta", choices=["incremental", "snapshot"], default="incremental",
                     help="how the daily change arrives: only new/changed rows per file, or whole files (see the docs)")
     ap.add_argument("--no-demo", action="store_true", help="skip the scale-1 run the findings are compared with")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N",
+                    help="time the full and daily runs N times each, in pairs on the same stack restored from a copy, "
+                         "and judge daily_vs_full on their medians (DuckDB only; default 1)")
     ap.add_argument("--cold-daily", action="store_true",
                     help="run the full and daily runs as the others, each launching Prefect's temporary server, "
                          "instead of against a running Prefect server as a deployment's scheduled runs are")
@@ -390,6 +396,10 @@ def main() -> None:
                        "(postgresql://user@host:port/db; the demo run into <db>_demo, created next to it)")
     where.add_argument("--postgres", action="store_true", help="govern into a throwaway local PostgreSQL server")
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat: at least 1")
+    if args.repeat > 1 and (args.warehouse or args.postgres):
+        ap.error("--repeat: only on the DuckDB warehouse (a repeat restores the stack folder, warehouse file included)")
     root = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="steward-bench-scale-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
@@ -426,7 +436,9 @@ def bench(root: Path, args: argparse.Namespace, server_pid: int | None = None, f
             return {"status": "not started: --budget spent"}
         return run_steward(config, label, min(args.timeout, left), args.max_rss_mib, server_pid, extra, prefect_api)
 
-    runs = {}
+    runs: dict = {}
+    repeats: dict[str, list[dict]] = {"full": [], "daily": []}
+    stack_dir = stack.config.parent
     if not args.no_demo:
         runs["demo"] = run(stack.demo_config, "demo")
     runs["first"] = run(stack.config, "first")
@@ -434,19 +446,63 @@ def bench(root: Path, args: argparse.Namespace, server_pid: int | None = None, f
     if runs["first"].get("status") == "completed":
         runs["governance"] = run(stack.config, "governance")
         with scheduled(root, args) as api:
+            before_full = _copy_stack(stack_dir, root / "before-full") if args.repeat > 1 else None
             # what the daily run is compared with: every model rebuilt from all of raw, incremental ones included
             runs["full"] = run(stack.config, "full", "--full-refresh", prefect_api=api)
             floor_s, sizes = floor_pg(stack_url) if url else floor(stack.config.parent / "steward.duckdb")
             say(f"floor: {floor_s:.2f} s for {sum(sizes.values()):,} raw rows")
             delta = write_delta(stack, mode=args.delta)
             say(f"daily delta written: {delta}")
+            before_daily = _copy_stack(stack_dir, root / "before-daily") if args.repeat > 1 else None
             runs["daily"] = run(stack.config, "daily", prefect_api=api)
-    out = figures(stack, args, build_s, runs, sizes, floor_s)
+            for i in range(2, args.repeat + 1):  # the same pair again, each run on the state its first one had
+                _restore_stack(before_full, stack_dir)
+                repeats["full"].append(run(stack.config, f"full-{i}", "--full-refresh", prefect_api=api))
+                _restore_stack(before_daily, stack_dir)
+                repeats["daily"].append(run(stack.config, f"daily-{i}", prefect_api=api))
+            for copy in (before_full, before_daily):
+                if copy is not None:
+                    shutil.rmtree(copy, ignore_errors=True)
+    out = figures(stack, args, build_s, runs, sizes, floor_s, repeats)
     if url:
         out["warehouse"] = "postgresql" + (" (local throwaway server)" if fresh else "")
         peaks = [r.get("server_peak_pss_mib") for r in runs.values() if r.get("server_peak_pss_mib")]
         out["server_peak_pss_mib"] = max(peaks) if peaks else None
     return out
+
+
+def _copy_stack(stack_dir: Path, to: Path) -> Path:
+    """The stack folder as it is now (warehouse, exports, dbt's work folder, ledger files), to time a run again from
+    the same state; the runs' own output files (``run-<label>.*``) are left out."""
+    shutil.rmtree(to, ignore_errors=True)
+    shutil.copytree(stack_dir, to, symlinks=True, ignore=shutil.ignore_patterns("run-*"))
+    return to
+
+
+def _restore_stack(copy: Path | None, stack_dir: Path) -> None:
+    """``stack_dir`` back to ``copy`` (``_copy_stack``), keeping the runs' output files. Files keep their times
+    (``copy2``), so an export file landed before is still known by its size and time, as on the first pass."""
+    if copy is None:
+        raise ValueError("no copy of the stack to restore")
+    for item in stack_dir.iterdir():
+        if item.name.startswith("run-"):
+            continue
+        shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+    for item in copy.iterdir():
+        target = stack_dir / item.name
+        if item.is_dir() and not item.is_symlink():
+            shutil.copytree(item, target, symlinks=True)
+        else:
+            shutil.copy2(item, target, follow_symlinks=False)
+    subprocess.run(["sync"], check=False)  # the copy's writes flushed before the timed run, not during it
+
+
+def median_of(first: dict, more: list[dict], key: str = "wall_s") -> float | None:
+    """The median of ``key`` over a run and its repeats, or None unless every one of them completed."""
+    values = [r.get(key) for r in [first, *more]]
+    if any(r.get("status") != "completed" for r in [first, *more]) or None in values:
+        return None
+    return round(statistics.median(values), 2)
 
 
 @contextmanager
@@ -462,9 +518,16 @@ def scheduled(root: Path, args: argparse.Namespace) -> Iterator[str | None]:
         yield api
 
 
-def figures(stack: Stack, args, build_s: float, runs: dict, sizes: dict, floor_s: float | None) -> dict:
+def figures(stack: Stack, args, build_s: float, runs: dict, sizes: dict, floor_s: float | None,
+            repeats: dict[str, list[dict]] | None = None) -> dict:
+    """The JSON line. With repeats (``--repeat``), full_s and daily_vs_full are the medians of the full and daily
+    runs' walls, and ``repeats`` lists every pair."""
+    repeats = repeats or {"full": [], "daily": []}
+
     def wall(name: str) -> float | None:
         run = runs.get(name, {})
+        if name in repeats and repeats[name] and name in runs:
+            return median_of(run, repeats[name])
         return run.get("wall_s") if run.get("status") == "completed" else None
 
     gov, first, daily, full = wall("governance"), wall("first"), wall("daily"), wall("full")
@@ -475,8 +538,8 @@ def figures(stack: Stack, args, build_s: float, runs: dict, sizes: dict, floor_s
     daily_vs_governance = round(daily / gov, 2) if daily and gov else None
     peak = runs.get("governance", runs["first"]).get("peak_rss_mib")
     # the largest tree of the runs on the landed warehouse: the full refresh rebuilds the 10M-event tables too
-    peak_landed = max((runs[r].get("peak_rss_mib") or 0 for r in ("governance", "full", "daily") if r in runs),
-                      default=None)
+    landed = [runs[r] for r in ("governance", "full", "daily") if r in runs] + repeats["full"] + repeats["daily"]
+    peak_landed = max((r.get("peak_rss_mib") or 0 for r in landed), default=None)
     met = {
         "governance_le_60s": gov is not None and gov <= TARGETS["governance_s"],
         "peak_rss_le_2048mib": peak is not None and peak <= TARGETS["peak_rss_mib"] and gov is not None,
@@ -502,6 +565,17 @@ def figures(stack: Stack, args, build_s: float, runs: dict, sizes: dict, floor_s
         out["full_findings_vs_governance"] = compare(runs["governance"], runs["full"])
     if "daily" in runs and "governance" in runs:
         out["daily_findings_vs_governance"] = compare(runs["governance"], runs["daily"])
+    if repeats["full"] or repeats["daily"]:
+        pairs = list(zip([runs.get("full", {}), *repeats["full"]], [runs.get("daily", {}), *repeats["daily"]]))
+        out["repeats"] = {
+            "pairs": len(pairs),
+            "full_wall_s": [f.get("wall_s") for f, _ in pairs], "daily_wall_s": [d.get("wall_s") for _, d in pairs],
+            "daily_vs_full_each": [round(d["wall_s"] / f["wall_s"], 2) if d.get("wall_s") and f.get("wall_s") else None
+                                   for f, d in pairs],
+            "findings_same": "governance" in runs and all(
+                r.get("status") == "completed" and compare(runs["governance"], r)["same"]
+                for r in repeats["full"] + repeats["daily"]),
+        }
     return out
 
 

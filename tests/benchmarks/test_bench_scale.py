@@ -10,15 +10,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 from _scale_data import build_stack, write_delta  # noqa: E402
 from bench_audits import translate  # noqa: E402
-from bench_scale import (TreeMemory, _landed_so_far, _last_stage, _slowest_from_log, _wait, compare, floor,  # noqa: E402
-                         launch, launched_rusage)
+from bench_scale import (TreeMemory, _copy_stack, _landed_so_far, _last_stage, _restore_stack,  # noqa: E402
+                         _slowest_from_log, _wait, compare, figures, floor, launch, launched_rusage, median_of)
 
 from steward.integrations.warehouse import Warehouse  # noqa: E402
 
@@ -227,3 +229,63 @@ def test_a_runs_peak_memory_is_its_own_and_not_the_benchmarks(tmp_path):
     assert 120 <= figures["peak_rss_sampled_mib"] <= figures["peak_rss_mib"], figures
     assert figures["peak_rss_processes"][0][0] >= 120
     assert len(held) == 400 * 2**20
+
+
+def _completed(wall: float, findings=None) -> dict:
+    return {"status": "completed", "wall_s": wall, "peak_rss_mib": 100 + wall, "findings": findings or {"a/warn": 1}}
+
+
+def test_a_repeat_restores_the_stack_as_it_was_and_keeps_each_runs_output(tmp_path):
+    stack_dir = tmp_path / "stack"
+    (stack_dir / "exports" / "hubspot").mkdir(parents=True)
+    export = stack_dir / "exports" / "hubspot" / "email_events.jsonl"
+    export.write_text('{"id": "1"}\n')
+    os.utime(export, (1_700_000_000, 1_700_000_000))
+    with duckdb.connect(str(stack_dir / "steward.duckdb")) as con:
+        con.execute("create table t as select 1 as x")
+    (stack_dir / "run-full.json").write_text("full")
+    before = _copy_stack(stack_dir, tmp_path / "before-full")
+    assert not list(before.glob("run-*"))  # the runs' output is not part of the state a run starts from
+
+    export.write_text('{"id": "1"}\n{"id": "2"}\n')  # what a run and the day's delta do to the folder
+    with duckdb.connect(str(stack_dir / "steward.duckdb")) as con:
+        con.execute("insert into t values (2)")
+    (stack_dir / "work").mkdir()
+    (stack_dir / "run-daily.json").write_text("daily")
+
+    _restore_stack(before, stack_dir)
+    with duckdb.connect(str(stack_dir / "steward.duckdb")) as con:
+        assert con.execute("select list(x) from t").fetchone()[0] == [1]
+    assert export.read_text() == '{"id": "1"}\n' and export.stat().st_mtime == 1_700_000_000  # known as landed
+    assert not (stack_dir / "work").exists()
+    assert (stack_dir / "run-full.json").read_text() == "full" and (stack_dir / "run-daily.json").read_text() == "daily"
+
+
+def test_daily_vs_full_is_judged_on_the_medians_of_the_repeated_pairs():
+    stack = SimpleNamespace(as_of=pd.Timestamp("2026-12-01T00:00:00Z"), people_copies=1, event_copies=1, sizes={})
+    args = SimpleNamespace(contacts=10, events=10, delta="incremental")
+    runs = {"first": _completed(90.0), "governance": _completed(10.0), "full": _completed(50.0),
+            "daily": _completed(20.0)}
+    repeats = {"full": [_completed(60.0), _completed(58.0)], "daily": [_completed(17.0), _completed(16.0)]}
+    out = figures(stack, args, 1.0, runs, {}, 1.0, repeats)
+    assert out["full_s"] == 58.0 and out["daily_vs_full"] == round(17.0 / 58.0, 2) == 0.29
+    assert out["targets"]["daily_le_30pct_of_full"]
+    assert out["repeats"] == {"pairs": 3, "full_wall_s": [50.0, 60.0, 58.0], "daily_wall_s": [20.0, 17.0, 16.0],
+                              "daily_vs_full_each": [0.4, 0.28, 0.28], "findings_same": True}
+    assert out["peak_rss_landed_runs_mib"] == 160.0  # the repeats' peaks count too
+    assert median_of(runs["full"], repeats["full"]) == 58.0
+
+    # a repeat that failed or found something else is never hidden behind the others
+    repeats["daily"][1] = {"status": "failed", "wall_s": 3.0}
+    out = figures(stack, args, 1.0, runs, {}, 1.0, repeats)
+    assert out["daily_vs_full"] is None and not out["targets"]["daily_le_30pct_of_full"]
+    assert out["repeats"]["findings_same"] is False
+    repeats["daily"][1] = _completed(16.0, {"b/critical": 1})
+    assert figures(stack, args, 1.0, runs, {}, 1.0, repeats)["repeats"]["findings_same"] is False
+
+
+def test_repeat_is_refused_where_a_copy_of_the_folder_cannot_restore_the_warehouse():
+    script = Path(__file__).parents[2] / "benchmarks" / "bench_scale.py"
+    for args in (["--repeat", "2", "--postgres"], ["--repeat", "0"]):
+        done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2 and "--repeat" in done.stderr.splitlines()[-1], done.stderr[-500:]
