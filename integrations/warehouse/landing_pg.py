@@ -19,13 +19,14 @@ import pandas as pd
 from ...contracts.batch import Batch
 from .connection import Warehouse
 from .pg import PgConnection, copy_relation, quote_ident as _q
+from .scratch import scratch
 
 __all__ = ["land_batch_pg", "land_staged_pg", "ensure_raw_table_pg"]
 
 
 def ensure_raw_table_pg(wh: Warehouse, table: str, frame: pd.DataFrame) -> bool:
     """``landing.ensure_raw_table`` on a server: the empty table in the contract's shape, or its new columns."""
-    duck = duckdb.connect()
+    duck = scratch()  # a cursor of the process's in-memory DuckDB: its own registered frames
     try:
         duck.register("empty_frame", frame)
         with wh.connect() as con:
@@ -45,7 +46,7 @@ def land_batch_pg(wh: Warehouse, batch: Batch, frame: pd.DataFrame, quarantined:
 
     stream = batch.stream
     table = landing.raw_table(batch)
-    duck = duckdb.connect()
+    duck = scratch()  # a cursor of the process's in-memory DuckDB: its own registered frames
     try:
         duck.register("landing_frame", frame)
         with lock, wh.connect() as con:
@@ -158,7 +159,7 @@ def _quarantine(con: PgConnection, quarantined: pd.DataFrame, keep_max: int, bat
     kept = quarantined.head(keep_max)
     q = pd.DataFrame({"source_row": kept["source_row"].astype("int64"), "reasons": kept["reasons"].astype(str),
                       "record": kept["record"].astype(str)})
-    duck = duckdb.connect()
+    duck = scratch()  # a cursor of the process's in-memory DuckDB: its own registered frames
     try:
         duck.register("q", q)
         copy_relation(con.raw, duck, "select * from q", "quarantine_frame", temporary=True)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ...contracts.errors import WarehouseError
 from .dialect import bind, pg_type, split_statements, to_postgres
+from .scratch import scratch
 from .target import PostgresTarget
 
 __all__ = ["PgConnection", "pg_connect", "copy_relation", "quote_ident"]
@@ -106,7 +107,7 @@ class PgConnection:
 
     def register(self, name: str, frame: pd.DataFrame) -> "PgConnection":
         """A frame as a temporary table of this connection (``unregister`` drops it), filled with COPY."""
-        duck = duckdb.connect()
+        duck = scratch()  # a cursor of the process's in-memory DuckDB: its own registered frame
         try:
             duck.register("frame", frame)
             copy_relation(self.raw, duck, "select * from frame", name, temporary=True)

@@ -10,8 +10,6 @@ leaves to it. ``validate_table`` judges a table the same way, with no pandas cop
 
 from __future__ import annotations
 
-import os
-import threading
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -26,6 +24,7 @@ from ...contracts.schema_types import ColumnType
 from ...contracts.source_checks import (ROW, SourceVerdict, TableVerdict, coerce, conform, fallback_labels,
                                        plan_columns, quarantine_rows, split, validate_pandera)
 from ...contracts.timestamps import ZONE_LABEL, ZONED, timestamp_columns
+from .scratch import scratch
 from .sql_checks import (_DUCK_TYPES, WholeBatchFailure, compile_contract, failing_rows, failing_rows_table, lit,
                          python_regex_to_re2, q)
 
@@ -34,8 +33,6 @@ __all__ = ["check_batch", "check_staged", "StagedVerdict", "validate_table"]
 _STAGE = "__STAGE__"  # stands for the staging file's schema in ``StagedVerdict.select``
 _REASONS = "__reasons"  # the staging file's table of failing rows (__row, reasons)
 STAGED_MEMORY = "1GB"
-_SCRATCH: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (pid, database) behind ``_scratch``
-_SCRATCH_LOCK = threading.Lock()
 
 
 @dataclass
@@ -126,7 +123,7 @@ def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch, fou
     if coerced is None:  # values that do not fit their type: pandera names those exactly, and judges the batch
         return validate_pandera(schema, frame, batch, found)
     compiled = compile_contract(schema, "__batch")
-    with _scratch() as con:
+    with scratch() as con:
         con.register("__frame", coerced)
         con.execute(f"CREATE TEMP VIEW __batch AS SELECT * FROM __frame POSITIONAL JOIN "
                     f"(SELECT range AS {ROW} FROM range({len(coerced)}))")
@@ -142,17 +139,6 @@ def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame, batch: Batch, fou
     bad_idx = coerced.index[reasons[ROW].to_numpy()]
     bad = frame.loc[bad_idx].assign(_reasons=reasons["reasons"].to_numpy())
     return coerced.drop(index=bad_idx), bad, by_check
-
-
-def _scratch() -> duckdb.DuckDBPyConnection:
-    """A fresh connection (its own temp views and registered frames, closed after use) to one in-memory DuckDB kept
-    for the process: starting a DuckDB database costs about as much as judging a 50,000-row batch in it. A forked
-    child starts its own (a database's threads do not survive a fork)."""
-    global _SCRATCH
-    with _SCRATCH_LOCK:
-        if _SCRATCH is None or _SCRATCH[0] != os.getpid():
-            _SCRATCH = (os.getpid(), duckdb.connect())
-        return _SCRATCH[1].cursor()
 
 
 def validate_table(con: duckdb.DuckDBPyConnection, table: str, contract: SourceContract,
