@@ -366,13 +366,16 @@ def _handler_for(emulator: PlatformEmulator) -> type[BaseHTTPRequestHandler]:
             data = reply.raw if reply.raw is not None else (
                 b"" if reply.payload is None and reply.status == 204 else
                 json.dumps(reply.payload, default=str).encode())
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json;charset=UTF-8")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in reply.headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json;charset=UTF-8")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):  # the client stopped waiting (a slow-answer fault's
+                self.close_connection = True  # timeout did its job): nothing to tell it, and no traceback to print
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
