@@ -14,6 +14,9 @@ identifier rewritten per copy, so the demo's injected problems recur at their ra
   full        `steward run --full-refresh` on the landed warehouse: every model rebuilt from all of raw, what the
               daily run is compared with (daily_vs_full);
   daily       after a day's delta (1% new email events, 0.5% changed people) as incremental exports;
+  steady      right after the daily run, on the same data: what every run pays whatever the day brought (start-up,
+              dbt's time-dependent marts and their tests, judge, act, report), so ``daily_beyond_steady_vs_full``
+              says how the part of the daily run that the day's data causes compares with the full run's;
 ``--repeat N`` times the full and daily runs N times each, in pairs (the stack folder restored before each), and
 judges daily_vs_full on their medians: one pair on a shared machine moves by a fifth from run to run.
 The full and daily runs are timed as a deployment's scheduled runs are: against a Prefect server that is already
@@ -455,6 +458,7 @@ def bench(root: Path, args: argparse.Namespace, server_pid: int | None = None, f
             say(f"daily delta written: {delta}")
             before_daily = _copy_stack(stack_dir, root / "before-daily") if args.repeat > 1 else None
             runs["daily"] = run(stack.config, "daily", prefect_api=api)
+            runs["steady"] = run(stack.config, "steady", prefect_api=api)  # nothing new since the daily run
             for i in range(2, args.repeat + 1):  # the same pair again, each run on the state its first one had
                 _restore_stack(before_full, stack_dir)
                 repeats["full"].append(run(stack.config, f"full-{i}", "--full-refresh", prefect_api=api))
@@ -536,9 +540,13 @@ def figures(stack: Stack, args, build_s: float, runs: dict, sizes: dict, floor_s
     ratio_in_run = round(in_run / floor_s, 1) if in_run and floor_s else None  # without start-up
     daily_vs_full = round(daily / full, 2) if daily and full else None  # against a run that rebuilds everything
     daily_vs_governance = round(daily / gov, 2) if daily and gov else None
+    # the day's part of each: what the daily and full runs take beyond a run with nothing new (same Prefect server)
+    steady = wall("steady")
+    beyond = round((daily - steady) / (full - steady), 2) if daily and full and steady and full > steady else None
     peak = runs.get("governance", runs["first"]).get("peak_rss_mib")
     # the largest tree of the runs on the landed warehouse: the full refresh rebuilds the 10M-event tables too
-    landed = [runs[r] for r in ("governance", "full", "daily") if r in runs] + repeats["full"] + repeats["daily"]
+    landed = [runs[r] for r in ("governance", "full", "daily", "steady") if r in runs] + repeats["full"] \
+        + repeats["daily"]
     peak_landed = max((r.get("peak_rss_mib") or 0 for r in landed), default=None)
     met = {
         "governance_le_60s": gov is not None and gov <= TARGETS["governance_s"],
@@ -555,7 +563,8 @@ def figures(stack: Stack, args, build_s: float, runs: dict, sizes: dict, floor_s
         "raw_rows": sizes, "build_s": round(build_s, 1), "runs": runs,
         "floor_s": round(floor_s, 3) if floor_s else None, "ratio_vs_floor": ratio,
         "ratio_in_run_vs_floor": ratio_in_run, "daily_vs_full": daily_vs_full,
-        "daily_vs_governance": daily_vs_governance, "full_s": full,
+        "daily_vs_governance": daily_vs_governance, "full_s": full, "steady_s": steady,
+        "daily_beyond_steady_vs_full": beyond,
         "full_vs_floor": round(full / floor_s, 1) if full and floor_s else None,
         "peak_rss_mib": peak, "peak_rss_landed_runs_mib": peak_landed, "targets": met,
     }
@@ -565,6 +574,8 @@ def figures(stack: Stack, args, build_s: float, runs: dict, sizes: dict, floor_s
         out["full_findings_vs_governance"] = compare(runs["governance"], runs["full"])
     if "daily" in runs and "governance" in runs:
         out["daily_findings_vs_governance"] = compare(runs["governance"], runs["daily"])
+    if "steady" in runs and "governance" in runs:
+        out["steady_findings_vs_governance"] = compare(runs["governance"], runs["steady"])
     if repeats["full"] or repeats["daily"]:
         pairs = list(zip([runs.get("full", {}), *repeats["full"]], [runs.get("daily", {}), *repeats["daily"]]))
         out["repeats"] = {

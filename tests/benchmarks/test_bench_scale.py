@@ -269,11 +269,21 @@ def test_daily_vs_full_is_judged_on_the_medians_of_the_repeated_pairs():
     repeats = {"full": [_completed(60.0), _completed(58.0)], "daily": [_completed(17.0), _completed(16.0)]}
     out = figures(stack, args, 1.0, runs, {}, 1.0, repeats)
     assert out["full_s"] == 58.0 and out["daily_vs_full"] == round(17.0 / 58.0, 2) == 0.29
+    assert out["steady_s"] is None and out["daily_beyond_steady_vs_full"] is None  # no steady run, no figure
     assert out["targets"]["daily_le_30pct_of_full"]
     assert out["repeats"] == {"pairs": 3, "full_wall_s": [50.0, 60.0, 58.0], "daily_wall_s": [20.0, 17.0, 16.0],
                               "daily_vs_full_each": [0.4, 0.28, 0.28], "findings_same": True}
     assert out["peak_rss_landed_runs_mib"] == 160.0  # the repeats' peaks count too
     assert median_of(runs["full"], repeats["full"]) == 58.0
+
+    # the day's part: the medians beyond the run with nothing new, (17 - 8) / (58 - 8)
+    runs["steady"] = _completed(8.0)
+    out = figures(stack, args, 1.0, runs, {}, 1.0, repeats)
+    assert out["steady_s"] == 8.0 and out["daily_beyond_steady_vs_full"] == 0.18
+    assert out["steady_findings_vs_governance"]["same"]
+    runs["steady"] = {"status": "failed", "wall_s": 3.0}
+    assert figures(stack, args, 1.0, runs, {}, 1.0, repeats)["daily_beyond_steady_vs_full"] is None
+    del runs["steady"]
 
     # a repeat that failed or found something else is never hidden behind the others
     repeats["daily"][1] = {"status": "failed", "wall_s": 3.0}
