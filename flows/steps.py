@@ -24,7 +24,7 @@ from ..integrations.warehouse import ledger, pii_scan
 from ..contracts.errors import SourceError
 from .pull import Landed, pull_integration
 from ..integrations.sources import SourceAdapter, build_adapter
-from ..integrations.sources._protocol import CampaignStatus
+from ..integrations.sources._protocol import CampaignStates, CampaignStatus
 from ..contracts.errors import StewardError
 from ..integrations.sources.http import RetryPolicy
 from ..integrations.warehouse import Warehouse
@@ -127,11 +127,12 @@ def act(wh: Warehouse, plans: list[PlannedAction], decisions: dict[int, Decision
     """
     done = [{"check_id": r["check_id"], "action": f"{r['action']}-reconcile", "target": r["target"],
              "outcome": r["outcome"], "decided_by": r["decided_by"]} for r in reconcile_controls(wh, adapters, run_id)]
+    states = _states_before(plans, decisions, adapters)
     for i, plan_ in enumerate(plans):
         decision = decisions.get(i)
         decided_by = decision.decided_by if decision else f"policy:{plan_.finding.check_id}"
         reason = plan_.reason + (f"; {decision.how}: {decision.comment}" if decision else "")
-        outcome, close = _execute(wh, plan_, decision, adapters, run_id, decided_by)
+        outcome, close = _execute(wh, plan_, decision, adapters, run_id, decided_by, states)
         audit = {"run_id": run_id, "fingerprint": plan_.finding.fingerprint, "check_id": plan_.finding.check_id,
                  "action": plan_.action, "target": plan_.target, "decided_by": decided_by, "reason": reason,
                  "outcome": outcome}
@@ -145,20 +146,52 @@ def act(wh: Warehouse, plans: list[PlannedAction], decisions: dict[int, Decision
     return done
 
 
+def _adapter_for(plan_: PlannedAction, adapters: dict[str, SourceAdapter]) -> SourceAdapter | None:
+    return next((a for a in adapters.values() if a.platform == plan_.platform), None)
+
+
+def _states_before(plans: list[PlannedAction], decisions: dict[int, Decision],
+                   adapters: dict[str, SourceAdapter]) -> dict[tuple[str, str], str]:
+    """The state of every campaign this step will pause, read in one request per integration that can
+    (``CampaignStates``), keyed by (integration, campaign id). A scheduled run plans again the pauses of every open
+    finding, and most of those campaigns are still paused since an earlier run: one read instead of a status
+    request (and an intent row) for each. A failed read costs nothing but the saving: each pause then reads its
+    campaign itself, and reports its own error."""
+    wanted: dict[str, list[str]] = {}
+    for i, plan_ in enumerate(plans):
+        decision = decisions.get(i)
+        adapter = _adapter_for(plan_, adapters)
+        if plan_.execute and plan_.campaign_id and (decision is None or decision.approved) \
+                and isinstance(adapter, CampaignStates):
+            wanted.setdefault(adapter.name, []).append(plan_.campaign_id)
+    states: dict[tuple[str, str], str] = {}
+    for name, ids in wanted.items():
+        try:
+            read = adapters[name].campaign_states(sorted(set(ids)))  # type: ignore[attr-defined]
+        except StewardError:
+            continue
+        states.update({(name, cid): state for cid, state in read.items()})
+    return states
+
+
 def _execute(wh: Warehouse, plan_: PlannedAction, decision: Decision | None, adapters: dict[str, SourceAdapter],
-             run_id: str, decided_by: str) -> tuple[str, Callable[[dict], None] | None]:
+             run_id: str, decided_by: str, states: dict[tuple[str, str], str] | None = None
+             ) -> tuple[str, Callable[[dict], None] | None]:
     """The outcome, and what closes the intent written before the platform call, with the outcome's audit row
     (``append_audit``'s arguments) in the same commit (None when nothing was called).
 
     A platform call that raises leaves its intent open: whether the platform applied it is unknown until its
-    status is read, which the next run (or ``steward campaigns reconcile``) does."""
+    status is read, which the next run (or ``steward campaigns reconcile``) does. A campaign ``states`` (read just
+    before, ``_states_before``) says is paused already is not called at all, so it needs no intent."""
     if not plan_.execute:
         return "not executed: " + plan_.reason.rsplit("; ", 1)[-1], None
     if decision is not None and not decision.approved:
         return f"not executed: {decision.how}", None
-    adapter = next((a for a in adapters.values() if a.platform == plan_.platform), None)
+    adapter = _adapter_for(plan_, adapters)
     if adapter is None:
         return f"not executed: no integration for platform {plan_.platform}", None
+    if (states or {}).get((adapter.name, plan_.campaign_id or "")) == "paused":
+        return "unchanged: already paused", None
     intent = ledger.begin_control(wh, ledger.ControlIntent(
         adapter.name, plan_.campaign_id or "", "pause", run_id, decided_by, plan_.reason,
         plan_.finding.fingerprint, plan_.finding.check_id, plan_.target))

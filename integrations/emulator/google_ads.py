@@ -48,6 +48,7 @@ _GAQL = re.compile(r"^\s*SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<resource>\w+)(?:\
                    r"(?:\s+ORDER\s+BY\s+(?P<order>.+?))?(?:\s+LIMIT\s+(?P<limit>\d+))?\s*$", re.I | re.S)
 _BETWEEN = re.compile(r"^segments\.date\s+BETWEEN\s+'(\d{4}-\d{2}-\d{2})'\s+AND\s+'(\d{4}-\d{2}-\d{2})'$", re.I)
 _EQUALS = re.compile(r"^campaign\.id\s*=\s*(\d+)$", re.I)
+_IN = re.compile(r"^campaign\.id\s+IN\s*\(\s*(\d+(?:\s*,\s*\d+)*)\s*\)$", re.I)
 _STATUS_WORDS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                  429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 _MESSAGES = {500: "Internal error encountered.", 503: "The service is currently unavailable.",
@@ -265,6 +266,9 @@ class GoogleAdsEmulator(PlatformEmulator):
         if plan["campaign_id"] is not None:
             where.append("c.id = ?")
             params.append(plan["campaign_id"])
+        if plan.get("campaign_ids") is not None:
+            where.append(f"c.id in ({', '.join('?' for _ in plan['campaign_ids'])})")
+            params += plan["campaign_ids"]
         return where, params
 
     def _sql(self, field: str) -> str:
@@ -289,7 +293,8 @@ def _parse(query: str) -> dict[str, Any]:
         if field not in allowed:
             raise _QueryError("UNRECOGNIZED_FIELD", f"Error in SELECT clause: unrecognized field '{field}'.")
     plan = {"resource": resource, "fields": fields, "stats": any(f in _STATS_FIELDS for f in fields),
-            "dates": None, "campaign_id": None, "limit": int(found["limit"]) if found["limit"] else None}
+            "dates": None, "campaign_id": None, "campaign_ids": None,
+            "limit": int(found["limit"]) if found["limit"] else None}
     for condition in re.split(r"\s+AND\s+(?=[a-z_]+\.)", found["where"] or "", flags=re.I):
         _apply_condition(plan, condition.strip())
     if plan["stats"] and plan["dates"] is None:
@@ -305,6 +310,8 @@ def _apply_condition(plan: dict[str, Any], condition: str) -> None:
         plan["dates"] = (between[1], between[2])
     elif (equals := _EQUALS.match(condition)) is not None:
         plan["campaign_id"] = int(equals[1])
+    elif (listed := _IN.match(condition)) is not None:
+        plan["campaign_ids"] = [int(cid) for cid in listed[1].split(",")]
     else:
         raise _QueryError("QUERY_ERROR", f"Error in WHERE clause: unsupported condition '{condition[:80]}'.")
 

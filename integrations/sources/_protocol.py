@@ -12,7 +12,7 @@ from typing import Iterator, Literal, Protocol, runtime_checkable
 
 from ...contracts.batch import Batch, Rejected, Stream  # noqa: F401  (the records the adapters hand back)
 
-__all__ = ["Health", "ControlResult", "SourceAdapter", "CampaignStatus"]
+__all__ = ["Health", "ControlResult", "SourceAdapter", "CampaignStatus", "CampaignStates"]
 
 
 @dataclass(frozen=True)
@@ -64,3 +64,13 @@ class CampaignStatus(Protocol):
     platform's own word in lower case for anything else. Reconciling an action a crash left unconfirmed reads it."""
 
     def campaign_state(self, campaign_id: str) -> str: ...
+
+
+@runtime_checkable
+class CampaignStates(Protocol):
+    """An adapter that reads many campaigns' states in one request (or one per few hundred ids): the act step reads
+    every campaign it plans to pause this way first, and a campaign already paused needs neither an intent row nor a
+    call of its own. Keyed by the ids as given; a campaign the platform does not report is left out (the act step
+    then goes the single-campaign way, which names the error)."""
+
+    def campaign_states(self, campaign_ids: list[str]) -> dict[str, str]: ...

@@ -86,13 +86,14 @@ def config(emu, tmp_path) -> Path:
     return path
 
 
-def kill_when_held(emu: GoogleAdsEmulator, config: Path, run_id: str, path: str) -> None:
-    """Run the act step in a child process; SIGKILL it once the emulator has logged a request to ``path``."""
-    seen = sum(bool(re.search(path, r.path)) for r in emu.requests)
+def kill_when_held(emu: GoogleAdsEmulator, config: Path, run_id: str, path: str, nth: int = 1) -> None:
+    """Run the act step in a child process; SIGKILL it once the emulator has logged its ``nth`` request to ``path``
+    (the one a fault holds)."""
+    until = sum(bool(re.search(path, r.path)) for r in emu.requests) + nth
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(config), run_id, str(Path(__file__).parent)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
     try:
-        while sum(bool(re.search(path, r.path)) for r in emu.requests) == seen:
+        while sum(bool(re.search(path, r.path)) for r in emu.requests) < until:
             if child.poll() is not None:
                 pytest.fail(f"the child ended before reaching the platform: {child.stderr.read().decode()[-2000:]}")
             time.sleep(0.05)
@@ -145,7 +146,9 @@ def test_a_pause_killed_after_the_platform_applied_it_is_reconciled_and_never_se
     controls = ledger.campaign_controls(wh)
     assert controls[["integration", "campaign_id", "state"]].values.tolist() == [["ads", CAMPAIGN, "paused"]]
     actions = [a for a, _ in audit(wh)]
-    assert actions == ["pause-intent", "pause-reconcile", "pause-intent", "pause"]
+    # the step's one status read, after the reconcile, finds it paused: no intent and no call of its own
+    assert actions == ["pause-intent", "pause-reconcile", "pause"]
+    assert audit(wh)[-1][1] == "unchanged: already paused"
     assert ledger.verify_audit_log(wh) is None
     listed = cli("campaigns", "list", config=config)
     assert "paused" in listed.output and "unconfirmed" not in listed.output
@@ -158,8 +161,9 @@ def test_a_pause_killed_after_the_platform_applied_it_is_reconciled_and_never_se
 
 
 def test_a_pause_killed_before_the_platform_call_is_abandoned_by_reconcile(emu, config):
-    emu.faults.add(Fault("slow", count=1, delay=600.0, path=SEARCH))  # the status read before the mutate: held
-    kill_when_held(emu, config, "run-a", SEARCH)
+    # the step's status read of every campaign it pauses goes through; the pause's own read, before the mutate, is held
+    emu.faults.add(Fault("slow", count=1, delay=600.0, path=SEARCH, skip=1))
+    kill_when_held(emu, config, "run-a", SEARCH, nth=2)
     wh = Warehouse(Path(config).parent / "w.duckdb")
     assert emu.campaign_state[CAMPAIGN] == "ENABLED" and mutates(emu) == 0
     assert [i.run_id for i in ledger.open_intents(wh)] == ["run-a"]
@@ -174,8 +178,8 @@ def test_a_pause_killed_before_the_platform_call_is_abandoned_by_reconcile(emu, 
 
 
 def test_an_unreadable_platform_leaves_the_intent_open_and_reconcile_exits_1(emu, config):
-    emu.faults.add(Fault("slow", count=1, delay=600.0, path=SEARCH))
-    kill_when_held(emu, config, "run-a", SEARCH)
+    emu.faults.add(Fault("slow", count=1, delay=600.0, path=SEARCH, skip=1))  # the pause's own status read
+    kill_when_held(emu, config, "run-a", SEARCH, nth=2)
     emu.faults.clear()
     emu.faults.add(Fault("status", count=100, status=503, path=SEARCH))
     result = cli("campaigns", "reconcile", config=config)
@@ -239,3 +243,56 @@ def test_an_outcome_row_is_committed_with_the_close_of_its_intent_or_not_at_all(
     assert audit(wh) == [("pause-intent", "pausing: about to call hubspot"), ("pause", "paused")]
     assert ledger.open_intents(wh) == [] and ledger.campaign_controls(wh)["state"].tolist() == ["paused"]
     assert ledger.verify_audit_log(wh) is None
+
+
+def test_the_step_reads_every_campaign_it_pauses_at_once_and_leaves_the_paused_ones_alone(emu, config):
+    """A scheduled run plans again the pause of every open finding: the campaigns still paused since an earlier run
+    cost one status query between them, no intent row and no request of their own."""
+    from steward.flows.config import load_config
+
+    campaigns = sorted(emu.campaign_state)
+    assert len(campaigns) == 3
+    wh = Warehouse(Path(config).parent / "w.duckdb")
+    adapters = adapters_for(load_config(config), wh)
+    adapters["ads"].pause(campaigns[0], "paused by hand earlier")
+    adapters["ads"].pause(campaigns[1], "paused by hand earlier")
+    base = pause_plan("run-a")
+    plans = [PlannedAction(base.finding, "pause", "google_ads", cid, base.reason, True) for cid in campaigns]
+    before = len(emu.requests)
+
+    done = act.fn(wh, plans, {}, adapters, "run-a")
+
+    assert [d["outcome"] for d in done] == ["unchanged: already paused"] * 2 + ["paused"]
+    # one query for the three, then the active one's own read before its mutate (one each would be three reads)
+    assert sum(bool(re.search(SEARCH, r.path)) for r in emu.requests[before:]) == 2
+    assert mutates(emu) == 3 and emu.campaign_state[campaigns[2]] == "PAUSED"
+    assert audit(wh) == [("pause", "unchanged: already paused"), ("pause", "unchanged: already paused"),
+                         ("pause-intent", "pausing: about to call ads"), ("pause", "paused")]
+    assert ledger.open_intents(wh) == [] and ledger.verify_audit_log(wh) is None
+    assert ledger.campaign_controls(wh)["campaign_id"].tolist() == [campaigns[2]]  # Steward paused only that one
+
+
+def test_the_status_query_takes_a_few_hundred_campaigns_at_a_time(emu, config, monkeypatch):
+    from steward.flows.config import load_config
+    from steward.integrations.sources import google_ads
+
+    campaigns = sorted(emu.campaign_state)
+    adapter = adapters_for(load_config(config), Warehouse(Path(config).parent / "w.duckdb"))["ads"]
+    adapter.pause(campaigns[1], "paused by hand")
+    monkeypatch.setattr(google_ads, "_STATES_PER_QUERY", 2)
+    before = len(emu.requests)
+    asked = [campaigns[0], campaigns[1], campaigns[2], "not-a-campaign", "404"]
+    # keyed as asked; an id with no digits is never sent, one the customer does not have is not in the answer
+    assert adapter.campaign_states(asked) == {campaigns[0]: "active", campaigns[1]: "paused", campaigns[2]: "active"}
+    assert len(emu.requests) - before == 2  # four ids with digits, two to a query
+
+
+def test_a_status_query_that_fails_only_costs_the_saving(emu, config):
+    from steward.flows.config import load_config
+
+    wh = Warehouse(Path(config).parent / "w.duckdb")
+    adapters = adapters_for(load_config(config), wh)
+    emu.faults.add(Fault("status", count=1, status=400, path=SEARCH))  # the step's status query, refused
+    [done] = act.fn(wh, [pause_plan("run-a")], {}, adapters, "run-a")
+    assert done["outcome"] == "paused" and emu.campaign_state[CAMPAIGN] == "PAUSED"
+    assert [a for a, _ in audit(wh)] == ["pause-intent", "pause"]
