@@ -35,7 +35,7 @@ from ...contracts.errors import SourceError
 from ...contracts.mapping import EntityMapping, format_for
 from ..warehouse.confined_sql import describe_error
 from ..warehouse.landing import already_landed, landed_file, landed_key, remember_file
-from ..warehouse.ledger import confirmed_state, record_control
+from ..warehouse.ledger import confirmed_state, confirmed_states, record_control
 from ..warehouse import Warehouse
 from ...contracts.batch import Batch, Rejected, Stream
 from ._protocol import ControlResult, Health
@@ -215,6 +215,13 @@ class ExportFilesAdapter:
         if self.warehouse is None:
             raise SourceError(f"integration '{self.name}': no warehouse to read campaign {campaign_id} from")
         return "paused" if confirmed_state(self.warehouse, self.name, campaign_id) == "paused" else "active"
+
+    def campaign_states(self, campaign_ids: list[str]) -> dict[str, str]:
+        """``campaign_state`` of many campaigns, in one query of the campaign ledger."""
+        if self.warehouse is None:
+            raise SourceError(f"integration '{self.name}': no warehouse to read campaigns from")
+        return {cid: "paused" if state == "paused" else "active"
+                for cid, state in confirmed_states(self.warehouse, self.name, campaign_ids).items()}
 
     def _control(self, campaign_id: str, action: str, state: str, reason: str) -> ControlResult:
         if self.warehouse is None:

@@ -120,7 +120,8 @@ def record_control(wh: Warehouse, integration: str, campaign_id: str, state: str
                     [integration, campaign_id, state, reason, datetime.now(timezone.utc)])
 
 
-__all__ += ["ControlIntent", "begin_control", "end_control", "open_intents", "confirmed_state", "IN_FLIGHT"]
+__all__ += ["ControlIntent", "begin_control", "end_control", "open_intents", "confirmed_state",
+            "confirmed_states", "IN_FLIGHT"]
 
 # The state a campaign_controls row holds between "about to call the platform" and "the platform answered".
 IN_FLIGHT = {"pause": "pausing", "resume": "resuming"}
@@ -222,6 +223,23 @@ def confirmed_state(wh: Warehouse, integration: str, campaign_id: str) -> str | 
         return row[0] if row else None
     prior = json.loads(row[1]).get("prior") if row[1] else None
     return prior["state"] if prior else None
+
+
+def confirmed_states(wh: Warehouse, integration: str, campaign_ids: list[str]) -> dict[str, str | None]:
+    """``confirmed_state`` of many campaigns in one query (None: no row)."""
+    if not campaign_ids:
+        return {}
+    with wh.connect() as con:
+        rows = con.execute("select campaign_id, state, intent from ledger.campaign_controls where integration = ? "
+                           "and campaign_id in (select unnest(?::varchar[]))", [integration, campaign_ids]).fetchall()
+    found: dict[str, str | None] = dict.fromkeys(campaign_ids)
+    for campaign_id, state, intent in rows:
+        if state not in IN_FLIGHT.values():
+            found[campaign_id] = state
+        else:
+            prior = json.loads(intent).get("prior") if intent else None
+            found[campaign_id] = prior["state"] if prior else None
+    return found
 
 
 def _instant(text: str | None) -> datetime | None:

@@ -202,6 +202,9 @@ def test_an_export_files_pause_and_resume_go_through_intent_to_their_final_state
     assert [a for a, _ in audit(wh)] == ["pause-intent", "pause"]
     [again] = act.fn(wh, [plan], {}, adapters_for(cfg, wh), "run-b")  # its own intent row does not hide the pause
     assert again["outcome"] == "unchanged: already paused"
+    assert [a for a, _ in audit(wh)] == ["pause-intent", "pause", "pause"]  # read with the others: no intent again
+    assert adapters_for(cfg, wh)["hubspot"].campaign_states(["700003", "700009"]) == {"700003": "paused",
+                                                                                      "700009": "active"}
     assert ledger.campaign_controls(wh)["state"].tolist() == ["paused"] and ledger.open_intents(wh) == []
     resumed = cli("campaigns", "resume", "hubspot", "700003", "--reason", "fixed", "--by", "eve",
                   config=tmp_path / "steward.yaml")

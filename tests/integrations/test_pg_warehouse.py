@@ -117,6 +117,12 @@ def test_the_ledger_writes_and_reads_the_same_on_both(any_warehouse):
     ledger.record_control(wh, "crm", "702", "paused", "spend spike")
     assert ledger.confirmed_state(wh, "crm", "701") == "paused"
     assert ledger.campaign_controls(wh)["campaign_id"].tolist() == ["701", "702"]
+    resuming = ledger.begin_control(wh, ledger.ControlIntent("crm", "702", "resume", "run-2", "policy", "fixed"))
+    # many at once, an open intent looked through to the row it replaced, an unknown campaign None
+    assert ledger.confirmed_states(wh, "crm", ["701", "702", "703"]) == {"701": "paused", "702": "paused", "703": None}
+    ledger.end_control(wh, resuming, "active")
+    assert ledger.confirmed_states(wh, "crm", ["702"]) == {"702": "active"}
+    assert ledger.confirmed_states(wh, "crm", []) == {}
 
     skipped = [{"check_id": "bias.x", "integrations": ["crm"], "states": {"crm": "down"}, "reason": "down"}]
     ledger.record_skipped(wh, "run-2", skipped, T0)
