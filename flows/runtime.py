@@ -7,6 +7,7 @@ Steward's own progress; users who want Prefect's logs set PREFECT_LOGGING_LEVEL 
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import os
 import re
@@ -20,7 +21,7 @@ from typing import IO, Any, Callable, Iterator, NoReturn
 
 from ..contracts.errors import StewardError
 
-__all__ = ["apply_defaults", "flow_settings", "TemporaryServer", "start_temporary_server", "use_temporary_server",
+__all__ = ["apply_defaults", "loading", "loaded", "flow_settings", "TemporaryServer", "start_temporary_server", "use_temporary_server",
            "stop_temporary_server", "exit_now", "waiting_for"]
 
 _DEFAULTS = {
@@ -280,6 +281,33 @@ def stop_temporary_server(wait: float = 5.0) -> None:
             process.kill()
             process.wait()
         server.stop()  # now only Prefect's own bookkeeping: the process is gone
+
+
+@contextmanager
+def loading() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a command loads what it runs with, until :func:`loaded`.
+
+    A governance run imports Prefect, dbt, pandas, pandera and DuckDB before its flow starts: ~390,000 objects that
+    live as long as the process. The collector walks every one of them at each full collection, and the imports
+    themselves trigger several (with CPython's default thresholds): ~0.8 of a run's ~11 CPU seconds went to it, in
+    the main thread, before anything ran (docs/benchmarks.md). The objects made while loading are not garbage, so
+    nothing is lost by not collecting them; :func:`loaded` then freezes them out of later collections and turns the
+    collector back on. On leaving, the collector is on again whatever happened (a refused config ends the command
+    before :func:`loaded`; a caller in its own process, a test, gets its collector back)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def loaded() -> None:
+    """What the command loaded so far is kept out of every later collection (``gc.freeze``: the objects stay, only
+    the collector stops walking them), and the collector is on again for what the run itself makes."""
+    gc.freeze()
+    gc.enable()
 
 
 def exit_now(code: int | str | None) -> NoReturn:

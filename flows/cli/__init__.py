@@ -104,7 +104,7 @@ def main() -> None:
         run_file_audit(argv[1], argv[2:])  # returns only when typer must read the command line
         file_audit_app(argv[1])()
     elif argv[:1] in (["run"], ["demo"]):  # a governance run: no interpreter teardown after it (runtime.exit_now)
-        from ..runtime import exit_now, start_temporary_server
+        from ..runtime import exit_now, loading, start_temporary_server
 
         if not {"--help", "-h"} & set(argv):
             # Prefect's temporary server before typer and the CLI are even built: its start-up (4 CPU seconds on
@@ -114,7 +114,8 @@ def main() -> None:
             start_temporary_server()
 
         try:
-            __getattr__("app")()
+            with loading():  # the collector off until the run has loaded (flows/cli/run.py calls ``loaded``)
+                __getattr__("app")()
         except SystemExit as done:
             exit_now(done.code)
     else:

@@ -49,6 +49,9 @@ def demo(clean: bool = typer.Option(False, help="Switch every injected problem o
                                                                "--warehouse password.")) -> None:
     """Generate the demo workspace and run the whole governance loop on it, no accounts needed."""
     from ..demo import API_EVENTS_MAX, prepare_demo, read_from_files, write_emulated_config
+    from ..runtime import loaded
+
+    loaded()  # what the demo generates is the run's own data: collected as usual (runtime.loading)
 
     if source not in ("api", "files"):
         fail(f"--source must be 'api' or 'files', not '{source}'")
@@ -131,7 +134,7 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False, full_ref
     if verbose:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
         os.environ["STEWARD_DBT_LOG_LEVEL"] = "info"
-    from ..runtime import flow_settings, start_temporary_server, use_temporary_server, waiting_for
+    from ..runtime import flow_settings, loaded, start_temporary_server, use_temporary_server, waiting_for
 
     # Prefect's temporary server first, in the background: it comes up while the run loads (docs/deployments.md)
     start_temporary_server()
@@ -160,6 +163,7 @@ def _run(config: Path, kind: str, verbose: bool, dry_run: bool = False, full_ref
             from ...integrations.transform.dbt_build import preload
 
             preload(cfg.warehouse)  # while the server comes up on the other core: dbt is imported for the build anyway
+            loaded()  # everything the run loaded is kept out of the collector's walks from here (runtime.loading)
             use_temporary_server()  # launched above; it came up while the run loaded
         with reporting(), flow_settings(), err.status("Running the governance loop…"):
             return governance_run(RunParams(config=str(config), kind=kind, dry_run=dry_run,
