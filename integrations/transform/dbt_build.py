@@ -189,6 +189,8 @@ def _invoke(command: str, warehouse: WarehouseTarget, work_dir: Path, dbt_vars: 
             from res.exception
     if manifest is None:
         parsed.keep(work_dir, target, key)
+    else:  # for this process's next build (parsed.load): the completed build is done with it
+        parsed.give_back(work_dir, key, manifest)
     if hasattr(res.result, "write"):
         res.result.write(str(target / "run_results.json"))
     outcome = _outcome(res.result)

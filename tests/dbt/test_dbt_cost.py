@@ -80,7 +80,14 @@ def test_only_duplicates_are_only_a_unique_failure(tmp_path):
     assert [(f.test, f.failures) for f in outcome.test_failures] == [("unique_stg_steward__batches_batch_id", 1)]
 
 
-def test_a_run_reuses_the_parse_and_compiles_its_own_run_vars(tmp_path, dbt_parses_itself):
+def test_a_run_reuses_the_parse_and_compiles_its_own_run_vars(tmp_path, dbt_parses_itself, monkeypatch):
+    """The saved parse is read once per process: a process that builds again (``steward serve``, a worker, a test
+    session) hands its next build the manifest its last completed build used (parsed.give_back); a replaced parse
+    is read again, and a manifest serves one build at a time."""
+    from steward.integrations.transform import parsed
+
+    reads, read = [], parsed._read
+    monkeypatch.setattr(parsed, "_read", lambda path: reads.append(path) or read(path))
     wh = tiny_warehouse(tmp_path, {})
     work, select = tmp_path / "dbt", ["+gov_data_quality__breaking_drift"]
     first = {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat(), "run_id": "run-first"}
@@ -92,11 +99,23 @@ def test_a_run_reuses_the_parse_and_compiles_its_own_run_vars(tmp_path, dbt_pars
     # another run, and a threshold of the policy changed (read only where a model compiles: parsed.COMPILE_VARS)
     second = {**first, "as_of": (AS_OF + pd.Timedelta(days=1)).isoformat(), "run_id": "run-second",
               "contact_cap_per_week": 7}
-    dbt_build.build(wh.path, work, second, select=select)
+    for run_id in ("run-second", "run-third"):  # the second build reads the saved parse, the third is handed it
+        dbt_build.build(wh.path, work, {**second, "run_id": run_id}, select=select)
+        compiled = next((work / "target" / "run").rglob("gov_data_quality__breaking_drift.sql")).read_text()
+        assert f"'{run_id}'" in compiled and "'run-first'" not in compiled  # the run's own vars reach its SQL
+        assert len(reads) == 1
     assert not (work / "target" / "partial_parse.msgpack").exists()  # the saved parse was used: dbt did not parse
     assert list((work / "parsed").glob("*.msgpack")) == saved  # same key: as_of, run_id, thresholds are not in it
-    compiled = next((work / "target" / "run").rglob("gov_data_quality__breaking_drift.sql")).read_text()
-    assert "'run-second'" in compiled and "'run-first'" not in compiled  # the run's own vars reach its SQL
+    key = saved[0].stem
+    taken = parsed.load(work, key)  # in use by one build: another build meanwhile reads its own copy
+    assert parsed.load(work, key) is not taken and len(reads) == 2
+    parsed.give_back(work, key, taken)
+    assert parsed.load(work, key) is taken and len(reads) == 2
+    parsed.give_back(work, key, taken)
+    replaced = saved[0].with_suffix(".part")
+    replaced.write_bytes(saved[0].read_bytes())
+    replaced.replace(saved[0])  # a new parse saved under the same key (parsed.keep): read again
+    assert parsed.load(work, key) is not taken and len(reads) == 3
 
     other = Codings(bands={"age": [21, 40]}, sensitive=["age_band"], attributes={"age_band": ["21-39", "40+"]})
     codings = POLICY.model_copy(update={"codings": other}).dbt_vars()["codings"]
