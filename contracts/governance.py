@@ -1,8 +1,9 @@
 """Judges the governance marts against the policy and turns every breach into a Finding.
 
-Each policy check becomes a one-column pandera schema with one check per severity level; pandera's lazy failure
-cases say which rows crossed which level, and ``findings_from_failures`` is the one place those become Findings.
-The marts are already aggregated by dbt, so this never sees raw rows.
+Each policy check becomes one pandera check per severity level over the metric (as a float; nulls pass); the rows
+each check fails, as failure cases (row index, check), say which rows crossed which level, and
+``findings_from_failures`` is the one place those become Findings. The marts are already aggregated by dbt, so this
+never sees raw rows.
 """
 
 from __future__ import annotations
@@ -55,12 +56,31 @@ def judge(check_id: str, rule: CheckRule, mart: pd.DataFrame, run_id: str, polic
         return []
     checks = [pa.Check(_passes(rule.direction, limit), name=level.value)
               for level in _LEVELS if (limit := getattr(rule, level.value)) is not None]
-    schema = pa.DataFrameSchema({rule.metric: pa.Column(float, nullable=True, coerce=True, checks=checks)})
-    try:
-        schema.validate(rows, lazy=True)
+    failures = _failure_cases(rule, rows, checks)
+    if failures.empty:
         return []
-    except pa.errors.SchemaErrors as err:
-        return findings_from_failures(check_id, rule, rows, err.failure_cases, run_id, policy, sample_query)
+    return findings_from_failures(check_id, rule, rows, failures, run_id, policy, sample_query)
+
+
+def _failure_cases(rule: CheckRule, rows: pd.DataFrame, checks: list[pa.Check]) -> pd.DataFrame:
+    """(index, check) of every row each level's check fails. The checks run on the metric as a float, directly: a
+    one-column schema's lazy validation gave the same cases at ~18 ms a check (its error report is built for people,
+    with the failing values consolidated per column), 0.5 s of a run with findings. A metric that does not convert
+    to float goes through that schema as before, which converts what it can and reports the rest."""
+    try:
+        values = rows[rule.metric].astype(float)
+    except (TypeError, ValueError):
+        schema = pa.DataFrameSchema({rule.metric: pa.Column(float, nullable=True, coerce=True, checks=checks)})
+        try:
+            schema.validate(rows, lazy=True)
+            return pd.DataFrame({"index": [], "check": []})
+        except pa.errors.SchemaErrors as err:
+            return err.failure_cases
+    cases = []
+    for check in checks:
+        output = check(values).check_output  # the non-null values' (nulls pass: pandera leaves them out)
+        cases += [(index, check.name) for index in output.index[~output.to_numpy(dtype=bool)]]
+    return pd.DataFrame(cases, columns=["index", "check"])
 
 
 def findings_from_failures(check_id: str, rule: CheckRule, rows: pd.DataFrame, failures: pd.DataFrame,

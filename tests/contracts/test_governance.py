@@ -85,3 +85,51 @@ def test_json_lists_and_objects_read_as_words_in_the_explanation_only():
     assert f.explanation == ("missing LeadSource and Region, new none, renamed Email → EmailAddress, "
                              "retyped Amount (number → text).")
     assert f.evidence["missing"] == '["LeadSource", "Region"]'  # the evidence keeps the data as it is
+
+
+def _schema_cases(rule: CheckRule, rows: pd.DataFrame) -> set[tuple]:
+    """The failure cases of the one-column pandera schema the judge validated with before (the oracle)."""
+    import pandera.pandas as pa
+
+    from steward.contracts.governance import _LEVELS, _passes
+
+    checks = [pa.Check(_passes(rule.direction, limit), name=level.value)
+              for level in _LEVELS if (limit := getattr(rule, level.value)) is not None]
+    schema = pa.DataFrameSchema({rule.metric: pa.Column(float, nullable=True, coerce=True, checks=checks)})
+    try:
+        schema.validate(rows, lazy=True)
+        return set()
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        return {(i, c) for i, c in zip(cases["index"], cases["check"]) if c in ("warn", "critical")}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.floats(-2, 2, allow_nan=False), st.integers(-2, 2)), min_size=1, max_size=20),
+       st.sampled_from(["max", "min"]), st.floats(-1, 1, allow_nan=False), st.one_of(st.none(), st.floats(0, 1)))
+def test_each_levels_check_fails_the_rows_the_one_column_schema_failed(gaps, direction, warn, spread):
+    """The judge runs each level's pandera check on the metric directly; its failure cases are the lazy schema's."""
+    from steward.contracts.governance import _LEVELS, _failure_cases, _passes
+    import pandera.pandas as pa
+
+    critical = None if spread is None else (warn + spread if direction == "max" else warn - spread)
+    rule = RULE.model_copy(update={"direction": direction, "warn": warn, "critical": critical})
+    rows = _mart(gaps).iloc[::-1]  # an index that is not 0..n-1 in order, as a filtered mart's
+    checks = [pa.Check(_passes(direction, limit), name=level.value)
+              for level in _LEVELS if (limit := getattr(rule, level.value)) is not None]
+    cases = _failure_cases(rule, rows, checks)
+    assert {(i, c) for i, c in zip(cases["index"], cases["check"])} == _schema_cases(rule, rows)
+
+
+def test_a_metric_that_is_not_a_number_is_judged_by_the_schema_as_before():
+    """A metric column holding text that is not a number does not convert to float: it goes through the one-column
+    schema as before, and gets exactly its failure cases."""
+    import pandera.pandas as pa
+
+    from steward.contracts.governance import _failure_cases, _passes
+
+    text = _mart([0.5, 0.01, 0.3]).assign(gap=["0.5", "not a number", "0.3"])
+    checks = [pa.Check(_passes("max", 0.05), name="warn"), pa.Check(_passes("max", 0.2), name="critical")]
+    cases = _failure_cases(RULE, text, checks)
+    assert {(i, c) for i, c in zip(cases["index"], cases["check"]) if c in ("warn", "critical")} == \
+        _schema_cases(RULE, text) != set()
