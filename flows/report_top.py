@@ -123,9 +123,29 @@ def subject_label(f: dict[str, Any], refs: dict[str, CampaignRef]) -> str:
     except ValueError:  # evidence from before campaign keys: not a platform:id
         ref = None
     if ref is None and f.get("subject_type") == "campaign":
-        same = [r for r in refs.values() if r.campaign_id == str(f["subject"]) or r.key == str(f["subject"])]
+        same = _by_id(refs).get(str(f["subject"]), [])
         ref = same[0] if len(same) == 1 else None
     return ref.label if ref is not None else f"{f['subject_type']}: {f['subject']}"
+
+
+_INDEXED: tuple[dict[str, CampaignRef], dict[str, list[CampaignRef]]] | None = None
+
+
+def _by_id(refs: dict[str, CampaignRef]) -> dict[str, list[CampaignRef]]:
+    """The directory's campaigns by campaign id and by key, built once per directory read (``refs`` is read fresh
+    for each report and not changed after): a report labels every finding of its run and of the run before, and a
+    scan of the whole directory per finding grew with findings x campaigns (at 1M people ~600 labels over thousands
+    of campaigns)."""
+    global _INDEXED
+    indexed = _INDEXED
+    if indexed is None or indexed[0] is not refs:
+        index: dict[str, list[CampaignRef]] = {}
+        for ref in refs.values():
+            index.setdefault(ref.campaign_id, []).append(ref)
+            if ref.key != ref.campaign_id:
+                index.setdefault(ref.key, []).append(ref)
+        indexed = _INDEXED = (refs, index)
+    return indexed[1]
 
 
 def first_sentence(text: str, limit: int = 220) -> str:

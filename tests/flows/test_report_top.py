@@ -262,3 +262,23 @@ def test_an_owner_with_many_findings_shows_the_worst_five_and_folds_the_rest(war
     block = "\n".join(itertools.takewhile(lambda line: line.startswith("    "), lines))
     shown = [line for line in block.splitlines() if line.split()[0] in ("critical", "warn")]
     assert len(shown) == 5 and block.endswith("… 2 more in the report")
+
+
+def test_a_campaign_subject_is_named_from_the_directory_it_is_labelled_with() -> None:
+    """A finding whose subject is a campaign id is named when exactly one campaign of the directory has that id or
+    key; the lookup is built per directory, so a later report's directory names its own campaigns."""
+    from steward.contracts.campaigns import CampaignRef
+    from steward.flows.report_top import subject_label
+
+    def refs(*campaigns: CampaignRef) -> dict[str, CampaignRef]:
+        return {c.key: c for c in campaigns}
+
+    first = refs(CampaignRef("salesforce", "701", "Spring sale"), CampaignRef("google_ads", "9", "Search"),
+                 CampaignRef("hubspot", "9", "Newsletter"))
+    finding = lambda subject: {"subject_type": "campaign", "subject": subject, "evidence": []}  # noqa: E731
+    assert subject_label(finding("701"), first) == "Spring sale (salesforce 701)"
+    assert subject_label(finding("google_ads:9"), first) == "Search (google_ads 9)"  # by its key
+    assert subject_label(finding("9"), first) == "campaign: 9"  # two platforms use the id: no name
+    second = refs(CampaignRef("google_ads", "9", "Search, renamed"))
+    assert subject_label(finding("9"), second) == "Search, renamed (google_ads 9)"
+    assert subject_label(finding("701"), second) == "campaign: 701"
