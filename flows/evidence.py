@@ -18,6 +18,7 @@ import shutil
 import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -267,7 +268,9 @@ def _context(pack: Pack) -> dict[str, Any]:
             "figures": {name: rows(name) for name in pack.tables if "__" in name}}
 
 
+@lru_cache(maxsize=2)
 def _env(html: bool) -> Environment:
+    """One environment per kind and process: it keeps the templates it compiled, and reloads a changed file."""
     env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=html, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["md"] = _md_cell
