@@ -97,9 +97,9 @@ def load(work_dir: Path, key: str):
     """The saved parse for ``key``, ready for ``dbtRunner(manifest=...)``; None when there is none or it cannot be
     read (dbt then parses, and :func:`keep` replaces it).
 
-    A process that builds again (``steward serve``, a Prefect worker, a test session) gets the manifest its last
-    build of this file gave back (:func:`give_back`) instead of reading the file again: reading it is ~0.14 CPU s,
-    as much as dbt's own work for a build of a few models. Handing one manifest to one build after another is
+    A process that builds more than once (a test worker, a Python session or flow calling the build repeatedly; a
+    ``steward run`` builds once) gets the manifest its last build of this file gave back (:func:`give_back`) instead
+    of reading the file again: reading it is ~0.14 CPU s, as much as dbt's own work for a build of a few models. Handing one manifest to one build after another is
     dbt's documented way to invoke it repeatedly; it is handed to one build at a time (taken here, given back when
     the build completed), since dbt writes each node's compiled SQL into it while it builds."""
     path = work_dir / _FOLDER / f"{key}.msgpack"
