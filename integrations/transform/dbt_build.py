@@ -240,11 +240,38 @@ def _lighter_adapter_start() -> None:
     """dbt-adapters appends the adapter's own behaviour flags to its module-level default list at every adapter start
     (PostgreSQL's one flag), so in a long-lived process (a pytest worker, ``steward serve``) the list, and the work of
     every later adapter start (each flag inspects the stack), grew with every build; repeats are dropped before each
-    build (the first of each name is the one dbt reads). dbt's own behaviour is otherwise untouched."""
+    build (the first of each name is the one dbt reads). Each flag's source is named by ``_flag_source`` instead of
+    a walk of ``inspect.stack()``. dbt's own behaviour is otherwise untouched."""
     from dbt.adapters.base import impl
+    from dbt_common import behavior_flags
 
     defaults, seen = impl.DEFAULT_BASE_BEHAVIOR_FLAGS, set()
     defaults[:] = [flag for flag in defaults if not (flag["name"] in seen or seen.add(flag["name"]))]
+    global _DBT_FLAG_SOURCE
+    rendered = getattr(behavior_flags, "BehaviorFlagRendered", None)
+    own = vars(rendered).get("_default_source") if rendered is not None else None
+    if isinstance(own, staticmethod) and own.__func__ is not _flag_source:
+        _DBT_FLAG_SOURCE = own.__func__
+        rendered._default_source = staticmethod(_flag_source)
+
+
+_DBT_FLAG_SOURCE = None  # dbt-common's own, once replaced (the tests compare the two)
+
+
+def _flag_source() -> str:
+    """What dbt-common's ``BehaviorFlagRendered._default_source`` answers (the module that started the flag: the
+    first caller outside ``dbt_common.behavior_flags``, ``dbt.adapters.base.impl`` for an adapter's flags), read
+    from each frame's module name. dbt computes it for every flag at every adapter start, whether or not the flag
+    names its source, through ``inspect.stack()``, which reads every calling frame's source file and looks each one
+    up among all loaded modules (~20 ms a flag in a test worker with 2,500 modules loaded, more with more and a
+    deep stack), twice a build, for a name only shown if the flag's warning fires. Same answer, no file read."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if name and name != "dbt_common.behavior_flags":
+            return name
+        frame = frame.f_back
+    return "Unknown"
 
 
 def _ensure_raw_tables(warehouse: WarehouseTarget) -> None:

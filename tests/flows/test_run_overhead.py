@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -361,6 +362,42 @@ def test_the_adapters_flags_no_longer_pile_up_in_dbts_default_list():
         assert impl.DEFAULT_BASE_BEHAVIOR_FLAGS[-1] is extra and impl.DEFAULT_BASE_BEHAVIOR_FLAGS[0] is saved[0]
     finally:
         impl.DEFAULT_BASE_BEHAVIOR_FLAGS[:] = saved
+
+
+def test_a_flag_is_named_after_the_module_that_started_it_without_walking_the_stack(monkeypatch):
+    """dbt-common names each behaviour flag's source with ``inspect.stack()`` at every adapter start (reading every
+    calling frame's source file: 20-60 ms a flag in a test worker); Steward's replacement gives the same name from
+    the frames' module names, and reads no source file."""
+    import inspect
+
+    from dbt.adapters.base import impl
+    from dbt_common.behavior_flags import Behavior, BehaviorFlagRendered
+
+    from steward.integrations.transform import dbt_build
+
+    dbt_build._lighter_adapter_start()
+    dbt_build._lighter_adapter_start()  # idempotent: dbt's own is kept, not the replacement
+    assert BehaviorFlagRendered._default_source is dbt_build._flag_source
+    assert dbt_build._DBT_FLAG_SOURCE is not None and dbt_build._DBT_FLAG_SOURCE is not dbt_build._flag_source
+    flag = {"name": "a_flag", "default": False, "docs_url": "https://example.org"}
+
+    class Adapter:  # what an adapter start runs: BaseAdapter's ``behavior`` setter, in dbt.adapters.base.impl
+        _behavior_flags: list = []
+        config = None
+
+    def sources() -> tuple[str, str]:
+        adapter = Adapter()
+        impl.BaseAdapter.behavior.fset(adapter, [dict(flag)])
+        return (Behavior([dict(flag)], {}).a_flag._behavior_change_event.flag_source,
+                adapter._behavior.a_flag._behavior_change_event.flag_source)
+
+    with monkeypatch.context() as m:
+        m.setattr(BehaviorFlagRendered, "_default_source", staticmethod(dbt_build._DBT_FLAG_SOURCE))
+        dbts = sources()
+    with monkeypatch.context() as m:
+        m.setattr(inspect, "stack", lambda *a, **k: pytest.fail("the stack was walked"))
+        ours = sources()
+    assert ours == dbts == (__name__, "dbt.adapters.base.impl")
 
 
 # ------------------------------------------------------------------- the collector while a run loads (runtime.loading)
