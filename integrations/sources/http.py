@@ -28,7 +28,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from ...contracts.errors import ConfigError, SourceError
 
 __all__ = ["Verdict", "TokenSource", "EnvToken", "OAuthToken", "HttpLayer", "RetryPolicy", "default_classify",
-           "resolve_env", "HttpStats"]
+           "resolve_env", "HttpStats", "tls_context"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,23 @@ def default_classify(response: httpx.Response) -> Verdict:
         return Verdict("retry", f"HTTP {status} with a malformed JSON body ({len(response.content)} bytes)")
 
 
+_TLS: dict[tuple[str, str], Any] = {}
+_TLS_LOCK = threading.Lock()
+
+
+def tls_context() -> Any:
+    """The process's one ``ssl.SSLContext`` for HTTPS, as httpx builds it by default (certifi's bundle, or
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set: one context per value of those two). httpx builds one for every
+    client, loading and parsing the whole CA bundle (~20 ms of CPU), where a context is meant to be shared by every
+    connection and thread; a run builds a client per API integration and per token endpoint."""
+    key = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+    with _TLS_LOCK:
+        context = _TLS.get(key)
+        if context is None:
+            context = _TLS[key] = httpx.create_ssl_context()
+        return context
+
+
 class HttpLayer:
     """One integration's connection to its API.
 
@@ -170,7 +187,7 @@ class HttpLayer:
         self._owns_client = client is None
         if client is None:
             client = httpx.Client(base_url=base_url.rstrip("/"), timeout=policy.timeout, headers=headers or {},
-                                  follow_redirects=False)
+                                  follow_redirects=False, verify=tls_context())
         else:
             if not str(client.base_url):
                 client.base_url = httpx.URL(base_url.rstrip("/"))
