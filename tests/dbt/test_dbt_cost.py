@@ -1,7 +1,8 @@
 """What a governance run's dbt build costs, and that the cheaper build still says everything the old one said.
 
 - one ``primary_key`` test per key instead of ``not_null`` + ``unique``: a failure still becomes findings naming the
-  model and the assertion that failed, with the counts the two tests reported (#12, dbtcost lever 2);
+  model and the assertion that failed, with the counts the two tests reported (#12, dbtcost lever 2); likewise one
+  ``columns_hold`` test per model for its row-by-row column tests (not_null, non_negative, accepted_values);
 - the parse of the project is kept in the working folder and reused while nothing it depends on changes; the vars a
   run changes (``as_of``, ``run_id``) still reach the SQL (lever 3);
 - dbt's unit tests stay out of ``steward run``'s build; its data tests all run (lever 1).
@@ -65,6 +66,37 @@ def test_a_failed_primary_key_names_the_model_and_each_failed_assertion(tmp_path
     results = json.loads((tmp_path / "dbt" / "target" / "run_results.json").read_text())["results"]
     assert [r["unique_id"].split(".")[2] for r in results if r["unique_id"].startswith("test.")] == \
         ["primary_key_stg_steward__batches_batch_id"]
+
+
+def _erasure(rid: str, sha: str | None, status: str) -> dict:
+    return {"request_id": rid, "request_type": "erasure", "email_sha256": sha, "status": status,
+            "requested_at": AS_OF, "completed_at": None, "updated_at": AS_OF}
+
+
+def test_a_failed_columns_hold_names_each_column_test_it_holds(tmp_path):
+    """A model's row-by-row column tests are one ``columns_hold`` node (macros/tests/columns_hold.sql); a failure
+    names each failed column test as dbt named it, with the count it reported: rows for not_null, distinct values
+    for accepted_values (nulls pass)."""
+    rows = [_erasure("r-1", "a" * 64, "completed"), _erasure("r-2", None, "completed"),
+            _erasure("r-3", None, "lost"), _erasure("r-4", "b" * 64, "lost"), _erasure("r-5", "c" * 64, "misfiled"),
+            _erasure("r-6", "d" * 64, None)]
+    wh = tiny_warehouse(tmp_path, {"cdp.erasure_requests": pd.DataFrame(rows)})
+    outcome = dbt_build.build(wh.path, tmp_path / "dbt", {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()},
+                              select=["stg_cdp__erasure_requests"])
+    values = "received__in_progress__completed__rejected"
+    got = sorted((f.test, f.model, f.failures, f.severity) for f in outcome.test_failures)
+    assert got == [(f"accepted_values_stg_cdp__erasure_requests_request_status__{values}", "stg_cdp__erasure_requests",
+                    2, "error"),
+                   ("not_null_stg_cdp__erasure_requests_email_sha256", "stg_cdp__erasure_requests", 2, "error")]
+    assert len({f.unique_id for f in outcome.test_failures}) == 1  # both from the one node
+    findings = findings_from_dbt_tests(outcome.test_failures, "r", POLICY)
+    assert sorted((f.subject, f.observed) for f in findings) == [
+        (f"stg_cdp__erasure_requests: accepted_values_stg_cdp__erasure_requests_request_status__{values}", 2.0),
+        ("stg_cdp__erasure_requests: not_null_stg_cdp__erasure_requests_email_sha256", 2.0)]
+    results = json.loads((tmp_path / "dbt" / "target" / "run_results.json").read_text())["results"]
+    tests = sorted(r["unique_id"].split(".")[2] for r in results if r["unique_id"].startswith("test."))
+    assert len(tests) == 2 and tests[0].startswith("columns_hold_stg_cdp__erasure_requests") and \
+        tests[1] == "primary_key_stg_cdp__erasure_requests_request_id"
 
 
 def test_only_duplicates_are_only_a_unique_failure(tmp_path):
