@@ -3,8 +3,9 @@
    A daily run rebuilds the people of K (the keys its inputs logged) in a per-key model (macros/per_key.sql) and
    leaves every other row as it was; a people staging model (strategy logged_delete_insert) replaces the rows of the
    records that arrived and logs their people. A data test that judges rows one at a time (not_null, non_negative,
-   accepted_values, or a model's columns_hold of them), or groups of rows that share the model's key (primary_key / unique on it, unique_combination
-   including it; for a staging model also its merge key, since a build deletes every row of a key it writes), can
+   accepted_values), or groups of rows that share the model's key (primary_key / unique on it, unique_combination
+   including it; for a staging model also its merge key, since a build deletes every row of a key it writes), or a
+   model's columns_hold of such assertions only, can
    only find a new failure among the rows the build wrote: the others are the ones the same test passed on at the
    previous build. So the test reads `email_key is null or email_key in K` (K: the per-key model's `<model>__keys`,
    or the people the staging model's change log names for its latest build) instead of the whole table: at 1M
@@ -82,7 +83,14 @@
     {%- if metadata is none or not metadata.name -%}{{ return(false) }}{%- endif -%}
     {%- set kwargs = metadata.kwargs or {} -%}
     {%- set keys = [column, unique_key] | reject('none') | list -%}
-    {%- if metadata.name in ('not_null', 'non_negative', 'accepted_values', 'columns_hold') -%}{{ return(true) }}{%- endif -%}
+    {%- if metadata.name in ('not_null', 'non_negative', 'accepted_values') -%}{{ return(true) }}{%- endif -%}
+    {%- if metadata.name == 'columns_hold' -%}  {#- its row-by-row assertions always; its key and grain as above -#}
+        {%- set ns = namespace(local=(not kwargs.get('key') or kwargs.get('key') in keys)) -%}
+        {%- for columns in kwargs.get('unique') or [] -%}
+            {%- if keys | select('in', columns) | list | length == 0 -%}{%- set ns.local = false -%}{%- endif -%}
+        {%- endfor -%}
+        {{ return(ns.local) }}
+    {%- endif -%}
     {%- if metadata.name in ('primary_key', 'unique') -%}{{ return(kwargs.get('column_name') in keys) }}{%- endif -%}
     {%- if metadata.name == 'unique_combination' -%}
         {{ return(keys | select('in', kwargs.get('columns') or ()) | list | length > 0) }}

@@ -6,10 +6,10 @@ staged data), its failing rows are counted again per assertion here, with the SQ
 failure becomes ``not_null_<model>_<column>`` and/or ``unique_<model>_<column>`` with the counts the two tests would
 have reported: the same names, and so the same finding fingerprints, as when they were two tests.
 
-A model's row-by-row column assertions (``not_null``, ``non_negative``, ``accepted_values``) are one
+A model's key, grain and row-by-row column assertions (``not_null``, ``non_negative``, ``accepted_values``) are one
 ``columns_hold`` test (macros/tests/columns_hold.sql): its rows name each failing assertion, column and count, and
-each becomes the failure of the one-column test it stands for, named as dbt names that test
-(``synthesize_generic_test_names``).
+each becomes the failure of the test it stands for (the key's ``not_null`` and ``unique``, ``unique_combination``, a
+column test), named as dbt names that test (``synthesize_generic_test_names``).
 """
 
 from __future__ import annotations
@@ -75,8 +75,9 @@ def _kwargs(node) -> dict:
 
 
 def _column_failures(warehouse: WarehouseTarget, sql: str, failure, kwargs: dict) -> list | None:
-    """One failure per row of the ``columns_hold`` test (assertion, column, count), named as dbt names the
-    one-column test: ``<assertion>_<model>_<column>`` (``accepted_values``: then ``__<each value>``)."""
+    """One failure per row of the ``columns_hold`` test (assertion, column, count), named as dbt names the test it
+    stands for: ``<assertion>_<model>_<column>`` (``accepted_values``: then ``__<each value>``; the key's
+    ``unique``: ``unique_<model>_<column>``; a grain: ``unique_combination_<model>_<column>__<column>...``)."""
     from dbt.parser.generic_test_builders import synthesize_generic_test_names
 
     try:
@@ -91,6 +92,8 @@ def _column_failures(warehouse: WarehouseTarget, sql: str, failure, kwargs: dict
         args: dict[str, Any] = {"column_name": column}
         if assertion == "accepted_values":
             args["values"] = list((kwargs.get("accepted_values") or {}).get(column) or [])
+        elif assertion == "unique_combination":
+            args = {"columns": column.split(",")}
         name = synthesize_generic_test_names(assertion, failure.model, args)[1]
         out.append(dataclasses.replace(failure, test=name, failures=n))
     return out or None

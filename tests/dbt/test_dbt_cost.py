@@ -2,7 +2,8 @@
 
 - one ``primary_key`` test per key instead of ``not_null`` + ``unique``: a failure still becomes findings naming the
   model and the assertion that failed, with the counts the two tests reported (#12, dbtcost lever 2); likewise one
-  ``columns_hold`` test per model for its row-by-row column tests (not_null, non_negative, accepted_values);
+  ``columns_hold`` test per model for its key, its grain and its row-by-row column tests (not_null, non_negative,
+  accepted_values);
 - the parse of the project is kept in the working folder and reused while nothing it depends on changes; the vars a
   run changes (``as_of``, ``run_id``) still reach the SQL (lever 3);
 - dbt's unit tests stay out of ``steward run``'s build; its data tests all run (lever 1).
@@ -77,8 +78,8 @@ def test_a_failed_columns_hold_names_each_column_test_it_holds(tmp_path):
     """A model's row-by-row column tests are one ``columns_hold`` node (macros/tests/columns_hold.sql); a failure
     names each failed column test as dbt named it, with the count it reported: rows for not_null, distinct values
     for accepted_values (nulls pass)."""
-    rows = [_erasure("r-1", "a" * 64, "completed"), _erasure("r-2", None, "completed"),
-            _erasure("r-3", None, "lost"), _erasure("r-4", "b" * 64, "lost"), _erasure("r-5", "c" * 64, "misfiled"),
+    rows = [_erasure(None, "e" * 64, "completed"), _erasure("r-1", "a" * 64, "completed"),
+            _erasure("r-2", None, "completed"), _erasure("r-3", None, "lost"), _erasure("r-4", "b" * 64, "lost"), _erasure("r-5", "c" * 64, "misfiled"),
             _erasure("r-6", "d" * 64, None)]
     wh = tiny_warehouse(tmp_path, {"cdp.erasure_requests": pd.DataFrame(rows)})
     outcome = dbt_build.build(wh.path, tmp_path / "dbt", {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()},
@@ -87,16 +88,33 @@ def test_a_failed_columns_hold_names_each_column_test_it_holds(tmp_path):
     got = sorted((f.test, f.model, f.failures, f.severity) for f in outcome.test_failures)
     assert got == [(f"accepted_values_stg_cdp__erasure_requests_request_status__{values}", "stg_cdp__erasure_requests",
                     2, "error"),
-                   ("not_null_stg_cdp__erasure_requests_email_sha256", "stg_cdp__erasure_requests", 2, "error")]
-    assert len({f.unique_id for f in outcome.test_failures}) == 1  # both from the one node
+                   ("not_null_stg_cdp__erasure_requests_email_sha256", "stg_cdp__erasure_requests", 2, "error"),
+                   ("not_null_stg_cdp__erasure_requests_request_id", "stg_cdp__erasure_requests", 1, "error")]
+    assert len({f.unique_id for f in outcome.test_failures}) == 1  # all from the one node
     findings = findings_from_dbt_tests(outcome.test_failures, "r", POLICY)
     assert sorted((f.subject, f.observed) for f in findings) == [
         (f"stg_cdp__erasure_requests: accepted_values_stg_cdp__erasure_requests_request_status__{values}", 2.0),
-        ("stg_cdp__erasure_requests: not_null_stg_cdp__erasure_requests_email_sha256", 2.0)]
+        ("stg_cdp__erasure_requests: not_null_stg_cdp__erasure_requests_email_sha256", 2.0),
+        ("stg_cdp__erasure_requests: not_null_stg_cdp__erasure_requests_request_id", 1.0)]
     results = json.loads((tmp_path / "dbt" / "target" / "run_results.json").read_text())["results"]
-    tests = sorted(r["unique_id"].split(".")[2] for r in results if r["unique_id"].startswith("test."))
-    assert len(tests) == 2 and tests[0].startswith("columns_hold_stg_cdp__erasure_requests") and \
-        tests[1] == "primary_key_stg_cdp__erasure_requests_request_id"
+    tests = [r["unique_id"].split(".")[2] for r in results if r["unique_id"].startswith("test.")]
+    assert len(tests) == 1 and tests[0].startswith("columns_hold_stg_cdp__erasure_requests")  # key and columns
+
+
+def test_a_failed_grain_or_key_in_columns_hold_is_named_as_its_own_test_was(tmp_path):
+    """The split names a duplicated key ``unique_<model>_<column>`` and a duplicated grain
+    ``unique_combination_<model>_<columns>`` (dbt's names for the tests they were), with their counts."""
+    from steward.integrations.transform import assertions
+
+    wh = tiny_warehouse(tmp_path, {})
+    failure = dbt_build.TestFailure("columns_hold_gov_bias__selection_rates_x", "gov_bias__selection_rates", 5,
+                                    "error", "Got 5 results", "test.steward.columns_hold_x")
+    sql = ("select * from (values ('unique', 'series_id', 2), ('unique_combination', 'model_name,dimension,group_value',"
+           " 3)) as failing (assertion, column_name, failures)")
+    got = assertions._column_failures(wh.path, sql, failure, {})
+    assert [(f.test, f.failures, f.unique_id) for f in got] == [
+        ("unique_combination_gov_bias__selection_rates_model_name__dimension__group_value", 3, failure.unique_id),
+        ("unique_gov_bias__selection_rates_series_id", 2, failure.unique_id)]
 
 
 def test_only_duplicates_are_only_a_unique_failure(tmp_path):
@@ -217,7 +235,7 @@ def test_the_governance_run_builds_no_unit_test_and_every_data_test(prefect_harn
     for r in results:
         kinds.setdefault(r["unique_id"].split(".")[0], []).append(r["status"])
     assert "unit_test" not in kinds
-    assert len(kinds["test"]) > 100 and set(kinds["test"]) == {"pass"} and len(kinds["model"]) > 70
+    assert len(kinds["test"]) > 75 and set(kinds["test"]) == {"pass"} and len(kinds["model"]) > 70
 
 
 def test_a_raw_table_missing_a_contract_column_gets_it_before_the_build(tmp_path):

@@ -69,7 +69,7 @@ def test_the_governance_run_stored_its_build_state(built):
     assert state is not None and state.run_id == built.demo.result.run_id
     assert state.fingerprints["hubspot.email_events"].startswith("rows ")
     assert state.fingerprints["steward.batches"].startswith("rows ")
-    assert len(state.tests) > 100 and {t.status for t in state.tests} == {"pass"}  # every data test's result
+    assert len(state.tests) > 75 and {t.status for t in state.tests} == {"pass"}  # every data test's result
     planned = changes.plan_build(built.wh, built.work, _vars(built.policy))
     assert planned.rebuild.select is not None and not planned.rebuild.changed_sources  # copied: still comparable
 
