@@ -180,6 +180,10 @@ def test_a_per_key_models_tests_read_only_the_people_it_recomputed_while_they_pa
     # the CDP staging model's key test reads the people its latest build logged (it merges by profile id)
     staged = ran["primary_key_stg_cdp__profiles_profile_id"]
     assert "stg_cdp__profiles__changes" in staged and "per_key.seq = (select max(newest.seq)" in staged
+    # a model's one columns_hold test (its grain holds the key, the rest judges rows) reads the same people
+    for model in ("int_consent__email_people", "int_people__presence"):
+        (held,) = [sql for name, sql in ran.items() if name.startswith(f"columns_hold_{model}_")]
+        assert f"{model}__keys" in held and held.count('"email_key" is null or "email_key" in (') >= 1, model
     # a test of a table rebuilt whole (a mart) reads all of it
     marts = [sql for name, sql in ran.items() if "_gov_" in name]
     assert marts and not any("__keys" in sql or "__changes" in sql for sql in marts)

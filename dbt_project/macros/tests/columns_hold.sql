@@ -56,8 +56,9 @@
     from (
         {%- for part in parts %}
         {% if not loop.first %}union all {% endif -%}
-        select cast('{{ part[0] }}' as {{ text_type() }}) as assertion, cast('{{ part[1] }}' as {{ text_type() }})
-            as column_name, cast(failures_{{ loop.index }} as bigint) as failures
+        select cast('{{ part[0] }}' as {{ text_type() }}) as assertion,
+            cast('{{ part[1] | replace("'", "''") }}' as {{ text_type() }}) as column_name,
+            cast(failures_{{ loop.index }} as bigint) as failures
         from counted
         {%- endfor %}
     ) as assertions
