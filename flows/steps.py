@@ -89,7 +89,9 @@ def transform(wh: Warehouse, work_dir: Path, policy: Policy, as_of: pd.Timestamp
     out: they check Steward's SQL on fixed fixture rows, the same at every run and for every team (the test suite
     runs them), and cost as much as a fifth of a demo build; the data tests, which judge the team's data, all run.
     Only what changed since the last complete build is rebuilt (``changes.governed_build``; ``full_refresh``:
-    everything)."""
+    everything). The ingest's writes are checkpointed while dbt starts, not by the PII scan's commit
+    (``Warehouse.defer_checkpoint``)."""
+    wh.defer_checkpoint()
     pii_scan.scan_pii(wh, policy.scope.pii_scan_schemas, policy.scope.pii_sample_rows)
     dbt_vars = {**policy.dbt_vars(), "as_of": as_of.isoformat(), **({"run_id": run_id} if run_id else {})}
     outcome = changes.governed_build(wh, work_dir / "dbt", dbt_vars, run_id, exclude=exclude,

@@ -18,7 +18,7 @@ from typing import Mapping
 
 from ...contracts.errors import TransformError
 from ..warehouse import Warehouse
-from ..warehouse.connection import released
+from ..warehouse.connection import released, wait_released
 from ..warehouse.landing import ensure_raw_tables
 from ...contracts.registry import SOURCE_CONTRACTS
 from ..warehouse.target import PostgresTarget, WarehouseTarget
@@ -179,6 +179,7 @@ def _invoke(command: str, warehouse: WarehouseTarget, work_dir: Path, dbt_vars: 
     if manifest is None:
         parsed.forget_partial(target)
     _lighter_adapter_start()
+    _open_after_release()
     with released(warehouse):  # a pin of the file (a run's) is closed while dbt opens it with its own settings
         try:
             res = dbtRunner(manifest=manifest, callbacks=[_echo_to_stderr] if verbose else []).invoke(args)
@@ -211,6 +212,7 @@ def parse(warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, settings: 
         return manifest
     parsed.forget_partial(target)
     _lighter_adapter_start()
+    _open_after_release()
     with released(warehouse):
         try:
             res = dbtRunner().invoke(["parse", "--project-dir", str(dbt_project_dir()), "--profiles-dir",
@@ -253,6 +255,29 @@ def _lighter_adapter_start() -> None:
     if isinstance(own, staticmethod) and own.__func__ is not _flag_source:
         _DBT_FLAG_SOURCE = own.__func__
         rendered._default_source = staticmethod(_flag_source)
+
+
+def _open_after_release() -> None:
+    """dbt-duckdb opens the warehouse file only once the pin ``released`` closes on a thread of its own is closed
+    (``connection.wait_released``): the close, with its checkpoint, overlaps the second of Python dbt spends before
+    its first query, and DuckDB never sees the file opened twice in this process with two sets of settings. Wraps
+    dbt-duckdb's ``Environment.initialize_db`` once; what it opens, and how, is unchanged."""
+    try:
+        from dbt.adapters.duckdb.environments import Environment
+    except ImportError:  # pragma: no cover - another adapter
+        return
+    own = vars(Environment).get("initialize_db")
+    if not isinstance(own, classmethod) or getattr(own.__func__, "_steward_waits", False):
+        return
+    original = own.__func__
+
+    def initialize_db(cls, creds, plugins=None):
+        if creds.path and creds.path != ":memory:":
+            wait_released(creds.path)
+        return original(cls, creds, plugins)
+
+    initialize_db._steward_waits = True  # type: ignore[attr-defined]
+    Environment.initialize_db = classmethod(initialize_db)
 
 
 _DBT_FLAG_SOURCE = None  # dbt-common's own, once replaced (the tests compare the two)

@@ -309,7 +309,7 @@ def test_a_runs_pin_is_closed_while_dbt_opens_the_file_and_opened_again_after(tm
     import duckdb
 
     from steward.integrations.warehouse import Warehouse
-    from steward.integrations.warehouse.connection import _PINNED, released
+    from steward.integrations.warehouse.connection import _PINNED, released, wait_released
 
     wh = Warehouse(tmp_path / "w.duckdb", settings={"threads": "1"})
     with released(wh.path):  # nothing pinned: nothing to close or open
@@ -319,7 +319,8 @@ def test_a_runs_pin_is_closed_while_dbt_opens_the_file_and_opened_again_after(tm
             con.execute("create table t as select 1 as x")
         before = _PINNED[wh.path][0]
         with released(str(wh.path)):
-            assert wh.path not in _PINNED  # closed: dbt's own open is the only one
+            assert wh.path not in _PINNED  # closing: dbt's own open waits for it, and is then the only one
+            wait_released(wh.path)
             other = duckdb.connect(str(wh.path), config={"threads": "2"})  # as dbt-duckdb opens it
             other.execute("insert into t values (2)")
             other.close()
@@ -330,6 +331,61 @@ def test_a_runs_pin_is_closed_while_dbt_opens_the_file_and_opened_again_after(tm
     assert wh.path not in _PINNED  # the last holder out closed it
     with duckdb.connect(str(wh.path)) as con:  # and nothing of this process holds the file any more
         assert con.execute("select count(*) from t").fetchone()[0] == 2
+
+
+def test_the_ingests_writes_are_checkpointed_by_the_pins_close_while_dbt_starts(tmp_path, monkeypatch):
+    """After ``defer_checkpoint`` a commit that outgrows DuckDB's checkpoint threshold leaves its writes in the WAL
+    (the PII scan's commit used to checkpoint a day's ingest on the run's one busy thread); ``released`` closes the
+    pin, checkpoint first, on a thread of its own, and dbt-duckdb's open of the file waits for that close
+    (``_open_after_release``) instead of meeting the pin, opened with other settings, still there."""
+    import threading
+
+    import duckdb
+    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+    from dbt.adapters.duckdb.environments import Environment
+
+    from steward.integrations.transform import dbt_build
+    from steward.integrations.warehouse import Warehouse
+    from steward.integrations.warehouse import connection
+    from steward.integrations.warehouse.connection import _PINNED, released
+
+    path = tmp_path / "w.duckdb"
+    wal = path.with_name(path.name + ".wal")
+    wh = Warehouse(path, settings={"threads": "1"})
+    with wh.pinned():
+        with wh.connect() as con:
+            con.execute("create table t as select range as x from range(10)")
+            con.execute("checkpoint")
+            con.execute("set checkpoint_threshold = '16KB'")  # a small threshold stands in for a day's 16 MB
+        wh.defer_checkpoint()
+        with wh.connect() as con:
+            con.execute("insert into t select range + 10 from range(100000)")  # under a row group: into the WAL
+        assert wal.exists() and wal.stat().st_size > 16 * 1024  # left in the WAL, not checkpointed
+        held = threading.Event()
+        original = connection._PinClose.run
+        monkeypatch.setattr(connection._PinClose, "run", lambda self: (held.wait(), original(self)))
+        dbt_build._open_after_release()
+        creds = DuckDBCredentials(path=str(path), config_options={"threads": "2"})  # as dbt's profile opens it
+        opened: dict = {}
+        with released(wh.path):
+            assert wh.path not in _PINNED
+            try:
+                dbt_open = threading.Thread(target=lambda: opened.update(con=Environment.initialize_db(creds)))
+                dbt_open.start()
+                dbt_open.join(0.5)
+                assert dbt_open.is_alive()  # dbt's open waits: the pin, with its other settings, is still closing
+            finally:
+                held.set()  # (a failed assertion must not leave the close, and so the test, waiting for ever)
+            dbt_open.join()
+            assert not wal.exists() or wal.stat().st_size == 0  # the close checkpointed the deferred writes
+            dbt_con = opened["con"]
+            assert dbt_con.execute("select count(*), current_setting('threads') from t").fetchone() == (100010, 2)
+            dbt_con.close()
+        with wh.connect() as con:  # the reopened pin: a new database, with DuckDB's own threshold again
+            assert con.execute("select count(*) from t").fetchone()[0] == 100010
+            assert con.execute("select current_setting('checkpoint_threshold')").fetchone()[0] != "931.3 GiB"
+    with duckdb.connect(str(path)) as con:
+        assert con.execute("select count(*) from t").fetchone()[0] == 100010
 
 
 def test_a_pin_released_by_its_last_holder_during_dbt_is_not_opened_again(tmp_path):
