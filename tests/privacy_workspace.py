@@ -23,11 +23,16 @@ from steward.integrations.warehouse import Warehouse
 from steward.integrations.warehouse.validation import check_batch
 from steward.contracts.batch import Batch
 
-__all__ = ["sha", "ts", "land_frames", "build_tiny", "MartSql"]
+__all__ = ["sha", "token", "ts", "land_frames", "build_tiny", "MartSql"]
 
 
 def sha(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def token(value: str) -> str:
+    """mask_id's token of ``value`` (macros/mask_id.sql), as staging writes it beside an email or a hash."""
+    return "h:" + hashlib.md5(value.strip().lower().encode()).hexdigest()[:10]
 
 
 def ts(text: str) -> pd.Timestamp:

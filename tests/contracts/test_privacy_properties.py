@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from privacy_workspace import MartSql, build_tiny, sha, ts
+from privacy_workspace import MartSql, build_tiny, sha, token, ts
 from steward.contracts.governance import judge
 from steward.contracts.policy import load_policy
 from steward.integrations.warehouse import pii_scan
@@ -35,8 +35,10 @@ SPECS = {
     # person's CRM records by them; the rows below leave them null
     "stg_salesforce__contacts": {"email_key": TXT, "has_opted_out_of_email": BOOL, "updated_at": TS, "contact_id": TXT},
     "stg_salesforce__leads": {"email_key": TXT, "has_opted_out_of_email": BOOL, "updated_at": TS, "lead_id": TXT},
-    "stg_cdp__profiles": {"email_key": TXT, "has_email_consent": BOOL, "has_ads_consent": BOOL, "updated_at": TS},
-    "stg_google_ads__audience_uploads": {"hashed_email": TXT, "uploaded_at": TS},
+    # staging writes each email's hash and token beside it, and each upload's token (the consent mart reads them)
+    "stg_cdp__profiles": {"email_key": TXT, "has_email_consent": BOOL, "has_ads_consent": BOOL, "updated_at": TS,
+                          "email_sha256": TXT, "customer_token": TXT},
+    "stg_google_ads__audience_uploads": {"hashed_email": TXT, "uploaded_at": TS, "hashed_email_token": TXT},
     "stg_hubspot__contacts": {"email_key": TXT},
     "stg_marketo__leads": {"email_key": TXT, "is_unsubscribed": BOOL, "updated_at": TS},
     "int_marketo_activities__identified": {"email_key": TXT, "activity_type": TXT, "occurred_at": TS},
@@ -106,7 +108,8 @@ def _consent_rows(people: list[dict]) -> dict[str, list[tuple]]:
             rows.setdefault("stg_salesforce__contacts" if i % 2 else "stg_salesforce__leads", []).append(
                 (email, p["crm"][0], _day(p["crm"][1])))
         if p["cdp"] is not None:
-            rows.setdefault("stg_cdp__profiles", []).append((email, p["cdp"][0], p["cdp"][1], _day(p["cdp"][2])))
+            rows.setdefault("stg_cdp__profiles", []).append((email, p["cdp"][0], p["cdp"][1], _day(p["cdp"][2]),
+                                                             sha(email), token(email)))
         if p["mkto"] is not None:
             out, unsubscribed_on, changed_on = p["mkto"]
             rows.setdefault("stg_marketo__leads", []).append((email, out, _day(changed_on)))
@@ -115,7 +118,7 @@ def _consent_rows(people: list[dict]) -> dict[str, list[tuple]]:
             if unsubscribed_on is not None:
                 activities.append((email, "unsubscribe_email", _day(unsubscribed_on)))
         if p["uploaded"]:
-            rows.setdefault("stg_google_ads__audience_uploads", []).append((sha(email), _day(30)))
+            rows.setdefault("stg_google_ads__audience_uploads", []).append((sha(email), _day(30), token(sha(email))))
     return rows
 
 
@@ -188,10 +191,13 @@ def _erasure_rows(subjects: list[dict]) -> dict[str, list[tuple]]:
         email = f"s{i}@x.io"
         for system in s["systems"]:
             if system == "google_ads":
-                rows.setdefault("stg_google_ads__audience_uploads", []).append((sha(email), _day(30)))
+                rows.setdefault("stg_google_ads__audience_uploads", []).append((sha(email), _day(30), token(sha(email))))
             else:
                 name = table[system]
-                rows.setdefault(name, []).append((email,) + (None,) * (len(SPECS[name]) - 1))
+                row = (email,) + (None,) * (len(SPECS[name]) - 1)
+                if name == "stg_cdp__profiles":
+                    row = row[:-2] + (sha(email), token(email))
+                rows.setdefault(name, []).append(row)
         rows.setdefault("stg_hubspot__email_events", []).extend((email, "SENT", _day(d)) for d in s["sends"])
         rows.setdefault("int_marketo_activities__identified", []).extend(
             (email, "send_email", _day(d)) for d in s["marketo_sends"])
@@ -241,7 +247,8 @@ HOURS = st.lists(st.integers(0, 1200 * 24), max_size=12)  # record ages in hours
 def test_retention_counts_match_the_oracle_in_any_row_order(sql, events, uploads, decisions, seed):
     at = [AS_OF - pd.Timedelta(hours=h) for h in events]
     rows = {"stg_hubspot__email_events": [("a@x.io", "SENT", t) for t in at],
-            "stg_google_ads__audience_uploads": [("ab" * 32, AS_OF - pd.Timedelta(hours=h)) for h in uploads],
+            "stg_google_ads__audience_uploads": [("ab" * 32, AS_OF - pd.Timedelta(hours=h), token("ab" * 32))
+                                                 for h in uploads],
             "stg_decisions__ai_decisions": [(AS_OF - pd.Timedelta(hours=h),) for h in decisions]}
     mart = sql["gov_privacy__retention"]
     got = mart.run(_tables(rows))

@@ -22,14 +22,16 @@ with custom_ads as (
     from ({{ custom_latest_consent('ads') }}) as latest
 ),
 
+-- the hash and the token come with the profiles (stg_cdp__profiles writes them with each row it builds)
 cdp as (
     select
         email_key,
-        {{ sha256_hex('email_key') }} as email_sha256,
+        email_sha256,
+        customer_token,
         bool_and(coalesce(has_ads_consent, false)) as has_ads_consent
     from {{ ref('stg_cdp__profiles') }}
     where email_key is not null
-    group by email_key
+    group by email_key, email_sha256, customer_token
 ),
 
 custom_email as (
@@ -65,12 +67,12 @@ judged_custom_email as (
 
 -- the ads uploads and the custom systems' email (the built-ins' email rows are email_people's, grouped on their own
 -- below); a row without a person is left out on the ids its token masks (a masked id is null only when the id is),
--- so that each upload's md5 is computed once, for its token, and not once more to test the token for null
+-- so that no token is computed to test it for null (the upload's own token comes with it: hashed_email_token)
 judged (channel, system, person_token, is_known, contacts_without_consent) as (
     select
         'ads',
         'cdp',
-        coalesce({{ mask_id('cdp.email_key') }}, {{ mask_id('uploads.hashed_email') }}),
+        coalesce(cdp.customer_token, uploads.hashed_email_token),
         cdp.email_key is not null,
         case when cdp.has_ads_consent then 0 else 1 end
     from {{ ref('stg_google_ads__audience_uploads') }} as uploads
@@ -82,7 +84,7 @@ judged (channel, system, person_token, is_known, contacts_without_consent) as (
     select
         'ads',
         systems.system,
-        coalesce({{ mask_id('custom_ads.email_key') }}, {{ mask_id('uploads.hashed_email') }}),
+        coalesce({{ mask_id('custom_ads.email_key') }}, uploads.hashed_email_token),
         custom_ads.email_key is not null,
         case when custom_ads.is_withdrawn then 1 else 0 end
     from {{ ref('stg_google_ads__audience_uploads') }} as uploads

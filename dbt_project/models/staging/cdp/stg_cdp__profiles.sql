@@ -36,4 +36,10 @@ renamed as (
     from source
 )
 
-select * from renamed
+-- the email's SHA-256 (what a Customer Match upload holds) and its masked token, computed here for the rows a build
+-- writes, not by every reader on every run (gov_consent__channel_purpose matched 1M profiles' hashes each run)
+select
+    renamed.*,
+    {{ sha256_hex('email_key') }} as email_sha256,
+    {{ mask_id('email_key') }} as customer_token
+from renamed

@@ -13,6 +13,7 @@ renamed as (
         cast("user_list.id" as {{ text_type() }}) as user_list_id,
         cast("offline_user_data_job.id" as {{ text_type() }}) as upload_job_id,
         lower(trim("user_identifiers.hashed_email")) as hashed_email,
+        {{ mask_id('"user_identifiers.hashed_email"') }} as hashed_email_token,  -- the upload's person, masked
         -- attributes
         "user_list.name" as user_list_name,
         -- timestamps
