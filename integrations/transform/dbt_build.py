@@ -22,7 +22,7 @@ from ..warehouse.connection import released, wait_released
 from ..warehouse.landing import ensure_raw_tables
 from ...contracts.registry import SOURCE_CONTRACTS
 from ..warehouse.target import PostgresTarget, WarehouseTarget
-from . import assertions, parsed
+from . import assertions, lighter, parsed
 
 __all__ = ["TestFailure", "BuildOutcome", "dbt_project_dir", "build", "run_models", "parse", "preload",
            "LAUNCH_SELECT"]
@@ -180,6 +180,7 @@ def _invoke(command: str, warehouse: WarehouseTarget, work_dir: Path, dbt_vars: 
         parsed.forget_partial(target)
     _lighter_adapter_start()
     _open_after_release()
+    lighter.use_template_cache(work_dir / "jinja")
     with released(warehouse):  # a pin of the file (a run's) is closed while dbt opens it with its own settings
         try:
             res = dbtRunner(manifest=manifest, callbacks=[_echo_to_stderr] if verbose else []).invoke(args)
@@ -213,6 +214,7 @@ def parse(warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, settings: 
     parsed.forget_partial(target)
     _lighter_adapter_start()
     _open_after_release()
+    lighter.use_template_cache(work_dir / "jinja")
     with released(warehouse):
         try:
             res = dbtRunner().invoke(["parse", "--project-dir", str(dbt_project_dir()), "--profiles-dir",
@@ -247,6 +249,7 @@ def _lighter_adapter_start() -> None:
     from dbt.adapters.base import impl
     from dbt_common import behavior_flags
 
+    lighter.install()  # templates compiled once, log events built without ParseDict (lighter.py)
     defaults, seen = impl.DEFAULT_BASE_BEHAVIOR_FLAGS, set()
     defaults[:] = [flag for flag in defaults if not (flag["name"] in seen or seen.add(flag["name"]))]
     global _DBT_FLAG_SOURCE
