@@ -343,6 +343,7 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
+@lighter.listens_to(frozenset({"info", "warn", "error"}))
 def _echo_to_stderr(event) -> None:
     """dbt's own log lines, for --verbose, on stderr so that stdout stays one JSON document."""
     if event.info.level in ("info", "warn", "error") and event.info.msg:

@@ -107,3 +107,89 @@ def test_an_event_the_constructor_refuses_goes_through_dbts_own_path():
     with pytest.raises(Exception, match="Unable to parse logging event dictionary"):
         SQLQueryStatus(status="OK", elapsed="not a number", node_info={})
     assert SQLQueryStatus(status="OK", elapsed=0.25, node_info={}).pb_msg.elapsed == 0.25
+
+
+def _manager(*callbacks):
+    from dbt_common.events.event_manager import EventManager
+
+    lighter.install()
+    manager = EventManager()
+    manager.callbacks = list(callbacks)
+    return manager
+
+
+def test_an_event_no_listener_reads_is_not_made_into_a_message_and_one_it_reads_is():
+    from dbt.adapters.events.types import SQLQuery, SQLQueryStatus
+    from dbt_common.events.base_types import EventLevel
+    from dbt_common.events.types import Note
+
+    got: list[str] = []
+
+    @lighter.listens_to(frozenset({"info"}))
+    def info_only(msg):
+        got.append(f"{msg.info.level}:{msg.info.name}")
+
+    manager = _manager(info_only)
+    manager.fire_event(SQLQuery(conn_name="c", sql="select 1", node_info={}))  # debug: nobody reads it
+    manager.fire_event(SQLQueryStatus(status="OK", elapsed=0.1, node_info={}))
+    assert got == []
+    manager.fire_event(Note(msg="hello"), level=EventLevel.INFO)  # a level given at the call, as dbt's info()
+    assert got == ["info:Note"]
+
+    everything: list[str] = []  # a callback Steward does not know gets every event, as from dbt
+    manager = _manager(info_only, lambda msg: everything.append(msg.info.name))
+    manager.fire_event(SQLQuery(conn_name="c", sql="select 1", node_info={}))
+    assert everything == ["SQLQuery"] and got == ["info:Note", "debug:SQLQuery"]
+
+
+def test_warnings_dbt_must_police_and_loggers_still_get_dbts_own_path():
+    from dbt_common.events.base_types import EventLevel
+    from dbt_common.events.types import Note
+    from dbt_common.exceptions import EventCompilationError
+
+    manager = _manager()
+    manager.require_warn_or_error_handling, manager.warn_error = True, True  # dbt build --warn-error
+    with pytest.raises(EventCompilationError):
+        manager.fire_event(Note(msg="a warning nobody listens to"), level=EventLevel.WARN)
+    manager.require_warn_or_error_handling = False
+    manager.fire_event(Note(msg="a warning nobody listens to"), level=EventLevel.WARN)  # no one: dropped
+
+    lines: list[str] = []
+
+    class Logger:  # what dbt's file and console loggers answer
+        def filter(self, msg):
+            return True
+
+        def write_line(self, msg):
+            lines.append(msg.info.msg)
+
+    manager.loggers = [Logger()]
+    manager.fire_event(Note(msg="to the log file"), level=EventLevel.DEBUG)
+    assert lines == ["to the log file"]
+
+
+def test_a_quiet_build_makes_no_log_message_and_a_verbose_one_only_the_lines_it_echoes(tmp_path, monkeypatch,
+                                                                                       capfd):
+    from dbt_common.events import event_manager
+
+    lighter.install()
+    made: list[str] = []
+    original = event_manager.msg_from_base_event
+
+    def counted(event, level=None):
+        msg = original(event, level=level)
+        made.append(msg.info.level)
+        return msg
+
+    monkeypatch.setattr(event_manager, "msg_from_base_event", counted)
+    wh = tiny_warehouse(tmp_path, {})
+    dbt_vars = {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()}
+    monkeypatch.setenv("STEWARD_DBT_LOG_LEVEL", "none")
+    outcome = dbt_build.build(wh.path, tmp_path / "dbt", dbt_vars, select=["stg_steward__batches"])
+    assert outcome.models == 1 and not outcome.test_failures
+    assert made == []
+    monkeypatch.setenv("STEWARD_DBT_LOG_LEVEL", "info")
+    outcome = dbt_build.build(wh.path, tmp_path / "dbt", dbt_vars, select=["stg_steward__batches"])
+    assert outcome.models == 1 and not outcome.test_failures
+    assert made and set(made) <= {"info", "warn", "error"}, made
+    assert "OK created" in capfd.readouterr().err  # the node line the echo prints
