@@ -305,9 +305,14 @@ def loading() -> Iterator[None]:
 
 def loaded() -> None:
     """What the command loaded so far is kept out of every later collection (``gc.freeze``: the objects stay, only
-    the collector stops walking them), and the collector is on again for what the run itself makes."""
+    the collector stops walking them), and the collector is on again for what the run itself makes. The process
+    ends after its run, so what it holds when its dbt build starts (the parse among it) is frozen then too
+    (``lighter.freeze_before_builds``)."""
+    from ..integrations.transform import lighter
+
     gc.freeze()
     gc.enable()
+    lighter.freeze_before_builds()
 
 
 def exit_now(code: int | str | None) -> NoReturn:

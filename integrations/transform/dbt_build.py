@@ -181,7 +181,9 @@ def _invoke(command: str, warehouse: WarehouseTarget, work_dir: Path, dbt_vars: 
     _lighter_adapter_start()
     _open_after_release()
     lighter.use_template_cache(work_dir / "jinja")
-    with released(warehouse):  # a pin of the file (a run's) is closed while dbt opens it with its own settings
+    # a pin of the file (a run's) is closed while dbt opens it with its own settings; Python's collector paced for
+    # the objects a build makes and drops (lighter.collector_during_build)
+    with released(warehouse), lighter.collector_during_build():
         try:
             res = dbtRunner(manifest=manifest, callbacks=[_echo_to_stderr] if verbose else []).invoke(args)
         finally:
@@ -215,7 +217,7 @@ def parse(warehouse: WarehouseTarget, work_dir: Path, dbt_vars: dict, settings: 
     _lighter_adapter_start()
     _open_after_release()
     lighter.use_template_cache(work_dir / "jinja")
-    with released(warehouse):
+    with released(warehouse), lighter.collector_during_build():
         try:
             res = dbtRunner().invoke(["parse", "--project-dir", str(dbt_project_dir()), "--profiles-dir",
                                       str(profiles), "--target-path", str(target), "--log-path", str(work_dir / "logs"),

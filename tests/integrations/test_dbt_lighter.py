@@ -193,3 +193,82 @@ def test_a_quiet_build_makes_no_log_message_and_a_verbose_one_only_the_lines_it_
     assert outcome.models == 1 and not outcome.test_failures
     assert made and set(made) <= {"info", "warn", "error"}, made
     assert "OK created" in capfd.readouterr().err  # the node line the echo prints
+
+
+def _same_member(a, b) -> bool:
+    """Two context members alike: the same macro in a generator bound to the same context and node, or the same
+    names so in a package's namespace, or the very same object."""
+    from dbt.clients.jinja import MacroGenerator
+
+    if isinstance(a, MacroGenerator):
+        return (type(a) is type(b) and a.macro is b.macro and a.context is b.context and a.node is b.node
+                and a.stack is b.stack
+                and vars(a).keys() == vars(b).keys())
+    if isinstance(a, dict) and a and all(isinstance(v, MacroGenerator) for v in a.values()):
+        return a.keys() == b.keys() and all(_same_member(a[k], b[k]) for k in a)
+    return a is b
+
+
+def test_every_context_a_build_makes_has_the_macros_dbts_own_lookup_gives(tmp_path, monkeypatch):
+    """Each node's context as dbt's own builder and ``MacroNamespace`` lookup make it: every name, every macro,
+    each package's namespace, the adapter packages' order; checked on every context of a real build."""
+    from dbt.context.manifest import ManifestContext
+
+    lighter.install()
+    fast = ManifestContext.to_dict
+    assert fast is lighter._context_to_dict
+    checked = []
+
+    def checking(self):
+        made = fast(self)
+        builder = self._get_namespace_builder()
+        namespace = lighter._ORIGINAL_BUILD_NAMESPACE(builder, self.manifest.get_macros_by_package(), made)
+        expected = {name: namespace[name] for name in namespace}  # dbt's lookup, name by name
+        assert expected.keys() <= made.keys(), sorted(expected.keys() - made.keys())[:5]
+        wrong = [name for name in expected if not _same_member(made[name], expected[name])]
+        assert not wrong, wrong[:5]
+        for part in ("local_namespace", "global_namespace", "global_project_namespace", "packages"):
+            ours, theirs = getattr(self.namespace, part), getattr(namespace, part)
+            assert ours.keys() == theirs.keys(), part
+            assert all(_same_member(ours[k], theirs[k]) for k in ours), part
+        checked.append(len(expected))
+        return made
+
+    monkeypatch.setattr(ManifestContext, "to_dict", checking)
+    wh = tiny_warehouse(tmp_path, {})
+    outcome = dbt_build.build(wh.path, tmp_path / "dbt", {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()},
+                              select=["stg_steward__batches", "gov_data_quality__landing"], unit_tests=False)
+    assert outcome.models >= 1 and not outcome.test_failures
+    assert len(checked) >= 4 and min(checked) > 500, checked  # dbt's, the adapter's and Steward's macros
+
+
+def test_a_build_paces_the_collector_and_gives_the_process_its_own_back(tmp_path, monkeypatch):
+    import gc
+
+    seen = []
+    from dbt.cli.main import dbtRunner
+
+    invoke = dbtRunner.invoke
+
+    def watching(self, args, **kwargs):
+        seen.append(gc.get_threshold())
+        return invoke(self, args, **kwargs)
+
+    monkeypatch.setattr(dbtRunner, "invoke", watching)
+    own = gc.get_threshold()
+    wh = tiny_warehouse(tmp_path, {})
+    try:
+        gc.set_threshold(700, 10, 10)  # CPython's defaults, as in a process that set nothing
+        dbt_build.build(wh.path, tmp_path / "dbt", {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()},
+                        select=["stg_steward__batches"], unit_tests=False)
+        assert seen == [lighter._BUILD_THRESHOLDS]
+        assert gc.get_threshold() == (700, 10, 10)
+        gc.set_threshold(50_000, 5, 50)  # a process's own higher setting stays where higher
+        with lighter.collector_during_build():
+            assert gc.get_threshold() == (50_000, 20, 50)
+            with lighter.collector_during_build():  # nested: one setting
+                assert gc.get_threshold() == (50_000, 20, 50)
+            assert gc.get_threshold() == (50_000, 20, 50)
+        assert gc.get_threshold() == (50_000, 5, 50)
+    finally:
+        gc.set_threshold(*own)
