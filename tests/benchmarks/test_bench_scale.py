@@ -250,14 +250,19 @@ def test_a_repeat_restores_the_stack_as_it_was_and_keeps_each_runs_output(tmp_pa
     export.write_text('{"id": "1"}\n{"id": "2"}\n')  # what a run and the day's delta do to the folder
     with duckdb.connect(str(stack_dir / "steward.duckdb")) as con:
         con.execute("insert into t values (2)")
-    (stack_dir / "work").mkdir()
+    (stack_dir / "work" / "dbt" / "target").mkdir(parents=True)
+    (stack_dir / "work" / "dbt" / "target" / "state").write_text("the daily run's")
+    (stack_dir / "work" / "dbt" / "jinja").mkdir()  # dbt's compiled templates: what the next run would find
+    (stack_dir / "work" / "dbt" / "jinja" / "t.cache").write_text("compiled by the daily run")
     (stack_dir / "run-daily.json").write_text("daily")
 
     _restore_stack(before, stack_dir)
     with duckdb.connect(str(stack_dir / "steward.duckdb")) as con:
         assert con.execute("select list(x) from t").fetchone()[0] == [1]
     assert export.read_text() == '{"id": "1"}\n' and export.stat().st_mtime == 1_700_000_000  # known as landed
-    assert not (stack_dir / "work").exists()
+    assert not (stack_dir / "work" / "dbt" / "target").exists()
+    assert (stack_dir / "work" / "dbt" / "jinja" / "t.cache").read_text() == "compiled by the daily run"
+    assert not list(tmp_path.glob(".*-kept"))
     assert (stack_dir / "run-full.json").read_text() == "full" and (stack_dir / "run-daily.json").read_text() == "daily"
 
 
