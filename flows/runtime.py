@@ -303,14 +303,22 @@ def loading() -> Iterator[None]:
             gc.enable()
 
 
+# The collector's thresholds for the rest of a run once it has loaded: the youngest generation collected every 10,000
+# allocations rather than 700, the older ones half as often as CPython's (700, 10, 10). A replayed 1M daily run made
+# 271 young, 23 middle and 1 full collection (0.25 s) around its dbt build at the defaults, 55 and 2 (0.17 s) at these;
+# what a run drops is still collected, a little later.
+RUN_THRESHOLDS = (10_000, 20, 20)
+
+
 def loaded() -> None:
     """What the command loaded so far is kept out of every later collection (``gc.freeze``: the objects stay, only
-    the collector stops walking them), and the collector is on again for what the run itself makes. The process
-    ends after its run, so what it holds when its dbt build starts (the parse among it) is frozen then too
-    (``lighter.freeze_before_builds``)."""
+    the collector stops walking them), and the collector is on again for what the run itself makes, at
+    ``RUN_THRESHOLDS``. The process ends after its run, so what it holds when its dbt build starts (the parse among
+    it) is frozen then too (``lighter.freeze_before_builds``)."""
     from ..integrations.transform import lighter
 
     gc.freeze()
+    gc.set_threshold(*RUN_THRESHOLDS)
     gc.enable()
     lighter.freeze_before_builds()
 

@@ -512,7 +512,7 @@ with loading():
 out["left_off"] = gc.isenabled()  # a caller that had it off keeps it off
 with loading():
     loaded()
-    out["loaded"] = [gc.isenabled(), gc.get_freeze_count() > 0]
+    out["loaded"] = [gc.isenabled(), gc.get_freeze_count() > 0, list(gc.get_threshold())]
 print(json.dumps(out))
 """
 
@@ -521,4 +521,4 @@ def test_loading_gives_the_collector_back_as_it_found_it():
     proc = subprocess.run([sys.executable, "-c", LOADING], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"inside": False, "after": True, "after_error": True, "left_off": False,
-                                       "loaded": [True, True]}
+                                       "loaded": [True, True, [10_000, 20, 20]]}
