@@ -20,6 +20,7 @@ from typing import Iterator, Sequence
 import duckdb
 
 from ...contracts.errors import SourceError
+from .scratch import scratch
 
 __all__ = ["Source", "Bin", "open_source", "parse_bins", "quote_ident", "FILE_READERS", "DUCKDB_FILES", "VIEW",
            "RAW_VIEW"]
@@ -225,8 +226,8 @@ def _literal(text: str) -> str:
 def _connect(path: Path | None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """No progress bar: DuckDB draws one on stdout once a query runs 2 s (a big file on a busy machine), and stdout
     holds the audit's table or its ONE JSON document."""
-    try:
-        con = duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
+    try:  # a file read by DuckDB's readers needs no database of its own: a scratch cursor's temp views are its own
+        con = duckdb.connect(str(path), read_only=read_only) if path else scratch()
     except duckdb.Error as exc:
         raise SourceError(f"{path}: cannot open ({_first_line(exc)})") from exc
     con.execute("set enable_progress_bar = false")

@@ -5,8 +5,9 @@ about as much as judging a 50,000-row batch in it. Batch validation, and every P
 frame through DuckDB (``register`` then ``COPY``), asked for a database of their own each time: the PostgreSQL
 landing of one batch started three. A cursor of this database has its own temp schema and its own registered frames
 and costs ~0.01 ms, so callers that only ``register`` frames, create temp views or temp tables, and read them, can
-share it, from several threads at once. Work that changes the database itself (``ATTACH``, tables in ``main``) must
-keep a database of its own.
+share it, from several threads at once: export files read by DuckDB's readers (a cursor's ``store_rejects`` tables
+are temporary, its own), the audits' file sources, the demo's Parquet writes. Work that changes the database itself
+(``ATTACH``, tables in ``main``, settings that are global such as ``memory_limit``) must keep a database of its own.
 """
 
 from __future__ import annotations
