@@ -105,10 +105,11 @@ def transform(wh: Warehouse, work_dir: Path, policy: Policy, as_of: pd.Timestamp
 
 @task(name="judge", cache_policy=NO_CACHE)
 def judge(wh: Warehouse, policy: Policy, outcome: dbt_build.BuildOutcome, run_id: str) -> list[Finding]:
-    findings = evaluate(policy, wh.mart, run_id, governance_sample_query)
-    findings = name_findings(findings, campaign_refs(wh))  # campaigns by name, in their one id form
-    findings += findings_from_dbt_tests(outcome.test_failures, run_id, policy)
-    findings = ledger.record_findings(wh, findings)
+    with wh.pinned():  # a read per mart and the findings' writes: one open of the file (a run pins already)
+        findings = evaluate(policy, wh.mart, run_id, governance_sample_query)
+        findings = name_findings(findings, campaign_refs(wh))  # campaigns by name, in their one id form
+        findings += findings_from_dbt_tests(outcome.test_failures, run_id, policy)
+        findings = ledger.record_findings(wh, findings)
     counts = pd.Series([f.severity.value for f in findings]).value_counts().to_dict() if findings else {}
     report("judge", f"{len(findings)} findings ({counts.get('critical', 0)} critical, {counts.get('warn', 0)} warn)")
     return findings

@@ -177,9 +177,10 @@ def _load(wh: Warehouse, world) -> None:
 def _govern(wh: Warehouse, work: Path, world) -> tuple[dict[str, pd.DataFrame], set[tuple[str, str]]]:
     _load(wh, world)
     build(wh, work, POLICY, [f"+{m}" for m in MARTS] + ["int_customers__unified"])
-    findings = evaluate(POLICY, lambda m: wh.query_df(f"select * from governance.{m}"), "t")
-    marts = {m: mart(wh, m) for m in MARTS}
-    marts["int_customers__unified"] = wh.query_df("select * from staging.int_customers__unified order by email_key")
+    with wh.pinned():  # one open of the file for the judging and the marts' reads
+        findings = evaluate(POLICY, lambda m: wh.query_df(f"select * from governance.{m}"), "t")
+        marts = {m: mart(wh, m) for m in MARTS}
+        marts["int_customers__unified"] = wh.query_df("select * from staging.int_customers__unified order by email_key")
     return marts, {(f.check_id, f.subject) for f in findings}
 
 

@@ -43,7 +43,9 @@ def max_cursor(frame: pd.DataFrame) -> str:
 def assert_same_rows(api: Warehouse, export: Warehouse, entity: str, skip: tuple[str, ...] = ()) -> None:
     """Same keys, same values in every contract column (but ``skip``), no duplicate keys."""
     cols = [c for c in contract_for(f"salesforce.{entity}").columns() if c not in skip]
-    got, want = raw(api, entity, cols), raw(export, entity, cols)
+    with api.pinned():  # read with the checks after it (``watermark``, ``raw``) in one open when the caller pins
+        got = raw(api, entity, cols)
+    want = raw(export, entity, cols)
     assert got["Id"].is_unique, f"{entity}: duplicate keys in raw"
     assert got["Id"].tolist() == want["Id"].tolist(), f"{entity}: different keys landed"
     pd.testing.assert_frame_equal(_comparable(got), _comparable(want), obj=entity)

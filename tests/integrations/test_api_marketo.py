@@ -128,10 +128,12 @@ def max_cursor(emu: MarketoEmulator, entity: str) -> str:
 
 def assert_complete(emu: MarketoEmulator, wh: Warehouse, entity: str, columns: list[str] | None = None) -> None:
     """Same keys and values as the platform holds, no key twice, watermark at the platform's greatest cursor."""
-    rows = landed(wh, entity, columns)
+    with wh.pinned():  # one open of the file for both reads
+        rows = landed(wh, entity, columns)
+        watermark = read_watermark(wh, "mkto", entity)
     assert rows == held(emu, entity, columns)
     assert len({r[0] for r in rows}) == len(rows)
-    assert read_watermark(wh, "mkto", entity) == max_cursor(emu, entity)
+    assert watermark == max_cursor(emu, entity)
 
 
 def quarantined(wh: Warehouse) -> int:
