@@ -112,6 +112,13 @@ def _module(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
+def pytest_configure(config):
+    """``STEWARD_TEST_DUCKDB_CENSUS=<file>``: count every DuckDB start in the workers (tests/duckdb_census.py)."""
+    from duckdb_census import register
+
+    register(config)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session):
     """Python's cyclic collector, set for a long-lived worker that builds with dbt all session.
