@@ -1,4 +1,5 @@
-"""Shared fixtures: one Prefect test server per session, and governed demo workspaces built once and reused."""
+"""Shared fixtures: one Prefect server per session (shared_prefect.py), and governed demo workspaces built once and
+reused."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from hypothesis import settings  # noqa: E402
 
 from steward.flows.runtime import apply_defaults  # noqa: E402
 
+import shared_prefect  # noqa: E402
+
 apply_defaults()
 
 # CI (CI=true) draws the same examples every run: a red CI then means the change broke something, never that a new
@@ -35,13 +38,18 @@ if os.environ.get("CI") == "true":
 
 @pytest.fixture(scope="session")
 def prefect_harness():
-    """A real, temporary Prefect server for the whole session (starting one takes several seconds)."""
-    from prefect.testing.utilities import prefect_test_harness
-
+    """A real Prefect server for the whole session: the one the xdist controller launched for every worker
+    (tests/shared_prefect.py), else, in a run without workers, a temporary one of this process's own."""
     from steward.flows.runtime import flow_settings
 
-    with prefect_test_harness(server_startup_timeout=300), flow_settings():
-        yield
+    with shared_prefect.connected() as shared, flow_settings():
+        if shared:
+            yield
+            return
+        from prefect.testing.utilities import prefect_test_harness
+
+        with prefect_test_harness(server_startup_timeout=300):
+            yield
 
 
 @pytest.fixture(scope="session")
@@ -113,10 +121,16 @@ def _module(nodeid: str) -> str:
 
 
 def pytest_configure(config):
-    """``STEWARD_TEST_DUCKDB_CENSUS=<file>``: count every DuckDB start in the workers (tests/duckdb_census.py)."""
+    """``STEWARD_TEST_DUCKDB_CENSUS=<file>``: count every DuckDB start in the workers (tests/duckdb_census.py). In
+    the xdist controller: launch the session's one Prefect server, before the workers start (shared_prefect.py)."""
     from duckdb_census import register
 
     register(config)
+    shared_prefect.launch(config)
+
+
+def pytest_unconfigure(config):
+    shared_prefect.stop()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -149,9 +149,9 @@ class DemoRun:
 
 def _prefect_record(run_id: str) -> dict:
     """What the session's Prefect server holds for the run just made: its flow run and artifacts, read right after
-    it. The run is paid once per session by whichever worker asks first, and each worker has a Prefect server of its
-    own, so a test about the flow run's record (test_governance_flow.py) reads this instead of another run of its
-    own."""
+    it and found by the run id its summary names (the server is shared by every worker: shared_prefect.py). The run
+    is paid once per session by whichever worker asks first, so a test about the flow run's record
+    (test_governance_flow.py) reads this instead of another run of its own."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
 

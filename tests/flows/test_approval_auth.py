@@ -29,6 +29,8 @@ from steward.flows.cli import app
 from steward.flows.config import IntegrationConfig, StewardConfig, write_config
 from steward.integrations.warehouse import Warehouse
 
+from shared_prefect import own_runs
+
 pytestmark = pytest.mark.slow
 CHECK = "metric_balance.kpi_up_guardrail_down"
 TARGET = "hubspot:700003"
@@ -54,11 +56,10 @@ def _ask(approvers: list[str], delegates: list[str]) -> dict:
 def _answer(how) -> threading.Thread:
     """``how(flow_run_id)`` runs in another thread as soon as a flow run is paused."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
     from prefect.client.schemas.objects import StateType
 
     def approver() -> None:
-        paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+        paused = own_runs([StateType.PAUSED])  # this worker's: the session's server is shared (shared_prefect.py)
         with get_client(sync_client=True) as client:
             for _ in range(480):
                 runs = client.read_flow_runs(flow_run_filter=paused)

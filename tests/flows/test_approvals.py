@@ -35,6 +35,8 @@ from steward.integrations.warehouse import ledger
 from steward.integrations.warehouse.ledger import verify_audit_log
 from steward.integrations.warehouse import Warehouse
 
+from shared_prefect import own_runs
+
 pytestmark = pytest.mark.slow
 TARGET = "hubspot:700003"  # the over-optimised campaign of the demo workspace
 ME = getpass.getuser()  # `steward approve` answers as the operating-system user; the default policy lists the run's
@@ -105,11 +107,10 @@ def act_step(config: Path, dry_run: bool = False) -> Acted:
 def _answer_when_paused(*cli_args: str) -> threading.Thread:
     """An approver in another thread: waits for the run to pause, then answers through `steward approve`."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
     from prefect.client.schemas.objects import StateType
 
     def approver() -> None:
-        paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+        paused = own_runs([StateType.PAUSED])  # this worker's: the session's server is shared (shared_prefect.py)
         with get_client(sync_client=True) as client:
             for _ in range(2400):  # the run may take minutes to reach its pause on a loaded machine
                 runs = client.read_flow_runs(flow_run_filter=paused)

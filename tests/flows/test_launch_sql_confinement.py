@@ -23,6 +23,8 @@ from steward.integrations.warehouse.confined_sql import RefusedQuery, check_quer
 from steward.contracts.errors import ConfigError, QueryFailed
 from steward.integrations.warehouse import Warehouse
 
+from shared_prefect import own_runs
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "launches"
 SECRET = "sk-live-0123456789-do-not-print"
 LEAKED_EMAIL = "leaky.customer@secret-domain.example"
@@ -252,7 +254,7 @@ def test_a_failing_query_stops_the_audit_with_exit_2_and_no_value_in_output_or_p
 
     async def stored_messages() -> str:
         async with get_client() as client:
-            runs = await client.read_flow_runs(limit=50)
+            runs = await client.read_flow_runs(flow_run_filter=own_runs(), limit=50)  # this worker's
             return " ".join(f"{r.state.message if r.state else ''} {r.parameters}" for r in runs)
 
     stored = run_coro_as_sync(stored_messages())
