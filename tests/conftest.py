@@ -7,10 +7,19 @@ import atexit
 import gc
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+
+# Compiled code is cached (__pycache__, git-ignored), as Python does by default, even where the environment turned it
+# off (PYTHONDONTWRITEBYTECODE, set on some CI images): otherwise every worker compiled and assertion-rewrote the ~300
+# test files again at each collection (6 of its 10 CPU seconds), and each of the suite's ~30 `steward` and Prefect
+# processes compiled Steward's modules again. Set here, before the test modules are collected; the environment
+# variable goes too, for the processes the tests start.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 # Each xdist worker (and every `steward` subprocess it starts) gets its own Prefect home: the temporary servers of
 # two workers must not migrate and write one SQLite database at the same time. Set before Prefect is imported.
