@@ -5,7 +5,11 @@ which checks were left out and why. The run is the next one of a copy of the ses
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
 import pytest
+import yaml
 
 from steward.contracts.policy import load_policy
 from steward.flows.demo import write_emulated_config
@@ -26,11 +30,22 @@ def _states(config) -> dict[str, str]:
     return {s.integration: s.state for s in integration_health(HealthParams(config=str(config))).integrations}
 
 
+def _no_wait_to_confirm(config: Path) -> Path:
+    """The health checks' policy with no pause before a bad probe is re-checked (``confirm_interval_seconds``: 5 s
+    by default, twice here): an emulator that is down stays down, and the re-check is still made."""
+    policy = yaml.safe_load(resources.files("steward.contracts").joinpath("policy.yaml").read_text())
+    policy["health"]["confirm_interval_seconds"] = 0
+    (config.parent / "policy.health.yaml").write_text(yaml.safe_dump(policy))
+    data = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**data, "policy": "policy.health.yaml"}))
+    return config
+
+
 def test_checks_fed_by_a_down_source_are_not_evaluated(prefect_harness, tmp_path_factory):
     demo = demo_run_copy(tmp_path_factory, "source-down", scale=0.2)
     files_config, ws = demo.config, demo.ws
     with EmulatorStack(ws.root) as stack:
-        api_config = write_emulated_config(files_config, stack.integrations())
+        api_config = _no_wait_to_confirm(write_emulated_config(files_config, stack.integrations()))
         before = _states(api_config)
         stack.emulators["hubspot"].stop()  # HubSpot is unreachable from here on
         states = _states(api_config)
