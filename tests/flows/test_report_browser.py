@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -126,10 +127,14 @@ def page(tmp_path):
     binary = chromium_binary()
     if binary is None:
         pytest.skip("no Chromium found (apt-get install -y chromium, or set STEWARD_CHROMIUM)")
+    sockets = tempfile.mkdtemp(prefix="steward-chromium-")
     proc = subprocess.Popen([binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                              "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
                              f"--user-data-dir={tmp_path / 'profile'}", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            # its singleton socket's folder (org.chromium.Chromium.*), which it leaves behind, goes
+                            # into a folder removed below: a short path, as a socket's may be 107 bytes at most
+                            env={**os.environ, "TMPDIR": sockets})
     try:
         browser_ws = None
         deadline = time.monotonic() + 30
@@ -152,6 +157,8 @@ def page(tmp_path):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def test_report_charts_render_on_a_laptop_without_console_errors(report, page, tmp_path):
