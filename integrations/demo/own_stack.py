@@ -115,9 +115,12 @@ def generate_own_stack(root: Path | str, clean: bool = False, as_of: pd.Timestam
         "klaviyo/email_events.csv": events,
         "crm/customers.jsonl": _crm_customers(people),
         "crm/dsar_log.csv": _dsar_log(people),
-        "ml/decision_log.jsonl": _decisions(rng, people, as_of, clean),
+        # the decisions and the ad spend draw from streams of their own: how many sends the weeks before hold
+        # depends on the weekday of ``as_of``, and drawing them after the sends made the decisions, and whether the
+        # clean twin's offers happened to look skewed, depend on the day a re-dated copy was made
+        "ml/decision_log.jsonl": _decisions(np.random.default_rng([seed, 1]), people, as_of, clean),
     }
-    insights, bookings = _meta(rng, as_of, clean)
+    insights, bookings = _meta(np.random.default_rng([seed, 2]), as_of, clean)
     frames["meta_ads/insights.csv"] = insights
     frames["meta_ads/bookings.csv"] = bookings
     out = {}
