@@ -1,5 +1,6 @@
-"""dbt's templates compiled once and its log events built without ParseDict (integrations/transform/lighter.py):
-the same templates and messages dbt would make, for less of the interpreter lock a build's threads share."""
+"""dbt's templates compiled once, its log events built without ParseDict, its results typed by shared types
+(integrations/transform/lighter.py): the same templates, messages and tables dbt would make, for less of the
+interpreter lock a build's threads share."""
 
 from __future__ import annotations
 
@@ -187,7 +188,7 @@ def test_a_quiet_build_makes_no_log_message_and_a_verbose_one_only_the_lines_it_
     monkeypatch.setenv("STEWARD_DBT_LOG_LEVEL", "none")
     outcome = dbt_build.build(wh.path, tmp_path / "dbt", dbt_vars, select=["stg_steward__batches"])
     assert outcome.models == 1 and not outcome.test_failures
-    assert made == []
+    assert made == [], made[0]
     monkeypatch.setenv("STEWARD_DBT_LOG_LEVEL", "info")
     outcome = dbt_build.build(wh.path, tmp_path / "dbt", dbt_vars, select=["stg_steward__batches"])
     assert outcome.models == 1 and not outcome.test_failures
@@ -272,3 +273,54 @@ def test_a_build_paces_the_collector_and_gives_the_process_its_own_back(tmp_path
         assert gc.get_threshold() == (50_000, 5, 50)
     finally:
         gc.set_threshold(*own)
+
+
+def test_query_results_are_typed_as_dbts_own_tester_types_them_without_new_date_parsers(tmp_path, monkeypatch):
+    """Every result a real build fetches (its data tests' counts, its column listings) becomes the table dbt's own
+    type tester makes of it: the same column types and values; and once the shared types exist, no result builds
+    parsedatetime's locale constants again (dbt built two per result)."""
+    import threading
+
+    import agate
+    import parsedatetime
+    from dbt_common.clients import agate_helper
+
+    lighter.install()
+    assert agate_helper.build_type_tester is lighter._build_type_tester
+    assert agate_helper.empty_table is lighter._empty_table
+    empty = agate_helper.empty_table()
+    assert (empty.column_names, empty.column_types, len(empty.rows)) == ((), (), 0)
+    own = lighter._build_type_tester._original
+    agate_helper.table_from_data_flat([{"n": 1, "s": "x"}], ["n", "s"])  # the shared types made, if not yet
+    made, comparing = [], threading.local()  # constants the build made; the comparison's own are not counted
+    constants_init = parsedatetime.Constants.__init__
+
+    def counted(self, *args, **kwargs):
+        if not getattr(comparing, "on", False):
+            made.append(threading.current_thread().name)
+        constants_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(parsedatetime.Constants, "__init__", counted)
+    rows_into_table = agate_helper.table_from_rows
+    checked = []
+
+    def checking(rows, column_names, text_only_columns=None):
+        table = rows_into_table(rows, column_names, text_only_columns)
+        comparing.on = True
+        try:
+            dbts = agate.Table(rows, column_names, column_types=agate_helper.DEFAULT_TYPE_TESTER
+                               if text_only_columns is None else own(text_only_columns, string_null_values=()))
+        finally:
+            comparing.on = False
+        assert [type(t) for t in table.column_types] == [type(t) for t in dbts.column_types], column_names
+        assert [list(r) for r in table.rows] == [list(r) for r in dbts.rows], column_names
+        checked.append(tuple(column_names))
+        return table
+
+    monkeypatch.setattr(agate_helper, "table_from_rows", checking)
+    wh = tiny_warehouse(tmp_path, {})
+    outcome = dbt_build.build(wh.path, tmp_path / "dbt", {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()},
+                              select=["stg_steward__batches", "gov_data_quality__landing"], unit_tests=False)
+    assert outcome.models >= 1 and outcome.tests_passed and not outcome.test_failures
+    assert len(checked) >= outcome.tests_passed, checked  # each data test's result, at least
+    assert made == []
