@@ -96,9 +96,17 @@ def _session_dir(tmp_path_factory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
+def template_day() -> str:
+    """Today's date in UTC, part of every session template's key: a run is judged as of the day it runs (the
+    demo's dates, freshness, the metric windows), so a test that runs after midnight must not compare its own run
+    with a template governed the day before (a suite crossing midnight UTC failed that way). A new day builds its
+    templates again, once."""
+    return pd.Timestamp.now(tz="UTC").date().isoformat()
+
+
 def governed_template(tmp_path_factory, seed: int, scale: float, injections: Injections) -> Path:
     """The folder of a demo workspace generated, landed, scanned, built and judged once for the whole session."""
-    tag = hashlib.sha256(repr((seed, scale, injections)).encode()).hexdigest()[:12]
+    tag = hashlib.sha256(repr((seed, scale, injections, template_day())).encode()).hexdigest()[:12]
     root = _session_dir(tmp_path_factory) / f"governed-template-{tag}"
     root.parent.mkdir(parents=True, exist_ok=True)
     with open(root.parent / f"governed-template-{tag}.lock", "w") as lock:
@@ -173,7 +181,7 @@ def demo_run_template(tmp_path_factory, scale: float = 0.2, seed: int = 7, clean
     from steward.flows.demo import prepare_demo
     from steward.flows.governance import RunParams, governance_run
 
-    tag = hashlib.sha256(repr(("demo-run", scale, seed, clean)).encode()).hexdigest()[:12]
+    tag = hashlib.sha256(repr(("demo-run", scale, seed, clean, template_day())).encode()).hexdigest()[:12]
     root = _session_dir(tmp_path_factory) / f"demo-run-{tag}"
     with open(root.parent / f"demo-run-{tag}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -248,8 +256,8 @@ def cli_demo_template(tmp_path_factory, args: tuple[str, ...], env: dict[str, st
     """The folder ``steward <args>`` ran in, run once for the session by whichever xdist worker asks first (the
     others wait on a file lock). ``env`` is part of the key: a newcomer's run and a run on the session's Prefect
     server are different runs."""
-    tag = hashlib.sha256(repr(("cli-demo", args, sorted(k for k in env if k != "PREFECT_API_URL"))).encode()) \
-        .hexdigest()[:12]
+    key = ("cli-demo", args, sorted(k for k in env if k != "PREFECT_API_URL"), template_day())
+    tag = hashlib.sha256(repr(key).encode()).hexdigest()[:12]
     root = _session_dir(tmp_path_factory) / f"cli-demo-{tag}"
     with open(root.parent / f"cli-demo-{tag}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

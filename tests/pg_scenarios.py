@@ -26,7 +26,7 @@ from typing import Callable
 
 import yaml
 
-from governed import DemoRun, _session_dir, demo_run_copy
+from governed import DemoRun, _session_dir, demo_run_copy, template_day
 from steward.flows.governance import RunParams, governance_run
 from steward.integrations.warehouse import Warehouse
 
@@ -70,7 +70,7 @@ def _pg_demo_run_template(tmp_path_factory, pg_server, scale: float, seed: int, 
     after the run), ``db.dump`` (the database) and ``template.pickle`` (the workspace, the run's result, the URL and
     folder it ran in). Built once for the session by whichever xdist worker asks first; the caller must have a
     Prefect API (``prefect_harness``): the run is a real flow run."""
-    tag = hashlib.sha256(repr(("pg-demo-run", scale, seed, clean)).encode()).hexdigest()[:12]
+    tag = hashlib.sha256(repr(("pg-demo-run", scale, seed, clean, template_day())).encode()).hexdigest()[:12]
     root = _session_dir(tmp_path_factory) / f"pg-demo-run-{tag}"
     with open(root.parent / f"pg-demo-run-{tag}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
