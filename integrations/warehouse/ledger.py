@@ -11,13 +11,16 @@ import hmac
 import json
 import os
 import socket
+import threading
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ...contracts.errors import ConfigError
 from .connection import Warehouse
+from .target import PostgresTarget
 
 if TYPE_CHECKING:
     from ...contracts.rebuild import BuildState
@@ -154,8 +157,7 @@ def begin_control(wh: Warehouse, intent: ControlIntent) -> ControlIntent:
     leaves a row that the next run resolves (``flows.steps.reconcile_controls``) instead of a pause nobody knows of.
     Returns the intent with the replaced row kept in ``prior``."""
     key = audit_key()  # before the transaction: a bad key fails with nothing written
-    with wh.connect() as con:
-        con.execute("begin")
+    with _appending(wh) as con:
         row = con.execute("select state, reason, changed_at from ledger.campaign_controls where integration = ? "
                           "and campaign_id = ?", [intent.integration, intent.campaign_id]).fetchone()
         if row is not None and row[0] not in IN_FLIGHT.values():
@@ -171,7 +173,7 @@ def begin_control(wh: Warehouse, intent: ControlIntent) -> ControlIntent:
                       check_id=intent.check_id, action=f"{intent.action}-intent", target=intent.target,
                       decided_by=intent.decided_by, reason=intent.reason,
                       outcome=f"{IN_FLIGHT[intent.action]}: about to call {intent.integration}")
-        con.execute("commit")  # one commit for both rows, not one each: every commit of the file costs (#12)
+        # one commit for both rows, not one each: every commit of the file costs (#12)
     return intent
 
 
@@ -187,8 +189,7 @@ def end_control(wh: Warehouse, intent: ControlIntent, state: str | None, campaig
     that commit leaves the intent open and no outcome row: reconciliation settles it and writes the one row."""
     final_id = campaign_id or intent.campaign_id
     key = audit_key() if audit is not None else None
-    with wh.connect() as con:
-        con.execute("begin")
+    with _appending(wh) as con:
         if audit is not None:
             _append_audit(con, key, **audit)
         con.execute("delete from ledger.campaign_controls where integration = ? and campaign_id in (?, ?) "
@@ -202,7 +203,6 @@ def end_control(wh: Warehouse, intent: ControlIntent, state: str | None, campaig
                         "changed_at) values (?, ?, ?, ?, ?)",
                         [intent.integration, intent.campaign_id, intent.prior["state"], intent.prior["reason"],
                          _instant(intent.prior.get("changed_at"))])
-        con.execute("commit")
 
 
 def open_intents(wh: Warehouse) -> list[ControlIntent]:
@@ -307,12 +307,31 @@ def append_audit(wh: Warehouse, *, run_id: str, fingerprint: str | None, check_i
     recompute the chain after an edit; without a key it is chained with plain SHA-256, as before keying existed.
     """
     key = audit_key()
-    with wh.connect() as con:
-        con.execute("begin")
+    with _appending(wh) as con:
         seq = _append_audit(con, key, run_id=run_id, fingerprint=fingerprint, check_id=check_id, action=action,
                             target=target, decided_by=decided_by, reason=reason, outcome=outcome)
-        con.execute("commit")
     return seq
+
+
+_APPENDS = threading.Lock()  # one transaction appending to an audit log at a time in this process
+AUDIT_APPEND_KEY = (0x53544557, 2)  # "STEW", 2: pg_advisory_xact_lock(int, int), beside the writer lock's (.., 1)
+
+
+@contextmanager
+def _appending(wh: Warehouse) -> Iterator[Any]:
+    """A transaction that appends to the audit log, committed when the block ends (rolled back with the connection
+    if it raises). Each new row takes the next sequence number after the last row and chains to its hash, so two
+    appends must not both read the same last row: the second would be refused at commit and its row lost. That
+    happened when ``steward serve`` audited two refused Slack clicks at once, from two threads of one process, which
+    share the process's writer lock. So appends in one process take turns (``_APPENDS``), and on PostgreSQL, where a
+    connection takes no writer lock and a run and ``steward serve`` may both append, each transaction first takes a
+    transaction-scoped advisory lock, given back at its commit."""
+    with _APPENDS, wh.connect() as con:
+        con.execute("begin")
+        if isinstance(wh.path, PostgresTarget):
+            con.execute("select pg_advisory_xact_lock(?, ?)", list(AUDIT_APPEND_KEY))
+        yield con
+        con.execute("commit")
 
 
 def _append_audit(con, key: "AuditKey | None", *, run_id: str, fingerprint: str | None, check_id: str | None,
