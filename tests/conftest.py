@@ -163,17 +163,84 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(_module(item.nodeid), len(FIRST)))
 
 
+# The modules whose tests spend most of their time waiting, not computing: for a pause to be answered and noticed
+# (Prefect polls each second), for an emulator's slow page or rate-limit window, for a health check's re-check. On
+# the compute workers (one per core) such a wait left its core idle whenever the other worker waited too: a run of
+# the suite was 87% busy. They run on a worker of their own, one more than the cores (``pytest_xdist_auto_num_workers``),
+# whose waits the compute workers fill; it takes nothing else, so it competes for a core only in its modules' bursts
+# of work. A compute worker takes one of these modules only once no other work is left. Chosen from a timed run
+# (docs/testing.md): modules whose waits are sleeps, not a process computing meanwhile (a PostgreSQL build, a
+# `steward` subprocess). The lane must end well before the compute workers: twice as many modules, with more CPU of
+# their own, made it the run's last worker and the third CPU-bound process most of the time (13 min 12 s).
+LANE = [
+    "tests/integrations/test_api_salesforce.py",  # a page slower than the client's timeout
+    "tests/flows/test_approvals.py",  # pauses answered through Prefect, each noticed at its next poll
+    "tests/integrations/test_api_hubspot.py",  # slow pages, a rate-limit window
+    "tests/integrations/test_adapter_suite.py",
+    "tests/flows/test_slack_approvals.py",  # clicks answered from Slack, noticed at the pause's next poll
+    "tests/flows/test_approval_auth.py",
+    "tests/flows/test_alert_backlog.py",
+    "tests/flows/test_health_flow.py",  # a bad probe confirmed after a pause
+    "tests/integrations/test_health.py",
+    "tests/integrations/test_pg_suites.py",  # health probes of a slow or stopped PostgreSQL
+    "tests/integrations/test_pg_lock.py",
+    "tests/integrations/test_slack.py",  # Slack's Retry-After storms
+]
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: a worker per core for the suite's computing, and one more for the waiting modules (LANE).
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides when set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores + 1 if cores > 1 else cores
+
+
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "loadfile":
         return None  # another --dist on the command line: xdist's own scheduler for it
     from xdist.scheduler import LoadScopeScheduling
 
     class ModuleScheduling(LoadScopeScheduling):
-        """One unit of work per module, one per test in the SPREAD modules."""
+        """One unit of work per module, one per test in the SPREAD modules; with three workers or more, one of them
+        runs the LANE modules and nothing else, the others everything else and, once that is done, what is left
+        of LANE."""
 
         def _split_scope(self, nodeid: str) -> str:
             module = _module(nodeid)
             return nodeid if module in SPREAD else module
+
+        def schedule(self) -> None:
+            if self.collection is None:  # the first distribution: every worker is up; the last is the lane's
+                self.lane = self.nodes[-1] if len(self.nodes) >= 3 else None
+            super().schedule()
+
+        def _next_for(self, node) -> str | None:
+            waiting = [scope for scope in self.workqueue if _module(scope) in LANE]
+            if node is getattr(self, "lane", None):
+                return waiting[0] if waiting else None
+            computing = [scope for scope in self.workqueue if _module(scope) not in LANE]
+            return computing[0] if computing else (waiting[0] if waiting else None)
+
+        def _assign_work_unit(self, node) -> None:
+            scope = self._next_for(node)
+            if scope is None:
+                return
+            work_unit = self.workqueue.pop(scope)
+            self.assigned_work.setdefault(node, {})[scope] = work_unit
+            collection = self.registered_collections[node]
+            node.send_runtest_some([collection.index(nodeid) for nodeid, done in work_unit.items() if not done])
+
+        def _reschedule(self, node) -> None:
+            if node.shutting_down:
+                return
+            if self._next_for(node) is None:  # nothing this worker may take is left: it ends after what it has
+                node.shutdown()
+                return
+            if self._pending_of(self.assigned_work[node]) > 2:
+                return
+            self._assign_work_unit(node)
 
     return ModuleScheduling(config, log)
 
