@@ -32,6 +32,13 @@ def compiles(monkeypatch):
     lighter.use_template_cache(None)
 
 
+def _build_two_models(tmp_path):
+    """A real build of a staging model and a mart on a tiny warehouse, with their data tests."""
+    wh = tiny_warehouse(tmp_path, {})
+    return dbt_build.build(wh.path, tmp_path / "dbt", {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()},
+                           select=["stg_steward__batches", "gov_data_quality__landing"], unit_tests=False)
+
+
 def _render(text: str, **ctx) -> str:
     from dbt_common.clients.jinja import get_template, render_template
 
@@ -236,9 +243,7 @@ def test_every_context_a_build_makes_has_the_macros_dbts_own_lookup_gives(tmp_pa
         return made
 
     monkeypatch.setattr(ManifestContext, "to_dict", checking)
-    wh = tiny_warehouse(tmp_path, {})
-    outcome = dbt_build.build(wh.path, tmp_path / "dbt", {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()},
-                              select=["stg_steward__batches", "gov_data_quality__landing"], unit_tests=False)
+    outcome = _build_two_models(tmp_path)
     assert outcome.models >= 1 and not outcome.test_failures
     assert len(checked) >= 4 and min(checked) > 500, checked  # dbt's, the adapter's and Steward's macros
 
@@ -318,9 +323,7 @@ def test_query_results_are_typed_as_dbts_own_tester_types_them_without_new_date_
         return table
 
     monkeypatch.setattr(agate_helper, "table_from_rows", checking)
-    wh = tiny_warehouse(tmp_path, {})
-    outcome = dbt_build.build(wh.path, tmp_path / "dbt", {**POLICY.dbt_vars(), "as_of": AS_OF.isoformat()},
-                              select=["stg_steward__batches", "gov_data_quality__landing"], unit_tests=False)
+    outcome = _build_two_models(tmp_path)
     assert outcome.models >= 1 and outcome.tests_passed and not outcome.test_failures
     assert len(checked) >= outcome.tests_passed, checked  # each data test's result, at least
     assert made == []
